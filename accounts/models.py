@@ -1,0 +1,164 @@
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
+from django.contrib.auth.models import PermissionsMixin
+from django.db import models
+from django.utils import timezone
+
+from majismart.crypto import EncryptedTextField, blind_index
+
+
+class Role(models.TextChoices):
+    OWNER = "owner", "Owner"
+    MANAGER = "manager", "Manager"
+    ACCOUNTANT = "accountant", "Accountant"
+    METER_READER = "meter_reader", "Meter reader"
+    CLIENT = "client", "Client"
+
+
+STAFF_ROLES = frozenset({Role.OWNER, Role.MANAGER, Role.ACCOUNTANT, Role.METER_READER})
+
+
+class UserManager(BaseUserManager["User"]):
+    use_in_migrations = True
+
+    def get_by_natural_key(self, username: str | None) -> User:
+        return self.get(email=(username or "").strip().lower())
+
+    def create_user(self, email: str, password: str | None = None, **extra: Any) -> User:
+        if not email:
+            raise ValueError("An email address is required.")
+        user = self.model(email=email.strip().lower(), **extra)
+        user.set_password(password)
+        user.full_clean(exclude=["password"])
+        user.save(using=self._db)
+        return user
+
+    def create_superuser(self, email: str, password: str | None = None, **extra: Any) -> User:
+        extra.setdefault("is_staff", True)
+        extra.setdefault("is_superuser", True)
+        extra.setdefault("role", Role.OWNER)
+        return self.create_user(email, password, **extra)
+
+
+class User(AbstractBaseUser, PermissionsMixin):
+    """A person who logs in: provider staff or a client (in a provider schema), or a platform
+    admin (in the public schema). Every schema has its own users table."""
+
+    email = models.EmailField(unique=True)
+    full_name = models.CharField(max_length=150, blank=True)
+    phone = EncryptedTextField(blank=True, default="")
+    phone_index = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    role = models.CharField(max_length=20, choices=Role.choices, default=Role.CLIENT)
+    is_active = models.BooleanField(default=True)
+    is_staff = models.BooleanField(default=False, help_text="Platform admin (Django admin access).")
+    date_joined = models.DateTimeField(default=timezone.now)
+
+    objects = UserManager()
+
+    USERNAME_FIELD = "email"
+    EMAIL_FIELD = "email"
+    REQUIRED_FIELDS: list[str] = []
+
+    class Meta:
+        ordering = ["email"]
+
+    def __str__(self) -> str:
+        return self.full_name or self.email
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.email = self.email.strip().lower()
+        self.phone_index = blind_index(self.phone) if self.phone else ""
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None and "phone" in update_fields:
+            kwargs["update_fields"] = {*update_fields, "phone_index"}
+        super().save(*args, **kwargs)
+
+    @property
+    def is_provider_staff(self) -> bool:
+        return self.role in STAFF_ROLES
+
+    def get_full_name(self) -> str:
+        return self.full_name or self.email
+
+    def get_short_name(self) -> str:
+        return (self.full_name or self.email).split(" ")[0]
+
+
+API_KEY_PREFIX = "mjs"
+
+
+def hash_api_key(raw: str) -> str:
+    # API keys are 256-bit random strings, so a fast hash is enough (no dictionary to attack).
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class APIKeyQuerySet(models.QuerySet["APIKey"]):
+    def active(self) -> APIKeyQuerySet:
+        return self.filter(revoked_at__isnull=True)
+
+    def verify(self, raw: str) -> APIKey | None:
+        parts = raw.split("_")
+        if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
+            return None
+        key = self.active().filter(prefix=parts[1]).first()
+        if key is None or not hmac.compare_digest(key.hashed_key, hash_api_key(raw)):
+            return None
+        return key
+
+
+class APIKey(models.Model):
+    """A provider's key for the REST API. Only its hash is stored; the key is shown once."""
+
+    name = models.CharField(max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    hashed_key = models.CharField(max_length=64)
+    role = models.CharField(
+        max_length=20,
+        choices=[(r.value, r.label) for r in Role if r in STAFF_ROLES],
+        default=Role.MANAGER,
+        help_text="The key acts with this role's permissions.",
+    )
+    created_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL)
+    created = models.DateTimeField(auto_now_add=True)
+    last_used_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = APIKeyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created"]
+        verbose_name = "API key"
+
+    def __str__(self) -> str:
+        return f"{self.name} ({API_KEY_PREFIX}_{self.prefix}_…)"
+
+    @staticmethod
+    def generate() -> tuple[str, str]:
+        prefix = secrets.token_hex(4)
+        return prefix, f"{API_KEY_PREFIX}_{prefix}_{secrets.token_urlsafe(32).replace('_', 'x')}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.revoked_at is None
+
+
+class AuditEvent(models.Model):
+    """Who changed what in a provider's configuration (API keys, staff, settings)."""
+
+    actor = models.CharField(max_length=254, blank=True)
+    action = models.CharField(max_length=60)
+    object_repr = models.CharField(max_length=200, blank=True)
+    extra_data = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.actor} {self.action} {self.object_repr}"

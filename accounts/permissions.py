@@ -1,0 +1,72 @@
+"""The one place that says which role may do what, used by dashboard views and the API alike."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from rest_framework.permissions import BasePermission
+
+from accounts.models import STAFF_ROLES, Role
+
+_FINANCE = frozenset({Role.OWNER, Role.MANAGER, Role.ACCOUNTANT})
+_OPERATIONS = frozenset({Role.OWNER, Role.MANAGER})
+
+CAPABILITIES: dict[str, frozenset[str]] = {
+    "dashboard.view": STAFF_ROLES,
+    "clients.view": STAFF_ROLES,
+    "clients.manage": _OPERATIONS,
+    "meters.manage": _OPERATIONS,
+    "readings.record": frozenset({Role.OWNER, Role.MANAGER, Role.METER_READER}),
+    "readings.review": _OPERATIONS,
+    "billing.view": _FINANCE,
+    "billing.run": _FINANCE,
+    "payments.view": _FINANCE,
+    "payments.record": _FINANCE,
+    "reports.view": _FINANCE,
+    "settings.view": STAFF_ROLES,
+    "settings.manage": frozenset({Role.OWNER}),
+    "api_keys.manage": frozenset({Role.OWNER}),
+    "staff.manage": frozenset({Role.OWNER}),
+    "api.use": STAFF_ROLES,
+    "portal.use": frozenset({Role.CLIENT}),
+}
+
+
+def has_capability(principal: Any, capability: str) -> bool:
+    """True when `principal` (a user or an API key principal) may use `capability`."""
+    allowed = CAPABILITIES[capability]  # KeyError on a typo: a programming error, not a denial
+    if principal is None or not getattr(principal, "is_authenticated", False):
+        return False
+    if not getattr(principal, "is_active", True):
+        return False
+    return getattr(principal, "role", None) in allowed
+
+
+def require_capability(capability: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """View decorator: log in first, then 403 unless the user's role has `capability`."""
+    CAPABILITIES[capability]  # fail at import on a typo
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @wraps(view)
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            if not request.user.is_authenticated:
+                return redirect_to_login(request.get_full_path())
+            if not has_capability(request.user, capability):
+                raise PermissionDenied
+            return view(request, *args, **kwargs)
+
+        return wrapped
+
+    return decorator
+
+
+class StaffAPIPermission(BasePermission):
+    """API views name `required_capability` (default `api.use`); the role map decides."""
+
+    def has_permission(self, request: Any, view: Any) -> bool:
+        return has_capability(request.user, getattr(view, "required_capability", "api.use"))

@@ -1,0 +1,19 @@
+from django.urls import include, path
+
+from accounts.views import auth
+
+urlpatterns = [
+    path("", auth.home, name="home"),
+    path("accounts/login/", auth.LoginView.as_view(), name="login"),
+    path("accounts/logout/", auth.LogoutView.as_view(), name="logout"),
+    path("accounts/password-reset/", auth.PasswordResetView.as_view(), name="password_reset"),
+    path("accounts/password-reset/sent/", auth.PasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "accounts/reset/<uidb64>/<token>/",
+        auth.PasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path("accounts/reset/done/", auth.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
+    path("accounts/welcome/<str:token>/", auth.handoff, name="handoff"),
+    path("", include("tenants.urls_tenant")),
+]

@@ -1,0 +1,69 @@
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth import login
+from django.contrib.auth import views as auth_views
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect
+from django.urls import reverse_lazy
+
+from accounts.forms import EmailAuthenticationForm
+from accounts.permissions import has_capability
+from accounts.services import handoff_token_user
+
+
+class LoginView(auth_views.LoginView):
+    template_name = "accounts/login.html"
+    authentication_form = EmailAuthenticationForm
+    redirect_authenticated_user = True
+
+
+class LogoutView(auth_views.LogoutView):
+    pass
+
+
+class PasswordResetView(auth_views.PasswordResetView):
+    template_name = "accounts/password_reset_form.html"
+    email_template_name = "accounts/email/password_reset.txt"
+    subject_template_name = "accounts/email/password_reset_subject.txt"
+    success_url = reverse_lazy("password_reset_done")
+
+    def get_extra_email_context(self) -> dict[str, object]:
+        tenant = getattr(self.request, "tenant", None)
+        return {"provider_name": getattr(tenant, "name", "MajiSmart")}
+
+    def form_valid(self, form):  # type: ignore[no-untyped-def]
+        self.extra_email_context = self.get_extra_email_context()
+        return super().form_valid(form)
+
+
+class PasswordResetDoneView(auth_views.PasswordResetDoneView):
+    template_name = "accounts/password_reset_done.html"
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    template_name = "accounts/password_reset_confirm.html"
+    success_url = reverse_lazy("password_reset_complete")
+
+
+class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
+    template_name = "accounts/password_reset_complete.html"
+
+
+def handoff(request: HttpRequest, token: str) -> HttpResponse:
+    """Lands a freshly signed-up owner, logged in, on their provider's own dashboard."""
+    user = handoff_token_user(token)
+    if user is None:
+        messages.error(request, "That sign-in link has expired. Please log in with your email and password.")
+        return redirect("login")
+    login(request, user, backend="django.contrib.auth.backends.ModelBackend")
+    messages.success(request, "Welcome to MajiSmart! Your provider account is ready.")
+    return redirect("dashboard")
+
+
+def home(request: HttpRequest) -> HttpResponse:
+    if not request.user.is_authenticated:
+        return redirect("login")
+    if has_capability(request.user, "portal.use"):
+        return redirect("portal")
+    return redirect("dashboard")

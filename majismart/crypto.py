@@ -1,0 +1,79 @@
+"""Encryption at rest for personal fields, and keyed blind indexes to search them.
+
+FIELD_ENCRYPTION_KEYS holds Fernet keys: the first encrypts, every key decrypts, so a new key
+is rotated in by putting it first (then `rotate_encryption` re-encrypts old rows). A blind
+index is an HMAC-SHA256 of the normalised value under a key derived from the first key's
+material, so equal values can be found without storing them in clear.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from functools import lru_cache
+from typing import Any
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.db import models
+
+PREFIX = "enc1:"
+
+
+@lru_cache(maxsize=4)
+def _fernet(keys: tuple[str, ...]) -> MultiFernet:
+    return MultiFernet([Fernet(k.encode()) for k in keys])
+
+
+def fernet() -> MultiFernet:
+    return _fernet(tuple(settings.FIELD_ENCRYPTION_KEYS))
+
+
+def encrypt(value: str) -> str:
+    return PREFIX + fernet().encrypt(value.encode()).decode()
+
+
+def decrypt(token: str) -> str:
+    if not token.startswith(PREFIX):
+        raise ValueError("value is not an encrypted token")
+    try:
+        return fernet().decrypt(token[len(PREFIX) :].encode()).decode()
+    except InvalidToken as exc:
+        raise ValueError("cannot decrypt: no configured key matches") from exc
+
+
+def rotate(token: str) -> str:
+    return PREFIX + fernet().rotate(token[len(PREFIX) :].encode()).decode()
+
+
+def _index_key() -> bytes:
+    # The blind-index key must stay stable across encryption-key rotation, so it is derived
+    # from the LAST key (the oldest still configured), which rotation leaves in place longest.
+    material = base64.urlsafe_b64decode(settings.FIELD_ENCRYPTION_KEYS[-1])
+    return hashlib.sha256(b"majismart-blind-index:" + material).digest()
+
+
+def blind_index(value: str) -> str:
+    normalised = "".join(value.split()).lower()
+    return hmac.new(_index_key(), normalised.encode(), hashlib.sha256).hexdigest()
+
+
+class EncryptedTextField(models.TextField):
+    """Stores `enc1:<fernet token>`; Python code only ever sees the clear value."""
+
+    def from_db_value(self, value: Any, expression: Any, connection: Any) -> str | None:
+        if value is None or value == "":
+            return value
+        return decrypt(value)
+
+    def to_python(self, value: Any) -> str | None:
+        if value is None or value == "" or not isinstance(value, str):
+            return value
+        return decrypt(value) if value.startswith(PREFIX) else value
+
+    def get_prep_value(self, value: Any) -> str | None:
+        value = super().get_prep_value(value)
+        if value is None or value == "":
+            return value
+        return encrypt(str(value))

@@ -1,0 +1,22 @@
+"""Test settings: the real stack (PostgreSQL, schemas per provider), fast hashing, locmem email."""
+
+from __future__ import annotations
+
+import os
+
+os.environ["MAJISMART_TESTING"] = "1"
+
+from .base import *  # noqa: E402,F403
+from .base import REDIS_URL  # noqa: E402
+
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+# Tests run tasks in-process unless a test starts a real worker (tests/test_celery_worker.py).
+CELERY_TASK_ALWAYS_EAGER = True
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+FIELD_ENCRYPTION_KEYS = [
+    "dGVzdC1rZXktb25lLW5vdC1mb3ItcHJvZHVjdGlvbiE=",
+    "dGVzdC1rZXktdHdvLW5vdC1mb3ItcHJvZHVjdGlvbiE=",
+]
+AXES_FAILURE_LIMIT = 5
+LOGGING["root"]["level"] = "WARNING"  # noqa: F405

@@ -1,0 +1,12 @@
+"""URLs of the platform's own domain (BASE_DOMAIN): the public site and Django admin."""
+
+from django.contrib import admin
+from django.urls import include, path
+
+admin.site.site_header = "MajiSmart platform administration"
+admin.site.site_title = "MajiSmart admin"
+
+urlpatterns = [
+    path("admin/", admin.site.urls),
+    path("", include("tenants.urls_public")),
+]

@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+from django.contrib import admin, messages
+from django.db.models import QuerySet
+from django.http import HttpRequest
+from django_tenants.admin import TenantAdminMixin
+
+from tenants.models import Domain, Provider, ProviderEvent
+from tenants.services import provider_reactivate, provider_suspend
+
+
+class DomainInline(admin.TabularInline):
+    model = Domain
+    extra = 0
+
+
+class ProviderEventInline(admin.TabularInline):
+    model = ProviderEvent
+    extra = 0
+    can_delete = False
+    readonly_fields = ["action", "actor", "extra_data", "created"]
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+@admin.register(Provider)
+class ProviderAdmin(TenantAdminMixin, admin.ModelAdmin):
+    list_display = ["name", "slug", "status", "contact_email", "created"]
+    list_filter = ["status"]
+    search_fields = ["name", "slug", "contact_email", "domains__domain"]
+    readonly_fields = ["schema_name", "slug", "status", "created"]
+    fields = ["name", "schema_name", "slug", "contact_email", "status", "created"]
+    inlines = [DomainInline, ProviderEventInline]
+    actions = ["suspend", "reactivate"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Provider]:
+        return super().get_queryset(request).exclude(schema_name="public").exclude(is_template=True)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        # Providers are created by sign-up or `create_provider`, which also make the owner.
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # Billing records are kept 7 years: a provider is suspended, never deleted from here.
+        return False
+
+    @admin.action(description="Suspend selected providers")
+    def suspend(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
+        for provider in queryset:
+            provider_suspend(provider=provider, actor=request.user.email, reason="admin action")
+        messages.success(request, f"Suspended {queryset.count()} provider(s).")
+
+    @admin.action(description="Reactivate selected providers")
+    def reactivate(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
+        for provider in queryset:
+            provider_reactivate(provider=provider, actor=request.user.email)
+        messages.success(request, f"Reactivated {queryset.count()} provider(s).")
+
+
+@admin.register(Domain)
+class DomainAdmin(admin.ModelAdmin):
+    list_display = ["domain", "tenant", "is_primary"]
+    search_fields = ["domain", "tenant__name"]
+    list_select_related = ["tenant"]

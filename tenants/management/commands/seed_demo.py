@@ -1,0 +1,24 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management.base import BaseCommand
+
+from majismart.urls import domain_url
+from tenants import demo
+
+
+class Command(BaseCommand):
+    help = "Create two demo providers with staff and client logins (once); print URLs and logins."
+
+    def handle(self, *args: Any, **opts: Any) -> None:
+        from django.conf import settings
+
+        seeded = demo.seed()
+        self.stdout.write(f"Platform:  {domain_url(settings.BASE_DOMAIN)}  (admin: /admin/)")
+        self.stdout.write(f"  {demo.ADMIN_EMAIL} / {demo.DEMO_PASSWORD}")
+        for item in seeded:
+            state = "created" if item.created else "already there"
+            self.stdout.write(f"{item.provider.name} ({state}): {domain_url(item.provider.domain)}")
+            for role, email in item.logins:
+                self.stdout.write(f"  {role:<13} {email} / {demo.DEMO_PASSWORD}")

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import secrets
+
+from django.db import models
+from django_tenants.models import DomainMixin, TenantMixin
+
+from majismart.crypto import EncryptedTextField
+
+PUBLIC_SLUG = "public"
+TEMPLATE_SCHEMA = "tenant_base"
+
+
+def new_callback_token() -> str:
+    return secrets.token_urlsafe(24)
+
+
+class Provider(TenantMixin):
+    """A water service provider: one PostgreSQL schema (named after its slug) and one domain."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        SUSPENDED = "suspended", "Suspended"
+
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=40, unique=True)
+    contact_email = models.EmailField(blank=True)
+    contact_phone = EncryptedTextField(blank=True, default="")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    # The migrated, empty schema new providers are cloned from; never served, never billed.
+    is_template = models.BooleanField(default=False, editable=False)
+    # Secret path segment of the M-Pesa callback URLs (shared/API.md).
+    callback_token = models.CharField(max_length=64, unique=True, default=new_callback_token, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+
+    auto_create_schema = True
+    auto_drop_schema = False
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    @property
+    def is_suspended(self) -> bool:
+        return self.status == self.Status.SUSPENDED
+
+    @property
+    def is_platform(self) -> bool:
+        return self.schema_name == "public"
+
+    @property
+    def domain(self) -> str:
+        primary = self.get_primary_domain()
+        return primary.domain if primary else ""
+
+
+class Domain(DomainMixin):
+    class Meta:
+        ordering = ["domain"]
+
+    def __str__(self) -> str:
+        return self.domain
+
+
+class ProviderEvent(models.Model):
+    """Platform audit trail: who created, suspended or reactivated a provider, and why."""
+
+    provider = models.ForeignKey(Provider, on_delete=models.CASCADE, related_name="events")
+    action = models.CharField(max_length=40)
+    actor = models.CharField(max_length=254, blank=True)
+    extra_data = models.JSONField(default=dict, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.provider} {self.action}"

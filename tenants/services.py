@@ -1,0 +1,139 @@
+"""Writes for providers: creation (schema, domain, owner), suspension, reactivation."""
+
+from __future__ import annotations
+
+import re
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django_tenants.utils import schema_exists, tenant_context
+
+from accounts.models import Role, User
+from tenants.models import TEMPLATE_SCHEMA, Domain, Provider, ProviderEvent
+from tenants.selectors import provider_domain_name
+
+SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
+MSG_SLUG_FORMAT = (
+    "Use 3–40 lowercase letters, digits or hyphens, starting with a letter and not ending "
+    "with a hyphen."
+)
+MSG_SLUG_RESERVED = "This subdomain is reserved. Please choose another."
+MSG_SLUG_TAKEN = "This subdomain is already taken."
+MSG_NAME_TAKEN = "A provider with this business name is already registered."
+# Serialises provider creation: django-tenants (re)creates its clone_schema() SQL function on
+# every clone, and two concurrent sign-ups would race on that DDL.
+_CREATE_LOCK_ID = 7_302_001
+
+
+def validate_subdomain(slug: str) -> None:
+    if not SLUG_RE.match(slug) or "--" in slug:
+        raise ValidationError(MSG_SLUG_FORMAT, code="format")
+    if slug in settings.RESERVED_SUBDOMAINS or slug.startswith("pg"):
+        raise ValidationError(MSG_SLUG_RESERVED, code="reserved")
+    if Provider.objects.filter(slug=slug).exists() or Provider.objects.filter(schema_name=slug).exists():
+        raise ValidationError(MSG_SLUG_TAKEN, code="taken")
+    if Domain.objects.filter(domain=provider_domain_name(slug)).exists():
+        raise ValidationError(MSG_SLUG_TAKEN, code="taken")
+
+
+def validate_business_name(name: str) -> None:
+    if Provider.objects.filter(name__iexact=name.strip()).exists():
+        raise ValidationError(MSG_NAME_TAKEN, code="taken")
+
+
+def template_schema_ensure() -> None:
+    """Create (by migrating) the empty schema new providers are cloned from, once.
+
+    migrate_schemas keeps it current afterwards because it has a Provider row.
+    """
+    if Provider.objects.filter(schema_name=TEMPLATE_SCHEMA).exists() and schema_exists(TEMPLATE_SCHEMA):
+        return
+    Provider.objects.filter(schema_name=TEMPLATE_SCHEMA).delete()
+    template = Provider(
+        schema_name=TEMPLATE_SCHEMA,
+        slug="tenant-base",
+        name="(template schema)",
+        is_template=True,
+    )
+    template.save(verbosity=0)
+
+
+@dataclass(frozen=True)
+class CreatedProvider:
+    provider: Provider
+    owner: User
+    seconds: float
+
+
+def provider_create(
+    *,
+    name: str,
+    slug: str,
+    owner_email: str,
+    owner_password: str,
+    owner_name: str = "",
+    owner_phone: str = "",
+    actor: str = "",
+) -> CreatedProvider:
+    """Create the provider, its schema (cloned from the template), its domain and its owner."""
+    started = time.perf_counter()
+    name = name.strip()
+    validate_subdomain(slug)
+    validate_business_name(name)
+    if settings.TENANT_CREATION_FAKES_MIGRATIONS:
+        template_schema_ensure()
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CREATE_LOCK_ID])
+        validate_subdomain(slug)  # again, under the lock: a concurrent sign-up may have won
+        provider = Provider(
+            schema_name=slug,
+            slug=slug,
+            name=name,
+            contact_email=owner_email.strip().lower(),
+            contact_phone=owner_phone,
+        )
+        provider.save(verbosity=0)
+        Domain.objects.create(domain=provider_domain_name(slug), tenant=provider, is_primary=True)
+        with tenant_context(provider):
+            owner = User.objects.create_user(
+                email=owner_email,
+                password=owner_password,
+                full_name=owner_name,
+                phone=owner_phone,
+                role=Role.OWNER,
+            )
+        ProviderEvent.objects.create(
+            provider=provider, action="created", actor=actor or owner.email,
+            extra_data={"domain": provider.domain},
+        )
+    return CreatedProvider(provider=provider, owner=owner, seconds=time.perf_counter() - started)
+
+
+@transaction.atomic
+def provider_suspend(*, provider: Provider, actor: str, reason: str = "") -> Provider:
+    if provider.is_platform or provider.is_template:
+        raise ValidationError("The platform itself cannot be suspended.")
+    before = provider.status
+    provider.status = Provider.Status.SUSPENDED
+    provider.save(update_fields=["status"])
+    ProviderEvent.objects.create(
+        provider=provider, action="suspended", actor=actor,
+        extra_data={"before": before, "after": provider.status, "reason": reason},
+    )
+    return provider
+
+
+@transaction.atomic
+def provider_reactivate(*, provider: Provider, actor: str) -> Provider:
+    before = provider.status
+    provider.status = Provider.Status.ACTIVE
+    provider.save(update_fields=["status"])
+    ProviderEvent.objects.create(
+        provider=provider, action="reactivated", actor=actor,
+        extra_data={"before": before, "after": provider.status},
+    )
+    return provider

@@ -1,0 +1,57 @@
+"""The provider dashboard: home and settings (provider details, M-Pesa callbacks, API keys)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from accounts.models import APIKey, Role, User
+from accounts.permissions import has_capability, require_capability
+from accounts.services import api_key_create, api_key_revoke
+from tenants.forms import APIKeyForm
+from tenants.selectors import callback_urls
+
+
+@require_capability("dashboard.view")
+def home(request: HttpRequest) -> HttpResponse:
+    staff = User.objects.exclude(role=Role.CLIENT).count()
+    return render(request, "dashboard/home.html", {"staff_count": staff, "active": "home"})
+
+
+@require_capability("settings.view")
+def settings_page(request: HttpRequest) -> HttpResponse:
+    can_manage_keys = has_capability(request.user, "api_keys.manage")
+    context = {
+        "active": "settings",
+        "can_manage_keys": can_manage_keys,
+        "can_see_secrets": has_capability(request.user, "settings.manage"),
+        "callback_urls": callback_urls(request.tenant),
+        "api_keys": APIKey.objects.select_related("created_by") if can_manage_keys else [],
+        "key_form": APIKeyForm(),
+        "new_key": request.session.pop("new_api_key", None),
+    }
+    return render(request, "dashboard/settings.html", context)
+
+
+@require_POST
+@require_capability("api_keys.manage")
+def api_key_new(request: HttpRequest) -> HttpResponse:
+    form = APIKeyForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give the key a name and a role.")
+        return redirect("settings")
+    key, raw = api_key_create(name=form.cleaned_data["name"], role=form.cleaned_data["role"], created_by=request.user)
+    # Shown once, on the next page only; never stored in clear in the database.
+    request.session["new_api_key"] = {"name": key.name, "raw": raw}
+    return redirect("settings")
+
+
+@require_POST
+@require_capability("api_keys.manage")
+def api_key_revoke_view(request: HttpRequest, prefix: str) -> HttpResponse:
+    key = get_object_or_404(APIKey, prefix=prefix)
+    api_key_revoke(api_key=key, actor=request.user)
+    messages.success(request, f"API key “{key.name}” revoked.")
+    return redirect("settings")
