@@ -18,6 +18,6 @@ def normalize_phone(value: str) -> str:
         number = phonenumbers.parse(raw, "KE")
     except phonenumbers.NumberParseException as exc:
         raise ValidationError(MSG_PHONE_INVALID, code="invalid") from exc
-    if not phonenumbers.is_valid_number(number):
+    if number.country_code != 254 or not phonenumbers.is_valid_number(number):
         raise ValidationError(MSG_PHONE_INVALID, code="invalid")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

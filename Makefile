@@ -1,0 +1,43 @@
+# MajiSmart — `make run` and `make test` are the whole set-up.
+VENV   := .venv
+PY     := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed-stamp
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test test-fast bench browser lint clean
+
+help:  ## list the recipes
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --upgrade pip
+	$(VENV)/bin/pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)  ## create .venv and install the project
+
+run: install  ## start MajiSmart on http://majismart.localhost:8000 (embedded database if no DATABASE_URL)
+	$(PY) -m majismart.dev
+
+browser:  ## make sure Debian's chromium (browser tests) and poppler-utils (PDF checks) are installed
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v pdftotext >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = "0" ]; then \
+	    echo "Installing chromium and poppler-utils (Debian packages)..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null; \
+	  else \
+	    echo "Browser tests need Debian's chromium: sudo apt-get install -y chromium poppler-utils"; exit 1; \
+	  fi; \
+	fi
+
+test: install browser  ## run the whole test suite (real PostgreSQL, Redis, Celery worker, Chromium)
+	$(PY) -m pytest -q
+
+test-fast: install  ## the suite without browser tests
+	$(PY) -m pytest -q -m "not e2e"
+
+bench: install  ## performance benchmarks (ratios against in-process baselines)
+	$(PY) bench/run.py
+
+clean:  ## remove the virtualenv and local data (embedded database included)
+	rm -rf $(VENV) .data staticfiles

@@ -1,0 +1,74 @@
+"""`make run`: one command from a fresh clone to a running MajiSmart.
+
+- writes a development `.env` (DEBUG on, generated SECRET_KEY and encryption key) if absent;
+- with no DATABASE_URL, starts the embedded PostgreSQL (pgserver, data under `.data/`);
+- migrates every schema, seeds the demo providers once, prints URLs and logins;
+- with REDIS_URL, runs web + Celery worker + beat together (honcho, Procfile.dev);
+  without it, runs the web server alone and Celery tasks run eagerly in-process.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import secrets
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def ensure_dotenv() -> None:
+    path = ROOT / ".env"
+    if path.exists():
+        return
+    fernet_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
+    path.write_text(
+        "# Written by `make run` for local development. See .env.example for every setting.\n"
+        "DEBUG=true\n"
+        f"SECRET_KEY={secrets.token_urlsafe(50)}\n"
+        f"FIELD_ENCRYPTION_KEYS={fernet_key}\n"
+    )
+    print(f"Wrote {path} (development settings, fresh secret and encryption keys).")
+
+
+def load_dotenv() -> None:
+    import environ
+
+    environ.Env.read_env(str(ROOT / ".env"))
+
+
+def manage(*args: str) -> None:
+    subprocess.run([PY, str(ROOT / "manage.py"), *args], check=True, cwd=ROOT)
+
+
+def run() -> None:
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "majismart.settings.base")
+    ensure_dotenv()
+    load_dotenv()
+    port = os.environ.setdefault("PORT", "8000")
+    os.environ.setdefault("SITE_PORT", port)
+    os.environ.setdefault("SITE_SCHEME", "http")
+    if not os.environ.get("DATABASE_URL"):
+        from majismart.embedded import embedded_database_url
+
+        os.environ["DATABASE_URL"] = embedded_database_url()  # this process keeps it running
+        print("No DATABASE_URL: using the embedded PostgreSQL in .data/pg")
+    manage("migrate_schemas", "--verbosity", "0")
+    manage("seed_demo")
+    base = os.environ.get("BASE_DOMAIN", "majismart.localhost")
+    print(f"\nMajiSmart is starting on http://{base}:{port}/  (health: http://localhost:{port}/healthz)")
+    if os.environ.get("REDIS_URL"):
+        manage("setup_periodic_tasks")
+        print("REDIS_URL is set: running web, Celery worker and beat (Procfile.dev).")
+        os.execv(PY, [PY, "-m", "honcho", "-f", str(ROOT / "Procfile.dev"), "start"])
+    print("No REDIS_URL: Celery tasks run eagerly inside the web process (no worker, no beat).")
+    os.environ["DEBUG"] = os.environ.get("DEBUG", "true")
+    # Not exec: this process holds the embedded database open while the server runs.
+    sys.exit(subprocess.call([PY, str(ROOT / "manage.py"), "runserver", f"0.0.0.0:{port}"], cwd=ROOT))
+
+
+if __name__ == "__main__":
+    run()

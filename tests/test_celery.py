@@ -1,0 +1,76 @@
+"""Tasks run in the schema they were sent from; periodic jobs fan out over active providers.
+
+The eager tests exercise the same tenant-schemas-celery machinery in-process; the worker test
+crosses a real Redis broker into a real `celery worker` process."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.contrib.sessions.models import Session
+from django.db import connection
+from django.utils import timezone
+from django_tenants.utils import tenant_context
+
+from accounts.tasks import clear_expired_sessions
+from majismart.celery import app
+from majismart.tasks import fan_out
+from majismart.testing import PYTHON, child_env, process, redis_url
+
+
+def test_a_task_runs_in_the_schema_it_was_sent_from(alpha, beta) -> None:  # type: ignore[no-untyped-def]
+    with tenant_context(alpha):
+        Session.objects.create(session_key="old-alpha", session_data="x", expire_date=timezone.now() - timedelta(days=1))
+        Session.objects.create(session_key="live-alpha", session_data="x", expire_date=timezone.now() + timedelta(days=1))
+    with tenant_context(beta):
+        Session.objects.create(session_key="old-beta", session_data="x", expire_date=timezone.now() - timedelta(days=1))
+    with tenant_context(alpha):
+        result = clear_expired_sessions.delay().get()
+    assert result == {"schema": "alpha", "deleted": 1}
+    with tenant_context(alpha):
+        assert list(Session.objects.values_list("session_key", flat=True)) == ["live-alpha"]
+    with tenant_context(beta):
+        assert Session.objects.filter(session_key="old-beta").exists()
+
+
+def test_a_provider_task_refuses_to_run_in_public(db) -> None:  # type: ignore[no-untyped-def]
+    connection.set_schema_to_public()
+    with pytest.raises(RuntimeError, match="about to run in the public schema"):
+        clear_expired_sessions.delay().get()
+
+
+def test_fan_out_reaches_every_active_provider_and_only_those(alpha, gamma) -> None:  # type: ignore[no-untyped-def]
+    connection.set_schema_to_public()
+    sent = fan_out.delay("accounts.tasks.clear_expired_sessions").get()
+    assert "alpha" in sent and "beta" in sent
+    assert "gamma" not in sent  # suspended
+    assert "tenant_base" not in sent and "public" not in sent
+
+
+@pytest.mark.worker
+@pytest.mark.django_db(transaction=False)
+def test_a_real_worker_runs_tasks_in_the_senders_schema(alpha, beta, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    queue = f"test-{uuid.uuid4().hex[:8]}"  # never consume another run's leftovers
+    with redis_url() as url:
+        env = child_env(REDIS_URL=url, CELERY_TASK_ALWAYS_EAGER="false")
+        args = [PYTHON, "-m", "celery", "-A", "majismart", "worker", "--pool=solo", "-Q", queue,
+                "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel=WARNING"]
+        saved = {k: app.conf[k] for k in ("task_always_eager", "broker_url", "result_backend", "task_default_queue")}
+        app.conf.update(task_always_eager=False, broker_url=url, result_backend=url, task_default_queue=queue)
+        try:
+            with process(args, env, log=tmp_path / "worker.log"):
+                with tenant_context(alpha):
+                    from_alpha = clear_expired_sessions.delay()
+                with tenant_context(beta):
+                    from_beta = clear_expired_sessions.delay()
+                connection.set_schema_to_public()
+                unstamped = app.send_task("accounts.tasks.clear_expired_sessions", queue=queue)
+                assert from_alpha.get(timeout=60)["schema"] == "alpha"
+                assert from_beta.get(timeout=60)["schema"] == "beta"
+                with pytest.raises(RuntimeError, match="public schema"):
+                    unstamped.get(timeout=60)
+        finally:
+            app.conf.update(saved)
+            app.pool.force_close_all()

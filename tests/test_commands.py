@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import json
+from io import StringIO
+
+import pytest
+from django.core.management import call_command
+from django.core.management.base import CommandError
+from django_tenants.utils import tenant_context
+
+from accounts.models import User
+from tenants.models import Provider
+from tests.conftest import PASSWORD, api_client
+
+
+def _run(*args: str) -> str:
+    out = StringIO()
+    call_command(*args, stdout=out)
+    return out.getvalue().strip()
+
+
+def test_create_provider_prints_its_domain(db) -> None:  # type: ignore[no-untyped-def]
+    out = _run("create_provider", "eldoret", "--name", "Eldoret Water", "--owner-email", "o@eldoret.test",
+               "--owner-password", PASSWORD, "--phone", "0722 000 111")
+    assert out == "eldoret.majismart.localhost"
+    provider = Provider.objects.get(slug="eldoret")
+    assert provider.contact_phone == "+254722000111"
+    with tenant_context(provider):
+        assert User.objects.get().email == "o@eldoret.test"
+
+
+def test_create_provider_refuses_a_taken_slug(db) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(CommandError, match="already taken"):
+        _run("create_provider", "alpha", "--name", "X", "--owner-email", "x@x.test", "--owner-password", PASSWORD)
+
+
+def test_provider_info_json(alpha) -> None:  # type: ignore[no-untyped-def]
+    info = json.loads(_run("provider_info", "alpha", "--json"))
+    token = alpha.callback_token
+    assert info["slug"] == "alpha" and info["name"] == "Alpha Water"
+    assert info["domain"] == "alpha.majismart.localhost"
+    assert info["callback_token"] == token
+    assert info["callback_urls"] == {
+        "c2b_validation": f"https://alpha.majismart.localhost/payments/mpesa/c2b/validation/{token}/",
+        "c2b_confirmation": f"https://alpha.majismart.localhost/payments/mpesa/c2b/confirmation/{token}/",
+        "stk_callback": f"https://alpha.majismart.localhost/payments/mpesa/stk/callback/{token}/",
+    }
+    with pytest.raises(CommandError):
+        _run("provider_info", "tenant-base", "--json")
+
+
+def test_create_api_key_prints_a_working_key(alpha) -> None:  # type: ignore[no-untyped-def]
+    raw = _run("create_api_key", "alpha", "--name", "meter gateway")
+    assert raw.startswith("mjs_")
+    me = api_client("alpha", raw).get("/api/v1/me/").json()
+    assert me["name"] == "meter gateway" and me["provider"] == "alpha"
+    assert api_client("beta", raw).get("/api/v1/me/").status_code == 401
+
+
+def test_seed_demo_creates_two_providers_once(db) -> None:  # type: ignore[no-untyped-def]
+    first = _run("seed_demo")
+    assert "Mombasa Water Works (created): http" in first and "owner@mombasa-water.demo" in first
+    assert "client@greenpark-estate.demo" in first
+    second = _run("seed_demo")
+    assert "Mombasa Water Works (already there)" in second
+    assert Provider.objects.filter(slug__in=["mombasa-water", "greenpark-estate"]).count() == 2
+    with tenant_context(Provider.objects.get(slug="mombasa-water")):
+        assert sorted(User.objects.values_list("role", flat=True)) == [
+            "accountant", "client", "manager", "meter_reader", "owner"]
+
+
+def test_setup_periodic_tasks_declares_the_schedule(db) -> None:  # type: ignore[no-untyped-def]
+    from django_celery_beat.models import PeriodicTask
+
+    assert _run("setup_periodic_tasks") == "1 periodic task(s) scheduled."
+    task = PeriodicTask.objects.get(name="Clear expired sessions (every provider)")
+    assert task.task == "majismart.tasks.fan_out"
+    assert json.loads(task.args) == ["accounts.tasks.clear_expired_sessions"]
+    _run("setup_periodic_tasks")
+    assert PeriodicTask.objects.count() == 1

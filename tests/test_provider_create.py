@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import connection
+from django_tenants.utils import schema_exists, tenant_context
+
+from accounts.models import Role, User
+from tenants.models import Domain, Provider, ProviderEvent
+from tenants.services import (
+    MSG_NAME_TAKEN,
+    MSG_SLUG_FORMAT,
+    MSG_SLUG_RESERVED,
+    MSG_SLUG_TAKEN,
+    provider_create,
+)
+from tests.conftest import PASSWORD, api_client
+
+
+def _create(slug: str = "kisumu-water", name: str = "Kisumu Water") -> Provider:
+    return provider_create(name=name, slug=slug, owner_email="Owner@Kisumu.test",
+                           owner_password=PASSWORD, owner_name="Olive Owino", owner_phone="+254712345678").provider
+
+
+@pytest.mark.django_db
+def test_it_creates_schema_domain_and_owner() -> None:
+    provider = _create()
+    assert provider.schema_name == "kisumu-water"
+    assert schema_exists("kisumu-water")
+    assert Domain.objects.get(tenant=provider).domain == "kisumu-water.majismart.localhost"
+    assert provider.status == Provider.Status.ACTIVE
+    assert len(provider.callback_token) >= 24
+    with tenant_context(provider):
+        owner = User.objects.get()
+        assert owner.email == "owner@kisumu.test"
+        assert owner.role == Role.OWNER
+        assert owner.check_password(PASSWORD)
+    # The owner lives only in the provider's schema, not on the platform.
+    connection.set_schema_to_public()
+    assert not User.objects.filter(email="owner@kisumu.test").exists()
+    assert ProviderEvent.objects.filter(provider=provider, action="created").exists()
+
+
+@pytest.mark.django_db
+def test_it_clones_the_template_with_every_migration_applied() -> None:
+    provider = _create()
+    with connection.cursor() as cursor:
+        cursor.execute('SELECT app, name FROM "tenant_base".django_migrations ORDER BY app, name')
+        template = cursor.fetchall()
+        cursor.execute('SELECT app, name FROM "kisumu-water".django_migrations ORDER BY app, name')
+        cloned = cursor.fetchall()
+        cursor.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = %s", [provider.schema_name])
+        tables = cursor.fetchone()[0]
+    assert cloned == template and len(cloned) > 10
+    assert tables >= 10
+    with tenant_context(provider):
+        assert User.objects.count() == 1  # the template's (empty) data is not someone else's
+
+
+@pytest.mark.django_db
+def test_requests_to_its_domain_resolve_to_its_schema() -> None:
+    provider = _create()
+    from accounts.services import api_key_create
+
+    with tenant_context(provider):
+        _key, raw = api_key_create(name="probe")
+    response = api_client("kisumu-water", raw).get("/api/v1/me/")
+    assert response.status_code == 200
+    assert response.json()["provider"] == "kisumu-water"
+    assert api_client("kisumu-water", raw).get("/api/v1/provider/").json()["name"] == "Kisumu Water"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("slug", "message"),
+    [
+        ("www", MSG_SLUG_RESERVED), ("admin", MSG_SLUG_RESERVED), ("api", MSG_SLUG_RESERVED),
+        ("static", MSG_SLUG_RESERVED), ("pg-water", MSG_SLUG_RESERVED),
+        ("alpha", MSG_SLUG_TAKEN), ("Upper", MSG_SLUG_FORMAT), ("a", MSG_SLUG_FORMAT),
+        ("-lead", MSG_SLUG_FORMAT), ("trail-", MSG_SLUG_FORMAT), ("under_score", MSG_SLUG_FORMAT),
+        ("dot.ted", MSG_SLUG_FORMAT), ("double--hyphen", MSG_SLUG_FORMAT), ("9lives", MSG_SLUG_FORMAT),
+        ("x" * 41, MSG_SLUG_FORMAT), ("tenant-base", MSG_SLUG_RESERVED),
+    ],
+)
+def test_it_refuses_bad_subdomains(slug: str, message: str) -> None:
+    with pytest.raises(ValidationError) as err:
+        _create(slug=slug)
+    assert err.value.messages == [message]
+    assert not Provider.objects.filter(slug=slug.lower()).exclude(schema_name__in=["alpha", "tenant_base"]).exists()
+
+
+@pytest.mark.django_db
+def test_it_refuses_a_duplicate_business_name() -> None:
+    with pytest.raises(ValidationError) as err:
+        _create(slug="alpha-two", name="alpha water")
+    assert err.value.messages == [MSG_NAME_TAKEN]
+    assert not schema_exists("alpha-two")
