@@ -3,6 +3,7 @@ from __future__ import annotations
 import secrets
 
 from django.db import models
+from django.utils.functional import cached_property
 from django_tenants.models import DomainMixin, TenantMixin
 
 from majismart.crypto import EncryptedTextField
@@ -50,7 +51,7 @@ class Provider(TenantMixin):
     def is_platform(self) -> bool:
         return self.schema_name == "public"
 
-    @property
+    @cached_property
     def domain(self) -> str:
         primary = self.get_primary_domain()
         return primary.domain if primary else ""

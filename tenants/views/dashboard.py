@@ -16,8 +16,12 @@ from tenants.selectors import callback_urls
 
 @require_capability("dashboard.view")
 def home(request: HttpRequest) -> HttpResponse:
-    staff = User.objects.exclude(role=Role.CLIENT).count()
-    return render(request, "dashboard/home.html", {"staff_count": staff, "active": "home"})
+    context = {
+        "active": "home",
+        "staff_count": User.objects.exclude(role=Role.CLIENT).filter(is_active=True).count(),
+        "api_key_count": APIKey.objects.active().count(),
+    }
+    return render(request, "dashboard/home.html", context)
 
 
 @require_capability("settings.view")

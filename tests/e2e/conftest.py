@@ -1,0 +1,51 @@
+"""Browser tests: Playwright drives Debian's Chromium against a real gunicorn process serving
+the test database (shared/reference/browser-tests.md)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+from django.conf import settings
+
+from majismart.testing import PYTHON, child_env, free_port, process
+
+# Playwright's sync API keeps an event loop running in this thread; our own DB access in
+# fixtures is ordinary synchronous code, not async code touching the ORM.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args() -> dict[str, object]:
+    return {
+        "executable_path": CHROMIUM,
+        "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"],
+    }
+
+
+@dataclass(frozen=True)
+class AppServer:
+    port: int
+
+    def url(self, slug: str | None = None, path: str = "/") -> str:
+        host = f"{slug}.{settings.BASE_DOMAIN}" if slug else settings.BASE_DOMAIN
+        return f"http://{host}:{self.port}{path}"
+
+
+@pytest.fixture(scope="session")
+def app_server(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[AppServer]:  # type: ignore[no-untyped-def]
+    port = free_port()
+    with django_db_blocker.unblock():
+        env = child_env(SITE_PORT=str(port), SITE_SCHEME="http", CELERY_TASK_ALWAYS_EAGER="true")
+    env.pop("REDIS_URL", None)
+    log = tmp_path_factory.mktemp("server") / "gunicorn.log"
+    args = [PYTHON, "-m", "gunicorn", "majismart.wsgi:application", "--bind", f"127.0.0.1:{port}",
+            "--workers", "2", "--access-logfile", "-"]
+    with process(args, env, port=port, log=log):
+        yield AppServer(port)
