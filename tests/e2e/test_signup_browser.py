@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from playwright.sync_api import Page, expect
 
 from tests.e2e.conftest import AppServer
@@ -21,6 +21,9 @@ def cleanup_provider(django_db_blocker):  # type: ignore[no-untyped-def]
         connection.set_schema_to_public()
         for provider in Provider.objects.filter(slug__in=slugs):
             provider.delete(force_drop=True)
+        # Playwright runs this test in a greenlet with its own context, hence its own Django
+        # connection: close it, or the test database cannot be dropped at the end.
+        connections.close_all()
 
 
 def test_a_new_provider_signs_up_and_reaches_its_dashboard(page: Page, app_server: AppServer, cleanup_provider, tmp_path) -> None:  # type: ignore[no-untyped-def]

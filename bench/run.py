@@ -1,0 +1,56 @@
+"""`make bench`: runs every bench/bench_*.py in one process against a scratch database
+(`<DATABASE_URL's name>_bench`, or the embedded server's) and prints their figures.
+Each benchmark reports a ratio against a baseline measured in the same run."""
+
+from __future__ import annotations
+
+import importlib
+import os
+import sys
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
+
+
+def scratch_database() -> None:
+    os.environ.setdefault("DEBUG", "true")
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "majismart.settings.base")
+    if not os.environ.get("DATABASE_URL"):
+        from majismart.embedded import embedded_database_url
+
+        os.environ["DATABASE_URL"] = embedded_database_url()
+    url = urlsplit(os.environ["DATABASE_URL"])
+    bench_name = url.path.lstrip("/") + "_bench"
+    import environ
+    import psycopg
+
+    cfg = environ.Env.db_url_config(urlunsplit(url._replace(path="/postgres")))
+    from urllib.parse import unquote
+
+    with psycopg.connect(host=unquote(cfg["HOST"]), port=cfg["PORT"] or 5432, user=cfg["USER"],
+                         password=cfg["PASSWORD"] or None, dbname="postgres", autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{bench_name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{bench_name}"')
+    os.environ["DATABASE_URL"] = urlunsplit(url._replace(path=f"/{bench_name}"))
+
+
+def main() -> None:
+    scratch_database()
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+
+    call_command("migrate_schemas", verbosity=0)
+    names = sys.argv[1:] or sorted(p.stem for p in (ROOT / "bench").glob("bench_*.py"))
+    for name in names:
+        module = importlib.import_module(name)
+        print(f"== {name}: {module.__doc__.strip().splitlines()[0]}")
+        for line in module.run():
+            print("  " + line)
+
+
+if __name__ == "__main__":
+    main()
