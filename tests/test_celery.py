@@ -9,6 +9,8 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from celery.app import backends
+from celery.result import AsyncResult
 from django.contrib.sessions.models import Session
 from django.db import connection
 from django.utils import timezone
@@ -57,20 +59,22 @@ def test_a_real_worker_runs_tasks_in_the_senders_schema(alpha, beta, tmp_path) -
         env = child_env(REDIS_URL=url, CELERY_TASK_ALWAYS_EAGER="false")
         args = [PYTHON, "-m", "celery", "-A", "majismart", "worker", "--pool=solo", "-Q", queue,
                 "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel=WARNING"]
-        saved = {k: app.conf[k] for k in ("task_always_eager", "broker_url", "result_backend", "task_default_queue")}
-        app.conf.update(task_always_eager=False, broker_url=url, result_backend=url, task_default_queue=queue)
+        # The test process was configured eager (and maybe without Redis): send and read results
+        # over explicit connections to this broker rather than reconfiguring the app.
+        backend_cls, backend_url = backends.by_url(url, app.loader)
+        backend = backend_cls(app=app, url=backend_url)
+        app.conf.task_always_eager = False
         try:
-            with process(args, env, log=tmp_path / "worker.log"):
+            with process(args, env, log=tmp_path / "worker.log"), app.connection_for_write(url) as conn:
                 with tenant_context(alpha):
-                    from_alpha = clear_expired_sessions.delay()
+                    from_alpha = clear_expired_sessions.apply_async(connection=conn, queue=queue)
                 with tenant_context(beta):
-                    from_beta = clear_expired_sessions.delay()
+                    from_beta = clear_expired_sessions.apply_async(connection=conn, queue=queue)
                 connection.set_schema_to_public()
-                unstamped = app.send_task("accounts.tasks.clear_expired_sessions", queue=queue)
-                assert from_alpha.get(timeout=60)["schema"] == "alpha"
-                assert from_beta.get(timeout=60)["schema"] == "beta"
+                unstamped = app.send_task("accounts.tasks.clear_expired_sessions", connection=conn, queue=queue)
+                assert AsyncResult(from_alpha.id, backend=backend).get(timeout=60)["schema"] == "alpha"
+                assert AsyncResult(from_beta.id, backend=backend).get(timeout=60)["schema"] == "beta"
                 with pytest.raises(RuntimeError, match="public schema"):
-                    unstamped.get(timeout=60)
+                    AsyncResult(unstamped.id, backend=backend).get(timeout=60)
         finally:
-            app.conf.update(saved)
-            app.pool.force_close_all()
+            app.conf.task_always_eager = True
