@@ -63,11 +63,24 @@ def run() -> None:
     if os.environ.get("REDIS_URL"):
         manage("setup_periodic_tasks")
         print("REDIS_URL is set: running web, Celery worker and beat (Procfile.dev).")
-        os.execv(PY, [PY, "-m", "honcho", "-f", str(ROOT / "Procfile.dev"), "start"])
+        # Procfile.dev names `python` and `celery`: make them this virtualenv's.
+        os.environ["PATH"] = f"{Path(PY).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+        # Not exec: this process holds the embedded database open while the others run.
+        sys.exit(_serve([PY, "-m", "honcho", "-f", str(ROOT / "Procfile.dev"), "start"]))
     print("No REDIS_URL: Celery tasks run eagerly inside the web process (no worker, no beat).")
     os.environ["DEBUG"] = os.environ.get("DEBUG", "true")
     # Not exec: this process holds the embedded database open while the server runs.
-    sys.exit(subprocess.call([PY, str(ROOT / "manage.py"), "runserver", f"0.0.0.0:{port}"], cwd=ROOT))
+    sys.exit(_serve([PY, str(ROOT / "manage.py"), "runserver", f"0.0.0.0:{port}"]))
+
+
+def _serve(args: list[str]) -> int:
+    """Run the server(s) until they stop; Ctrl-C reaches them too, and we wait for them."""
+    proc = subprocess.Popen(args, cwd=ROOT)
+    while True:
+        try:
+            return proc.wait()
+        except KeyboardInterrupt:
+            print("\nStopping MajiSmart…")
 
 
 if __name__ == "__main__":

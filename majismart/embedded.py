@@ -7,6 +7,7 @@ that `make run` and `make test` work on a machine with no PostgreSQL installed. 
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 from pathlib import Path
@@ -24,12 +25,23 @@ def embedded_database_url() -> str:
     import pgserver
 
     DATA_DIR.mkdir(parents=True, exist_ok=True)
+    _forget_dead_handles(DATA_DIR / "pg" / ".handle_pids.json")
     _server = pgserver.get_server(DATA_DIR / "pg", cleanup_mode="stop")
     info = _server.get_postmaster_info()
     exists = _server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}';")
     if "(1 row)" not in exists:
         _server.psql(f"CREATE DATABASE {DB_NAME};")
     return f"postgres://postgres@{quote(str(info.socket_dir), safe='')}:{info.port}/{DB_NAME}"
+
+
+def _forget_dead_handles(path: Path) -> None:
+    """pgserver stops the server when its last user exits, counting users in this file; a
+    process killed without running its exit hooks stays listed forever. Drop those."""
+    import psutil
+
+    if path.exists():
+        alive = [pid for pid in json.loads(path.read_text() or "[]") if psutil.pid_exists(pid)]
+        path.write_text(json.dumps(alive))
 
 
 def embedded_redis_url(port: int) -> subprocess.Popen:
