@@ -20,6 +20,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "dashboard.view": STAFF_ROLES,
     "clients.view": STAFF_ROLES,
     "clients.manage": _OPERATIONS,
+    # National IDs: not for meter readers (they walk routes, they don't need identities).
+    "clients.view_sensitive": _FINANCE,
     "meters.manage": _OPERATIONS,
     "readings.record": frozenset({Role.OWNER, Role.MANAGER, Role.METER_READER}),
     "readings.review": _OPERATIONS,
@@ -66,7 +68,11 @@ def require_capability(capability: str) -> Callable[[Callable[..., HttpResponse]
 
 
 class StaffAPIPermission(BasePermission):
-    """API views name `required_capability` (default `api.use`); the role map decides."""
+    """API views name `required_capability` (default `api.use`), or a dict of them by HTTP
+    method; the role map decides."""
 
     def has_permission(self, request: Any, view: Any) -> bool:
-        return has_capability(request.user, getattr(view, "required_capability", "api.use"))
+        required = getattr(view, "required_capability", "api.use")
+        if isinstance(required, dict):
+            required = required.get(request.method, required.get("*", "api.use"))
+        return has_capability(request.user, "api.use") and has_capability(request.user, required)

@@ -1,9 +1,17 @@
 from django.urls import path
 
 from accounts import api as accounts_api
+from clients import api as clients_api
+from meters import api as meters_api
 from tenants import api as tenants_api
 
 urlpatterns = [
     path("provider/", tenants_api.ProviderDetailApi.as_view(), name="api-provider"),
     path("me/", accounts_api.WhoAmIApi.as_view(), name="api-me"),
+    path("clients/", clients_api.ClientListCreateApi.as_view(), name="api-clients"),
+    path("clients/<int:pk>/", clients_api.ClientDetailApi.as_view(), name="api-client"),
+    path("meters/", meters_api.MeterListCreateApi.as_view(), name="api-meters"),
+    path("meters/<int:pk>/", meters_api.MeterDetailApi.as_view(), name="api-meter"),
+    path("readings/", meters_api.ReadingCreateApi.as_view(), name="api-readings"),
+    path("readings/bulk/", meters_api.ReadingBulkApi.as_view(), name="api-readings-bulk"),
 ]

@@ -79,6 +79,8 @@ TENANT_APPS = [
     "django.contrib.sessions",
     "accounts",
     "axes",
+    "clients",
+    "meters",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from accounts.permissions import has_capability
+from clients.models import Client
+from clients.selectors import client_search
+from clients.services import client_create, client_update
+from clients.validation import References, clean_client
+from majismart.api import Pagination
+
+WRITE_FIELDS = ("account_number", "full_name", "phone", "email", "national_id", "category", "zone",
+                "location", "status", "opening_balance")
+
+
+class ClientOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    account_number = serializers.CharField()
+    full_name = serializers.CharField()
+    phone = serializers.CharField()
+    email = serializers.CharField()
+    national_id = serializers.CharField(required=False, help_text="Only for roles that may see identities.")
+    category = serializers.CharField(source="category.code")
+    zone = serializers.CharField(source="zone.code", allow_null=True, default=None)
+    location = serializers.CharField()
+    status = serializers.CharField()
+    opening_balance = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+    def to_representation(self, instance: Client) -> dict:
+        data = super().to_representation(instance)
+        if not self.context.get("sensitive"):
+            data.pop("national_id", None)
+        return data
+
+
+class ClientInput(serializers.Serializer):
+    """Documents the body; values are checked by the shared client cleaner."""
+
+    account_number = serializers.CharField(required=False, help_text="Generated when absent.")
+    full_name = serializers.CharField()
+    phone = serializers.CharField(required=False, help_text="07…, 01…, 2547…, +2547…; stored as E.164.")
+    email = serializers.CharField(required=False)
+    national_id = serializers.CharField(required=False)
+    category = serializers.CharField(help_text="Category code, e.g. domestic.")
+    zone = serializers.CharField(required=False)
+    location = serializers.CharField(required=False)
+    status = serializers.CharField(required=False)
+    opening_balance = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
+
+
+def _clean(request: Request, *, partial: bool) -> dict:
+    if not isinstance(request.data, dict):
+        raise serializers.ValidationError({"detail": ["Send a JSON object."]})
+    raw = {k: v for k, v in request.data.items() if k in WRITE_FIELDS}
+    unknown = sorted(set(request.data) - set(WRITE_FIELDS) - {"id"})
+    cleaned, errors = clean_client(raw, References.load(), partial=partial)
+    for name in unknown:
+        errors[name] = ["Unknown field."]
+    if errors:
+        raise serializers.ValidationError(errors)
+    return cleaned
+
+
+def _out(request: Request, client: Client | list[Client] | QuerySet[Client], many: bool = False) -> dict:
+    sensitive = has_capability(request.user, "clients.view_sensitive")
+    return ClientOutput(client, many=many, context={"sensitive": sensitive}).data
+
+
+class ClientListCreateApi(APIView):
+    required_capability = {"GET": "clients.view", "POST": "clients.manage"}
+
+    @extend_schema(responses=ClientOutput(many=True))
+    def get(self, request: Request) -> Response:
+        qs = client_search(
+            query=request.query_params.get("search", ""),
+            status=request.query_params.get("status", ""),
+            category=request.query_params.get("category", ""),
+            zone=request.query_params.get("zone", ""),
+        )
+        paginator = Pagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(_out(request, page, many=True))
+
+    @extend_schema(request=ClientInput, responses={201: ClientOutput})
+    def post(self, request: Request) -> Response:
+        client = client_create(actor=request.user, **_clean(request, partial=False))
+        return Response(_out(request, client), status=status.HTTP_201_CREATED)
+
+
+class ClientDetailApi(APIView):
+    required_capability = {"GET": "clients.view", "PATCH": "clients.manage"}
+
+    @extend_schema(responses=ClientOutput)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(_out(request, get_object_or_404(Client.objects.select_related("category", "zone"), pk=pk)))
+
+    @extend_schema(request=ClientInput, responses=ClientOutput)
+    def patch(self, request: Request, pk: int) -> Response:
+        client = get_object_or_404(Client, pk=pk)
+        client = client_update(client=client, actor=request.user, **_clean(request, partial=True))
+        client = Client.objects.select_related("category", "zone").get(pk=client.pk)
+        return Response(_out(request, client))

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+
+from majismart.crypto import EncryptedTextField, blind_index
+
+
+class ClientSettings(models.Model):
+    """One row per provider: how account numbers are made (what clients type as the M-Pesa
+    account reference)."""
+
+    account_prefix = models.CharField(max_length=10, default="ACC", blank=True)
+    account_digits = models.PositiveSmallIntegerField(default=5)
+    next_account_number = models.PositiveIntegerField(default=1)
+
+    class Meta:
+        verbose_name_plural = "client settings"
+
+    def __str__(self) -> str:
+        return f"{self.account_prefix}{'0' * self.account_digits}"
+
+    @classmethod
+    def load(cls) -> ClientSettings:
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj
+
+    def format(self, number: int) -> str:
+        return f"{self.account_prefix}{number:0{self.account_digits}d}"
+
+
+class Category(models.Model):
+    code = models.SlugField(max_length=30, unique=True)
+    name = models.CharField(max_length=80)
+
+    class Meta:
+        ordering = ["name"]
+        verbose_name_plural = "categories"
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Zone(models.Model):
+    """A zone or meter-reading route."""
+
+    code = models.SlugField(max_length=30, unique=True)
+    name = models.CharField(max_length=80)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Client(models.Model):
+    """The billed account."""
+
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        DISCONNECTED = "disconnected", "Disconnected"
+        CLOSED = "closed", "Closed"
+
+    account_number = models.CharField(max_length=30, unique=True)
+    full_name = models.CharField(max_length=200)
+    # Personal fields: encrypted at rest, found through keyed blind indexes.
+    phone = EncryptedTextField(blank=True, default="")
+    phone_index = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    email = EncryptedTextField(blank=True, default="")
+    email_index = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    national_id = EncryptedTextField(blank=True, default="")
+    national_id_index = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="clients")
+    zone = models.ForeignKey(Zone, null=True, blank=True, on_delete=models.SET_NULL, related_name="clients")
+    location = models.CharField("location / plot", max_length=200, blank=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    opening_balance = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="client"
+    )
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["account_number"]
+        indexes = [models.Index(fields=["full_name"]), models.Index(fields=["zone", "account_number"])]
+
+    def __str__(self) -> str:
+        return f"{self.account_number} {self.full_name}"
+
+    def fill_indexes(self) -> None:
+        self.phone_index = blind_index(self.phone) if self.phone else ""
+        self.email_index = blind_index(self.email) if self.email else ""
+        self.national_id_index = blind_index(self.national_id) if self.national_id else ""
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        self.fill_indexes()
+        update_fields = kwargs.get("update_fields")
+        if update_fields is not None:
+            kwargs["update_fields"] = {*update_fields, "phone_index", "email_index", "national_id_index"}
+        super().save(*args, **kwargs)

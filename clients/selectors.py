@@ -1,0 +1,30 @@
+from __future__ import annotations
+
+from django.core.exceptions import ValidationError
+from django.db.models import Q, QuerySet
+
+from clients.models import Client
+from majismart.crypto import blind_index
+from majismart.phones import normalize_phone
+
+
+def client_search(*, query: str = "", status: str = "", category: str = "", zone: str = "") -> QuerySet[Client]:
+    """Clients matching a name, account number or phone (through its blind index)."""
+    qs = Client.objects.select_related("category", "zone")
+    query = query.strip()
+    if query:
+        condition = Q(full_name__icontains=query) | Q(account_number__istartswith=query)
+        digits = "".join(ch for ch in query if ch.isdigit() or ch == "+")
+        if len(digits) >= 9:
+            try:
+                condition |= Q(phone_index=blind_index(normalize_phone(query)))
+            except ValidationError:
+                pass
+        qs = qs.filter(condition)
+    if status:
+        qs = qs.filter(status=status)
+    if category:
+        qs = qs.filter(category__code=category)
+    if zone:
+        qs = qs.filter(zone__code=zone)
+    return qs.order_by("account_number")

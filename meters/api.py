@@ -1,0 +1,130 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from clients.models import Client
+from majismart.api import Pagination
+from meters.models import Meter, Reading
+from meters.services import RecordResult, meter_create, readings_record
+
+MAX_BULK = 10_000
+
+
+class MeterSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    serial = serializers.CharField(max_length=40)
+    client = serializers.IntegerField(source="client_id")
+    initial_reading = serializers.DecimalField(max_digits=12, decimal_places=3, min_value=Decimal(0), default=Decimal(0))
+    dial_capacity = serializers.DecimalField(max_digits=12, decimal_places=3, min_value=Decimal("0.001"),
+                                             default=Decimal("99999.999"))
+    installed_on = serializers.DateField()
+    status = serializers.CharField(read_only=True)
+
+
+class MeterListCreateApi(APIView):
+    required_capability = {"GET": "clients.view", "POST": "meters.manage"}
+
+    @extend_schema(responses=MeterSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        qs = Meter.objects.order_by("serial")
+        if client := request.query_params.get("client"):
+            qs = qs.filter(client_id=client) if client.isdigit() else qs.none()
+        paginator = Pagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(MeterSerializer(page, many=True).data)
+
+    @extend_schema(request=MeterSerializer, responses={201: MeterSerializer})
+    def post(self, request: Request) -> Response:
+        data = MeterSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        values = data.validated_data
+        client = Client.objects.filter(pk=values["client_id"]).first()
+        if client is None:
+            raise serializers.ValidationError({"client": ["No such client."]})
+        meter = meter_create(actor=request.user, serial=values["serial"], client=client,
+                             installed_on=values["installed_on"], initial_reading=values["initial_reading"],
+                             dial_capacity=values["dial_capacity"])
+        return Response(MeterSerializer(meter).data, status=status.HTTP_201_CREATED)
+
+
+class MeterDetailApi(APIView):
+    required_capability = "clients.view"
+
+    @extend_schema(responses=MeterSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(MeterSerializer(get_object_or_404(Meter, pk=pk)).data)
+
+
+ReadingIn = inline_serializer("ReadingIn", {
+    "meter": serializers.CharField(help_text="Meter serial"),
+    "value": serializers.DecimalField(max_digits=12, decimal_places=3, help_text="m³"),
+    "read_at": serializers.DateTimeField(),
+    "reason": serializers.ChoiceField(choices=["", "rollover", "replacement"], required=False),
+    "note": serializers.CharField(required=False),
+})
+ReadingOut = inline_serializer("ReadingOut", {
+    "id": serializers.IntegerField(), "consumption": serializers.CharField(allow_null=True),
+    "status": serializers.CharField(), "flags": serializers.ListField(child=serializers.CharField()),
+})
+
+
+def _reading_out(reading: Reading) -> dict:
+    return {"id": reading.id, "meter": reading.meter.serial, "value": f"{reading.value:.3f}",
+            "read_at": reading.read_at.isoformat(),
+            "consumption": None if reading.consumption is None else f"{reading.consumption:.3f}",
+            "status": reading.status, "flags": list(reading.flags)}
+
+
+class ReadingCreateApi(APIView):
+    required_capability = "readings.record"
+
+    @extend_schema(request=ReadingIn, responses={201: ReadingOut, 200: ReadingOut})
+    def post(self, request: Request) -> Response:
+        if not isinstance(request.data, dict):
+            raise serializers.ValidationError({"detail": ["Send one reading as a JSON object."]})
+        result = readings_record([dict(request.data)], source=Reading.Source.API, user=_user(request))
+        if result.errors:
+            raise serializers.ValidationError(result.errors[0]["errors"])
+        if result.repeats:
+            # The same reading sent again (a retry): nothing new, the stored one is returned.
+            existing = Reading.objects.select_related("meter").get(pk=result.repeats[0].id)
+            return Response(_reading_out(existing), status=status.HTTP_200_OK)
+        reading = Reading.objects.select_related("meter").get(pk=result.created[0].id)
+        return Response(_reading_out(reading), status=status.HTTP_201_CREATED)
+
+
+class ReadingBulkApi(APIView):
+    required_capability = "readings.record"
+
+    @extend_schema(request=inline_serializer("ReadingBulkIn", {"items": serializers.ListField(child=ReadingIn)}),
+                   responses=inline_serializer("ReadingBulkOut", {
+                       "created": serializers.IntegerField(), "unchanged": serializers.IntegerField(),
+                       "errors": serializers.ListField(child=serializers.DictField())}))
+    def post(self, request: Request) -> Response:
+        items = request.data
+        if not isinstance(items, list):
+            raise serializers.ValidationError({"detail": ["Send a JSON list of readings."]})
+        if len(items) > MAX_BULK:
+            raise serializers.ValidationError({"detail": [f"At most {MAX_BULK} readings per request."]})
+        rows, shape_errors = [], []
+        for i, item in enumerate(items):
+            if isinstance(item, dict):
+                rows.append((i, item))
+            else:
+                shape_errors.append({"index": i, "errors": {"detail": ["Each reading must be a JSON object."]}})
+        result: RecordResult = readings_record([r for _, r in rows], source=Reading.Source.API, user=_user(request))
+        positions = [i for i, _ in rows]
+        errors = shape_errors + [{"index": positions[e["index"]], "errors": e["errors"]} for e in result.errors]
+        errors.sort(key=lambda e: e["index"])
+        return Response({"created": len(result.created), "unchanged": len(result.repeats), "errors": errors})
+
+
+def _user(request: Request) -> object:
+    return request.user if getattr(request.user, "pk", None) else None

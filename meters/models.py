@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+
+from clients.models import Client, Zone
+
+M3 = {"max_digits": 12, "decimal_places": 3}
+
+
+class Meter(models.Model):
+    class Status(models.TextChoices):
+        ACTIVE = "active", "Active"
+        INACTIVE = "inactive", "Inactive"
+        REPLACED = "replaced", "Replaced"
+
+    serial = models.CharField(max_length=40, unique=True)
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="meters")
+    installed_on = models.DateField()
+    initial_reading = models.DecimalField(**M3, default=Decimal("0.000"))
+    # The dial wraps to zero after this value (e.g. 99999.999 on a five-digit register).
+    dial_capacity = models.DecimalField(**M3, default=Decimal("99999.999"))
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.ACTIVE, db_index=True)
+    replaced_by = models.OneToOneField("self", null=True, blank=True, on_delete=models.SET_NULL, related_name="replaces")
+    final_reading = models.DecimalField(**M3, null=True, blank=True)
+    removed_on = models.DateField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["serial"]
+
+    def __str__(self) -> str:
+        return self.serial
+
+    @property
+    def wrap(self) -> Decimal:
+        """What one full turn of the dial adds (capacity + the smallest step)."""
+        return self.dial_capacity + Decimal("0.001")
+
+
+class Reading(models.Model):
+    class Source(models.TextChoices):
+        MANUAL = "manual", "Entry sheet"
+        CSV = "csv", "CSV upload"
+        API = "api", "API"
+        PORTAL = "portal", "Client (portal)"
+
+    class Status(models.TextChoices):
+        ACCEPTED = "accepted", "Accepted"
+        FLAGGED = "flagged", "Flagged for review"
+        REJECTED = "rejected", "Rejected"
+
+    class Reason(models.TextChoices):
+        NORMAL = "", "Normal"
+        ROLLOVER = "rollover", "Dial rolled over"
+        REPLACEMENT = "replacement", "Meter replacement"
+
+    class Flag(models.TextChoices):
+        HIGH = "high_consumption", "Over 3× the recent daily average"
+        ZERO = "zero_streak", "Zero consumption three periods running"
+        DIAL = "dial_range", "Outside what the dial allows"
+        CLIENT = "client_submitted", "Submitted by the client"
+
+    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="readings")
+    value = models.DecimalField(**M3)
+    read_at = models.DateTimeField()
+    consumption = models.DecimalField(**M3, null=True, blank=True)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
+    reason = models.CharField(max_length=12, choices=Reason.choices, default=Reason.NORMAL, blank=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACCEPTED, db_index=True)
+    flags = ArrayField(models.CharField(max_length=20), default=list, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+    photo = models.FileField(upload_to="readings/%Y/%m/", null=True, blank=True)
+    recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    reviewed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    reviewed_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["meter", "read_at"]
+        constraints = [models.UniqueConstraint(fields=["meter", "read_at"], name="one_reading_per_meter_and_time")]
+        indexes = [models.Index(fields=["status", "read_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.meter_id} {self.value} @ {self.read_at:%Y-%m-%d}"
+
+    @property
+    def litres(self) -> Decimal | None:
+        return None if self.consumption is None else self.consumption * 1000
+
+
+__all__ = ["Meter", "Reading", "Zone"]

@@ -1,0 +1,115 @@
+"""Parsing of one incoming reading (value, time, reason) and the messages every path shares."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime, time, timedelta
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from django.utils import timezone
+from django.utils.dateparse import parse_date, parse_datetime
+
+NAIROBI = ZoneInfo("Africa/Nairobi")
+# A phone's clock a little ahead of the server's is not "the future".
+FUTURE_TOLERANCE = timedelta(minutes=5)
+
+MSG_NOT_A_NUMBER = "Enter the meter's value as a number of m³, e.g. 1234.567."
+MSG_TOO_PRECISE = "Readings have at most 3 decimals (litres)."
+MSG_NEGATIVE = "A meter reading cannot be negative."
+MSG_TOO_LARGE = "That value is larger than any meter dial."
+MSG_BAD_TIME = "Enter the reading time as a date (2026-10-31) or date and time (2026-10-31T08:30)."
+MSG_FUTURE = "This reading is dated in the future."
+MSG_BAD_REASON = "Reason must be empty, “rollover” or “replacement”."
+MSG_METER_REQUIRED = "Say which meter (its serial number)."
+MSG_UNKNOWN_METER = "No meter with serial “{serial}” here."
+MSG_INACTIVE_METER = "Meter {serial} is {status}: readings go on its replacement."
+MSG_BEFORE_INSTALL = "This reading is dated before the meter was installed ({installed})."
+MSG_BELOW_PREVIOUS = (
+    "{value} is lower than the previous reading ({previous} on {when}). If the dial wrapped past "
+    "zero, give the reason “rollover”; if the meter was replaced, “replacement”."
+)
+MSG_ABOVE_LATER = (
+    "{value} is higher than a later reading already stored ({later} on {when}): check the date "
+    "and the value."
+)
+MSG_CONFLICT = "Meter {serial} already has a different reading ({existing}) at this exact time."
+
+
+@dataclass
+class ParsedReading:
+    index: int
+    serial: str
+    value: Decimal | None = None
+    read_at: datetime | None = None
+    reason: str = ""
+    note: str = ""
+    errors: dict[str, list[str]] = field(default_factory=dict)
+
+    def error(self, name: str, message: str) -> None:
+        self.errors.setdefault(name, []).append(message)
+
+
+def parse_value(raw: object) -> Decimal:
+    text = str(raw if raw is not None else "").strip().replace(",", "")
+    try:
+        value = Decimal(text)
+    except InvalidOperation as exc:
+        raise ValueError(MSG_NOT_A_NUMBER) from exc
+    if not value.is_finite():
+        raise ValueError(MSG_NOT_A_NUMBER)
+    if value.as_tuple().exponent < -3:
+        raise ValueError(MSG_TOO_PRECISE)
+    if value < 0:
+        raise ValueError(MSG_NEGATIVE)
+    if value >= Decimal("1000000000"):
+        raise ValueError(MSG_TOO_LARGE)
+    return value.quantize(Decimal("0.001"))
+
+
+def parse_time(raw: object, now: datetime) -> datetime:
+    if isinstance(raw, datetime):
+        moment = raw
+    elif isinstance(raw, date):
+        moment = datetime.combine(raw, time())
+    else:
+        text = str(raw or "").strip()
+        moment = None
+        try:
+            moment = parse_datetime(text)
+            if moment is None:
+                day = parse_date(text)
+                moment = datetime.combine(day, time()) if day else None
+        except ValueError:
+            moment = None
+        if moment is None:
+            raise ValueError(MSG_BAD_TIME)
+    if timezone.is_naive(moment):
+        moment = moment.replace(tzinfo=NAIROBI)  # people write local (Nairobi) times
+    if moment > now + FUTURE_TOLERANCE:
+        raise ValueError(MSG_FUTURE)
+    return moment
+
+
+def parse_reading(index: int, raw: dict[str, object], now: datetime) -> ParsedReading:
+    serial = str(raw.get("meter") or "").strip()
+    parsed = ParsedReading(index=index, serial=serial, note=str(raw.get("note") or "")[:300])
+    if not serial:
+        parsed.error("meter", MSG_METER_REQUIRED)
+    try:
+        parsed.value = parse_value(raw.get("value"))
+    except ValueError as exc:
+        parsed.error("value", str(exc))
+    try:
+        parsed.read_at = parse_time(raw.get("read_at"), now)
+    except ValueError as exc:
+        parsed.error("read_at", str(exc))
+    reason = str(raw.get("reason") or "").strip().lower()
+    if reason not in ("", "rollover", "replacement"):
+        parsed.error("reason", MSG_BAD_REASON)
+    parsed.reason = reason
+    return parsed
+
+
+def local_day(moment: datetime) -> str:
+    return moment.astimezone(NAIROBI).strftime("%d %b %Y %H:%M")
