@@ -1,4 +1,4 @@
-"""`make bench`: runs every bench/bench_*.py in one process against a scratch database
+"""`make bench`: runs every bench/*.py (or those named) in one process against a scratch database
 (`<DATABASE_URL's name>_bench`, or the embedded server's) and prints their figures.
 Each benchmark reports a ratio against a baseline measured in the same run."""
 
@@ -44,7 +44,7 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate_schemas", verbosity=0)
-    names = sys.argv[1:] or sorted(p.stem for p in (ROOT / "bench").glob("bench_*.py"))
+    names = sys.argv[1:] or sorted(p.stem for p in (ROOT / "bench").glob("*.py") if p.stem != "run")
     for name in names:
         module = importlib.import_module(name)
         print(f"== {name}: {module.__doc__.strip().splitlines()[0]}")

@@ -64,13 +64,14 @@ class Reading(models.Model):
         DIAL = "dial_range", "Outside what the dial allows"
         CLIENT = "client_submitted", "Submitted by the client"
 
-    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="readings")
+    # No separate index: the unique (meter, read_at) index serves every per-meter lookup.
+    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="readings", db_index=False)
     value = models.DecimalField(**M3)
     read_at = models.DateTimeField()
     consumption = models.DecimalField(**M3, null=True, blank=True)
     source = models.CharField(max_length=10, choices=Source.choices, default=Source.MANUAL)
     reason = models.CharField(max_length=12, choices=Reason.choices, default=Reason.NORMAL, blank=True)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACCEPTED, db_index=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACCEPTED)
     flags = ArrayField(models.CharField(max_length=20), default=list, blank=True)
     note = models.CharField(max_length=300, blank=True)
     photo = models.FileField(upload_to="readings/%Y/%m/", null=True, blank=True)
@@ -84,7 +85,8 @@ class Reading(models.Model):
     class Meta:
         ordering = ["meter", "read_at"]
         constraints = [models.UniqueConstraint(fields=["meter", "read_at"], name="one_reading_per_meter_and_time")]
-        indexes = [models.Index(fields=["status", "read_at"])]
+        # The review queue: only flagged readings, a small set, are indexed by time.
+        indexes = [models.Index(fields=["read_at"], name="reading_review_queue", condition=models.Q(status="flagged"))]
 
     def __str__(self) -> str:
         return f"{self.meter_id} {self.value} @ {self.read_at:%Y-%m-%d}"
