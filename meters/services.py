@@ -9,10 +9,9 @@ Python from that one result; the accepted and flagged rows are written with COPY
 
 from __future__ import annotations
 
-from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from datetime import date, datetime
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
@@ -23,21 +22,26 @@ from accounts.services import audit
 from clients.models import Client
 from meters.models import Meter, Reading
 from meters.validation import (
+    DATETIME_RE,
+    FUTURE_TOLERANCE,
     MSG_ABOVE_LATER,
     MSG_BEFORE_INSTALL,
     MSG_BELOW_PREVIOUS,
     MSG_CONFLICT,
     MSG_INACTIVE_METER,
     MSG_UNKNOWN_METER,
-    NAIROBI,
-    ParsedReading,
+    TZ_RE,
+    VALUE_RE,
     local_day,
     parse_reading,
+    time_text,
+    value_text,
 )
 
 HISTORY_DAYS = 180
 HIGH_FACTOR = Decimal("3")
 ZERO = Decimal("0.000")
+MSG_UNREADABLE = "This row could not be read."
 MSG_SERIAL_TAKEN = "A meter with serial {serial} already exists."
 MSG_INITIAL_RANGE = "The initial reading must be between 0 and the dial's capacity."
 MSG_INSTALLED_FUTURE = "The installation date cannot be in the future."
@@ -61,6 +65,10 @@ class RecordResult:
     created: list[RecordedReading] = field(default_factory=list)
     repeats: list[RecordedReading] = field(default_factory=list)
     errors: list[dict[str, object]] = field(default_factory=list)
+    created_count: int = 0
+    flagged_count: int = 0
+    repeat_count: int = 0
+    error_count: int = 0
 
 
 def consumption_of(value: Decimal, previous: Decimal, reason: str, wrap: Decimal) -> Decimal:
@@ -71,142 +79,269 @@ def consumption_of(value: Decimal, previous: Decimal, reason: str, wrap: Decimal
     return value  # replacement: the register started again from zero
 
 
-_EVALUATE_SQL = """
-SELECT t.idx, m.id, m.status, m.initial_reading, m.dial_capacity, m.installed_on,
-       same.value, nxt.value, nxt.read_at, nxt.reason,
-       prev.vals, prev.cons, prev.last_at,
-       hist.n, hist.first_at, hist.total, hist.first_cons, same.id
-FROM tmp_readings t
-LEFT JOIN meters_meter m ON m.serial = t.serial
-LEFT JOIN LATERAL (
-    SELECT r.value, r.id FROM meters_reading r WHERE r.meter_id = m.id AND r.read_at = t.read_at
-) same ON true
-LEFT JOIN LATERAL (
-    SELECT r.value, r.read_at, r.reason FROM meters_reading r
-    WHERE r.meter_id = m.id AND r.read_at > t.read_at AND r.status <> 'rejected'
-    ORDER BY r.read_at LIMIT 1
-) nxt ON true
-LEFT JOIN LATERAL (
-    SELECT array_agg(x.value ORDER BY x.read_at DESC) AS vals,
-           array_agg(x.consumption ORDER BY x.read_at DESC) AS cons, max(x.read_at) AS last_at
-    FROM (SELECT r.value, r.consumption, r.read_at FROM meters_reading r
-          WHERE r.meter_id = m.id AND r.read_at < t.read_at AND r.status = 'accepted'
-          ORDER BY r.read_at DESC LIMIT 3) x
-) prev ON true
-LEFT JOIN LATERAL (
-    SELECT count(*) AS n, min(r.read_at) AS first_at, sum(r.consumption) AS total,
-           (array_agg(r.consumption ORDER BY r.read_at))[1] AS first_cons
-    FROM meters_reading r
-    WHERE r.meter_id = m.id AND r.status = 'accepted' AND r.read_at < t.read_at
-      AND r.read_at >= t.read_at - make_interval(days => %s)
-) hist ON (prev.last_at IS NOT NULL)
-ORDER BY t.idx
+# --- the batch pipeline ---------------------------------------------------------------------
+# tmp_raw holds the rows as text, as they arrived; tmp_eval the parsed values (NULL where a
+# value does not parse); tmp_verdict each row's verdict against the stored readings.
+_TABLES_SQL = """
+CREATE TEMP TABLE IF NOT EXISTS tmp_raw (idx bigint, serial text, value_raw text, read_at_raw text,
+    reason_raw text, note_raw text) ON COMMIT DROP;
+CREATE TEMP TABLE IF NOT EXISTS tmp_eval (idx bigint, serial text, value numeric(12,3), read_at timestamptz,
+    reason text, note text, rnk int, ok boolean) ON COMMIT DROP;
+CREATE TEMP TABLE IF NOT EXISTS tmp_verdict (idx bigint, meter_id bigint, value numeric(12,3),
+    read_at timestamptz, reason text, note text, code text, consumption numeric(12,3), flags varchar(20)[],
+    previous numeric(12,3), previous_at timestamptz, next_value numeric(12,3), next_at timestamptz,
+    same_id bigint, same_value numeric(12,3), installed_on date, meter_status text) ON COMMIT DROP;
+TRUNCATE tmp_raw, tmp_eval, tmp_verdict;
+"""
+
+# Parsing in SQL with the same patterns as meters/validation.py. CASE evaluates its branches
+# in order, so no cast ever sees text that would make it raise.
+_PARSE_SQL = """
+INSERT INTO tmp_eval (idx, serial, value, read_at, reason, note, rnk, ok)
+SELECT p.idx, p.serial, p.value, p.read_at, p.reason, p.note,
+       row_number() OVER (PARTITION BY p.serial ORDER BY p.read_at, p.idx),
+       p.serial <> '' AND p.value IS NOT NULL AND p.read_at IS NOT NULL AND p.read_at <= %(latest)s
+           AND p.reason IN ('', 'rollover', 'replacement')
+FROM (
+    SELECT r.idx, upper(btrim(coalesce(r.serial, ''))) AS serial,
+           lower(btrim(coalesce(r.reason_raw, ''))) AS reason, left(coalesce(r.note_raw, ''), 300) AS note,
+           CASE WHEN replace(btrim(coalesce(r.value_raw, '')), ',', '') ~ %(value_re)s
+                THEN replace(btrim(r.value_raw), ',', '')::numeric(12,3) END AS value,
+           CASE WHEN NOT (x.t ~ %(datetime_re)s) THEN NULL
+                WHEN substr(x.t, 1, 4)::int < 1900 OR substr(x.t, 6, 2)::int NOT BETWEEN 1 AND 12
+                     OR substr(x.t, 9, 2)::int < 1 THEN NULL
+                WHEN substr(x.t, 9, 2)::int > extract(day FROM make_date(substr(x.t, 1, 4)::int,
+                     substr(x.t, 6, 2)::int, 1) + interval '1 month - 1 day') THEN NULL
+                WHEN length(x.t) > 10 AND (substr(x.t, 12, 2)::int > 23 OR substr(x.t, 15, 2)::int > 59) THEN NULL
+                WHEN substr(x.t, 17, 1) = ':' AND substr(x.t, 18, 2)::int > 59 THEN NULL
+                WHEN length(x.t) > 10 AND x.t ~ %(tz_re)s THEN x.t::timestamptz
+                ELSE x.t::timestamp AT TIME ZONE 'Africa/Nairobi' END AS read_at
+    FROM tmp_raw r, LATERAL (SELECT btrim(coalesce(r.read_at_raw, '')) AS t) x
+    WHERE r.idx BETWEEN %(first)s AND %(last)s
+) p
+"""
+
+_JUDGE_SQL = """
+WITH base AS (
+    SELECT t.idx, t.value, t.read_at, t.reason, t.note, m.id AS meter_id, m.status AS meter_status,
+           m.dial_capacity AS cap, m.installed_on,
+           same.id AS same_id, same.value AS same_value,
+           nxt.value AS next_value, nxt.read_at AS next_at, nxt.reason AS next_reason,
+           coalesce(prev.vals[1], m.initial_reading) AS previous,
+           coalesce(prev.last_at, m.installed_on::timestamp AT TIME ZONE 'Africa/Nairobi') AS previous_at,
+           prev.cons, prev.last_at, hist.n, hist.first_at, hist.total, hist.first_cons
+    FROM tmp_eval t
+    LEFT JOIN meters_meter m ON m.serial = t.serial
+    LEFT JOIN LATERAL (
+        SELECT r.id, r.value FROM meters_reading r WHERE r.meter_id = m.id AND r.read_at = t.read_at
+    ) same ON true
+    LEFT JOIN LATERAL (
+        SELECT r.value, r.read_at, r.reason FROM meters_reading r
+        WHERE r.meter_id = m.id AND r.read_at > t.read_at AND r.status <> 'rejected'
+        ORDER BY r.read_at LIMIT 1
+    ) nxt ON true
+    LEFT JOIN LATERAL (
+        SELECT array_agg(x.value ORDER BY x.read_at DESC) AS vals,
+               array_agg(x.consumption ORDER BY x.read_at DESC) AS cons, max(x.read_at) AS last_at
+        FROM (SELECT r.value, r.consumption, r.read_at FROM meters_reading r
+              WHERE r.meter_id = m.id AND r.read_at < t.read_at AND r.status = 'accepted'
+              ORDER BY r.read_at DESC LIMIT 3) x
+    ) prev ON true
+    LEFT JOIN LATERAL (
+        SELECT count(*) AS n, min(r.read_at) AS first_at, sum(r.consumption) AS total,
+               (array_agg(r.consumption ORDER BY r.read_at))[1] AS first_cons
+        FROM meters_reading r
+        WHERE r.meter_id = m.id AND r.status = 'accepted' AND r.read_at < t.read_at
+          AND r.read_at >= t.read_at - make_interval(days => %(history_days)s)
+    ) hist ON (prev.last_at IS NOT NULL)
+    WHERE t.ok AND t.rnk = %(rank)s AND t.idx BETWEEN %(first)s AND %(last)s
+), judged AS (
+    SELECT b.*,
+           CASE WHEN b.meter_id IS NULL THEN 'unknown_meter'
+                WHEN b.meter_status <> 'active' THEN 'inactive_meter'
+                WHEN b.same_id IS NOT NULL AND b.same_value = b.value THEN 'repeat'
+                WHEN b.same_id IS NOT NULL THEN 'conflict'
+                WHEN b.read_at < b.installed_on::timestamp AT TIME ZONE 'Africa/Nairobi' THEN 'before_install'
+                WHEN b.value < b.previous AND b.reason = '' THEN 'below_previous'
+                WHEN b.next_value IS NOT NULL AND b.value > b.next_value AND b.next_reason = '' THEN 'above_later'
+           END AS code,
+           CASE WHEN b.value >= b.previous THEN b.value - b.previous
+                WHEN b.reason = 'rollover' THEN b.value + b.cap + 0.001 - b.previous
+                ELSE b.value END AS consumption
+    FROM base b
+)
+INSERT INTO tmp_verdict (idx, meter_id, value, read_at, reason, note, code, consumption, flags, previous,
+                         previous_at, next_value, next_at, same_id, same_value, installed_on, meter_status)
+SELECT j.idx, j.meter_id, j.value, j.read_at, j.reason, j.note, j.code, j.consumption,
+       array_remove(ARRAY[
+           CASE WHEN j.n >= 2 AND j.last_at > j.first_at AND j.total - j.first_cons > 0
+                 AND j.consumption > %(high_factor)s * (j.total - j.first_cons)
+                     / (extract(epoch FROM j.last_at - j.first_at) / 86400)
+                     * greatest(extract(epoch FROM j.read_at - j.previous_at) / 86400, 1)
+                THEN 'high_consumption' END,
+           CASE WHEN j.consumption = 0 AND cardinality(j.cons) >= 2 AND j.cons[1] = 0 AND j.cons[2] = 0
+                THEN 'zero_streak' END,
+           CASE WHEN j.value > j.cap OR j.consumption > j.cap / 2 THEN 'dial_range' END,
+           CASE WHEN %(portal)s THEN 'client_submitted' END
+       ]::varchar(20)[], NULL),
+       j.previous, j.previous_at, j.next_value, j.next_at, j.same_id, j.same_value, j.installed_on,
+       j.meter_status
+FROM judged j
+"""
+
+_INSERT_SQL = """
+INSERT INTO meters_reading (meter_id, value, read_at, consumption, source, reason, status, flags, note,
+                            recorded_by_id, created)
+SELECT v.meter_id, v.value, v.read_at, v.consumption, %(source)s, v.reason,
+       CASE WHEN cardinality(v.flags) > 0 THEN 'flagged' ELSE 'accepted' END, v.flags, v.note,
+       %(user_id)s, %(now)s
+FROM tmp_verdict v JOIN tmp_eval t ON t.idx = v.idx
+WHERE v.code IS NULL AND t.rnk = %(rank)s AND v.idx BETWEEN %(first)s AND %(last)s
 """
 
 
-def _flags(value: Decimal, consumption: Decimal, row: tuple, read_at: datetime, prev_at: datetime,
-           dial_capacity: Decimal) -> list[str]:
-    flags = []
-    _prev_vals, prev_cons = row[10], row[11]
-    n, first_at, total, first_cons = row[13], row[14], row[15], row[16]
-    if n and n >= 2 and first_at is not None and row[12] is not None:
-        span_days = Decimal((row[12] - first_at).total_seconds()) / 86400
-        used = (total or ZERO) - (first_cons or ZERO)
-        if span_days > 0 and used > 0:
-            daily = used / span_days
-            interval = max(Decimal((read_at - prev_at).total_seconds()) / 86400, Decimal(1))
-            if consumption > HIGH_FACTOR * daily * interval:
-                flags.append(Reading.Flag.HIGH)
-    if consumption == 0 and prev_cons and len(prev_cons) >= 2 and prev_cons[0] == 0 and prev_cons[1] == 0:
-        flags.append(Reading.Flag.ZERO)
-    if value > dial_capacity or consumption > dial_capacity / 2:
-        flags.append(Reading.Flag.DIAL)
-    return flags
+def _stage_rows(cursor, raw_rows: Sequence[dict[str, object]]) -> None:  # type: ignore[no-untyped-def]
+    with cursor.copy("COPY tmp_raw (idx, serial, value_raw, read_at_raw, reason_raw, note_raw) FROM STDIN") as copy:
+        for i, raw in enumerate(raw_rows):
+            copy.write_row((i, str(raw.get("meter") or ""), value_text(raw.get("value")),
+                            time_text(raw.get("read_at")), str(raw.get("reason") or ""),
+                            str(raw.get("note") or "")))
 
 
-def _evaluate_round(rows: Sequence[ParsedReading], *, source: str, user_id: int | None,
-                    result: RecordResult, now: datetime) -> list[tuple]:
-    """Verdicts for rows with at most one reading per meter; returns rows to insert."""
-    with connection.cursor() as cursor:
-        cursor.execute("CREATE TEMP TABLE IF NOT EXISTS tmp_readings (idx int, serial text, "
-                       "value numeric(12,3), read_at timestamptz, reason text) ON COMMIT DROP")
-        cursor.execute("TRUNCATE tmp_readings")
-        with cursor.copy("COPY tmp_readings (idx, serial, value, read_at, reason) FROM STDIN") as copy:
-            for r in rows:
-                copy.write_row((r.index, r.serial, r.value, r.read_at, r.reason))
-        if len(rows) > 100:
-            cursor.execute("ANALYZE tmp_readings")  # the planner knows nothing of a fresh temp table
-        cursor.execute(_EVALUATE_SQL, [HISTORY_DAYS])
-        evaluated = cursor.fetchall()
-    by_index = {r.index: r for r in rows}
-    inserts = []
-    for row in evaluated:
-        parsed = by_index[row[0]]
-        meter_id, status, initial, capacity, installed_on = row[1:6]
-        if meter_id is None:
-            parsed.error("meter", MSG_UNKNOWN_METER.format(serial=parsed.serial))
-        elif status != Meter.Status.ACTIVE:
-            parsed.error("meter", MSG_INACTIVE_METER.format(serial=parsed.serial, status=status))
-        if parsed.errors:
-            continue
-        value, read_at = parsed.value, parsed.read_at
-        assert value is not None and read_at is not None
-        if row[6] is not None:  # a reading at this meter and time exists
-            if row[6] == value:
-                result.repeats.append(RecordedReading(parsed.index, row[17], None, "", [], repeat=True))
-            else:
-                parsed.error("value", MSG_CONFLICT.format(serial=parsed.serial, existing=row[6]))
-            continue
-        installed_at = datetime.combine(installed_on, time(), tzinfo=NAIROBI)
-        if read_at < installed_at:
-            parsed.error("read_at", MSG_BEFORE_INSTALL.format(installed=installed_on.isoformat()))
-            continue
-        previous = row[10][0] if row[10] else initial
-        prev_at = row[12] or installed_at
-        if value < previous and parsed.reason not in ("rollover", "replacement"):
-            parsed.error("value", MSG_BELOW_PREVIOUS.format(value=value, previous=previous, when=local_day(prev_at)))
-            continue
-        if row[7] is not None and value > row[7] and not row[9]:
-            parsed.error("value", MSG_ABOVE_LATER.format(value=value, later=row[7], when=local_day(row[8])))
-            continue
-        consumption = consumption_of(value, previous, parsed.reason, capacity + Decimal("0.001"))
-        flags = _flags(value, consumption, row, read_at, prev_at, capacity)
-        if source == Reading.Source.PORTAL:
-            flags.append(Reading.Flag.CLIENT)
-        state = Reading.Status.FLAGGED if flags else Reading.Status.ACCEPTED
-        inserts.append((parsed.index, meter_id, value, read_at, consumption, source, parsed.reason, state,
-                        flags, parsed.note, user_id, now))
-    return inserts
+def _process(cursor, count: int, *, source: str, user_id: int | None, now: datetime, want_ids: bool,  # type: ignore[no-untyped-def]
+             chunk: int, progress=None) -> RecordResult:  # type: ignore[no-untyped-def]
+    result = RecordResult()
+    params = {"value_re": VALUE_RE, "datetime_re": DATETIME_RE, "tz_re": TZ_RE, "latest": now + FUTURE_TOLERANCE,
+              "history_days": HISTORY_DAYS, "high_factor": HIGH_FACTOR, "portal": source == Reading.Source.PORTAL,
+              "source": source, "user_id": user_id, "now": now}
+    if count > chunk:
+        cursor.execute("CREATE INDEX ON tmp_raw (idx)")
+    for first in range(0, count, chunk):
+        bounds = {**params, "first": first, "last": first + chunk - 1}
+        cursor.execute(_PARSE_SQL, bounds)
+        if count > 100 and first == 0:
+            # The planner knows nothing of a fresh temp table; the first chunk is representative.
+            cursor.execute("ANALYZE tmp_eval")
+        cursor.execute("SELECT coalesce(max(rnk), 0) FROM tmp_eval WHERE ok AND idx BETWEEN %(first)s AND %(last)s", bounds)
+        for rank in range(1, cursor.fetchone()[0] + 1):
+            cursor.execute(_JUDGE_SQL, {**bounds, "rank": rank})
+            cursor.execute(_INSERT_SQL, {**bounds, "rank": rank})
+            result.created_count += cursor.rowcount
+        if progress:
+            progress(min(first + chunk, count))
+    cursor.execute("SELECT count(*) FILTER (WHERE code IS NULL AND cardinality(flags) > 0), "
+                   "count(*) FILTER (WHERE code = 'repeat') FROM tmp_verdict")
+    result.flagged_count, result.repeat_count = cursor.fetchone()
+    # An accepted reading that arrived after a later one changes that later one's consumption.
+    cursor.execute("SELECT meter_id, min(read_at) FROM tmp_verdict WHERE code IS NULL AND next_value IS NOT NULL "
+                   "AND cardinality(flags) = 0 GROUP BY meter_id")
+    later = cursor.fetchall()
+    if later:
+        consumption_recompute_pairs(later)
+    if want_ids:
+        cursor.execute("SELECT v.idx, coalesce(r.id, v.same_id), v.consumption, r.status, v.flags, v.code "
+                       "FROM tmp_verdict v LEFT JOIN meters_reading r ON r.meter_id = v.meter_id "
+                       "AND r.read_at = v.read_at AND v.code IS NULL "
+                       "WHERE v.code IS NULL OR v.code = 'repeat' ORDER BY v.idx")
+        for idx, rid, consumption, status, flags, code in cursor.fetchall():
+            target = result.repeats if code == "repeat" else result.created
+            target.append(RecordedReading(idx, rid, consumption, status or "", list(flags or []), code == "repeat"))
+    return result
 
 
-def _insert(inserts: list[tuple], result: RecordResult, want_ids: bool) -> None:
-    if not inserts:
-        return
-    columns = "meter_id, value, read_at, consumption, source, reason, status, flags, note, recorded_by_id, created"
-    with connection.cursor() as cursor:
-        with cursor.copy(f"COPY meters_reading ({columns}) FROM STDIN") as copy:
-            for row in inserts:
-                copy.write_row(row[1:])
-        if not want_ids:
-            result.created.extend(RecordedReading(r[0], 0, r[4], r[7], list(r[8])) for r in inserts)
-            return
-        # Ids back in one query: (meter, read_at) is unique.
-        cursor.execute(
-            "SELECT r.id, r.meter_id, r.read_at FROM meters_reading r "
-            "JOIN unnest(%s::bigint[], %s::timestamptz[]) AS k(meter_id, read_at) "
-            "ON r.meter_id = k.meter_id AND r.read_at = k.read_at",
-            [[r[1] for r in inserts], [r[3] for r in inserts]],
-        )
-        ids = {(m, t): i for i, m, t in cursor.fetchall()}
-    for row in inserts:
-        result.created.append(RecordedReading(row[0], ids[(row[1], row[3])], row[4], row[7], list(row[8])))
+def _messages(cursor, result: RecordResult, raw_of, now: datetime, max_errors: int) -> None:  # type: ignore[no-untyped-def]
+    """Error messages for the rows that failed, built only for those rows."""
+    cursor.execute("SELECT count(*) FROM tmp_eval WHERE NOT ok")
+    parse_failures = cursor.fetchone()[0]
+    cursor.execute("SELECT count(*) FROM tmp_verdict WHERE code IS NOT NULL AND code <> 'repeat'")
+    result.error_count = parse_failures + cursor.fetchone()[0]
+    cursor.execute(
+        "(SELECT e.idx, NULL AS code, NULL::numeric, NULL::timestamptz, NULL::numeric, NULL::timestamptz, "
+        "NULL::numeric, NULL::date, NULL AS status FROM tmp_eval e WHERE NOT e.ok) "
+        "UNION ALL (SELECT v.idx, v.code, v.previous, v.previous_at, v.next_value, v.next_at, v.same_value, "
+        "v.installed_on, v.meter_status FROM tmp_verdict v WHERE v.code IS NOT NULL AND v.code <> 'repeat') "
+        "ORDER BY 1 LIMIT %s", [max_errors])
+    failed = cursor.fetchall()
+    raws = raw_of([row[0] for row in failed])
+    for idx, code, previous, previous_at, next_value, next_at, same_value, installed_on, meter_status in failed:
+        raw = raws[idx]
+        parsed = parse_reading(idx, raw, now)
+        if code is None:
+            errors = parsed.errors or {"detail": [MSG_UNREADABLE]}
+        else:
+            serial, value = parsed.serial, parsed.value
+            errors = {
+                "unknown_meter": {"meter": [MSG_UNKNOWN_METER.format(serial=serial)]},
+                "inactive_meter": {"meter": [MSG_INACTIVE_METER.format(serial=serial, status=meter_status)]},
+                "conflict": {"value": [MSG_CONFLICT.format(serial=serial, existing=same_value)]},
+                "before_install": {"read_at": [MSG_BEFORE_INSTALL.format(installed=installed_on and installed_on.isoformat())]},
+                "below_previous": {"value": [MSG_BELOW_PREVIOUS.format(value=value, previous=previous,
+                                                                        when=previous_at and local_day(previous_at))]},
+                "above_later": {"value": [MSG_ABOVE_LATER.format(value=value, later=next_value,
+                                                                  when=next_at and local_day(next_at))]},
+            }[code]
+        result.errors.append({"index": idx, "errors": errors})
 
 
-def consumption_recompute(meter_ids: Iterable[int], since: datetime) -> int:
-    """Recompute consumption of readings at or after `since` on these meters (after an
-    out-of-order arrival, a review decision or a correction). One statement."""
-    meter_ids = list(meter_ids)
-    if not meter_ids:
+def _begin(cursor) -> None:  # type: ignore[no-untyped-def]
+    cursor.execute(_READINGS_LOCK_SQL)
+    # JIT compiling these short per-row lookups costs more than it saves.
+    cursor.execute("SET LOCAL jit = off")
+    cursor.execute(_TABLES_SQL)
+
+
+def readings_record(raw_rows: Sequence[dict[str, object]], *, source: str, user: object = None,
+                    want_ids: bool = True, max_errors: int = 1000) -> RecordResult:
+    """Validate and store a batch of readings: valid rows are kept, each invalid row reported
+    with its index and field messages; a repeat of a stored reading is not an error."""
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cursor:
+        _begin(cursor)
+        _stage_rows(cursor, raw_rows)
+        result = _process(cursor, len(raw_rows), source=source, user_id=getattr(user, "pk", None), now=now,
+                          want_ids=want_ids, chunk=max(len(raw_rows), 1))
+        _messages(cursor, result, lambda idxs: {i: raw_rows[i] for i in idxs}, now, max_errors)
+    return result
+
+
+def readings_record_csv(stream, columns: list[str], mapping: dict[str, int], *, source: str,  # type: ignore[no-untyped-def]
+                        user: object = None, chunk: int = 20_000, progress=None, max_errors: int = 1000) -> RecordResult:
+    """The same pipeline fed straight from a CSV byte stream by COPY (no per-row Python).
+    `columns` are the header's names, `mapping` says which column holds meter/value/read_at/...
+    Row indexes in the result are data-row numbers (0 = the line after the header)."""
+    now = timezone.now()
+    cols = ", ".join(f"c{i} text" for i in range(len(columns)))
+    with transaction.atomic(), connection.cursor() as cursor:
+        _begin(cursor)
+        cursor.execute(f"CREATE TEMP TABLE tmp_csv ({cols}, line bigserial) ON COMMIT DROP")
+        names = ", ".join(f"c{i}" for i in range(len(columns)))
+        with cursor.copy(f"COPY tmp_csv ({names}) FROM STDIN WITH (FORMAT csv, HEADER true)") as copy:
+            while block := stream.read(1 << 16):
+                copy.write(block)
+
+        def col(key: str) -> str:
+            return f"c{mapping[key]}" if key in mapping else "NULL"
+
+        cursor.execute(f"INSERT INTO tmp_raw SELECT line - 1, {col('meter')}, {col('value')}, {col('read_at')}, "
+                       f"{col('reason')}, {col('note')} FROM tmp_csv")
+        count = cursor.rowcount
+
+        def raw_of(idxs: list[int]) -> dict[int, dict[str, object]]:
+            cursor.execute("SELECT idx, serial, value_raw, read_at_raw, reason_raw, note_raw FROM tmp_raw "
+                           "WHERE idx = ANY(%s)", [idxs])
+            return {r[0]: {"meter": r[1], "value": r[2], "read_at": r[3], "reason": r[4], "note": r[5]}
+                    for r in cursor.fetchall()}
+
+        result = _process(cursor, count, source=source, user_id=getattr(user, "pk", None), now=now,
+                          want_ids=False, chunk=chunk, progress=progress)
+        _messages(cursor, result, raw_of, now, max_errors)
+        cursor.execute("DROP TABLE tmp_csv")
+    return result
+
+
+def consumption_recompute_pairs(pairs: Sequence[tuple[int, datetime]]) -> int:
+    """Recompute consumption of readings of each meter from its given time on. One statement."""
+    if not pairs:
         return 0
     with connection.cursor() as cursor:
         cursor.execute(
@@ -216,74 +351,28 @@ def consumption_recompute(meter_ids: Iterable[int], since: datetime) -> int:
                 WHEN r.reason = 'rollover' THEN r.value + x.dial_capacity + 0.001 - x.previous
                 ELSE r.value END
             FROM (
-                SELECT r2.id, m.dial_capacity,
-                       COALESCE(p.value, m.initial_reading) AS previous
-                FROM meters_reading r2
+                SELECT r2.id, m.dial_capacity, COALESCE(p.value, m.initial_reading) AS previous
+                FROM unnest(%s::bigint[], %s::timestamptz[]) AS k(meter_id, since)
+                JOIN meters_reading r2 ON r2.meter_id = k.meter_id AND r2.read_at >= k.since
                 JOIN meters_meter m ON m.id = r2.meter_id
                 LEFT JOIN LATERAL (
                     SELECT p.value FROM meters_reading p
                     WHERE p.meter_id = r2.meter_id AND p.status = 'accepted' AND p.read_at < r2.read_at
                     ORDER BY p.read_at DESC LIMIT 1
                 ) p ON true
-                WHERE r2.meter_id = ANY(%s) AND r2.read_at >= %s
             ) x
-            WHERE r.id = x.id
+            WHERE r.id = x.id AND r.consumption IS DISTINCT FROM CASE
+                WHEN r.value >= x.previous THEN r.value - x.previous
+                WHEN r.reason = 'rollover' THEN r.value + x.dial_capacity + 0.001 - x.previous
+                ELSE r.value END
             """,
-            [meter_ids, since],
+            [[p[0] for p in pairs], [p[1] for p in pairs]],
         )
         return cursor.rowcount
 
 
-def readings_record(raw_rows: Sequence[dict[str, object]], *, source: str, user: object = None,
-                    want_ids: bool = True) -> RecordResult:
-    """Validate and store a batch of readings: valid rows are kept, each invalid row reported
-    with its index and field messages; a repeat of a stored reading is not an error."""
-    now = timezone.now()
-    result = RecordResult()
-    parsed = [parse_reading(i, raw, now) for i, raw in enumerate(raw_rows)]
-    valid = [p for p in parsed if not p.errors]
-    user_id = getattr(user, "pk", None)
-    # Several readings of one meter in a batch are taken in time order, one per round, so each
-    # is checked against the one before it.
-    rounds: dict[int, list[ParsedReading]] = defaultdict(list)
-    per_meter: dict[str, list[ParsedReading]] = defaultdict(list)
-    for p in valid:
-        per_meter[p.serial].append(p)
-    for readings in per_meter.values():
-        readings.sort(key=lambda p: p.read_at)
-        for rank, p in enumerate(readings):
-            rounds[rank].append(p)
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(_READINGS_LOCK_SQL)
-            # JIT compiling these short per-row lookups costs more than it saves.
-            cursor.execute("SET LOCAL jit = off")
-        out_of_order: dict[int, datetime] = {}
-        for rank in sorted(rounds):
-            inserts = _evaluate_round(rounds[rank], source=source, user_id=user_id, result=result, now=now)
-            _insert(inserts, result, want_ids)
-            for row in inserts:
-                if row[7] == Reading.Status.ACCEPTED:
-                    out_of_order[row[1]] = min(out_of_order.get(row[1], row[3]), row[3])
-        if out_of_order:
-            # An accepted reading that arrived after a later one changes that later one's
-            # consumption; recomputing from the earliest arrival per meter covers every case.
-            _recompute_later(out_of_order)
-    result.errors = [{"index": p.index, "errors": p.errors} for p in parsed if p.errors]
-    result.created.sort(key=lambda r: r.index)
-    return result
-
-
-def _recompute_later(earliest: dict[int, datetime]) -> None:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT DISTINCT r.meter_id FROM meters_reading r JOIN unnest(%s::bigint[], %s::timestamptz[]) "
-            "AS k(meter_id, read_at) ON r.meter_id = k.meter_id AND r.read_at > k.read_at",
-            [list(earliest), list(earliest.values())],
-        )
-        affected = [row[0] for row in cursor.fetchall()]
-    for meter_id in affected:
-        consumption_recompute([meter_id], earliest[meter_id])
+def consumption_recompute(meter_ids: Iterable[int], since: datetime) -> int:
+    return consumption_recompute_pairs([(m, since) for m in meter_ids])
 
 
 @transaction.atomic

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -36,6 +37,18 @@ MSG_ABOVE_LATER = (
 MSG_CONFLICT = "Meter {serial} already has a different reading ({existing}) at this exact time."
 
 
+# These patterns decide validity in SQL (meters/services.py) and in Python (messages, single
+# values): one definition, so the two can never disagree.
+VALUE_RE = r"^[0-9]{1,9}(\.[0-9]{1,3})?$"
+DATETIME_RE = (
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}"
+    r"([T ][0-9]{2}:[0-9]{2}(:[0-9]{2}(\.[0-9]{1,6})?)?(Z|[+-][0-9]{2}(:?[0-9]{2})?)?)?$"
+)
+TZ_RE = r"(Z|[+-][0-9]{2}(:?[0-9]{2})?)$"  # only ever tested on text with a time part
+_VALUE = re.compile(VALUE_RE)
+_DATETIME = re.compile(DATETIME_RE)
+
+
 @dataclass
 class ParsedReading:
     index: int
@@ -50,40 +63,52 @@ class ParsedReading:
         self.errors.setdefault(name, []).append(message)
 
 
+def value_text(raw: object) -> str:
+    return str(raw if raw is not None else "").strip().replace(",", "")
+
+
 def parse_value(raw: object) -> Decimal:
-    text = str(raw if raw is not None else "").strip().replace(",", "")
+    text = value_text(raw)
+    if _VALUE.match(text):
+        return Decimal(text).quantize(Decimal("0.001"))
+    # Not valid: work out the most helpful message.
     try:
         value = Decimal(text)
     except InvalidOperation as exc:
         raise ValueError(MSG_NOT_A_NUMBER) from exc
-    if not value.is_finite():
+    if not value.is_finite() or "e" in text.lower():
         raise ValueError(MSG_NOT_A_NUMBER)
-    if value.as_tuple().exponent < -3:
-        raise ValueError(MSG_TOO_PRECISE)
     if value < 0:
         raise ValueError(MSG_NEGATIVE)
+    if value.as_tuple().exponent < -3:
+        raise ValueError(MSG_TOO_PRECISE)
     if value >= Decimal("1000000000"):
         raise ValueError(MSG_TOO_LARGE)
-    return value.quantize(Decimal("0.001"))
+    raise ValueError(MSG_NOT_A_NUMBER)
+
+
+def time_text(raw: object) -> str:
+    if isinstance(raw, datetime):
+        return raw.isoformat()
+    if isinstance(raw, date):
+        return raw.isoformat()
+    return str(raw or "").strip()
 
 
 def parse_time(raw: object, now: datetime) -> datetime:
-    if isinstance(raw, datetime):
-        moment = raw
-    elif isinstance(raw, date):
-        moment = datetime.combine(raw, time())
-    else:
-        text = str(raw or "").strip()
-        moment = None
-        try:
-            moment = parse_datetime(text)
-            if moment is None:
-                day = parse_date(text)
-                moment = datetime.combine(day, time()) if day else None
-        except ValueError:
-            moment = None
+    text = time_text(raw)
+    match = _DATETIME.match(text)
+    if not match:
+        raise ValueError(MSG_BAD_TIME)
+    try:
+        moment = parse_datetime(text) if len(text) > 10 else None
         if moment is None:
-            raise ValueError(MSG_BAD_TIME)
+            day = parse_date(text[:10])
+            moment = datetime.combine(day, time()) if day else None
+    except ValueError:
+        moment = None
+    if moment is None or moment.year < 1900:
+        raise ValueError(MSG_BAD_TIME)
     if timezone.is_naive(moment):
         moment = moment.replace(tzinfo=NAIROBI)  # people write local (Nairobi) times
     if moment > now + FUTURE_TOLERANCE:
@@ -92,7 +117,7 @@ def parse_time(raw: object, now: datetime) -> datetime:
 
 
 def parse_reading(index: int, raw: dict[str, object], now: datetime) -> ParsedReading:
-    serial = str(raw.get("meter") or "").strip()
+    serial = str(raw.get("meter") or "").strip().upper()
     parsed = ParsedReading(index=index, serial=serial, note=str(raw.get("note") or "")[:300])
     if not serial:
         parsed.error("meter", MSG_METER_REQUIRED)
