@@ -13,10 +13,13 @@ COPY pyproject.toml ./
 COPY majismart ./majismart
 COPY tenants ./tenants
 COPY accounts ./accounts
+COPY clients ./clients
+COPY meters ./meters
 RUN pip install .
 COPY . .
 # collectstatic needs settings that import cleanly; these build-time values are never used at run time.
-RUN SECRET_KEY=build-only-not-a-secret-build-only-not-a-secret DATABASE_URL=postgres://build@localhost/build \
+RUN DEBUG=false EMAIL_URL=consolemail:// \
+    SECRET_KEY=build-only-not-a-secret-build-only-not-a-secret DATABASE_URL=postgres://build@localhost/build \
     FIELD_ENCRYPTION_KEYS=YnVpbGQtb25seS1rZXktbmV2ZXItdXNlZC1hdC1ydW4= \
     python manage.py collectstatic --noinput
 

@@ -57,6 +57,13 @@ def handoff_token_user(token: str) -> User | None:
     user = User.objects.filter(pk=data.get("u"), is_active=True).first()
     if user is None:
         return None
-    # Single use: logging in moves last_login, which the token was bound to.
+    # Single use: the token is bound to last_login, and claiming it moves last_login in one
+    # conditional UPDATE, so two simultaneous uses cannot both succeed.
     current = user.last_login.isoformat() if user.last_login else ""
-    return user if current == data.get("l") else None
+    if current != data.get("l"):
+        return None
+    claimed = User.objects.filter(pk=user.pk, last_login=user.last_login).update(last_login=timezone.now())
+    if claimed != 1:
+        return None
+    user.refresh_from_db(fields=["last_login"])
+    return user

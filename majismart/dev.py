@@ -57,6 +57,7 @@ def run() -> None:
         os.environ["DATABASE_URL"] = embedded_database_url()  # this process keeps it running
         print("No DATABASE_URL: using the embedded PostgreSQL in .data/pg")
     manage("migrate_schemas", "--verbosity", "0")
+    manage("setup_platform")
     manage("seed_demo")
     base = os.environ.get("BASE_DOMAIN", "majismart.localhost")
     print(f"\nMajiSmart is starting on http://{base}:{port}/  (health: http://localhost:{port}/healthz)")

@@ -6,6 +6,7 @@ from django.http import HttpRequest
 from django_tenants.admin import TenantAdminMixin
 
 from tenants.models import Domain, Provider, ProviderEvent
+from tenants.selectors import providers
 from tenants.services import provider_reactivate, provider_suspend
 
 
@@ -45,13 +46,13 @@ class ProviderAdmin(TenantAdminMixin, admin.ModelAdmin):
         # Billing records are kept 7 years: a provider is suspended, never deleted from here.
         return False
 
-    @admin.action(description="Suspend selected providers")
+    @admin.action(description="Suspend selected providers", permissions=["change"])
     def suspend(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
         for provider in queryset:
             provider_suspend(provider=provider, actor=request.user.email, reason="admin action")
         messages.success(request, f"Suspended {queryset.count()} provider(s).")
 
-    @admin.action(description="Reactivate selected providers")
+    @admin.action(description="Reactivate selected providers", permissions=["change"])
     def reactivate(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
         for provider in queryset:
             provider_reactivate(provider=provider, actor=request.user.email)
@@ -63,3 +64,13 @@ class DomainAdmin(admin.ModelAdmin):
     list_display = ["domain", "tenant", "is_primary"]
     search_fields = ["domain", "tenant__name"]
     list_select_related = ["tenant"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Domain]:
+        # The platform's own domain is managed by `setup_platform` from BASE_DOMAIN, not here.
+        return super().get_queryset(request).exclude(tenant__schema_name="public")
+
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):  # type: ignore[no-untyped-def]
+        if db_field.name == "tenant":
+            # Never route a host to the public tenant or the clone template.
+            kwargs["queryset"] = providers()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)

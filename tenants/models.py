@@ -10,6 +10,8 @@ from majismart.crypto import EncryptedTextField
 
 PUBLIC_SLUG = "public"
 TEMPLATE_SCHEMA = "tenant_base"
+# The privacy policy and terms a sign-up accepts (templates/public/privacy.html, terms.html).
+POLICY_VERSION = "2026-11-23"
 
 
 def new_callback_token() -> str:

@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django_tenants.utils import schema_exists, tenant_context
+from django.contrib.auth import password_validation
+from django.core.management import call_command
+from django_tenants.utils import schema_context, schema_exists, tenant_context
 
 from accounts.models import Role, User
 from tenants.models import TEMPLATE_SCHEMA, Domain, Provider, ProviderEvent
@@ -37,6 +39,10 @@ def validate_subdomain(slug: str) -> None:
         raise ValidationError(MSG_SLUG_TAKEN, code="taken")
     if Domain.objects.filter(domain=provider_domain_name(slug)).exists():
         raise ValidationError(MSG_SLUG_TAKEN, code="taken")
+    # A schema left behind by a deleted provider must never be adopted by a stranger: it still
+    # holds the old provider's users and data.
+    if schema_exists(slug):
+        raise ValidationError(MSG_SLUG_TAKEN, code="taken")
 
 
 def validate_business_name(name: str) -> None:
@@ -44,12 +50,23 @@ def validate_business_name(name: str) -> None:
         raise ValidationError(MSG_NAME_TAKEN, code="taken")
 
 
-def template_schema_ensure() -> None:
-    """Create (by migrating) the empty schema new providers are cloned from, once.
+def _template_is_current() -> bool:
+    from django.db.migrations.executor import MigrationExecutor
 
-    migrate_schemas keeps it current afterwards because it has a Provider row.
+    with schema_context(TEMPLATE_SCHEMA):
+        executor = MigrationExecutor(connection)
+        return not executor.migration_plan(executor.loader.graph.leaf_nodes())
+
+
+def template_schema_ensure() -> None:
+    """Make sure the empty schema new providers are cloned from exists and is fully migrated.
+
+    Cloning copies django_migrations too, so a template behind the code would hand every new
+    provider migrations marked applied whose tables were never made.
     """
     if Provider.objects.filter(schema_name=TEMPLATE_SCHEMA).exists() and schema_exists(TEMPLATE_SCHEMA):
+        if not _template_is_current():
+            call_command("migrate_schemas", schema_name=TEMPLATE_SCHEMA, verbosity=0, interactive=False)
         return
     Provider.objects.filter(schema_name=TEMPLATE_SCHEMA).delete()
     template = Provider(
@@ -77,18 +94,25 @@ def provider_create(
     owner_name: str = "",
     owner_phone: str = "",
     actor: str = "",
+    consent: dict[str, object] | None = None,
 ) -> CreatedProvider:
     """Create the provider, its schema (cloned from the template), its domain and its owner."""
     started = time.perf_counter()
     name = name.strip()
     validate_subdomain(slug)
     validate_business_name(name)
-    if settings.TENANT_CREATION_FAKES_MIGRATIONS:
-        template_schema_ensure()
+    try:
+        password_validation.validate_password(owner_password, User(email=owner_email, full_name=owner_name))
+    except ValidationError as exc:
+        raise ValidationError({"owner_password": exc.messages}) from exc
     with transaction.atomic():
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_xact_lock(%s)", [_CREATE_LOCK_ID])
-        validate_subdomain(slug)  # again, under the lock: a concurrent sign-up may have won
+        # Again, under the lock: a concurrent sign-up may have won the slug or the name.
+        validate_subdomain(slug)
+        validate_business_name(name)
+        if settings.TENANT_CREATION_FAKES_MIGRATIONS:
+            template_schema_ensure()
         provider = Provider(
             schema_name=slug,
             slug=slug,
@@ -108,7 +132,7 @@ def provider_create(
             )
         ProviderEvent.objects.create(
             provider=provider, action="created", actor=actor or owner.email,
-            extra_data={"domain": provider.domain},
+            extra_data={"domain": provider.domain, **({"consent": consent} if consent else {})},
         )
     return CreatedProvider(provider=provider, owner=owner, seconds=time.perf_counter() - started)
 

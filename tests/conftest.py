@@ -51,8 +51,8 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
         if not Provider.objects.filter(slug="alpha").exists():
             alpha = provider_create(name="Alpha Water", slug="alpha", owner_email="alice@alpha.test",
                                     owner_password=PASSWORD, owner_name="Alice Achieng").provider
-            beta = provider_create(name="Beta Springs", slug="beta", owner_email="bob@beta.test",
-                                   owner_password=PASSWORD, owner_name="Bob Barasa").provider
+            provider_create(name="Beta Springs", slug="beta", owner_email="bob@beta.test",
+                            owner_password=PASSWORD, owner_name="Bob Barasa")
             gamma = provider_create(name="Gamma Wells", slug="gamma", owner_email="gus@gamma.test",
                                     owner_password=PASSWORD, owner_name="Gus Gitau").provider
             provider_suspend(provider=gamma, actor="conftest", reason="personas")
@@ -71,6 +71,14 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
 def _back_to_public() -> Iterator[None]:
     yield
     connection.set_schema_to_public()
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache() -> Iterator[None]:
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
 
 
 def _provider(slug: str):  # type: ignore[no-untyped-def]

@@ -42,3 +42,24 @@ def test_a_provider_user_cannot_use_the_platform_admin(public_client: Client) ->
     assert refused.status_code == 200 and b"Please enter the correct email" in refused.content
     response = public_client.get("/admin/tenants/provider/")
     assert response.status_code == 302 and "/admin/login/" in response.url
+
+
+def test_view_only_staff_cannot_suspend(public_client: Client, alpha) -> None:  # type: ignore[no-untyped-def]
+    from django.contrib.auth.models import Permission
+
+    from accounts.models import User
+
+    viewer = User.objects.create_user("viewer@platform.test", PASSWORD, is_staff=True)
+    viewer.user_permissions.add(Permission.objects.get(codename="view_provider"))
+    public_client.post("/admin/login/", {"username": "viewer@platform.test", "password": PASSWORD, "next": "/admin/"})
+    assert public_client.get("/admin/tenants/provider/").status_code == 200
+    public_client.post("/admin/tenants/provider/", {"action": "suspend", "_selected_action": [alpha.pk]})
+    assert Provider.objects.get(pk=alpha.pk).status == "active"
+
+
+def test_domains_cannot_point_at_the_platform_or_the_template(public_client: Client) -> None:
+    admin = _admin(public_client)
+    html = admin.get("/admin/tenants/domain/add/").content.decode()
+    assert "Alpha Water" in html
+    assert "(template schema)" not in html and ">MajiSmart<" not in html
+    assert ">majismart.localhost<" not in admin.get("/admin/tenants/domain/").content.decode()

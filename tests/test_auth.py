@@ -61,6 +61,21 @@ def test_password_reset_by_email(alpha_client: Client) -> None:
     assert login(Client(HTTP_HOST="alpha.majismart.localhost"), "amos@alpha.test", PASSWORD).status_code == 200
 
 
+def test_the_reset_link_names_the_providers_own_domain_whatever_the_host_header(alpha) -> None:  # type: ignore[no-untyped-def]
+    spoofed = Client(HTTP_HOST="alpha.majismart.localhost:6666")
+    spoofed.post("/accounts/password-reset/", {"email": "amos@alpha.test"})
+    assert "http://alpha.majismart.localhost/accounts/reset/" in mail.outbox[0].body
+    assert ":6666" not in mail.outbox[0].body
+
+
+def test_login_next_stays_on_this_domain(alpha_client: Client) -> None:
+    for target in ("//evil.example.com/", "http://beta.majismart.localhost/dashboard/"):
+        response = alpha_client.post(f"/accounts/login/?next={target}",
+                                     {"username": "alice@alpha.test", "password": PASSWORD, "next": target})
+        assert response.status_code == 302 and response.url == "/", target
+        alpha_client.post("/accounts/logout/")
+
+
 def test_password_reset_for_another_providers_user_sends_nothing(beta_client: Client) -> None:
     beta_client.post("/accounts/password-reset/", {"email": "amos@alpha.test"})
     assert mail.outbox == []

@@ -78,3 +78,19 @@ def test_setup_periodic_tasks_declares_the_schedule(db) -> None:  # type: ignore
     assert json.loads(task.args) == ["accounts.tasks.clear_expired_sessions"]
     _run("setup_periodic_tasks")
     assert PeriodicTask.objects.count() == 1
+
+
+def test_seed_demo_refuses_in_production(db, settings) -> None:  # type: ignore[no-untyped-def]
+    settings.DEBUG = False
+    settings.TESTING = False
+    with pytest.raises(CommandError, match="published password"):
+        _run("seed_demo")
+    assert not Provider.objects.filter(slug="mombasa-water").exists()
+
+
+def test_setup_platform_follows_base_domain(db, settings) -> None:  # type: ignore[no-untyped-def]
+    from tenants.models import Domain
+
+    settings.BASE_DOMAIN = "water.example.co.ke"
+    assert "Platform domain majismart.localhost -> water.example.co.ke" in _run("setup_platform")
+    assert Domain.objects.get(tenant__schema_name="public").domain == "water.example.co.ke"

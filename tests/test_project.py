@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _settings_process(**env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items()
-             if k not in ("SECRET_KEY", "DEBUG", "MAJISMART_TESTING", "FIELD_ENCRYPTION_KEYS")}
+             if k not in ("SECRET_KEY", "DEBUG", "MAJISMART_TESTING", "FIELD_ENCRYPTION_KEYS", "EMAIL_URL")}
     clean.update(DJANGO_SETTINGS_MODULE="majismart.settings.base", **env)
     return subprocess.run([PYTHON, "-c", "import django; django.setup(); from django.conf import settings; print(settings.ALLOWED_HOSTS)"],
                           env=clean, cwd=ROOT, capture_output=True, text=True, timeout=60)
@@ -30,9 +30,12 @@ def test_production_refuses_to_start_without_a_real_secret_key() -> None:
     assert weak.returncode != 0 and "too weak" in weak.stderr
     no_keys = _settings_process(DEBUG="false", SECRET_KEY="k" * 50, DATABASE_URL="postgres://x@127.0.0.1:1/x")
     assert no_keys.returncode != 0 and "FIELD_ENCRYPTION_KEYS is not set" in no_keys.stderr
+    no_mail = _settings_process(DEBUG="false", SECRET_KEY="k" * 50, DATABASE_URL="postgres://x@127.0.0.1:1/x",
+                                FIELD_ENCRYPTION_KEYS="dGVzdC1rZXktb25lLW5vdC1mb3ItcHJvZHVjdGlvbiE=")
+    assert no_mail.returncode != 0 and "EMAIL_URL is not set" in no_mail.stderr
     good = _settings_process(DEBUG="false", SECRET_KEY="k" * 50, DATABASE_URL="postgres://x@127.0.0.1:1/x",
                              FIELD_ENCRYPTION_KEYS="dGVzdC1rZXktb25lLW5vdC1mb3ItcHJvZHVjdGlvbiE=",
-                             BASE_DOMAIN="water.example.co.ke")
+                             BASE_DOMAIN="water.example.co.ke", EMAIL_URL="smtp://mail.example.co.ke:25")
     assert good.returncode == 0, good.stderr
     assert "['water.example.co.ke', '.water.example.co.ke']" in good.stdout
 

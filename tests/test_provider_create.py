@@ -57,6 +57,52 @@ def test_it_clones_the_template_with_every_migration_applied() -> None:
         assert User.objects.count() == 1  # the template's (empty) data is not someone else's
 
 
+def _pending_migrations(schema: str) -> list:
+    from django.db.migrations.executor import MigrationExecutor
+    from django_tenants.utils import schema_context
+
+    with schema_context(schema):
+        executor = MigrationExecutor(connection)
+        return executor.migration_plan(executor.loader.graph.leaf_nodes())
+
+
+@pytest.mark.django_db
+def test_a_new_provider_has_no_pending_migrations() -> None:
+    provider = _create()
+    assert _pending_migrations(provider.schema_name) == []
+
+
+@pytest.mark.django_db
+def test_a_template_behind_the_code_is_migrated_before_cloning() -> None:
+    # As if the template had been made before the meters app existed.
+    with connection.cursor() as cursor:
+        cursor.execute('DELETE FROM "tenant_base".django_migrations WHERE app = %s', ["meters"])
+        cursor.execute('DROP TABLE "tenant_base".meters_reading, "tenant_base".meters_meter')
+    provider = _create()
+    assert _pending_migrations("tenant_base") == [] and _pending_migrations(provider.schema_name) == []
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = %s "
+                       "AND table_name = 'meters_reading'", [provider.schema_name])
+        assert cursor.fetchone()[0] == 1
+
+
+@pytest.mark.django_db
+def test_a_leftover_schema_is_never_adopted() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute('CREATE SCHEMA "orphan-water"')
+    with pytest.raises(ValidationError) as err:
+        _create(slug="orphan-water")
+    assert err.value.messages == [MSG_SLUG_TAKEN]
+
+
+@pytest.mark.django_db
+def test_the_operator_path_enforces_password_rules() -> None:
+    with pytest.raises(ValidationError) as err:
+        provider_create(name="Weak Co", slug="weak-co", owner_email="o@weak.test", owner_password="1")
+    assert "This password is too short. It must contain at least 10 characters." in err.value.messages
+    assert not Provider.objects.filter(slug="weak-co").exists()
+
+
 @pytest.mark.django_db
 def test_requests_to_its_domain_resolve_to_its_schema() -> None:
     provider = _create()

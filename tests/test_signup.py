@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 from django.db import connection
 from django.test import Client
 from django_tenants.utils import schema_exists, tenant_context
 
 from accounts.models import Role, User
+from accounts.services import HANDOFF_MAX_AGE
 from tenants.forms import MSG_ACCEPT, MSG_ADULT, MSG_PASSWORD_MISMATCH
 from tenants.models import Provider
 from tenants.services import MSG_NAME_TAKEN, MSG_SLUG_FORMAT, MSG_SLUG_RESERVED, MSG_SLUG_TAKEN
@@ -118,8 +121,42 @@ def test_find_provider_sends_you_to_your_login(public_client: Client, alpha) -> 
     assert public_client.post("/login/", {"subdomain": "tenant-base"}).status_code == 200
 
 
-@pytest.mark.parametrize("path", ["/", "/privacy/", "/terms/", "/signup/", "/login/"])
-def test_public_pages_render(public_client: Client, path: str) -> None:
+@pytest.mark.parametrize(("path", "heading"), [
+    ("/", "Bill every drop, collect every shilling."), ("/privacy/", "Privacy policy"),
+    ("/terms/", "Terms of service"), ("/signup/", "Create your provider account"), ("/login/", "Log in"),
+])
+def test_public_pages_render(public_client: Client, path: str, heading: str) -> None:
     response = public_client.get(path)
     assert response.status_code == 200
-    assert b"MajiSmart" in response.content
+    assert f"<h1>{heading}</h1>".encode() in response.content
+
+
+def test_consent_is_recorded_with_the_policy_version(public_client: Client) -> None:
+    from tenants.models import POLICY_VERSION, ProviderEvent
+
+    public_client.post("/signup/", GOOD)
+    event = ProviderEvent.objects.get(provider__slug="nakuru-springs", action="created")
+    consent = event.extra_data["consent"]
+    assert consent["adult_attested"] is True and consent["terms_accepted"] is True
+    assert consent["policy"] == POLICY_VERSION and consent["ip"] == "127.0.0.1" and consent["at"]
+
+
+def test_sign_ups_are_throttled_per_address(public_client: Client, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from tenants.views import public
+
+    monkeypatch.setattr(public, "SIGNUPS_PER_HOUR_PER_IP", 1)
+    assert public_client.post("/signup/", GOOD).status_code == 302
+    second = public_client.post("/signup/", {**GOOD, "subdomain": "second-one", "business_name": "Second"})
+    assert second.status_code == 429
+    assert public.MSG_TOO_MANY_SIGNUPS.encode() in second.content
+    assert not Provider.objects.filter(slug="second-one").exists()
+
+
+def test_the_handoff_link_expires(public_client: Client) -> None:
+    import time_machine
+
+    url = public_client.post("/signup/", GOOD).url
+    path = url.split("localhost", 1)[1]
+    with time_machine.travel(timezone.now() + timedelta(seconds=HANDOFF_MAX_AGE + 5)):
+        late = Client(HTTP_HOST="nakuru-springs.majismart.localhost").get(path, follow=True)
+    assert late.context["user"].is_anonymous

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+from typing import Any
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import PasswordResetForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse_lazy
@@ -22,7 +26,18 @@ class LogoutView(auth_views.LogoutView):
     pass
 
 
+class ProviderPasswordResetForm(PasswordResetForm):
+    def save(self, domain_override: str | None = None, **kwargs: Any) -> None:  # type: ignore[override]
+        # The link names the provider's own domain, never whatever Host the request carried.
+        tenant = getattr(kwargs.get("request"), "tenant", None)
+        if tenant is not None and getattr(tenant, "domain", ""):
+            port = settings.SITE_PORT
+            domain_override = tenant.domain + (f":{port}" if port and port not in ("80", "443") else "")
+        super().save(domain_override=domain_override, **kwargs)
+
+
 class PasswordResetView(auth_views.PasswordResetView):
+    form_class = ProviderPasswordResetForm
     template_name = "accounts/password_reset_form.html"
     email_template_name = "accounts/email/password_reset.txt"
     subject_template_name = "accounts/email/password_reset_subject.txt"

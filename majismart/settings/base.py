@@ -50,9 +50,8 @@ ALLOWED_HOSTS = [BASE_DOMAIN, f".{BASE_DOMAIN}", *env.list("EXTRA_ALLOWED_HOSTS"
 # Links we build to a provider's own domain (sign-up hand-off, callback URLs, emails).
 SITE_SCHEME = env.str("SITE_SCHEME", default="http" if DEBUG else "https")
 SITE_PORT = env.str("SITE_PORT", default="")
-CSRF_TRUSTED_ORIGINS = env.list(
-    "CSRF_TRUSTED_ORIGINS", default=[f"{SITE_SCHEME}://{BASE_DOMAIN}", f"{SITE_SCHEME}://*.{BASE_DOMAIN}"]
-)
+# Forms post to their own origin; no sibling provider's domain is ever trusted for CSRF.
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 # --- apps -------------------------------------------------------------------------------
 # Auth and sessions are in BOTH lists: every provider schema has its own users and its own
@@ -198,7 +197,8 @@ SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG and not TESTING)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Trust X-Forwarded-Proto only when a proxy we run sets it; otherwise any client could claim https.
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.int("TRUSTED_PROXY_COUNT", default=0) else None
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
@@ -210,6 +210,10 @@ AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
+# Behind N trusted reverse proxies (docker-compose: 1) the client's address is taken from
+# X-Forwarded-For, so one attacker cannot lock everyone out by sharing the proxy's address.
+AXES_IPWARE_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0) or None
+AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
 
 # --- encryption of personal data --------------------------------------------------------
 # Comma-separated Fernet keys; the first encrypts, all decrypt (rotate by prepending a new one).
@@ -221,6 +225,9 @@ if not FIELD_ENCRYPTION_KEYS:
     FIELD_ENCRYPTION_KEYS = ["ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZCEhISE="]
 
 # --- email ------------------------------------------------------------------------------
+if not env.str("EMAIL_URL", default="") and not UNSAFE_DEFAULTS_OK:
+    # Password-reset links printed to a container log reach nobody (and leak to whoever reads logs).
+    raise ImproperlyConfigured("EMAIL_URL is not set (required when DEBUG is off), e.g. smtp+tls://user:pass@host:587.")
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"MajiSmart <no-reply@{BASE_DOMAIN}>")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_POST
 
 from accounts.models import APIKey, Role, User
@@ -24,19 +25,21 @@ def home(request: HttpRequest) -> HttpResponse:
     return render(request, "dashboard/home.html", context)
 
 
-@require_capability("settings.view")
-def settings_page(request: HttpRequest) -> HttpResponse:
+def _settings_context(request: HttpRequest) -> dict[str, object]:
     can_manage_keys = has_capability(request.user, "api_keys.manage")
-    context = {
+    return {
         "active": "settings",
         "can_manage_keys": can_manage_keys,
         "can_see_secrets": has_capability(request.user, "settings.manage"),
         "callback_urls": callback_urls(request.tenant),
         "api_keys": APIKey.objects.select_related("created_by") if can_manage_keys else [],
         "key_form": APIKeyForm(),
-        "new_key": request.session.pop("new_api_key", None),
     }
-    return render(request, "dashboard/settings.html", context)
+
+
+@require_capability("settings.view")
+def settings_page(request: HttpRequest) -> HttpResponse:
+    return render(request, "dashboard/settings.html", _settings_context(request))
 
 
 @require_POST
@@ -47,9 +50,11 @@ def api_key_new(request: HttpRequest) -> HttpResponse:
         messages.error(request, "Give the key a name and a role.")
         return redirect("settings")
     key, raw = api_key_create(name=form.cleaned_data["name"], role=form.cleaned_data["role"], created_by=request.user)
-    # Shown once, on the next page only; never stored in clear in the database.
-    request.session["new_api_key"] = {"name": key.name, "raw": raw}
-    return redirect("settings")
+    # Shown once, in this response only (not cached, not kept in the session or anywhere else).
+    response = render(request, "dashboard/settings.html",
+                      {**_settings_context(request), "new_key": {"name": key.name, "raw": raw}}, status=201)
+    add_never_cache_headers(response)
+    return response
 
 
 @require_POST
