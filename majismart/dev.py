@@ -10,8 +10,10 @@
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import secrets
+import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -22,8 +24,8 @@ PY = sys.executable
 
 def ensure_dotenv() -> None:
     path = ROOT / ".env"
-    if path.exists():
-        return
+    if path.exists() or os.environ.get("SECRET_KEY"):
+        return  # configured already (a .env, or the environment itself)
     fernet_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     path.write_text(
         "# Written by `make run` for local development. See .env.example for every setting.\n"
@@ -75,13 +77,18 @@ def run() -> None:
 
 
 def _serve(args: list[str]) -> int:
-    """Run the server(s) until they stop; Ctrl-C reaches them too, and we wait for them."""
-    proc = subprocess.Popen(args, cwd=ROOT)
-    while True:
-        try:
-            return proc.wait()
-        except KeyboardInterrupt:
-            print("\nStopping MajiSmart…")
+    """Run the server(s) in their own process group until they stop. Ctrl-C or SIGTERM here is
+    passed to the whole group (runserver's reloader child, honcho's processes), and we wait."""
+    proc = subprocess.Popen(args, cwd=ROOT, start_new_session=True)
+
+    def stop(signum: int, _frame: object) -> None:
+        print("\nStopping MajiSmart…", flush=True)
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGINT if signum == signal.SIGINT else signal.SIGTERM)
+
+    signal.signal(signal.SIGINT, stop)
+    signal.signal(signal.SIGTERM, stop)
+    return proc.wait()
 
 
 if __name__ == "__main__":
