@@ -16,4 +16,6 @@ urlpatterns = [
     path("accounts/reset/done/", auth.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("accounts/welcome/<str:token>/", auth.handoff, name="handoff"),
     path("", include("tenants.urls_tenant")),
+    path("", include("clients.urls")),
+    path("", include("meters.urls")),
 ]

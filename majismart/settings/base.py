@@ -119,6 +119,7 @@ TEMPLATES = [
                 "django.contrib.messages.context_processors.messages",
                 "majismart.context_processors.site",
             ],
+            "builtins": ["majismart.template_filters"],
         },
     }
 ]

@@ -20,3 +20,7 @@ FIELD_ENCRYPTION_KEYS = [
 ]
 AXES_FAILURE_LIMIT = 5
 LOGGING["root"]["level"] = "WARNING"  # noqa: F405
+import tempfile  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+MEDIA_ROOT = Path(tempfile.gettempdir()) / "majismart-test-media"  # uploads never land in the checkout

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from django import forms
+
+from clients.models import Category, Client, Zone
+from clients.validation import References, clean_client
+
+
+class ClientForm(forms.Form):
+    full_name = forms.CharField(max_length=200, label="Full name")
+    account_number = forms.CharField(max_length=30, required=False, help_text="Leave empty to generate one.")
+    phone = forms.CharField(max_length=30, required=False, widget=forms.TextInput(attrs={"type": "tel"}))
+    email = forms.CharField(max_length=254, required=False, widget=forms.EmailInput)
+    national_id = forms.CharField(max_length=20, required=False, label="National ID")
+    category = forms.ChoiceField()
+    zone = forms.ChoiceField(required=False, label="Zone / route")
+    location = forms.CharField(max_length=200, required=False, label="Location / plot")
+    status = forms.ChoiceField(choices=Client.Status.choices)
+    opening_balance = forms.CharField(required=False, initial="0.00", label="Opening balance (KES)",
+                                      help_text="Arrears carried over from a previous system (negative for credit).")
+
+    def __init__(self, *args: object, editing: bool = False, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["category"].choices = [(c.code, c.name) for c in Category.objects.all()]
+        self.fields["zone"].choices = [("", "—")] + [(z.code, z.name) for z in Zone.objects.all()]
+        if editing:
+            # The opening balance belongs to the migration from a previous system; later changes
+            # to what a client owes are ledger entries, not edits.
+            del self.fields["opening_balance"]
+        self.cleaned: dict[str, object] = {}
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean()
+        cleaned, errors = clean_client({k: v for k, v in self.data.items() if k in self.fields}, References.load(),
+                                       partial=False)
+        for name, messages in errors.items():
+            if name in self.fields:
+                for message in messages:
+                    self.add_error(name, message)
+        self.cleaned = {k: v for k, v in cleaned.items() if k in self.fields}
+        return data
+
+    @classmethod
+    def initial_for(cls, client: Client) -> dict[str, object]:
+        return {"full_name": client.full_name, "account_number": client.account_number, "phone": client.phone,
+                "email": client.email, "national_id": client.national_id, "category": client.category.code,
+                "zone": client.zone.code if client.zone else "", "location": client.location, "status": client.status}
+
+
+class ImportForm(forms.Form):
+    file = forms.FileField(label="CSV file", help_text="Save your spreadsheet as CSV (UTF-8).")
+
+
+class CategoryForm(forms.ModelForm):
+    class Meta:
+        model = Category
+        fields = ["code", "name"]
+
+
+class ZoneForm(forms.ModelForm):
+    class Meta:
+        model = Zone
+        fields = ["code", "name"]

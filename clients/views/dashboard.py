@@ -1,0 +1,152 @@
+"""Dashboard pages of the client register."""
+
+from __future__ import annotations
+
+import io
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
+from django.db.models import Prefetch
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
+
+from accounts.permissions import has_capability, require_capability
+from clients.forms import CategoryForm, ClientForm, ImportForm, ZoneForm
+from clients.imports import ClientImportError, clients_import
+from clients.models import Category, Client, Zone
+from clients.selectors import client_search
+from clients.services import client_create, client_update
+from majismart import uploads
+from majismart.charts import bar_chart
+from meters.models import Meter, Reading
+from meters.selectors import monthly_consumption
+
+PAGE_SIZE = 25
+
+
+@require_capability("clients.view")
+def client_list(request: HttpRequest) -> HttpResponse:
+    q = request.GET
+    clients = client_search(query=q.get("q", ""), status=q.get("status", ""), category=q.get("category", ""),
+                            zone=q.get("zone", ""))
+    page = Paginator(clients, PAGE_SIZE).get_page(q.get("page"))
+    params = q.copy()
+    params.pop("page", None)
+    return render(request, "clients/list.html", {
+        "active": "clients", "page": page, "q": q, "querystring": params.urlencode(),
+        "categories": Category.objects.all(), "zones": Zone.objects.all(), "statuses": Client.Status.choices,
+        "can_manage": has_capability(request.user, "clients.manage"),
+    })
+
+
+@require_http_methods(["GET", "POST"])
+@require_capability("clients.manage")
+def client_new(request: HttpRequest) -> HttpResponse:
+    form = ClientForm(request.POST or None, initial={"status": "active", "category": "domestic", "opening_balance": "0.00"})
+    if request.method == "POST" and form.is_valid():
+        try:
+            client = client_create(actor=request.user, **form.cleaned)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, f"Client {client.account_number} created.")
+            return redirect("client_detail", pk=client.pk)
+    return render(request, "clients/form.html", {"active": "clients", "form": form, "title": "New client"},
+                  status=400 if form.errors else 200)
+
+
+@require_http_methods(["GET", "POST"])
+@require_capability("clients.manage")
+def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    client = get_object_or_404(Client.objects.select_related("category", "zone"), pk=pk)
+    form = ClientForm(request.POST or None, initial=ClientForm.initial_for(client), editing=True)
+    if request.method == "POST" and form.is_valid():
+        try:
+            client_update(client=client, actor=request.user, **form.cleaned)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, "Client updated.")
+            return redirect("client_detail", pk=client.pk)
+    return render(request, "clients/form.html", {"active": "clients", "form": form, "client": client,
+                                                 "title": f"Edit {client.account_number}"},
+                  status=400 if form.errors else 200)
+
+
+@require_capability("clients.view")
+def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    client = get_object_or_404(
+        Client.objects.select_related("category", "zone").prefetch_related(
+            Prefetch("meters", queryset=Meter.objects.order_by("-status", "serial"))),
+        pk=pk)
+    meter_ids = [m.pk for m in client.meters.all()]
+    readings = (Reading.objects.filter(meter_id__in=meter_ids).select_related("meter", "recorded_by")
+                .order_by("-read_at")[:24])
+    return render(request, "clients/detail.html", {
+        "active": "clients", "client": client, "readings": readings,
+        "chart": bar_chart(monthly_consumption(meter_ids)),
+        "can_manage": has_capability(request.user, "clients.manage"),
+        "can_see_identity": has_capability(request.user, "clients.view_sensitive"),
+        "can_record": has_capability(request.user, "readings.record"),
+    })
+
+
+@require_http_methods(["GET", "POST"])
+@require_capability("clients.manage")
+def client_import(request: HttpRequest) -> HttpResponse:
+    """Upload → preview (nothing written) → import of the valid rows."""
+    context: dict[str, object] = {"active": "clients", "form": ImportForm()}
+    if request.method == "POST" and "token" in request.POST:
+        kept = uploads.open_kept(request.POST["token"], "clients")
+        if kept is None:
+            messages.error(request, "That upload has expired; please upload the file again.")
+            return redirect("client_import")
+        with kept:
+            summary = clients_import(io.TextIOWrapper(kept, encoding="utf-8-sig", errors="replace"), actor=request.user)
+        uploads.discard(request.POST["token"], "clients")
+        messages.success(request, f"Imported {summary.created} clients; {len(summary.errors)} rows skipped.")
+        return redirect("client_list")
+    if request.method == "POST":
+        form = ImportForm(request.POST, request.FILES)
+        context["form"] = form
+        if form.is_valid():
+            token = uploads.keep(form.cleaned_data["file"], "clients")
+            try:
+                with uploads.open_kept(token, "clients") as kept:  # type: ignore[union-attr]
+                    summary = clients_import(io.TextIOWrapper(kept, encoding="utf-8-sig", errors="replace"),
+                                             actor=request.user, dry_run=True)
+            except (ClientImportError, UnicodeDecodeError) as exc:
+                form.add_error("file", str(exc))
+            else:
+                context.update(summary=summary, token=token)
+    return render(request, "clients/import.html", context)
+
+
+@require_http_methods(["GET", "POST"])
+@require_capability("clients.view")
+def register_settings(request: HttpRequest) -> HttpResponse:
+    """Categories and zones (routes): the provider adds its own."""
+    can_manage = has_capability(request.user, "clients.manage")
+    category_form, zone_form = CategoryForm(prefix="cat"), ZoneForm(prefix="zone")
+    if request.method == "POST":
+        if not can_manage:
+            return HttpResponse(status=403)
+        if "cat-code" in request.POST:
+            category_form = CategoryForm(request.POST, prefix="cat")
+            if category_form.is_valid():
+                category_form.save()
+                messages.success(request, "Category added.")
+                return redirect("register_settings")
+        else:
+            zone_form = ZoneForm(request.POST, prefix="zone")
+            if zone_form.is_valid():
+                zone_form.save()
+                messages.success(request, "Zone added.")
+                return redirect("register_settings")
+    return render(request, "clients/register_settings.html", {
+        "active": "clients", "categories": Category.objects.all(), "zones": Zone.objects.all(),
+        "category_form": category_form, "zone_form": zone_form, "can_manage": can_manage})

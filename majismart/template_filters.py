@@ -1,0 +1,12 @@
+"""Template filters available in every template (registered as builtins in settings)."""
+
+from __future__ import annotations
+
+from django import template
+
+register = template.Library()
+
+
+@register.filter
+def get_item(mapping: object, key: object) -> object:
+    return mapping.get(key) if isinstance(mapping, dict) else None

@@ -1,0 +1,76 @@
+"""The client's own usage and self-reading in the portal."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.views.decorators.http import require_http_methods
+
+from accounts.permissions import require_capability
+from clients.models import Client
+from majismart.charts import bar_chart
+from meters.models import Meter, Reading
+from meters.selectors import monthly_consumption
+from meters.services import readings_record
+
+MAX_PHOTO = 5 * 1024 * 1024
+MSG_PHOTO = "The photo must be a JPEG, PNG or WebP image of at most 5 MB."
+
+
+def _client(request: HttpRequest) -> Client | None:
+    return Client.objects.filter(user=request.user).select_related("category").first()
+
+
+class SelfReadingForm(forms.Form):
+    meter = forms.ModelChoiceField(queryset=Meter.objects.none(), empty_label=None)
+    value = forms.CharField(label="Reading (m³)", widget=forms.TextInput(attrs={"inputmode": "decimal"}))
+    photo = forms.FileField(required=False, help_text="Optional: a photo of the meter's dial.")
+
+    def __init__(self, *args: object, client: Client, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.fields["meter"].queryset = client.meters.filter(status=Meter.Status.ACTIVE)
+
+    def clean_photo(self) -> object:
+        photo = self.cleaned_data.get("photo")
+        if photo and (photo.size > MAX_PHOTO or getattr(photo, "content_type", "") not in
+                      ("image/jpeg", "image/png", "image/webp")):
+            raise forms.ValidationError(MSG_PHOTO)
+        return photo
+
+
+@require_capability("portal.use")
+def usage(request: HttpRequest) -> HttpResponse:
+    client = _client(request)
+    meters = list(client.meters.order_by("-status", "serial")) if client else []
+    ids = [m.pk for m in meters]
+    readings = Reading.objects.filter(meter_id__in=ids).select_related("meter").order_by("-read_at")[:24]
+    return render(request, "portal/usage.html", {"active": "usage", "client": client, "meters": meters,
+                                                 "readings": readings, "chart": bar_chart(monthly_consumption(ids))})
+
+
+@require_http_methods(["GET", "POST"])
+@require_capability("portal.use")
+def self_reading(request: HttpRequest) -> HttpResponse:
+    client = _client(request)
+    if client is None:
+        return render(request, "portal/usage.html", {"active": "reading", "client": None})
+    form = SelfReadingForm(request.POST or None, request.FILES or None, client=client)
+    if request.method == "POST" and form.is_valid():
+        meter = form.cleaned_data["meter"]
+        result = readings_record([{"meter": meter.serial, "value": form.cleaned_data["value"],
+                                   "read_at": timezone.now()}], source=Reading.Source.PORTAL, user=request.user)
+        if result.errors:
+            for field, msgs in result.errors[0]["errors"].items():
+                form.add_error(field if field in form.fields else None, msgs)
+        else:
+            if form.cleaned_data.get("photo") and result.created:
+                reading = Reading.objects.get(pk=result.created[0].id)
+                reading.photo = form.cleaned_data["photo"]
+                reading.save(update_fields=["photo"])
+            messages.success(request, "Thank you! Your reading will be checked by our staff before it is used.")
+            return redirect("portal_usage")
+    return render(request, "portal/reading.html", {"active": "reading", "client": client, "form": form},
+                  status=400 if form.errors else 200)
