@@ -46,7 +46,16 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
     from tenants.models import Provider
     from tenants.services import provider_create, provider_suspend
 
+    from django.test.utils import setup_databases, teardown_databases
+
+    own_databases = None
     with django_db_blocker.unblock():
+        if not connection.settings_dict["NAME"].startswith("test_"):
+            # Only browser tests selected: pytest-django saw no database mark and made no test
+            # database, but their server process needs one.
+            own_databases = setup_databases(verbosity=0, interactive=False, aliases={"default"})
+        # Never let the suite write personas into a real database.
+        assert connection.settings_dict["NAME"].startswith("test_"), connection.settings_dict["NAME"]
         connection.set_schema_to_public()
         if not Provider.objects.filter(slug="alpha").exists():
             alpha = provider_create(name="Alpha Water", slug="alpha", owner_email="alice@alpha.test",
@@ -65,6 +74,10 @@ def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-unty
             with tenant_context(Provider.objects.get(slug=slug)):
                 API_KEYS[slug] = api_key_create(name=f"{slug} field app")[1]
         connection.set_schema_to_public()
+    yield
+    if own_databases is not None:
+        with django_db_blocker.unblock():
+            teardown_databases(own_databases, verbosity=0)
 
 
 @pytest.fixture(autouse=True)

@@ -21,7 +21,9 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="session")
-def browser_type_launch_args() -> dict[str, object]:
+def browser_type_launch_args(django_db_setup) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    # Depending on django_db_setup makes the test database exist before Playwright starts its
+    # event loop; set up after that, Django's context-local connection would miss it.
     return {
         "executable_path": CHROMIUM,
         "args": ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
@@ -42,7 +44,9 @@ class AppServer:
 def app_server(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[AppServer]:  # type: ignore[no-untyped-def]
     port = free_port()
     with django_db_blocker.unblock():
-        env = child_env(SITE_PORT=str(port), SITE_SCHEME="http", CELERY_TASK_ALWAYS_EAGER="true")
+        # The test settings (fast password hasher the personas were saved with), real gunicorn.
+        env = child_env(SITE_PORT=str(port), SITE_SCHEME="http", CELERY_TASK_ALWAYS_EAGER="true",
+                        DJANGO_SETTINGS_MODULE="majismart.settings.test")
     env.pop("REDIS_URL", None)
     log = tmp_path_factory.mktemp("server") / "gunicorn.log"
     args = [PYTHON, "-m", "gunicorn", "majismart.wsgi:application", "--bind", f"127.0.0.1:{port}",

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
-def cleanup_provider(django_db_blocker):  # type: ignore[no-untyped-def]
+def cleanup_provider(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
     slugs: list[str] = []
     yield slugs
     from tenants.models import Provider
