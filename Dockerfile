@@ -20,7 +20,7 @@ COPY . .
 # collectstatic needs settings that import cleanly; these build-time values are never used at run time.
 RUN DEBUG=false EMAIL_URL=consolemail:// \
     SECRET_KEY=build-only-not-a-secret-build-only-not-a-secret DATABASE_URL=postgres://build@localhost/build \
-    FIELD_ENCRYPTION_KEYS=YnVpbGQtb25seS1rZXktbmV2ZXItdXNlZC1hdC1ydW4= \
+    FIELD_ENCRYPTION_KEYS=YnVpbGQtb25seS1rZXktbmV2ZXItdXNlZC1hdC1ydW4= BLIND_INDEX_KEY=build-only-never-used-at-run-time \
     python manage.py collectstatic --noinput
 
 RUN useradd --create-home --uid 1000 majismart && mkdir -p /app/media && chown -R majismart /app/media

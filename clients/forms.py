@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django import forms
 
-from clients.models import Category, Client, Zone
+from clients.models import Category, Client, ClientSettings, Zone
 from clients.validation import References, clean_client
 
 
@@ -61,3 +61,23 @@ class ZoneForm(forms.ModelForm):
     class Meta:
         model = Zone
         fields = ["code", "name"]
+
+
+class AccountNumberForm(forms.ModelForm):
+    class Meta:
+        model = ClientSettings
+        fields = ["account_prefix", "account_digits", "next_account_number"]
+        labels = {"account_prefix": "Account number prefix", "account_digits": "Digits",
+                  "next_account_number": "Next number"}
+
+    def clean_account_prefix(self) -> str:
+        prefix = self.cleaned_data["account_prefix"].strip().upper()
+        if prefix and not prefix.replace("-", "").isalnum():
+            raise forms.ValidationError("Use letters, digits and hyphens only.")
+        return prefix
+
+    def clean_account_digits(self) -> int:
+        digits = self.cleaned_data["account_digits"]
+        if not 3 <= digits <= 10:
+            raise forms.ValidationError("Between 3 and 10 digits.")
+        return digits

@@ -1,14 +1,13 @@
 """Encryption at rest for personal fields, and keyed blind indexes to search them.
 
 FIELD_ENCRYPTION_KEYS holds Fernet keys: the first encrypts, every key decrypts, so a new key
-is rotated in by putting it first (then `rotate_encryption` re-encrypts old rows). A blind
-index is an HMAC-SHA256 of the normalised value under a key derived from the first key's
-material, so equal values can be found without storing them in clear.
+is rotated in by putting it first (then `manage.py rotate_encryption` re-encrypts old rows and
+the old keys can be removed). A blind index is an HMAC-SHA256 of the normalised value under
+BLIND_INDEX_KEY, so equal values can be found without storing them in clear.
 """
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import hmac
 from functools import lru_cache
@@ -48,10 +47,8 @@ def rotate(token: str) -> str:
 
 
 def _index_key() -> bytes:
-    # The blind-index key must stay stable across encryption-key rotation, so it is derived
-    # from the LAST key (the oldest still configured), which rotation leaves in place longest.
-    material = base64.urlsafe_b64decode(settings.FIELD_ENCRYPTION_KEYS[-1])
-    return hashlib.sha256(b"majismart-blind-index:" + material).digest()
+    # A key of its own (BLIND_INDEX_KEY), so rotating the encryption keys leaves every index valid.
+    return hashlib.sha256(b"majismart-blind-index:" + settings.BLIND_INDEX_KEY.encode()).digest()
 
 
 def blind_index(value: str) -> str:

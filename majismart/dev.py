@@ -32,6 +32,7 @@ def ensure_dotenv() -> None:
         "DEBUG=true\n"
         f"SECRET_KEY={secrets.token_urlsafe(50)}\n"
         f"FIELD_ENCRYPTION_KEYS={fernet_key}\n"
+        f"BLIND_INDEX_KEY={secrets.token_urlsafe(32)}\n"
     )
     print(f"Wrote {path} (development settings, fresh secret and encryption keys).")
 

@@ -54,6 +54,7 @@ def child_env(**extra: str) -> dict[str, str]:
         DEBUG="true",
         DATABASE_URL=test_database_url(),
         FIELD_ENCRYPTION_KEYS=",".join(settings.FIELD_ENCRYPTION_KEYS),
+        BLIND_INDEX_KEY=settings.BLIND_INDEX_KEY,
         SECRET_KEY=settings.SECRET_KEY,
         BASE_DOMAIN=settings.BASE_DOMAIN,
         CONN_MAX_AGE="0",

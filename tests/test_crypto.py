@@ -47,3 +47,28 @@ def test_01_numbers_and_bad_numbers() -> None:
         with pytest.raises(ValidationError) as err:
             normalize_phone(bad)
         assert err.value.messages == [MSG_PHONE_INVALID]
+
+
+def test_rotate_encryption_reencrypts_every_schema_and_keeps_search_working(alpha, settings) -> None:  # type: ignore[no-untyped-def]
+    from io import StringIO
+
+    from django.core.management import call_command
+
+    from clients.models import Category, Client
+    from clients.selectors import client_search
+
+    with tenant_context(alpha):
+        client = Client.objects.create(account_number="ROT1", full_name="Rota", phone="+254711222333",
+                                       national_id="12312312", category=Category.objects.get(code="domestic"))
+    connection.set_schema_to_public()
+    new_key = Fernet.generate_key().decode()
+    settings.FIELD_ENCRYPTION_KEYS = [new_key, *settings.FIELD_ENCRYPTION_KEYS]
+    out = StringIO()
+    call_command("rotate_encryption", stdout=out)
+    assert "Re-encrypted" in out.getvalue()
+    settings.FIELD_ENCRYPTION_KEYS = [new_key]  # the old keys are retired
+    with tenant_context(alpha):
+        fresh = Client.objects.get(pk=client.pk)
+        assert (fresh.phone, fresh.national_id) == ("+254711222333", "12312312")
+        assert list(client_search(query="0711 222 333")) == [fresh]
+        assert User.objects.get(email="alice@alpha.test").email == "alice@alpha.test"

@@ -17,7 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _settings_process(**env: str) -> subprocess.CompletedProcess:
     clean = {k: v for k, v in os.environ.items()
-             if k not in ("SECRET_KEY", "DEBUG", "MAJISMART_TESTING", "FIELD_ENCRYPTION_KEYS", "EMAIL_URL")}
+             if k not in ("SECRET_KEY", "DEBUG", "MAJISMART_TESTING", "FIELD_ENCRYPTION_KEYS", "EMAIL_URL",
+                          "BLIND_INDEX_KEY")}
     clean.update(DJANGO_SETTINGS_MODULE="majismart.settings.base", **env)
     return subprocess.run([PYTHON, "-c", "import django; django.setup(); from django.conf import settings; print(settings.ALLOWED_HOSTS)"],
                           env=clean, cwd=ROOT, capture_output=True, text=True, timeout=60)
@@ -30,12 +31,17 @@ def test_production_refuses_to_start_without_a_real_secret_key() -> None:
     assert weak.returncode != 0 and "too weak" in weak.stderr
     no_keys = _settings_process(DEBUG="false", SECRET_KEY="k" * 50, DATABASE_URL="postgres://x@127.0.0.1:1/x")
     assert no_keys.returncode != 0 and "FIELD_ENCRYPTION_KEYS is not set" in no_keys.stderr
+    no_index = _settings_process(DEBUG="false", SECRET_KEY="k" * 50, DATABASE_URL="postgres://x@127.0.0.1:1/x",
+                                 FIELD_ENCRYPTION_KEYS="dGVzdC1rZXktb25lLW5vdC1mb3ItcHJvZHVjdGlvbiE=")
+    assert no_index.returncode != 0 and "BLIND_INDEX_KEY is not set" in no_index.stderr
     no_mail = _settings_process(DEBUG="false", SECRET_KEY="k" * 50, DATABASE_URL="postgres://x@127.0.0.1:1/x",
-                                FIELD_ENCRYPTION_KEYS="dGVzdC1rZXktb25lLW5vdC1mb3ItcHJvZHVjdGlvbiE=")
+                                FIELD_ENCRYPTION_KEYS="dGVzdC1rZXktb25lLW5vdC1mb3ItcHJvZHVjdGlvbiE=",
+                                BLIND_INDEX_KEY="i" * 40)
     assert no_mail.returncode != 0 and "EMAIL_URL is not set" in no_mail.stderr
     good = _settings_process(DEBUG="false", SECRET_KEY="k" * 50, DATABASE_URL="postgres://x@127.0.0.1:1/x",
                              FIELD_ENCRYPTION_KEYS="dGVzdC1rZXktb25lLW5vdC1mb3ItcHJvZHVjdGlvbiE=",
-                             BASE_DOMAIN="water.example.co.ke", EMAIL_URL="smtp://mail.example.co.ke:25")
+                             BASE_DOMAIN="water.example.co.ke", EMAIL_URL="smtp://mail.example.co.ke:25",
+                             BLIND_INDEX_KEY="i" * 40)
     assert good.returncode == 0, good.stderr
     assert "['water.example.co.ke', '.water.example.co.ke']" in good.stdout
 
@@ -59,7 +65,8 @@ def test_docker_compose_services_and_their_commands_exist() -> None:
         assert services[name]["build"]["context"] == "."
         assert (ROOT / services[name]["build"].get("dockerfile", "Dockerfile")).exists()
         env = services[name]["environment"]
-        assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "BASE_DOMAIN", "FIELD_ENCRYPTION_KEYS"} <= set(env)
+        assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "BASE_DOMAIN", "FIELD_ENCRYPTION_KEYS",
+                "BLIND_INDEX_KEY", "EMAIL_URL"} <= set(env)
         assert str(env["DEBUG"]).lower() == "false"
     assert set(compose["volumes"]) >= {"pgdata", "media"}
     assert (ROOT / "majismart" / "wsgi.py").exists() and (ROOT / "majismart" / "celery.py").exists()
@@ -72,7 +79,8 @@ def test_ci_runs_the_readmes_test_command() -> None:
     assert "make run" in readme and "make test" in readme
     assert re.search(r"^make test$", (ROOT / ".ci" / "run").read_text(), re.M)
     example = (ROOT / ".env.example").read_text()
-    for name in ("DATABASE_URL", "REDIS_URL", "BASE_DOMAIN", "SECRET_KEY", "DEBUG", "EMAIL_URL", "FIELD_ENCRYPTION_KEYS"):
+    for name in ("DATABASE_URL", "REDIS_URL", "BASE_DOMAIN", "SECRET_KEY", "DEBUG", "EMAIL_URL", "FIELD_ENCRYPTION_KEYS",
+                 "BLIND_INDEX_KEY"):
         assert re.search(rf"^#? ?{name}=", example, re.M), name
 
 

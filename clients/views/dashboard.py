@@ -13,9 +13,10 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import has_capability, require_capability
-from clients.forms import CategoryForm, ClientForm, ImportForm, ZoneForm
+from accounts.services import audit
+from clients.forms import AccountNumberForm, CategoryForm, ClientForm, ImportForm, ZoneForm
 from clients.imports import ClientImportError, clients_import
-from clients.models import Category, Client, Zone
+from clients.models import Category, Client, ClientSettings, Zone
 from clients.selectors import client_search
 from clients.services import client_create, client_update
 from majismart import uploads
@@ -131,11 +132,21 @@ def client_import(request: HttpRequest) -> HttpResponse:
 def register_settings(request: HttpRequest) -> HttpResponse:
     """Categories and zones (routes): the provider adds its own."""
     can_manage = has_capability(request.user, "clients.manage")
+    numbering = ClientSettings.load()
     category_form, zone_form = CategoryForm(prefix="cat"), ZoneForm(prefix="zone")
+    account_form = AccountNumberForm(instance=numbering, prefix="acc")
     if request.method == "POST":
         if not can_manage:
             return HttpResponse(status=403)
-        if "cat-code" in request.POST:
+        if "acc-account_prefix" in request.POST:
+            account_form = AccountNumberForm(request.POST, instance=numbering, prefix="acc")
+            if account_form.is_valid():
+                account_form.save()
+                audit(actor=request.user, action="clients.numbering_changed", object_repr=str(numbering),
+                      **{k: str(v) for k, v in account_form.cleaned_data.items()})
+                messages.success(request, f"New account numbers will look like {numbering.format(numbering.next_account_number)}.")
+                return redirect("register_settings")
+        elif "cat-code" in request.POST:
             category_form = CategoryForm(request.POST, prefix="cat")
             if category_form.is_valid():
                 category_form.save()
@@ -149,4 +160,5 @@ def register_settings(request: HttpRequest) -> HttpResponse:
                 return redirect("register_settings")
     return render(request, "clients/register_settings.html", {
         "active": "clients", "categories": Category.objects.all(), "zones": Zone.objects.all(),
-        "category_form": category_form, "zone_form": zone_form, "can_manage": can_manage})
+        "category_form": category_form, "zone_form": zone_form, "can_manage": can_manage,
+        "account_form": account_form, "example": numbering.format(numbering.next_account_number)})

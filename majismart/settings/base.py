@@ -224,6 +224,13 @@ if not FIELD_ENCRYPTION_KEYS:
         raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS is not set (required when DEBUG is off).")
     # Deterministic development key: data encrypted with it is only as safe as a dev laptop.
     FIELD_ENCRYPTION_KEYS = ["ZGV2ZWxvcG1lbnQta2V5LW5vdC1mb3ItcHJvZCEhISE="]
+# Keys the blind indexes (search by phone, ID, email) with HMAC-SHA256. Unlike the encryption
+# keys it is never rotated: changing it would orphan every index.
+BLIND_INDEX_KEY = env_secret("BLIND_INDEX_KEY")
+if not BLIND_INDEX_KEY:
+    if not UNSAFE_DEFAULTS_OK:
+        raise ImproperlyConfigured("BLIND_INDEX_KEY is not set (required when DEBUG is off): 32+ random characters.")
+    BLIND_INDEX_KEY = "development-blind-index-key-not-for-production"
 
 # --- email ------------------------------------------------------------------------------
 if not env.str("EMAIL_URL", default="") and not UNSAFE_DEFAULTS_OK:

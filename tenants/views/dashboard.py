@@ -17,10 +17,16 @@ from tenants.selectors import callback_urls
 
 @require_capability("dashboard.view")
 def home(request: HttpRequest) -> HttpResponse:
+    from clients.models import Client
+    from meters.models import Meter, Reading
+
     context = {
         "active": "home",
         "staff_count": User.objects.exclude(role=Role.CLIENT).filter(is_active=True).count(),
         "api_key_count": APIKey.objects.active().count(),
+        "client_count": Client.objects.filter(status=Client.Status.ACTIVE).count(),
+        "meter_count": Meter.objects.filter(status=Meter.Status.ACTIVE).count(),
+        "review_count": Reading.objects.filter(status=Reading.Status.FLAGGED).count(),
     }
     return render(request, "dashboard/home.html", context)
 
