@@ -50,12 +50,20 @@ def validate_business_name(name: str) -> None:
         raise ValidationError(MSG_NAME_TAKEN, code="taken")
 
 
+_template_checked = False  # per process: new migrations only arrive with a deploy, i.e. a restart
+
+
 def _template_is_current() -> bool:
+    global _template_checked
+    if _template_checked:
+        return True
     from django.db.migrations.executor import MigrationExecutor
 
     with schema_context(TEMPLATE_SCHEMA):
         executor = MigrationExecutor(connection)
-        return not executor.migration_plan(executor.loader.graph.leaf_nodes())
+        current = not executor.migration_plan(executor.loader.graph.leaf_nodes())
+    _template_checked = current
+    return current
 
 
 def template_schema_ensure() -> None:
@@ -67,6 +75,8 @@ def template_schema_ensure() -> None:
     if Provider.objects.filter(schema_name=TEMPLATE_SCHEMA).exists() and schema_exists(TEMPLATE_SCHEMA):
         if not _template_is_current():
             call_command("migrate_schemas", schema_name=TEMPLATE_SCHEMA, verbosity=0, interactive=False)
+            global _template_checked
+            _template_checked = True
         return
     Provider.objects.filter(schema_name=TEMPLATE_SCHEMA).delete()
     template = Provider(
