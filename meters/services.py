@@ -22,7 +22,7 @@ from accounts.services import audit
 from clients.models import Client
 from meters.models import Meter, Reading
 from meters.validation import (
-    DATETIME_RE,
+    DATETIME_SHAPES,
     FUTURE_TOLERANCE,
     MSG_ABOVE_LATER,
     MSG_BEFORE_INSTALL,
@@ -30,7 +30,6 @@ from meters.validation import (
     MSG_CONFLICT,
     MSG_INACTIVE_METER,
     MSG_UNKNOWN_METER,
-    TZ_RE,
     VALUE_RE,
     local_day,
     parse_reading,
@@ -98,26 +97,30 @@ TRUNCATE tmp_raw, tmp_eval, tmp_verdict;
 # in order, so no cast ever sees text that would make it raise.
 _PARSE_SQL = """
 INSERT INTO tmp_eval (idx, serial, value, read_at, reason, note, rnk, ok)
-SELECT p.idx, p.serial, p.value, p.read_at, p.reason, p.note,
-       row_number() OVER (PARTITION BY p.serial ORDER BY p.read_at, p.idx),
+SELECT p.idx, p.serial, p.value, p.read_at, p.reason, p.note, 1,
        p.serial <> '' AND p.value IS NOT NULL AND p.read_at IS NOT NULL AND p.read_at <= %(latest)s
            AND p.reason IN ('', 'rollover', 'replacement')
 FROM (
-    SELECT r.idx, upper(btrim(coalesce(r.serial, ''))) AS serial,
-           lower(btrim(coalesce(r.reason_raw, ''))) AS reason, left(coalesce(r.note_raw, ''), 300) AS note,
-           CASE WHEN replace(btrim(coalesce(r.value_raw, '')), ',', '') ~ %(value_re)s
-                THEN replace(btrim(r.value_raw), ',', '')::numeric(12,3) END AS value,
-           CASE WHEN NOT (x.t ~ %(datetime_re)s) THEN NULL
+    SELECT x.idx, upper(btrim(coalesce(x.serial, ''))) AS serial,
+           lower(btrim(coalesce(x.reason_raw, ''))) AS reason, left(coalesce(x.note_raw, ''), 300) AS note,
+           CASE WHEN x.v ~ %(value_re)s THEN x.v::numeric(12,3) END AS value,
+           CASE WHEN NOT (translate(x.t, '0123456789', '0000000000') = ANY(%(datetime_shapes)s)) THEN NULL
                 WHEN substr(x.t, 1, 4)::int < 1900 OR substr(x.t, 6, 2)::int NOT BETWEEN 1 AND 12
                      OR substr(x.t, 9, 2)::int < 1 THEN NULL
                 WHEN substr(x.t, 9, 2)::int > extract(day FROM make_date(substr(x.t, 1, 4)::int,
                      substr(x.t, 6, 2)::int, 1) + interval '1 month - 1 day') THEN NULL
                 WHEN length(x.t) > 10 AND (substr(x.t, 12, 2)::int > 23 OR substr(x.t, 15, 2)::int > 59) THEN NULL
                 WHEN substr(x.t, 17, 1) = ':' AND substr(x.t, 18, 2)::int > 59 THEN NULL
-                WHEN length(x.t) > 10 AND x.t ~ %(tz_re)s THEN x.t::timestamptz
+                WHEN length(x.t) > 16 AND (strpos(substr(x.t, 17), 'Z') > 0 OR strpos(substr(x.t, 17), '+') > 0
+                                           OR strpos(substr(x.t, 17), '-') > 0) THEN x.t::timestamptz
                 ELSE x.t::timestamp AT TIME ZONE 'Africa/Nairobi' END AS read_at
-    FROM tmp_raw r, LATERAL (SELECT btrim(coalesce(r.read_at_raw, '')) AS t) x
-    WHERE r.idx BETWEEN %(first)s AND %(last)s
+    FROM (
+        SELECT r.idx, r.serial, r.reason_raw, r.note_raw, btrim(coalesce(r.read_at_raw, '')) AS t,
+               replace(btrim(coalesce(r.value_raw, '')), ',', '') AS v
+        FROM tmp_raw r WHERE r.idx BETWEEN %(first)s AND %(last)s
+        OFFSET 0  -- a fence: evaluate each row's trimmed text once
+    ) x
+    OFFSET 0  -- a fence: the parsed value and time are used twice above, computed once here
 ) p
 """
 
@@ -169,36 +172,43 @@ WITH base AS (
                 WHEN b.reason = 'rollover' THEN b.value + b.cap + 0.001 - b.previous
                 ELSE b.value END AS consumption
     FROM base b
+), verdicts AS (
+    SELECT j.idx, j.meter_id, j.value, j.read_at, j.reason, j.note, j.code, j.consumption,
+           array_remove(ARRAY[
+               CASE WHEN j.n >= 2 AND j.last_at > j.first_at AND j.total - j.first_cons > 0
+                     AND j.consumption > %(high_factor)s * (j.total - j.first_cons)
+                         / (extract(epoch FROM j.last_at - j.first_at) / 86400)
+                         * greatest(extract(epoch FROM j.read_at - j.previous_at) / 86400, 1)
+                    THEN 'high_consumption' END,
+               CASE WHEN j.consumption = 0 AND cardinality(j.cons) >= 2 AND j.cons[1] = 0 AND j.cons[2] = 0
+                    THEN 'zero_streak' END,
+               CASE WHEN j.value > j.cap OR j.consumption > j.cap / 2 THEN 'dial_range' END,
+               CASE WHEN %(portal)s THEN 'client_submitted' END
+           ]::varchar(20)[], NULL) AS flags,
+           j.previous, j.previous_at, j.next_value, j.next_at, j.same_id, j.same_value, j.installed_on,
+           j.meter_status
+    FROM judged j
+), stored AS (
+    INSERT INTO meters_reading (meter_id, value, read_at, consumption, source, reason, status, flags, note,
+                                recorded_by_id, created)
+    SELECT f.meter_id, f.value, f.read_at, f.consumption, %(source)s, f.reason,
+           CASE WHEN cardinality(f.flags) > 0 THEN 'flagged' ELSE 'accepted' END, f.flags, f.note,
+           %(user_id)s, %(now)s
+    FROM verdicts f WHERE f.code IS NULL
+    RETURNING status
+), kept AS (
+    -- Only rows that need more work afterwards: messages, repeats, out-of-order recomputation
+    -- (or every row, when the caller wants each reading's id back).
+    INSERT INTO tmp_verdict (idx, meter_id, value, read_at, reason, note, code, consumption, flags, previous,
+                             previous_at, next_value, next_at, same_id, same_value, installed_on, meter_status)
+    SELECT f.idx, f.meter_id, f.value, f.read_at, f.reason, f.note, f.code, f.consumption, f.flags, f.previous,
+           f.previous_at, f.next_value, f.next_at, f.same_id, f.same_value, f.installed_on, f.meter_status
+    FROM verdicts f WHERE f.code IS NOT NULL OR f.next_value IS NOT NULL OR %(keep_all)s
+    RETURNING 1
 )
-INSERT INTO tmp_verdict (idx, meter_id, value, read_at, reason, note, code, consumption, flags, previous,
-                         previous_at, next_value, next_at, same_id, same_value, installed_on, meter_status)
-SELECT j.idx, j.meter_id, j.value, j.read_at, j.reason, j.note, j.code, j.consumption,
-       array_remove(ARRAY[
-           CASE WHEN j.n >= 2 AND j.last_at > j.first_at AND j.total - j.first_cons > 0
-                 AND j.consumption > %(high_factor)s * (j.total - j.first_cons)
-                     / (extract(epoch FROM j.last_at - j.first_at) / 86400)
-                     * greatest(extract(epoch FROM j.read_at - j.previous_at) / 86400, 1)
-                THEN 'high_consumption' END,
-           CASE WHEN j.consumption = 0 AND cardinality(j.cons) >= 2 AND j.cons[1] = 0 AND j.cons[2] = 0
-                THEN 'zero_streak' END,
-           CASE WHEN j.value > j.cap OR j.consumption > j.cap / 2 THEN 'dial_range' END,
-           CASE WHEN %(portal)s THEN 'client_submitted' END
-       ]::varchar(20)[], NULL),
-       j.previous, j.previous_at, j.next_value, j.next_at, j.same_id, j.same_value, j.installed_on,
-       j.meter_status
-FROM judged j
+SELECT (SELECT count(*) FROM stored), (SELECT count(*) FROM stored WHERE status = 'flagged'),
+       (SELECT count(*) FROM kept)
 """
-
-_INSERT_SQL = """
-INSERT INTO meters_reading (meter_id, value, read_at, consumption, source, reason, status, flags, note,
-                            recorded_by_id, created)
-SELECT v.meter_id, v.value, v.read_at, v.consumption, %(source)s, v.reason,
-       CASE WHEN cardinality(v.flags) > 0 THEN 'flagged' ELSE 'accepted' END, v.flags, v.note,
-       %(user_id)s, %(now)s
-FROM tmp_verdict v JOIN tmp_eval t ON t.idx = v.idx
-WHERE v.code IS NULL AND t.rnk = %(rank)s AND v.idx BETWEEN %(first)s AND %(last)s
-"""
-
 
 def _stage_rows(cursor, raw_rows: Sequence[dict[str, object]]) -> None:  # type: ignore[no-untyped-def]
     with cursor.copy("COPY tmp_raw (idx, serial, value_raw, read_at_raw, reason_raw, note_raw) FROM STDIN") as copy:
@@ -211,9 +221,9 @@ def _stage_rows(cursor, raw_rows: Sequence[dict[str, object]]) -> None:  # type:
 def _process(cursor, count: int, *, source: str, user_id: int | None, now: datetime, want_ids: bool,  # type: ignore[no-untyped-def]
              chunk: int, progress=None) -> RecordResult:  # type: ignore[no-untyped-def]
     result = RecordResult()
-    params = {"value_re": VALUE_RE, "datetime_re": DATETIME_RE, "tz_re": TZ_RE, "latest": now + FUTURE_TOLERANCE,
+    params = {"value_re": VALUE_RE, "datetime_shapes": sorted(DATETIME_SHAPES), "latest": now + FUTURE_TOLERANCE,
               "history_days": HISTORY_DAYS, "high_factor": HIGH_FACTOR, "portal": source == Reading.Source.PORTAL,
-              "source": source, "user_id": user_id, "now": now}
+              "source": source, "user_id": user_id, "now": now, "keep_all": want_ids}
     if count > chunk:
         cursor.execute("CREATE INDEX ON tmp_raw (idx)")
     for first in range(0, count, chunk):
@@ -222,16 +232,23 @@ def _process(cursor, count: int, *, source: str, user_id: int | None, now: datet
         if count > 100 and first == 0:
             # The planner knows nothing of a fresh temp table; the first chunk is representative.
             cursor.execute("ANALYZE tmp_eval")
+        # Several readings of one meter in a chunk are judged in time order, one round each.
+        cursor.execute("SELECT EXISTS (SELECT 1 FROM tmp_eval WHERE ok AND idx BETWEEN %(first)s AND %(last)s "
+                       "GROUP BY serial HAVING count(*) > 1)", bounds)
+        if cursor.fetchone()[0]:
+            cursor.execute("UPDATE tmp_eval e SET rnk = x.rnk FROM (SELECT idx, row_number() OVER "
+                           "(PARTITION BY serial ORDER BY read_at, idx) AS rnk FROM tmp_eval "
+                           "WHERE ok AND idx BETWEEN %(first)s AND %(last)s) x WHERE e.idx = x.idx", bounds)
         cursor.execute("SELECT coalesce(max(rnk), 0) FROM tmp_eval WHERE ok AND idx BETWEEN %(first)s AND %(last)s", bounds)
         for rank in range(1, cursor.fetchone()[0] + 1):
             cursor.execute(_JUDGE_SQL, {**bounds, "rank": rank})
-            cursor.execute(_INSERT_SQL, {**bounds, "rank": rank})
-            result.created_count += cursor.rowcount
+            created, flagged, _kept = cursor.fetchone()
+            result.created_count += created
+            result.flagged_count += flagged
         if progress:
             progress(min(first + chunk, count))
-    cursor.execute("SELECT count(*) FILTER (WHERE code IS NULL AND cardinality(flags) > 0), "
-                   "count(*) FILTER (WHERE code = 'repeat') FROM tmp_verdict")
-    result.flagged_count, result.repeat_count = cursor.fetchone()
+    cursor.execute("SELECT count(*) FROM tmp_verdict WHERE code = 'repeat'")
+    result.repeat_count = cursor.fetchone()[0]
     # An accepted reading that arrived after a later one changes that later one's consumption.
     cursor.execute("SELECT meter_id, min(read_at) FROM tmp_verdict WHERE code IS NULL AND next_value IS NOT NULL "
                    "AND cardinality(flags) = 0 GROUP BY meter_id")
