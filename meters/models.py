@@ -96,4 +96,30 @@ class Reading(models.Model):
         return None if self.consumption is None else self.consumption * 1000
 
 
-__all__ = ["Meter", "Reading", "Zone"]
+
+
+
+class ReadingImport(models.Model):
+    """A CSV of readings being imported in the background, with its progress and outcome."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        RUNNING = "running", "Importing"
+        DONE = "done", "Done"
+        FAILED = "failed", "Failed"
+
+    token = models.CharField(max_length=32, unique=True)
+    file_name = models.CharField(max_length=200, blank=True)
+    total_rows = models.PositiveIntegerField(default=0)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    summary = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+    finished = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created"]
+
+    def __str__(self) -> str:
+        return f"{self.file_name} ({self.status})"

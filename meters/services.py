@@ -458,3 +458,41 @@ def meter_replace(*, actor: object, meter: Meter, final_reading: Decimal, replac
     return new
 
 
+
+
+def import_progress_key(job_id: int) -> str:
+    # The cache, not the job row: the import's own transaction would hide row updates until the end.
+    return f"reading-import:{job_id}"
+
+
+def reading_import_run(job_id: int) -> str:
+    """Run a queued CSV import (in a Celery worker, or in-process when tasks run eagerly)."""
+    from django.core.cache import cache
+
+    from majismart import uploads
+    from meters.imports import ImportFormatError, readings_import
+    from meters.models import ReadingImport
+
+    # Claim by UPDATE: a redelivered task finds the job no longer queued and does nothing.
+    if ReadingImport.objects.filter(pk=job_id, status=ReadingImport.Status.QUEUED).update(
+            status=ReadingImport.Status.RUNNING) != 1:
+        return "already taken"
+    job = ReadingImport.objects.select_related("created_by").get(pk=job_id)
+    kept = uploads.open_kept(job.token, "readings")
+    try:
+        if kept is None:
+            raise ImportFormatError("The uploaded file is gone; please upload it again.")
+        with kept:
+            summary = readings_import(kept, user=job.created_by,
+                                      progress=lambda n: cache.set(import_progress_key(job_id), n, 3600))
+        job.summary = {"rows": summary.rows, "created": summary.created, "flagged": summary.flagged,
+                       "unchanged": summary.unchanged, "error_count": summary.error_count,
+                       "errors": summary.errors[:200]}
+        job.status = ReadingImport.Status.DONE
+    except ImportFormatError as exc:
+        job.summary = {"message": str(exc)}
+        job.status = ReadingImport.Status.FAILED
+    job.finished = timezone.now()
+    job.save(update_fields=["summary", "status", "finished"])
+    uploads.discard(job.token, "readings")
+    return job.status

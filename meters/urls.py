@@ -10,6 +10,7 @@ urlpatterns = [
     path("dashboard/readings/review/", dashboard.review_queue, name="review_queue"),
     path("dashboard/readings/review/<int:pk>/", dashboard.review_decide, name="review_decide"),
     path("dashboard/readings/<int:pk>/photo/", dashboard.reading_photo, name="reading_photo"),
+    path("dashboard/readings/upload/<int:pk>/", dashboard.reading_import, name="reading_import"),
     path("dashboard/readings/upload/", dashboard.readings_upload, name="readings_upload"),
     path("portal/usage/", portal.usage, name="portal_usage"),
     path("portal/reading/", portal.self_reading, name="portal_reading"),

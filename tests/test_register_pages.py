@@ -137,7 +137,7 @@ def test_flagged_readings_are_reviewed(route) -> None:  # type: ignore[no-untype
         assert Reading.objects.get(pk=flagged.id).status == "accepted"
 
 
-def test_readings_csv_preview_then_import(route) -> None:  # type: ignore[no-untyped-def]
+def test_readings_csv_preview_then_import(route, beta, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
     csv_text = ("meter,value,read_at\nNM-1,40,2025-08-01\nNM-2,abc,2025-08-01\nGHOST,1,2025-08-01\n"
                 "nm-3,41.5,2025-08-01T09:00\n")
     http = as_("amos")
@@ -149,8 +149,18 @@ def test_readings_csv_preview_then_import(route) -> None:  # type: ignore[no-unt
         assert not Reading.objects.filter(value=Decimal("40")).exists()  # the preview wrote nothing
     connection.set_schema_to_public()
     token = preview.context["token"]
-    done = http.post("/dashboard/readings/upload/", {"token": token})
-    assert done.status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):
+        done = http.post("/dashboard/readings/upload/", {"token": token, "file_name": "r.csv"})
+    assert done.status_code == 302 and "/dashboard/readings/upload/" in done.url
+    job_page = http.get(done.url)
+    assert "<strong>2</strong> readings imported" in job_page.content.decode()
+    assert "<strong>2</strong> rows skipped" in job_page.content.decode()
+    state = http.get(done.url + "?format=json").json()
+    assert state["status"] == "done" and state["percent"] == 100 and state["summary"]["created"] == 2
+    assert [e["line"] for e in state["summary"]["errors"]] == [3, 4]
+    bob = Http(HTTP_HOST="beta.majismart.localhost")
+    login(bob, "bob@beta.test")
+    assert bob.get(done.url).status_code == 404
     with tenant_context(_alpha()):
         assert set(Reading.objects.filter(read_at__date=date(2025, 8, 1)).values_list("meter__serial", flat=True)) == {"NM-1", "NM-3"}
 

@@ -7,7 +7,9 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import OuterRef, Subquery
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.core.cache import cache
+from django.db import transaction
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
@@ -17,8 +19,15 @@ from clients.models import Client, Zone
 from majismart import uploads
 from meters.forms import MeterForm, ReadingsImportForm, ReplaceForm
 from meters.imports import ImportFormatError, readings_import
-from meters.models import Meter, Reading
-from meters.services import meter_create, meter_replace, reading_review, readings_record
+from meters.models import Meter, Reading, ReadingImport
+from meters.services import (
+    import_progress_key,
+    meter_create,
+    meter_replace,
+    reading_review,
+    readings_record,
+)
+from meters.tasks import import_readings_task
 
 
 def _form_errors(form, exc: ValidationError) -> None:  # type: ignore[no-untyped-def]
@@ -156,12 +165,12 @@ def readings_upload(request: HttpRequest) -> HttpResponse:
             messages.error(request, "That upload has expired; please upload the file again.")
             return redirect("readings_upload")
         with kept:
-            summary = readings_import(kept, user=request.user)
-        uploads.discard(request.POST["token"], "readings")
-        messages.success(request, f"Imported {summary.created} readings ({summary.flagged} flagged for review); "
-                                  f"{summary.error_count} rows skipped.")
-        return redirect("review_queue" if summary.flagged and has_capability(request.user, "readings.review")
-                        else "readings_upload")
+            lines = sum(block.count(b"\n") for block in iter(lambda: kept.read(1 << 20), b""))
+        job = ReadingImport.objects.create(token=request.POST["token"], total_rows=max(lines - 1, 0),
+                                           file_name=request.POST.get("file_name", "")[:200], created_by=request.user)
+        # Big files take a while: a worker imports, this page shows progress.
+        transaction.on_commit(lambda: import_readings_task.delay(job.pk))
+        return redirect("reading_import", pk=job.pk)
     if request.method == "POST":
         form = ReadingsImportForm(request.POST, request.FILES)
         context["form"] = form
@@ -173,5 +182,19 @@ def readings_upload(request: HttpRequest) -> HttpResponse:
             except ImportFormatError as exc:
                 form.add_error("file", str(exc))
             else:
-                context.update(summary=summary, token=token)
+                context.update(summary=summary, token=token, file_name=form.cleaned_data["file"].name)
     return render(request, "meters/upload.html", context)
+
+
+@require_capability("readings.record")
+def reading_import(request: HttpRequest, pk: int) -> HttpResponse:
+    job = get_object_or_404(ReadingImport, pk=pk)
+    done = cache.get(import_progress_key(job.pk), 0) if job.status == ReadingImport.Status.RUNNING else (
+        job.total_rows if job.status == ReadingImport.Status.DONE else 0)
+    percent = min(100, int(100 * done / job.total_rows)) if job.total_rows else (100 if job.status == "done" else 0)
+    state = {"status": job.status, "rows_done": done, "total_rows": job.total_rows, "percent": percent,
+             "summary": job.summary if job.status in ("done", "failed") else None}
+    if request.GET.get("format") == "json":
+        return JsonResponse(state)
+    return render(request, "meters/import_job.html", {"active": "readings", "job": job, "state": state,
+                                                      "can_review": has_capability(request.user, "readings.review")})
