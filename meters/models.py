@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
-from clients.models import Client, Zone
+from clients.models import Client
 
 M3 = {"max_digits": 12, "decimal_places": 3}
 

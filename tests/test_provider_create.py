@@ -80,7 +80,10 @@ def test_a_template_behind_the_code_is_migrated_before_cloning() -> None:
     tenants.services._template_checked = False
     with connection.cursor() as cursor:
         cursor.execute('DELETE FROM "tenant_base".django_migrations WHERE app = %s', ["meters"])
-        cursor.execute('DROP TABLE "tenant_base".meters_reading, "tenant_base".meters_meter')
+        cursor.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'tenant_base' "
+                       "AND table_name LIKE 'meters%%'")
+        tables = ", ".join(f'"tenant_base"."{t}"' for (t,) in cursor.fetchall())
+        cursor.execute(f"DROP TABLE {tables}")
     provider = _create()
     assert _pending_migrations("tenant_base") == [] and _pending_migrations(provider.schema_name) == []
     with connection.cursor() as cursor:
