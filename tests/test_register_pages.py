@@ -232,3 +232,29 @@ def test_categories_and_zones_are_the_providers_own(route) -> None:  # type: ign
     with tenant_context(__import__("tenants.models", fromlist=["Provider"]).Provider.objects.get(slug="beta")):
         assert not Category.objects.filter(code="school").exists()
     assert as_("anne").post("/dashboard/clients/settings/", {"zone-code": "x", "zone-name": "X"}).status_code == 403
+
+
+def test_every_id_bearing_page_and_endpoint_is_404_for_another_provider(route, beta) -> None:  # type: ignore[no-untyped-def]
+    from meters.models import ReadingImport
+
+    m1 = route["meters"][0]
+    with tenant_context(_alpha()):
+        flagged = readings_record([{"meter": m1.serial, "value": "33", "read_at": "2025-07-01"}],
+                                  source=Reading.Source.PORTAL).created[0].id
+        job = ReadingImport.objects.create(token="0" * 32, total_rows=1)
+    connection.set_schema_to_public()
+    # Beta has no clients, meters, readings or imports of its own: anything but 404 would be alpha's.
+    bob = Http(HTTP_HOST="beta.majismart.localhost")
+    login(bob, "bob@beta.test")
+    client_pk, meter_pk = route["clients"][0].pk, m1.pk
+    gets = [f"/dashboard/clients/{client_pk}/", f"/dashboard/clients/{client_pk}/edit/",
+            f"/dashboard/meters/{meter_pk}/replace/", f"/dashboard/readings/{flagged}/photo/",
+            f"/dashboard/readings/upload/{job.pk}/", f"/api/v1/clients/{client_pk}/", f"/api/v1/meters/{meter_pk}/"]
+    for url in gets:
+        assert bob.get(url).status_code == 404, url
+    assert bob.post(f"/dashboard/readings/review/{flagged}/", {"decision": "reject"}).status_code == 404
+    assert bob.post(f"/dashboard/meters/{meter_pk}/replace/", {"final_reading": "40", "replaced_at": "2025-09-01T10:00",
+                                                               "new_serial": "X", "new_initial_reading": "0"}).status_code == 404
+    with tenant_context(_alpha()):
+        assert Reading.objects.get(pk=flagged).status == "flagged"
+        assert Meter.objects.get(pk=meter_pk).status == "active"
