@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 import uuid
+from collections.abc import Callable
+from typing import Any
 
 from django.core.files.base import File
 from django.core.files.storage import default_storage
@@ -27,3 +29,22 @@ def open_kept(token: str, kind: str) -> File | None:
 def discard(token: str, kind: str) -> None:
     if TOKEN_RE.match(token or ""):
         default_storage.delete(f"imports/{kind}-{token}.csv")
+
+
+MSG_EXPIRED = "That upload has expired; please upload the file again."
+
+
+def preview(form: Any, kind: str, dry_run: Callable[[File], object],
+            refused: tuple[type[Exception], ...]) -> dict[str, object]:
+    """Keep a valid upload and check it with `dry_run` (which writes nothing). Returns what the
+    preview page shows, or {} with the problem put on the form's file field."""
+    upload = form.cleaned_data["file"]
+    token = keep(upload, kind)
+    try:
+        with open_kept(token, kind) as kept:  # type: ignore[union-attr]
+            summary = dry_run(kept)
+    except refused as exc:
+        discard(token, kind)
+        form.add_error("file", str(exc))
+        return {}
+    return {"summary": summary, "token": token, "file_name": upload.name}

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
+import psycopg
+from django.db import DataError as DjangoDataError
 from django.db import transaction
 
 from meters.models import Reading
@@ -76,11 +79,7 @@ def readings_import(stream: BinaryIO, *, user: object = None, dry_run: bool = Fa
         try:
             result = readings_record_csv(_Prefixed(head, stream), names, mapping, source=Reading.Source.CSV,
                                          user=user, chunk=chunk, progress=progress, max_errors=max_errors)
-        except Exception as exc:  # COPY refuses a malformed file as a whole: say where
-            from django.db import DataError
-
-            if not isinstance(exc, DataError):
-                raise
+        except (DjangoDataError, psycopg.errors.DataError) as exc:  # COPY refuses a malformed file whole: say where
             raise ImportFormatError(MSG_MALFORMED.format(line=_line_of(exc), detail=str(exc).splitlines()[0])) from exc
         if dry_run:
             transaction.set_rollback(True)
@@ -92,7 +91,5 @@ def readings_import(stream: BinaryIO, *, user: object = None, dry_run: bool = Fa
 
 
 def _line_of(exc: Exception) -> str:
-    import re
-
     match = re.search(r"line (\d+)", str(exc))
     return match.group(1) if match else "?"

@@ -258,3 +258,16 @@ def test_every_id_bearing_page_and_endpoint_is_404_for_another_provider(route, b
     with tenant_context(_alpha()):
         assert Reading.objects.get(pk=flagged).status == "flagged"
         assert Meter.objects.get(pk=meter_pk).status == "active"
+
+
+def test_an_unreadable_readings_file_gets_the_form_back_with_the_reason(route) -> None:  # type: ignore[no-untyped-def]
+    from meters.imports import MSG_HEADER
+
+    http = as_("amos")
+    no_header = http.post("/dashboard/readings/upload/", {"file": SimpleUploadedFile("x.csv", b"a,b\n1,2\n")})
+    assert MSG_HEADER.encode() in no_header.content and "summary" not in no_header.context
+    broken = http.post("/dashboard/readings/upload/",
+                       {"file": SimpleUploadedFile("y.csv", b'meter,value,read_at\nNM-1,"40,2025-08-01\n')})
+    assert b"is not valid CSV" in broken.content
+    with tenant_context(_alpha()):
+        assert not Reading.objects.filter(value=Decimal("40")).exists()

@@ -104,7 +104,7 @@ def client_import(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and "token" in request.POST:
         kept = uploads.open_kept(request.POST["token"], "clients")
         if kept is None:
-            messages.error(request, "That upload has expired; please upload the file again.")
+            messages.error(request, uploads.MSG_EXPIRED)
             return redirect("client_import")
         with kept:
             summary = clients_import(io.TextIOWrapper(kept, encoding="utf-8-sig", errors="replace"), actor=request.user)
@@ -115,15 +115,11 @@ def client_import(request: HttpRequest) -> HttpResponse:
         form = ImportForm(request.POST, request.FILES)
         context["form"] = form
         if form.is_valid():
-            token = uploads.keep(form.cleaned_data["file"], "clients")
-            try:
-                with uploads.open_kept(token, "clients") as kept:  # type: ignore[union-attr]
-                    summary = clients_import(io.TextIOWrapper(kept, encoding="utf-8-sig", errors="replace"),
-                                             actor=request.user, dry_run=True)
-            except (ClientImportError, UnicodeDecodeError) as exc:
-                form.add_error("file", str(exc))
-            else:
-                context.update(summary=summary, token=token)
+            context.update(uploads.preview(
+                form, "clients",
+                lambda kept: clients_import(io.TextIOWrapper(kept, encoding="utf-8-sig", errors="replace"),
+                                            actor=request.user, dry_run=True),
+                (ClientImportError, UnicodeDecodeError)))
     return render(request, "clients/import.html", context)
 
 

@@ -4,11 +4,11 @@ the review queue and CSV upload."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import OuterRef, Subquery
-from django.core.cache import cache
 from django.db import transaction
+from django.db.models import OuterRef, Subquery
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -162,7 +162,7 @@ def readings_upload(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and "token" in request.POST:
         kept = uploads.open_kept(request.POST["token"], "readings")
         if kept is None:
-            messages.error(request, "That upload has expired; please upload the file again.")
+            messages.error(request, uploads.MSG_EXPIRED)
             return redirect("readings_upload")
         with kept:
             lines = sum(block.count(b"\n") for block in iter(lambda: kept.read(1 << 20), b""))
@@ -175,14 +175,9 @@ def readings_upload(request: HttpRequest) -> HttpResponse:
         form = ReadingsImportForm(request.POST, request.FILES)
         context["form"] = form
         if form.is_valid():
-            token = uploads.keep(form.cleaned_data["file"], "readings")
-            try:
-                with uploads.open_kept(token, "readings") as kept:  # type: ignore[union-attr]
-                    summary = readings_import(kept, user=request.user, dry_run=True)
-            except ImportFormatError as exc:
-                form.add_error("file", str(exc))
-            else:
-                context.update(summary=summary, token=token, file_name=form.cleaned_data["file"].name)
+            context.update(uploads.preview(form, "readings",
+                                           lambda kept: readings_import(kept, user=request.user, dry_run=True),
+                                           (ImportFormatError,)))
     return render(request, "meters/upload.html", context)
 
 
