@@ -59,5 +59,60 @@ def seed() -> list[DemoProvider]:
                 if not User.objects.filter(email=email).exists():
                     User.objects.create_user(email, DEMO_PASSWORD, full_name=name, role=role)
                 demo.logins.append((role.label, email))
+            seed_register(spec["slug"])
         result.append(demo)
     return result
+
+
+FIRST = ["Wanjiru", "Otieno", "Achieng", "Kamau", "Njeri", "Mutua", "Chebet", "Kiprono", "Atieno", "Mwangi",
+         "Wambui", "Omondi", "Nyambura", "Kibet", "Akinyi", "Karanja", "Jepchirchir", "Ochieng", "Muthoni", "Barasa"]
+LAST = ["Kariuki", "Odhiambo", "Wafula", "Njoroge", "Korir", "Macharia", "Onyango", "Mugo", "Rotich", "Nduta"]
+ZONES = [("north", "North route"), ("market", "Market route"), ("river", "Riverside route")]
+
+
+def seed_register(slug: str, clients: int = 30) -> None:
+    """Zones, clients with meters and a year of monthly readings (once per provider)."""
+    from datetime import date, datetime, time
+    from decimal import Decimal
+
+    from clients.models import Category, Client, Zone
+    from clients.services import account_numbers_reserve
+    from meters.models import Meter, Reading
+    from meters.services import readings_record
+    from meters.validation import NAIROBI
+
+    if Client.objects.exists():
+        return
+    zones = [Zone.objects.create(code=code, name=name) for code, name in ZONES]
+    categories = {c.code: c for c in Category.objects.all()}
+    numbers = account_numbers_reserve(clients)
+    today = date.today()
+    start = date(today.year - 1, today.month, 1)
+    made = []
+    for i in range(clients):
+        category = categories["commercial" if i % 7 == 3 else "kiosk" if i % 11 == 5 else "domestic"]
+        client = Client.objects.create(
+            account_number=numbers[i], full_name=f"{FIRST[i % len(FIRST)]} {LAST[(i * 3) % len(LAST)]}",
+            phone=f"+2547{(11000000 + i * 7919) % 100000000:08d}", category=category, zone=zones[i % len(zones)],
+            location=f"Plot {100 + i}", opening_balance=Decimal(i % 4 * 250))
+        made.append(Meter.objects.create(serial=f"{slug[:3].upper()}-{10000 + i}", client=client,
+                                         installed_on=start, initial_reading=Decimal(100 + i)))
+    client_user = User.objects.filter(role=Role.CLIENT).first()
+    if client_user:
+        first = made[0].client
+        first.user = client_user
+        first.save(update_fields=["user"])
+    rows = []
+    for m_index, meter in enumerate(made):
+        value = meter.initial_reading
+        for month in range(1, 13):
+            y, mo = start.year + (start.month - 1 + month) // 12, (start.month - 1 + month) % 12 + 1
+            moment = datetime.combine(date(y, mo, 1), time(9), tzinfo=NAIROBI)
+            if moment.date() > today:
+                break
+            base = Decimal(6 + (m_index * 13 + month * 7) % 18)  # 6–23 m³ a month, varied
+            if m_index == 4 and month == 11:
+                base *= 5  # a leak: flagged for review
+            value += base + Decimal(m_index % 3) / 4
+            rows.append({"meter": meter.serial, "value": str(value), "read_at": moment.isoformat()})
+    readings_record(rows, source=Reading.Source.CSV, want_ids=False)

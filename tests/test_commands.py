@@ -67,6 +67,12 @@ def test_seed_demo_creates_two_providers_once(db) -> None:  # type: ignore[no-un
     with tenant_context(Provider.objects.get(slug="mombasa-water")):
         assert sorted(User.objects.values_list("role", flat=True)) == [
             "accountant", "client", "manager", "meter_reader", "owner"]
+        from clients.models import Client
+        from meters.models import Reading
+
+        assert Client.objects.count() == 30 and Client.objects.filter(user__role="client").count() == 1
+        assert Reading.objects.filter(status="accepted").count() >= 30 * 11
+        assert Reading.objects.filter(status="flagged", flags__contains=["high_consumption"]).exists()
 
 
 def test_setup_periodic_tasks_declares_the_schedule(db) -> None:  # type: ignore[no-untyped-def]
