@@ -89,7 +89,9 @@ class ReadingCreateApi(APIView):
     def post(self, request: Request) -> Response:
         if not isinstance(request.data, dict):
             raise serializers.ValidationError({"detail": ["Send one reading as a JSON object."]})
-        result = readings_record([dict(request.data)], source=Reading.Source.API, user=_user(request))
+        # Form-encoded bodies arrive as a QueryDict of lists: take each field's value.
+        data = request.data.dict() if hasattr(request.data, "dict") else dict(request.data)
+        result = readings_record([data], source=Reading.Source.API, user=_user(request))
         if result.errors:
             raise serializers.ValidationError(result.errors[0]["errors"])
         if result.repeats:
@@ -119,7 +121,9 @@ class ReadingBulkApi(APIView):
                 rows.append((i, item))
             else:
                 shape_errors.append({"index": i, "errors": {"detail": ["Each reading must be a JSON object."]}})
-        result: RecordResult = readings_record([r for _, r in rows], source=Reading.Source.API, user=_user(request))
+        # Every bad row is reported (API.md: none lost silently), however many there are.
+        result: RecordResult = readings_record([r for _, r in rows], source=Reading.Source.API, user=_user(request),
+                                               max_errors=len(rows))
         positions = [i for i, _ in rows]
         errors = shape_errors + [{"index": positions[e["index"]], "errors": e["errors"]} for e in result.errors]
         errors.sort(key=lambda e: e["index"])

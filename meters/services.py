@@ -24,12 +24,14 @@ from meters.models import Meter, Reading
 from meters.validation import (
     DATETIME_SHAPES,
     FUTURE_TOLERANCE,
+    MAX_OFFSET_HOURS,
     MSG_ABOVE_LATER,
     MSG_BEFORE_INSTALL,
     MSG_BELOW_PREVIOUS,
     MSG_CONFLICT,
     MSG_INACTIVE_METER,
     MSG_UNKNOWN_METER,
+    THOUSANDS_RE,
     VALUE_RE,
     local_day,
     parse_reading,
@@ -111,12 +113,17 @@ FROM (
                      substr(x.t, 6, 2)::int, 1) + interval '1 month - 1 day') THEN NULL
                 WHEN length(x.t) > 10 AND (substr(x.t, 12, 2)::int > 23 OR substr(x.t, 15, 2)::int > 59) THEN NULL
                 WHEN substr(x.t, 17, 1) = ':' AND substr(x.t, 18, 2)::int > 59 THEN NULL
+                WHEN length(x.t) > 16 AND (strpos(substr(x.t, 17), '+') > 0 OR strpos(substr(x.t, 17), '-') > 0)
+                     AND abs(substring(x.t FROM '[+-]([0-9]{2}):?[0-9]{0,2}$')::int * 60
+                             + coalesce(nullif(substring(x.t FROM '[+-][0-9]{2}:?([0-9]{2})$'), '')::int, 0))
+                         > %(max_offset_minutes)s THEN NULL
                 WHEN length(x.t) > 16 AND (strpos(substr(x.t, 17), 'Z') > 0 OR strpos(substr(x.t, 17), '+') > 0
                                            OR strpos(substr(x.t, 17), '-') > 0) THEN x.t::timestamptz
                 ELSE x.t::timestamp AT TIME ZONE 'Africa/Nairobi' END AS read_at
     FROM (
         SELECT r.idx, r.serial, r.reason_raw, r.note_raw, btrim(coalesce(r.read_at_raw, '')) AS t,
-               replace(btrim(coalesce(r.value_raw, '')), ',', '') AS v
+               CASE WHEN btrim(coalesce(r.value_raw, '')) ~ %(thousands_re)s
+                    THEN replace(btrim(r.value_raw), ',', '') ELSE btrim(coalesce(r.value_raw, '')) END AS v
         FROM tmp_raw r WHERE r.idx BETWEEN %(first)s AND %(last)s
         OFFSET 0  -- a fence: evaluate each row's trimmed text once
     ) x
@@ -140,7 +147,7 @@ WITH base AS (
     ) same ON true
     LEFT JOIN LATERAL (
         SELECT r.value, r.read_at, r.reason FROM meters_reading r
-        WHERE r.meter_id = m.id AND r.read_at > t.read_at AND r.status <> 'rejected'
+        WHERE r.meter_id = m.id AND r.read_at > t.read_at AND r.status = 'accepted'
         ORDER BY r.read_at LIMIT 1
     ) nxt ON true
     LEFT JOIN LATERAL (
@@ -221,7 +228,8 @@ def _stage_rows(cursor, raw_rows: Sequence[dict[str, object]]) -> None:  # type:
 def _process(cursor, count: int, *, source: str, user_id: int | None, now: datetime, want_ids: bool,  # type: ignore[no-untyped-def]
              chunk: int, progress=None) -> RecordResult:  # type: ignore[no-untyped-def]
     result = RecordResult()
-    params = {"value_re": VALUE_RE, "datetime_shapes": sorted(DATETIME_SHAPES), "latest": now + FUTURE_TOLERANCE,
+    params = {"value_re": VALUE_RE, "datetime_shapes": sorted(DATETIME_SHAPES), "thousands_re": THOUSANDS_RE,
+              "max_offset_minutes": MAX_OFFSET_HOURS * 60, "latest": now + FUTURE_TOLERANCE,
               "history_days": HISTORY_DAYS, "high_factor": HIGH_FACTOR, "portal": source == Reading.Source.PORTAL,
               "source": source, "user_id": user_id, "now": now, "keep_all": want_ids}
     if count > chunk:
@@ -366,7 +374,8 @@ def consumption_recompute_pairs(pairs: Sequence[tuple[int, datetime]]) -> int:
             UPDATE meters_reading r SET consumption = CASE
                 WHEN r.value >= x.previous THEN r.value - x.previous
                 WHEN r.reason = 'rollover' THEN r.value + x.dial_capacity + 0.001 - x.previous
-                ELSE r.value END
+                WHEN r.reason = 'replacement' THEN r.value
+                ELSE NULL END
             FROM (
                 SELECT r2.id, m.dial_capacity, COALESCE(p.value, m.initial_reading) AS previous
                 FROM unnest(%s::bigint[], %s::timestamptz[]) AS k(meter_id, since)
@@ -381,7 +390,8 @@ def consumption_recompute_pairs(pairs: Sequence[tuple[int, datetime]]) -> int:
             WHERE r.id = x.id AND r.consumption IS DISTINCT FROM CASE
                 WHEN r.value >= x.previous THEN r.value - x.previous
                 WHEN r.reason = 'rollover' THEN r.value + x.dial_capacity + 0.001 - x.previous
-                ELSE r.value END
+                WHEN r.reason = 'replacement' THEN r.value
+                ELSE NULL END
             """,
             [[p[0] for p in pairs], [p[1] for p in pairs]],
         )
@@ -392,9 +402,33 @@ def consumption_recompute(meter_ids: Iterable[int], since: datetime) -> int:
     return consumption_recompute_pairs([(m, since) for m in meter_ids])
 
 
+MSG_REVIEW_BELOW = ("Cannot accept {value}: it is lower than the accepted reading before it ({previous} on {when}). "
+                    "Reject it, or correct the readings around it.")
+MSG_REVIEW_ABOVE = ("Cannot accept {value}: it is higher than an accepted reading after it ({later} on {when}). "
+                    "Reject it, or correct the readings around it.")
+
+
+def _review_check(reading: Reading) -> None:
+    """An accepted reading must sit between its accepted neighbours, as at recording time."""
+    accepted = Reading.objects.filter(meter_id=reading.meter_id, status=Reading.Status.ACCEPTED).exclude(pk=reading.pk)
+    before = accepted.filter(read_at__lt=reading.read_at).order_by("-read_at").first()
+    previous = before.value if before else reading.meter.initial_reading
+    if reading.value < previous and reading.reason not in (Reading.Reason.ROLLOVER, Reading.Reason.REPLACEMENT):
+        when = local_day(before.read_at) if before else f"installation, {reading.meter.installed_on}"
+        raise ValidationError({"value": [MSG_REVIEW_BELOW.format(value=reading.value, previous=previous, when=when)]})
+    after = accepted.filter(read_at__gt=reading.read_at).order_by("read_at").first()
+    if after is not None and reading.value > after.value and not after.reason:
+        raise ValidationError({"value": [MSG_REVIEW_ABOVE.format(value=reading.value, later=after.value,
+                                                                   when=local_day(after.read_at))]})
+
+
 @transaction.atomic
 def reading_review(*, reading: Reading, accept: bool, actor: object) -> Reading:
-    reading = Reading.objects.select_for_update().get(pk=reading.pk)
+    with connection.cursor() as cursor:
+        cursor.execute(_READINGS_LOCK_SQL)  # a batch being recorded must not judge against a half-reviewed meter
+    reading = Reading.objects.select_for_update().select_related("meter").get(pk=reading.pk)
+    if accept:
+        _review_check(reading)
     reading.status = Reading.Status.ACCEPTED if accept else Reading.Status.REJECTED
     reading.reviewed_by = actor if getattr(actor, "pk", None) else None
     reading.reviewed_at = timezone.now()

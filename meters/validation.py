@@ -80,8 +80,16 @@ class ParsedReading:
         self.errors.setdefault(name, []).append(message)
 
 
+THOUSANDS_RE = r"^[0-9]{1,3}(,[0-9]{3})+(\.[0-9]{1,3})?$"
+_THOUSANDS = re.compile(THOUSANDS_RE)
+MSG_DECIMAL_COMMA = "Use a dot for decimals (e.g. 12.5); commas may only group thousands (1,234.5)."
+MAX_OFFSET_HOURS = 14  # the widest UTC offsets in use; PostgreSQL refuses much beyond
+
+
 def value_text(raw: object) -> str:
-    return str(raw if raw is not None else "").strip().replace(",", "")
+    """The value with surrounding blanks removed and thousands commas dropped (1,234.5)."""
+    text = str(raw if raw is not None else "").strip(" ")
+    return text.replace(",", "") if _THOUSANDS.match(text) else text
 
 
 def parse_value(raw: object) -> Decimal:
@@ -89,6 +97,8 @@ def parse_value(raw: object) -> Decimal:
     if _VALUE.match(text):
         return Decimal(text).quantize(Decimal("0.001"))
     # Not valid: work out the most helpful message.
+    if "," in text:
+        raise ValueError(MSG_DECIMAL_COMMA)
     try:
         value = Decimal(text)
     except InvalidOperation as exc:
@@ -109,7 +119,7 @@ def time_text(raw: object) -> str:
         return raw.isoformat()
     if isinstance(raw, date):
         return raw.isoformat()
-    return str(raw or "").strip()
+    return str(raw or "").strip(" ")
 
 
 def parse_time(raw: object, now: datetime) -> datetime:
@@ -124,6 +134,9 @@ def parse_time(raw: object, now: datetime) -> datetime:
     except ValueError:
         moment = None
     if moment is None or moment.year < 1900:
+        raise ValueError(MSG_BAD_TIME)
+    offset = moment.utcoffset()
+    if offset is not None and abs(offset) > timedelta(hours=MAX_OFFSET_HOURS):
         raise ValueError(MSG_BAD_TIME)
     if timezone.is_naive(moment):
         moment = moment.replace(tzinfo=NAIROBI)  # people write local (Nairobi) times

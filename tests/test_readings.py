@@ -193,3 +193,48 @@ def test_another_provider_cannot_read_into_alphas_meter(beta_api, meter) -> None
     response = beta_api.post("/api/v1/readings/", one(), format="json")
     assert response.status_code == 400 and response.json()["meter"] == [v.MSG_UNKNOWN_METER.format(serial="SN-100")]
     assert beta_api.get(f"/api/v1/meters/{meter.pk}/").status_code == 404
+
+
+def test_accepting_a_review_that_contradicts_accepted_neighbours_is_refused(meter) -> None:  # type: ignore[no-untyped-def]
+    from django.core.exceptions import ValidationError
+
+    record(one(value="130", read_at=at("2025-05-01")))
+    waiting = record(one(value="145", read_at=at("2025-06-01")), source=Reading.Source.PORTAL).created[0]
+    staff = record(one(value="140", read_at=at("2025-06-03"))).created[0]
+    # The client's reading waiting for review does not block the staff reading: 10 m³ since May.
+    assert staff.status == "accepted" and staff.consumption == Decimal("10.000")
+    with pytest.raises(ValidationError) as err:
+        reading_review(reading=Reading.objects.get(pk=waiting.id), accept=True, actor="manager")
+    assert "higher than an accepted reading after it (140.000" in err.value.messages[0]
+    assert Reading.objects.get(pk=waiting.id).status == "flagged"
+    assert Reading.objects.get(pk=staff.id).consumption == Decimal("10.000")
+
+
+def test_decimal_commas_are_refused_and_thousands_commas_accepted(meter) -> None:  # type: ignore[no-untyped-def]
+    assert errors_of(record(one(value="12,5")))["value"] == [v.MSG_DECIMAL_COMMA]
+    grouped = record(one(value="1,234.5")).created[0]
+    assert Reading.objects.get(pk=grouped.id).value == Decimal("1234.500")
+
+
+def test_an_impossible_utc_offset_is_a_clear_error_not_a_crash(meter) -> None:  # type: ignore[no-untyped-def]
+    result = record(one(value="110", read_at="2025-02-01T08:00:00+16:00"),
+                    one(value="111", read_at=at("2025-02-02")))
+    assert [c.index for c in result.created] == [1]
+    assert result.errors == [{"index": 0, "errors": {"read_at": [v.MSG_BAD_TIME]}}]
+
+
+def test_times_without_a_zone_are_nairobi_time(meter) -> None:  # type: ignore[no-untyped-def]
+    from datetime import timezone as dt_timezone
+
+    date_only = record(one(value="110", read_at="2025-02-01")).created[0]
+    naive = record(one(value="111", read_at="2025-02-02 08:30")).created[0]
+    stored = {r.id: r.read_at.astimezone(dt_timezone.utc) for r in Reading.objects.all()}
+    assert stored[date_only.id].isoformat() == "2025-01-31T21:00:00+00:00"
+    assert stored[naive.id].isoformat() == "2025-02-02T05:30:00+00:00"
+
+
+def test_bulk_reports_every_bad_row(alpha_api, meter) -> None:  # type: ignore[no-untyped-def]
+    connection.set_schema_to_public()
+    rows = [one(value="x", read_at=at("2025-02-01")) for _ in range(1500)]
+    body = alpha_api.post("/api/v1/readings/bulk/", rows, format="json").json()
+    assert body["created"] == 0 and len(body["errors"]) == 1500

@@ -220,6 +220,12 @@ def test_the_portal_shows_usage_and_takes_a_self_reading_with_photo(route) -> No
     assert other.status_code == 400  # not her meter
     staff_photo = as_("amos").get(f"/dashboard/readings/{reading.pk}/photo/")
     assert staff_photo.status_code == 200 and b"fakejpeg" in b"".join(staff_photo.streaming_content)
+    assert staff_photo["Content-Type"] == "image/jpeg" and "sandbox" in staff_photo["Content-Security-Policy"]
+    assert as_("ari").get(f"/dashboard/readings/{reading.pk}/photo/").status_code == 403
+    # A page dressed up as a photo is refused, whatever the browser claims.
+    disguised = SimpleUploadedFile("dial.html", b"<script>alert(1)</script>", content_type="image/jpeg")
+    refused = carol.post("/portal/reading/", {"meter": route["meters"][0].pk, "value": "23", "photo": disguised})
+    assert refused.status_code == 400 and b"must be a JPEG, PNG or WebP image" in refused.content
     assert carol.get(f"/dashboard/readings/{reading.pk}/photo/").status_code == 403
 
 

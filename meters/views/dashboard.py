@@ -28,6 +28,7 @@ from meters.services import (
     readings_record,
 )
 from meters.tasks import import_readings_task
+from meters.views.portal import PHOTO_TYPES
 
 
 def _form_errors(form, exc: ValidationError) -> None:  # type: ignore[no-untyped-def]
@@ -141,7 +142,11 @@ def review_queue(request: HttpRequest) -> HttpResponse:
 def review_decide(request: HttpRequest, pk: int) -> HttpResponse:
     reading = get_object_or_404(Reading, pk=pk, status=Reading.Status.FLAGGED)
     accept = request.POST.get("decision") == "accept"
-    reading_review(reading=reading, accept=accept, actor=request.user)
+    try:
+        reading_review(reading=reading, accept=accept, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("review_queue")
     messages.success(request, f"Reading {'accepted' if accept else 'rejected'}.")
     return redirect("review_queue")
 
@@ -150,9 +155,13 @@ def review_decide(request: HttpRequest, pk: int) -> HttpResponse:
 def reading_photo(request: HttpRequest, pk: int) -> HttpResponse:
     """Photos are personal data: served only to staff who review, never from a public path."""
     reading = get_object_or_404(Reading, pk=pk)
-    if not reading.photo:
+    kind = reading.photo.name.rsplit(".", 1)[-1].lower() if reading.photo else ""
+    if kind not in PHOTO_TYPES:
         raise Http404
-    return FileResponse(reading.photo.open("rb"))
+    response = FileResponse(reading.photo.open("rb"), content_type=PHOTO_TYPES[kind])
+    response["Content-Security-Policy"] = "sandbox; default-src 'none'"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @require_http_methods(["GET", "POST"])

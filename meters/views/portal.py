@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 from django import forms
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
@@ -17,6 +19,17 @@ from meters.selectors import monthly_consumption
 from meters.services import readings_record
 
 MAX_PHOTO = 5 * 1024 * 1024
+PHOTO_TYPES = {"jpg": "image/jpeg", "png": "image/png", "webp": "image/webp"}
+
+
+def image_kind(head: bytes) -> str | None:
+    if head.startswith(b"\xff\xd8\xff"):
+        return "jpg"
+    if head.startswith(b"\x89PNG\r\n\x1a\n"):
+        return "png"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "webp"
+    return None
 MSG_PHOTO = "The photo must be a JPEG, PNG or WebP image of at most 5 MB."
 
 
@@ -35,9 +48,16 @@ class SelfReadingForm(forms.Form):
 
     def clean_photo(self) -> object:
         photo = self.cleaned_data.get("photo")
-        if photo and (photo.size > MAX_PHOTO or getattr(photo, "content_type", "") not in
-                      ("image/jpeg", "image/png", "image/webp")):
+        if not photo:
+            return photo
+        # Judge the bytes, not the name or the browser's word: only real images are kept, and
+        # under a name of our choosing with the image's own extension.
+        head = photo.read(12)
+        photo.seek(0)
+        kind = image_kind(head)
+        if photo.size > MAX_PHOTO or kind is None:
             raise forms.ValidationError(MSG_PHOTO)
+        photo.name = f"{uuid.uuid4().hex}.{kind}"
         return photo
 
 
