@@ -15,6 +15,7 @@ from clients.services import client_create, client_update
 from clients.validation import References, clean_client
 from majismart.api import Pagination
 
+MSG_OPENING_BALANCE_FIXED = "The opening balance is set when the client is created and cannot be edited."
 WRITE_FIELDS = ("account_number", "full_name", "phone", "email", "national_id", "category", "zone",
                 "location", "status", "opening_balance")
 
@@ -103,6 +104,9 @@ class ClientDetailApi(APIView):
     @extend_schema(request=ClientInput, responses=ClientOutput)
     def patch(self, request: Request, pk: int) -> Response:
         client = get_object_or_404(Client, pk=pk)
+        if isinstance(request.data, dict) and "opening_balance" in request.data:
+            # What a client owes changes through the ledger, never by editing the migration figure.
+            raise serializers.ValidationError({"opening_balance": [MSG_OPENING_BALANCE_FIXED]})
         client = client_update(client=client, actor=request.user, **_clean(request, partial=True))
         client = Client.objects.select_related("category", "zone").get(pk=client.pk)
         return Response(_out(request, client))

@@ -41,7 +41,11 @@ class ClientImportSummary:
     valid: int = 0
     created: int = 0
     opening_balance_total: object = 0
-    errors: list[dict[str, object]] = field(default_factory=list)
+    errors: list[dict[str, object]] = field(default_factory=list)  # the first `max_errors`
+
+    @property
+    def error_count(self) -> int:
+        return self.rows - self.valid
 
 
 def _mapping(header: list[str]) -> dict[str, int]:

@@ -143,7 +143,8 @@ WITH base AS (
     FROM tmp_eval t
     LEFT JOIN meters_meter m ON m.serial = t.serial
     LEFT JOIN LATERAL (
-        SELECT r.id, r.value FROM meters_reading r WHERE r.meter_id = m.id AND r.read_at = t.read_at
+        SELECT r.id, r.value FROM meters_reading r
+        WHERE r.meter_id = m.id AND r.read_at = t.read_at AND r.status <> 'rejected'
     ) same ON true
     LEFT JOIN LATERAL (
         SELECT r.value, r.read_at, r.reason FROM meters_reading r
@@ -202,6 +203,13 @@ WITH base AS (
            CASE WHEN cardinality(f.flags) > 0 THEN 'flagged' ELSE 'accepted' END, f.flags, f.note,
            %(user_id)s, %(now)s
     FROM verdicts f WHERE f.code IS NULL
+    -- A rejected reading gives its meter-and-time slot to the corrected one.
+    ON CONFLICT (meter_id, read_at) DO UPDATE SET
+        value = EXCLUDED.value, consumption = EXCLUDED.consumption, source = EXCLUDED.source,
+        reason = EXCLUDED.reason, status = EXCLUDED.status, flags = EXCLUDED.flags, note = EXCLUDED.note,
+        recorded_by_id = EXCLUDED.recorded_by_id, created = EXCLUDED.created, photo = '',
+        reviewed_by_id = NULL, reviewed_at = NULL
+        WHERE meters_reading.status = 'rejected'
     RETURNING status
 ), kept AS (
     -- Only rows that need more work afterwards: messages, repeats, out-of-order recomputation
@@ -501,10 +509,8 @@ def import_progress_key(job_id: int) -> str:
 
 def reading_import_run(job_id: int) -> str:
     """Run a queued CSV import (in a Celery worker, or in-process when tasks run eagerly)."""
-    from django.core.cache import cache
 
     from majismart import uploads
-    from meters.imports import ImportFormatError, readings_import
     from meters.models import ReadingImport
 
     # Claim by UPDATE: a redelivered task finds the job no longer queued and does nothing.
@@ -513,6 +519,25 @@ def reading_import_run(job_id: int) -> str:
         return "already taken"
     job = ReadingImport.objects.select_related("created_by").get(pk=job_id)
     kept = uploads.open_kept(job.token, "readings")
+    try:
+        _run_import(job, kept, job_id)
+    except Exception:
+        # Whatever stopped it (a time limit, the database), the page must not poll for ever.
+        ReadingImport.objects.filter(pk=job_id).update(
+            status=ReadingImport.Status.FAILED, finished=timezone.now(),
+            summary={"message": "The import stopped unexpectedly; nothing from it was saved. Please try again."})
+        uploads.discard(job.token, "readings")
+        raise
+    return ReadingImport.objects.get(pk=job_id).status
+
+
+def _run_import(job, kept, job_id: int) -> None:  # type: ignore[no-untyped-def]
+    from django.core.cache import cache
+
+    from majismart import uploads
+    from meters.imports import ImportFormatError, readings_import
+    from meters.models import ReadingImport
+
     try:
         if kept is None:
             raise ImportFormatError("The uploaded file is gone; please upload it again.")
@@ -529,4 +554,3 @@ def reading_import_run(job_id: int) -> str:
     job.finished = timezone.now()
     job.save(update_fields=["summary", "status", "finished"])
     uploads.discard(job.token, "readings")
-    return job.status

@@ -5,6 +5,7 @@ from celery import shared_task
 from meters.services import reading_import_run
 
 
-@shared_task(acks_late=True)
+# Imports of 100,000 rows take seconds, but a busy database can make it minutes.
+@shared_task(acks_late=True, soft_time_limit=1800, time_limit=1900)
 def import_readings_task(job_id: int) -> str:
     return reading_import_run(job_id)

@@ -238,3 +238,12 @@ def test_bulk_reports_every_bad_row(alpha_api, meter) -> None:  # type: ignore[n
     rows = [one(value="x", read_at=at("2025-02-01")) for _ in range(1500)]
     body = alpha_api.post("/api/v1/readings/bulk/", rows, format="json").json()
     assert body["created"] == 0 and len(body["errors"]) == 1500
+
+
+def test_a_rejected_reading_gives_its_slot_to_the_corrected_one(meter) -> None:  # type: ignore[no-untyped-def]
+    typo = record(one(value="110"), source=Reading.Source.PORTAL).created[0]
+    reading_review(reading=Reading.objects.get(pk=typo.id), accept=False, actor="manager")
+    corrected = record(one(value="108"))  # same meter, same time
+    assert corrected.errors == [] and corrected.created[0].status == "accepted"
+    stored = Reading.objects.get(meter=meter)
+    assert (stored.value, stored.status, stored.consumption) == (Decimal("108.000"), "accepted", Decimal("8.000"))

@@ -277,3 +277,37 @@ def test_an_unreadable_readings_file_gets_the_form_back_with_the_reason(route) -
     assert b"is not valid CSV" in broken.content
     with tenant_context(_alpha()):
         assert not Reading.objects.filter(value=Decimal("40")).exists()
+
+
+def test_saving_the_route_sheet_twice_adds_nothing(route) -> None:  # type: ignore[no-untyped-def]
+    reader = as_("ari")
+    opened_at = reader.get("/dashboard/readings/?zone=north").context["opened_at"]
+    m1 = route["meters"][0]
+    for _ in range(2):  # a reload or a double tap posts the same sheet again
+        reader.post("/dashboard/readings/?zone=north", {"opened_at": opened_at, f"v-{m1.pk}": "25.5"})
+    with tenant_context(_alpha()):
+        assert Reading.objects.filter(meter=m1, value=Decimal("25.5")).count() == 1
+
+
+def test_the_api_cannot_edit_an_opening_balance(route, alpha_api) -> None:  # type: ignore[no-untyped-def]
+    from clients.api import MSG_OPENING_BALANCE_FIXED
+
+    pk = route["clients"][0].pk
+    response = alpha_api.patch(f"/api/v1/clients/{pk}/", {"opening_balance": "99999"}, format="json")
+    assert response.status_code == 400 and response.json() == {"opening_balance": [MSG_OPENING_BALANCE_FIXED]}
+
+
+def test_confirming_an_import_twice_starts_one_job(route, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    from meters.models import ReadingImport
+
+    http = as_("amos")
+    preview = http.post("/dashboard/readings/upload/",
+                        {"file": SimpleUploadedFile("r.csv", b"meter,value,read_at\nNM-1,40,2025-08-01\n")})
+    token = preview.context["token"]
+    with django_capture_on_commit_callbacks(execute=True):
+        first = http.post("/dashboard/readings/upload/", {"token": token})
+    second = http.post("/dashboard/readings/upload/", {"token": token})
+    assert first.status_code == 302 and second.status_code == 302
+    with tenant_context(_alpha()):
+        assert ReadingImport.objects.count() == 1
+        assert Reading.objects.filter(value=Decimal("40")).count() == 1

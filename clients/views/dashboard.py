@@ -109,7 +109,7 @@ def client_import(request: HttpRequest) -> HttpResponse:
         with kept:
             summary = clients_import(io.TextIOWrapper(kept, encoding="utf-8-sig", errors="replace"), actor=request.user)
         uploads.discard(request.POST["token"], "clients")
-        messages.success(request, f"Imported {summary.created} clients; {len(summary.errors)} rows skipped.")
+        messages.success(request, f"Imported {summary.created} clients; {summary.error_count} rows skipped.")
         return redirect("client_list")
     if request.method == "POST":
         form = ImportForm(request.POST, request.FILES)

@@ -3,6 +3,8 @@ the review queue and CSV upload."""
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
 from django.contrib import messages
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
@@ -105,8 +107,11 @@ def reading_sheet(request: HttpRequest) -> HttpResponse:
         .annotate(last_value=Subquery(last.values("value")[:1]), last_at=Subquery(last.values("read_at")[:1]))
     ) if zone else []
     outcome: dict[str, dict[str, object]] = {}
+    opened_at = _sheet_time(request.POST.get("opened_at", "")) if request.method == "POST" else timezone.now()
     if request.method == "POST":
-        rows = [{"meter": m.serial, "value": request.POST.get(f"v-{m.pk}", "").strip(), "read_at": timezone.now(),
+        # Every reading of a sheet carries the moment the sheet was opened, so saving it again
+        # (a reload, a double tap) repeats the same readings instead of adding new ones.
+        rows = [{"meter": m.serial, "value": request.POST.get(f"v-{m.pk}", "").strip(), "read_at": opened_at,
                  "note": request.POST.get(f"n-{m.pk}", "")}
                 for m in meters if request.POST.get(f"v-{m.pk}", "").strip()]
         result = readings_record(rows, source=Reading.Source.MANUAL, user=request.user)
@@ -125,7 +130,19 @@ def reading_sheet(request: HttpRequest) -> HttpResponse:
         if not result.errors:
             return redirect(f"{request.path}?zone={zone_code}")
     return render(request, "meters/sheet.html", {"active": "readings", "zones": zones, "zone": zone,
-                                                 "meters": meters, "outcome": outcome})
+                                                 "meters": meters, "outcome": outcome,
+                                                 "opened_at": opened_at.isoformat()})
+
+
+def _sheet_time(text: str) -> datetime:
+    now = timezone.now()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return now
+    if timezone.is_naive(moment) or moment > now or now - moment > timedelta(hours=12):
+        return now
+    return moment
 
 
 @require_capability("readings.review")
@@ -175,10 +192,13 @@ def readings_upload(request: HttpRequest) -> HttpResponse:
             return redirect("readings_upload")
         with kept:
             lines = sum(block.count(b"\n") for block in iter(lambda: kept.read(1 << 20), b""))
-        job = ReadingImport.objects.create(token=request.POST["token"], total_rows=max(lines - 1, 0),
-                                           file_name=request.POST.get("file_name", "")[:200], created_by=request.user)
-        # Big files take a while: a worker imports, this page shows progress.
-        transaction.on_commit(lambda: import_readings_task.delay(job.pk))
+        job, created = ReadingImport.objects.get_or_create(
+            token=request.POST["token"],
+            defaults={"total_rows": max(lines - 1, 0), "file_name": request.POST.get("file_name", "")[:200],
+                      "created_by": request.user})
+        if created:  # a second click on "Import" shows the same job, it does not start another
+            # Big files take a while: a worker imports, this page shows progress.
+            transaction.on_commit(lambda: import_readings_task.delay(job.pk))
         return redirect("reading_import", pk=job.pk)
     if request.method == "POST":
         form = ReadingsImportForm(request.POST, request.FILES)
