@@ -48,3 +48,11 @@ def preview(form: Any, kind: str, dry_run: Callable[[File], object],
         form.add_error("file", str(exc))
         return {}
     return {"summary": summary, "token": token, "file_name": upload.name}
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 (with or without BOM), else Windows-1252, as spreadsheets saved on Windows are."""
+    try:
+        return data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return data.decode("cp1252", errors="replace")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import BinaryIO
@@ -15,15 +14,16 @@ import psycopg
 from django.db import DataError as DjangoDataError
 from django.db import transaction
 
+from majismart.uploads import decode_text
 from meters.models import Reading
-from meters.services import readings_record_csv
+from meters.services import readings_record, readings_record_csv
 
 COLUMNS = {"meter": ("meter", "serial", "meter_serial", "meter serial"),
            "value": ("value", "reading", "reading_m3", "m3"),
            "read_at": ("read_at", "date", "reading_date", "read at", "time"),
            "reason": ("reason",), "note": ("note", "notes", "comment")}
 MSG_HEADER = "The first line must name the columns: meter, value, read_at (optional: reason, note)."
-MSG_MALFORMED = "Line {line} of the file is not valid CSV ({detail})."
+MSG_COLUMNS = "This line has {found} columns; the header has {expected}."
 
 
 class ImportFormatError(ValueError):
@@ -79,17 +79,38 @@ def readings_import(stream: BinaryIO, *, user: object = None, dry_run: bool = Fa
         try:
             result = readings_record_csv(_Prefixed(head, stream), names, mapping, source=Reading.Source.CSV,
                                          user=user, chunk=chunk, progress=progress, max_errors=max_errors)
-        except (DjangoDataError, psycopg.errors.DataError) as exc:  # COPY refuses a malformed file whole: say where
-            raise ImportFormatError(MSG_MALFORMED.format(line=_line_of(exc), detail=str(exc).splitlines()[0])) from exc
+            summary = ImportSummary(created=result.created_count, unchanged=result.repeat_count,
+                                    flagged=result.flagged_count, error_count=result.error_count)
+            summary.errors = [{"line": int(e["index"]) + 2, "errors": e["errors"]} for e in result.errors]
+        except (DjangoDataError, psycopg.errors.DataError):
+            # COPY refuses a file with a malformed line (or not UTF-8) as a whole. Read this one
+            # line by line instead: each bad line is reported, every good one still goes in.
+            stream.seek(0)
+            summary = _import_line_by_line(stream.read(), user=user, max_errors=max_errors)
+            if progress:
+                progress(summary.rows)
         if dry_run:
             transaction.set_rollback(True)
-    summary = ImportSummary(created=result.created_count, unchanged=result.repeat_count,
-                            flagged=result.flagged_count, error_count=result.error_count)
     summary.rows = summary.created + summary.unchanged + summary.error_count
-    summary.errors = [{"line": int(e["index"]) + 2, "errors": e["errors"]} for e in result.errors]
     return summary
 
 
-def _line_of(exc: Exception) -> str:
-    match = re.search(r"line (\d+)", str(exc))
-    return match.group(1) if match else "?"
+def _import_line_by_line(data: bytes, *, user: object, max_errors: int) -> ImportSummary:
+    reader = csv.reader(io.StringIO(decode_text(data)))
+    header = next(reader, [])
+    _names, mapping = header_mapping(",".join(header).encode())
+    rows, lines, bad = [], [], []
+    for row in reader:
+        if not any(cell.strip() for cell in row):
+            continue
+        if len(row) != len(header):
+            bad.append({"line": reader.line_num, "errors": {"detail": [
+                MSG_COLUMNS.format(expected=len(header), found=len(row))]}})
+            continue
+        rows.append({key: row[i] for key, i in mapping.items()})
+        lines.append(reader.line_num)
+    result = readings_record(rows, source=Reading.Source.CSV, user=user, want_ids=False, max_errors=max_errors)
+    errors = bad + [{"line": lines[int(e["index"])], "errors": e["errors"]} for e in result.errors]
+    errors.sort(key=lambda e: e["line"])
+    return ImportSummary(created=result.created_count, unchanged=result.repeat_count, flagged=result.flagged_count,
+                         error_count=result.error_count + len(bad), errors=errors[:max_errors])

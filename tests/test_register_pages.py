@@ -168,15 +168,17 @@ def test_readings_csv_preview_then_import(route, beta, django_capture_on_commit_
 def test_clients_csv_preview_then_import_keeps_valid_rows(route) -> None:  # type: ignore[no-untyped-def]
     csv_text = ("full_name,phone,category,zone,opening_balance,account_number\n"
                 "Good One,0711 000 001,domestic,north,1200.50,\n"
+                "Jos\xe9 Wanjiru,,domestic,,,\n"
                 "Bad Phone,12,domestic,,0,\n"
                 "Good Two,,commercial,,,GT-77\n"
                 "Taken,,domestic,,,N1\n"
                 "Dup,,domestic,,,GT-77\n")
     http = as_("amos")
-    preview = http.post("/dashboard/clients/import/", {"file": SimpleUploadedFile("c.csv", csv_text.encode())})
+    # Saved from a Windows spreadsheet: Windows-1252, not UTF-8.
+    preview = http.post("/dashboard/clients/import/", {"file": SimpleUploadedFile("c.csv", csv_text.encode("cp1252"))})
     summary = preview.context["summary"]
-    assert (summary.rows, summary.valid) == (5, 2)
-    assert [e["line"] for e in summary.errors] == [3, 5, 6]
+    assert (summary.rows, summary.valid, summary.error_count) == (6, 3, 3)
+    assert [e["line"] for e in summary.errors] == [4, 6, 7]
     assert summary.opening_balance_total == Decimal("1200.50")
     assert http.post("/dashboard/clients/import/", {"token": preview.context["token"]}).status_code == 302
     with tenant_context(_alpha()):
@@ -184,6 +186,7 @@ def test_clients_csv_preview_then_import_keeps_valid_rows(route) -> None:  # typ
         assert one.account_number.startswith("ACC") and one.phone == "+254711000001" and one.zone.code == "north"
         assert Client.objects.get(account_number="GT-77").category.code == "commercial"
         assert not Client.objects.filter(full_name__in=["Bad Phone", "Taken", "Dup"]).exists()
+        assert Client.objects.filter(full_name="José Wanjiru").exists()
 
 
 def test_meter_replacement_page(route) -> None:  # type: ignore[no-untyped-def]
@@ -272,11 +275,16 @@ def test_an_unreadable_readings_file_gets_the_form_back_with_the_reason(route) -
     http = as_("amos")
     no_header = http.post("/dashboard/readings/upload/", {"file": SimpleUploadedFile("x.csv", b"a,b\n1,2\n")})
     assert MSG_HEADER.encode() in no_header.content and "summary" not in no_header.context
-    broken = http.post("/dashboard/readings/upload/",
-                       {"file": SimpleUploadedFile("y.csv", b'meter,value,read_at\nNM-1,"40,2025-08-01\n')})
-    assert b"is not valid CSV" in broken.content
+    # A short line, an extra column, a Windows-1252 note: reported line by line, the rest kept.
+    messy = (b"meter,value,read_at,note\nNM-1,40,2025-08-01,Jos\xe9's gate\nNM-2,41\n"
+             b"NM-3,42,2025-08-01,ok,extra\n\nNM-2,43,2025-08-01,fine\n")
+    preview = http.post("/dashboard/readings/upload/", {"file": SimpleUploadedFile("y.csv", messy)})
+    summary = preview.context["summary"]
+    assert (summary.created, summary.error_count) == (2, 2)
+    assert [e["line"] for e in summary.errors] == [3, 4]
+    assert summary.errors[0]["errors"] == {"detail": ["This line has 2 columns; the header has 4."]}
     with tenant_context(_alpha()):
-        assert not Reading.objects.filter(value=Decimal("40")).exists()
+        assert not Reading.objects.filter(value=Decimal("40")).exists()  # a preview writes nothing
 
 
 def test_saving_the_route_sheet_twice_adds_nothing(route) -> None:  # type: ignore[no-untyped-def]

@@ -107,7 +107,7 @@ def client_import(request: HttpRequest) -> HttpResponse:
             messages.error(request, uploads.MSG_EXPIRED)
             return redirect("client_import")
         with kept:
-            summary = clients_import(io.TextIOWrapper(kept, encoding="utf-8-sig", errors="replace"), actor=request.user)
+            summary = clients_import(io.StringIO(uploads.decode_text(kept.read())), actor=request.user)
         uploads.discard(request.POST["token"], "clients")
         messages.success(request, f"Imported {summary.created} clients; {summary.error_count} rows skipped.")
         return redirect("client_list")
@@ -117,7 +117,7 @@ def client_import(request: HttpRequest) -> HttpResponse:
         if form.is_valid():
             context.update(uploads.preview(
                 form, "clients",
-                lambda kept: clients_import(io.TextIOWrapper(kept, encoding="utf-8-sig", errors="replace"),
+                lambda kept: clients_import(io.StringIO(uploads.decode_text(kept.read())),
                                             actor=request.user, dry_run=True),
                 (ClientImportError, UnicodeDecodeError)))
     return render(request, "clients/import.html", context)
