@@ -45,4 +45,9 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "args": ["accounts.tasks.clear_expired_sessions"],
         "crontab": {"minute": "15", "hour": "3"},
     },
+    "Delete abandoned upload previews (every provider)": {
+        "task": "majismart.tasks.fan_out",
+        "args": ["meters.tasks.purge_stale_uploads"],
+        "crontab": {"minute": "45", "hour": "*"},
+    },
 }

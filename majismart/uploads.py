@@ -56,3 +56,21 @@ def decode_text(data: bytes) -> str:
         return data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return data.decode("cp1252", errors="replace")
+
+
+def purge_older_than(*, hours: int) -> int:
+    """Delete this provider's kept uploads older than `hours`; returns how many went."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    if not default_storage.exists("imports"):
+        return 0
+    cutoff = timezone.now() - timedelta(hours=hours)
+    gone = 0
+    for name in default_storage.listdir("imports")[1]:
+        path = f"imports/{name}"
+        if default_storage.get_modified_time(path) < cutoff:
+            default_storage.delete(path)
+            gone += 1
+    return gone

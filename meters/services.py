@@ -169,7 +169,9 @@ WITH base AS (
 ), judged AS (
     SELECT b.*,
            CASE WHEN b.meter_id IS NULL THEN 'unknown_meter'
-                WHEN b.meter_status <> 'active' THEN 'inactive_meter'
+                -- A replaced meter still takes readings dated before its final one (late arrivals).
+                WHEN b.meter_status <> 'active' AND NOT (b.meter_status = 'replaced' AND b.next_value IS NOT NULL)
+                     THEN 'inactive_meter'
                 WHEN b.same_id IS NOT NULL AND b.same_value = b.value THEN 'repeat'
                 WHEN b.same_id IS NOT NULL THEN 'conflict'
                 WHEN b.read_at < b.installed_on::timestamp AT TIME ZONE 'Africa/Nairobi' THEN 'before_install'

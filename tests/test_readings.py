@@ -247,3 +247,38 @@ def test_a_rejected_reading_gives_its_slot_to_the_corrected_one(meter) -> None: 
     assert corrected.errors == [] and corrected.created[0].status == "accepted"
     stored = Reading.objects.get(meter=meter)
     assert (stored.value, stored.status, stored.consumption) == (Decimal("108.000"), "accepted", Decimal("8.000"))
+
+
+def test_a_late_reading_for_a_replaced_meter_is_still_taken(meter) -> None:  # type: ignore[no-untyped-def]
+    from datetime import datetime
+
+    record(one(value="150", read_at=at("2025-02-01")))
+    meter_replace(actor="t", meter=meter, final_reading=Decimal("170"), replaced_at=datetime(2025, 3, 20, 10, tzinfo=NBO),
+                  new_serial="SN-300")
+    late = record(one(value="160", read_at=at("2025-03-01")))  # read before the replacement, arrived after
+    assert late.errors == [] and late.created[0].consumption == Decimal("10.000")
+    assert Reading.objects.get(meter=meter, value=Decimal("170")).consumption == Decimal("10.000")
+    after = errors_of(record(one(value="175", read_at=at("2025-03-25"))))
+    assert after["meter"][0].startswith("Meter SN-100 is replaced")
+
+
+def test_abandoned_previews_are_purged_after_a_day(alpha) -> None:  # type: ignore[no-untyped-def]
+    import os
+    import time
+
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from majismart import uploads
+    from meters.tasks import purge_stale_uploads
+
+    with tenant_context(alpha):
+        old = uploads.keep(ContentFile(b"full_name,national_id\nX,12345678\n", name="c.csv"), "clients")
+        fresh = uploads.keep(ContentFile(b"meter,value,read_at\n", name="r.csv"), "readings")
+        old_path = default_storage.path(f"imports/clients-{old}.csv")
+        assert "/alpha/" in old_path  # kept in the provider's own storage
+        two_days_ago = time.time() - 48 * 3600
+        os.utime(old_path, (two_days_ago, two_days_ago))
+        assert purge_stale_uploads.delay().get() == 1
+        assert uploads.open_kept(old, "clients") is None and uploads.open_kept(fresh, "readings") is not None
+        uploads.discard(fresh, "readings")
