@@ -106,26 +106,37 @@ FROM (
     SELECT x.idx, upper(btrim(coalesce(x.serial, ''))) AS serial,
            lower(btrim(coalesce(x.reason_raw, ''))) AS reason, left(coalesce(x.note_raw, ''), 300) AS note,
            CASE WHEN x.v ~ %(value_re)s THEN x.v::numeric(12,3) END AS value,
-           CASE WHEN NOT (translate(x.t, '0123456789', '0000000000') = ANY(%(datetime_shapes)s)) THEN NULL
+           CASE WHEN NOT (x.shape = ANY(%(datetime_shapes)s)) THEN NULL
                 WHEN substr(x.t, 1, 4)::int < 1900 OR substr(x.t, 6, 2)::int NOT BETWEEN 1 AND 12
                      OR substr(x.t, 9, 2)::int < 1 THEN NULL
                 WHEN substr(x.t, 9, 2)::int > extract(day FROM make_date(substr(x.t, 1, 4)::int,
                      substr(x.t, 6, 2)::int, 1) + interval '1 month - 1 day') THEN NULL
                 WHEN length(x.t) > 10 AND (substr(x.t, 12, 2)::int > 23 OR substr(x.t, 15, 2)::int > 59) THEN NULL
                 WHEN substr(x.t, 17, 1) = ':' AND substr(x.t, 18, 2)::int > 59 THEN NULL
-                WHEN length(x.t) > 16 AND (strpos(substr(x.t, 17), '+') > 0 OR strpos(substr(x.t, 17), '-') > 0)
-                     AND abs(substring(x.t FROM '[+-]([0-9]{2}):?[0-9]{0,2}$')::int * 60
-                             + coalesce(nullif(substring(x.t FROM '[+-][0-9]{2}:?([0-9]{2})$'), '')::int, 0))
+                WHEN x.tz = 'Z' THEN x.t::timestamptz
+                WHEN x.tz <> '' THEN CASE
+                    WHEN substr(x.tz, 2, 2)::int * 60 + coalesce(nullif(replace(substr(x.tz, 4), ':', ''), '')::int, 0)
                          > %(max_offset_minutes)s THEN NULL
-                WHEN length(x.t) > 16 AND (strpos(substr(x.t, 17), 'Z') > 0 OR strpos(substr(x.t, 17), '+') > 0
-                                           OR strpos(substr(x.t, 17), '-') > 0) THEN x.t::timestamptz
+                    ELSE x.t::timestamptz END
                 ELSE x.t::timestamp AT TIME ZONE 'Africa/Nairobi' END AS read_at
     FROM (
-        SELECT r.idx, r.serial, r.reason_raw, r.note_raw, btrim(coalesce(r.read_at_raw, '')) AS t,
-               CASE WHEN btrim(coalesce(r.value_raw, '')) ~ %(thousands_re)s
-                    THEN replace(btrim(r.value_raw), ',', '') ELSE btrim(coalesce(r.value_raw, '')) END AS v
-        FROM tmp_raw r WHERE r.idx BETWEEN %(first)s AND %(last)s
-        OFFSET 0  -- a fence: evaluate each row's trimmed text once
+        SELECT y.*,
+               -- the UTC offset as written (+03:00, +0300, +03 or Z), read off the layout
+               CASE WHEN y.shape LIKE '%%Z' THEN 'Z'
+                    WHEN y.shape LIKE '%%+00:00' OR y.shape LIKE '%%-00:00' THEN right(y.t, 6)
+                    WHEN length(y.shape) > 16 AND (y.shape LIKE '%%+0000' OR y.shape LIKE '%%-0000') THEN right(y.t, 5)
+                    WHEN length(y.shape) > 16 AND (y.shape LIKE '%%+00' OR y.shape LIKE '%%-00') THEN right(y.t, 3)
+                    ELSE '' END AS tz,
+               CASE WHEN strpos(y.v0, ',') > 0 AND y.v0 ~ %(thousands_re)s THEN replace(y.v0, ',', '')
+                    ELSE y.v0 END AS v
+        FROM (
+            SELECT r.idx, r.serial, r.reason_raw, r.note_raw, btrim(coalesce(r.read_at_raw, '')) AS t,
+                   translate(btrim(coalesce(r.read_at_raw, '')), '0123456789', '0000000000') AS shape,
+                   btrim(coalesce(r.value_raw, '')) AS v0
+            FROM tmp_raw r WHERE r.idx BETWEEN %(first)s AND %(last)s
+            OFFSET 0  -- a fence: evaluate each row's trimmed text and layout once
+        ) y
+        OFFSET 0
     ) x
     OFFSET 0  -- a fence: the parsed value and time are used twice above, computed once here
 ) p
