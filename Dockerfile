@@ -15,6 +15,7 @@ COPY tenants ./tenants
 COPY accounts ./accounts
 COPY clients ./clients
 COPY meters ./meters
+COPY billing ./billing
 RUN pip install .
 COPY . .
 # collectstatic needs settings that import cleanly; these build-time values are never used at run time.

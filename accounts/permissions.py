@@ -27,6 +27,7 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "readings.review": _OPERATIONS,
     "billing.view": _FINANCE,
     "billing.run": _FINANCE,
+    "billing.manage_tariffs": _OPERATIONS,
     "payments.view": _FINANCE,
     "payments.record": _FINANCE,
     "reports.view": _FINANCE,

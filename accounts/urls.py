@@ -18,4 +18,5 @@ urlpatterns = [
     path("", include("tenants.urls_tenant")),
     path("", include("clients.urls")),
     path("", include("meters.urls")),
+    path("", include("billing.urls")),
 ]

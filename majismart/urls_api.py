@@ -1,6 +1,7 @@
 from django.urls import path
 
 from accounts import api as accounts_api
+from billing import api as billing_api
 from clients import api as clients_api
 from meters import api as meters_api
 from tenants import api as tenants_api
@@ -13,5 +14,6 @@ urlpatterns = [
     path("meters/", meters_api.MeterListCreateApi.as_view(), name="api-meters"),
     path("meters/<int:pk>/", meters_api.MeterDetailApi.as_view(), name="api-meter"),
     path("readings/", meters_api.ReadingCreateApi.as_view(), name="api-readings"),
+    path("tariffs/", billing_api.TariffListCreateApi.as_view(), name="api-tariffs"),
     path("readings/bulk/", meters_api.ReadingBulkApi.as_view(), name="api-readings-bulk"),
 ]

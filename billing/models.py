@@ -1,0 +1,50 @@
+from __future__ import annotations
+
+from decimal import Decimal
+
+from django.conf import settings
+from django.db import models
+
+from clients.models import Category
+
+KES = {"max_digits": 12, "decimal_places": 2}
+
+
+class Tariff(models.Model):
+    """One version of a category's tariff; the version in force on a period's last day bills it."""
+
+    code = models.SlugField(max_length=30)
+    name = models.CharField(max_length=100)
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="tariffs")
+    effective_from = models.DateField()
+    fixed_charge = models.DecimalField(**KES, default=Decimal("0.00"))
+    meter_rent = models.DecimalField(**KES, default=Decimal("0.00"))
+    sewerage_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0.00"))
+    minimum_charge = models.DecimalField(**KES, default=Decimal("0.00"))
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["category__name", "-effective_from"]
+        constraints = [models.UniqueConstraint(fields=["category", "effective_from"],
+                                               name="one_tariff_version_per_category_and_day")]
+
+    def __str__(self) -> str:
+        return f"{self.name} (from {self.effective_from})"
+
+
+class TariffBlock(models.Model):
+    """An increasing block band: m³ up to `up_to` (the last band has none) at `price` per m³."""
+
+    tariff = models.ForeignKey(Tariff, on_delete=models.CASCADE, related_name="blocks")
+    position = models.PositiveSmallIntegerField()
+    up_to = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    price = models.DecimalField(**KES)
+
+    class Meta:
+        ordering = ["tariff", "position"]
+        constraints = [models.UniqueConstraint(fields=["tariff", "position"], name="one_block_per_position")]
+
+    def __str__(self) -> str:
+        return f"≤{self.up_to if self.up_to is not None else '∞'} m³ @ {self.price}"

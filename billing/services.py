@@ -1,0 +1,95 @@
+"""Writes for billing: tariff versions (more to come: runs, invoices, the ledger)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from decimal import Decimal, InvalidOperation
+
+from django.db import transaction
+
+from accounts.services import audit
+from billing.models import Tariff, TariffBlock
+from clients.models import Category
+
+MSG_BLOCKS_EMPTY = "Give at least one block; the last one has no upper limit."
+MSG_BLOCKS_ORDER = "Block limits must increase, and only the last block may be open-ended."
+MSG_BLOCK_LAST_OPEN = "The last block must be open-ended (up_to null) so every volume is priced."
+MSG_AMOUNT = "Enter an amount in KES with at most 2 decimals, not negative."
+MSG_PERCENT = "Enter a percentage between 0 and 500."
+MSG_VERSION_TAKEN = "This category already has a tariff version starting on {day}."
+MSG_CATEGORY = "Unknown category “{value}”."
+
+
+def _amount(raw: object, field: str, errors: dict[str, list[str]], *, places: int = 2, top: Decimal | None = None) -> Decimal:
+    try:
+        value = Decimal(str(raw if raw not in (None, "") else "0"))
+    except InvalidOperation:
+        errors.setdefault(field, []).append(MSG_AMOUNT)
+        return Decimal(0)
+    if not value.is_finite() or value < 0 or value.as_tuple().exponent < -places or (top is not None and value > top):
+        errors.setdefault(field, []).append(MSG_PERCENT if top is not None else MSG_AMOUNT)
+        return Decimal(0)
+    return value
+
+
+def clean_tariff(data: dict[str, object]) -> tuple[dict[str, object], dict[str, list[str]]]:
+    """The fields of a tariff version and its blocks, checked; shared by the API and the page."""
+    errors: dict[str, list[str]] = {}
+    out: dict[str, object] = {}
+    for name in ("code", "name"):
+        value = str(data.get(name) or "").strip()
+        if not value:
+            errors.setdefault(name, []).append("This field is required.")
+        out[name] = value[:100]
+    category = Category.objects.filter(code=str(data.get("category") or "").strip()).first()
+    if category is None:
+        errors.setdefault("category", []).append(MSG_CATEGORY.format(value=data.get("category")))
+    out["category"] = category
+    day = data.get("effective_from") or date.today().isoformat()
+    try:
+        out["effective_from"] = day if isinstance(day, date) else date.fromisoformat(str(day))
+    except ValueError:
+        errors.setdefault("effective_from", []).append("Enter a date as YYYY-MM-DD.")
+    for name in ("fixed_charge", "meter_rent", "minimum_charge"):
+        out[name] = _amount(data.get(name), name, errors)
+    out["sewerage_percent"] = _amount(data.get("sewerage_percent"), "sewerage_percent", errors, top=Decimal(500))
+    blocks = data.get("blocks")
+    cleaned_blocks: list[tuple[Decimal | None, Decimal]] = []
+    if not isinstance(blocks, list) or not blocks:
+        errors.setdefault("blocks", []).append(MSG_BLOCKS_EMPTY)
+    else:
+        previous = Decimal(0)
+        for i, block in enumerate(blocks):
+            if not isinstance(block, dict):
+                errors.setdefault("blocks", []).append(f"Block {i + 1}: give up_to and price.")
+                continue
+            price = _amount(block.get("price"), "blocks", errors)
+            up_raw = block.get("up_to")
+            up_to = None
+            if up_raw not in (None, ""):
+                up_to = _amount(up_raw, "blocks", errors, places=3)
+                if up_to <= previous or i == len(blocks) - 1:
+                    errors.setdefault("blocks", []).append(
+                        MSG_BLOCK_LAST_OPEN if i == len(blocks) - 1 else MSG_BLOCKS_ORDER)
+                previous = up_to
+            elif i != len(blocks) - 1:
+                errors.setdefault("blocks", []).append(MSG_BLOCKS_ORDER)
+            cleaned_blocks.append((up_to, price))
+    out["blocks"] = cleaned_blocks
+    if not errors and Tariff.objects.filter(category=category, effective_from=out["effective_from"]).exists():
+        errors["effective_from"] = [MSG_VERSION_TAKEN.format(day=out["effective_from"])]
+    errors = {k: sorted(set(v), key=v.index) for k, v in errors.items()}
+    return out, errors
+
+
+@transaction.atomic
+def tariff_create(*, actor: object, blocks: Sequence[tuple[Decimal | None, Decimal]], **fields: object) -> Tariff:
+    tariff = Tariff.objects.create(created_by=actor if getattr(actor, "pk", None) else None, **fields)
+    TariffBlock.objects.bulk_create(
+        TariffBlock(tariff=tariff, position=i, up_to=up_to, price=price) for i, (up_to, price) in enumerate(blocks))
+    # Tariffs are money configuration: who set which prices, from when.
+    audit(actor=actor, action="tariff.created", object_repr=str(tariff), category=tariff.category.code,
+          effective_from=tariff.effective_from.isoformat(),
+          blocks=[[None if u is None else str(u), str(p)] for u, p in blocks])
+    return tariff
