@@ -2,14 +2,17 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from drf_spectacular.utils import extend_schema
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from billing.models import Tariff
+from billing.selectors import client_statement
 from billing.services import clean_tariff, tariff_create
+from clients.models import Client
 from majismart.api import Pagination
 
 
@@ -51,3 +54,19 @@ class TariffListCreateApi(APIView):
         tariff = tariff_create(actor=request.user, **cleaned)
         tariff = Tariff.objects.select_related("category").prefetch_related("blocks").get(pk=tariff.pk)
         return Response(TariffSerializer(tariff).data, status=status.HTTP_201_CREATED)
+
+
+class ClientStatementApi(APIView):
+    """`{balance, entries: [{date, kind, reference, amount, balance}]}` (shared/API.md)."""
+
+    required_capability = "billing.view"
+
+    @extend_schema(responses=inline_serializer("Statement", {
+        "balance": serializers.DecimalField(max_digits=12, decimal_places=2),
+        "entries": serializers.ListField(child=serializers.DictField())}))
+    def get(self, request: Request, pk: int) -> Response:
+        client = get_object_or_404(Client, pk=pk)
+        statement = client_statement(client.pk)
+        return Response({"balance": f"{statement.balance:.2f}", "entries": [
+            {"date": ln.booked_on.isoformat(), "kind": ln.kind, "reference": ln.reference,
+             "amount": f"{ln.amount:.2f}", "balance": f"{ln.balance:.2f}"} for ln in statement.lines]})

@@ -5,7 +5,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.db import models
 
-from clients.models import Category
+from clients.models import Category, Client
 
 KES = {"max_digits": 12, "decimal_places": 2}
 
@@ -48,3 +48,61 @@ class TariffBlock(models.Model):
 
     def __str__(self) -> str:
         return f"≤{self.up_to if self.up_to is not None else '∞'} m³ @ {self.price}"
+
+
+class LedgerQuerySet(models.QuerySet["LedgerEntry"]):
+    def update(self, **kwargs: object) -> int:
+        raise LedgerIsAppendOnly("Ledger entries are never edited: post a reversal instead.")
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise LedgerIsAppendOnly("Ledger entries are never deleted: post a reversal instead.")
+
+
+class LedgerIsAppendOnly(Exception):
+    pass
+
+
+class LedgerEntry(models.Model):
+    """The truth about what a client owes: a balance is the sum of its entries. Positive amounts
+    raise what the client owes (opening balance, invoice, penalty), negative ones lower it
+    (payment, credit note). Entries are only ever added; a correction is a reversing entry."""
+
+    class Kind(models.TextChoices):
+        OPENING_BALANCE = "opening_balance", "Opening balance"
+        INVOICE = "invoice", "Invoice"
+        PENALTY = "penalty", "Penalty"
+        PAYMENT = "payment", "Payment"
+        CREDIT_NOTE = "credit_note", "Credit note"
+        ADJUSTMENT = "adjustment", "Adjustment"
+        REVERSAL = "reversal", "Reversal"
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="ledger")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    amount = models.DecimalField(**KES)
+    booked_on = models.DateField()
+    reference = models.CharField(max_length=60, blank=True)
+    description = models.CharField(max_length=200, blank=True)
+    reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    objects = LedgerQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["client", "booked_on", "id"]
+        indexes = [models.Index(fields=["client", "booked_on", "id"])]
+        constraints = [models.UniqueConstraint(fields=["client"], condition=models.Q(kind="opening_balance"),
+                                               name="one_opening_balance_per_client")]
+        verbose_name_plural = "ledger entries"
+
+    def __str__(self) -> str:
+        return f"{self.client_id} {self.kind} {self.amount}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if self.pk is not None:
+            raise LedgerIsAppendOnly("Ledger entries are never edited: post a reversal instead.")
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise LedgerIsAppendOnly("Ledger entries are never deleted: post a reversal instead.")

@@ -7,10 +7,11 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 
 from django.db import transaction
+from django.utils import timezone
 
 from accounts.services import audit
-from billing.models import Tariff, TariffBlock
-from clients.models import Category
+from billing.models import LedgerEntry, Tariff, TariffBlock
+from clients.models import Category, Client
 
 MSG_BLOCKS_EMPTY = "Give at least one block; the last one has no upper limit."
 MSG_BLOCKS_ORDER = "Block limits must increase, and only the last block may be open-ended."
@@ -93,3 +94,14 @@ def tariff_create(*, actor: object, blocks: Sequence[tuple[Decimal | None, Decim
           effective_from=tariff.effective_from.isoformat(),
           blocks=[[None if u is None else str(u), str(p)] for u, p in blocks])
     return tariff
+
+
+def opening_balances_post(clients: Sequence[Client], *, actor: object = None) -> int:
+    """One opening-balance entry per client migrated with arrears or credit (bulk: one INSERT)."""
+    entries = [LedgerEntry(client=c, kind=LedgerEntry.Kind.OPENING_BALANCE, amount=c.opening_balance,
+                           booked_on=timezone.localdate(c.created) if c.created else timezone.localdate(),
+                           reference=c.account_number, description="Balance brought forward from the previous system",
+                           created_by=actor if getattr(actor, "pk", None) else None)
+               for c in clients if c.opening_balance]
+    LedgerEntry.objects.bulk_create(entries, batch_size=2000)
+    return len(entries)

@@ -110,3 +110,4 @@ class ClientDetailApi(APIView):
         client = client_update(client=client, actor=request.user, **_clean(request, partial=True))
         client = Client.objects.select_related("category", "zone").get(pk=client.pk)
         return Response(_out(request, client))
+

@@ -12,6 +12,7 @@ from django.db import transaction
 from accounts.services import audit
 from clients.models import Client
 from clients.services import account_numbers_reserve
+from clients.signals import clients_registered
 from clients.validation import MSG_ACCOUNT_TAKEN, References, clean_client
 
 ALIASES = {
@@ -113,6 +114,7 @@ def clients_import(lines: Iterable[str], *, actor: object, dry_run: bool = False
             client.fill_indexes()
             objects.append(client)
         Client.objects.bulk_create(objects, batch_size=BATCH)
+        clients_registered.send(sender=Client, clients=objects, actor=actor)
         summary.created = len(objects)
         audit(actor=actor, action="clients.imported", object_repr=f"{len(objects)} clients",
               opening_balance_total=str(summary.opening_balance_total))

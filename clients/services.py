@@ -8,6 +8,7 @@ from django.db import connection, transaction
 
 from accounts.services import audit
 from clients.models import Client, ClientSettings
+from clients.signals import clients_registered
 from clients.validation import MSG_ACCOUNT_TAKEN
 
 PERSONAL_FIELDS = ("phone", "email", "national_id")
@@ -48,6 +49,7 @@ def client_create(*, actor: object, **fields: object) -> Client:
     client.full_clean(exclude=["category", "zone", "user"])
     client.save()
     audit(actor=actor, action="client.created", object_repr=str(client))
+    clients_registered.send(sender=Client, clients=[client], actor=actor)
     return client
 
 

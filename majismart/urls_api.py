@@ -11,6 +11,7 @@ urlpatterns = [
     path("me/", accounts_api.WhoAmIApi.as_view(), name="api-me"),
     path("clients/", clients_api.ClientListCreateApi.as_view(), name="api-clients"),
     path("clients/<int:pk>/", clients_api.ClientDetailApi.as_view(), name="api-client"),
+    path("clients/<int:pk>/statement/", billing_api.ClientStatementApi.as_view(), name="api-client-statement"),
     path("meters/", meters_api.MeterListCreateApi.as_view(), name="api-meters"),
     path("meters/<int:pk>/", meters_api.MeterDetailApi.as_view(), name="api-meter"),
     path("readings/", meters_api.ReadingCreateApi.as_view(), name="api-readings"),

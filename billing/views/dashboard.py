@@ -69,3 +69,13 @@ def tariff_new(request: HttpRequest) -> HttpResponse:
         "active": "billing", "errors": errors, "data": data, "rows": [(i, data.get(f"up_to_{i}", ""), data.get(f"price_{i}", "")) for i in range(BLOCK_ROWS)],
         "categories": Category.objects.all(), "today": timezone.localdate().isoformat()},
         status=400 if errors else 200)
+
+
+@require_capability("billing.view")
+def client_statement_page(request: HttpRequest, pk: int) -> HttpResponse:
+    from billing.selectors import client_statement
+    from clients.models import Client
+
+    client = get_object_or_404(Client, pk=pk)
+    return render(request, "billing/statement.html", {"active": "clients", "client": client,
+                                                      "statement": client_statement(client.pk)})

@@ -93,6 +93,7 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_manage": has_capability(request.user, "clients.manage"),
         "can_see_identity": has_capability(request.user, "clients.view_sensitive"),
         "can_record": has_capability(request.user, "readings.record"),
+        "can_see_statement": has_capability(request.user, "billing.view"),
     })
 
 
