@@ -106,3 +106,14 @@ class LedgerEntry(models.Model):
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise LedgerIsAppendOnly("Ledger entries are never deleted: post a reversal instead.")
+
+
+class NumberSequence(models.Model):
+    """Gapless counters per provider (e.g. invoice numbers per year): a number is taken in the
+    same transaction as the document that uses it, so a rollback gives it back."""
+
+    name = models.CharField(max_length=40, unique=True)
+    next_value = models.PositiveIntegerField(default=1)
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.next_value}"

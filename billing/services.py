@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.services import audit
@@ -105,3 +105,24 @@ def opening_balances_post(clients: Sequence[Client], *, actor: object = None) ->
                for c in clients if c.opening_balance]
     LedgerEntry.objects.bulk_create(entries, batch_size=2000)
     return len(entries)
+
+
+def sequence_take(name: str) -> int:
+    """The next number of sequence `name`, gapless.
+
+    Must run inside the transaction that stores the numbered document: the UPDATE locks the
+    counter row until that transaction ends, so concurrent issuers queue instead of racing, and
+    a rollback returns the number (no gaps, no duplicates).
+    """
+    if not connection.in_atomic_block:
+        raise RuntimeError("sequence_take() must run inside the transaction that uses the number")
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO billing_numbersequence (name, next_value) VALUES (%s, 1) "
+                       "ON CONFLICT (name) DO NOTHING", [name])
+        cursor.execute("UPDATE billing_numbersequence SET next_value = next_value + 1 WHERE name = %s "
+                       "RETURNING next_value - 1", [name])
+        return cursor.fetchone()[0]
+
+
+def invoice_number_take(year: int) -> str:
+    return f"INV-{year}-{sequence_take(f'INV-{year}'):06d}"
