@@ -82,6 +82,7 @@ class LedgerEntry(models.Model):
     booked_on = models.DateField()
     reference = models.CharField(max_length=60, blank=True)
     description = models.CharField(max_length=200, blank=True)
+    invoice = models.ForeignKey("Invoice", null=True, blank=True, on_delete=models.PROTECT, related_name="ledger_entries")
     reverses = models.OneToOneField("self", null=True, blank=True, on_delete=models.PROTECT, related_name="reversed_by")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")
@@ -117,3 +118,146 @@ class NumberSequence(models.Model):
 
     def __str__(self) -> str:
         return f"{self.name}: {self.next_value}"
+
+
+class BillingSettings(models.Model):
+    """One row per provider: when invoices fall due and the late-payment penalty."""
+
+    due_days = models.PositiveSmallIntegerField(default=14, help_text="Days from issue to the due date.")
+    penalty_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0.00"),
+                                          help_text="Charged on the overdue amount at each billing run; 0 for none.")
+    penalty_grace_days = models.PositiveSmallIntegerField(default=0, help_text="Days after the due date before a penalty.")
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "billing settings"
+
+    def __str__(self) -> str:
+        return f"due in {self.due_days} days, penalty {self.penalty_percent}%"
+
+    @classmethod
+    def load(cls) -> BillingSettings:
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj
+
+
+class BillingRun(models.Model):
+    """The billing of one period (`YYYY-MM`): a draft until finalised as a whole."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        FINALIZED = "finalized", "Finalised"
+
+    period = models.CharField(max_length=7, unique=True)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    as_of = models.DateField(help_text="The day overdue invoices were judged for penalties.")
+    summary = models.JSONField(default=dict, blank=True)
+    invoice_count = models.PositiveIntegerField(default=0)
+    total = models.DecimalField(**KES, default=Decimal("0.00"))
+    computed_at = models.DateTimeField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+    finalized_at = models.DateTimeField(null=True, blank=True)
+    finalized_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                     related_name="+")
+
+    class Meta:
+        ordering = ["-period"]
+
+    def __str__(self) -> str:
+        return f"Billing {self.period} ({self.status})"
+
+
+class Invoice(models.Model):
+    """A client's bill for a period. A draft belongs to a draft run and may be recomputed;
+    once issued it is never edited: a credit note voids it in full or in part."""
+
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        ISSUED = "issued", "Issued"
+
+    run = models.ForeignKey(BillingRun, on_delete=models.PROTECT, related_name="invoices")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="invoices")
+    category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="+")
+    tariff = models.ForeignKey(Tariff, on_delete=models.PROTECT, related_name="+")
+    period = models.CharField(max_length=7)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
+    number = models.CharField(max_length=20, unique=True, null=True, blank=True)
+    issued_on = models.DateField(null=True, blank=True)
+    due_date = models.DateField(null=True, blank=True)
+    # The volume billed (m³): actual, estimated, or actual less earlier estimates (true-up).
+    consumption = models.DecimalField(max_digits=12, decimal_places=3)
+    estimated = models.BooleanField(default=False)
+    # Water and sewerage charged for the volume: what an over-estimate is credited back at.
+    volumetric = models.DecimalField(**KES, default=Decimal("0.00"))
+    total = models.DecimalField(**KES)
+    # Readings billed: accepted readings after `reading_from` up to `reading_to` (the closing
+    # reading; none on an estimate). The next invoice starts where this one's closing reading is.
+    reading_from = models.DateTimeField(null=True, blank=True)
+    reading_to = models.DateTimeField(null=True, blank=True)
+    meter_serial = models.CharField(max_length=40, blank=True)
+    previous_reading = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    current_reading = models.DecimalField(max_digits=12, decimal_places=3, null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-period", "number", "id"]
+        constraints = [models.UniqueConstraint(fields=["client", "period"], name="one_invoice_per_client_and_period")]
+        indexes = [models.Index(fields=["run", "client"]), models.Index(fields=["period", "status"]),
+                   models.Index(fields=["due_date"])]
+
+    def __str__(self) -> str:
+        return self.number or f"Draft {self.period} for client {self.client_id}"
+
+
+class InvoiceLine(models.Model):
+    class Kind(models.TextChoices):
+        WATER = "water", "Water"
+        MINIMUM = "minimum", "Minimum charge"
+        SEWERAGE = "sewerage", "Sewerage"
+        FIXED = "fixed", "Fixed charge"
+        METER_RENT = "meter_rent", "Meter rent"
+        ESTIMATE_CREDIT = "estimate_credit", "Estimate correction"
+        PENALTY = "penalty", "Late-payment penalty"
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines")
+    position = models.PositiveSmallIntegerField()
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    description = models.CharField(max_length=200)
+    quantity = models.DecimalField(max_digits=14, decimal_places=4)
+    unit_price = models.DecimalField(max_digits=14, decimal_places=4)
+    amount = models.DecimalField(**KES)
+
+    class Meta:
+        ordering = ["invoice", "position"]
+        constraints = [
+            models.UniqueConstraint(fields=["invoice", "position"], name="one_line_per_position"),
+            # One penalty per invoice, and one invoice per client and period: never twice a period.
+            models.UniqueConstraint(fields=["invoice"], condition=models.Q(kind="penalty"),
+                                    name="one_penalty_per_invoice"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.description} {self.amount}"
+
+
+class CreditNote(models.Model):
+    """Voids an issued invoice in full or in part, with a reason; posts a ledger credit."""
+
+    number = models.CharField(max_length=20, unique=True)
+    invoice = models.ForeignKey(Invoice, on_delete=models.PROTECT, related_name="credit_notes")
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="credit_notes")
+    amount = models.DecimalField(**KES)
+    reason = models.CharField(max_length=300)
+    issued_on = models.DateField()
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created"]
+        constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="credit_note_positive")]
+
+    def __str__(self) -> str:
+        return self.number

@@ -1,4 +1,5 @@
-"""Writes for billing: tariff versions (more to come: runs, invoices, the ledger)."""
+"""Writes for billing: tariff versions, the ledger, number sequences, credit notes and
+adjustments. Billing runs (compute, recompute, finalise) are in billing/runs.py."""
 
 from __future__ import annotations
 
@@ -6,11 +7,13 @@ from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
 
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.services import audit
-from billing.models import LedgerEntry, Tariff, TariffBlock
+from billing.models import CreditNote, Invoice, LedgerEntry, Tariff, TariffBlock
 from clients.models import Category, Client
 
 MSG_BLOCKS_EMPTY = "Give at least one block; the last one has no upper limit."
@@ -126,3 +129,76 @@ def sequence_take(name: str) -> int:
 
 def invoice_number_take(year: int) -> str:
     return f"INV-{year}-{sequence_take(f'INV-{year}'):06d}"
+
+
+MSG_CREDIT_REASON = "Give the reason for the credit note."
+MSG_CREDIT_NOT_ISSUED = "Only an issued invoice can be credited; a draft is recomputed instead."
+MSG_CREDIT_POSITIVE = "The amount must be more than zero."
+MSG_CREDIT_TOO_MUCH = "This invoice can be credited at most {left} more."
+MSG_CREDIT_FORMAT = "Enter an amount in KES with at most 2 decimals."
+MSG_ADJUSTMENT_ZERO = "The amount must not be zero: positive raises what the client owes, negative lowers it."
+
+
+def _signed_amount(raw: object, field: str) -> Decimal:
+    try:
+        value = Decimal(str(raw).strip().replace(",", ""))
+    except (InvalidOperation, AttributeError):
+        raise ValidationError({field: [MSG_CREDIT_FORMAT]}) from None
+    if not value.is_finite() or value.as_tuple().exponent < -2 or abs(value) >= Decimal("1e10"):
+        raise ValidationError({field: [MSG_CREDIT_FORMAT]})
+    return value
+
+
+def _reason(raw: object) -> str:
+    reason = str(raw or "").strip()
+    if not reason:
+        raise ValidationError({"reason": [MSG_CREDIT_REASON]})
+    return reason[:300]
+
+
+def invoice_credited(invoice_id: int) -> Decimal:
+    return CreditNote.objects.filter(invoice_id=invoice_id).aggregate(s=Sum("amount"))["s"] or Decimal("0.00")
+
+
+@transaction.atomic
+def credit_note_create(*, invoice: Invoice, amount: object, reason: object, actor: object) -> CreditNote:
+    """Void an issued invoice in full or in part: a numbered credit note and a ledger credit.
+    The invoice itself is never changed."""
+    invoice = Invoice.objects.select_for_update().get(pk=invoice.pk)  # two credits at once must not overshoot
+    if invoice.status != Invoice.Status.ISSUED:
+        raise ValidationError({"invoice": [MSG_CREDIT_NOT_ISSUED]})
+    value = _signed_amount(amount, "amount")
+    why = _reason(reason)
+    if value <= 0:
+        raise ValidationError({"amount": [MSG_CREDIT_POSITIVE]})
+    left = invoice.total - invoice_credited(invoice.pk)
+    if value > left:
+        raise ValidationError({"amount": [MSG_CREDIT_TOO_MUCH.format(left=f"{max(left, Decimal(0)):,.2f}")]})
+    today = timezone.localdate()
+    note = CreditNote.objects.create(
+        number=f"CN-{today.year}-{sequence_take(f'CN-{today.year}'):06d}", invoice=invoice, client_id=invoice.client_id,
+        amount=value, reason=why, issued_on=today, created_by=actor if getattr(actor, "pk", None) else None)
+    LedgerEntry.objects.create(client_id=invoice.client_id, kind=LedgerEntry.Kind.CREDIT_NOTE, amount=-value,
+                               booked_on=today, reference=note.number, invoice=invoice,
+                               description=f"Credit note on {invoice.number}: {why}"[:200],
+                               created_by=note.created_by)
+    audit(actor=actor, action="credit_note.created", object_repr=f"{note.number} on {invoice.number}",
+          amount=str(value), reason=why, full=value == left)
+    return note
+
+
+@transaction.atomic
+def adjustment_post(*, client: Client, amount: object, reason: object, actor: object) -> LedgerEntry:
+    """A manual correction of what a client owes (a fee, a goodwill credit), with its reason."""
+    value = _signed_amount(amount, "amount")
+    why = _reason(reason)
+    if value == 0:
+        raise ValidationError({"amount": [MSG_ADJUSTMENT_ZERO]})
+    today = timezone.localdate()
+    entry = LedgerEntry.objects.create(
+        client=client, kind=LedgerEntry.Kind.ADJUSTMENT, amount=value, booked_on=today,
+        reference=f"ADJ-{today.year}-{sequence_take(f'ADJ-{today.year}'):06d}", description=why[:200],
+        created_by=actor if getattr(actor, "pk", None) else None)
+    audit(actor=actor, action="adjustment.posted", object_repr=f"{entry.reference} for {client.account_number}",
+          amount=str(value), reason=why)
+    return entry
