@@ -2,16 +2,24 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from billing.models import Tariff
-from billing.selectors import client_statement
-from billing.services import clean_tariff, tariff_create
+from billing.models import BillingRun, CreditNote, Invoice, Tariff
+from billing.runs import (
+    MSG_PERIOD_FORMAT,
+    PERIOD_RE,
+    billing_run_finalize,
+    billing_run_recompute,
+    billing_run_start,
+)
+from billing.selectors import INVOICE_STATES, client_balance, client_statement, invoice_search, invoices_with_dues
+from billing.services import adjustment_post, clean_tariff, credit_note_create, tariff_create
 from clients.models import Client
 from majismart.api import Pagination
 
@@ -70,3 +78,193 @@ class ClientStatementApi(APIView):
         return Response({"balance": f"{statement.balance:.2f}", "entries": [
             {"date": ln.booked_on.isoformat(), "kind": ln.kind, "reference": ln.reference,
              "amount": f"{ln.amount:.2f}", "balance": f"{ln.balance:.2f}"} for ln in statement.lines]})
+
+
+# --- billing runs ------------------------------------------------------------------------------
+class BillingRunSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    period = serializers.CharField()
+    status = serializers.CharField()
+    invoice_count = serializers.IntegerField()
+    total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    as_of = serializers.DateField()
+    computed_at = serializers.DateTimeField()
+    finalized_at = serializers.DateTimeField(allow_null=True)
+    summary = serializers.DictField(help_text="Preview: billed, estimated, skipped with reasons, flagged readings "
+                                              "pending, totals by category, warnings.")
+
+
+class PeriodInput(serializers.Serializer):
+    period = serializers.CharField(help_text="YYYY-MM")
+
+
+def _json_object(request: Request) -> dict:
+    if not isinstance(request.data, dict):
+        raise serializers.ValidationError({"detail": ["Send a JSON object."]})
+    return request.data
+
+
+class BillingRunListCreateApi(APIView):
+    """`POST {period}` → 201 with the new draft, or 200 with the existing run of that period."""
+
+    required_capability = {"GET": "billing.view", "POST": "billing.run"}
+
+    @extend_schema(responses=BillingRunSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        paginator = Pagination()
+        page = paginator.paginate_queryset(BillingRun.objects.order_by("-period"), request, view=self)
+        return paginator.get_paginated_response(BillingRunSerializer(page, many=True).data)
+
+    @extend_schema(request=PeriodInput, responses={201: BillingRunSerializer, 200: BillingRunSerializer})
+    def post(self, request: Request) -> Response:
+        run, created = billing_run_start(period=_json_object(request).get("period"), actor=request.user)
+        return Response(BillingRunSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class BillingRunDetailApi(APIView):
+    required_capability = "billing.view"
+
+    @extend_schema(responses=BillingRunSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(BillingRunSerializer(get_object_or_404(BillingRun, pk=pk)).data)
+
+
+class BillingRunFinalizeApi(APIView):
+    """Issues the run's invoices; finalising a finalised run returns it unchanged."""
+
+    required_capability = "billing.run"
+
+    @extend_schema(request=None, responses=BillingRunSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        run = billing_run_finalize(run=get_object_or_404(BillingRun, pk=pk), actor=request.user)
+        return Response(BillingRunSerializer(run).data)
+
+
+class BillingRunRecomputeApi(APIView):
+    required_capability = "billing.run"
+
+    @extend_schema(request=None, responses=BillingRunSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        run = billing_run_recompute(run=get_object_or_404(BillingRun, pk=pk), actor=request.user)
+        return Response(BillingRunSerializer(run).data)
+
+
+# --- invoices ----------------------------------------------------------------------------------
+class InvoiceLineSerializer(serializers.Serializer):
+    kind = serializers.CharField()
+    description = serializers.CharField()
+    quantity = serializers.DecimalField(max_digits=14, decimal_places=3)
+    unit_price = serializers.DecimalField(max_digits=14, decimal_places=2)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class InvoiceSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    number = serializers.CharField(allow_null=True)
+    client = serializers.IntegerField(source="client_id")
+    account_number = serializers.CharField(source="client.account_number")
+    period = serializers.CharField()
+    consumption = serializers.DecimalField(max_digits=12, decimal_places=3)
+    estimated = serializers.BooleanField()
+    previous_reading = serializers.DecimalField(max_digits=12, decimal_places=3, allow_null=True)
+    current_reading = serializers.DecimalField(max_digits=12, decimal_places=3, allow_null=True)
+    lines = InvoiceLineSerializer(many=True)
+    total = serializers.DecimalField(max_digits=12, decimal_places=2)
+    credited = serializers.DecimalField(max_digits=12, decimal_places=2)
+    balance_due = serializers.DecimalField(max_digits=12, decimal_places=2)
+    issued_on = serializers.DateField(allow_null=True)
+    due_date = serializers.DateField(allow_null=True)
+    status = serializers.CharField(source="state", help_text="draft, open, overdue, paid or void")
+
+
+def _invoices() -> QuerySet[Invoice]:
+    return invoices_with_dues(Invoice.objects.select_related("client").prefetch_related("lines"))
+
+
+class InvoiceListApi(APIView):
+    required_capability = "billing.view"
+
+    @extend_schema(parameters=[
+        OpenApiParameter("client", int), OpenApiParameter("period", str, description="YYYY-MM"),
+        OpenApiParameter("status", str, enum=[s for s, _ in INVOICE_STATES])], responses=InvoiceSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        q = request.query_params
+        errors = {}
+        if q.get("client") and not q["client"].isdigit():
+            errors["client"] = ["Give a client id."]
+        if q.get("period") and not PERIOD_RE.match(q["period"]):
+            errors["period"] = [MSG_PERIOD_FORMAT]
+        if q.get("status") and q["status"] not in dict(INVOICE_STATES):
+            errors["status"] = [f"One of: {', '.join(s for s, _ in INVOICE_STATES)}."]
+        if errors:
+            raise serializers.ValidationError(errors)
+        qs = invoice_search(client=q.get("client", ""), period=q.get("period", ""), state=q.get("status", ""))
+        qs = qs.select_related(None).select_related("client").prefetch_related("lines")
+        paginator = Pagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(InvoiceSerializer(page, many=True).data)
+
+
+class InvoiceDetailApi(APIView):
+    required_capability = "billing.view"
+
+    @extend_schema(responses=InvoiceSerializer)
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(InvoiceSerializer(get_object_or_404(_invoices(), pk=pk)).data)
+
+
+# --- credit notes and adjustments --------------------------------------------------------------
+class CreditNoteSerializer(serializers.Serializer):
+    id = serializers.IntegerField(read_only=True)
+    number = serializers.CharField(read_only=True)
+    invoice = serializers.IntegerField(source="invoice_id")
+    client = serializers.IntegerField(source="client_id", read_only=True)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    reason = serializers.CharField()
+    issued_on = serializers.DateField(read_only=True)
+
+
+class CreditNoteListCreateApi(APIView):
+    """Credit notes void an issued invoice in full or in part (`{invoice, amount, reason}`)."""
+
+    required_capability = {"GET": "billing.view", "POST": "billing.run"}
+
+    @extend_schema(responses=CreditNoteSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        paginator = Pagination()
+        page = paginator.paginate_queryset(CreditNote.objects.order_by("-id"), request, view=self)
+        return paginator.get_paginated_response(CreditNoteSerializer(page, many=True).data)
+
+    @extend_schema(request=CreditNoteSerializer, responses={201: CreditNoteSerializer})
+    def post(self, request: Request) -> Response:
+        data = _json_object(request)
+        invoice_id = str(data.get("invoice", ""))
+        invoice = Invoice.objects.filter(pk=int(invoice_id)).first() if invoice_id.isdigit() else None
+        if invoice is None:
+            raise serializers.ValidationError({"invoice": ["Unknown invoice."]})
+        note = credit_note_create(invoice=invoice, amount=data.get("amount", ""), reason=data.get("reason", ""),
+                                  actor=request.user)
+        return Response(CreditNoteSerializer(note).data, status=status.HTTP_201_CREATED)
+
+
+class AdjustmentInput(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2,
+                                      help_text="Positive raises what the client owes, negative lowers it.")
+    reason = serializers.CharField()
+
+
+class ClientAdjustmentApi(APIView):
+    required_capability = "billing.run"
+
+    @extend_schema(request=AdjustmentInput, responses={201: inline_serializer("Adjustment", {
+        "date": serializers.DateField(), "kind": serializers.CharField(), "reference": serializers.CharField(),
+        "amount": serializers.DecimalField(max_digits=12, decimal_places=2), "balance": serializers.DecimalField(
+            max_digits=12, decimal_places=2)})})
+    def post(self, request: Request, pk: int) -> Response:
+        client = get_object_or_404(Client, pk=pk)
+        data = _json_object(request)
+        entry = adjustment_post(client=client, amount=data.get("amount", ""), reason=data.get("reason", ""),
+                                actor=request.user)
+        return Response({"date": entry.booked_on.isoformat(), "kind": entry.kind, "reference": entry.reference,
+                         "amount": f"{entry.amount:.2f}", "balance": f"{client_balance(client.pk):.2f}"},
+                        status=status.HTTP_201_CREATED)

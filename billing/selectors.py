@@ -4,10 +4,11 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import F, Sum, Window
-from django.db.models.expressions import RowRange
+from django.db.models import Case, CharField, DecimalField, F, Q, QuerySet, Sum, Value, When, Window
+from django.db.models.expressions import RawSQL, RowRange
+from django.utils import timezone
 
-from billing.models import LedgerEntry, Tariff
+from billing.models import Invoice, LedgerEntry, Tariff
 from billing.tariffs import Band, TariffTerms
 
 
@@ -70,3 +71,55 @@ def client_statement(client_id: int, *, start: date | None = None, end: date | N
         lines.append(StatementLine(e.booked_on, e.kind, labels[e.kind], e.reference, e.description, e.amount, e.running))
         totals[e.kind] = totals.get(e.kind, Decimal("0.00")) + e.amount
     return Statement(client_id, start, end, previous, lines, totals)
+
+
+# What is still owed on an issued invoice. Payments and credits settle the oldest debts first,
+# so of the client's balance the newest invoices are the unpaid ones: an invoice's balance due
+# is the balance left after the invoices newer than it, capped at its own amount after credit
+# notes. (Per-invoice payment allocations arrive with payments; this agrees with them.)
+_CREDITED_SQL = "coalesce((SELECT sum(cn.amount) FROM billing_creditnote cn WHERE cn.invoice_id = billing_invoice.id), 0)"
+_BALANCE_DUE_SQL = f"""
+CASE WHEN billing_invoice.status <> 'issued' THEN billing_invoice.total ELSE
+least(greatest(billing_invoice.total - {_CREDITED_SQL}, 0),
+      greatest(coalesce((SELECT sum(l.amount) FROM billing_ledgerentry l WHERE l.client_id = billing_invoice.client_id), 0)
+               - coalesce((SELECT sum(greatest(j.total - coalesce((SELECT sum(cn2.amount) FROM billing_creditnote cn2
+                                                                   WHERE cn2.invoice_id = j.id), 0), 0))
+                           FROM billing_invoice j WHERE j.client_id = billing_invoice.client_id AND j.status = 'issued'
+                             AND (j.due_date, j.id) > (billing_invoice.due_date, billing_invoice.id)), 0), 0))
+END"""
+
+INVOICE_STATES = [("draft", "Draft"), ("open", "Open"), ("overdue", "Overdue"), ("paid", "Paid"), ("void", "Void")]
+
+
+def invoices_with_dues(qs: QuerySet[Invoice] | None = None, *, today: date | None = None) -> QuerySet[Invoice]:
+    """Invoices annotated with `credited`, `balance_due` and `state` (draft, open, overdue,
+    paid, void), which can be filtered on."""
+    today = today or timezone.localdate()
+    qs = Invoice.objects.all() if qs is None else qs
+    return qs.annotate(
+        credited=RawSQL(_CREDITED_SQL, [], output_field=DecimalField(max_digits=12, decimal_places=2)),
+        balance_due=RawSQL(_BALANCE_DUE_SQL, [], output_field=DecimalField(max_digits=12, decimal_places=2)),
+    ).annotate(state=Case(
+        When(status=Invoice.Status.DRAFT, then=Value("draft")),
+        When(Q(credited__gte=F("total")) & Q(total__gt=0), then=Value("void")),
+        When(balance_due__lte=0, then=Value("paid")),
+        When(due_date__lt=today, then=Value("overdue")),
+        default=Value("open"), output_field=CharField()))
+
+
+def invoice_search(*, client: object = "", period: str = "", state: str = "", query: str = "",
+                   run: object = "") -> QuerySet[Invoice]:
+    qs = invoices_with_dues(Invoice.objects.select_related("client", "category"))
+    if str(client).isdigit():
+        qs = qs.filter(client_id=int(str(client)))
+    if period:
+        qs = qs.filter(period=period)
+    if str(run).isdigit():
+        qs = qs.filter(run_id=int(str(run)))
+    if state in dict(INVOICE_STATES):
+        qs = qs.filter(state=state)
+    query = query.strip()
+    if query:
+        qs = qs.filter(Q(number__iexact=query) | Q(client__account_number__iexact=query)
+                       | Q(client__full_name__icontains=query))
+    return qs.order_by("-period", "number", "id")

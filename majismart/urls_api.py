@@ -17,4 +17,13 @@ urlpatterns = [
     path("readings/", meters_api.ReadingCreateApi.as_view(), name="api-readings"),
     path("tariffs/", billing_api.TariffListCreateApi.as_view(), name="api-tariffs"),
     path("readings/bulk/", meters_api.ReadingBulkApi.as_view(), name="api-readings-bulk"),
+    path("billing-runs/", billing_api.BillingRunListCreateApi.as_view(), name="api-billing-runs"),
+    path("billing-runs/<int:pk>/", billing_api.BillingRunDetailApi.as_view(), name="api-billing-run"),
+    path("billing-runs/<int:pk>/finalize/", billing_api.BillingRunFinalizeApi.as_view(), name="api-billing-run-finalize"),
+    path("billing-runs/<int:pk>/recompute/", billing_api.BillingRunRecomputeApi.as_view(),
+         name="api-billing-run-recompute"),
+    path("invoices/", billing_api.InvoiceListApi.as_view(), name="api-invoices"),
+    path("invoices/<int:pk>/", billing_api.InvoiceDetailApi.as_view(), name="api-invoice"),
+    path("credit-notes/", billing_api.CreditNoteListCreateApi.as_view(), name="api-credit-notes"),
+    path("clients/<int:pk>/adjustments/", billing_api.ClientAdjustmentApi.as_view(), name="api-client-adjustments"),
 ]

@@ -41,12 +41,12 @@ API_KEYS: dict[str, str] = {}
 
 @pytest.fixture(scope="session")
 def django_db_setup(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    from django.test.utils import setup_databases, teardown_databases
+
     from accounts.models import User
     from accounts.services import api_key_create
     from tenants.models import Provider
     from tenants.services import provider_create, provider_suspend
-
-    from django.test.utils import setup_databases, teardown_databases
 
     own_databases = None
     with django_db_blocker.unblock():
@@ -153,3 +153,14 @@ def alpha_api(alpha) -> APIClient:  # type: ignore[no-untyped-def]
 @pytest.fixture
 def beta_api(beta) -> APIClient:  # type: ignore[no-untyped-def]
     return api_client("beta", API_KEYS["beta"])
+
+
+@pytest.fixture
+def tenant(alpha):  # type: ignore[no-untyped-def]
+    """Alpha's schema on 2026-11-23 (time moving on from there), with a domestic tariff
+    (up to 10 m³ @ 40, up to 30 @ 55, above @ 70; fixed charge 100)."""
+    from tests.billing_helpers import domestic_tariff, travel
+
+    with tenant_context(alpha), travel("2026-11-23"):
+        domestic_tariff()
+        yield alpha

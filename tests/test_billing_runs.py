@@ -6,12 +6,10 @@ from __future__ import annotations
 
 import threading
 import uuid
-from datetime import date, datetime
+from datetime import date
 from decimal import Decimal
-from zoneinfo import ZoneInfo
 
 import pytest
-import time_machine
 from django.core.exceptions import ValidationError
 from django.db import connection, connections
 from django.dispatch import receiver
@@ -21,66 +19,28 @@ from hypothesis import strategies as st
 
 from accounts.models import AuditEvent
 from billing.models import BillingRun, BillingSettings, CreditNote, Invoice, LedgerEntry, Tariff
-from billing.runs import billing_run_finalize, billing_run_recompute, billing_run_start, run_is_stale
+from billing.runs import (
+    billing_run_finalize,
+    billing_run_recompute,
+    billing_run_start,
+    run_is_stale,
+)
 from billing.selectors import client_balance, terms_of
-from billing.services import adjustment_post, credit_note_create, tariff_create
+from billing.services import adjustment_post, credit_note_create
 from billing.signals import billing_run_finalized
 from billing.tariffs import charge_for
 from clients.models import Category, Client
-from meters.models import Meter
-from meters.services import meter_create, meter_replace, reading_review, readings_record
-
-NBO = ZoneInfo("Africa/Nairobi")
-D = Decimal
-
-
-def on(day: str, hour: int = 9) -> datetime:
-    return datetime.fromisoformat(day).replace(hour=hour, tzinfo=NBO)
-
-
-def travel(day: str):  # type: ignore[no-untyped-def]
-    """Run the billing as if on `day` (Nairobi, mid-morning)."""
-    return time_machine.travel(on(day, 10), tick=True)
-
-
-def domestic_tariff(**changes: object) -> Tariff:
-    fields = {"code": "dom", "name": "Domestic", "category": Category.objects.get(code="domestic"),
-              "effective_from": date(2025, 1, 1), "fixed_charge": D("100.00"), "meter_rent": D("0"),
-              "sewerage_percent": D("0"), "minimum_charge": D("0"), **changes}
-    blocks = fields.pop("blocks", [(D(10), D("40.00")), (D(30), D("55.00")), (None, D("70.00"))])
-    return tariff_create(actor="test", blocks=blocks, **fields)
-
-
-_serials = iter(range(10_000, 99_999))
-
-
-def metered(name: str = "Billed Client", *, initial: str = "0", capacity: str = "99999.999",
-            category: str = "domestic", installed: date = date(2026, 1, 1)) -> tuple[Client, Meter]:
-    n = next(_serials)
-    client = Client.objects.create(account_number=f"B{n}", full_name=name, category=Category.objects.get(code=category))
-    meter = meter_create(actor="test", serial=f"BR-{n}", client=client, installed_on=installed,
-                         initial_reading=D(initial), dial_capacity=D(capacity))
-    return client, meter
-
-
-def read(meter: Meter, value: str, day: str, **extra: object) -> None:
-    result = readings_record([{"meter": meter.serial, "value": value, "read_at": on(day), **extra}], source="api")
-    assert result.errors == [], result.errors
-
-
-def invoice_of(client: Client, period: str) -> Invoice:
-    return Invoice.objects.prefetch_related("lines").get(client=client, period=period)
-
-
-def lines_of(invoice: Invoice) -> list[tuple[str, Decimal]]:
-    return [(ln.kind, ln.amount) for ln in invoice.lines.all()]
-
-
-@pytest.fixture
-def tenant(alpha):  # type: ignore[no-untyped-def]
-    with tenant_context(alpha), travel("2026-11-23"):
-        domestic_tariff()
-        yield alpha
+from meters.services import meter_replace, reading_review, readings_record
+from tests.billing_helpers import (
+    D,
+    domestic_tariff,
+    invoice_of,
+    lines_of,
+    metered,
+    on,
+    read,
+    travel,
+)
 
 
 def test_consumption_is_the_difference_of_period_end_readings_billed_on_the_tariff(tenant) -> None:  # type: ignore[no-untyped-def]

@@ -9,7 +9,6 @@ from accounts.models import APIKey, AuditEvent
 from accounts.services import api_key_create
 from tests.conftest import ALPHA_PEOPLE, login
 
-
 SETTINGS_QUERIES = 7
 
 

@@ -13,7 +13,13 @@ from django_tenants.utils import tenant_context
 from clients.models import Category, Client
 from meters import validation as v
 from meters.models import Meter, Reading
-from meters.services import consumption_recompute, meter_create, meter_replace, reading_review, readings_record
+from meters.services import (
+    consumption_recompute,
+    meter_create,
+    meter_replace,
+    reading_review,
+    readings_record,
+)
 
 NBO = ZoneInfo("Africa/Nairobi")
 

@@ -4,9 +4,9 @@ import re
 from datetime import timedelta
 
 import pytest
-from django.utils import timezone
 from django.db import connection
 from django.test import Client
+from django.utils import timezone
 from django_tenants.utils import schema_exists, tenant_context
 
 from accounts.models import Role, User

@@ -80,7 +80,6 @@ def test_a_meter_reader_walks_a_route_on_a_phone(page: Page, app_server: AppServ
     page.screenshot(path=str(tmp_path / "sheet-phone-saved.png"), full_page=True)
 
     from meters.models import Reading
-
     from tenants.models import Provider
 
     with django_db_blocker.unblock(), tenant_context(Provider.objects.get(slug="alpha")):
