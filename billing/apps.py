@@ -7,3 +7,8 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         from billing import receivers  # noqa: F401 - connects the signal receivers
+        from billing.views.portal import home_panel
+        from tenants.views.portal import PORTAL_HOME_PANELS
+
+        if home_panel not in PORTAL_HOME_PANELS:
+            PORTAL_HOME_PANELS.append(home_panel)

@@ -13,7 +13,7 @@ from django.db.models import Sum
 from django.utils import timezone
 
 from accounts.services import audit
-from billing.models import CreditNote, Invoice, LedgerEntry, Tariff, TariffBlock
+from billing.models import BillingSettings, CreditNote, Invoice, LedgerEntry, Tariff, TariffBlock
 from clients.models import Category, Client
 
 MSG_BLOCKS_EMPTY = "Give at least one block; the last one has no upper limit."
@@ -202,3 +202,31 @@ def adjustment_post(*, client: Client, amount: object, reason: object, actor: ob
     audit(actor=actor, action="adjustment.posted", object_repr=f"{entry.reference} for {client.account_number}",
           amount=str(value), reason=why)
     return entry
+
+
+def clean_billing_rules(data: object) -> tuple[dict[str, object], dict[str, list[str]]]:
+    errors: dict[str, list[str]] = {}
+    out: dict[str, object] = {}
+    for name, top in (("due_days", 120), ("penalty_grace_days", 120)):
+        raw = str(data.get(name, "")).strip()  # type: ignore[attr-defined]
+        if not raw.isdigit() or int(raw) > top:
+            errors[name] = [f"Enter a whole number of days from 0 to {top}."]
+        else:
+            out[name] = int(raw)
+    out["penalty_percent"] = _amount(data.get("penalty_percent"), "penalty_percent", errors,  # type: ignore[attr-defined]
+                                     top=Decimal(100))
+    if "penalty_percent" in errors:
+        errors["penalty_percent"] = ["Enter a percentage between 0 and 100 (0 for no penalty)."]
+    return out, errors
+
+
+@transaction.atomic
+def billing_rules_update(*, actor: object, due_days: int, penalty_percent: Decimal, penalty_grace_days: int) -> BillingSettings:
+    rules = BillingSettings.load()
+    before = {"due_days": rules.due_days, "penalty_percent": str(rules.penalty_percent),
+              "penalty_grace_days": rules.penalty_grace_days}
+    rules.due_days, rules.penalty_percent, rules.penalty_grace_days = due_days, penalty_percent, penalty_grace_days
+    rules.save()
+    audit(actor=actor, action="billing_rules.updated", object_repr=str(rules), before=before,
+          after={"due_days": due_days, "penalty_percent": str(penalty_percent), "penalty_grace_days": penalty_grace_days})
+    return rules

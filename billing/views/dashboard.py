@@ -1,23 +1,37 @@
-"""Dashboard: tariffs, with a calculator showing the bill for any volume."""
+"""Dashboard: tariffs (with a calculator), the billing-run wizard, invoices, credit notes,
+adjustments and the billing rules."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import has_capability, require_capability
-from billing.models import Tariff
-from billing.selectors import terms_of
-from billing.services import clean_tariff, tariff_create
+from billing.models import BillingRun, BillingSettings, CreditNote, Invoice, Tariff
+from billing.runs import billing_run_finalize, billing_run_recompute, billing_run_start, period_parse, run_is_stale
+from billing.selectors import INVOICE_STATES, invoice_search, invoices_with_dues, terms_of
+from billing.services import (
+    adjustment_post,
+    billing_rules_update,
+    clean_billing_rules,
+    clean_tariff,
+    credit_note_create,
+    tariff_create,
+)
 from billing.tariffs import charge_for
 from clients.models import Category
+from majismart.charts import bar_chart
 
 BLOCK_ROWS = 6
+PAGE_SIZE = 50
 
 
 @require_capability("billing.view")
@@ -29,7 +43,7 @@ def tariff_list(request: HttpRequest) -> HttpResponse:
         if t.effective_from <= today:
             in_force[t.category_id] = t.pk
     return render(request, "billing/tariffs.html", {
-        "active": "billing", "tariffs": tariffs, "in_force": set(in_force.values()), "today": today,
+        "active": "billing", "tab": "tariffs", "tariffs": tariffs, "in_force": set(in_force.values()), "today": today,
         "can_manage": has_capability(request.user, "billing.manage_tariffs")})
 
 
@@ -78,4 +92,167 @@ def client_statement_page(request: HttpRequest, pk: int) -> HttpResponse:
 
     client = get_object_or_404(Client, pk=pk)
     return render(request, "billing/statement.html", {"active": "clients", "client": client,
-                                                      "statement": client_statement(client.pk)})
+                                                      "statement": client_statement(client.pk),
+                                                      "can_adjust": has_capability(request.user, "billing.run"),
+                                                      "errors": {}, "data": {}})
+
+
+# --- billing runs: the wizard (period → preview with warnings → finalise) ----------------------
+def _last_month() -> str:
+    first = timezone.localdate().replace(day=1)
+    previous = first - timedelta(days=1)
+    return f"{previous.year:04d}-{previous.month:02d}"
+
+
+@require_capability("billing.view")
+def run_list(request: HttpRequest) -> HttpResponse:
+    runs = list(BillingRun.objects.order_by("-period")[:36])
+    chart = bar_chart([(r.period[2:], r.total) for r in sorted(runs, key=lambda r: r.period)[-12:]
+                       if r.status == BillingRun.Status.FINALIZED], unit="KES")
+    return render(request, "billing/runs.html", {
+        "active": "billing", "tab": "runs", "runs": runs, "chart": chart, "suggested": _last_month(),
+        "can_run": has_capability(request.user, "billing.run"), "errors": {}})
+
+
+@require_http_methods(["POST"])
+@require_capability("billing.run")
+def run_start(request: HttpRequest) -> HttpResponse:
+    try:
+        run, created = billing_run_start(period=request.POST.get("period", ""), actor=request.user)
+    except ValidationError as exc:
+        runs = list(BillingRun.objects.order_by("-period")[:36])
+        return render(request, "billing/runs.html", {
+            "active": "billing", "tab": "runs", "runs": runs, "chart": {"empty": True},
+            "suggested": request.POST.get("period", ""), "can_run": True, "errors": exc.message_dict}, status=400)
+    if not created:
+        messages.info(request, f"A billing run for {run.period} already exists; here it is.")
+    return redirect("run_detail", pk=run.pk)
+
+
+@require_capability("billing.view")
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(BillingRun, pk=pk)
+    period = period_parse(run.period)
+    invoices = (invoices_with_dues(Invoice.objects.filter(run=run).select_related("client", "category"))
+                .order_by("-total")[:15])
+    categories = run.summary.get("categories", [])
+    chart = bar_chart([(c["name"][:12], Decimal(c["total"])) for c in categories], unit="KES")
+    return render(request, "billing/run_detail.html", {
+        "active": "billing", "tab": "runs", "run": run, "period": period, "invoices": invoices,
+        "categories": categories, "chart": chart, "can_run": has_capability(request.user, "billing.run"),
+        "stale": run.status == BillingRun.Status.DRAFT and run_is_stale(run)})
+
+
+@require_http_methods(["POST"])
+@require_capability("billing.run")
+def run_recompute(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(BillingRun, pk=pk)
+    try:
+        run = billing_run_recompute(run=run, actor=request.user)
+        messages.success(request, f"Recomputed: {run.invoice_count} invoices, KES {run.total:,.2f}.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("run_detail", pk=pk)
+
+
+@require_http_methods(["POST"])
+@require_capability("billing.run")
+def run_finalize(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(BillingRun, pk=pk)
+    if request.POST.get("confirm") != run.period:
+        messages.error(request, f"Type the period ({run.period}) to confirm issuing these invoices.")
+        return redirect("run_detail", pk=pk)
+    try:
+        run = billing_run_finalize(run=run, actor=request.user)
+        messages.success(request, f"Issued {run.invoice_count} invoices for {run.period}, KES {run.total:,.2f}.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("run_detail", pk=pk)
+
+
+# --- invoices and credit notes -------------------------------------------------------------------
+@require_capability("billing.view")
+def invoice_list(request: HttpRequest) -> HttpResponse:
+    q = request.GET
+    invoices = invoice_search(period=q.get("period", ""), state=q.get("status", ""), query=q.get("q", ""),
+                              run=q.get("run", ""), client=q.get("client", ""))
+    page = Paginator(invoices, PAGE_SIZE).get_page(q.get("page"))
+    params = q.copy()
+    params.pop("page", None)
+    return render(request, "billing/invoices.html", {
+        "active": "billing", "tab": "invoices", "page": page, "q": q, "querystring": params.urlencode(),
+        "states": INVOICE_STATES, "periods": BillingRun.objects.order_by("-period").values_list("period", flat=True)})
+
+
+def _invoice_page(request: HttpRequest, invoice: Invoice, *, errors: dict | None = None, status: int = 200) -> HttpResponse:
+    invoice = invoices_with_dues(Invoice.objects.select_related("client", "category", "tariff", "run")).get(pk=invoice.pk)
+    return render(request, "billing/invoice_detail.html", {
+        "active": "billing", "tab": "invoices", "invoice": invoice, "lines": invoice.lines.all(),
+        "credit_notes": invoice.credit_notes.select_related("created_by"),
+        "can_credit": has_capability(request.user, "billing.run") and invoice.status == Invoice.Status.ISSUED
+        and invoice.total - invoice.credited > 0,
+        "creditable": f"{max(invoice.total - invoice.credited, Decimal(0)):,.2f}",
+        "errors": errors or {}, "data": request.POST if errors else {}}, status=status)
+
+
+@require_capability("billing.view")
+def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _invoice_page(request, get_object_or_404(Invoice, pk=pk))
+
+
+@require_http_methods(["POST"])
+@require_capability("billing.run")
+def invoice_credit(request: HttpRequest, pk: int) -> HttpResponse:
+    invoice = get_object_or_404(Invoice, pk=pk)
+    try:
+        note = credit_note_create(invoice=invoice, amount=request.POST.get("amount", ""),
+                                  reason=request.POST.get("reason", ""), actor=request.user)
+    except ValidationError as exc:
+        return _invoice_page(request, invoice, errors=exc.message_dict, status=400)
+    messages.success(request, f"Credit note {note.number} for KES {note.amount:,.2f} issued.")
+    return redirect("invoice_detail", pk=pk)
+
+
+@require_capability("billing.view")
+def credit_note_list(request: HttpRequest) -> HttpResponse:
+    notes = CreditNote.objects.select_related("invoice", "client", "created_by").order_by("-id")
+    page = Paginator(notes, PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(request, "billing/credit_notes.html", {"active": "billing", "tab": "credit_notes", "page": page,
+                                                         "querystring": ""})
+
+
+@require_http_methods(["POST"])
+@require_capability("billing.run")
+def client_adjust(request: HttpRequest, pk: int) -> HttpResponse:
+    from billing.selectors import client_statement
+    from clients.models import Client
+
+    client = get_object_or_404(Client, pk=pk)
+    try:
+        entry = adjustment_post(client=client, amount=request.POST.get("amount", ""),
+                                reason=request.POST.get("reason", ""), actor=request.user)
+    except ValidationError as exc:
+        return render(request, "billing/statement.html", {
+            "active": "clients", "client": client, "statement": client_statement(client.pk), "can_adjust": True,
+            "errors": exc.message_dict, "data": request.POST}, status=400)
+    messages.success(request, f"Adjustment {entry.reference} of KES {entry.amount:,.2f} posted.")
+    return redirect("client_statement", pk=pk)
+
+
+@require_http_methods(["GET", "POST"])
+@require_capability("billing.view")
+def billing_rules(request: HttpRequest) -> HttpResponse:
+    rules = BillingSettings.load()
+    can_manage = has_capability(request.user, "billing.manage_tariffs")
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        if not can_manage:
+            raise PermissionDenied
+        cleaned, errors = clean_billing_rules(request.POST)
+        if not errors:
+            billing_rules_update(actor=request.user, **cleaned)
+            messages.success(request, "Billing rules saved; they apply from the next billing run.")
+            return redirect("billing_rules")
+    return render(request, "billing/rules.html", {"active": "billing", "tab": "rules", "rules": rules,
+                                                  "errors": errors, "data": request.POST if errors else None,
+                                                  "can_manage": can_manage}, status=400 if errors else 200)

@@ -1,16 +1,53 @@
 from __future__ import annotations
 
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+from django.shortcuts import get_object_or_404, render
 
 from accounts.permissions import require_capability
-from billing.selectors import client_statement
+from billing.models import Invoice
+from billing.selectors import client_statement, invoices_with_dues
 from clients.models import Client
+
+
+def _own_client(request: HttpRequest) -> Client | None:
+    return Client.objects.filter(user=request.user).first()
 
 
 @require_capability("portal.use")
 def statement(request: HttpRequest) -> HttpResponse:
-    client = Client.objects.filter(user=request.user).first()
+    client = _own_client(request)
     return render(request, "portal/statement.html", {
         "active": "statement", "client": client,
         "statement": client_statement(client.pk) if client else None})
+
+
+def _issued(client: Client | None):  # type: ignore[no-untyped-def]
+    # Drafts are the provider's working copies: a client sees only what was issued to them.
+    return invoices_with_dues(Invoice.objects.filter(client=client, status=Invoice.Status.ISSUED))
+
+
+@require_capability("portal.use")
+def invoices(request: HttpRequest) -> HttpResponse:
+    client = _own_client(request)
+    bills = list(_issued(client).order_by("-period")[:36]) if client else []
+    return render(request, "portal/invoices.html", {
+        "active": "bills", "client": client, "bills": bills,
+        "balance": client_statement(client.pk).balance if client else None})
+
+
+@require_capability("portal.use")
+def invoice(request: HttpRequest, pk: int) -> HttpResponse:
+    client = _own_client(request)
+    bill = get_object_or_404(_issued(client).select_related("client", "category", "tariff"), pk=pk)
+    return render(request, "portal/invoice.html", {"active": "bills", "client": client, "invoice": bill,
+                                                   "lines": bill.lines.all()})
+
+
+def home_panel(request: HttpRequest) -> tuple[str, dict] | None:
+    """The portal home's billing panel: the balance and the latest bill."""
+    client = _own_client(request)
+    if client is None:
+        return None
+    latest = _issued(client).order_by("-period").first()
+    return "portal/_billing_panel.html", {"client": client, "balance": client_statement(client.pk).balance,
+                                          "latest": latest}
