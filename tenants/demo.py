@@ -60,6 +60,9 @@ def seed() -> list[DemoProvider]:
                     User.objects.create_user(email, DEMO_PASSWORD, full_name=name, role=role)
                 demo.logins.append((role.label, email))
             seed_register(spec["slug"])
+            from billing.demo import seed_billing  # a higher app's demo data, loaded lazily
+
+            seed_billing()
         result.append(demo)
     return result
 

@@ -73,6 +73,12 @@ def test_seed_demo_creates_two_providers_once(db) -> None:  # type: ignore[no-un
         assert Client.objects.count() == 30 and Client.objects.filter(user__role="client").count() == 1
         assert Reading.objects.filter(status="accepted").count() >= 30 * 11
         assert Reading.objects.filter(status="flagged", flags__contains=["high_consumption"]).exists()
+        from billing.models import BillingRun, Invoice, Tariff
+
+        assert Tariff.objects.count() == 4
+        runs = list(BillingRun.objects.order_by("period").values_list("status", "invoice_count"))
+        assert runs == [("finalized", 30)] * 3
+        assert Invoice.objects.filter(status="issued", number__startswith="INV-").count() == 90
 
 
 def test_setup_periodic_tasks_declares_the_schedule(db) -> None:  # type: ignore[no-untyped-def]
