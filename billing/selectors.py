@@ -4,7 +4,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
-from django.db.models import Case, CharField, DecimalField, F, Q, QuerySet, Sum, Value, When, Window
+from django.db.models import Case, CharField, DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value, When, Window
 from django.db.models.expressions import RawSQL, RowRange
 from django.utils import timezone
 
@@ -34,6 +34,9 @@ class StatementLine:
     description: str
     amount: Decimal
     balance: Decimal
+    id: int = 0
+    reversed: bool = False
+    reversible: bool = False  # a manual adjustment not yet reversed
 
 
 @dataclass
@@ -58,6 +61,7 @@ def client_statement(client_id: int, *, start: date | None = None, end: date | N
     """Entries in [start, end] with a running balance (one query with a window sum), the balance
     brought forward from before `start`, and totals by kind."""
     entries = LedgerEntry.objects.filter(client_id=client_id).annotate(
+        is_reversed=Exists(LedgerEntry.objects.filter(reverses=OuterRef("pk"))),
         running=Window(Sum("amount"), order_by=[F("booked_on").asc(), F("id").asc()],
                        frame=RowRange(start=None, end=0)))
     labels = dict(LedgerEntry.Kind.choices)
@@ -68,7 +72,9 @@ def client_statement(client_id: int, *, start: date | None = None, end: date | N
             continue
         if end and e.booked_on > end:
             break
-        lines.append(StatementLine(e.booked_on, e.kind, labels[e.kind], e.reference, e.description, e.amount, e.running))
+        lines.append(StatementLine(e.booked_on, e.kind, labels[e.kind], e.reference, e.description, e.amount, e.running,
+                                   e.pk, e.is_reversed,
+                                   e.kind == LedgerEntry.Kind.ADJUSTMENT and e.invoice_id is None and not e.is_reversed))
         totals[e.kind] = totals.get(e.kind, Decimal("0.00")) + e.amount
     return Statement(client_id, start, end, previous, lines, totals)
 

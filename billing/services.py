@@ -230,3 +230,27 @@ def billing_rules_update(*, actor: object, due_days: int, penalty_percent: Decim
     audit(actor=actor, action="billing_rules.updated", object_repr=str(rules), before=before,
           after={"due_days": due_days, "penalty_percent": str(penalty_percent), "penalty_grace_days": penalty_grace_days})
     return rules
+
+
+MSG_REVERSE_KIND = ("Only a manual adjustment can be reversed; an invoice (and its estimate correction) "
+                    "is corrected by a credit note.")
+MSG_REVERSED_ALREADY = "This entry has already been reversed."
+
+
+@transaction.atomic
+def entry_reverse(*, entry: LedgerEntry, reason: object, actor: object) -> LedgerEntry:
+    """Undo an adjustment posted in error: a reversing entry of the opposite amount (the
+    original stays, as every entry does). Each entry can be reversed once."""
+    entry = LedgerEntry.objects.select_for_update().get(pk=entry.pk)
+    why = _reason(reason)
+    if entry.kind != LedgerEntry.Kind.ADJUSTMENT or entry.invoice_id is not None:
+        raise ValidationError({"entry": [MSG_REVERSE_KIND]})
+    if LedgerEntry.objects.filter(reverses=entry).exists():
+        raise ValidationError({"entry": [MSG_REVERSED_ALREADY]})
+    reversal = LedgerEntry.objects.create(
+        client_id=entry.client_id, kind=LedgerEntry.Kind.REVERSAL, amount=-entry.amount,
+        booked_on=timezone.localdate(), reference=entry.reference, reverses=entry,
+        description=f"Reversal of {entry.reference}: {why}"[:200],
+        created_by=actor if getattr(actor, "pk", None) else None)
+    audit(actor=actor, action="ledger.reversed", object_repr=entry.reference, amount=str(entry.amount), reason=why)
+    return reversal

@@ -18,6 +18,8 @@ urlpatterns = [
     path("dashboard/billing/tariffs/<int:pk>/", dashboard.tariff_detail, name="tariff_detail"),
     path("dashboard/clients/<int:pk>/statement/", dashboard.client_statement_page, name="client_statement"),
     path("dashboard/clients/<int:pk>/adjust/", dashboard.client_adjust, name="client_adjust"),
+    path("dashboard/clients/<int:pk>/entries/<int:entry_id>/reverse/", dashboard.entry_reverse_view,
+         name="entry_reverse"),
     path("portal/statement/", portal.statement, name="portal_statement"),
     path("portal/bills/", portal.invoices, name="portal_invoices"),
     path("portal/bills/<int:pk>/", portal.invoice, name="portal_invoice"),

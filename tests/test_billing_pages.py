@@ -162,3 +162,18 @@ def test_the_portal_shows_only_the_clients_own_issued_bills(october, alpha) -> N
     home = carol.get("/portal/")
     assert b'data-testid="portal-balance">KES 1950.00<' in home.content and b"View bill" in home.content
     assert anne.get("/portal/bills/").status_code == 403
+
+
+def test_reversing_an_adjustment_from_the_statement(october, alpha) -> None:  # type: ignore[no-untyped-def]
+    anne = staff("anne@alpha.test")
+    anne.post(f"/dashboard/clients/{october[1].pk}/adjust/", {"amount": "40", "reason": "Wrong fee"})
+    with tenant_context(alpha):
+        entry = LedgerEntry.objects.get(client=october[1], kind="adjustment")
+    page = anne.get(f"/dashboard/clients/{october[1].pk}/statement/")
+    assert f"Reverse {entry.reference}".encode() in page.content
+    done = anne.post(f"/dashboard/clients/{october[1].pk}/entries/{entry.pk}/reverse/", {"reason": "Posted twice"},
+                     follow=True)
+    assert b"reversed." in done.content and b'data-testid="balance">KES 0.00<' in done.content
+    # An entry of another client cannot be reversed through this client's page.
+    assert anne.post(f"/dashboard/clients/{october[0].pk}/entries/{entry.pk}/reverse/",
+                     {"reason": "x"}).status_code == 404

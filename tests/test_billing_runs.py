@@ -25,7 +25,7 @@ from billing.runs import (
     billing_run_start,
     run_is_stale,
 )
-from billing.selectors import client_balance, terms_of
+from billing.selectors import client_balance, client_statement, terms_of
 from billing.services import adjustment_post, credit_note_create
 from billing.signals import billing_run_finalized
 from billing.tariffs import charge_for
@@ -431,3 +431,21 @@ def test_two_finalise_requests_at_once_produce_one_result(django_db_setup, djang
             connection.set_schema_to_public()
             Provider.objects.get(slug=slug).delete(force_drop=True)
         connection.set_schema_to_public()
+
+
+def test_an_adjustment_posted_in_error_is_reversed_once(tenant) -> None:  # type: ignore[no-untyped-def]
+    from billing.services import entry_reverse
+
+    client, _ = metered()
+    fee = adjustment_post(client=client, amount="300", reason="Reconnection fee", actor="test")
+    reversal = entry_reverse(entry=fee, reason="Charged to the wrong account", actor="test")
+    assert (reversal.kind, reversal.amount, reversal.reverses_id, reversal.reference) == (
+        "reversal", D("-300.00"), fee.pk, fee.reference)
+    assert client_balance(client.pk) == D("0.00")
+    with pytest.raises(ValidationError, match="already been reversed"):
+        entry_reverse(entry=fee, reason="Again", actor="test")
+    lines = {ln.reference + ln.kind: ln for ln in client_statement(client.pk).lines}
+    assert lines[fee.reference + "adjustment"].reversed and not lines[fee.reference + "adjustment"].reversible
+    opening = LedgerEntry.objects.create(client=client, kind="opening_balance", amount=D("10"), booked_on=date(2026, 1, 1))
+    with pytest.raises(ValidationError, match="Only a manual adjustment"):
+        entry_reverse(entry=opening, reason="No", actor="test")

@@ -24,6 +24,7 @@ from billing.services import (
     clean_billing_rules,
     clean_tariff,
     credit_note_create,
+    entry_reverse,
     tariff_create,
 )
 from billing.tariffs import charge_for
@@ -236,6 +237,20 @@ def client_adjust(request: HttpRequest, pk: int) -> HttpResponse:
             "active": "clients", "client": client, "statement": client_statement(client.pk), "can_adjust": True,
             "errors": exc.message_dict, "data": request.POST}, status=400)
     messages.success(request, f"Adjustment {entry.reference} of KES {entry.amount:,.2f} posted.")
+    return redirect("client_statement", pk=pk)
+
+
+@require_http_methods(["POST"])
+@require_capability("billing.run")
+def entry_reverse_view(request: HttpRequest, pk: int, entry_id: int) -> HttpResponse:
+    from billing.models import LedgerEntry
+
+    entry = get_object_or_404(LedgerEntry, pk=entry_id, client_id=pk)
+    try:
+        entry_reverse(entry=entry, reason=request.POST.get("reason", ""), actor=request.user)
+        messages.success(request, f"{entry.reference} reversed.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
     return redirect("client_statement", pk=pk)
 
 
