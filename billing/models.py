@@ -242,6 +242,28 @@ class InvoiceLine(models.Model):
         return f"{self.description} {self.amount}"
 
 
+class InvoiceMeter(models.Model):
+    """The readings an invoice billed on one meter: accepted readings after `from_at` (or from
+    it, on a meter's first bill) up to `to_at`. The next bill of the meter starts after the
+    `to_at` of its last issued invoice, so every reading is billed once, late ones included."""
+
+    invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="meters")
+    meter = models.ForeignKey("meters.Meter", on_delete=models.PROTECT, related_name="+")
+    serial = models.CharField(max_length=40)
+    from_at = models.DateTimeField()
+    to_at = models.DateTimeField()
+    previous_reading = models.DecimalField(max_digits=12, decimal_places=3)
+    current_reading = models.DecimalField(max_digits=12, decimal_places=3)
+    consumption = models.DecimalField(max_digits=12, decimal_places=3)
+
+    class Meta:
+        ordering = ["invoice", "to_at"]
+        indexes = [models.Index(fields=["meter", "to_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.serial} {self.previous_reading}→{self.current_reading}"
+
+
 class CreditNote(models.Model):
     """Voids an issued invoice in full or in part, with a reason; posts a ledger credit."""
 

@@ -39,6 +39,7 @@ PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
 MSG_PERIOD_FORMAT = "Give the period as YYYY-MM, e.g. 2026-10."
 MSG_PERIOD_FUTURE = "{period} has not started yet; a period can be billed from its first day."
 MSG_PERIOD_CLOSED = "Billing is already finalised for {later}; an earlier period can no longer be billed."
+MSG_EARLIER_DRAFT = "Finalise or discard the draft for {earlier} first: periods are issued in order."
 MSG_NOT_DRAFT = "This run is finalised: its invoices are issued and can only be corrected by credit notes."
 SKIP_REASONS = {
     "no_meter": "No meter",
@@ -88,64 +89,103 @@ def period_of(raw: str) -> Period:
 
 
 # --- the computation ------------------------------------------------------------------------
-# One row per active client: what it is billed on, its window of readings, its volume.
-_FACTS_SQL = """
-DROP TABLE IF EXISTS tmp_bill;
-CREATE TEMP TABLE tmp_bill ON COMMIT DROP AS
+# One row per client: what it is billed on, its pending estimates and its history.
+_CLIENTS_SQL = """
+DROP TABLE IF EXISTS tmp_client;
+CREATE TEMP TABLE tmp_client ON COMMIT DROP AS
 WITH tariffs AS (
     SELECT DISTINCT ON (category_id) id, category_id FROM billing_tariff
     WHERE effective_from <= %(end)s ORDER BY category_id, effective_from DESC
-), voided AS (
-    -- Invoices credited in full no longer count as billed volume.
-    SELECT cn.invoice_id AS id FROM billing_creditnote cn JOIN billing_invoice i ON i.id = cn.invoice_id
-    GROUP BY cn.invoice_id, i.total HAVING sum(cn.amount) >= i.total
-), facts AS (
-    SELECT c.id AS client_id, c.category_id, t.id AS tariff_id,
-           CASE WHEN NOT EXISTS (SELECT 1 FROM meters_meter m WHERE m.client_id = c.id) THEN 'no_meter'
-                WHEN NOT EXISTS (SELECT 1 FROM meters_meter m WHERE m.client_id = c.id AND m.installed_on <= %(end)s
-                                 AND (m.removed_on IS NULL OR m.removed_on >= %(start)s)) THEN 'no_meter_in_period'
-                WHEN t.id IS NULL THEN 'no_tariff' END AS skip,
-           coalesce(la.reading_to, (to_date(pe.first_period, 'YYYY-MM')::timestamp AT TIME ZONE 'Africa/Nairobi'),
-                    %(lo)s) AS window_from,
-           coalesce(pe.volume, 0) AS pending_volume, coalesce(pe.amount, 0) AS pending_amount,
-           hi.volume AS history_volume, hi.days AS history_days
-    FROM clients_client c
-    LEFT JOIN tariffs t ON t.category_id = c.category_id
-    LEFT JOIN LATERAL (
-        SELECT i.reading_to, i.period FROM billing_invoice i
-        WHERE i.client_id = c.id AND i.status = 'issued' AND NOT i.estimated AND i.period < %(period)s
-          AND i.id NOT IN (SELECT id FROM voided)
-        ORDER BY i.period DESC LIMIT 1
-    ) la ON true
-    LEFT JOIN LATERAL (
-        SELECT sum(i.consumption) AS volume, sum(i.volumetric) AS amount, min(i.period) AS first_period
-        FROM billing_invoice i
-        WHERE i.client_id = c.id AND i.status = 'issued' AND i.estimated AND i.period < %(period)s
-          AND i.period > coalesce(la.period, '') AND i.id NOT IN (SELECT id FROM voided)
-    ) pe ON true
-    LEFT JOIN LATERAL (
-        SELECT sum(h.consumption) AS volume,
-               sum(extract(day FROM to_date(h.period, 'YYYY-MM') + interval '1 month - 1 day')) AS days
-        FROM (SELECT i.consumption, i.period FROM billing_invoice i
-              WHERE i.client_id = c.id AND i.status = 'issued' AND i.period < %(period)s
-              ORDER BY i.period DESC LIMIT 3) h
-    ) hi ON true
-    WHERE c.status = 'active'
 )
-SELECT f.*, rd.actual, rd.closing_at, coalesce(rd.in_period, false) AS has_actual, rd.meter_id, rd.closing_value,
-       CASE WHEN rd.in_period THEN greatest(coalesce(rd.actual, 0) - f.pending_volume, 0)
-            ELSE round(coalesce(f.history_volume / nullif(f.history_days, 0), 0) * %(days)s, 3) END::numeric(12,3) AS volume,
-       CASE WHEN rd.in_period THEN greatest(f.pending_volume - coalesce(rd.actual, 0), 0) ELSE 0 END::numeric(12,3)
+SELECT c.id AS client_id, c.category_id, c.status = 'active' AS active, t.id AS tariff_id,
+       CASE WHEN NOT EXISTS (SELECT 1 FROM meters_meter m WHERE m.client_id = c.id) THEN 'no_meter'
+            WHEN NOT EXISTS (SELECT 1 FROM meters_meter m WHERE m.client_id = c.id AND m.installed_on <= %(end)s
+                             AND (m.removed_on IS NULL OR m.removed_on >= %(start)s)) THEN 'no_meter_in_period'
+            WHEN t.id IS NULL THEN 'no_tariff' END AS skip,
+       -- A meter never billed yet counts from the start of its client's first bill (or this period).
+       coalesce(to_date(fi.period, 'YYYY-MM')::timestamp AT TIME ZONE 'Africa/Nairobi', %(lo)s) AS first_from,
+       coalesce(pe.volume, 0) AS pending_volume, coalesce(pe.amount, 0) AS pending_amount,
+       hi.volume AS history_volume, hi.days AS history_days
+FROM clients_client c
+LEFT JOIN tariffs t ON t.category_id = c.category_id
+LEFT JOIN LATERAL (
+    SELECT i.period FROM billing_invoice i WHERE i.client_id = c.id AND i.status = 'issued' AND i.period < %(period)s
+    ORDER BY i.period LIMIT 1
+) fi ON true
+LEFT JOIN LATERAL (
+    SELECT i.period FROM billing_invoice i
+    WHERE i.client_id = c.id AND i.status = 'issued' AND NOT i.estimated AND i.period < %(period)s
+    ORDER BY i.period DESC LIMIT 1
+) la ON true
+LEFT JOIN LATERAL (
+    -- Volume billed on estimates since the last actual bill: what the next actual reading trues up.
+    SELECT sum(i.consumption) AS volume, sum(i.volumetric) AS amount FROM billing_invoice i
+    WHERE i.client_id = c.id AND i.status = 'issued' AND i.estimated AND i.period < %(period)s
+      AND i.period > coalesce(la.period, '')
+) pe ON true
+LEFT JOIN LATERAL (
+    SELECT sum(h.consumption) AS volume,
+           sum(extract(day FROM to_date(h.period, 'YYYY-MM') + interval '1 month - 1 day')) AS days
+    FROM (SELECT i.consumption, i.period FROM billing_invoice i
+          WHERE i.client_id = c.id AND i.status = 'issued' AND i.period < %(period)s
+          ORDER BY i.period DESC LIMIT 3) h
+) hi ON true
+"""
+
+# One row per meter of a billable client: its unbilled accepted readings up to the period's end.
+_METERS_SQL = """
+DROP TABLE IF EXISTS tmp_meter;
+CREATE TEMP TABLE tmp_meter ON COMMIT DROP AS
+SELECT m.id AS meter_id, m.client_id, m.serial, coalesce(pos.to_at, b.first_from) AS from_at,
+       coalesce(pos.current_reading, pv.value, m.initial_reading) AS previous_value,
+       rd.volume, rd.last_at, rd.last_value, coalesce(rd.in_period, false) AS in_period
+FROM tmp_client b
+JOIN meters_meter m ON m.client_id = b.client_id
+LEFT JOIN LATERAL (
+    SELECT im.to_at, im.current_reading FROM billing_invoicemeter im JOIN billing_invoice i ON i.id = im.invoice_id
+    WHERE im.meter_id = m.id AND i.status = 'issued' ORDER BY im.to_at DESC LIMIT 1
+) pos ON true
+LEFT JOIN LATERAL (
+    SELECT r.value FROM meters_reading r
+    WHERE r.meter_id = m.id AND r.status = 'accepted' AND r.read_at < b.first_from
+    ORDER BY r.read_at DESC LIMIT 1
+) pv ON pos.to_at IS NULL
+LEFT JOIN LATERAL (
+    SELECT sum(r.consumption) AS volume, max(r.read_at) AS last_at,
+           (array_agg(r.value ORDER BY r.read_at DESC))[1] AS last_value, bool_or(r.read_at >= %(lo)s) AS in_period
+    FROM meters_reading r
+    WHERE r.meter_id = m.id AND r.status = 'accepted' AND r.read_at < %(hi)s
+      AND (r.read_at > pos.to_at OR (pos.to_at IS NULL AND r.read_at >= b.first_from))
+) rd ON true
+WHERE b.skip IS NULL;
+ANALYZE tmp_meter;
+"""
+
+# The client's volume: actual where a meter was read in the period (for a client no longer
+# active: any unbilled reading, its final bill), less what estimates already billed; otherwise
+# an estimate (active clients only).
+_BILL_SQL = """
+DROP TABLE IF EXISTS tmp_bill;
+CREATE TEMP TABLE tmp_bill ON COMMIT DROP AS
+SELECT b.client_id, b.category_id, b.tariff_id, b.pending_volume, b.pending_amount, b.skip,
+       x.has_actual, a.actual, a.closing_meter, a.last_at AS closing_at, a.from_at,
+       CASE WHEN x.has_actual THEN greatest(coalesce(a.actual, 0) - b.pending_volume, 0)
+            ELSE round(coalesce(b.history_volume / nullif(b.history_days, 0), 0) * %(days)s, 3) END::numeric(12,3)
+           AS volume,
+       CASE WHEN x.has_actual THEN greatest(b.pending_volume - coalesce(a.actual, 0), 0) ELSE 0 END::numeric(12,3)
            AS credit_volume,
        0::numeric(12,2) AS overdue
-FROM facts f
-LEFT JOIN LATERAL (
-    SELECT sum(r.consumption) AS actual, max(r.read_at) AS closing_at, bool_or(r.read_at >= %(lo)s) AS in_period,
-           (array_agg(r.meter_id ORDER BY r.read_at DESC))[1] AS meter_id,
-           (array_agg(r.value ORDER BY r.read_at DESC))[1] AS closing_value
-    FROM meters_meter m JOIN meters_reading r ON r.meter_id = m.id
-    WHERE m.client_id = f.client_id AND r.status = 'accepted' AND r.read_at > f.window_from AND r.read_at < %(hi)s
-) rd ON f.skip IS NULL;
+FROM tmp_client b
+LEFT JOIN (
+    SELECT tm.client_id, sum(tm.volume) AS actual, max(tm.last_at) AS last_at, min(tm.from_at) AS from_at,
+           bool_or(tm.in_period) AS in_period,
+           (array_agg(tm.meter_id ORDER BY tm.last_at DESC NULLS LAST))[1] AS closing_meter
+    FROM tmp_meter tm GROUP BY tm.client_id
+) a ON a.client_id = b.client_id
+CROSS JOIN LATERAL (SELECT CASE WHEN b.active THEN coalesce(a.in_period, false)
+                                ELSE a.last_at IS NOT NULL END AS has_actual) x
+WHERE b.active OR a.last_at IS NOT NULL;
+ANALYZE tmp_bill;
 """
 
 # Overdue amounts, only when the provider charges a penalty: the balance less what is not yet
@@ -185,8 +225,9 @@ WITH b AS (
            w.used AS quantity, w.price AS unit_price, round(w.used * w.price, 2) AS amount
     FROM water w
 ), water_total AS (
-    SELECT b.*, coalesce((SELECT sum(wl.amount) FROM water_lines wl WHERE wl.client_id = b.client_id), 0) AS water
-    FROM b
+    SELECT b.*, coalesce(ws.water, 0) AS water
+    FROM b LEFT JOIN (SELECT client_id, sum(amount) AS water FROM water_lines GROUP BY client_id) ws
+        ON ws.client_id = b.client_id
 ), minimum AS (
     SELECT wt.client_id, 50 AS position, 'minimum'::text AS kind, 'Minimum charge top-up'::text AS description,
            1::numeric AS quantity, wt.minimum_charge - wt.water AS unit_price,
@@ -228,20 +269,25 @@ INSERT INTO billing_invoice (run_id, client_id, category_id, tariff_id, period, 
                              current_reading, created)
 SELECT %(run)s, b.client_id, b.category_id, b.tariff_id, %(period)s, 'draft', b.volume, NOT b.has_actual,
        coalesce(l.water, 0) + coalesce(l.sewerage, 0), coalesce(l.total, 0),
-       b.window_from, CASE WHEN b.has_actual THEN b.closing_at END,
-       coalesce(m.serial, ''), CASE WHEN b.has_actual THEN coalesce(pv.value, m.initial_reading) END,
-       CASE WHEN b.has_actual THEN b.closing_value END, %(now)s
+       b.from_at, CASE WHEN b.has_actual THEN b.closing_at END, coalesce(tm.serial, ''),
+       CASE WHEN b.has_actual THEN tm.previous_value END, CASE WHEN b.has_actual THEN tm.last_value END, %(now)s
 FROM tmp_bill b
 LEFT JOIN (SELECT client_id, sum(amount) AS total, sum(amount) FILTER (WHERE kind = 'water') AS water,
                   sum(amount) FILTER (WHERE kind = 'sewerage') AS sewerage
            FROM tmp_line GROUP BY client_id) l ON l.client_id = b.client_id
-LEFT JOIN meters_meter m ON m.id = b.meter_id
-LEFT JOIN LATERAL (
-    SELECT r.value FROM meters_reading r
-    WHERE r.meter_id = b.meter_id AND r.status = 'accepted' AND r.read_at <= b.window_from
-    ORDER BY r.read_at DESC LIMIT 1
-) pv ON b.has_actual
+LEFT JOIN tmp_meter tm ON tm.meter_id = b.closing_meter
 WHERE b.skip IS NULL
+"""
+
+# Which readings each actual bill took, per meter: where each meter's next bill starts.
+_INVOICE_METERS_SQL = """
+INSERT INTO billing_invoicemeter (invoice_id, meter_id, serial, from_at, to_at, previous_reading, current_reading,
+                                  consumption)
+SELECT i.id, tm.meter_id, tm.serial, tm.from_at, tm.last_at, tm.previous_value, tm.last_value, coalesce(tm.volume, 0)
+FROM tmp_meter tm
+JOIN tmp_bill b ON b.client_id = tm.client_id AND b.skip IS NULL AND b.has_actual
+JOIN billing_invoice i ON i.client_id = tm.client_id AND i.period = %(period)s
+WHERE tm.last_at IS NOT NULL
 """
 
 _INVOICE_LINES_SQL = """
@@ -261,14 +307,16 @@ SELECT
     (SELECT coalesce(sum(amount), 0) FROM tmp_line),
     (SELECT coalesce(sum(volume), 0) FROM tmp_bill WHERE skip IS NULL),
     (SELECT count(*) FROM clients_client WHERE status <> 'active'),
-    (SELECT count(*) FROM tmp_bill WHERE skip IS NULL AND volume = 0 AND has_actual)
+    (SELECT count(*) FROM tmp_bill WHERE skip IS NULL AND volume = 0 AND has_actual),
+    (SELECT count(*) FROM tmp_bill b JOIN clients_client c ON c.id = b.client_id
+     WHERE b.skip IS NULL AND c.status <> 'active')
 """
 
 
 def _summary(cursor, run_period: Period) -> dict[str, object]:  # type: ignore[no-untyped-def]
     cursor.execute(_SUMMARY_SQL)
     (billed, estimated, trued_up, penalties, penalty_total, credit_total, total, volume, inactive,
-     zero) = cursor.fetchone()
+     zero, final_bills) = cursor.fetchone()
     cursor.execute(
         "SELECT b.skip, count(*), (array_agg(c.id ORDER BY c.account_number))[1:20], "
         "(array_agg(c.account_number || ' ' || c.full_name ORDER BY c.account_number))[1:20] "
@@ -288,7 +336,8 @@ def _summary(cursor, run_period: Period) -> dict[str, object]:  # type: ignore[n
     cursor.execute(
         "SELECT count(*), count(DISTINCT b.client_id) FROM meters_reading r "
         "JOIN meters_meter m ON m.id = r.meter_id JOIN tmp_bill b ON b.client_id = m.client_id "
-        "WHERE r.status = 'flagged' AND r.read_at < %s AND r.read_at > b.window_from AND b.skip IS NULL",
+        "JOIN tmp_meter tm ON tm.meter_id = m.id "
+        "WHERE r.status = 'flagged' AND r.read_at < %s AND r.read_at >= tm.from_at AND b.skip IS NULL",
         [run_period.hi])
     flagged, flagged_clients = cursor.fetchone()
     warnings = []
@@ -301,6 +350,9 @@ def _summary(cursor, run_period: Period) -> dict[str, object]:  # type: ignore[n
                         "and will be billed an estimate.")
     for s in skipped:
         warnings.append(f"{s['count']} active client{'s' if s['count'] != 1 else ''} skipped: {s['label'].lower()}.")
+    if final_bills:
+        warnings.append(f"{final_bills} disconnected or closed client{'s' if final_bills != 1 else ''} "
+                        "get a final bill for readings taken before they left.")
     if run_period.end >= timezone.localdate():
         warnings.append("The period has not ended yet: readings taken after today are billed next period.")
     return {
@@ -308,14 +360,20 @@ def _summary(cursor, run_period: Period) -> dict[str, object]:  # type: ignore[n
         "zero_consumption": zero, "penalties": penalties, "penalty_total": f"{penalty_total:.2f}",
         "estimate_credit_total": f"{credit_total:.2f}", "consumption": f"{volume:.3f}", "total": f"{total:.2f}",
         "skipped": skipped, "skipped_count": sum(s["count"] for s in skipped), "not_active": inactive,
+        "final_bills": final_bills,
         "flagged_readings": flagged, "flagged_clients": flagged_clients, "categories": categories,
         "warnings": warnings,
     }
 
 
-def _compute(run: BillingRun, *, as_of: date) -> None:
-    """(Re)build the draft invoices of `run`. Runs inside the caller's transaction."""
+def _compute(run: BillingRun) -> None:
+    """(Re)build the draft invoices of `run`. Runs inside the caller's transaction.
+
+    Overdue invoices are judged on the day of the run, or at the period's end for a run made
+    later (each period's penalty looks at that period: catch-up runs do not all charge today's
+    arrears)."""
     period = period_parse(run.period)
+    as_of = min(timezone.localdate(), period.end)
     rules = BillingSettings.load()
     now = timezone.now()
     params = {"period": period.code, "start": period.start, "end": period.end, "lo": period.lo, "hi": period.hi,
@@ -324,18 +382,22 @@ def _compute(run: BillingRun, *, as_of: date) -> None:
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL jit = off")
         cursor.execute(_NUM_FUNCTION_SQL)
-        cursor.execute("DELETE FROM billing_invoiceline WHERE invoice_id IN "
-                       "(SELECT id FROM billing_invoice WHERE run_id = %s AND status = 'draft')", [run.pk])
+        for table in ("billing_invoiceline", "billing_invoicemeter"):
+            cursor.execute(f"DELETE FROM {table} WHERE invoice_id IN "  # noqa: S608 - fixed table names
+                           "(SELECT id FROM billing_invoice WHERE run_id = %s AND status = 'draft')", [run.pk])
         cursor.execute("DELETE FROM billing_invoice WHERE run_id = %s AND status = 'draft'", [run.pk])
-        cursor.execute(_FACTS_SQL, params)
+        cursor.execute(_CLIENTS_SQL, params)
+        cursor.execute(_METERS_SQL, params)
+        cursor.execute(_BILL_SQL, params)
         if rules.penalty_percent > 0:
             cursor.execute(_OVERDUE_SQL, params)
         cursor.execute(_LINES_SQL, params)
         cursor.execute(_INVOICES_SQL, params)
         invoice_count = cursor.rowcount
         cursor.execute(_INVOICE_LINES_SQL, params)
+        cursor.execute(_INVOICE_METERS_SQL, params)
         summary = _summary(cursor, period)
-        cursor.execute("DROP TABLE tmp_bill; DROP TABLE tmp_line")
+        cursor.execute("DROP TABLE tmp_client, tmp_meter, tmp_bill, tmp_line")
     run.as_of = as_of
     run.summary = summary
     run.invoice_count = invoice_count
@@ -375,7 +437,7 @@ def billing_run_start(*, period: object, actor: object = None) -> tuple[BillingR
                 raise ValidationError({"period": [MSG_PERIOD_CLOSED.format(later=later)]})
             run = BillingRun.objects.create(period=parsed.code, as_of=today, computed_at=timezone.now(),
                                             created_by=actor if getattr(actor, "pk", None) else None)
-            _compute(run, as_of=today)
+            _compute(run)
             audit(actor=actor, action="billing_run.created", object_repr=str(run), invoices=run.invoice_count,
                   total=str(run.total))
     except IntegrityError:
@@ -393,30 +455,10 @@ def billing_run_recompute(*, run: BillingRun, actor: object = None) -> BillingRu
     later = _latest_finalized_after(period_parse(run.period))
     if later:
         raise ValidationError({"detail": [MSG_PERIOD_CLOSED.format(later=later)]})
-    _compute(run, as_of=timezone.localdate())
+    _compute(run)
     audit(actor=actor, action="billing_run.recomputed", object_repr=str(run), invoices=run.invoice_count,
           total=str(run.total))
     return run
-
-
-_STALE_SQL = """
-SELECT EXISTS (SELECT 1 FROM meters_reading WHERE created > %(t)s OR reviewed_at > %(t)s)
-    OR EXISTS (SELECT 1 FROM billing_ledgerentry WHERE created > %(t)s)
-    OR EXISTS (SELECT 1 FROM clients_client WHERE updated > %(t)s)
-    OR EXISTS (SELECT 1 FROM meters_meter WHERE created > %(t)s OR removed_on >= %(day)s)
-    OR EXISTS (SELECT 1 FROM billing_tariff WHERE created > %(t)s)
-    OR EXISTS (SELECT 1 FROM billing_creditnote WHERE created > %(t)s)
-    OR EXISTS (SELECT 1 FROM billing_billingsettings WHERE updated > %(t)s)
-    OR EXISTS (SELECT 1 FROM billing_billingrun WHERE finalized_at > %(t)s)
-"""
-
-
-def run_is_stale(run: BillingRun) -> bool:
-    """Whether anything the draft was computed from has changed since (readings, payments,
-    clients, meters, tariffs, settings, other runs)."""
-    with connection.cursor() as cursor:
-        cursor.execute(_STALE_SQL, {"t": run.computed_at, "day": timezone.localdate(run.computed_at)})
-        return cursor.fetchone()[0]
 
 
 _ISSUE_SQL = """
@@ -431,19 +473,37 @@ WHERE i.id = x.id AND i.status = 'draft'
 _LEDGER_SQL = """
 INSERT INTO billing_ledgerentry (client_id, kind, amount, booked_on, reference, description, invoice_id,
                                  created_by_id, created)
-SELECT i.client_id, x.kind, x.amount, %(issued)s, i.number, x.description, i.id, %(user)s, %(now)s
-FROM billing_invoice i
-JOIN (
-    SELECT l.invoice_id,
-           CASE l.kind WHEN 'penalty' THEN 'penalty' WHEN 'estimate_credit' THEN 'adjustment' ELSE 'invoice' END AS kind,
-           CASE l.kind WHEN 'penalty' THEN 'Late-payment penalty' WHEN 'estimate_credit' THEN 'Estimate correction'
-                ELSE 'Water bill ' || %(label)s END AS description,
-           sum(l.amount) AS amount
-    FROM billing_invoiceline l JOIN billing_invoice i3 ON i3.id = l.invoice_id AND i3.run_id = %(run)s
-    GROUP BY l.invoice_id, 2, 3
-) x ON x.invoice_id = i.id
-WHERE i.run_id = %(run)s AND x.amount <> 0
+SELECT i.client_id,
+       CASE l.kind WHEN 'penalty' THEN 'penalty' WHEN 'estimate_credit' THEN 'adjustment' ELSE 'invoice' END,
+       sum(l.amount), %(issued)s, i.number,
+       CASE l.kind WHEN 'penalty' THEN 'Late-payment penalty' WHEN 'estimate_credit' THEN 'Estimate correction'
+            ELSE 'Water bill ' || %(label)s END,
+       i.id, %(user)s, %(now)s
+FROM billing_invoice i JOIN billing_invoiceline l ON l.invoice_id = i.id
+WHERE i.run_id = %(run)s
+GROUP BY i.id, i.client_id, i.number,
+         CASE l.kind WHEN 'penalty' THEN 'penalty' WHEN 'estimate_credit' THEN 'adjustment' ELSE 'invoice' END,
+         CASE l.kind WHEN 'penalty' THEN 'Late-payment penalty' WHEN 'estimate_credit' THEN 'Estimate correction'
+              ELSE 'Water bill ' || %(label)s END
+HAVING sum(l.amount) <> 0
 """
+
+
+@transaction.atomic
+def billing_run_discard(*, run: BillingRun, actor: object = None) -> None:
+    """Throw away a draft run and its draft invoices (nothing was issued from it)."""
+    _lock()
+    run = BillingRun.objects.select_for_update().get(pk=run.pk)
+    if run.status != BillingRun.Status.DRAFT:
+        raise ValidationError({"detail": [MSG_NOT_DRAFT]})
+    with connection.cursor() as cursor:
+        for table in ("billing_invoiceline", "billing_invoicemeter"):
+            cursor.execute(f"DELETE FROM {table} WHERE invoice_id IN "  # noqa: S608 - fixed table names
+                           "(SELECT id FROM billing_invoice WHERE run_id = %s)", [run.pk])
+        cursor.execute("DELETE FROM billing_invoice WHERE run_id = %s AND status = 'draft'", [run.pk])
+    audit(actor=actor, action="billing_run.discarded", object_repr=str(run), invoices=run.invoice_count,
+          total=str(run.total))
+    run.delete()
 
 
 def _numbers_take(name: str, count: int) -> int:
@@ -457,10 +517,10 @@ def _numbers_take(name: str, count: int) -> int:
 
 
 def billing_run_finalize(*, run: BillingRun, actor: object = None) -> BillingRun:
-    """Issue the run's invoices as a whole, in one transaction: numbers, due dates, ledger
-    entries. A draft computed before something changed is recomputed first, so what is issued
-    is always what the data says now. Finalising again (or twice at once) returns the run as
-    it is; the PDFs and notifications are queued once the transaction has committed."""
+    """Issue the run's invoices as a whole, in one transaction: the run is recomputed, then
+    numbers, due dates and ledger entries are written. Finalising again (or twice at once)
+    returns the run as it is; the PDFs and notifications are queued once the transaction has
+    committed. Periods are issued in order: not while an earlier period's draft is open."""
     from billing.signals import run_finalized_queue
 
     with transaction.atomic():
@@ -472,10 +532,15 @@ def billing_run_finalize(*, run: BillingRun, actor: object = None) -> BillingRun
         later = _latest_finalized_after(period)
         if later:
             raise ValidationError({"detail": [MSG_PERIOD_CLOSED.format(later=later)]})
+        earlier = (BillingRun.objects.filter(status=BillingRun.Status.DRAFT, period__lt=period.code)
+                   .order_by("period").values_list("period", flat=True).first())
+        if earlier:
+            raise ValidationError({"detail": [MSG_EARLIER_DRAFT.format(earlier=earlier)]})
         today = timezone.localdate()
-        recomputed = run_is_stale(run) or run.as_of != today
-        if recomputed:
-            _compute(run, as_of=today)
+        preview = (run.invoice_count, run.total)
+        # Always issue what the data says now: readings, reviews or payments may have arrived
+        # since the preview (even in transactions still open while it was computed).
+        _compute(run)
         rules = BillingSettings.load()
         now = timezone.now()
         count = run.invoice_count
@@ -490,7 +555,8 @@ def billing_run_finalize(*, run: BillingRun, actor: object = None) -> BillingRun
         run.status = BillingRun.Status.FINALIZED
         run.finalized_at = now
         run.finalized_by = actor if getattr(actor, "pk", None) else None
-        run.summary = {**run.summary, "recomputed_at_finalize": recomputed,
+        run.summary = {**run.summary, "preview_invoices": preview[0], "preview_total": f"{preview[1]:.2f}",
+                       "changed_since_preview": preview != (run.invoice_count, run.total),
                        "first_number": f"INV-{today.year}-{params['first']:06d}" if count else None,
                        "last_number": f"INV-{today.year}-{params['first'] + count - 1:06d}" if count else None}
         run.save(update_fields=["status", "finalized_at", "finalized_by", "summary"])

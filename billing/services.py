@@ -50,7 +50,7 @@ def clean_tariff(data: dict[str, object]) -> tuple[dict[str, object], dict[str, 
     if category is None:
         errors.setdefault("category", []).append(MSG_CATEGORY.format(value=data.get("category")))
     out["category"] = category
-    day = data.get("effective_from") or date.today().isoformat()
+    day = data.get("effective_from") or timezone.localdate().isoformat()
     try:
         out["effective_from"] = day if isinstance(day, date) else date.fromisoformat(str(day))
     except ValueError:

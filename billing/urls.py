@@ -8,6 +8,7 @@ urlpatterns = [
     path("dashboard/billing/runs/<int:pk>/", dashboard.run_detail, name="run_detail"),
     path("dashboard/billing/runs/<int:pk>/recompute/", dashboard.run_recompute, name="run_recompute"),
     path("dashboard/billing/runs/<int:pk>/finalize/", dashboard.run_finalize, name="run_finalize"),
+    path("dashboard/billing/runs/<int:pk>/discard/", dashboard.run_discard, name="run_discard"),
     path("dashboard/billing/invoices/", dashboard.invoice_list, name="invoice_list"),
     path("dashboard/billing/invoices/<int:pk>/", dashboard.invoice_detail, name="invoice_detail"),
     path("dashboard/billing/invoices/<int:pk>/credit/", dashboard.invoice_credit, name="invoice_credit"),

@@ -177,3 +177,14 @@ def test_reversing_an_adjustment_from_the_statement(october, alpha) -> None:  # 
     # An entry of another client cannot be reversed through this client's page.
     assert anne.post(f"/dashboard/clients/{october[0].pk}/entries/{entry.pk}/reverse/",
                      {"reason": "x"}).status_code == 404
+
+
+def test_discarding_a_draft_from_its_page(october, alpha) -> None:  # type: ignore[no-untyped-def]
+    amos = staff("amos@alpha.test")
+    url = amos.post("/dashboard/billing/runs/new/", {"period": "2026-10"}).url
+    assert b"Discard draft" in amos.get(url).content
+    done = amos.post(url + "discard/", follow=True)
+    assert b"was discarded" in done.content
+    with tenant_context(alpha):
+        assert not BillingRun.objects.filter(period="2026-10").exists()
+    assert staff("ari@alpha.test").post(url + "discard/").status_code == 403

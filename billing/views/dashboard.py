@@ -16,7 +16,13 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import has_capability, require_capability
 from billing.models import BillingRun, BillingSettings, CreditNote, Invoice, Tariff
-from billing.runs import billing_run_finalize, billing_run_recompute, billing_run_start, period_parse, run_is_stale
+from billing.runs import (
+    billing_run_discard,
+    billing_run_finalize,
+    billing_run_recompute,
+    billing_run_start,
+    period_parse,
+)
 from billing.selectors import INVOICE_STATES, invoice_search, invoices_with_dues, terms_of
 from billing.services import (
     adjustment_post,
@@ -140,8 +146,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     chart = bar_chart([(c["name"][:12], Decimal(c["total"])) for c in categories], unit="KES")
     return render(request, "billing/run_detail.html", {
         "active": "billing", "tab": "runs", "run": run, "period": period, "invoices": invoices,
-        "categories": categories, "chart": chart, "can_run": has_capability(request.user, "billing.run"),
-        "stale": run.status == BillingRun.Status.DRAFT and run_is_stale(run)})
+        "categories": categories, "chart": chart, "can_run": has_capability(request.user, "billing.run")})
 
 
 @require_http_methods(["POST"])
@@ -171,6 +176,19 @@ def run_finalize(request: HttpRequest, pk: int) -> HttpResponse:
     return redirect("run_detail", pk=pk)
 
 
+@require_http_methods(["POST"])
+@require_capability("billing.run")
+def run_discard(request: HttpRequest, pk: int) -> HttpResponse:
+    run = get_object_or_404(BillingRun, pk=pk)
+    try:
+        billing_run_discard(run=run, actor=request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+        return redirect("run_detail", pk=pk)
+    messages.success(request, f"The draft for {run.period} was discarded; nothing was issued from it.")
+    return redirect("run_list")
+
+
 # --- invoices and credit notes -------------------------------------------------------------------
 @require_capability("billing.view")
 def invoice_list(request: HttpRequest) -> HttpResponse:
@@ -188,7 +206,7 @@ def invoice_list(request: HttpRequest) -> HttpResponse:
 def _invoice_page(request: HttpRequest, invoice: Invoice, *, errors: dict | None = None, status: int = 200) -> HttpResponse:
     invoice = invoices_with_dues(Invoice.objects.select_related("client", "category", "tariff", "run")).get(pk=invoice.pk)
     return render(request, "billing/invoice_detail.html", {
-        "active": "billing", "tab": "invoices", "invoice": invoice, "lines": invoice.lines.all(),
+        "active": "billing", "tab": "invoices", "invoice": invoice, "lines": invoice.lines.all(), "meter_rows": list(invoice.meters.all()),
         "credit_notes": invoice.credit_notes.select_related("created_by"),
         "can_credit": has_capability(request.user, "billing.run") and invoice.status == Invoice.Status.ISSUED
         and invoice.total - invoice.credited > 0,

@@ -40,7 +40,7 @@ def invoice(request: HttpRequest, pk: int) -> HttpResponse:
     client = _own_client(request)
     bill = get_object_or_404(_issued(client).select_related("client", "category", "tariff"), pk=pk)
     return render(request, "portal/invoice.html", {"active": "bills", "client": client, "invoice": bill,
-                                                   "lines": bill.lines.all()})
+                                                   "lines": bill.lines.all(), "meter_rows": list(bill.meters.all())})
 
 
 def home_panel(request: HttpRequest) -> tuple[str, dict] | None:
