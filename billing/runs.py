@@ -386,6 +386,13 @@ def _compute(run: BillingRun) -> None:
             cursor.execute(f"DELETE FROM {table} WHERE invoice_id IN "  # noqa: S608 - fixed table names
                            "(SELECT id FROM billing_invoice WHERE run_id = %s AND status = 'draft')", [run.pk])
         cursor.execute("DELETE FROM billing_invoice WHERE run_id = %s AND status = 'draft'", [run.pk])
+        # What this computation can see: rows committed later (or by transactions still open
+        # now) are changes that finalising must take into account.
+        # A current snapshot counts this very transaction as still running; what it wrote
+        # before is part of the computation, so it is marked visible: the snapshot's horizon
+        # moves past it and the transactions in between, still running, are listed instead.
+        cursor.execute(_SNAPSHOT_SQL)
+        snapshot = cursor.fetchone()[0]
         cursor.execute(_CLIENTS_SQL, params)
         cursor.execute(_METERS_SQL, params)
         cursor.execute(_BILL_SQL, params)
@@ -399,7 +406,7 @@ def _compute(run: BillingRun) -> None:
         summary = _summary(cursor, period)
         cursor.execute("DROP TABLE tmp_client, tmp_meter, tmp_bill, tmp_line")
     run.as_of = as_of
-    run.summary = summary
+    run.summary = {**summary, "snapshot": snapshot}
     run.invoice_count = invoice_count
     run.total = Decimal(summary["total"])
     run.computed_at = now
@@ -461,6 +468,44 @@ def billing_run_recompute(*, run: BillingRun, actor: object = None) -> BillingRu
     return run
 
 
+_SNAPSHOT_SQL = """
+SELECT pg_snapshot_xmin(s)::text || ':' || greatest(pg_snapshot_xmax(s)::text::bigint, me + 1)::text || ':' ||
+       coalesce((SELECT string_agg(x::text, ',' ORDER BY x) FROM (
+           SELECT x::text::bigint AS x FROM pg_snapshot_xip(s) x WHERE x::text::bigint <> me
+           UNION SELECT g FROM generate_series(pg_snapshot_xmax(s)::text::bigint, me - 1) g) q), '')
+FROM pg_current_snapshot() s, (SELECT pg_current_xact_id()::text::bigint AS me) m
+"""
+
+# Rows written since a snapshot: a row's full transaction id is recovered from its 32-bit xmin
+# by its age, then tested against the snapshot (committed after it, or open when it was taken).
+_CHANGED_TABLES = {
+    "meters_reading": "", "meters_meter": "", "clients_client": "", "billing_ledgerentry": "",
+    "billing_creditnote": "", "billing_tariff": "", "billing_tariffblock": "", "billing_billingsettings": "",
+    # other runs' invoices (issued since), not this run's own drafts
+    "billing_invoice": "AND run_id <> %(run)s",
+    "billing_invoicemeter": "AND invoice_id NOT IN (SELECT id FROM billing_invoice WHERE run_id = %(run)s)",
+}
+_CHANGED_SQL = "SELECT " + " OR ".join(
+    f"EXISTS (SELECT 1 FROM {t} WHERE NOT pg_visible_in_snapshot("  # noqa: S608 - fixed table names
+    f"((%(now)s)::bigint - age(xmin))::text::xid8, %(snapshot)s::pg_snapshot) {extra})"
+    for t, extra in _CHANGED_TABLES.items())
+
+
+def run_changed_since_computed(run: BillingRun) -> bool:
+    """Whether anything a draft was computed from changed after it was computed: new or
+    reviewed readings, payments and other ledger entries, clients, meters, tariffs, credit
+    notes, rules, other runs' invoices; also writes that were still uncommitted then."""
+    snapshot = run.summary.get("snapshot")
+    if not snapshot:
+        return True
+    # One transaction with its own id: a row's age is counted from it.
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_xact_id()::text::bigint")
+        now = cursor.fetchone()[0]
+        cursor.execute(_CHANGED_SQL, {"now": now, "snapshot": snapshot, "run": run.pk})
+        return cursor.fetchone()[0]
+
+
 _ISSUE_SQL = """
 UPDATE billing_invoice i SET status = 'issued', issued_on = %(issued)s, due_date = %(due)s,
        number = %(prefix)s || lpad((%(first)s + x.rn - 1)::text, greatest(6, length((%(first)s + x.rn - 1)::text)), '0')
@@ -517,8 +562,9 @@ def _numbers_take(name: str, count: int) -> int:
 
 
 def billing_run_finalize(*, run: BillingRun, actor: object = None) -> BillingRun:
-    """Issue the run's invoices as a whole, in one transaction: the run is recomputed, then
-    numbers, due dates and ledger entries are written. Finalising again (or twice at once)
+    """Issue the run's invoices as a whole, in one transaction: the draft is recomputed if
+    anything changed since it was computed, then numbers, due dates and ledger entries are
+    written. Finalising again (or twice at once)
     returns the run as it is; the PDFs and notifications are queued once the transaction has
     committed. Periods are issued in order: not while an earlier period's draft is open."""
     from billing.signals import run_finalized_queue
@@ -538,9 +584,11 @@ def billing_run_finalize(*, run: BillingRun, actor: object = None) -> BillingRun
             raise ValidationError({"detail": [MSG_EARLIER_DRAFT.format(earlier=earlier)]})
         today = timezone.localdate()
         preview = (run.invoice_count, run.total)
-        # Always issue what the data says now: readings, reviews or payments may have arrived
-        # since the preview (even in transactions still open while it was computed).
-        _compute(run)
+        # Issue what the data says now: readings, reviews or payments that arrived since the
+        # preview (even in transactions still open while it was computed) mean computing again.
+        recomputed = run.as_of != min(today, period.end) or run_changed_since_computed(run)
+        if recomputed:
+            _compute(run)
         rules = BillingSettings.load()
         now = timezone.now()
         count = run.invoice_count
@@ -555,7 +603,8 @@ def billing_run_finalize(*, run: BillingRun, actor: object = None) -> BillingRun
         run.status = BillingRun.Status.FINALIZED
         run.finalized_at = now
         run.finalized_by = actor if getattr(actor, "pk", None) else None
-        run.summary = {**run.summary, "preview_invoices": preview[0], "preview_total": f"{preview[1]:.2f}",
+        run.summary = {**run.summary, "recomputed_at_finalize": recomputed,
+                       "preview_invoices": preview[0], "preview_total": f"{preview[1]:.2f}",
                        "changed_since_preview": preview != (run.invoice_count, run.total),
                        "first_number": f"INV-{today.year}-{params['first']:06d}" if count else None,
                        "last_number": f"INV-{today.year}-{params['first'] + count - 1:06d}" if count else None}

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import uuid
+from contextlib import contextmanager
 from datetime import date, datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import time_machine
+from django.db import connection
 
 from billing.models import Invoice, Tariff
 from billing.services import tariff_create
@@ -60,3 +63,23 @@ def lines_of(invoice: Invoice) -> list[tuple[str, Decimal]]:
     return [(ln.kind, ln.amount) for ln in invoice.lines.all()]
 
 
+
+
+@contextmanager
+def own_provider(blocker, prefix: str):  # type: ignore[no-untyped-def]
+    """A provider of its own with committed data, for tests that use several real connections;
+    its schema is dropped afterwards."""
+    from tenants.models import Provider
+    from tenants.services import provider_create
+
+    slug = f"{prefix}{uuid.uuid4().hex[:6]}"
+    with blocker.unblock():
+        provider = provider_create(name=f"Test {slug}", slug=slug, owner_email=f"o@{slug}.test",
+                                   owner_password="correct-horse-42", owner_name="Owner").provider
+    try:
+        yield provider
+    finally:
+        with blocker.unblock():
+            connection.set_schema_to_public()
+            Provider.objects.get(slug=slug).delete(force_drop=True)
+        connection.set_schema_to_public()

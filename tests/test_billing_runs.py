@@ -11,7 +11,7 @@ from decimal import Decimal
 
 import pytest
 from django.core.exceptions import ValidationError
-from django.db import connection, connections
+from django.db import connection, connections, transaction
 from django.dispatch import receiver
 from django_tenants.utils import tenant_context
 from hypothesis import given, settings
@@ -20,6 +20,7 @@ from hypothesis import strategies as st
 from accounts.models import AuditEvent
 from billing.models import BillingRun, BillingSettings, CreditNote, Invoice, LedgerEntry, Tariff
 from billing.runs import (
+    billing_run_discard,
     billing_run_finalize,
     billing_run_recompute,
     billing_run_start,
@@ -37,6 +38,7 @@ from tests.billing_helpers import (
     lines_of,
     metered,
     on,
+    own_provider,
     read,
     travel,
 )
@@ -254,8 +256,34 @@ def test_finalising_a_stale_draft_bills_what_the_data_says_now(tenant) -> None: 
     read(meter, "104", "2026-10-30")
     with travel("2026-11-02"):
         run = billing_run_finalize(run=run)
+    assert run.summary["recomputed_at_finalize"] is True
     assert run.summary["changed_since_preview"] is True and run.summary["preview_total"] != f"{run.total:.2f}"
-    assert invoice_of(client, "2026-10").consumption == D("4.000")
+
+
+def test_an_unchanged_draft_is_issued_as_previewed(django_db_setup, django_db_blocker) -> None:  # type: ignore[no-untyped-def]
+    """Committed transactions, as in production: the preview's snapshot tells what changed."""
+    from billing.runs import run_changed_since_computed
+
+    with own_provider(django_db_blocker, "same") as provider, django_db_blocker.unblock(), \
+            tenant_context(provider), travel("2026-11-02"):
+        domestic_tariff()
+        client, meter = metered()
+        other, other_meter = metered("Another")
+        for m in (meter, other_meter):
+            read(m, "100", "2026-09-30")
+            read(m, "104", "2026-10-30")
+        run, _ = billing_run_start(period="2026-10")
+        assert run_changed_since_computed(run) is False
+        september, _ = billing_run_start(period="2026-09")  # another run's drafts change nothing here
+        billing_run_discard(run=september)
+        assert run_changed_since_computed(run) is False
+        run = billing_run_finalize(run=run)
+        assert run.summary["recomputed_at_finalize"] is False and run.summary["changed_since_preview"] is False
+        assert invoice_of(client, "2026-10").number.startswith("INV-2026-")
+        # A payment (any ledger entry) after a preview counts as a change.
+        november, _ = billing_run_start(period="2026-11")
+        adjustment_post(client=other, amount="-50", reason="Paid at the office", actor="test")
+        assert run_changed_since_computed(november) is True
 
 
 @pytest.mark.parametrize(("period", "message"), [
@@ -549,3 +577,41 @@ def test_periods_are_issued_in_order_and_a_draft_can_be_discarded(tenant) -> Non
     with pytest.raises(ValidationError, match="finalised"):
         billing_run_discard(run=october, actor="test")
     assert AuditEvent.objects.filter(action="billing_run.discarded").count() == 1
+
+
+def test_a_reading_still_uncommitted_while_the_preview_was_computed_is_issued(  # type: ignore[no-untyped-def]
+        django_db_setup, django_db_blocker) -> None:
+    """A reading written by a transaction that was open during the preview, committed after it:
+    finalising sees it (real connections, committed data in a provider of its own)."""
+    with own_provider(django_db_blocker, "snap") as provider:
+        with django_db_blocker.unblock(), tenant_context(provider), travel("2026-11-02"):
+            domestic_tariff()
+            client, meter = metered("Open Transaction")
+            read(meter, "100", "2026-09-30")
+            read(meter, "104", "2026-10-20")
+        written, release, failures = threading.Event(), threading.Event(), []
+
+        def writer() -> None:
+            try:
+                with django_db_blocker.unblock(), tenant_context(provider), transaction.atomic():
+                    read(meter, "110", "2026-10-31")
+                    written.set()
+                    release.wait(30)
+            except BaseException as exc:  # noqa: BLE001 - surfaced below
+                failures.append(exc)
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=writer)
+        thread.start()
+        assert written.wait(30)
+        with django_db_blocker.unblock(), tenant_context(provider), travel("2026-11-02"):
+            run, _ = billing_run_start(period="2026-10")
+            assert invoice_of(client, "2026-10").consumption == D("4.000")  # the open write is not seen
+        release.set()
+        thread.join(30)
+        assert failures == []
+        with django_db_blocker.unblock(), tenant_context(provider), travel("2026-11-02"):
+            run = billing_run_finalize(run=BillingRun.objects.get(pk=run.pk))
+            assert run.summary["recomputed_at_finalize"] is True
+            assert invoice_of(client, "2026-10").consumption == D("10.000")
