@@ -354,8 +354,9 @@ def test_finalising_sends_the_seam_signal_after_commit(tenant, django_capture_on
     heard: list[dict] = []
 
     @receiver(billing_run_finalized, weak=False)
-    def listen(sender, run_id, invoice_ids, **kwargs):  # type: ignore[no-untyped-def]
-        heard.append({"run": run_id, "invoices": sorted(invoice_ids), "schema": connection.schema_name})
+    def listen(sender, run_id, invoice_count, **kwargs):  # type: ignore[no-untyped-def]
+        heard.append({"run": run_id, "invoices": sorted(Invoice.objects.filter(run_id=run_id).values_list("id", flat=True)),
+                      "count": invoice_count, "schema": connection.schema_name})
 
     try:
         client, meter = metered()
@@ -366,7 +367,7 @@ def test_finalising_sends_the_seam_signal_after_commit(tenant, django_capture_on
             assert heard == []  # nothing before the commit
         assert len(callbacks) == 1
         ids = sorted(Invoice.objects.filter(run=run).values_list("id", flat=True))
-        assert heard == [{"run": run.pk, "invoices": ids, "schema": "alpha"}]
+        assert heard == [{"run": run.pk, "invoices": ids, "count": len(ids), "schema": "alpha"}]
     finally:
         billing_run_finalized.disconnect(listen)
 
