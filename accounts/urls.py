@@ -19,4 +19,5 @@ urlpatterns = [
     path("", include("clients.urls")),
     path("", include("meters.urls")),
     path("", include("billing.urls")),
+    path("", include("payments.urls")),
 ]

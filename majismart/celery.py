@@ -45,6 +45,11 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "args": ["accounts.tasks.clear_expired_sessions"],
         "crontab": {"minute": "15", "hour": "3"},
     },
+    "Process callbacks left in the inbox (every provider)": {
+        "task": "majismart.tasks.fan_out",
+        "args": ["payments.tasks.sweep_inbox"],
+        "crontab": {"minute": "*/5"},
+    },
     "Delete abandoned upload previews (every provider)": {
         "task": "majismart.tasks.fan_out",
         "args": ["meters.tasks.purge_stale_uploads"],

@@ -4,6 +4,7 @@ from accounts import api as accounts_api
 from billing import api as billing_api
 from clients import api as clients_api
 from meters import api as meters_api
+from payments import api as payments_api
 from tenants import api as tenants_api
 
 urlpatterns = [
@@ -25,5 +26,6 @@ urlpatterns = [
     path("invoices/", billing_api.InvoiceListApi.as_view(), name="api-invoices"),
     path("invoices/<int:pk>/", billing_api.InvoiceDetailApi.as_view(), name="api-invoice"),
     path("credit-notes/", billing_api.CreditNoteListCreateApi.as_view(), name="api-credit-notes"),
+    path("payments/", payments_api.PaymentListCreateApi.as_view(), name="api-payments"),
     path("clients/<int:pk>/adjustments/", billing_api.ClientAdjustmentApi.as_view(), name="api-client-adjustments"),
 ]

@@ -84,13 +84,14 @@ def test_seed_demo_creates_two_providers_once(db) -> None:  # type: ignore[no-un
 def test_setup_periodic_tasks_declares_the_schedule(db) -> None:  # type: ignore[no-untyped-def]
     from django_celery_beat.models import PeriodicTask
 
-    assert _run("setup_periodic_tasks") == "2 periodic task(s) scheduled."
+    assert _run("setup_periodic_tasks") == "3 periodic task(s) scheduled."
     task = PeriodicTask.objects.get(name="Clear expired sessions (every provider)")
     assert task.task == "majismart.tasks.fan_out"
     assert json.loads(task.args) == ["accounts.tasks.clear_expired_sessions"]
     _run("setup_periodic_tasks")
-    assert PeriodicTask.objects.count() == 2
+    assert PeriodicTask.objects.count() == 3
     assert json.loads(PeriodicTask.objects.get(name__startswith="Delete abandoned").args) == ["meters.tasks.purge_stale_uploads"]
+    assert json.loads(PeriodicTask.objects.get(name__startswith="Process callbacks").args) == ["payments.tasks.sweep_inbox"]
 
 
 def test_seed_demo_refuses_in_production(db, settings) -> None:  # type: ignore[no-untyped-def]

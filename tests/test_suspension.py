@@ -22,12 +22,17 @@ def test_a_suspended_providers_api_answers_403(gamma) -> None:  # type: ignore[n
 
 
 def test_payment_callbacks_are_not_refused_by_suspension(gamma) -> None:  # type: ignore[no-untyped-def]
-    # Money keeps arriving: the callback paths pass the suspension gate (their handlers come
-    # with the payments work; until then the URL simply does not exist, 404, not 403).
+    # Money keeps arriving: the callback paths pass the suspension gate and are stored.
     response = Client(HTTP_HOST="gamma.majismart.localhost").post(
         f"/payments/mpesa/c2b/confirmation/{gamma.callback_token}/", {}, content_type="application/json"
     )
-    assert response.status_code == 404
+    assert response.status_code == 200 and response.json() == {"ResultCode": 0, "ResultDesc": "Accepted"}
+    from django_tenants.utils import tenant_context
+
+    from payments.models import CallbackInbox
+
+    with tenant_context(gamma):
+        assert CallbackInbox.objects.filter(kind="c2b_confirmation").count() == 1
 
 
 def test_suspend_and_reactivate_are_audited_and_take_effect(alpha) -> None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,107 @@
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from clients.models import Client
+from majismart.api import Pagination
+from payments.models import Payment
+from payments.services import payment_record
+
+
+class AllocationSerializer(serializers.Serializer):
+    invoice = serializers.IntegerField(source="invoice_id")
+    number = serializers.CharField(source="invoice.number")
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
+class PaymentSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    receipt = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    method = serializers.CharField()
+    client = serializers.IntegerField(source="client_id", allow_null=True)
+    status = serializers.CharField()
+    paid_at = serializers.DateTimeField()
+    allocations = AllocationSerializer(many=True)
+
+
+class ManualPaymentInput(serializers.Serializer):
+    client = serializers.IntegerField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    method = serializers.ChoiceField(choices=["cash", "bank"])
+    reference = serializers.CharField()
+    paid_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
+
+
+def _clean(data: object) -> tuple[dict, dict[str, list[str]]]:
+    errors: dict[str, list[str]] = {}
+    if not isinstance(data, dict):
+        return {}, {"detail": ["Send a JSON object."]}
+    out: dict = {}
+    client_id = str(data.get("client", ""))
+    out["client"] = Client.objects.filter(pk=int(client_id)).first() if client_id.isdigit() else None
+    if out["client"] is None:
+        errors["client"] = ["Unknown client."]
+    try:
+        amount = Decimal(str(data.get("amount", "")).strip())
+        if not amount.is_finite() or amount <= 0 or amount.as_tuple().exponent < -2:
+            raise InvalidOperation
+        out["amount"] = amount
+    except InvalidOperation:
+        errors["amount"] = ["Enter an amount in KES above zero, with at most 2 decimals."]
+    if data.get("method") not in ("cash", "bank"):
+        errors["method"] = ['Give "cash" or "bank" (M-Pesa and card payments arrive by themselves).']
+    out["method"] = data.get("method")
+    reference = str(data.get("reference") or "").strip()
+    if not reference:
+        errors["reference"] = ["Give the receipt or bank reference."]
+    out["reference"] = reference[:64]
+    raw_time = data.get("paid_at")
+    paid_at: datetime | None = timezone.now()
+    if raw_time:
+        paid_at = parse_datetime(str(raw_time))
+        if paid_at is None:
+            errors["paid_at"] = ["Give a date and time in ISO 8601, e.g. 2026-11-02T10:30:00+03:00."]
+        elif timezone.is_naive(paid_at):
+            paid_at = timezone.make_aware(paid_at)
+        if paid_at and paid_at > timezone.now():
+            errors["paid_at"] = ["A payment cannot be in the future."]
+    out["paid_at"] = paid_at
+    return out, errors
+
+
+class PaymentListCreateApi(APIView):
+    """`GET, POST /payments/` (shared/API.md): cash and bank payments recorded by staff; every
+    payment listed with its allocations."""
+
+    required_capability = {"GET": "payments.view", "POST": "payments.record"}
+
+    @extend_schema(responses=PaymentSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        qs = Payment.objects.prefetch_related("allocations__invoice").order_by("-paid_at", "-id")
+        paginator = Pagination()
+        page = paginator.paginate_queryset(qs, request, view=self)
+        return paginator.get_paginated_response(PaymentSerializer(page, many=True).data)
+
+    @extend_schema(request=ManualPaymentInput, responses={201: PaymentSerializer, 200: PaymentSerializer})
+    def post(self, request: Request) -> Response:
+        cleaned, errors = _clean(request.data)
+        if errors:
+            raise serializers.ValidationError(errors)
+        recorded = payment_record(method=cleaned["method"], receipt=cleaned["reference"], amount=cleaned["amount"],
+                                  paid_at=cleaned["paid_at"], client=cleaned["client"], actor=request.user)
+        payment = Payment.objects.prefetch_related("allocations__invoice").get(pk=recorded.payment.pk)
+        if not recorded.created and (payment.client_id != cleaned["client"].pk or payment.amount != cleaned["amount"]):
+            raise serializers.ValidationError({"reference": [
+                f"Reference {cleaned['reference']} is already recorded for another {cleaned['method']} payment."]})
+        return Response(PaymentSerializer(payment).data,
+                        status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK)

@@ -1,0 +1,150 @@
+"""Writes for payments: record a payment exactly once, allocate it to the oldest open invoices,
+post it to the ledger; take callbacks into the inbox and process them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from zoneinfo import ZoneInfo
+
+from django.db import connection, transaction
+from django.utils import timezone
+
+from accounts.services import audit
+from billing.models import Invoice, LedgerEntry
+from billing.selectors import invoices_with_dues
+from clients.models import Client
+from payments.models import Allocation, CallbackInbox, Payment
+
+NAIROBI = ZoneInfo("Africa/Nairobi")
+
+
+def client_for_account(reference: str) -> Client | None:
+    """The active client whose account number the payer typed (trimmed, any case)."""
+    reference = (reference or "").strip()
+    if not reference:
+        return None
+    return Client.objects.filter(account_number__iexact=reference, status=Client.Status.ACTIVE).first()
+
+
+def _allocate(payment: Payment) -> list[Allocation]:
+    """Oldest open invoice first; what is left over stays on the ledger as a credit."""
+    left = payment.amount
+    allocations = []
+    open_invoices = (invoices_with_dues(Invoice.objects.filter(client_id=payment.client_id,
+                                                               status=Invoice.Status.ISSUED))
+                     .filter(balance_due__gt=0).order_by("due_date", "id"))
+    for invoice in open_invoices:
+        if left <= 0:
+            break
+        part = min(left, invoice.balance_due)
+        allocations.append(Allocation(payment=payment, invoice=invoice, amount=part))
+        left -= part
+    Allocation.objects.bulk_create(allocations)
+    return allocations
+
+
+@dataclass
+class Recorded:
+    payment: Payment
+    created: bool
+
+
+def payment_record(*, method: str, receipt: str, amount: Decimal, paid_at: datetime, client: Client | None,
+                   account_reference: str = "", payer: str = "", payer_name: str = "",
+                   inbox: CallbackInbox | None = None, actor: object = None) -> Recorded:
+    """Record a payment once per (method, receipt): the unique constraint decides (INSERT … ON
+    CONFLICT DO NOTHING), so ten deliveries at once make one payment. A matched payment is
+    allocated and posted to the ledger in the same transaction; an unmatched one waits in the
+    reconciliation queue."""
+    with transaction.atomic():
+        if client is not None:
+            # One payment of a client at a time: allocations see each other's effect.
+            Client.objects.select_for_update().filter(pk=client.pk).first()
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "INSERT INTO payments_payment (receipt, method, amount, client_id, status, paid_at, account_reference, "
+                "payer, payer_name, inbox_id, recorded_by_id, created) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s) "
+                "ON CONFLICT (method, receipt) DO NOTHING RETURNING id",
+                [receipt, method, amount, client.pk if client else None,
+                 Payment.Status.MATCHED if client else Payment.Status.UNMATCHED, paid_at, account_reference[:64],
+                 payer[:120], payer_name[:200], inbox.pk if inbox else None,
+                 getattr(actor, "pk", None) if getattr(actor, "pk", None) else None, timezone.now()])
+            row = cursor.fetchone()
+        if row is None:
+            return Recorded(Payment.objects.get(method=method, receipt=receipt), False)
+        payment = Payment.objects.get(pk=row[0])
+        if client is not None:
+            _allocate(payment)
+            entry = LedgerEntry.objects.create(
+                client=client, kind=LedgerEntry.Kind.PAYMENT, amount=-payment.amount,
+                booked_on=timezone.localdate(paid_at), reference=receipt,
+                description=f"{payment.get_method_display()} payment", created_by=payment.recorded_by)
+            payment.ledger_entry = entry
+            payment.save(update_fields=["ledger_entry"])
+        if actor is not None:
+            audit(actor=actor, action="payment.recorded", object_repr=f"{method} {receipt}", amount=str(amount))
+    return Recorded(payment, True)
+
+
+# --- callbacks ---------------------------------------------------------------------------------
+KEPT_HEADERS = ("content-type", "user-agent", "x-forwarded-for", "x-real-ip", "x-paystack-signature")
+
+
+def inbox_store(*, kind: str, body: bytes, headers: dict[str, str], source_ip: str | None) -> CallbackInbox:
+    return CallbackInbox.objects.create(
+        kind=kind, body=body.decode("utf-8", errors="replace"),
+        headers={k.lower(): v for k, v in headers.items() if k.lower() in KEPT_HEADERS}, source_ip=source_ip)
+
+
+def _trans_time(raw: str) -> datetime:
+    """Daraja's TransTime, YYYYMMDDHHmmss in Nairobi time."""
+    return datetime.strptime(raw, "%Y%m%d%H%M%S").replace(tzinfo=NAIROBI)
+
+
+def _amount(raw: object) -> Decimal:
+    value = Decimal(str(raw).strip())
+    if not value.is_finite() or value <= 0:
+        raise InvalidOperation
+    return value.quantize(Decimal("0.01"))
+
+
+def c2b_confirmation_process(inbox: CallbackInbox) -> str:
+    """One stored C2B confirmation: a payment (matched by BillRefNumber, or unmatched)."""
+    try:
+        data = json.loads(inbox.body)
+        receipt = str(data["TransID"]).strip()
+        amount = _amount(data["TransAmount"])
+        paid_at = _trans_time(str(data["TransTime"]))
+        if not receipt:
+            raise KeyError("TransID")
+    except (ValueError, KeyError, TypeError, InvalidOperation) as exc:
+        CallbackInbox.objects.filter(pk=inbox.pk).update(
+            status=CallbackInbox.Status.INVALID, processed=timezone.now(),
+            note=f"Could not be read: {type(exc).__name__} {exc}"[:300])
+        return CallbackInbox.Status.INVALID
+    reference = str(data.get("BillRefNumber") or "")
+    name = " ".join(str(data.get(k) or "").strip() for k in ("FirstName", "MiddleName", "LastName")).strip()
+    recorded = payment_record(method=Payment.Method.MPESA, receipt=receipt, amount=amount, paid_at=paid_at,
+                              client=client_for_account(reference), account_reference=reference,
+                              payer=str(data.get("MSISDN") or ""), payer_name=name, inbox=inbox)
+    status = CallbackInbox.Status.PROCESSED if recorded.created else CallbackInbox.Status.DUPLICATE
+    CallbackInbox.objects.filter(pk=inbox.pk).update(status=status, processed=timezone.now(),
+                                                     note="" if recorded.created else f"Already recorded: {receipt}")
+    return status
+
+
+def inbox_process(inbox_id: int) -> str:
+    """Process one stored callback once, whoever gets to it first (task or sweeper)."""
+    with transaction.atomic():
+        inbox = (CallbackInbox.objects.select_for_update(skip_locked=True)
+                 .filter(pk=inbox_id, status=CallbackInbox.Status.RECEIVED).first())
+        if inbox is None:
+            return "taken"
+        if inbox.kind == CallbackInbox.Kind.C2B_CONFIRMATION:
+            return c2b_confirmation_process(inbox)
+        CallbackInbox.objects.filter(pk=inbox.pk).update(status=CallbackInbox.Status.PROCESSED,
+                                                         processed=timezone.now())
+        return CallbackInbox.Status.PROCESSED

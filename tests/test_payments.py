@@ -1,0 +1,210 @@
+"""Payments, first part: M-Pesa C2B callbacks stored first and processed once, allocation to
+the oldest open invoices, overpayment credit, manual cash and bank payments (API)."""
+
+from __future__ import annotations
+
+import json
+import threading
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from django.db import connections
+from django.test import Client as Http
+from django_tenants.utils import tenant_context
+
+from billing.models import LedgerEntry
+from billing.runs import billing_run_finalize, billing_run_start
+from billing.selectors import client_balance
+from payments.models import Allocation, CallbackInbox, Payment
+from payments.services import inbox_process, inbox_store
+from payments.tasks import sweep_inbox
+from tests.billing_helpers import D, domestic_tariff, invoice_of, metered, own_provider, read, travel
+from tests.conftest import host_of, login
+
+NBO = ZoneInfo("Africa/Nairobi")
+
+
+def confirmation(account: str, amount: str = "500.00", trans_id: str = "RKL51ZDR4F", **changes: str) -> dict:
+    """Daraja's C2B confirmation, as documented (masked MSISDN, all values strings)."""
+    return {"TransactionType": "Pay Bill", "TransID": trans_id, "TransTime": "20261105143015",
+            "TransAmount": amount, "BusinessShortCode": "600966", "BillRefNumber": account, "InvoiceNumber": "",
+            "OrgAccountBalance": "25.00", "ThirdPartyTransID": "", "MSISDN": "2547 ***** 126",
+            "FirstName": "NICHOLAS", "MiddleName": "", "LastName": "", **changes}
+
+
+def post(http: Http, path: str, body: object) -> object:
+    raw = body if isinstance(body, (bytes, str)) else json.dumps(body)
+    return http.post(path, data=raw, content_type="application/json")
+
+
+@pytest.fixture
+def billed(tenant):  # type: ignore[no-untyped-def]
+    """A client with two issued invoices: September 500.00 (10 m³) and October 940.00 (18 m³)."""
+    client, meter = metered("Paying Client")
+    read(meter, "0", "2026-08-31")
+    read(meter, "10", "2026-09-30")
+    read(meter, "28", "2026-10-31")
+    for period, day in (("2026-09", "2026-10-02"), ("2026-10", "2026-11-02")):
+        with travel(day):
+            billing_run_finalize(run=billing_run_start(period=period)[0])
+    return client
+
+
+def urls(alpha) -> tuple[str, str]:  # type: ignore[no-untyped-def]
+    token = alpha.callback_token
+    return (f"/payments/mpesa/c2b/validation/{token}/", f"/payments/mpesa/c2b/confirmation/{token}/")
+
+
+def test_a_confirmation_is_stored_answered_and_allocated_oldest_first(billed, alpha, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    http = Http(HTTP_HOST=host_of("alpha"))
+    with django_capture_on_commit_callbacks(execute=True):
+        response = post(http, urls(alpha)[1], confirmation(f"  {billed.account_number.lower()} ", "700.00"))
+    assert response.status_code == 200 and response.json() == {"ResultCode": 0, "ResultDesc": "Accepted"}
+    with tenant_context(alpha):
+        payment = Payment.objects.get(receipt="RKL51ZDR4F")
+        assert (payment.client_id, payment.amount, payment.status, payment.payer) == (
+            billed.pk, D("700.00"), "matched", "2547 ***** 126")
+        assert payment.paid_at == datetime(2026, 11, 5, 14, 30, 15, tzinfo=NBO)  # TransTime is Nairobi time
+        allocations = [(a.invoice.period, a.amount) for a in Allocation.objects.filter(payment=payment)]
+        assert allocations == [("2026-09", D("500.00")), ("2026-10", D("200.00"))]
+        assert client_balance(billed.pk) == D("740.00")
+        inbox = CallbackInbox.objects.get(payments=payment)
+        assert inbox.status == "processed" and json.loads(inbox.body)["TransID"] == "RKL51ZDR4F"
+        assert LedgerEntry.objects.get(client=billed, kind="payment").amount == D("-700.00")
+
+
+def test_an_overpayment_is_a_credit(billed, alpha) -> None:  # type: ignore[no-untyped-def]
+    with tenant_context(alpha):
+        inbox = inbox_store(kind="c2b_confirmation", body=json.dumps(confirmation(billed.account_number, "2000")).encode(),
+                            headers={}, source_ip="196.201.214.200")
+        assert inbox_process(inbox.pk) == "processed"
+        assert sum(a.amount for a in Allocation.objects.all()) == D("1440.00")
+        assert client_balance(billed.pk) == D("-560.00")  # in credit
+        assert invoice_of(billed, "2026-10").allocations.get().amount == D("940.00")
+
+
+def test_the_same_receipt_twice_changes_nothing(billed, alpha) -> None:  # type: ignore[no-untyped-def]
+    with tenant_context(alpha):
+        body = json.dumps(confirmation(billed.account_number, "100")).encode()
+        first = inbox_store(kind="c2b_confirmation", body=body, headers={}, source_ip=None)
+        again = inbox_store(kind="c2b_confirmation", body=body, headers={}, source_ip=None)
+        assert [inbox_process(first.pk), inbox_process(again.pk), inbox_process(again.pk)] == [
+            "processed", "duplicate", "taken"]
+        assert Payment.objects.count() == 1 and client_balance(billed.pk) == D("1340.00")
+
+
+def test_a_wrong_token_is_404_and_stores_nothing(alpha, tenant) -> None:  # type: ignore[no-untyped-def]
+    http = Http(HTTP_HOST=host_of("alpha"))
+    for path in ("/payments/mpesa/c2b/confirmation/not-the-token/", "/payments/mpesa/c2b/validation/x/"):
+        assert post(http, path, confirmation("ACC1")).status_code == 404
+    with tenant_context(alpha):
+        assert not CallbackInbox.objects.exists()
+
+
+def test_a_malformed_body_is_stored_answered_and_flagged(alpha, tenant, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    http = Http(HTTP_HOST=host_of("alpha"))
+    with django_capture_on_commit_callbacks(execute=True):
+        bad_json = post(http, urls(alpha)[1], b'{"TransID": "X1", "TransAmount": ')
+        no_amount = post(http, urls(alpha)[1], {"TransID": "X2", "TransTime": "20261105143015"})
+    assert bad_json.status_code == no_amount.status_code == 200
+    assert bad_json.json() == {"ResultCode": 0, "ResultDesc": "Accepted"}
+    with tenant_context(alpha):
+        rows = list(CallbackInbox.objects.order_by("id").values_list("status", "body"))
+        assert [status for status, _ in rows] == ["invalid", "invalid"]
+        assert rows[0][1] == '{"TransID": "X1", "TransAmount": '  # kept as it came
+        assert not Payment.objects.exists()
+
+
+def test_validation_accepts_known_accounts_and_rejects_unknown_ones(billed, alpha) -> None:  # type: ignore[no-untyped-def]
+    http = Http(HTTP_HOST=host_of("alpha"))
+    known = post(http, urls(alpha)[0], confirmation(billed.account_number, OrgAccountBalance=""))
+    assert known.json() == {"ResultCode": "0", "ResultDesc": "Accepted"}
+    unknown = post(http, urls(alpha)[0], confirmation("NO-SUCH-ACCOUNT"))
+    assert unknown.json() == {"ResultCode": "C2B00012", "ResultDesc": "Rejected"}
+    assert post(http, urls(alpha)[0], b"not json").json()["ResultCode"] == "C2B00016"
+
+
+def test_an_unknown_account_goes_to_reconciliation_with_a_hashed_msisdn(alpha, tenant) -> None:  # type: ignore[no-untyped-def]
+    hashed = "94c392c311d522da950619227b3361752a42042db7e1e699b26e628305c68a88"
+    with tenant_context(alpha):
+        inbox = inbox_store(kind="c2b_confirmation", body=json.dumps(confirmation(
+            "WRONG123", "350", trans_id="TK60708BHZ", MSISDN=hashed)).encode(), headers={}, source_ip=None)
+        inbox_process(inbox.pk)
+        payment = Payment.objects.get(receipt="TK60708BHZ")
+        assert (payment.status, payment.client_id, payment.payer, payment.ledger_entry_id) == (
+            "unmatched", None, hashed, None)
+        assert not LedgerEntry.objects.filter(reference="TK60708BHZ").exists()
+
+
+def test_a_callback_stored_while_the_worker_is_down_is_swept_later(billed, alpha) -> None:  # type: ignore[no-untyped-def]
+    http = Http(HTTP_HOST=host_of("alpha"))
+    post(http, urls(alpha)[1], confirmation(billed.account_number, "100"))  # no commit: the task never ran
+    with tenant_context(alpha):
+        assert CallbackInbox.objects.get().status == "received" and not Payment.objects.exists()
+        with travel("2026-11-23"):
+            assert sweep_inbox() == 0  # too fresh: the task may still be on its way
+        CallbackInbox.objects.update(received=CallbackInbox.objects.get().received - timedelta(minutes=5))
+        assert sweep_inbox() == 1
+        assert Payment.objects.get().amount == D("100.00")
+
+
+def test_ten_deliveries_at_once_make_one_payment(django_db_setup, django_db_blocker) -> None:  # type: ignore[no-untyped-def]
+    with own_provider(django_db_blocker, "pay") as provider:
+        with django_db_blocker.unblock(), tenant_context(provider), travel("2026-11-23"):
+            domestic_tariff()
+            client, _ = metered("Concurrent Payer")
+            body = json.dumps(confirmation(client.account_number, "250", trans_id="QWE1234567")).encode()
+            inboxes = [inbox_store(kind="c2b_confirmation", body=body, headers={}, source_ip=None).pk
+                       for _ in range(10)]
+        results, failures = [], []
+        start = threading.Barrier(10)
+
+        def deliver(inbox_id: int) -> None:
+            try:
+                with django_db_blocker.unblock(), tenant_context(provider):
+                    start.wait()
+                    results.append(inbox_process(inbox_id))
+            except BaseException as exc:  # noqa: BLE001 - surfaced below
+                failures.append(exc)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=deliver, args=(i,)) for i in inboxes]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert failures == []
+        assert sorted(results) == ["duplicate"] * 9 + ["processed"]
+        with django_db_blocker.unblock(), tenant_context(provider):
+            assert Payment.objects.count() == 1
+            assert LedgerEntry.objects.filter(kind="payment").count() == 1
+            assert client_balance(client.pk) == D("-250.00")
+
+
+def test_cash_and_bank_payments_through_the_api(billed, alpha, alpha_api, beta_api) -> None:  # type: ignore[no-untyped-def]
+    body = {"client": billed.pk, "amount": "300.00", "method": "cash", "reference": "RCPT-0001",
+            "paid_at": "2026-11-20T10:00:00+03:00"}
+    created = alpha_api.post("/api/v1/payments/", body, format="json")
+    assert created.status_code == 201, created.content
+    data = created.json()
+    assert (data["receipt"], data["amount"], data["method"], data["client"], data["status"]) == (
+        "RCPT-0001", "300.00", "cash", billed.pk, "matched")
+    assert [(a["amount"], a["number"][:8]) for a in data["allocations"]] == [("300.00", "INV-2026")]
+    again = alpha_api.post("/api/v1/payments/", body, format="json")
+    assert again.status_code == 200 and again.json()["id"] == data["id"]
+    clash = alpha_api.post("/api/v1/payments/", {**body, "amount": "5"}, format="json")
+    assert clash.status_code == 400 and "already recorded" in clash.json()["reference"][0]
+    bad = alpha_api.post("/api/v1/payments/", {"client": 0, "amount": "-1", "method": "mpesa", "reference": "",
+                                               "paid_at": "2099-01-01T00:00:00+03:00"}, format="json")
+    assert bad.status_code == 400 and set(bad.json()) == {"client", "amount", "method", "reference", "paid_at"}
+    listed = alpha_api.get("/api/v1/payments/").json()
+    assert listed["count"] == 1 and listed["results"][0]["receipt"] == "RCPT-0001"
+    assert beta_api.get("/api/v1/payments/").json()["count"] == 0
+    assert beta_api.post("/api/v1/payments/", body, format="json").json()["client"] == ["Unknown client."]
+    with tenant_context(alpha):
+        assert client_balance(billed.pk) == D("1140.00")
+    reader = Http(HTTP_HOST=host_of("alpha"))
+    login(reader, "ari@alpha.test")
+    assert reader.get("/api/v1/payments/").status_code == 403
