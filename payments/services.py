@@ -148,3 +148,50 @@ def inbox_process(inbox_id: int) -> str:
         CallbackInbox.objects.filter(pk=inbox.pk).update(status=CallbackInbox.Status.PROCESSED,
                                                          processed=timezone.now())
         return CallbackInbox.Status.PROCESSED
+
+
+MSG_NOT_UNMATCHED = "Only a payment waiting in reconciliation can be assigned or refunded."
+MSG_ACCOUNT = "No active client has account number “{value}”."
+
+
+def payment_assign(*, payment: Payment, account_number: str, actor: object) -> Payment:
+    """Give an unmatched payment to the client it was meant for: allocated and posted as if it
+    had matched on arrival. Audited."""
+    from django.core.exceptions import ValidationError
+
+    client = client_for_account(account_number)
+    if client is None:
+        raise ValidationError({"account_number": [MSG_ACCOUNT.format(value=account_number.strip())]})
+    with transaction.atomic():
+        Client.objects.select_for_update().filter(pk=client.pk).first()
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        if payment.status != Payment.Status.UNMATCHED:
+            raise ValidationError({"payment": [MSG_NOT_UNMATCHED]})
+        payment.client, payment.status = client, Payment.Status.MATCHED
+        _allocate(payment)
+        payment.ledger_entry = LedgerEntry.objects.create(
+            client=client, kind=LedgerEntry.Kind.PAYMENT, amount=-payment.amount,
+            booked_on=timezone.localdate(payment.paid_at), reference=payment.receipt,
+            description=f"{payment.get_method_display()} payment (reconciled)",
+            created_by=actor if getattr(actor, "pk", None) else None)
+        payment.save(update_fields=["client", "status", "ledger_entry"])
+        audit(actor=actor, action="payment.assigned", object_repr=f"{payment.receipt} → {client.account_number}",
+              amount=str(payment.amount), typed=payment.account_reference)
+    return payment
+
+
+def payment_mark_refunded(*, payment: Payment, reason: str, actor: object) -> Payment:
+    from django.core.exceptions import ValidationError
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ["Say how the money was returned (e.g. M-Pesa reversal reference)."]})
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        if payment.status != Payment.Status.UNMATCHED:
+            raise ValidationError({"payment": [MSG_NOT_UNMATCHED]})
+        payment.status = Payment.Status.REFUNDED
+        payment.save(update_fields=["status"])
+        audit(actor=actor, action="payment.refunded", object_repr=payment.receipt, amount=str(payment.amount),
+              reason=reason[:300])
+    return payment

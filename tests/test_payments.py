@@ -208,3 +208,47 @@ def test_cash_and_bank_payments_through_the_api(billed, alpha, alpha_api, beta_a
     reader = Http(HTTP_HOST=host_of("alpha"))
     login(reader, "ari@alpha.test")
     assert reader.get("/api/v1/payments/").status_code == 403
+
+
+def test_the_reconciliation_queue_assigns_or_refunds(billed, alpha) -> None:  # type: ignore[no-untyped-def]
+    from accounts.models import AuditEvent
+
+    with tenant_context(alpha):
+        for trans_id, account in (("UNM0000001", "ACC-TYPO"), ("UNM0000002", "NOBODY")):
+            inbox = inbox_store(kind="c2b_confirmation", body=json.dumps(confirmation(
+                account, "450", trans_id=trans_id)).encode(), headers={}, source_ip="196.201.214.200")
+            inbox_process(inbox.pk)
+        typo, nobody = Payment.objects.get(receipt="UNM0000001"), Payment.objects.get(receipt="UNM0000002")
+    anne = Http(HTTP_HOST=host_of("alpha"))
+    login(anne, "anne@alpha.test")
+    queue = anne.get("/dashboard/payments/", {"status": "unmatched"})
+    assert b"UNM0000001" in queue.content and b"Reconcile 2 unmatched" in queue.content
+    detail = anne.get(f"/dashboard/payments/{typo.pk}/")
+    assert b"Assign to a client" in detail.content and b"ACC-TYPO" in detail.content and b"196.201.214.200" in detail.content
+    wrong = anne.post(f"/dashboard/payments/{typo.pk}/reconcile/", {"account_number": "NO-SUCH"})
+    assert wrong.status_code == 400 and b"No active client has account number" in wrong.content
+    ok = anne.post(f"/dashboard/payments/{typo.pk}/reconcile/", {"account_number": billed.account_number}, follow=True)
+    assert b"assigned to" in ok.content and b"INV-2026-" in ok.content
+    refunded = anne.post(f"/dashboard/payments/{nobody.pk}/reconcile/", {"action": "refund", "reason": "Reversed RX1"})
+    assert refunded.status_code == 302
+    with tenant_context(alpha):
+        assert Payment.objects.get(pk=typo.pk).status == "matched" and client_balance(billed.pk) == D("990.00")
+        assert Payment.objects.get(pk=nobody.pk).status == "refunded"
+        assert set(AuditEvent.objects.filter(action__startswith="payment.").values_list("action", flat=True)) == {
+            "payment.assigned", "payment.refunded"}
+    again = anne.post(f"/dashboard/payments/{typo.pk}/reconcile/", {"account_number": billed.account_number})
+    assert again.status_code == 400 and b"waiting in reconciliation" in again.content
+    reader = Http(HTTP_HOST=host_of("alpha"))
+    login(reader, "ari@alpha.test")
+    assert reader.get("/dashboard/payments/").status_code == 403
+    assert reader.post(f"/dashboard/payments/{typo.pk}/reconcile/", {"account_number": "x"}).status_code == 403
+
+
+def test_payment_list_filters(billed, alpha, alpha_api) -> None:  # type: ignore[no-untyped-def]
+    alpha_api.post("/api/v1/payments/", {"client": billed.pk, "amount": "100", "method": "bank", "reference": "EFT-9",
+                                         "paid_at": "2026-11-10T09:00:00+03:00"}, format="json")
+    anne = Http(HTTP_HOST=host_of("alpha"))
+    login(anne, "anne@alpha.test")
+    assert b"EFT-9" in anne.get("/dashboard/payments/", {"method": "bank", "from": "2026-11-10"}).content
+    assert b"EFT-9" not in anne.get("/dashboard/payments/", {"method": "mpesa"}).content
+    assert b"EFT-9" not in anne.get("/dashboard/payments/", {"to": "2026-11-09"}).content
