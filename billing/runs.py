@@ -84,10 +84,6 @@ def period_parse(raw: object) -> Period:
     return Period(f"{year:04d}-{month:02d}", start, date(year, month, calendar.monthrange(year, month)[1]))
 
 
-def period_of(raw: str) -> Period:
-    return period_parse(raw)
-
-
 # --- the computation ------------------------------------------------------------------------
 # One row per client: what it is billed on, its pending estimates and its history.
 _CLIENTS_SQL = """
@@ -297,19 +293,22 @@ FROM tmp_line l JOIN billing_invoice i ON i.client_id = l.client_id AND i.period
 """
 
 _SUMMARY_SQL = """
-SELECT
-    (SELECT count(*) FROM tmp_bill WHERE skip IS NULL),
-    (SELECT count(*) FROM tmp_bill WHERE skip IS NULL AND NOT has_actual),
-    (SELECT count(*) FROM tmp_bill WHERE skip IS NULL AND credit_volume > 0),
-    (SELECT count(*) FROM tmp_line WHERE kind = 'penalty'),
-    (SELECT coalesce(sum(amount), 0) FROM tmp_line WHERE kind = 'penalty'),
-    (SELECT coalesce(sum(amount), 0) FROM tmp_line WHERE kind = 'estimate_credit'),
-    (SELECT coalesce(sum(amount), 0) FROM tmp_line),
-    (SELECT coalesce(sum(volume), 0) FROM tmp_bill WHERE skip IS NULL),
-    (SELECT count(*) FROM clients_client WHERE status <> 'active'),
-    (SELECT count(*) FROM tmp_bill WHERE skip IS NULL AND volume = 0 AND has_actual),
-    (SELECT count(*) FROM tmp_bill b JOIN clients_client c ON c.id = b.client_id
-     WHERE b.skip IS NULL AND c.status <> 'active')
+-- One pass over each temporary table.
+SELECT b.billed, b.estimated, b.trued_up, l.penalties, l.penalty_total, l.credit_total, l.total, b.volume,
+       (SELECT count(*) FROM clients_client WHERE status <> 'active'), b.zero, b.final_bills
+FROM (
+    SELECT count(*) AS billed, count(*) FILTER (WHERE NOT has_actual) AS estimated,
+           count(*) FILTER (WHERE credit_volume > 0) AS trued_up, coalesce(sum(volume), 0) AS volume,
+           count(*) FILTER (WHERE volume = 0 AND has_actual) AS zero,
+           count(*) FILTER (WHERE NOT c.active) AS final_bills
+    FROM tmp_bill JOIN tmp_client c USING (client_id) WHERE tmp_bill.skip IS NULL
+) b, (
+    SELECT count(*) FILTER (WHERE kind = 'penalty') AS penalties,
+           coalesce(sum(amount) FILTER (WHERE kind = 'penalty'), 0) AS penalty_total,
+           coalesce(sum(amount) FILTER (WHERE kind = 'estimate_credit'), 0) AS credit_total,
+           coalesce(sum(amount), 0) AS total
+    FROM tmp_line
+) l
 """
 
 
@@ -366,6 +365,14 @@ def _summary(cursor, run_period: Period) -> dict[str, object]:  # type: ignore[n
     }
 
 
+def _drafts_delete(cursor, run_id: int) -> None:  # type: ignore[no-untyped-def]
+    """Remove a run's draft invoices with their lines and meter rows (issued ones stay)."""
+    for table in ("billing_invoiceline", "billing_invoicemeter"):
+        cursor.execute(f"DELETE FROM {table} WHERE invoice_id IN "  # noqa: S608 - fixed table names
+                       "(SELECT id FROM billing_invoice WHERE run_id = %s AND status = 'draft')", [run_id])
+    cursor.execute("DELETE FROM billing_invoice WHERE run_id = %s AND status = 'draft'", [run_id])
+
+
 def _compute(run: BillingRun) -> None:
     """(Re)build the draft invoices of `run`. Runs inside the caller's transaction.
 
@@ -384,10 +391,7 @@ def _compute(run: BillingRun) -> None:
         # Per-client grouping of 100,000 clients and the ledger's sort stay in memory.
         cursor.execute("SET LOCAL work_mem = '64MB'")
         cursor.execute(_NUM_FUNCTION_SQL)
-        for table in ("billing_invoiceline", "billing_invoicemeter"):
-            cursor.execute(f"DELETE FROM {table} WHERE invoice_id IN "  # noqa: S608 - fixed table names
-                           "(SELECT id FROM billing_invoice WHERE run_id = %s AND status = 'draft')", [run.pk])
-        cursor.execute("DELETE FROM billing_invoice WHERE run_id = %s AND status = 'draft'", [run.pk])
+        _drafts_delete(cursor, run.pk)
         # What this computation can see: rows committed later (or by transactions still open
         # now) are changes that finalising must take into account.
         # A current snapshot counts this very transaction as still running; what it wrote
@@ -546,10 +550,7 @@ def billing_run_discard(*, run: BillingRun, actor: object = None) -> None:
     if run.status != BillingRun.Status.DRAFT:
         raise ValidationError({"detail": [MSG_NOT_DRAFT]})
     with connection.cursor() as cursor:
-        for table in ("billing_invoiceline", "billing_invoicemeter"):
-            cursor.execute(f"DELETE FROM {table} WHERE invoice_id IN "  # noqa: S608 - fixed table names
-                           "(SELECT id FROM billing_invoice WHERE run_id = %s)", [run.pk])
-        cursor.execute("DELETE FROM billing_invoice WHERE run_id = %s AND status = 'draft'", [run.pk])
+        _drafts_delete(cursor, run.pk)
     audit(actor=actor, action="billing_run.discarded", object_repr=str(run), invoices=run.invoice_count,
           total=str(run.total))
     run.delete()

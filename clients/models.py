@@ -5,6 +5,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models.functions import Upper
 
 from majismart.crypto import EncryptedTextField, blind_index
 
@@ -87,7 +88,9 @@ class Client(models.Model):
 
     class Meta:
         ordering = ["account_number"]
-        indexes = [models.Index(fields=["full_name"]), models.Index(fields=["zone", "account_number"])]
+        indexes = [models.Index(fields=["full_name"]), models.Index(fields=["zone", "account_number"]),
+                   # Payers type account numbers in any case (M-Pesa BillRefNumber).
+                   models.Index(Upper("account_number"), name="client_account_upper")]
 
     def __str__(self) -> str:
         return f"{self.account_number} {self.full_name}"

@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from accounts.services import audit
@@ -22,11 +23,13 @@ NAIROBI = ZoneInfo("Africa/Nairobi")
 
 
 def client_for_account(reference: str) -> Client | None:
-    """The active client whose account number the payer typed (trimmed, any case)."""
+    """The active client whose account number the payer typed (trimmed, any case): one lookup
+    in the index on UPPER(account_number), for every callback."""
     reference = (reference or "").strip()
     if not reference:
         return None
-    return Client.objects.filter(account_number__iexact=reference, status=Client.Status.ACTIVE).first()
+    return (Client.objects.annotate(account_upper=Upper("account_number"))
+            .filter(account_upper=reference.upper(), status=Client.Status.ACTIVE).first())
 
 
 def _allocate(payment: Payment) -> list[Allocation]:
@@ -44,6 +47,17 @@ def _allocate(payment: Payment) -> list[Allocation]:
         left -= part
     Allocation.objects.bulk_create(allocations)
     return allocations
+
+
+def _settle(payment: Payment, *, actor: object, note: str = "") -> None:
+    """A matched payment: allocated to its client's invoices and posted to the ledger (the
+    caller saves `payment.ledger_entry`)."""
+    _allocate(payment)
+    payment.ledger_entry = LedgerEntry.objects.create(
+        client_id=payment.client_id, kind=LedgerEntry.Kind.PAYMENT, amount=-payment.amount,
+        booked_on=timezone.localdate(payment.paid_at), reference=payment.receipt,
+        description=f"{payment.get_method_display()} payment{note}",
+        created_by=actor if getattr(actor, "pk", None) else None)
 
 
 @dataclass
@@ -77,12 +91,7 @@ def payment_record(*, method: str, receipt: str, amount: Decimal, paid_at: datet
             return Recorded(Payment.objects.get(method=method, receipt=receipt), False)
         payment = Payment.objects.get(pk=row[0])
         if client is not None:
-            _allocate(payment)
-            entry = LedgerEntry.objects.create(
-                client=client, kind=LedgerEntry.Kind.PAYMENT, amount=-payment.amount,
-                booked_on=timezone.localdate(paid_at), reference=receipt,
-                description=f"{payment.get_method_display()} payment", created_by=payment.recorded_by)
-            payment.ledger_entry = entry
+            _settle(payment, actor=payment.recorded_by)
             payment.save(update_fields=["ledger_entry"])
         if actor is not None:
             audit(actor=actor, action="payment.recorded", object_repr=f"{method} {receipt}", amount=str(amount))
@@ -168,12 +177,7 @@ def payment_assign(*, payment: Payment, account_number: str, actor: object) -> P
         if payment.status != Payment.Status.UNMATCHED:
             raise ValidationError({"payment": [MSG_NOT_UNMATCHED]})
         payment.client, payment.status = client, Payment.Status.MATCHED
-        _allocate(payment)
-        payment.ledger_entry = LedgerEntry.objects.create(
-            client=client, kind=LedgerEntry.Kind.PAYMENT, amount=-payment.amount,
-            booked_on=timezone.localdate(payment.paid_at), reference=payment.receipt,
-            description=f"{payment.get_method_display()} payment (reconciled)",
-            created_by=actor if getattr(actor, "pk", None) else None)
+        _settle(payment, actor=actor, note=" (reconciled)")
         payment.save(update_fields=["client", "status", "ledger_entry"])
         audit(actor=actor, action="payment.assigned", object_repr=f"{payment.receipt} → {client.account_number}",
               amount=str(payment.amount), typed=payment.account_reference)

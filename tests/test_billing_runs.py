@@ -5,7 +5,6 @@ estimates and their true-up, penalties (once only), drafts, idempotent creation,
 from __future__ import annotations
 
 import threading
-import uuid
 from datetime import date
 from decimal import Decimal
 
@@ -411,14 +410,7 @@ def _drop_october() -> None:
 
 def test_two_finalise_requests_at_once_produce_one_result(django_db_setup, django_db_blocker) -> None:  # type: ignore[no-untyped-def]
     """Committed data in a provider of its own (dropped afterwards), real threads, real connections."""
-    from tenants.models import Provider
-    from tenants.services import provider_create
-
-    slug = f"fin{uuid.uuid4().hex[:6]}"
-    with django_db_blocker.unblock():
-        provider = provider_create(name=f"Finalise {slug}", slug=slug, owner_email=f"o@{slug}.test",
-                                   owner_password="correct-horse-42", owner_name="Owner").provider
-    try:
+    with own_provider(django_db_blocker, "fin") as provider:
         with django_db_blocker.unblock(), tenant_context(provider), travel("2026-11-02"):
             domestic_tariff()
             for i in range(40):
@@ -453,11 +445,6 @@ def test_two_finalise_requests_at_once_produce_one_result(django_db_setup, djang
             assert numbers == [f"INV-2026-{n:06d}" for n in range(1, 41)]
             assert LedgerEntry.objects.filter(kind="invoice").count() == 40
             assert AuditEvent.objects.filter(action="billing_run.finalized").count() == 1
-    finally:
-        with django_db_blocker.unblock():
-            connection.set_schema_to_public()
-            Provider.objects.get(slug=slug).delete(force_drop=True)
-        connection.set_schema_to_public()
 
 
 def test_an_adjustment_posted_in_error_is_reversed_once(tenant) -> None:  # type: ignore[no-untyped-def]

@@ -111,14 +111,19 @@ def _last_month() -> str:
     return f"{previous.year:04d}-{previous.month:02d}"
 
 
-@require_capability("billing.view")
-def run_list(request: HttpRequest) -> HttpResponse:
+def _runs_page(request: HttpRequest, *, suggested: str, errors: dict | None = None) -> HttpResponse:
     runs = list(BillingRun.objects.order_by("-period")[:36])
     chart = bar_chart([(r.period[2:], r.total) for r in sorted(runs, key=lambda r: r.period)[-12:]
                        if r.status == BillingRun.Status.FINALIZED], unit="KES")
     return render(request, "billing/runs.html", {
-        "active": "billing", "tab": "runs", "runs": runs, "chart": chart, "suggested": _last_month(),
-        "can_run": has_capability(request.user, "billing.run"), "errors": {}})
+        "active": "billing", "tab": "runs", "runs": runs, "chart": chart, "suggested": suggested,
+        "can_run": has_capability(request.user, "billing.run"), "errors": errors or {}},
+        status=400 if errors else 200)
+
+
+@require_capability("billing.view")
+def run_list(request: HttpRequest) -> HttpResponse:
+    return _runs_page(request, suggested=_last_month())
 
 
 @require_http_methods(["POST"])
@@ -127,10 +132,7 @@ def run_start(request: HttpRequest) -> HttpResponse:
     try:
         run, created = billing_run_start(period=request.POST.get("period", ""), actor=request.user)
     except ValidationError as exc:
-        runs = list(BillingRun.objects.order_by("-period")[:36])
-        return render(request, "billing/runs.html", {
-            "active": "billing", "tab": "runs", "runs": runs, "chart": {"empty": True},
-            "suggested": request.POST.get("period", ""), "can_run": True, "errors": exc.message_dict}, status=400)
+        return _runs_page(request, suggested=request.POST.get("period", ""), errors=exc.message_dict)
     if not created:
         messages.info(request, f"A billing run for {run.period} already exists; here it is.")
     return redirect("run_detail", pk=run.pk)
