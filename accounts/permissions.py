@@ -30,6 +30,8 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "billing.manage_tariffs": _OPERATIONS,
     "payments.view": _FINANCE,
     "payments.record": _FINANCE,
+    # Undoing money already on an account is for the people who run the provider.
+    "payments.reverse": _OPERATIONS,
     "reports.view": _FINANCE,
     "settings.view": STAFF_ROLES,
     "settings.manage": frozenset({Role.OWNER}),

@@ -94,12 +94,14 @@ least(greatest(billing_invoice.total - {_CREDITED_SQL}, 0),
                              AND (j.due_date, j.id) > (billing_invoice.due_date, billing_invoice.id)), 0), 0))
 END"""
 
-INVOICE_STATES = [("draft", "Draft"), ("open", "Open"), ("overdue", "Overdue"), ("paid", "Paid"), ("void", "Void")]
+INVOICE_STATES = [("draft", "Draft"), ("open", "Open"), ("partial", "Partially paid"), ("overdue", "Overdue"),
+                  ("paid", "Paid"), ("void", "Void")]
 
 
 def invoices_with_dues(qs: QuerySet[Invoice] | None = None, *, today: date | None = None) -> QuerySet[Invoice]:
-    """Invoices annotated with `credited`, `balance_due` and `state` (draft, open, overdue,
-    paid, void), which can be filtered on."""
+    """Invoices annotated with `credited`, `balance_due` and `state` (draft, open, partially
+    paid, overdue, paid, void), which can be filtered on. An overdue invoice is overdue whether
+    or not part of it was paid."""
     today = today or timezone.localdate()
     qs = Invoice.objects.all() if qs is None else qs
     return qs.annotate(
@@ -110,6 +112,8 @@ def invoices_with_dues(qs: QuerySet[Invoice] | None = None, *, today: date | Non
         When(Q(credited__gte=F("total")) & Q(total__gt=0), then=Value("void")),
         When(balance_due__lte=0, then=Value("paid")),
         When(due_date__lt=today, then=Value("overdue")),
+        # Something paid, something left (credit notes are not payments).
+        When(balance_due__lt=F("total") - F("credited"), then=Value("partial")),
         default=Value("open"), output_field=CharField()))
 
 

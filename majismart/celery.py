@@ -50,6 +50,11 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "args": ["payments.tasks.sweep_inbox"],
         "crontab": {"minute": "*/5"},
     },
+    "Ask M-Pesa about STK pushes left without an answer (every provider)": {
+        "task": "majismart.tasks.fan_out",
+        "args": ["payments.tasks.query_stale_stk"],
+        "crontab": {"minute": "*"},
+    },
     "Delete abandoned upload previews (every provider)": {
         "task": "majismart.tasks.fan_out",
         "args": ["meters.tasks.purge_stale_uploads"],

@@ -59,10 +59,13 @@ def run() -> None:
 
         os.environ["DATABASE_URL"] = embedded_database_url()  # this process keeps it running
         print("No DATABASE_URL: using the embedded PostgreSQL in .data/pg")
+    standin = _daraja_standin()
     manage("migrate_schemas", "--verbosity", "0")
     manage("setup_platform")
     manage("seed_demo")
     base = os.environ.get("BASE_DOMAIN", "majismart.localhost")
+    if standin:
+        print(f"M-Pesa (Daraja) sandbox calls go to the local stand-in on {standin.base_url}.")
     print(f"\nMajiSmart is starting on http://{base}:{port}/  (health: http://localhost:{port}/healthz)")
     if os.environ.get("REDIS_URL"):
         manage("setup_periodic_tasks")
@@ -75,6 +78,23 @@ def run() -> None:
     os.environ["DEBUG"] = os.environ.get("DEBUG", "true")
     # Not exec: this process holds the embedded database open while the server runs.
     sys.exit(_serve([PY, str(ROOT / "manage.py"), "runserver", f"0.0.0.0:{port}"]))
+
+
+def _daraja_standin():  # type: ignore[no-untyped-def]
+    """The local Daraja stand-in (majismart.standins.daraja), serving from this process while
+    MajiSmart runs, unless DARAJA_SANDBOX_URL points elsewhere (e.g. Safaricom's real sandbox)."""
+    if os.environ.get("DARAJA_SANDBOX_URL"):
+        return None
+    from majismart.standins.daraja import DarajaStandIn
+
+    port = int(os.environ.get("DARAJA_STANDIN_PORT", "8701"))
+    try:
+        standin = DarajaStandIn("127.0.0.1", port, callback_delay=2.0).start()
+    except OSError as exc:
+        print(f"Daraja stand-in not started (port {port}: {exc}); set DARAJA_STANDIN_PORT.")
+        return None
+    os.environ["DARAJA_SANDBOX_URL"] = standin.base_url
+    return standin
 
 
 def _serve(args: list[str]) -> int:

@@ -10,3 +10,11 @@ register = template.Library()
 @register.filter
 def get_item(mapping: object, key: object) -> object:
     return mapping.get(key) if isinstance(mapping, dict) else None
+
+
+@register.filter
+def can(user: object, capability: str) -> bool:
+    """`{% if request.user|can:"payments.reverse" %}`: the role map decides, as in views."""
+    from accounts.permissions import has_capability
+
+    return has_capability(user, capability)

@@ -7,6 +7,7 @@ from django.db import models
 
 from billing.models import Invoice, LedgerEntry
 from clients.models import Client
+from majismart.crypto import EncryptedTextField
 
 KES = {"max_digits": 12, "decimal_places": 2}
 
@@ -73,6 +74,13 @@ class Payment(models.Model):
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")
     created = models.DateTimeField(auto_now_add=True)
+    # A reversal (owner or manager): the ledger entry that undid the payment, who and why.
+    reversal_entry = models.OneToOneField(LedgerEntry, null=True, blank=True, on_delete=models.PROTECT,
+                                          related_name="+")
+    reversed_at = models.DateTimeField(null=True, blank=True)
+    reversed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    reversal_reason = models.CharField(max_length=300, blank=True, default="", db_default="")
 
     class Meta:
         ordering = ["-paid_at", "-id"]
@@ -95,3 +103,109 @@ class Allocation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.payment_id} → {self.invoice_id}: {self.amount}"
+
+
+class PaymentSettings(models.Model):
+    """One row per provider: its M-Pesa (Daraja) and Paystack credentials, encrypted at rest and
+    never shown back in full, and how callbacks are judged."""
+
+    class Environment(models.TextChoices):
+        SANDBOX = "sandbox", "Sandbox (testing)"
+        PRODUCTION = "production", "Production"
+
+    class ShortcodeType(models.TextChoices):
+        PAYBILL = "paybill", "Paybill"
+        TILL = "till", "Till (Buy Goods)"
+
+    class IpCheck(models.TextChoices):
+        OFF = "off", "Off"
+        LOG = "log", "Log callbacks from other addresses"
+        ENFORCE = "enforce", "Refuse callbacks from other addresses"
+
+    mpesa_environment = models.CharField(max_length=10, choices=Environment.choices, default=Environment.SANDBOX)
+    mpesa_shortcode = models.CharField(max_length=10, blank=True,
+                                       help_text="Paybill number, or the head-office (store) number of a till.")
+    mpesa_shortcode_type = models.CharField(max_length=10, choices=ShortcodeType.choices, default=ShortcodeType.PAYBILL)
+    mpesa_till_number = models.CharField(max_length=10, blank=True, help_text="Till number (Buy Goods only).")
+    mpesa_consumer_key = EncryptedTextField(blank=True, default="")
+    mpesa_consumer_secret = EncryptedTextField(blank=True, default="")
+    mpesa_passkey = EncryptedTextField(blank=True, default="")
+    mpesa_c2b_version = models.CharField(max_length=2, choices=[("v1", "v1"), ("v2", "v2")], default="v1",
+                                         help_text="The C2B product version on your Daraja app.")
+    accept_unknown_accounts = models.BooleanField(
+        default=False, help_text="Accept paybill payments to unknown account numbers into reconciliation "
+                                 "instead of refusing them at validation.")
+    ip_check = models.CharField(max_length=10, choices=IpCheck.choices, default=IpCheck.LOG)
+    paystack_secret_key = EncryptedTextField(blank=True, default="")
+    c2b_registered_at = models.DateTimeField(null=True, blank=True)
+    c2b_register_result = models.CharField(max_length=300, blank=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "payment settings"
+
+    def __str__(self) -> str:
+        return f"M-Pesa {self.mpesa_shortcode or '—'} ({self.mpesa_environment})"
+
+    @classmethod
+    def load(cls) -> PaymentSettings:
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj
+
+    @property
+    def mpesa_ready(self) -> bool:
+        return bool(self.mpesa_shortcode and self.mpesa_consumer_key and self.mpesa_consumer_secret
+                    and self.mpesa_passkey)
+
+    @property
+    def paystack_ready(self) -> bool:
+        return bool(self.paystack_secret_key)
+
+
+class PaymentRequest(models.Model):
+    """A payment we asked for: an M-Pesa STK push (keyed by Daraja's CheckoutRequestID) or a
+    Paystack checkout (keyed by our reference). The callback finds it here: Daraja does not echo
+    the account reference, so the client and invoice are kept from the moment we ask."""
+
+    class Channel(models.TextChoices):
+        STK = "stk", "M-Pesa STK push"
+        PAYSTACK = "paystack", "Card (Paystack)"
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting for the payer"
+        PAID = "paid", "Paid"
+        CONFIRMED = "confirmed", "Paid, receipt awaited"
+        FAILED = "failed", "Failed"
+
+    class Source(models.TextChoices):
+        PORTAL = "portal", "Portal"
+        PAY_LINK = "pay_link", "Pay link"
+
+    channel = models.CharField(max_length=10, choices=Channel.choices)
+    reference = models.CharField(max_length=80, unique=True)
+    merchant_request_id = models.CharField(max_length=80, blank=True)
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="payment_requests")
+    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    amount = models.DecimalField(**KES)
+    phone = EncryptedTextField(blank=True, default="")
+    phone_index = models.CharField(max_length=64, blank=True, db_index=True)
+    source = models.CharField(max_length=10, choices=Source.choices, default=Source.PORTAL)
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.PENDING, db_index=True)
+    result_code = models.CharField(max_length=20, blank=True)
+    result_desc = models.CharField(max_length=300, blank=True)
+    message = models.CharField(max_length=300, blank=True, help_text="What the payer is told.")
+    payment = models.ForeignKey(Payment, null=True, blank=True, on_delete=models.SET_NULL, related_name="requests")
+    queried_at = models.DateTimeField(null=True, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created"]
+        indexes = [models.Index(fields=["client", "created"]), models.Index(fields=["status", "created"])]
+
+    def __str__(self) -> str:
+        return f"{self.channel} {self.reference} {self.amount} ({self.status})"
+
+    @property
+    def finished(self) -> bool:
+        return self.status != self.Status.PENDING

@@ -154,6 +154,14 @@ def inbox_process(inbox_id: int) -> str:
             return "taken"
         if inbox.kind == CallbackInbox.Kind.C2B_CONFIRMATION:
             return c2b_confirmation_process(inbox)
+        if inbox.kind == CallbackInbox.Kind.STK_CALLBACK:
+            from payments.collect import stk_callback_process
+
+            return stk_callback_process(inbox)
+        if inbox.kind == CallbackInbox.Kind.PAYSTACK:
+            from payments.collect import paystack_event_process
+
+            return paystack_event_process(inbox)
         CallbackInbox.objects.filter(pk=inbox.pk).update(status=CallbackInbox.Status.PROCESSED,
                                                          processed=timezone.now())
         return CallbackInbox.Status.PROCESSED
@@ -198,4 +206,37 @@ def payment_mark_refunded(*, payment: Payment, reason: str, actor: object) -> Pa
         payment.save(update_fields=["status"])
         audit(actor=actor, action="payment.refunded", object_repr=payment.receipt, amount=str(payment.amount),
               reason=reason[:300])
+    return payment
+
+
+MSG_NOT_REVERSIBLE = "Only a matched payment can be reversed (an unmatched one is refunded instead)."
+
+
+def payment_reverse(*, payment: Payment, reason: str, actor: object) -> Payment:
+    """Undo a payment recorded in error (owner or manager): a reversing ledger entry, its
+    allocations removed (so its invoices are open again), audited. The payment row stays."""
+    from django.core.exceptions import ValidationError
+
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationError({"reason": ["Say why the payment is reversed."]})
+    with transaction.atomic():
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        if payment.status != Payment.Status.MATCHED or payment.ledger_entry_id is None:
+            raise ValidationError({"payment": [MSG_NOT_REVERSIBLE]})
+        Client.objects.select_for_update().filter(pk=payment.client_id).first()
+        original = payment.ledger_entry
+        payment.reversal_entry = LedgerEntry.objects.create(
+            client_id=payment.client_id, kind=LedgerEntry.Kind.REVERSAL, amount=-original.amount,
+            booked_on=timezone.localdate(), reference=payment.receipt, reverses=original,
+            description=f"Reversal of {payment.get_method_display()} payment {payment.receipt}: {reason}"[:200],
+            created_by=actor if getattr(actor, "pk", None) else None)
+        undone = [(a.invoice.number, str(a.amount)) for a in payment.allocations.select_related("invoice")]
+        payment.allocations.all().delete()
+        payment.status, payment.reversed_at = Payment.Status.REVERSED, timezone.now()
+        payment.reversed_by = actor if getattr(actor, "pk", None) else None
+        payment.reversal_reason = reason[:300]
+        payment.save(update_fields=["status", "reversal_entry", "reversed_at", "reversed_by", "reversal_reason"])
+        audit(actor=actor, action="payment.reversed", object_repr=payment.receipt, amount=str(payment.amount),
+              reason=reason[:300], allocations=undone)
     return payment

@@ -5,9 +5,14 @@ from celery import shared_task
 from payments.services import inbox_process
 
 
-@shared_task(acks_late=True)
-def process_callback(inbox_id: int) -> str:
-    return inbox_process(inbox_id)
+@shared_task(bind=True, acks_late=True, max_retries=40)
+def process_callback(self, inbox_id: int) -> str:  # type: ignore[no-untyped-def]
+    result = inbox_process(inbox_id)
+    if result == "waiting" and not self.request.is_eager:
+        # An STK result that beat its own request's commit: look again shortly (the sweeper
+        # takes over if this runs out).
+        raise self.retry(countdown=3)
+    return result
 
 
 @shared_task
@@ -26,3 +31,11 @@ def sweep_inbox() -> int:
         inbox_process(inbox_id)
         done += 1
     return done
+
+
+@shared_task
+def query_stale_stk() -> int:
+    """STK pushes with no callback after a few minutes: ask Daraja's STK query."""
+    from payments.collect import stk_query_stale
+
+    return stk_query_stale()

@@ -63,6 +63,9 @@ def seed() -> list[DemoProvider]:
             from billing.demo import seed_billing  # a higher app's demo data, loaded lazily
 
             seed_billing()
+            from payments.demo import seed_payments
+
+            seed_payments()
         result.append(demo)
     return result
 

@@ -14,8 +14,15 @@ TEMPLATE_SCHEMA = "tenant_base"
 POLICY_VERSION = "2026-11-23"
 
 
+# Safaricom refuses callback URLs containing these words anywhere, the token included.
+CALLBACK_BANNED_WORDS = ("m-pesa", "mpesa", "safaricom", "exe", "exec", "cmd", "sql", "query")
+
+
 def new_callback_token() -> str:
-    return secrets.token_urlsafe(24)
+    while True:
+        token = secrets.token_urlsafe(24)
+        if not any(word in token.lower() for word in CALLBACK_BANNED_WORDS):
+            return token
 
 
 class Provider(TenantMixin):

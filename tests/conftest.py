@@ -164,3 +164,7 @@ def tenant(alpha):  # type: ignore[no-untyped-def]
     with tenant_context(alpha), travel("2026-11-23"):
         domestic_tariff()
         yield alpha
+
+
+# The payments fixtures (Daraja stand-in, callback recorder, Paystack stand-in), for every test.
+from tests.payments_helpers import daraja, paystack, recorder  # noqa: E402,F401

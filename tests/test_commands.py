@@ -79,19 +79,27 @@ def test_seed_demo_creates_two_providers_once(db) -> None:  # type: ignore[no-un
         runs = list(BillingRun.objects.order_by("period").values_list("status", "invoice_count"))
         assert runs == [("finalized", 30)] * 3
         assert Invoice.objects.filter(status="issued", number__startswith="INV-").count() == 90
+        from payments.models import Payment, PaymentSettings
+
+        assert PaymentSettings.load().mpesa_ready  # sandbox values, for the local Daraja stand-in
+        assert Payment.objects.filter(status="matched").count() >= 15
+        assert Payment.objects.filter(status="unmatched").count() == 2
+        paid = Payment.objects.filter(status="matched").first()
+        assert paid.allocations.exists() and paid.ledger_entry.amount == -paid.amount
 
 
 def test_setup_periodic_tasks_declares_the_schedule(db) -> None:  # type: ignore[no-untyped-def]
     from django_celery_beat.models import PeriodicTask
 
-    assert _run("setup_periodic_tasks") == "3 periodic task(s) scheduled."
+    assert _run("setup_periodic_tasks") == "4 periodic task(s) scheduled."
     task = PeriodicTask.objects.get(name="Clear expired sessions (every provider)")
     assert task.task == "majismart.tasks.fan_out"
     assert json.loads(task.args) == ["accounts.tasks.clear_expired_sessions"]
     _run("setup_periodic_tasks")
-    assert PeriodicTask.objects.count() == 3
+    assert PeriodicTask.objects.count() == 4
     assert json.loads(PeriodicTask.objects.get(name__startswith="Delete abandoned").args) == ["meters.tasks.purge_stale_uploads"]
     assert json.loads(PeriodicTask.objects.get(name__startswith="Process callbacks").args) == ["payments.tasks.sweep_inbox"]
+    assert json.loads(PeriodicTask.objects.get(name__startswith="Ask M-Pesa").args) == ["payments.tasks.query_stale_stk"]
 
 
 def test_seed_demo_refuses_in_production(db, settings) -> None:  # type: ignore[no-untyped-def]

@@ -242,6 +242,31 @@ EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"MajiSmart <no-reply@{BASE_DOMAIN}>")
 
+# --- payments ---------------------------------------------------------------------------
+# Daraja (M-Pesa) and Paystack base URLs. Point them at the project's stand-in
+# (majismart.standins.daraja, started by `make run`) for development and tests.
+DARAJA_URLS = {
+    "sandbox": env.str("DARAJA_SANDBOX_URL", default="https://sandbox.safaricom.co.ke").rstrip("/"),
+    "production": env.str("DARAJA_PRODUCTION_URL", default="https://api.safaricom.co.ke").rstrip("/"),
+}
+PAYSTACK_URL = env.str("PAYSTACK_URL", default="https://api.paystack.co").rstrip("/")
+PAYMENTS_HTTP_TIMEOUT = env.float("PAYMENTS_HTTP_TIMEOUT", default=15.0)
+# Safaricom's published callback addresses (shared/reference/payments-apis.md §1.7); a provider
+# chooses whether callbacks from elsewhere are only logged (the default) or refused.
+MPESA_CALLBACK_IPS = env.list("MPESA_CALLBACK_IPS", default=[
+    "196.201.214.200", "196.201.214.206", "196.201.213.114", "196.201.214.207", "196.201.214.208",
+    "196.201.213.44", "196.201.212.127", "196.201.212.138", "196.201.212.129", "196.201.212.136",
+    "196.201.212.74", "196.201.212.69"])
+# Reverse proxies whose X-Forwarded-For we believe (their own address is REMOTE_ADDR).
+TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
+# How long an emailed or texted pay link works.
+PAY_LINK_MAX_AGE_DAYS = env.int("PAY_LINK_MAX_AGE_DAYS", default=45)
+# STK pushes a client may start: one per phone per minute (Daraja locks a subscriber meanwhile),
+# and this many per client per hour.
+STK_PUSHES_PER_HOUR = env.int("STK_PUSHES_PER_HOUR", default=5)
+# A push with no callback after this long is asked about (Daraja's STK query).
+STK_QUERY_AFTER_SECONDS = env.int("STK_QUERY_AFTER_SECONDS", default=120)
+
 # --- i18n, time -------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
 TIME_ZONE = "Africa/Nairobi"  # shown in Nairobi time; stored in UTC (USE_TZ)

@@ -1,19 +1,26 @@
 """Callback endpoints (shared/API.md): on the provider's own domain, behind its secret token.
 Each request is stored first, answered with Daraja's body, and processed by Celery after commit;
-a wrong token is 404 and stores nothing; a body that cannot be read is stored and answered too."""
+a wrong token is 404 and stores nothing; a body that cannot be read is stored and answered too.
+Paystack's webhook is signed instead (HMAC-SHA512 of the raw body with the provider's key)."""
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
+import logging
 
+from django.conf import settings
 from django.db import transaction
-from django.http import Http404, HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from payments.models import CallbackInbox
+from payments.collect import paystack_signature_ok
+from payments.models import CallbackInbox, PaymentSettings
 from payments.services import client_for_account, inbox_store
+
+log = logging.getLogger(__name__)
 
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
 VALIDATION_ACCEPT = {"ResultCode": "0", "ResultDesc": "Accepted"}
@@ -29,18 +36,60 @@ def _check_token(request: HttpRequest, token: str) -> None:
 
 
 def _source_ip(request: HttpRequest) -> str | None:
-    return request.META.get("REMOTE_ADDR") or None
+    """The caller's address: REMOTE_ADDR, or the last hop of X-Forwarded-For when REMOTE_ADDR
+    is one of our own reverse proxies (anyone else could write that header)."""
+    remote = request.META.get("REMOTE_ADDR") or None
+    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
+    if remote and forwarded and remote in settings.TRUSTED_PROXIES:
+        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+        if hops:
+            try:
+                return str(ipaddress.ip_address(hops[-1]))
+            except ValueError:
+                return remote
+    return remote
 
 
-def _store(request: HttpRequest, kind: str) -> CallbackInbox:
-    return inbox_store(kind=kind, body=request.body, headers=dict(request.headers), source_ip=_source_ip(request))
+def _screen(request: HttpRequest) -> tuple[str | None, str]:
+    """Safaricom's published addresses: a callback from elsewhere is noted (the default) or,
+    when the provider chose so, refused (403, nothing stored)."""
+    ip = _source_ip(request)
+    mode = PaymentSettings.load().ip_check
+    if mode == PaymentSettings.IpCheck.OFF or ip in settings.MPESA_CALLBACK_IPS:
+        return ip, ""
+    log.warning("M-Pesa callback from %s, not a published Safaricom address (%s)", ip, mode)
+    if mode == PaymentSettings.IpCheck.ENFORCE:
+        raise PermissionDeniedCallback
+    return ip, f"from {ip}, not a published Safaricom address"
 
 
-@csrf_exempt
-@require_POST
-def c2b_validation(request: HttpRequest, token: str) -> JsonResponse:
-    _check_token(request, token)
-    inbox = _store(request, CallbackInbox.Kind.C2B_VALIDATION)
+class PermissionDeniedCallback(Exception):
+    pass
+
+
+def _store(request: HttpRequest, kind: str, *, ip: str | None, note: str = "") -> CallbackInbox:
+    inbox = inbox_store(kind=kind, body=request.body, headers=dict(request.headers), source_ip=ip)
+    if note:
+        CallbackInbox.objects.filter(pk=inbox.pk).update(note=note[:300])
+    return inbox
+
+
+def _guarded(view):  # type: ignore[no-untyped-def]
+    """Token first (404), then the address screen (403 when enforced)."""
+    def wrapped(request: HttpRequest, token: str) -> HttpResponse:
+        _check_token(request, token)
+        try:
+            ip, note = _screen(request)
+        except PermissionDeniedCallback:
+            return JsonResponse({"ResultCode": 1, "ResultDesc": "Rejected"}, status=403)
+        return view(request, ip, note)
+
+    return csrf_exempt(require_POST(wrapped))
+
+
+@_guarded
+def c2b_validation(request: HttpRequest, ip: str | None, note: str) -> JsonResponse:
+    inbox = _store(request, CallbackInbox.Kind.C2B_VALIDATION, ip=ip)
     try:
         reference = str(json.loads(request.body).get("BillRefNumber") or "")
     except (ValueError, AttributeError):
@@ -48,27 +97,51 @@ def c2b_validation(request: HttpRequest, token: str) -> JsonResponse:
                                                          note="Could not be read")
         return JsonResponse(VALIDATION_UNREADABLE)
     known = client_for_account(reference) is not None
-    CallbackInbox.objects.filter(pk=inbox.pk).update(
-        status=CallbackInbox.Status.PROCESSED, note="accepted" if known else f"unknown account {reference[:60]!r}")
-    return JsonResponse(VALIDATION_ACCEPT if known else VALIDATION_UNKNOWN_ACCOUNT)
+    accept = known or PaymentSettings.load().accept_unknown_accounts
+    outcome = "accepted" if known else (f"unknown account {reference[:60]!r}, "
+                                        + ("accepted into reconciliation" if accept else "rejected"))
+    CallbackInbox.objects.filter(pk=inbox.pk).update(status=CallbackInbox.Status.PROCESSED,
+                                                     note="; ".join(filter(None, [outcome, note]))[:300])
+    return JsonResponse(VALIDATION_ACCEPT if accept else VALIDATION_UNKNOWN_ACCOUNT)
+
+
+def _inbox_and_enqueue(request: HttpRequest, kind: str, ip: str | None, note: str) -> None:
+    from payments.tasks import process_callback
+
+    with transaction.atomic():
+        inbox = _store(request, kind, ip=ip, note=note)
+        transaction.on_commit(lambda: _enqueue(process_callback, inbox.pk))
+
+
+@_guarded
+def c2b_confirmation(request: HttpRequest, ip: str | None, note: str) -> JsonResponse:
+    _inbox_and_enqueue(request, CallbackInbox.Kind.C2B_CONFIRMATION, ip, note)
+    return JsonResponse(ACCEPTED)
+
+
+@_guarded
+def stk_callback(request: HttpRequest, ip: str | None, note: str) -> JsonResponse:
+    _inbox_and_enqueue(request, CallbackInbox.Kind.STK_CALLBACK, ip, note)
+    return JsonResponse(ACCEPTED)
 
 
 @csrf_exempt
 @require_POST
-def c2b_confirmation(request: HttpRequest, token: str) -> JsonResponse:
-    _check_token(request, token)
-    from payments.tasks import process_callback
-
-    with transaction.atomic():
-        inbox = _store(request, CallbackInbox.Kind.C2B_CONFIRMATION)
-        transaction.on_commit(lambda: _enqueue(process_callback, inbox.pk))
-    return JsonResponse(ACCEPTED)
+def paystack_webhook(request: HttpRequest) -> JsonResponse:
+    """Paystack signs with the provider's secret key; a bad or missing signature is refused
+    (401) and nothing is stored."""
+    secret = PaymentSettings.load().paystack_secret_key
+    if not secret:
+        raise Http404
+    if not paystack_signature_ok(request.body, request.headers.get("x-paystack-signature", ""), secret):
+        log.warning("Paystack webhook with a bad signature from %s", _source_ip(request))
+        return JsonResponse({"detail": "Bad signature."}, status=401)
+    _inbox_and_enqueue(request, CallbackInbox.Kind.PAYSTACK, _source_ip(request), "")
+    return JsonResponse({"received": True})
 
 
 def _enqueue(task, inbox_id: int) -> None:  # type: ignore[no-untyped-def]
     try:
         task.delay(inbox_id)
     except Exception:  # noqa: BLE001 - the broker is down: the sweeper processes the stored row later
-        import logging
-
-        logging.getLogger(__name__).warning("Callback %s stored; broker unavailable, left for the sweeper", inbox_id)
+        log.warning("Callback %s stored; could not be queued (left for the sweeper)", inbox_id, exc_info=True)

@@ -12,8 +12,13 @@ from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import has_capability, require_capability
-from payments.models import Payment
-from payments.services import payment_assign, payment_mark_refunded
+from django.utils.cache import add_never_cache_headers
+
+from payments.collect import public_callback_urls
+from payments.models import Payment, PaymentRequest, PaymentSettings
+from payments.services import payment_assign, payment_mark_refunded, payment_reverse
+from payments.settings import SECRET_FIELDS, masked_secret, payment_register_urls, payment_settings_update
+from tenants.selectors import callback_urls
 
 PAGE_SIZE = 50
 
@@ -44,6 +49,7 @@ def _detail(request: HttpRequest, payment: Payment, *, errors: dict | None = Non
     return render(request, "payments/detail.html", {
         "active": "payments", "payment": payment, "allocations": payment.allocations.select_related("invoice"),
         "can_reconcile": has_capability(request.user, "payments.record") and payment.status == Payment.Status.UNMATCHED,
+        "can_reverse": has_capability(request.user, "payments.reverse") and payment.status == Payment.Status.MATCHED,
         "errors": errors or {}, "data": request.POST if errors else {}}, status=status)
 
 
@@ -67,3 +73,65 @@ def payment_reconcile(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         return _detail(request, payment, errors=exc.message_dict, status=400)
     return redirect("payment_detail", pk=pk)
+
+
+@require_http_methods(["POST"])
+@require_capability("payments.reverse")
+def payment_reverse_view(request: HttpRequest, pk: int) -> HttpResponse:
+    payment = get_object_or_404(Payment, pk=pk)
+    try:
+        payment_reverse(payment=payment, reason=request.POST.get("reason", ""), actor=request.user)
+    except ValidationError as exc:
+        return _detail(request, payment, errors=exc.message_dict, status=400)
+    messages.success(request, f"{payment.receipt} reversed; the client's balance owes it again.")
+    return redirect("payment_detail", pk=pk)
+
+
+@require_capability("payments.view")
+def payment_requests(request: HttpRequest) -> HttpResponse:
+    """STK pushes and card checkouts: what was asked, of whom, and what came of it."""
+    q = request.GET
+    requests = PaymentRequest.objects.select_related("client", "payment").order_by("-created")
+    if q.get("status") in PaymentRequest.Status.values:
+        requests = requests.filter(status=q["status"])
+    if q.get("channel") in PaymentRequest.Channel.values:
+        requests = requests.filter(channel=q["channel"])
+    page = Paginator(requests, PAGE_SIZE).get_page(q.get("page"))
+    params = q.copy()
+    params.pop("page", None)
+    return render(request, "payments/requests.html", {
+        "active": "payments", "page": page, "q": q, "querystring": params.urlencode(),
+        "statuses": PaymentRequest.Status.choices, "channels": PaymentRequest.Channel.choices})
+
+
+@require_http_methods(["GET", "POST"])
+@require_capability("settings.manage")
+def payment_settings(request: HttpRequest) -> HttpResponse:
+    cfg = PaymentSettings.load()
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        try:
+            payment_settings_update(cfg=cfg, data=request.POST, actor=request.user)
+            messages.success(request, "Payment settings saved.")
+            return redirect("payment_settings")
+        except ValidationError as exc:
+            errors = exc.message_dict
+    response = render(request, "payments/settings.html", {
+        "active": "payments", "cfg": cfg, "errors": errors, "data": request.POST if errors else None,
+        "secrets": {name: masked_secret(getattr(cfg, name)) for name in SECRET_FIELDS},
+        "urls": public_callback_urls(request.tenant), "api_urls": callback_urls(request.tenant),  # type: ignore[attr-defined]
+        "environments": PaymentSettings.Environment.choices, "types": PaymentSettings.ShortcodeType.choices,
+        "ip_checks": PaymentSettings.IpCheck.choices}, status=400 if errors else 200)
+    add_never_cache_headers(response)
+    return response
+
+
+@require_http_methods(["POST"])
+@require_capability("settings.manage")
+def payment_register_c2b(request: HttpRequest) -> HttpResponse:
+    cfg = payment_register_urls(actor=request.user, urls=public_callback_urls(request.tenant))  # type: ignore[attr-defined]
+    if cfg.c2b_register_result.startswith("Registered"):
+        messages.success(request, cfg.c2b_register_result)
+    else:
+        messages.error(request, cfg.c2b_register_result)
+    return redirect("payment_settings")

@@ -41,12 +41,23 @@ class AppServer:
 
 
 @pytest.fixture(scope="session")
-def app_server(django_db_setup, django_db_blocker, tmp_path_factory) -> Iterator[AppServer]:  # type: ignore[no-untyped-def]
+def daraja_session() -> Iterator[object]:
+    """One Daraja stand-in for the browser tests' server: it posts its callbacks straight to it."""
+    from majismart.standins.daraja import DarajaStandIn
+
+    standin = DarajaStandIn("127.0.0.1", 0, callback_delay=1.5).start()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture(scope="session")
+def app_server(django_db_setup, django_db_blocker, tmp_path_factory, daraja_session) -> Iterator[AppServer]:  # type: ignore[no-untyped-def]
     port = free_port()
     with django_db_blocker.unblock():
         # The test settings (fast password hasher the personas were saved with), real gunicorn.
         env = child_env(SITE_PORT=str(port), SITE_SCHEME="http", CELERY_TASK_ALWAYS_EAGER="true",
-                        DJANGO_SETTINGS_MODULE="majismart.settings.test")
+                        DJANGO_SETTINGS_MODULE="majismart.settings.test",
+                        DARAJA_SANDBOX_URL=daraja_session.base_url)
     env.pop("REDIS_URL", None)
     log = tmp_path_factory.mktemp("server") / "gunicorn.log"
     args = [PYTHON, "-m", "gunicorn", "majismart.wsgi:application", "--bind", f"127.0.0.1:{port}",

@@ -1,0 +1,188 @@
+"""Safaricom Daraja (M-Pesa) client: OAuth, STK push and query, C2B URL registration.
+
+Facts from shared/reference/payments-apis.md §1: every call but OAuth is a JSON POST with a
+Bearer token; the token lives 3600 s and is cached (in the shared cache, so every worker uses
+one) until a minute before it expires; STK passwords are base64(shortcode + passkey +
+timestamp) with the timestamp in Nairobi time; amounts are whole shillings. The base URL comes
+from settings.DARAJA_URLS (the project's stand-in in development and tests).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+import logging
+import urllib.error
+import urllib.request
+from dataclasses import dataclass
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.core.cache import cache
+from django.utils import timezone
+
+from payments.models import PaymentSettings
+
+log = logging.getLogger(__name__)
+NAIROBI = ZoneInfo("Africa/Nairobi")
+# STK query's answer while the payer has not acted yet: pending, not failed (§1.4).
+STILL_PROCESSING = "The transaction is being processed"
+
+
+class DarajaError(Exception):
+    """Daraja refused a request, or could not be reached (`code` "unreachable")."""
+
+    def __init__(self, code: str, message: str, status: int = 0) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code, self.message, self.status = code, message, status
+
+
+@dataclass(frozen=True)
+class Config:
+    base_url: str
+    consumer_key: str
+    consumer_secret: str
+    shortcode: str
+    passkey: str
+    party_b: str
+    transaction_type: str
+    c2b_version: str
+
+    @classmethod
+    def of(cls, cfg: PaymentSettings) -> Config:
+        till = cfg.mpesa_shortcode_type == PaymentSettings.ShortcodeType.TILL
+        return cls(base_url=settings.DARAJA_URLS[cfg.mpesa_environment], consumer_key=cfg.mpesa_consumer_key,
+                   consumer_secret=cfg.mpesa_consumer_secret, shortcode=cfg.mpesa_shortcode,
+                   passkey=cfg.mpesa_passkey,
+                   party_b=(cfg.mpesa_till_number or cfg.mpesa_shortcode) if till else cfg.mpesa_shortcode,
+                   transaction_type="CustomerBuyGoodsOnline" if till else "CustomerPayBillOnline",
+                   c2b_version=cfg.mpesa_c2b_version)
+
+
+def _call(method: str, url: str, *, headers: dict[str, str], body: dict | None = None) -> tuple[int, dict]:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method=method, headers={
+        "Accept": "application/json", **({"Content-Type": "application/json"} if data else {}), **headers})
+    try:
+        with urllib.request.urlopen(request, timeout=settings.PAYMENTS_HTTP_TIMEOUT) as response:
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        status, raw = exc.code, exc.read()
+    except (urllib.error.URLError, TimeoutError, OSError) as exc:
+        raise DarajaError("unreachable", f"M-Pesa could not be reached ({exc}).") from exc
+    try:
+        payload = json.loads(raw or b"{}")
+    except ValueError:
+        payload = {"errorCode": str(status), "errorMessage": raw[:200].decode("utf-8", "replace")}
+    return status, payload if isinstance(payload, dict) else {"errorCode": str(status), "errorMessage": str(payload)}
+
+
+def _error(status: int, payload: dict) -> DarajaError:
+    return DarajaError(str(payload.get("errorCode") or payload.get("ResponseCode") or status),
+                       str(payload.get("errorMessage") or payload.get("ResponseDescription") or "Request failed"),
+                       status)
+
+
+def _token_key(cfg: Config) -> str:
+    # Changed credentials mean another token (never the secret itself in a cache key).
+    digest = hashlib.sha256(f"{cfg.base_url}\0{cfg.consumer_key}\0{cfg.consumer_secret}".encode()).hexdigest()[:32]
+    return f"daraja-token:{digest}"
+
+
+def access_token(cfg: Config, *, fresh: bool = False) -> str:
+    key = _token_key(cfg)
+    token = None if fresh else cache.get(key)
+    if token:
+        return token
+    basic = base64.b64encode(f"{cfg.consumer_key}:{cfg.consumer_secret}".encode()).decode()
+    status, payload = _call("GET", f"{cfg.base_url}/oauth/v1/generate?grant_type=client_credentials",
+                            headers={"Authorization": f"Basic {basic}"})
+    if status != 200 or not payload.get("access_token"):
+        raise _error(status, payload)
+    # expires_in is "3599" in one version of the docs and 3599 in another.
+    lifetime = int(str(payload.get("expires_in") or 3599))
+    cache.set(key, payload["access_token"], max(lifetime - 60, 30))
+    return payload["access_token"]
+
+
+def _post(cfg: Config, path: str, body: dict) -> tuple[int, dict]:
+    status, payload = _call("POST", cfg.base_url + path, headers={"Authorization": f"Bearer {access_token(cfg)}"},
+                            body=body)
+    if payload.get("errorCode") == "404.001.03":  # the token expired early: once more with a new one
+        status, payload = _call("POST", cfg.base_url + path,
+                                headers={"Authorization": f"Bearer {access_token(cfg, fresh=True)}"}, body=body)
+    return status, payload
+
+
+def timestamp() -> str:
+    return timezone.now().astimezone(NAIROBI).strftime("%Y%m%d%H%M%S")
+
+
+def password(cfg: Config, stamp: str) -> str:
+    return base64.b64encode(f"{cfg.shortcode}{cfg.passkey}{stamp}".encode()).decode()
+
+
+def daraja_phone(e164: str) -> str:
+    """+254712345678 → 254712345678 (Daraja wants 12 digits, no plus)."""
+    return e164.lstrip("+")
+
+
+def stk_push(cfg: Config, *, phone: str, amount: int, account_reference: str, description: str,
+             callback_url: str) -> dict[str, Any]:
+    stamp = timestamp()
+    status, payload = _post(cfg, "/mpesa/stkpush/v1/processrequest", {
+        "BusinessShortCode": cfg.shortcode, "Password": password(cfg, stamp), "Timestamp": stamp,
+        "TransactionType": cfg.transaction_type, "Amount": str(amount), "PartyA": daraja_phone(phone),
+        "PartyB": cfg.party_b, "PhoneNumber": daraja_phone(phone), "CallBackURL": callback_url,
+        "AccountReference": account_reference[:12], "TransactionDesc": description[:13] or "Water bill"})
+    if status != 200 or str(payload.get("ResponseCode")) != "0" or not payload.get("CheckoutRequestID"):
+        raise _error(status, payload)
+    return payload
+
+
+def stk_query(cfg: Config, checkout_request_id: str) -> dict[str, Any] | None:
+    """Daraja's verdict on a push, or None while the payer has not acted."""
+    stamp = timestamp()
+    status, payload = _post(cfg, "/mpesa/stkpushquery/v1/query", {
+        "BusinessShortCode": cfg.shortcode, "Password": password(cfg, stamp), "Timestamp": stamp,
+        "CheckoutRequestID": checkout_request_id})
+    if STILL_PROCESSING.lower() in str(payload.get("errorMessage", "")).lower():
+        return None
+    if status != 200 or "ResultCode" not in payload:
+        raise _error(status, payload)
+    return payload
+
+
+def c2b_register(cfg: Config, *, confirmation_url: str, validation_url: str) -> dict[str, Any]:
+    status, payload = _post(cfg, f"/mpesa/c2b/{cfg.c2b_version}/registerurl", {
+        "ShortCode": cfg.shortcode, "ResponseType": "Completed",
+        "ConfirmationURL": confirmation_url, "ValidationURL": validation_url})
+    if status != 200 or str(payload.get("ResponseCode")) != "0":
+        raise _error(status, payload)
+    return payload
+
+
+# STK result codes (§1.3.2), told the way a payer understands them. Logic keys on the code,
+# never on Daraja's text.
+STK_MESSAGES = {
+    "1": "Your M-Pesa balance is not enough for this payment.",
+    "2": "The amount is below M-Pesa's minimum.",
+    "3": "The amount is above M-Pesa's limit for one payment.",
+    "4": "This payment would pass your M-Pesa daily limit.",
+    "8": "The provider's M-Pesa account cannot take this payment now. Please try later.",
+    "17": "The same amount was just sent. Please wait two minutes before trying again.",
+    "1019": "The request expired before it was answered. Please try again.",
+    "1025": "M-Pesa could not send the prompt. Please try again.",
+    "1032": "You cancelled the payment on your phone.",
+    "1037": "Your phone could not be reached. Check it is on and has signal, then try again.",
+    "2001": "The M-Pesa PIN was wrong. Please try again.",
+    "8006": "Your M-Pesa PIN is locked. Call 100 (or 200) to unlock it.",
+}
+STK_MESSAGE_OTHER = "M-Pesa could not complete the payment ({code}). Please try again."
+
+
+def stk_message(code: object) -> str:
+    code = str(code)
+    return STK_MESSAGES.get(code, STK_MESSAGE_OTHER.format(code=code))

@@ -1,0 +1,96 @@
+"""A client pays a bill by M-Pesa STK push in a real browser on a phone-sized screen: the
+gunicorn server calls the Daraja stand-in over HTTP, the stand-in posts the result back, the
+page's live status turns to paid and the balance follows, in the portal and the dashboard."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from django.db import connection, connections
+from django_tenants.utils import tenant_context
+from playwright.sync_api import Page, expect
+
+from tests.conftest import PASSWORD
+from tests.e2e.conftest import AppServer
+from tests.e2e.test_billing_wizard_browser import log_in
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def billed_provider(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    """A provider of its own (committed, dropped afterwards) on Safaricom's sandbox values, with
+    one client billed 610.00 for October and able to log in."""
+    from accounts.models import User
+    from billing.runs import billing_run_finalize, billing_run_start
+    from billing.services import tariff_create
+    from clients.models import Category, Client
+    from meters.services import meter_create, readings_record
+    from tenants.services import provider_create
+    from tests.payments_helpers import mpesa_ready
+
+    slug = f"pay{uuid.uuid4().hex[:6]}"
+    with django_db_blocker.unblock():
+        made = provider_create(name="Pay Water", slug=slug, owner_email=f"owner@{slug}.test",
+                               owner_password=PASSWORD, owner_name="Pay Owner").provider
+        with tenant_context(made):
+            domestic = Category.objects.get(code="domestic")
+            tariff_create(actor="e2e", code="dom", name="Domestic 2026", category=domestic,
+                          effective_from=date(2026, 1, 1), fixed_charge=Decimal("100"), meter_rent=Decimal("0"),
+                          sewerage_percent=Decimal("0"), minimum_charge=Decimal("0"),
+                          blocks=[(Decimal(10), Decimal("40")), (Decimal(30), Decimal("55")), (None, Decimal("70"))])
+            client = Client.objects.create(account_number="P001", full_name="Paying Client", category=domestic,
+                                           phone="+254712345678")
+            client.user = User.objects.create_user(f"client@{slug}.test", PASSWORD, full_name="Paying Client",
+                                                   role="client")
+            client.save()
+            meter = meter_create(actor="e2e", serial=f"PM-{slug}", client=client, installed_on=date(2026, 1, 1))
+            assert readings_record([
+                {"meter": meter.serial, "value": "100", "read_at": "2026-09-30T09:00:00+03:00"},
+                {"meter": meter.serial, "value": "112", "read_at": "2026-10-31T09:00:00+03:00"}], source="api").errors == []
+            run, _ = billing_run_start(period="2026-10", actor="e2e")
+            billing_run_finalize(run=run, actor="e2e")
+            mpesa_ready()
+        connection.set_schema_to_public()
+    yield made
+    with django_db_blocker.unblock():
+        connection.set_schema_to_public()
+        made.delete(force_drop=True)
+        connections.close_all()
+
+
+def test_a_client_pays_by_mpesa_and_sees_it_land(page: Page, app_server: AppServer, billed_provider, daraja_session,
+                                                   tmp_path) -> None:  # type: ignore[no-untyped-def]
+    slug = billed_provider.slug
+    page.set_viewport_size({"width": 390, "height": 844})
+    log_in(page, app_server, slug, f"client@{slug}.test")
+    expect(page.get_by_test_id("portal-balance")).to_have_text("KES 610.00")
+    page.get_by_role("link", name="Pay now").click()
+    expect(page.get_by_label("M-Pesa phone number")).to_have_value("+254712345678")
+    expect(page.get_by_label("Amount").first).to_have_value("610")
+    page.get_by_role("button", name="Pay with M-Pesa").click()
+
+    # The prompt is on its way; the page waits for M-Pesa's answer and then shows it.
+    expect(page.get_by_test_id("pay-message")).to_contain_text("Check your phone")
+    page.screenshot(path=str(tmp_path / "pending.png"), full_page=True)
+    expect(page.get_by_test_id("pay-message")).to_contain_text("Paid. M-Pesa receipt", timeout=15000)
+    expect(page.get_by_test_id("pay-balance")).to_have_text("KES 0.00")
+    page.screenshot(path=str(tmp_path / "paid.png"), full_page=True)
+    pushes = [r for r in daraja_session.requests if r["path"].startswith("/mpesa/stkpush/")]
+    assert pushes[-1]["json"]["AccountReference"] == "P001" and pushes[-1]["json"]["Amount"] == "610"
+
+    page.get_by_role("link", name="Payments", exact=True).click()
+    expect(page.get_by_role("cell", name="610.00")).to_be_visible()
+    page.get_by_role("link", name="My account").click()
+    expect(page.get_by_test_id("portal-balance")).to_have_text("KES 0.00")
+
+    # The provider's dashboard shows the payment, allocated to October's invoice.
+    page.context.clear_cookies()
+    log_in(page, app_server, slug, f"owner@{slug}.test")
+    page.goto(app_server.url(slug, "/dashboard/payments/"))
+    page.get_by_role("row").nth(1).get_by_role("link").click()
+    expect(page.get_by_text("INV-2026-000001")).to_be_visible()
+    expect(page.get_by_text("KES 610.00")).to_be_visible()
