@@ -201,7 +201,10 @@ SESSION_COOKIE_SAMESITE = "Lax"
 SESSION_COOKIE_SECURE = env.bool("SECURE_COOKIES", default=not DEBUG and not TESTING)
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 # Trust X-Forwarded-Proto only when a proxy we run sets it; otherwise any client could claim https.
-SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if env.int("TRUSTED_PROXY_COUNT", default=0) else None
+# Reverse proxies in front of gunicorn: the client's address is that many hops from the right
+# of X-Forwarded-For (login lockout, callback screening); 0 trusts REMOTE_ADDR only.
+TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
+SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXY_COUNT else None
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 
@@ -215,7 +218,7 @@ AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
 # Behind N trusted reverse proxies (docker-compose: 1) the client's address is taken from
 # X-Forwarded-For, so one attacker cannot lock everyone out by sharing the proxy's address.
-AXES_IPWARE_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0) or None
+AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT or None
 AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
 
 # --- encryption of personal data --------------------------------------------------------
@@ -257,8 +260,6 @@ MPESA_CALLBACK_IPS = env.list("MPESA_CALLBACK_IPS", default=[
     "196.201.214.200", "196.201.214.206", "196.201.213.114", "196.201.214.207", "196.201.214.208",
     "196.201.213.44", "196.201.212.127", "196.201.212.138", "196.201.212.129", "196.201.212.136",
     "196.201.212.74", "196.201.212.69"])
-# Reverse proxies whose X-Forwarded-For we believe (their own address is REMOTE_ADDR).
-TRUSTED_PROXIES = env.list("TRUSTED_PROXIES", default=[])
 # How long an emailed or texted pay link works.
 PAY_LINK_MAX_AGE_DAYS = env.int("PAY_LINK_MAX_AGE_DAYS", default=45)
 # STK pushes a client may start: one per phone per minute (Daraja locks a subscriber meanwhile),

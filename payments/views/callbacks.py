@@ -36,17 +36,17 @@ def _check_token(request: HttpRequest, token: str) -> None:
 
 
 def _source_ip(request: HttpRequest) -> str | None:
-    """The caller's address: REMOTE_ADDR, or the last hop of X-Forwarded-For when REMOTE_ADDR
-    is one of our own reverse proxies (anyone else could write that header)."""
+    """The caller's address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT reverse proxies the
+    address that many hops from the right of X-Forwarded-For (hops further left are written by
+    the caller and prove nothing)."""
     remote = request.META.get("REMOTE_ADDR") or None
-    forwarded = request.META.get("HTTP_X_FORWARDED_FOR", "")
-    if remote and forwarded and remote in settings.TRUSTED_PROXIES:
-        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
-        if hops:
-            try:
-                return str(ipaddress.ip_address(hops[-1]))
-            except ValueError:
-                return remote
+    count = settings.TRUSTED_PROXY_COUNT
+    hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
+    if count and len(hops) >= count:
+        try:
+            return str(ipaddress.ip_address(hops[-count]))
+        except ValueError:
+            return remote
     return remote
 
 
