@@ -27,5 +27,7 @@ urlpatterns = [
     path("invoices/<int:pk>/", billing_api.InvoiceDetailApi.as_view(), name="api-invoice"),
     path("credit-notes/", billing_api.CreditNoteListCreateApi.as_view(), name="api-credit-notes"),
     path("payments/", payments_api.PaymentListCreateApi.as_view(), name="api-payments"),
+    path("payments/<int:pk>/reverse/", payments_api.PaymentReverseApi.as_view(), name="api-payment-reverse"),
+    path("clients/<int:pk>/pay-link/", payments_api.PayLinkApi.as_view(), name="api-client-pay-link"),
     path("clients/<int:pk>/adjustments/", billing_api.ClientAdjustmentApi.as_view(), name="api-client-adjustments"),
 ]

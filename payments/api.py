@@ -105,3 +105,47 @@ class PaymentListCreateApi(APIView):
                 f"Reference {cleaned['reference']} is already recorded for another {cleaned['method']} payment."]})
         return Response(PaymentSerializer(payment).data,
                         status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK)
+
+
+class PaymentReverseInput(serializers.Serializer):
+    reason = serializers.CharField()
+
+
+class PaymentReverseApi(APIView):
+    """`POST /payments/{id}/reverse/` (extension): owner or manager undoes a payment recorded in
+    error; a reversing ledger entry, allocations undone, audited."""
+
+    required_capability = "payments.reverse"
+
+    @extend_schema(request=PaymentReverseInput, responses=PaymentSerializer)
+    def post(self, request: Request, pk: int) -> Response:
+        from django.core.exceptions import ValidationError
+        from django.shortcuts import get_object_or_404
+
+        from payments.services import payment_reverse
+
+        payment = get_object_or_404(Payment, pk=pk)
+        reason = request.data.get("reason", "") if isinstance(request.data, dict) else ""
+        try:
+            payment_reverse(payment=payment, reason=str(reason or ""), actor=request.user)
+        except ValidationError as exc:
+            raise serializers.ValidationError(exc.message_dict) from exc
+        payment = Payment.objects.prefetch_related("allocations__invoice").get(pk=pk)
+        return Response(PaymentSerializer(payment).data)
+
+
+class PayLinkApi(APIView):
+    """`GET /clients/{id}/pay-link/` (extension): the signed, expiring pay link for a client's
+    account, for a provider's own messages (bills sent by MajiSmart carry it already)."""
+
+    required_capability = "payments.view"
+
+    def get(self, request: Request, pk: int) -> Response:
+        from django.conf import settings
+        from django.shortcuts import get_object_or_404
+
+        from payments.collect import pay_link_url
+
+        client = get_object_or_404(Client, pk=pk, status=Client.Status.ACTIVE)
+        return Response({"client": client.pk, "account_number": client.account_number, "url": pay_link_url(client),
+                         "expires_in_days": settings.PAY_LINK_MAX_AGE_DAYS})

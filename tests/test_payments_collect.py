@@ -422,3 +422,24 @@ def test_no_provider_sees_anothers_payment_pages(carol_account, alpha, beta) -> 
     assert answer.status_code == 404
     with tenant_context(beta):
         assert not CallbackInbox.objects.exists() and not PaymentRequest.objects.exists()
+
+
+# --- API extensions -------------------------------------------------------------------------------
+def test_the_api_reverses_payments_and_hands_out_pay_links(carol_account, alpha_api, beta_api) -> None:  # type: ignore[no-untyped-def]
+    from tests.conftest import api_client
+
+    payment = payment_record(method="bank", receipt="BNK-9", amount=D("500"), paid_at=timezone.now(),
+                             client=carol_account).payment
+    assert beta_api.post(f"/api/v1/payments/{payment.pk}/reverse/", {"reason": "x"}, format="json").status_code == 404
+    assert beta_api.get(f"/api/v1/clients/{carol_account.pk}/pay-link/").status_code == 404
+    missing = alpha_api.post(f"/api/v1/payments/{payment.pk}/reverse/", {}, format="json")
+    assert missing.status_code == 400 and "reason" in missing.json()
+    done = alpha_api.post(f"/api/v1/payments/{payment.pk}/reverse/", {"reason": "Bank recalled it"}, format="json")
+    assert done.status_code == 200 and done.json()["status"] == "reversed" and done.json()["allocations"] == []
+    again = alpha_api.post(f"/api/v1/payments/{payment.pk}/reverse/", {"reason": "again"}, format="json")
+    assert again.status_code == 400 and "payment" in again.json()
+    link = alpha_api.get(f"/api/v1/clients/{carol_account.pk}/pay-link/").json()
+    assert link["account_number"] == carol_account.account_number and link["expires_in_days"] == 45
+    path = link["url"].split(host_of("alpha"), 1)[1]
+    assert Http(HTTP_HOST=host_of("alpha")).get(path).status_code == 200
+    assert api_client("alpha").get(f"/api/v1/clients/{carol_account.pk}/pay-link/").status_code == 401
