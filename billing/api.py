@@ -174,7 +174,7 @@ class InvoiceSerializer(serializers.Serializer):
     balance_due = serializers.DecimalField(max_digits=12, decimal_places=2)
     issued_on = serializers.DateField(allow_null=True)
     due_date = serializers.DateField(allow_null=True)
-    status = serializers.CharField(source="state", help_text="draft, open, overdue, paid or void")
+    status = serializers.CharField(source="state", help_text="draft, open, partial (partially paid, not yet due), overdue, paid or void")
 
 
 def _invoices() -> QuerySet[Invoice]:

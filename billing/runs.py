@@ -493,9 +493,14 @@ _CHANGED_TABLES = {
     "billing_invoice": "AND run_id <> %(run)s",
     "billing_invoicemeter": "AND invoice_id NOT IN (SELECT id FROM billing_invoice WHERE run_id = %(run)s)",
 }
+# A snapshot lists only top-level transactions; a row written in a savepoint carries its
+# subtransaction's id, which is higher than its transaction's. So a row whose id is above that of
+# a transaction still open at the snapshot may belong to it (a write we must not miss): counted
+# as changed too. At worst that recomputes once more than needed; it never issues stale bills.
 _CHANGED_SQL = "SELECT " + " OR ".join(
-    f"EXISTS (SELECT 1 FROM {t} WHERE NOT pg_visible_in_snapshot("  # noqa: S608 - fixed table names
-    f"((%(now)s)::bigint - age(xmin))::text::xid8, %(snapshot)s::pg_snapshot) {extra})"
+    f"EXISTS (SELECT 1 FROM {t}, LATERAL (SELECT ((%(now)s)::bigint - age(xmin))::text::xid8 AS x) r "  # noqa: S608
+    f"WHERE (NOT pg_visible_in_snapshot(r.x, %(snapshot)s::pg_snapshot) "
+    f"OR r.x > (SELECT min(p) FROM pg_snapshot_xip(%(snapshot)s::pg_snapshot) p)) {extra})"
     for t, extra in _CHANGED_TABLES.items())
 
 

@@ -10,7 +10,9 @@ from majismart.health import health_report
 
 # Money must never be refused at the door: Safaricom and Paystack keep delivering payments to a
 # suspended provider, and those callbacks are stored and reconciled later.
-SUSPENSION_EXEMPT_PREFIXES = ("/payments/mpesa/", "/payments/paystack/", "/static/")
+# Both the API.md paths and the ones registered with Daraja (no "mpesa" in them).
+SUSPENSION_EXEMPT_PREFIXES = ("/payments/mpesa/", "/payments/c2b/", "/payments/stk/", "/payments/paystack/",
+                              "/static/")
 
 
 class HealthCheckMiddleware:

@@ -146,6 +146,6 @@ class PayLinkApi(APIView):
 
         from payments.collect import pay_link_url
 
-        client = get_object_or_404(Client, pk=pk, status=Client.Status.ACTIVE)
+        client = get_object_or_404(Client.objects.exclude(status=Client.Status.CLOSED), pk=pk)
         return Response({"client": client.pk, "account_number": client.account_number, "url": pay_link_url(client),
                          "expires_in_days": settings.PAY_LINK_MAX_AGE_DAYS})

@@ -28,14 +28,14 @@ from majismart.phones import normalize_phone
 from majismart.urls import domain_url
 from payments import daraja
 from payments.models import CallbackInbox, Payment, PaymentRequest, PaymentSettings
-from payments.services import NAIROBI, _amount, payment_record
+from payments.services import NAIROBI, _amount, _receipt, payment_assign_to, payment_record
 
 log = logging.getLogger(__name__)
 
 MSG_MPESA_OFF = "M-Pesa payments are not set up for this provider yet."
 MSG_CARD_OFF = "Card payments are not set up for this provider."
 MSG_AMOUNT = "Enter a whole number of shillings from 1 to 250,000."
-MSG_PHONE_WAIT = "A payment request was just sent to this phone. Wait a minute for it, then try again."
+MSG_PHONE_WAIT = "An M-Pesa prompt was just sent to this phone. You can send another in about a minute."
 MSG_CLIENT_LIMIT = "Too many payment requests in the last hour. Please try again later, or pay by paybill."
 MSG_EMAIL = "Enter the email address for the card receipt."
 MSG_SENT = "Check your phone: enter your M-Pesa PIN to pay KES {amount}."
@@ -125,6 +125,14 @@ def stk_start(*, client: Client, phone: str, amount: object, source: str = Payme
                                  description="Water bill", callback_url=public_callback_urls(connection.tenant)["stk_callback"])
     except daraja.DarajaError as exc:
         log.warning("STK push refused for %s: %s %s", client.account_number, exc.code, exc.message)
+        if exc.code == "unreachable":
+            # Daraja may have sent the prompt even though its answer never reached us: keep the
+            # request open; a result that arrives is matched to it by phone and amount.
+            PaymentRequest.objects.filter(pk=request.pk).update(
+                message="If a prompt reaches your phone, enter your M-Pesa PIN. If none comes within a minute, "
+                        "try again.", result_desc=exc.message[:300])
+            request.refresh_from_db()
+            return request
         message = ("M-Pesa is busy with another request on this phone. Wait a minute, then try again."
                    if "lock subscriber" in exc.message.lower() else
                    "M-Pesa could not send the payment request just now. Please try again shortly.")
@@ -155,18 +163,24 @@ def stk_callback_process(inbox: CallbackInbox) -> str:
             raise KeyError("CheckoutRequestID")
         paid = None
         if code == "0":
-            items = {str(i.get("Name")): i.get("Value") for i in callback["CallbackMetadata"]["Item"]}
-            receipt = str(items["MpesaReceiptNumber"]).strip()
-            if not receipt:
-                raise KeyError("MpesaReceiptNumber")
+            raw_items = callback["CallbackMetadata"]["Item"]
+            if not isinstance(raw_items, list) or not all(isinstance(i, dict) for i in raw_items):
+                raise TypeError("CallbackMetadata.Item is not a list of items")
+            items = {str(i.get("Name")): i.get("Value") for i in raw_items}  # by Name, never by position
+            receipt = _receipt(items["MpesaReceiptNumber"])
             stamp = str(items.get("TransactionDate") or "")
             paid_at = (datetime.strptime(stamp, "%Y%m%d%H%M%S").replace(tzinfo=NAIROBI) if stamp
                        else inbox.received)
-            paid = (receipt, _amount(items["Amount"]), paid_at, _mask(str(items.get("PhoneNumber") or "")))
+            phone = str(items.get("PhoneNumber") or "")
+            paid = (receipt, _amount(items["Amount"]), paid_at, _mask(phone), phone)
     except (ValueError, KeyError, TypeError, InvalidOperation) as exc:
         return _inbox_done(inbox, CallbackInbox.Status.INVALID, f"Could not be read: {type(exc).__name__} {exc}")
     request = (PaymentRequest.objects.select_for_update()
                .filter(channel=PaymentRequest.Channel.STK, reference=checkout).select_related("client").first())
+    if request is None and paid is not None:
+        request = _orphan_request(paid, inbox)
+        if request is not None:
+            PaymentRequest.objects.filter(pk=request.pk).update(reference=checkout)
     if request is None:
         if timezone.now() - inbox.received < timedelta(minutes=10):
             return WAITING
@@ -184,16 +198,36 @@ def stk_callback_process(inbox: CallbackInbox) -> str:
             status=PaymentRequest.Status.FAILED, result_code=code[:20],
             result_desc=str(callback.get("ResultDesc", ""))[:300], message=daraja.stk_message(code))
         return _inbox_done(inbox, CallbackInbox.Status.PROCESSED, f"Failed: {code}")
-    receipt, amount, paid_at, payer = paid
+    receipt, amount, paid_at, payer = paid[:4]
     recorded = payment_record(method=Payment.Method.MPESA, receipt=receipt, amount=amount, paid_at=paid_at,
                               client=request.client, account_reference=request.client.account_number,
                               payer=payer, inbox=inbox)
+    if recorded.payment.status == Payment.Status.UNMATCHED:
+        # The same receipt arrived first without a usable account (a C2B confirmation whose
+        # BillRefNumber matched nobody, or a statement row): our request says whose it is.
+        payment_assign_to(payment=recorded.payment, client=request.client, actor=None,
+                          note=f" (STK request {checkout})")
     PaymentRequest.objects.filter(pk=request.pk).update(
         status=PaymentRequest.Status.PAID, result_code="0", payment=recorded.payment,
         result_desc=str(callback.get("ResultDesc", ""))[:300], message=MSG_PAID.format(receipt=receipt))
     note = "" if amount == request.amount else f"Paid {amount}, asked {request.amount}"
     return _inbox_done(inbox, CallbackInbox.Status.PROCESSED if recorded.created else CallbackInbox.Status.DUPLICATE,
                        note if recorded.created else f"Already recorded: {receipt}")
+
+
+def _orphan_request(paid: tuple, inbox: CallbackInbox) -> PaymentRequest | None:
+    """A push whose answer from Daraja never reached us (timeout) has no CheckoutRequestID:
+    the result that does arrive is matched to it by phone and amount within a quarter hour."""
+    try:
+        phone = normalize_phone("+" + str(paid[4]).lstrip("+"))
+    except ValidationError:
+        return None
+    if not phone:
+        return None
+    return (PaymentRequest.objects.select_for_update().select_related("client")
+            .filter(channel=PaymentRequest.Channel.STK, reference__startswith="new-", phone_index=blind_index(phone),
+                    amount=paid[1], created__gte=inbox.received - timedelta(minutes=15))
+            .order_by("-created").first())
 
 
 def _inbox_done(inbox: CallbackInbox, status: str, note: str = "") -> str:
@@ -292,8 +326,13 @@ def paystack_start(*, client: Client, amount: object, email: str, return_url: st
         PaymentRequest.objects.filter(pk=request.pk).update(status=PaymentRequest.Status.FAILED,
                                                             message=f"Card payment could not start: {exc}"[:300])
         raise ValidationError({"__all__": [f"Card payment could not start: {exc}"]}) from exc
+    checkout = str(data.get("authorization_url", ""))
+    if not checkout.startswith("https://"):  # we only ever send a payer on to Paystack's own page
+        PaymentRequest.objects.filter(pk=request.pk).update(status=PaymentRequest.Status.FAILED,
+                                                            message="Paystack gave no checkout page.")
+        raise ValidationError({"__all__": ["Card payment could not start: Paystack gave no checkout page."]})
     PaymentRequest.objects.filter(pk=request.pk).update(message=MSG_CARD_STARTED)
-    return request, str(data.get("authorization_url", ""))
+    return request, checkout
 
 
 def paystack_signature_ok(body: bytes, signature: str, secret: str) -> bool:
@@ -368,7 +407,10 @@ def paystack_verify(request: PaymentRequest) -> PaymentRequest:
         else:
             with transaction.atomic():
                 if data.get("status") == "success":
-                    paystack_charge_record(data)
+                    try:
+                        paystack_charge_record(data)
+                    except (InvalidOperation, ValueError, TypeError) as exc:  # the webhook will still come
+                        log.warning("Paystack verify %s unreadable: %s", request.reference, exc)
                 elif data.get("status") in ("failed", "abandoned", "reversed"):
                     PaymentRequest.objects.filter(pk=request.pk, status=PaymentRequest.Status.PENDING).update(
                         status=PaymentRequest.Status.FAILED, result_code=str(data.get("status")),
@@ -402,4 +444,4 @@ def pay_link_client(token: str) -> Client | None:
     pk, _, account = value.partition("-")
     if not pk.isdigit():
         return None
-    return Client.objects.filter(pk=int(pk), account_number=account, status=Client.Status.ACTIVE).first()
+    return Client.objects.filter(pk=int(pk), account_number=account).exclude(status=Client.Status.CLOSED).first()

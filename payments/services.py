@@ -4,6 +4,7 @@ post it to the ledger; take callbacks into the inbox and process them."""
 from __future__ import annotations
 
 import json
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
@@ -20,16 +21,18 @@ from clients.models import Client
 from payments.models import Allocation, CallbackInbox, Payment
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
+logger = logging.getLogger(__name__)
 
 
 def client_for_account(reference: str) -> Client | None:
-    """The active client whose account number the payer typed (trimmed, any case): one lookup
+    """The client (not closed) whose account number the payer typed (trimmed, any case): one lookup
     in the index on UPPER(account_number), for every callback."""
     reference = (reference or "").strip()
     if not reference:
         return None
+    # A disconnected client still pays arrears; only a closed account takes no money.
     return (Client.objects.annotate(account_upper=Upper("account_number"))
-            .filter(account_upper=reference.upper(), status=Client.Status.ACTIVE).first())
+            .filter(account_upper=reference.upper()).exclude(status=Client.Status.CLOSED).first())
 
 
 def _allocate(payment: Payment) -> list[Allocation]:
@@ -113,22 +116,31 @@ def _trans_time(raw: str) -> datetime:
     return datetime.strptime(raw, "%Y%m%d%H%M%S").replace(tzinfo=NAIROBI)
 
 
+# Far above M-Pesa's KES 250,000 per transaction, well inside the amount columns.
+MAX_AMOUNT = Decimal("100000000")
+
+
 def _amount(raw: object) -> Decimal:
     value = Decimal(str(raw).strip())
-    if not value.is_finite() or value <= 0:
+    if not value.is_finite() or value <= 0 or value >= MAX_AMOUNT:
         raise InvalidOperation
     return value.quantize(Decimal("0.01"))
+
+
+def _receipt(raw: object) -> str:
+    receipt = str(raw).strip()
+    if not receipt or len(receipt) > 64:
+        raise ValueError(f"receipt {receipt[:70]!r}")
+    return receipt
 
 
 def c2b_confirmation_process(inbox: CallbackInbox) -> str:
     """One stored C2B confirmation: a payment (matched by BillRefNumber, or unmatched)."""
     try:
         data = json.loads(inbox.body)
-        receipt = str(data["TransID"]).strip()
+        receipt = _receipt(data["TransID"])
         amount = _amount(data["TransAmount"])
         paid_at = _trans_time(str(data["TransTime"]))
-        if not receipt:
-            raise KeyError("TransID")
     except (ValueError, KeyError, TypeError, InvalidOperation) as exc:
         CallbackInbox.objects.filter(pk=inbox.pk).update(
             status=CallbackInbox.Status.INVALID, processed=timezone.now(),
@@ -146,7 +158,19 @@ def c2b_confirmation_process(inbox: CallbackInbox) -> str:
 
 
 def inbox_process(inbox_id: int) -> str:
-    """Process one stored callback once, whoever gets to it first (task or sweeper)."""
+    """Process one stored callback once, whoever gets to it first (task or sweeper). A body that
+    breaks processing in a way nobody foresaw is flagged, never retried for ever."""
+    try:
+        return _inbox_process(inbox_id)
+    except Exception as exc:  # noqa: BLE001 - one bad row must not hold up the others
+        logger.exception("Callback %s could not be processed", inbox_id)
+        CallbackInbox.objects.filter(pk=inbox_id, status=CallbackInbox.Status.RECEIVED).update(
+            status=CallbackInbox.Status.INVALID, processed=timezone.now(),
+            note=f"Processing failed: {type(exc).__name__} {exc}"[:300])
+        return CallbackInbox.Status.INVALID
+
+
+def _inbox_process(inbox_id: int) -> str:
     with transaction.atomic():
         inbox = (CallbackInbox.objects.select_for_update(skip_locked=True)
                  .filter(pk=inbox_id, status=CallbackInbox.Status.RECEIVED).first())
@@ -168,7 +192,23 @@ def inbox_process(inbox_id: int) -> str:
 
 
 MSG_NOT_UNMATCHED = "Only a payment waiting in reconciliation can be assigned or refunded."
-MSG_ACCOUNT = "No active client has account number “{value}”."
+MSG_ACCOUNT = "No open account has number “{value}” (closed accounts take no payments)."
+
+
+def payment_assign_to(*, payment: Payment, client: Client, actor: object, note: str = " (reconciled)") -> Payment:
+    """An unmatched payment given to `client`: allocated and posted as if it had matched on
+    arrival (the caller audits when a person did it)."""
+    from django.core.exceptions import ValidationError
+
+    with transaction.atomic():
+        Client.objects.select_for_update().filter(pk=client.pk).first()
+        payment = Payment.objects.select_for_update().get(pk=payment.pk)
+        if payment.status != Payment.Status.UNMATCHED:
+            raise ValidationError({"payment": [MSG_NOT_UNMATCHED]})
+        payment.client, payment.status = client, Payment.Status.MATCHED
+        _settle(payment, actor=actor, note=note)
+        payment.save(update_fields=["client", "status", "ledger_entry"])
+    return payment
 
 
 def payment_assign(*, payment: Payment, account_number: str, actor: object) -> Payment:
@@ -180,13 +220,7 @@ def payment_assign(*, payment: Payment, account_number: str, actor: object) -> P
     if client is None:
         raise ValidationError({"account_number": [MSG_ACCOUNT.format(value=account_number.strip())]})
     with transaction.atomic():
-        Client.objects.select_for_update().filter(pk=client.pk).first()
-        payment = Payment.objects.select_for_update().get(pk=payment.pk)
-        if payment.status != Payment.Status.UNMATCHED:
-            raise ValidationError({"payment": [MSG_NOT_UNMATCHED]})
-        payment.client, payment.status = client, Payment.Status.MATCHED
-        _settle(payment, actor=actor, note=" (reconciled)")
-        payment.save(update_fields=["client", "status", "ledger_entry"])
+        payment = payment_assign_to(payment=payment, client=client, actor=actor)
         audit(actor=actor, action="payment.assigned", object_repr=f"{payment.receipt} → {client.account_number}",
               amount=str(payment.amount), typed=payment.account_reference)
     return payment
@@ -207,6 +241,28 @@ def payment_mark_refunded(*, payment: Payment, reason: str, actor: object) -> Pa
         audit(actor=actor, action="payment.refunded", object_repr=payment.receipt, amount=str(payment.amount),
               reason=reason[:300])
     return payment
+
+
+def _reallocate(client_id: int) -> None:
+    """After a reversal, the client's remaining payments settle the oldest invoices first again
+    (as the balances do), so allocations and invoice states tell the same story."""
+    invoices = list(invoices_with_dues(Invoice.objects.filter(client_id=client_id, status=Invoice.Status.ISSUED))
+                    .order_by("due_date", "id"))
+    owed = {inv.pk: max(inv.total - inv.credited, Decimal("0")) for inv in invoices}
+    payments = Payment.objects.filter(client_id=client_id, status=Payment.Status.MATCHED).order_by("paid_at", "id")
+    Allocation.objects.filter(payment__client_id=client_id).delete()
+    rows = []
+    for payment in payments:
+        left = payment.amount
+        for inv in invoices:
+            if left <= 0:
+                break
+            part = min(left, owed[inv.pk])
+            if part > 0:
+                rows.append(Allocation(payment=payment, invoice=inv, amount=part))
+                owed[inv.pk] -= part
+                left -= part
+    Allocation.objects.bulk_create(rows)
 
 
 MSG_NOT_REVERSIBLE = "Only a matched payment can be reversed (an unmatched one is refunded instead)."
@@ -237,6 +293,7 @@ def payment_reverse(*, payment: Payment, reason: str, actor: object) -> Payment:
         payment.reversed_by = actor if getattr(actor, "pk", None) else None
         payment.reversal_reason = reason[:300]
         payment.save(update_fields=["status", "reversal_entry", "reversed_at", "reversed_by", "reversal_reason"])
+        _reallocate(payment.client_id)
         audit(actor=actor, action="payment.reversed", object_repr=payment.receipt, amount=str(payment.amount),
               reason=reason[:300], allocations=undone)
     return payment

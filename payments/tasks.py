@@ -17,7 +17,8 @@ def process_callback(self, inbox_id: int) -> str:  # type: ignore[no-untyped-def
 
 @shared_task
 def sweep_inbox() -> int:
-    """Callbacks stored but never processed (the broker or worker was down): process them now."""
+    """Callbacks stored but never processed (the broker or worker was down): process them now,
+    oldest first; returns how many were settled (processed, duplicate or flagged)."""
     from datetime import timedelta
 
     from django.utils import timezone
@@ -25,11 +26,11 @@ def sweep_inbox() -> int:
     from payments.models import CallbackInbox
 
     stale = CallbackInbox.objects.filter(status=CallbackInbox.Status.RECEIVED,
-                                         received__lt=timezone.now() - timedelta(minutes=2))
+                                         received__lt=timezone.now() - timedelta(minutes=2)).order_by("received", "id")
     done = 0
-    for inbox_id in stale.values_list("id", flat=True)[:5000]:
-        inbox_process(inbox_id)
-        done += 1
+    for inbox_id in stale.values_list("id", flat=True)[:5000]:  # oldest first
+        if inbox_process(inbox_id) not in ("taken", "waiting"):
+            done += 1
     return done
 
 

@@ -593,6 +593,13 @@ def test_a_reading_still_uncommitted_while_the_preview_was_computed_is_issued(  
         thread = threading.Thread(target=writer)
         thread.start()
         assert written.wait(30)
+        # Another transaction commits meanwhile (a busy server): the snapshot's horizon moves past
+        # the reading's id, which is a savepoint's (subtransaction) id the snapshot does not list.
+        import psycopg
+
+        from majismart.testing import test_database_url
+        with psycopg.connect(test_database_url(), autocommit=True) as other:
+            other.execute("SELECT pg_current_xact_id()")
         with django_db_blocker.unblock(), tenant_context(provider), travel("2026-11-02"):
             run, _ = billing_run_start(period="2026-10")
             assert invoice_of(client, "2026-10").consumption == D("4.000")  # the open write is not seen

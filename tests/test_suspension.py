@@ -23,16 +23,22 @@ def test_a_suspended_providers_api_answers_403(gamma) -> None:  # type: ignore[n
 
 def test_payment_callbacks_are_not_refused_by_suspension(gamma) -> None:  # type: ignore[no-untyped-def]
     # Money keeps arriving: the callback paths pass the suspension gate and are stored.
-    response = Client(HTTP_HOST="gamma.majismart.localhost").post(
-        f"/payments/mpesa/c2b/confirmation/{gamma.callback_token}/", {}, content_type="application/json"
-    )
-    assert response.status_code == 200 and response.json() == {"ResultCode": 0, "ResultDesc": "Accepted"}
+    # Both the API.md paths and the ones registered with Daraja (no "mpesa" in them).
+    token = gamma.callback_token
+    for path in (f"/payments/mpesa/c2b/confirmation/{token}/", f"/payments/c2b/confirmation/{token}/",
+                 f"/payments/mpesa/stk/callback/{token}/", f"/payments/stk/callback/{token}/"):
+        response = Client(HTTP_HOST="gamma.majismart.localhost").post(path, {}, content_type="application/json")
+        assert response.status_code == 200 and response.json() == {"ResultCode": 0, "ResultDesc": "Accepted"}, path
+    validation = Client(HTTP_HOST="gamma.majismart.localhost").post(
+        f"/payments/c2b/validation/{token}/", {"BillRefNumber": "X"}, content_type="application/json")
+    assert validation.status_code == 200
     from django_tenants.utils import tenant_context
 
     from payments.models import CallbackInbox
 
     with tenant_context(gamma):
-        assert CallbackInbox.objects.filter(kind="c2b_confirmation").count() == 1
+        assert CallbackInbox.objects.filter(kind="c2b_confirmation").count() == 2
+        assert CallbackInbox.objects.filter(kind="stk_callback").count() == 2
 
 
 def test_suspend_and_reactivate_are_audited_and_take_effect(alpha) -> None:  # type: ignore[no-untyped-def]

@@ -21,6 +21,27 @@ from payments.settings import SECRET_FIELDS, masked_secret, payment_register_url
 from tenants.selectors import callback_urls
 
 PAGE_SIZE = 50
+# Shown to staff as received, less what they do not need: the payer's full phone number (STK),
+# email, card and IP details (Paystack).
+REDACT_KEYS = {"PhoneNumber", "email", "ip_address", "authorization", "bin", "last4", "phone"}
+
+
+def redacted_body(body: str) -> str:
+    import json
+
+    def scrub(value: object) -> object:
+        if isinstance(value, dict):
+            if value.get("Name") == "PhoneNumber" and "Value" in value:
+                return {**value, "Value": "(hidden)"}
+            return {k: "(hidden)" if k in REDACT_KEYS else scrub(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [scrub(v) for v in value]
+        return value
+
+    try:
+        return json.dumps(scrub(json.loads(body)), indent=2, ensure_ascii=False)
+    except ValueError:
+        return body
 
 
 @require_capability("payments.view")
@@ -47,7 +68,7 @@ def payment_list(request: HttpRequest) -> HttpResponse:
 def _detail(request: HttpRequest, payment: Payment, *, errors: dict | None = None, status: int = 200) -> HttpResponse:
     payment = Payment.objects.select_related("client", "inbox", "recorded_by").get(pk=payment.pk)
     return render(request, "payments/detail.html", {
-        "active": "payments", "payment": payment, "allocations": payment.allocations.select_related("invoice"),
+        "active": "payments", "payment": payment, "raw": redacted_body(payment.inbox.body) if payment.inbox else "", "allocations": payment.allocations.select_related("invoice"),
         "can_reconcile": has_capability(request.user, "payments.record") and payment.status == Payment.Status.UNMATCHED,
         "can_reverse": has_capability(request.user, "payments.reverse") and payment.status == Payment.Status.MATCHED,
         "errors": errors or {}, "data": request.POST if errors else {}}, status=status)
