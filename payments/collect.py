@@ -201,12 +201,12 @@ def stk_callback_process(inbox: CallbackInbox) -> str:
     receipt, amount, paid_at, payer = paid[:4]
     recorded = payment_record(method=Payment.Method.MPESA, receipt=receipt, amount=amount, paid_at=paid_at,
                               client=request.client, account_reference=request.client.account_number,
-                              payer=payer, inbox=inbox)
+                              payer=payer, inbox=inbox, close_request=False)
     if recorded.payment.status == Payment.Status.UNMATCHED:
         # The same receipt arrived first without a usable account (a C2B confirmation whose
         # BillRefNumber matched nobody, or a statement row): our request says whose it is.
         payment_assign_to(payment=recorded.payment, client=request.client, actor=None,
-                          note=f" (STK request {checkout})")
+                          note=f" (STK request {checkout})", close_request=False)
     PaymentRequest.objects.filter(pk=request.pk).update(
         status=PaymentRequest.Status.PAID, result_code="0", payment=recorded.payment,
         result_desc=str(callback.get("ResultDesc", ""))[:300], message=MSG_PAID.format(receipt=receipt))

@@ -6,11 +6,12 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
+from django.db.models import Case, When
 from django.db.models.functions import Upper
 from django.utils import timezone
 
@@ -63,6 +64,23 @@ def _settle(payment: Payment, *, actor: object, note: str = "") -> None:
         created_by=actor if getattr(actor, "pk", None) else None)
 
 
+def _close_waiting_request(payment: Payment) -> None:
+    """An M-Pesa payment reaching a client by paybill confirmation or statement closes the STK
+    request still waiting for it (M-Pesa said "paid" by query, or its callback has not come): the
+    one of the same amount from the day before, M-Pesa-confirmed ones first."""
+    from payments.models import PaymentRequest
+
+    waiting = (PaymentRequest.objects.filter(
+        channel=PaymentRequest.Channel.STK, client_id=payment.client_id, amount=payment.amount, payment__isnull=True,
+        status__in=[PaymentRequest.Status.CONFIRMED, PaymentRequest.Status.PENDING],
+        created__gte=payment.paid_at - timedelta(days=1), created__lte=payment.paid_at + timedelta(minutes=5))
+        # M-Pesa's own "paid" (STK query) first, then the most recent.
+        .order_by(Case(When(status=PaymentRequest.Status.CONFIRMED, then=0), default=1), "-created")
+        .values_list("pk", flat=True)[:1])
+    PaymentRequest.objects.filter(pk__in=list(waiting)).update(
+        status=PaymentRequest.Status.PAID, payment=payment, message=f"Paid. M-Pesa receipt {payment.receipt}. Thank you!")
+
+
 @dataclass
 class Recorded:
     payment: Payment
@@ -71,7 +89,7 @@ class Recorded:
 
 def payment_record(*, method: str, receipt: str, amount: Decimal, paid_at: datetime, client: Client | None,
                    account_reference: str = "", payer: str = "", payer_name: str = "",
-                   inbox: CallbackInbox | None = None, actor: object = None) -> Recorded:
+                   inbox: CallbackInbox | None = None, actor: object = None, close_request: bool = True) -> Recorded:
     """Record a payment once per (method, receipt): the unique constraint decides (INSERT … ON
     CONFLICT DO NOTHING), so ten deliveries at once make one payment. A matched payment is
     allocated and posted to the ledger in the same transaction; an unmatched one waits in the
@@ -96,6 +114,8 @@ def payment_record(*, method: str, receipt: str, amount: Decimal, paid_at: datet
         if client is not None:
             _settle(payment, actor=payment.recorded_by)
             payment.save(update_fields=["ledger_entry"])
+            if method == Payment.Method.MPESA and close_request:
+                _close_waiting_request(payment)
         if actor is not None:
             audit(actor=actor, action="payment.recorded", object_repr=f"{method} {receipt}", amount=str(amount))
     return Recorded(payment, True)
@@ -195,7 +215,8 @@ MSG_NOT_UNMATCHED = "Only a payment waiting in reconciliation can be assigned or
 MSG_ACCOUNT = "No open account has number “{value}” (closed accounts take no payments)."
 
 
-def payment_assign_to(*, payment: Payment, client: Client, actor: object, note: str = " (reconciled)") -> Payment:
+def payment_assign_to(*, payment: Payment, client: Client, actor: object, note: str = " (reconciled)",
+                      close_request: bool = True) -> Payment:
     """An unmatched payment given to `client`: allocated and posted as if it had matched on
     arrival (the caller audits when a person did it)."""
     from django.core.exceptions import ValidationError
@@ -208,6 +229,8 @@ def payment_assign_to(*, payment: Payment, client: Client, actor: object, note: 
         payment.client, payment.status = client, Payment.Status.MATCHED
         _settle(payment, actor=actor, note=note)
         payment.save(update_fields=["client", "status", "ledger_entry"])
+        if payment.method == Payment.Method.MPESA and close_request:
+            _close_waiting_request(payment)
     return payment
 
 

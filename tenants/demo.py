@@ -106,8 +106,8 @@ def seed_register(slug: str, clients: int = 30) -> None:
     client_user = User.objects.filter(role=Role.CLIENT).first()
     if client_user:
         first = made[0].client
-        first.user = client_user
-        first.save(update_fields=["user"])
+        first.user, first.full_name = client_user, client_user.full_name  # one person, one name
+        first.save(update_fields=["user", "full_name"])
     rows = []
     for m_index, meter in enumerate(made):
         value = meter.initial_reading

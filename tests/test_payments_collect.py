@@ -132,6 +132,16 @@ def test_a_lost_callback_is_answered_by_the_stk_query(carol_account, daraja, rec
     assert (failed.status, failed.message) == ("failed", "You cancelled the payment on your phone.")
     assert (waiting.status, waiting.queried_at is not None) == ("pending", True)
     assert not Payment.objects.exists()  # no payment without M-Pesa's receipt: it comes by C2B or statement
+    from tests.test_payments import confirmation
+
+    c2b = inbox_store(kind="c2b_confirmation", body=json.dumps(
+        confirmation(carol_account.account_number, "200.00", "QRY0000001", TransTime=timezone.localtime().strftime(
+            "%Y%m%d%H%M%S"))).encode(), headers={}, source_ip=None)
+    assert inbox_process(c2b.pk) == "processed"
+    confirmed.refresh_from_db()
+    assert (confirmed.status, confirmed.payment.receipt) == ("paid", "QRY0000001")
+    waiting.refresh_from_db()
+    assert waiting.status == "pending" and waiting.payment_id is None
     assert stk_query_stale(now=timezone.now() + timedelta(minutes=3, seconds=30)) == 0  # asked a minute ago
     # A day without an answer closes the request.
     stk_query_stale(now=timezone.now() + timedelta(days=1, minutes=5))
