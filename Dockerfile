@@ -27,4 +27,4 @@ RUN DEBUG=false EMAIL_URL=consolemail:// \
 RUN useradd --create-home --uid 1000 majismart && mkdir -p /app/media && chown -R majismart /app/media
 USER majismart
 EXPOSE 8000
-CMD ["gunicorn", "majismart.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3"]
+CMD ["gunicorn", "majismart.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--logger-class", "majismart.gunicorn_logging.RedactingLogger"]

@@ -17,7 +17,7 @@ from billing.models import LedgerEntry
 from billing.runs import billing_run_finalize, billing_run_start
 from billing.selectors import client_balance
 from payments.models import Allocation, CallbackInbox, Payment
-from payments.services import inbox_process, inbox_store
+from payments.services import inbox_process, inbox_store, payment_record
 from payments.tasks import sweep_inbox
 from tests.billing_helpers import D, domestic_tariff, invoice_of, metered, own_provider, read, travel
 from tests.conftest import host_of, login
@@ -253,3 +253,69 @@ def test_payment_list_filters(billed, alpha, alpha_api) -> None:  # type: ignore
     assert b"EFT-9" in anne.get("/dashboard/payments/", {"method": "bank", "from": "2026-11-10"}).content
     assert b"EFT-9" not in anne.get("/dashboard/payments/", {"method": "mpesa"}).content
     assert b"EFT-9" not in anne.get("/dashboard/payments/", {"to": "2026-11-09"}).content
+
+
+def test_a_batch_of_confirmations_is_processed_as_a_set(billed, alpha, django_assert_max_num_queries) -> None:  # type: ignore[no-untyped-def]
+    from payments.batch import process_confirmations
+
+    with tenant_context(alpha):
+        other, _ = metered("Second Payer")
+        bodies = [confirmation(billed.account_number, "300", "BAT0000001"),
+                  confirmation(f" {billed.account_number.lower()}", "400", "BAT0000002",
+                               TransTime="20261105150000"),       # same client, later: after the first
+                  confirmation(other.account_number, "50", "BAT0000003"),   # no invoices: a credit
+                  confirmation("NOBODY", "75", "BAT0000004"),               # unmatched
+                  confirmation(billed.account_number, "300", "BAT0000001"),  # re-delivered in the batch
+                  confirmation(billed.account_number, "abc", "BAT0000005")]  # unreadable
+        payment_record(method="mpesa", receipt="BAT0000006", amount=D("10"), paid_at=datetime(2026, 11, 1, tzinfo=NBO),
+                       client=other)
+        bodies.append(confirmation(other.account_number, "10", "BAT0000006"))  # recorded before
+        for body in bodies:
+            inbox_store(kind="c2b_confirmation", body=json.dumps(body).encode(), headers={}, source_ip=None)
+        with django_assert_max_num_queries(16):
+            assert process_confirmations() == 7
+        assert list(CallbackInbox.objects.order_by("id").values_list("status", flat=True)) == [
+            "processed", "processed", "processed", "processed", "duplicate", "invalid", "duplicate"]
+        first, second = Payment.objects.get(receipt="BAT0000001"), Payment.objects.get(receipt="BAT0000002")
+        assert [(a.invoice.period, a.amount) for a in first.allocations.all()] == [("2026-09", D("300.00"))]
+        assert [(a.invoice.period, a.amount) for a in second.allocations.order_by("invoice__period")] == [
+            ("2026-09", D("200.00")), ("2026-10", D("200.00"))]
+        assert client_balance(billed.pk) == D("740.00") and client_balance(other.pk) == D("-60.00")
+        assert Payment.objects.get(receipt="BAT0000004").status == "unmatched"
+        assert LedgerEntry.objects.filter(kind="payment").count() == 4
+        assert all(p.ledger_entry.amount == -p.amount for p in Payment.objects.filter(status="matched"))
+        assert process_confirmations() == 0
+
+
+def test_two_drains_at_once_make_each_payment_once(django_db_setup, django_db_blocker) -> None:  # type: ignore[no-untyped-def]
+    from payments.batch import process_confirmations
+
+    with own_provider(django_db_blocker, "drn") as provider:
+        with django_db_blocker.unblock(), tenant_context(provider):
+            from clients.models import Category, Client
+
+            Client.objects.create(account_number="DR-1", full_name="Drain", category=Category.objects.get(code="domestic"))
+            for i in range(300):
+                inbox_store(kind="c2b_confirmation", headers={}, source_ip=None,
+                            body=json.dumps(confirmation("DR-1", "1", f"DRN{i % 250:07d}")).encode())
+        results, errors = [], []
+
+        def drain() -> None:
+            try:
+                with django_db_blocker.unblock(), tenant_context(provider):
+                    while n := process_confirmations(limit=40):
+                        results.append(n)
+            except BaseException as exc:  # noqa: BLE001 - surfaced below
+                errors.append(exc)
+            finally:
+                connections.close_all()
+
+        threads = [threading.Thread(target=drain) for _ in range(3)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert errors == [] and sum(results) == 300
+        with django_db_blocker.unblock(), tenant_context(provider):
+            assert Payment.objects.count() == 250 and client_balance(Client.objects.get().pk) == D("-250.00")
+            assert CallbackInbox.objects.filter(status="duplicate").count() == 50

@@ -135,3 +135,23 @@ def test_make_run_migrates_seeds_and_serves(db, tmp_path) -> None:  # type: igno
     finally:
         with psycopg.connect(**conninfo) as conn:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def test_the_access_log_masks_callback_tokens_and_pay_links() -> None:
+    from datetime import timedelta
+    from types import SimpleNamespace
+
+    from gunicorn.config import Config
+
+    from majismart.gunicorn_logging import RedactingLogger, redact
+
+    assert redact("/payments/mpesa/c2b/confirmation/s3cr3tT0ken/") == "/payments/mpesa/c2b/confirmation/…/"
+    assert redact("/payments/c2b/validation/s3cr3tT0ken/") == "/payments/c2b/validation/…/"
+    assert redact("/payments/stk/callback/s3cr3tT0ken/") == "/payments/stk/callback/…/"
+    assert redact("/pay/12-ACC1.abc.def/3/status/") == "/pay/…/3/status/"
+    assert redact("/dashboard/payments/3/") == "/dashboard/payments/3/"
+    environ = {"REQUEST_METHOD": "POST", "RAW_URI": "/payments/mpesa/stk/callback/s3cr3tT0ken/",
+               "PATH_INFO": "/payments/mpesa/stk/callback/s3cr3tT0ken/", "SERVER_PROTOCOL": "HTTP/1.1"}
+    atoms = RedactingLogger(Config()).atoms(SimpleNamespace(status="200 OK", sent=10, headers=[]), SimpleNamespace(headers=[]),
+                                            environ, timedelta(milliseconds=3))
+    assert "s3cr3tT0ken" not in atoms["r"] + atoms["U"] and atoms["r"] == "POST /payments/mpesa/stk/callback/…/ HTTP/1.1"

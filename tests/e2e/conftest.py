@@ -61,6 +61,6 @@ def app_server(django_db_setup, django_db_blocker, tmp_path_factory, daraja_sess
     env.pop("REDIS_URL", None)
     log = tmp_path_factory.mktemp("server") / "gunicorn.log"
     args = [PYTHON, "-m", "gunicorn", "majismart.wsgi:application", "--bind", f"127.0.0.1:{port}",
-            "--workers", "2", "--access-logfile", "-"]
+            "--workers", "2", "--access-logfile", "-", "--logger-class", "majismart.gunicorn_logging.RedactingLogger"]
     with process(args, env, port=port, log=log):
         yield AppServer(port)
