@@ -101,3 +101,31 @@ def process(args: list[str], env: dict[str, str], port: int | None = None, log: 
 
 
 PYTHON = sys.executable
+
+
+@contextmanager
+def celery_worker(log: Path) -> Iterator[tuple[str, object, object]]:
+    """A real `celery worker` consuming a queue of its own over Redis (the configured one, or a
+    throw-away embedded one); yields (queue, broker connection, result backend). Meanwhile the
+    test process sends for real (not eagerly) over that connection."""
+    import uuid
+
+    from celery.app import backends
+
+    from majismart.celery import app
+
+    queue = f"test-{uuid.uuid4().hex[:8]}"  # never consume another run's leftovers
+    with redis_url() as url:
+        env = child_env(REDIS_URL=url, CELERY_TASK_ALWAYS_EAGER="false")
+        args = [PYTHON, "-m", "celery", "-A", "majismart", "worker", "--pool=solo", "-Q", queue,
+                "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel=WARNING"]
+        # The test process was configured eager (and maybe without Redis): send and read results
+        # over explicit connections to this broker rather than reconfiguring the app.
+        backend_cls, backend_url = backends.by_url(url, app.loader)
+        backend = backend_cls(app=app, url=backend_url)
+        app.conf.task_always_eager = False
+        try:
+            with process(args, env, log=log), app.connection_for_write(url) as conn:
+                yield queue, conn, backend
+        finally:
+            app.conf.task_always_eager = True

@@ -83,3 +83,18 @@ def own_provider(blocker, prefix: str):  # type: ignore[no-untyped-def]
             connection.set_schema_to_public()
             Provider.objects.get(slug=slug).delete(force_drop=True)
         connection.set_schema_to_public()
+
+
+def billed_twice(name: str = "Paying Client") -> Client:
+    """A client with two issued invoices: September 500.00 (10 m³) and October 940.00 (18 m³)
+    (under the `tenant` fixture's domestic tariff)."""
+    from billing.runs import billing_run_finalize, billing_run_start
+
+    client, meter = metered(name)
+    read(meter, "0", "2026-08-31")
+    read(meter, "10", "2026-09-30")
+    read(meter, "28", "2026-10-31")
+    for period, day in (("2026-09", "2026-10-02"), ("2026-10", "2026-11-02")):
+        with travel(day):
+            billing_run_finalize(run=billing_run_start(period=period)[0])
+    return client

@@ -5,11 +5,9 @@ crosses a real Redis broker into a real `celery worker` process."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import timedelta
 
 import pytest
-from celery.app import backends
 from celery.result import AsyncResult
 from django.contrib.sessions.models import Session
 from django.db import connection
@@ -19,7 +17,7 @@ from django_tenants.utils import tenant_context
 from accounts.tasks import clear_expired_sessions
 from majismart.celery import app
 from majismart.tasks import fan_out
-from majismart.testing import PYTHON, child_env, process, redis_url
+from majismart.testing import celery_worker
 
 
 def test_a_task_runs_in_the_schema_it_was_sent_from(alpha, beta) -> None:  # type: ignore[no-untyped-def]
@@ -54,27 +52,14 @@ def test_fan_out_reaches_every_active_provider_and_only_those(alpha, gamma) -> N
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=False)
 def test_a_real_worker_runs_tasks_in_the_senders_schema(alpha, beta, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    queue = f"test-{uuid.uuid4().hex[:8]}"  # never consume another run's leftovers
-    with redis_url() as url:
-        env = child_env(REDIS_URL=url, CELERY_TASK_ALWAYS_EAGER="false")
-        args = [PYTHON, "-m", "celery", "-A", "majismart", "worker", "--pool=solo", "-Q", queue,
-                "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel=WARNING"]
-        # The test process was configured eager (and maybe without Redis): send and read results
-        # over explicit connections to this broker rather than reconfiguring the app.
-        backend_cls, backend_url = backends.by_url(url, app.loader)
-        backend = backend_cls(app=app, url=backend_url)
-        app.conf.task_always_eager = False
-        try:
-            with process(args, env, log=tmp_path / "worker.log"), app.connection_for_write(url) as conn:
-                with tenant_context(alpha):
-                    from_alpha = clear_expired_sessions.apply_async(connection=conn, queue=queue)
-                with tenant_context(beta):
-                    from_beta = clear_expired_sessions.apply_async(connection=conn, queue=queue)
-                connection.set_schema_to_public()
-                unstamped = app.send_task("accounts.tasks.clear_expired_sessions", connection=conn, queue=queue)
-                assert AsyncResult(from_alpha.id, backend=backend).get(timeout=60)["schema"] == "alpha"
-                assert AsyncResult(from_beta.id, backend=backend).get(timeout=60)["schema"] == "beta"
-                with pytest.raises(RuntimeError, match="public schema"):
-                    AsyncResult(unstamped.id, backend=backend).get(timeout=60)
-        finally:
-            app.conf.task_always_eager = True
+    with celery_worker(tmp_path / "worker.log") as (queue, conn, backend):
+        with tenant_context(alpha):
+            from_alpha = clear_expired_sessions.apply_async(connection=conn, queue=queue)
+        with tenant_context(beta):
+            from_beta = clear_expired_sessions.apply_async(connection=conn, queue=queue)
+        connection.set_schema_to_public()
+        unstamped = app.send_task("accounts.tasks.clear_expired_sessions", connection=conn, queue=queue)
+        assert AsyncResult(from_alpha.id, backend=backend).get(timeout=60)["schema"] == "alpha"
+        assert AsyncResult(from_beta.id, backend=backend).get(timeout=60)["schema"] == "beta"
+        with pytest.raises(RuntimeError, match="public schema"):
+            AsyncResult(unstamped.id, backend=backend).get(timeout=60)

@@ -15,7 +15,6 @@ from django_tenants.utils import tenant_context
 
 from accounts.models import AuditEvent, User
 from billing.models import LedgerEntry
-from billing.runs import billing_run_finalize, billing_run_start
 from billing.selectors import client_balance
 from clients.models import Category, Client
 from payments.models import Allocation, Payment
@@ -30,7 +29,7 @@ from payments.statements import (
     statement_reconcile,
 )
 from payments.views.statements import MSG_NO_FILE
-from tests.billing_helpers import NBO, D, metered, read, travel
+from tests.billing_helpers import billed_twice, NBO, D
 from tests.conftest import host_of, login
 
 URL = "/dashboard/payments/statement/"
@@ -89,14 +88,7 @@ def callback(receipt: str, amount: str, when: datetime, client: Client | None = 
 @pytest.fixture
 def billed(tenant):  # type: ignore[no-untyped-def]
     """A client with two issued invoices: September 500.00 and October 940.00."""
-    client, meter = metered("Paying Client")
-    read(meter, "0", "2026-08-31")
-    read(meter, "10", "2026-09-30")
-    read(meter, "28", "2026-10-31")
-    for period, day in (("2026-09", "2026-10-02"), ("2026-10", "2026-11-02")):
-        with travel(day):
-            billing_run_finalize(run=billing_run_start(period=period)[0])
-    return client
+    return billed_twice()
 
 
 def http_as(email: str, slug: str = "alpha") -> Http:

@@ -14,12 +14,11 @@ from django.test import Client as Http
 from django_tenants.utils import tenant_context
 
 from billing.models import LedgerEntry
-from billing.runs import billing_run_finalize, billing_run_start
 from billing.selectors import client_balance
 from payments.models import Allocation, CallbackInbox, Payment
 from payments.services import inbox_process, inbox_store, payment_record
 from payments.tasks import sweep_inbox
-from tests.billing_helpers import D, domestic_tariff, invoice_of, metered, own_provider, read, travel
+from tests.billing_helpers import billed_twice, D, domestic_tariff, invoice_of, metered, own_provider, travel
 from tests.conftest import host_of, login
 
 NBO = ZoneInfo("Africa/Nairobi")
@@ -41,14 +40,7 @@ def post(http: Http, path: str, body: object) -> object:
 @pytest.fixture
 def billed(tenant):  # type: ignore[no-untyped-def]
     """A client with two issued invoices: September 500.00 (10 m³) and October 940.00 (18 m³)."""
-    client, meter = metered("Paying Client")
-    read(meter, "0", "2026-08-31")
-    read(meter, "10", "2026-09-30")
-    read(meter, "28", "2026-10-31")
-    for period, day in (("2026-09", "2026-10-02"), ("2026-10", "2026-11-02")):
-        with travel(day):
-            billing_run_finalize(run=billing_run_start(period=period)[0])
-    return client
+    return billed_twice()
 
 
 def urls(alpha) -> tuple[str, str]:  # type: ignore[no-untyped-def]

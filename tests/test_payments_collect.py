@@ -15,13 +15,12 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from accounts.models import AuditEvent, User
-from billing.runs import billing_run_finalize, billing_run_start
 from billing.selectors import client_balance, invoices_with_dues
 from billing.models import Invoice, LedgerEntry
 from payments.collect import pay_link_token, stk_query_stale
 from payments.models import CallbackInbox, Payment, PaymentRequest, PaymentSettings
 from payments.services import inbox_process, inbox_store, payment_record
-from tests.billing_helpers import D, metered, read, travel
+from tests.billing_helpers import D, billed_twice, metered, travel
 from tests.conftest import host_of, login
 from tests.payments_helpers import PAYSTACK_SECRET, charge_success, deliver, mpesa_ready, paystack_sign, settle, stk_bodies
 
@@ -31,16 +30,10 @@ PHONE = "0712 345 678"
 @pytest.fixture
 def carol_account(tenant):  # type: ignore[no-untyped-def]
     """Carol's water account with two issued invoices: September 500.00, October 940.00."""
-    client, meter = metered("Carol Chebet")
+    client = billed_twice("Carol Chebet")
     client.user = User.objects.get(email="carol@alpha.test")
     client.phone = "+254712345678"
     client.save()
-    read(meter, "0", "2026-08-31")
-    read(meter, "10", "2026-09-30")
-    read(meter, "28", "2026-10-31")
-    for period, day in (("2026-09", "2026-10-02"), ("2026-10", "2026-11-02")):
-        with travel(day):
-            billing_run_finalize(run=billing_run_start(period=period)[0])
     mpesa_ready()
     return client
 
