@@ -22,7 +22,7 @@ is reported. Target: confirmation >= 0.7x the bare view's requests/s.
 
 Drain: 10,000 (BENCH_CALLBACK_DRAIN) C2B confirmations stored in the inbox (1% re-deliveries
 of a TransID, 2% unknown accounts, some typed in lower case or with spaces) and one
-`drain_confirmations` task, as the endpoint enqueues it (payments.tasks.drain_enqueue), in a
+`drain_confirmations` task, as the endpoint queues it (the callback that raises the drain flag), in a
 queue a started `celery worker --concurrency 2` (production settings) does not consume yet; the
 drain works in batches (payments.batch) and calls in a helper drain on the second process. The
 clock starts when the worker is told to consume the queue (add_consumer) and stops when no
@@ -337,7 +337,7 @@ def _drain_with_worker(provider, ids: list[int], redis: str, work: Path) -> tupl
                     raise RuntimeError(f"the worker did not start: {log.read_text()[-2000:]}")
             started = time.perf_counter()
             with tenant_context(provider):  # tenant-schemas-celery stamps the schema on each message
-                # As the endpoint does (payments.tasks.drain_enqueue): one drain for the backlog,
+                # As the endpoint does (the callback raising the drain flag): one drain for the backlog,
                 # which calls in a helper on the second worker process.
                 task_ids.append(drain_confirmations.apply_async(queue=queue, connection=conn).id)
             enqueue_seconds = time.perf_counter() - started

@@ -209,3 +209,15 @@ class PaymentRequest(models.Model):
     @property
     def finished(self) -> bool:
         return self.status != self.Status.PENDING
+
+
+class DrainFlag(models.Model):
+    """One row per provider: whether a drain of stored C2B confirmations is queued or running.
+    Set by the very INSERT that stores a confirmation (so the busiest endpoint makes one round
+    trip), cleared by the drain when nothing is left (payments.tasks.drain_confirmations)."""
+
+    id = models.PositiveSmallIntegerField(primary_key=True, default=1)
+    pending = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"drain {'pending' if self.pending else 'idle'}"

@@ -122,6 +122,24 @@ def payment_record(*, method: str, receipt: str, amount: Decimal, paid_at: datet
 
 
 # --- callbacks ---------------------------------------------------------------------------------
+_CONFIRMATION_STORE_SQL = """
+WITH ins AS (
+    INSERT INTO payments_callbackinbox (kind, body, headers, source_ip, status, note, received)
+    VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id),
+  flip AS (UPDATE payments_drainflag SET pending = true WHERE id = 1 AND NOT pending RETURNING 1)
+SELECT (SELECT id FROM ins), EXISTS (SELECT 1 FROM flip)
+"""
+
+
+def confirmation_store(*, body: bytes, headers: dict[str, str], source_ip: str | None, note: str = "") -> bool:
+    """Store a C2B confirmation and, in the same statement (one round trip on the busiest
+    endpoint), raise the drain flag; True when this call raised it, i.e. a drain must be queued."""
+    with connection.cursor() as cursor:
+        cursor.execute(_CONFIRMATION_STORE_SQL, [
+            CallbackInbox.Kind.C2B_CONFIRMATION, body.decode("utf-8", errors="replace"),
+            json.dumps({k.lower(): v for k, v in headers.items() if k.lower() in KEPT_HEADERS}), source_ip,
+            CallbackInbox.Status.RECEIVED, note[:300], timezone.now()])
+        return bool(cursor.fetchone()[1])
 KEPT_HEADERS = ("content-type", "user-agent", "x-forwarded-for", "x-real-ip", "x-paystack-signature")
 
 

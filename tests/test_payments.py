@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from django.db import connections
 from django.test import Client as Http
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from billing.models import LedgerEntry
@@ -311,3 +312,25 @@ def test_two_drains_at_once_make_each_payment_once(django_db_setup, django_db_bl
         with django_db_blocker.unblock(), tenant_context(provider):
             assert Payment.objects.count() == 250 and client_balance(Client.objects.get().pk) == D("-250.00")
             assert CallbackInbox.objects.filter(status="duplicate").count() == 50
+
+
+def test_one_drain_per_burst_and_none_left_behind(alpha, tenant) -> None:  # type: ignore[no-untyped-def]
+    from payments.models import DrainFlag
+    from payments.services import confirmation_store
+    from payments.tasks import _drain_idle_unless_work_left, drain_confirmations
+
+    def store(trans_id: str) -> bool:
+        return confirmation_store(body=json.dumps(confirmation("NOBODY", "5", trans_id)).encode(),
+                                  headers={"Content-Type": "application/json"}, source_ip="196.201.214.200")
+
+    assert store("FLG0000001") is True            # raised the flag: this one queues the drain
+    assert [store("FLG0000002"), store("FLG0000003")] == [False, False]  # a drain is on its way
+    assert DrainFlag.objects.get().pending is True
+    assert _drain_idle_unless_work_left() is True  # work left: the flag stays up
+    assert drain_confirmations() == 3 and not CallbackInbox.objects.filter(status="received").exists()
+    assert DrainFlag.objects.get().pending is False  # the drain lowered it when nothing was left
+    assert store("FLG0000004") is True             # so the next burst queues a drain again
+    # A drain lost with the flag up: the sweeper takes the stale rows and lowers the flag.
+    CallbackInbox.objects.filter(status="received").update(received=timezone.now() - timedelta(minutes=3))
+    assert sweep_inbox() == 1 and DrainFlag.objects.get().pending is False
+    assert Payment.objects.filter(status="unmatched").count() == 4

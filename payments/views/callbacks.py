@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from payments.collect import paystack_signature_ok
 from payments.models import CallbackInbox, PaymentSettings
-from payments.services import client_for_account, inbox_store
+from payments.services import client_for_account, confirmation_store, inbox_store
 
 log = logging.getLogger(__name__)
 
@@ -114,12 +114,12 @@ def _inbox_and_enqueue(request: HttpRequest, kind: str, ip: str | None, note: st
 
 @_guarded
 def c2b_confirmation(request: HttpRequest, ip: str | None, note: str) -> JsonResponse:
-    """The busiest endpoint: one INSERT (committed on its own), then a drain of stored
-    confirmations is queued unless one already is (payments.tasks.drain_enqueue)."""
-    from payments.tasks import drain_enqueue
+    """The busiest endpoint: one statement stores the callback and raises the drain flag; only
+    the callback that raised it queues a drain (payments.tasks.drain_confirmations)."""
+    from payments.tasks import drain_confirmations
 
-    _store(request, CallbackInbox.Kind.C2B_CONFIRMATION, ip=ip, note=note)
-    transaction.on_commit(lambda: _enqueue(drain_enqueue))
+    if confirmation_store(body=request.body, headers=request.headers, source_ip=ip, note=note):
+        transaction.on_commit(lambda: _enqueue(drain_confirmations))
     return JsonResponse(ACCEPTED)
 
 
@@ -146,6 +146,6 @@ def paystack_webhook(request: HttpRequest) -> JsonResponse:
 
 def _enqueue(task, *args: object) -> None:  # type: ignore[no-untyped-def]
     try:
-        task.delay(*args) if hasattr(task, "delay") else task(*args)
+        task.delay(*args)
     except Exception:  # noqa: BLE001 - the broker is down: the sweeper processes the stored row later
         log.warning("Callback stored; could not be queued (left for the sweeper)", exc_info=True)
