@@ -1,17 +1,9 @@
 from django.urls import path
 
-from payments.views import callbacks, dashboard, pay, statements
+from payments.views import dashboard, pay, statements
 
 urlpatterns = [
-    # shared/API.md's callback paths, and the same without "mpesa" (Safaricom refuses to
-    # register a URL carrying the word, so those are the ones we register).
-    path("payments/mpesa/c2b/validation/<str:token>/", callbacks.c2b_validation, name="c2b_validation"),
-    path("payments/mpesa/c2b/confirmation/<str:token>/", callbacks.c2b_confirmation, name="c2b_confirmation"),
-    path("payments/mpesa/stk/callback/<str:token>/", callbacks.stk_callback, name="stk_callback"),
-    path("payments/c2b/validation/<str:token>/", callbacks.c2b_validation),
-    path("payments/c2b/confirmation/<str:token>/", callbacks.c2b_confirmation),
-    path("payments/stk/callback/<str:token>/", callbacks.stk_callback),
-    path("payments/paystack/webhook/", callbacks.paystack_webhook, name="paystack_webhook"),
+    # The callback endpoints are in payments/urls_callbacks.py, first in the tenant URLconf.
     path("dashboard/payments/", dashboard.payment_list, name="payment_list"),
     path("dashboard/payments/settings/", dashboard.payment_settings, name="payment_settings"),
     path("dashboard/payments/settings/register-c2b/", dashboard.payment_register_c2b, name="payment_register_c2b"),
