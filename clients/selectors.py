@@ -28,3 +28,8 @@ def client_search(*, query: str = "", status: str = "", category: str = "", zone
     if zone:
         qs = qs.filter(zone__code=zone)
     return qs.order_by("account_number")
+
+
+def own_client(user: object) -> Client | None:
+    """The water account a portal login belongs to (None for a login without one)."""
+    return Client.objects.filter(user=user).select_related("category").first()

@@ -16,10 +16,10 @@ from decimal import Decimal, InvalidOperation
 from django.db import connection, transaction
 from django.utils import timezone
 
-from billing.models import Invoice, LedgerEntry
-from billing.selectors import invoices_with_dues
+from billing.models import LedgerEntry
 from payments.models import Allocation, CallbackInbox, Payment
-from payments.services import _amount, _close_waiting_request, _receipt, _trans_time, inbox_process
+from payments.services import (
+    _amount, _close_waiting_request, _receipt, _trans_time, allocate_oldest_first, inbox_process, open_balances)
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -126,22 +126,9 @@ def _settle_all(rows: list[_Row], created: dict[str, int]) -> None:
     """Allocate the new matched payments oldest invoice first (a client's payments in arrival
     order) and post them to the ledger: two queries and three bulk writes."""
     client_ids = sorted({r.client_id for r in rows})
-    open_invoices: dict[int, list[list]] = {}
-    for inv in (invoices_with_dues(Invoice.objects.filter(client_id__in=client_ids, status=Invoice.Status.ISSUED))
-                .filter(balance_due__gt=0).order_by("client_id", "due_date", "id").only("id", "client_id")):
-        open_invoices.setdefault(inv.client_id, []).append([inv.pk, inv.balance_due])
-    allocations = []
-    for r in sorted(rows, key=lambda x: (x.paid_at, x.inbox_id)):
-        left = r.amount
-        for slot in open_invoices.get(r.client_id, []):
-            if left <= 0:
-                break
-            part = min(left, slot[1])
-            if part > 0:
-                allocations.append(Allocation(payment_id=created[r.receipt], invoice_id=slot[0], amount=part))
-                slot[1] -= part
-                left -= part
-    Allocation.objects.bulk_create(allocations)
+    Allocation.objects.bulk_create(allocate_oldest_first(
+        [(created[r.receipt], r.client_id, r.amount) for r in sorted(rows, key=lambda x: (x.paid_at, x.inbox_id))],
+        open_balances(client_ids)))
     entries = LedgerEntry.objects.bulk_create([
         LedgerEntry(client_id=r.client_id, kind=LedgerEntry.Kind.PAYMENT, amount=-r.amount,
                     booked_on=timezone.localdate(r.paid_at), reference=r.receipt, description="M-Pesa payment")

@@ -28,7 +28,7 @@ from majismart.phones import normalize_phone
 from majismart.urls import domain_url
 from payments import daraja
 from payments.models import CallbackInbox, Payment, PaymentRequest, PaymentSettings
-from payments.services import NAIROBI, _amount, _receipt, payment_assign_to, payment_record
+from payments.services import NAIROBI, _amount, _receipt, inbox_mark, payment_assign_to, payment_record
 
 log = logging.getLogger(__name__)
 
@@ -231,8 +231,7 @@ def _orphan_request(paid: tuple, inbox: CallbackInbox) -> PaymentRequest | None:
 
 
 def _inbox_done(inbox: CallbackInbox, status: str, note: str = "") -> str:
-    CallbackInbox.objects.filter(pk=inbox.pk).update(status=status, processed=timezone.now(), note=note[:300])
-    return status
+    return inbox_mark(inbox.pk, status, note)
 
 
 def stk_query_stale(*, now: datetime | None = None) -> int:

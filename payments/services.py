@@ -36,21 +36,35 @@ def client_for_account(reference: str) -> Client | None:
             .filter(account_upper=reference.upper()).exclude(status=Client.Status.CLOSED).first())
 
 
-def _allocate(payment: Payment) -> list[Allocation]:
-    """Oldest open invoice first; what is left over stays on the ledger as a credit."""
-    left = payment.amount
+def open_balances(client_ids: list[int]) -> dict[int, list[list]]:
+    """What each client still owes, invoice by invoice in due order: [invoice id, amount]."""
+    owed: dict[int, list[list]] = {}
+    for inv in (invoices_with_dues(Invoice.objects.filter(client_id__in=client_ids, status=Invoice.Status.ISSUED))
+                .filter(balance_due__gt=0).order_by("client_id", "due_date", "id").only("id", "client_id")):
+        owed.setdefault(inv.client_id, []).append([inv.pk, inv.balance_due])
+    return owed
+
+
+def allocate_oldest_first(payments: list[tuple[int, int, Decimal]], owed: dict[int, list[list]]) -> list[Allocation]:
+    """Each (payment id, client id, amount), in the order given, settles its client's invoices
+    oldest first, using up `owed` as it goes; what is left over stays on the ledger as a credit."""
     allocations = []
-    open_invoices = (invoices_with_dues(Invoice.objects.filter(client_id=payment.client_id,
-                                                               status=Invoice.Status.ISSUED))
-                     .filter(balance_due__gt=0).order_by("due_date", "id"))
-    for invoice in open_invoices:
-        if left <= 0:
-            break
-        part = min(left, invoice.balance_due)
-        allocations.append(Allocation(payment=payment, invoice=invoice, amount=part))
-        left -= part
-    Allocation.objects.bulk_create(allocations)
+    for payment_id, client_id, amount in payments:
+        left = amount
+        for slot in owed.get(client_id, []):
+            if left <= 0:
+                break
+            part = min(left, slot[1])
+            if part > 0:
+                allocations.append(Allocation(payment_id=payment_id, invoice_id=slot[0], amount=part))
+                slot[1] -= part
+                left -= part
     return allocations
+
+
+def _allocate(payment: Payment) -> list[Allocation]:
+    return Allocation.objects.bulk_create(allocate_oldest_first(
+        [(payment.pk, payment.client_id, payment.amount)], open_balances([payment.client_id])))
 
 
 def _settle(payment: Payment, *, actor: object, note: str = "") -> None:
@@ -122,6 +136,13 @@ def payment_record(*, method: str, receipt: str, amount: Decimal, paid_at: datet
 
 
 # --- callbacks ---------------------------------------------------------------------------------
+KEPT_HEADERS = ("content-type", "user-agent", "x-forwarded-for", "x-real-ip", "x-paystack-signature")
+
+
+def _kept(headers: dict[str, str]) -> dict[str, str]:
+    return {k.lower(): v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
+
+
 _CONFIRMATION_STORE_SQL = """
 WITH ins AS (
     INSERT INTO payments_callbackinbox (kind, body, headers, source_ip, status, note, received)
@@ -137,27 +158,15 @@ def confirmation_store(*, body: bytes, headers: dict[str, str], source_ip: str |
     with connection.cursor() as cursor:
         cursor.execute(_CONFIRMATION_STORE_SQL, [
             CallbackInbox.Kind.C2B_CONFIRMATION, body.decode("utf-8", errors="replace"),
-            json.dumps({k.lower(): v for k, v in headers.items() if k.lower() in KEPT_HEADERS}), source_ip,
+            json.dumps(_kept(headers)), source_ip,
             CallbackInbox.Status.RECEIVED, note[:300], timezone.now()])
         return bool(cursor.fetchone()[1])
-KEPT_HEADERS = ("content-type", "user-agent", "x-forwarded-for", "x-real-ip", "x-paystack-signature")
 
 
 def inbox_store(*, kind: str, body: bytes, headers: dict[str, str], source_ip: str | None,
                 note: str = "") -> CallbackInbox:
-    """One INSERT (it is on the hot path of every callback: no ORM instance is saved)."""
-    inbox = CallbackInbox(kind=kind, body=body.decode("utf-8", errors="replace"), note=note[:300],
-                          headers={k.lower(): v for k, v in headers.items() if k.lower() in KEPT_HEADERS},
-                          source_ip=source_ip, status=CallbackInbox.Status.RECEIVED)
-    with connection.cursor() as cursor:
-        inbox.received = timezone.now()
-        cursor.execute("INSERT INTO payments_callbackinbox (kind, body, headers, source_ip, status, note, received) "
-                       "VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id",
-                       [inbox.kind, inbox.body, json.dumps(inbox.headers), source_ip, inbox.status, inbox.note,
-                        inbox.received])
-        inbox.pk = cursor.fetchone()[0]
-    inbox._state.adding = False
-    return inbox
+    return CallbackInbox.objects.create(kind=kind, body=body.decode("utf-8", errors="replace"), note=note[:300],
+                                        headers=_kept(headers), source_ip=source_ip)
 
 
 def _trans_time(raw: str) -> datetime:
@@ -183,6 +192,15 @@ def _receipt(raw: object) -> str:
     return receipt
 
 
+def inbox_mark(inbox_id: int, status: str, note: str = "", *, only_received: bool = False) -> str:
+    """Record what became of a stored callback; returns the status."""
+    rows = CallbackInbox.objects.filter(pk=inbox_id)
+    if only_received:
+        rows = rows.filter(status=CallbackInbox.Status.RECEIVED)
+    rows.update(status=status, processed=timezone.now(), note=note[:300])
+    return status
+
+
 def c2b_confirmation_process(inbox: CallbackInbox) -> str:
     """One stored C2B confirmation: a payment (matched by BillRefNumber, or unmatched)."""
     try:
@@ -191,19 +209,15 @@ def c2b_confirmation_process(inbox: CallbackInbox) -> str:
         amount = _amount(data["TransAmount"])
         paid_at = _trans_time(str(data["TransTime"]))
     except (ValueError, KeyError, TypeError, InvalidOperation) as exc:
-        CallbackInbox.objects.filter(pk=inbox.pk).update(
-            status=CallbackInbox.Status.INVALID, processed=timezone.now(),
-            note=f"Could not be read: {type(exc).__name__} {exc}"[:300])
-        return CallbackInbox.Status.INVALID
+        return inbox_mark(inbox.pk, CallbackInbox.Status.INVALID, f"Could not be read: {type(exc).__name__} {exc}")
     reference = str(data.get("BillRefNumber") or "")
     name = " ".join(str(data.get(k) or "").strip() for k in ("FirstName", "MiddleName", "LastName")).strip()
     recorded = payment_record(method=Payment.Method.MPESA, receipt=receipt, amount=amount, paid_at=paid_at,
                               client=client_for_account(reference), account_reference=reference,
                               payer=str(data.get("MSISDN") or ""), payer_name=name, inbox=inbox)
-    status = CallbackInbox.Status.PROCESSED if recorded.created else CallbackInbox.Status.DUPLICATE
-    CallbackInbox.objects.filter(pk=inbox.pk).update(status=status, processed=timezone.now(),
-                                                     note="" if recorded.created else f"Already recorded: {receipt}")
-    return status
+    if recorded.created:
+        return inbox_mark(inbox.pk, CallbackInbox.Status.PROCESSED)
+    return inbox_mark(inbox.pk, CallbackInbox.Status.DUPLICATE, f"Already recorded: {receipt}")
 
 
 def inbox_process(inbox_id: int) -> str:
@@ -213,10 +227,8 @@ def inbox_process(inbox_id: int) -> str:
         return _inbox_process(inbox_id)
     except Exception as exc:  # noqa: BLE001 - one bad row must not hold up the others
         logger.exception("Callback %s could not be processed", inbox_id)
-        CallbackInbox.objects.filter(pk=inbox_id, status=CallbackInbox.Status.RECEIVED).update(
-            status=CallbackInbox.Status.INVALID, processed=timezone.now(),
-            note=f"Processing failed: {type(exc).__name__} {exc}"[:300])
-        return CallbackInbox.Status.INVALID
+        return inbox_mark(inbox_id, CallbackInbox.Status.INVALID, f"Processing failed: {type(exc).__name__} {exc}",
+                          only_received=True)
 
 
 def _inbox_process(inbox_id: int) -> str:
@@ -235,9 +247,7 @@ def _inbox_process(inbox_id: int) -> str:
             from payments.collect import paystack_event_process
 
             return paystack_event_process(inbox)
-        CallbackInbox.objects.filter(pk=inbox.pk).update(status=CallbackInbox.Status.PROCESSED,
-                                                         processed=timezone.now())
-        return CallbackInbox.Status.PROCESSED
+        return inbox_mark(inbox.pk, CallbackInbox.Status.PROCESSED)
 
 
 MSG_NOT_UNMATCHED = "Only a payment waiting in reconciliation can be assigned or refunded."
@@ -298,23 +308,12 @@ def payment_mark_refunded(*, payment: Payment, reason: str, actor: object) -> Pa
 def _reallocate(client_id: int) -> None:
     """After a reversal, the client's remaining payments settle the oldest invoices first again
     (as the balances do), so allocations and invoice states tell the same story."""
-    invoices = list(invoices_with_dues(Invoice.objects.filter(client_id=client_id, status=Invoice.Status.ISSUED))
-                    .order_by("due_date", "id"))
-    owed = {inv.pk: max(inv.total - inv.credited, Decimal("0")) for inv in invoices}
+    owed = {client_id: [[inv.pk, max(inv.total - inv.credited, Decimal("0"))] for inv in invoices_with_dues(
+        Invoice.objects.filter(client_id=client_id, status=Invoice.Status.ISSUED)).order_by("due_date", "id")]}
     payments = Payment.objects.filter(client_id=client_id, status=Payment.Status.MATCHED).order_by("paid_at", "id")
     Allocation.objects.filter(payment__client_id=client_id).delete()
-    rows = []
-    for payment in payments:
-        left = payment.amount
-        for inv in invoices:
-            if left <= 0:
-                break
-            part = min(left, owed[inv.pk])
-            if part > 0:
-                rows.append(Allocation(payment=payment, invoice=inv, amount=part))
-                owed[inv.pk] -= part
-                left -= part
-    Allocation.objects.bulk_create(rows)
+    Allocation.objects.bulk_create(allocate_oldest_first(
+        [(p.pk, client_id, p.amount) for p in payments], owed))
 
 
 MSG_NOT_REVERSIBLE = "Only a matched payment can be reversed (an unmatched one is refunded instead)."

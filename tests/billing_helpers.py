@@ -9,7 +9,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import time_machine
-from django.db import connection
+from django.db import connection, connections
 
 from billing.models import Invoice, Tariff
 from billing.services import tariff_create
@@ -66,22 +66,24 @@ def lines_of(invoice: Invoice) -> list[tuple[str, Decimal]]:
 
 
 @contextmanager
-def own_provider(blocker, prefix: str):  # type: ignore[no-untyped-def]
-    """A provider of its own with committed data, for tests that use several real connections;
-    its schema is dropped afterwards."""
+def own_provider(blocker, prefix: str, name: str = ""):  # type: ignore[no-untyped-def]
+    """A provider of its own with committed data (its owner logs in as owner@<slug>.test), for
+    tests that use several real connections or a server process; its schema is dropped afterwards."""
     from tenants.models import Provider
     from tenants.services import provider_create
 
     slug = f"{prefix}{uuid.uuid4().hex[:6]}"
     with blocker.unblock():
-        provider = provider_create(name=f"Test {slug}", slug=slug, owner_email=f"o@{slug}.test",
+        provider = provider_create(name=name or f"Test {slug}", slug=slug, owner_email=f"owner@{slug}.test",
                                    owner_password="correct-horse-42", owner_name="Owner").provider
+        connection.set_schema_to_public()
     try:
         yield provider
     finally:
         with blocker.unblock():
             connection.set_schema_to_public()
             Provider.objects.get(slug=slug).delete(force_drop=True)
+            connections.close_all()
         connection.set_schema_to_public()
 
 

@@ -7,15 +7,12 @@ from accounts.permissions import require_capability
 from billing.models import Invoice
 from billing.selectors import client_statement, invoices_with_dues
 from clients.models import Client
-
-
-def _own_client(request: HttpRequest) -> Client | None:
-    return Client.objects.filter(user=request.user).first()
+from clients.selectors import own_client
 
 
 @require_capability("portal.use")
 def statement(request: HttpRequest) -> HttpResponse:
-    client = _own_client(request)
+    client = own_client(request.user)
     return render(request, "portal/statement.html", {
         "active": "statement", "client": client,
         "statement": client_statement(client.pk) if client else None})
@@ -28,7 +25,7 @@ def _issued(client: Client | None):  # type: ignore[no-untyped-def]
 
 @require_capability("portal.use")
 def invoices(request: HttpRequest) -> HttpResponse:
-    client = _own_client(request)
+    client = own_client(request.user)
     bills = list(_issued(client).order_by("-period")[:36]) if client else []
     return render(request, "portal/invoices.html", {
         "active": "bills", "client": client, "bills": bills,
@@ -37,7 +34,7 @@ def invoices(request: HttpRequest) -> HttpResponse:
 
 @require_capability("portal.use")
 def invoice(request: HttpRequest, pk: int) -> HttpResponse:
-    client = _own_client(request)
+    client = own_client(request.user)
     bill = get_object_or_404(_issued(client).select_related("client", "category", "tariff"), pk=pk)
     return render(request, "portal/invoice.html", {"active": "bills", "client": client, "invoice": bill,
                                                    "lines": bill.lines.all(), "meter_rows": list(bill.meters.all())})
@@ -45,7 +42,7 @@ def invoice(request: HttpRequest, pk: int) -> HttpResponse:
 
 def home_panel(request: HttpRequest) -> tuple[str, dict] | None:
     """The portal home's billing panel: the balance and the latest bill."""
-    client = _own_client(request)
+    client = own_client(request.user)
     if client is None:
         return None
     latest = _issued(client).order_by("-period").first()

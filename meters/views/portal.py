@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import require_capability
 from clients.models import Client
+from clients.selectors import own_client
 from majismart.charts import bar_chart
 from meters.models import Meter, Reading
 from meters.selectors import monthly_consumption
@@ -31,10 +32,6 @@ def image_kind(head: bytes) -> str | None:
         return "webp"
     return None
 MSG_PHOTO = "The photo must be a JPEG, PNG or WebP image of at most 5 MB."
-
-
-def _client(request: HttpRequest) -> Client | None:
-    return Client.objects.filter(user=request.user).select_related("category").first()
 
 
 class SelfReadingForm(forms.Form):
@@ -63,7 +60,7 @@ class SelfReadingForm(forms.Form):
 
 @require_capability("portal.use")
 def usage(request: HttpRequest) -> HttpResponse:
-    client = _client(request)
+    client = own_client(request.user)
     meters = list(client.meters.order_by("-status", "serial")) if client else []
     ids = [m.pk for m in meters]
     readings = Reading.objects.filter(meter_id__in=ids).select_related("meter").order_by("-read_at")[:24]
@@ -74,7 +71,7 @@ def usage(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @require_capability("portal.use")
 def self_reading(request: HttpRequest) -> HttpResponse:
-    client = _client(request)
+    client = own_client(request.user)
     if client is None:
         return render(request, "portal/usage.html", {"active": "reading", "client": None})
     form = SelfReadingForm(request.POST or None, request.FILES or None, client=client)

@@ -18,7 +18,7 @@ from django.views.decorators.http import require_POST
 
 from payments.collect import paystack_signature_ok
 from payments.models import CallbackInbox, PaymentSettings
-from payments.services import client_for_account, confirmation_store, inbox_store
+from payments.services import client_for_account, confirmation_store, inbox_mark, inbox_store
 
 log = logging.getLogger(__name__)
 
@@ -92,15 +92,13 @@ def c2b_validation(request: HttpRequest, ip: str | None, note: str) -> JsonRespo
     try:
         reference = str(json.loads(request.body).get("BillRefNumber") or "")
     except (ValueError, AttributeError):
-        CallbackInbox.objects.filter(pk=inbox.pk).update(status=CallbackInbox.Status.INVALID,
-                                                         note="Could not be read")
+        inbox_mark(inbox.pk, CallbackInbox.Status.INVALID, "Could not be read")
         return JsonResponse(VALIDATION_UNREADABLE)
     known = client_for_account(reference) is not None
     accept = known or PaymentSettings.load().accept_unknown_accounts
     outcome = "accepted" if known else (f"unknown account {reference[:60]!r}, "
                                         + ("accepted into reconciliation" if accept else "rejected"))
-    CallbackInbox.objects.filter(pk=inbox.pk).update(status=CallbackInbox.Status.PROCESSED,
-                                                     note="; ".join(filter(None, [outcome, note]))[:300])
+    inbox_mark(inbox.pk, CallbackInbox.Status.PROCESSED, "; ".join(filter(None, [outcome, note])))
     return JsonResponse(VALIDATION_ACCEPT if accept else VALIDATION_UNKNOWN_ACCOUNT)
 
 

@@ -14,13 +14,10 @@ from django.views.decorators.http import require_http_methods
 from accounts.permissions import require_capability
 from billing.selectors import client_balance
 from clients.models import Client
+from clients.selectors import own_client
 from majismart.urls import domain_url
 from payments import collect
 from payments.models import Payment, PaymentRequest, PaymentSettings
-
-
-def _own_client(request: HttpRequest) -> Client | None:
-    return Client.objects.filter(user=request.user).first()
 
 
 def _errors(exc: ValidationError) -> dict[str, list[str]]:
@@ -43,7 +40,7 @@ def _status_json(payment_request: PaymentRequest, client: Client) -> JsonRespons
 @require_http_methods(["GET", "POST"])
 @require_capability("portal.use")
 def portal_pay(request: HttpRequest) -> HttpResponse:
-    client = _own_client(request)
+    client = own_client(request.user)
     if client is None:
         raise Http404
     cfg = PaymentSettings.load()
@@ -69,7 +66,7 @@ def portal_pay(request: HttpRequest) -> HttpResponse:
 
 @require_capability("portal.use")
 def portal_request(request: HttpRequest, pk: int) -> HttpResponse:
-    client = _own_client(request)
+    client = own_client(request.user)
     payment_request = get_object_or_404(PaymentRequest, pk=pk, client=client)
     return render(request, "payments/portal_request.html", {
         "active": "pay", "client": client, "req": payment_request, "balance": client_balance(client.pk),  # type: ignore[union-attr]
@@ -79,14 +76,14 @@ def portal_request(request: HttpRequest, pk: int) -> HttpResponse:
 @never_cache
 @require_capability("portal.use")
 def portal_request_status(request: HttpRequest, pk: int) -> JsonResponse:
-    client = _own_client(request)
+    client = own_client(request.user)
     payment_request = get_object_or_404(PaymentRequest.objects.select_related("payment"), pk=pk, client=client)
     return _status_json(payment_request, client)  # type: ignore[arg-type]
 
 
 @require_capability("portal.use")
 def portal_card_return(request: HttpRequest) -> HttpResponse:
-    client = _own_client(request)
+    client = own_client(request.user)
     reference = request.GET.get("reference") or request.GET.get("trxref") or ""
     payment_request = get_object_or_404(PaymentRequest, channel=PaymentRequest.Channel.PAYSTACK,
                                         reference=reference, client=client)
@@ -96,7 +93,7 @@ def portal_card_return(request: HttpRequest) -> HttpResponse:
 
 @require_capability("portal.use")
 def portal_payments(request: HttpRequest) -> HttpResponse:
-    client = _own_client(request)
+    client = own_client(request.user)
     payments = (Payment.objects.filter(client=client).exclude(status=Payment.Status.UNMATCHED)
                 .order_by("-paid_at", "-id")[:100]) if client else []
     return render(request, "payments/portal_payments.html", {"active": "payments", "client": client,
@@ -105,7 +102,7 @@ def portal_payments(request: HttpRequest) -> HttpResponse:
 
 @require_capability("portal.use")
 def portal_receipt(request: HttpRequest, pk: int) -> HttpResponse:
-    client = _own_client(request)
+    client = own_client(request.user)
     payment = get_object_or_404(Payment.objects.filter(client=client).exclude(status=Payment.Status.UNMATCHED), pk=pk)
     return render(request, "payments/portal_receipt.html", {
         "active": "payments", "client": client, "payment": payment,

@@ -3,15 +3,14 @@ then the invoice; and the client's bill in the portal."""
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
-from decimal import Decimal
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django_tenants.utils import tenant_context
 from playwright.sync_api import Page, expect
 
+from tests.billing_helpers import domestic_tariff, own_provider
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import AppServer
 
@@ -23,39 +22,28 @@ def provider(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def
     """A provider of its own (committed, dropped afterwards): a tariff, three metered clients
     with October readings, one of them with a portal login."""
     from accounts.models import User
-    from billing.services import tariff_create
     from clients.models import Category, Client
     from meters.services import meter_create, readings_record
-    from tenants.services import provider_create
 
-    slug = f"wiz{uuid.uuid4().hex[:6]}"
-    with django_db_blocker.unblock():
-        made = provider_create(name="Wizard Water", slug=slug, owner_email=f"owner@{slug}.test",
-                               owner_password=PASSWORD, owner_name="Wanjiru Owner").provider
-        with tenant_context(made):
+    with own_provider(django_db_blocker, "wiz", name="Wizard Water") as made:
+        with django_db_blocker.unblock(), tenant_context(made):
+            domestic_tariff()
             domestic = Category.objects.get(code="domestic")
-            tariff_create(actor="e2e", code="dom", name="Domestic 2026", category=domestic,
-                          effective_from=date(2026, 1, 1), fixed_charge=Decimal("100"), meter_rent=Decimal("0"),
-                          sewerage_percent=Decimal("0"), minimum_charge=Decimal("0"),
-                          blocks=[(Decimal(10), Decimal("40")), (Decimal(30), Decimal("55")), (None, Decimal("70"))])
             rows = []
             for i, used in enumerate((35, 12, 4), start=1):
                 client = Client.objects.create(account_number=f"W{i:03d}", full_name=f"Wizard Client {i}",
                                                category=domestic)
-                meter = meter_create(actor="e2e", serial=f"WZ-{slug}-{i}", client=client, installed_on=date(2026, 1, 1))
+                meter = meter_create(actor="e2e", serial=f"WZ-{made.slug}-{i}", client=client,
+                                     installed_on=date(2026, 1, 1))
                 rows += [{"meter": meter.serial, "value": "100", "read_at": "2026-09-30T09:00:00+03:00"},
                          {"meter": meter.serial, "value": str(100 + used), "read_at": "2026-10-31T09:00:00+03:00"}]
                 if i == 1:
-                    client.user = User.objects.create_user(f"client@{slug}.test", PASSWORD, full_name="Wizard Client",
-                                                           role="client")
+                    client.user = User.objects.create_user(f"client@{made.slug}.test", PASSWORD,
+                                                           full_name="Wizard Client", role="client")
                     client.save(update_fields=["user"])
             assert readings_record(rows, source="api").errors == []
         connection.set_schema_to_public()
-    yield made
-    with django_db_blocker.unblock():
-        connection.set_schema_to_public()
-        made.delete(force_drop=True)
-        connections.close_all()
+        yield made
 
 
 def log_in(page: Page, app_server: AppServer, slug: str, email: str) -> None:

@@ -4,15 +4,14 @@ page's live status turns to paid and the balance follows, in the portal and the 
 
 from __future__ import annotations
 
-import uuid
 from datetime import date
-from decimal import Decimal
 
 import pytest
-from django.db import connection, connections
+from django.db import connection
 from django_tenants.utils import tenant_context
 from playwright.sync_api import Page, expect
 
+from tests.billing_helpers import domestic_tariff, own_provider
 from tests.conftest import PASSWORD
 from tests.e2e.conftest import AppServer
 from tests.e2e.test_billing_wizard_browser import log_in
@@ -26,28 +25,19 @@ def billed_provider(django_db_setup, django_db_blocker):  # type: ignore[no-unty
     one client billed 610.00 for October and able to log in."""
     from accounts.models import User
     from billing.runs import billing_run_finalize, billing_run_start
-    from billing.services import tariff_create
     from clients.models import Category, Client
     from meters.services import meter_create, readings_record
-    from tenants.services import provider_create
     from tests.payments_helpers import mpesa_ready
 
-    slug = f"pay{uuid.uuid4().hex[:6]}"
-    with django_db_blocker.unblock():
-        made = provider_create(name="Pay Water", slug=slug, owner_email=f"owner@{slug}.test",
-                               owner_password=PASSWORD, owner_name="Pay Owner").provider
-        with tenant_context(made):
-            domestic = Category.objects.get(code="domestic")
-            tariff_create(actor="e2e", code="dom", name="Domestic 2026", category=domestic,
-                          effective_from=date(2026, 1, 1), fixed_charge=Decimal("100"), meter_rent=Decimal("0"),
-                          sewerage_percent=Decimal("0"), minimum_charge=Decimal("0"),
-                          blocks=[(Decimal(10), Decimal("40")), (Decimal(30), Decimal("55")), (None, Decimal("70"))])
-            client = Client.objects.create(account_number="P001", full_name="Paying Client", category=domestic,
-                                           phone="+254712345678")
-            client.user = User.objects.create_user(f"client@{slug}.test", PASSWORD, full_name="Paying Client",
+    with own_provider(django_db_blocker, "pay", name="Pay Water") as made:
+        with django_db_blocker.unblock(), tenant_context(made):
+            domestic_tariff()
+            client = Client.objects.create(account_number="P001", full_name="Paying Client",
+                                           category=Category.objects.get(code="domestic"), phone="+254712345678")
+            client.user = User.objects.create_user(f"client@{made.slug}.test", PASSWORD, full_name="Paying Client",
                                                    role="client")
             client.save()
-            meter = meter_create(actor="e2e", serial=f"PM-{slug}", client=client, installed_on=date(2026, 1, 1))
+            meter = meter_create(actor="e2e", serial=f"PM-{made.slug}", client=client, installed_on=date(2026, 1, 1))
             assert readings_record([
                 {"meter": meter.serial, "value": "100", "read_at": "2026-09-30T09:00:00+03:00"},
                 {"meter": meter.serial, "value": "112", "read_at": "2026-10-31T09:00:00+03:00"}], source="api").errors == []
@@ -55,11 +45,7 @@ def billed_provider(django_db_setup, django_db_blocker):  # type: ignore[no-unty
             billing_run_finalize(run=run, actor="e2e")
             mpesa_ready()
         connection.set_schema_to_public()
-    yield made
-    with django_db_blocker.unblock():
-        connection.set_schema_to_public()
-        made.delete(force_drop=True)
-        connections.close_all()
+        yield made
 
 
 def test_a_client_pays_by_mpesa_and_sees_it_land(page: Page, app_server: AppServer, billed_provider, daraja_session,
