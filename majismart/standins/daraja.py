@@ -45,7 +45,6 @@ import argparse
 import base64
 import binascii
 import hashlib
-import http.client
 import json
 import logging
 import re
@@ -55,15 +54,14 @@ import string
 import sys
 import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from majismart.standins.base import StandIn, post
 
 log = logging.getLogger(__name__)
 
@@ -77,7 +75,6 @@ SANDBOX_MSISDN = "254708374149"
 TOKEN_LIFETIME = 3600.0  # seconds; Daraja answers "3599"
 CALLBACK_TIMEOUT = 10.0
 MAX_AMOUNT = 250_000  # KSh per transaction
-MAX_BODY = 1_000_000  # bytes we are willing to read from a request
 
 # The official STK result table (DJ3). Key business logic on the code, never on this text.
 STK_RESULT_DESCRIPTIONS: dict[int, str] = {
@@ -109,7 +106,6 @@ _PHONE = re.compile(r"254[17][0-9]{8}")
 _DIGITS = re.compile(r"[0-9]+")
 
 # The transport never goes through an environment proxy: callbacks target this machine.
-_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 # --------------------------------------------------------------------------------------------
@@ -231,40 +227,10 @@ def _parse_json(raw: bytes) -> Any:
 
 def post_json(url: str, payload: Any, timeout: float = CALLBACK_TIMEOUT) -> tuple[int | str, Any]:
     """POST ``payload`` as JSON; return (HTTP status or ``"error: ..."``, parsed JSON answer).
-
-    ``*.localhost`` names do not resolve in Python here (browsers and curl special-case them), so
-    for ``localhost`` and ``*.localhost`` over http we connect to 127.0.0.1 on the URL's port and
-    send the original Host header, which is what the tenant routing needs. Never raises.
-    """
-    data = json.dumps(payload).encode("utf-8")
+    Never raises (``*.localhost`` is reached as base.post explains)."""
     headers = {"Content-Type": "application/json", "Accept": "application/json",
                "User-Agent": "MajiSmart-Daraja-StandIn/1.0"}
-    try:
-        parts = urllib.parse.urlsplit(url)
-        host = (parts.hostname or "").lower()
-        if parts.scheme == "http" and (host == "localhost" or host.endswith(".localhost")):
-            target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
-            conn = http.client.HTTPConnection("127.0.0.1", parts.port or 80, timeout=timeout)
-            try:
-                conn.request("POST", target, body=data,
-                             headers={**headers, "Host": parts.netloc.rpartition("@")[2]})
-                response = conn.getresponse()
-                status, raw = response.status, response.read()
-            finally:
-                conn.close()
-        elif parts.scheme in ("http", "https"):
-            # The scheme is checked just above: only http(s) reaches urllib.
-            request = urllib.request.Request(  # noqa: S310
-                url, data=data, headers=headers, method="POST")
-            try:
-                with _OPENER.open(request, timeout=timeout) as response:
-                    status, raw = response.status, response.read()
-            except urllib.error.HTTPError as exc:  # a non-2xx answer is still an answer
-                status, raw = exc.code, exc.read()
-        else:
-            return f"error: unsupported URL scheme {parts.scheme!r}", None
-    except Exception as exc:  # a callback failure must never kill a thread
-        return f"error: {type(exc).__name__}: {exc}", None
+    status, raw = post(url, json.dumps(payload).encode("utf-8"), headers, timeout)
     return status, _parse_json(raw)
 
 
@@ -303,65 +269,12 @@ class StkTransaction:
         return time.monotonic() >= self.due_at
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    standin: DarajaStandIn
-
-
-class _Handler(BaseHTTPRequestHandler):
-    server: _Server
-    server_version = "DarajaStandIn/1.0"
-
-    # http.server calls do_<METHOD>; every method goes through one dispatcher.
-    def do_GET(self) -> None:
-        self._dispatch("GET")
-
-    def do_POST(self) -> None:
-        self._dispatch("POST")
-
-    def do_PUT(self) -> None:
-        self._dispatch("PUT")
-
-    def do_PATCH(self) -> None:
-        self._dispatch("PATCH")
-
-    def do_DELETE(self) -> None:
-        self._dispatch("DELETE")
-
-    def _dispatch(self, method: str) -> None:
-        standin = self.server.standin
-        try:
-            length = min(int(self.headers.get("Content-Length") or 0), MAX_BODY)
-        except ValueError:
-            length = 0
-        raw = self.rfile.read(length) if length > 0 else b""
-        # Header names in one canonical spelling ("Content-type" from urllib -> "Content-Type").
-        headers = {"-".join(p.capitalize() for p in k.split("-")): v
-                   for k, v in self.headers.items()}
-        try:
-            status, body = standin._handle(method, self.path, headers, raw)
-        except DarajaError as exc:
-            status, body = exc.status, exc.body()
-        except Exception:  # never let one request take the server down
-            log.exception("Daraja stand-in failed on %s %s", method, self.path)
-            status, body = 500, DarajaError(500, "500.003.1001", "Internal Server Error").body()
-        data = json.dumps(body).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        log.info("%s %s", self.address_string(), format % args)
-
-
 # --------------------------------------------------------------------------------------------
 # The stand-in
 # --------------------------------------------------------------------------------------------
 
 
-class DarajaStandIn:
+class DarajaStandIn(StandIn):
     """Daraja on localhost. ``start()`` it, point the app at ``base_url``, ``stop()`` it."""
 
     def __init__(
@@ -373,9 +286,7 @@ class DarajaStandIn:
         credentials: dict[str, str] | None = None,
         passkeys: dict[str, str] | None = None,
     ) -> None:
-        self.host = host
-        self.port = port
-        self.base_url = f"http://{host}:{port}"
+        super().__init__(host, port)
         self.callback_delay = callback_delay
         # consumer key -> secret; None accepts any pair.
         self.credentials = dict(credentials) if credentials is not None else None
@@ -391,16 +302,12 @@ class DarajaStandIn:
         self.registered: dict[str, dict[str, str]] = {}
         self.stk_transactions: dict[str, StkTransaction] = {}
 
-        self._lock = threading.RLock()
         self._callbacks_changed = threading.Condition(self._lock)
         self._tokens: dict[str, float] = {}  # token -> monotonic expiry
         self._outcomes: deque[StkOutcome] = deque()
         self._receipts: set[str] = set()
         self._balances: dict[str, int] = {}
         self._sequence = 0
-        self._timers: set[threading.Timer] = set()
-        self._server: _Server | None = None
-        self._thread: threading.Thread | None = None
         self._routes: dict[str, tuple[Callable[[dict[str, Any]], dict[str, Any]], str]] = {
             "/mpesa/stkpush/v1/processrequest": (self._stk_push, "BusinessShortCode"),
             "/mpesa/stkpushquery/v1/query": (self._stk_query, "BusinessShortCode"),
@@ -410,41 +317,21 @@ class DarajaStandIn:
             "/mpesa/c2b/v2/simulate": (lambda b: self._c2b_simulate(b, "v2"), "ShortCode"),
         }
 
-    # -- lifecycle -------------------------------------------------------------------------
+    # -- serving (base.StandIn runs the server) -------------------------------------------
 
-    def start(self) -> DarajaStandIn:
-        if self._server is not None:
-            return self
-        server = _Server((self.host, self.port), _Handler)
-        server.standin = self
-        self._server = server
-        self.port = server.server_address[1]
-        self.base_url = f"http://{self.host}:{self.port}"
-        # A short poll interval keeps stop() quick (shutdown waits for the loop to notice).
-        self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1},
-                                        name=f"daraja-standin:{self.port}", daemon=True)
-        self._thread.start()
-        return self
+    name = "daraja-standin"
+    server_version = "DarajaStandIn/1.0"
 
-    def stop(self) -> None:
-        """Stop serving and drop callbacks that are not yet due (ones in flight still finish)."""
-        with self._lock:
-            timers, self._timers = self._timers, set()
-        for timer in timers:
-            timer.cancel()
-        server, self._server = self._server, None
-        if server is not None:
-            server.shutdown()
-            server.server_close()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
+    def respond(self, method: str, target: str, headers: dict[str, str], raw: bytes) -> tuple[int, str, bytes]:
+        try:
+            status, body = self._handle(method, target, headers, raw)
+        except DarajaError as exc:
+            status, body = exc.status, exc.body()
+        return status, "application/json", json.dumps(body).encode("utf-8")
 
-    def __enter__(self) -> DarajaStandIn:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def internal_error(self) -> tuple[int, str, bytes]:
+        body = DarajaError(500, "500.003.1001", "Internal Server Error").body()
+        return 500, "application/json", json.dumps(body).encode("utf-8")
 
     # -- test control ----------------------------------------------------------------------
 
@@ -824,22 +711,6 @@ class DarajaStandIn:
                                         "response": answer, "kind": kind})
             self._callbacks_changed.notify_all()
         return status, answer
-
-    def _schedule(self, delay: float, fn: Callable[..., None], *args: Any) -> None:
-        def run() -> None:
-            try:
-                fn(*args)
-            except Exception:  # background work must never die loudly
-                log.exception("Daraja stand-in background job failed")
-            finally:
-                with self._lock:
-                    self._timers.discard(timer)
-
-        timer = threading.Timer(max(delay, 0.0), run)
-        timer.daemon = True
-        with self._lock:
-            self._timers.add(timer)
-        timer.start()
 
     def _new_receipt(self) -> str:
         """A unique M-Pesa-looking receipt: 10 uppercase letters/digits, starting with a letter."""
