@@ -33,6 +33,10 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # Undoing money already on an account is for the people who run the provider.
     "payments.reverse": _OPERATIONS,
     "reports.view": _FINANCE,
+    # The message log shows who was told what about their money; templates and broadcasts speak
+    # for the provider.
+    "messages.view": _FINANCE,
+    "messages.send": _OPERATIONS,
     "settings.view": STAFF_ROLES,
     "settings.manage": frozenset({Role.OWNER}),
     "api_keys.manage": frozenset({Role.OWNER}),

@@ -16,6 +16,7 @@ urlpatterns = [
     path("accounts/reset/done/", auth.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("accounts/welcome/<str:token>/", auth.handoff, name="handoff"),
     path("", include("tenants.urls_tenant")),
+    path("", include("notifications.urls")),
     path("", include("clients.urls")),
     path("", include("meters.urls")),
     path("", include("billing.urls")),

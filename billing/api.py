@@ -3,13 +3,22 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.db.models import QuerySet
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    OpenApiResponse,
+    extend_schema,
+    inline_serializer,
+)
 from rest_framework import serializers, status
+from rest_framework.negotiation import BaseContentNegotiation
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from billing.documents import invoice_pdf, pdf_response
 from billing.models import BillingRun, CreditNote, Invoice, Tariff
 from billing.runs import (
     MSG_PERIOD_FORMAT,
@@ -18,7 +27,13 @@ from billing.runs import (
     billing_run_recompute,
     billing_run_start,
 )
-from billing.selectors import INVOICE_STATES, client_balance, client_statement, invoice_search, invoices_with_dues
+from billing.selectors import (
+    INVOICE_STATES,
+    client_balance,
+    client_statement,
+    invoice_search,
+    invoices_with_dues,
+)
 from billing.services import adjustment_post, clean_tariff, credit_note_create, tariff_create
 from clients.models import Client
 from majismart.api import Pagination
@@ -211,6 +226,30 @@ class InvoiceDetailApi(APIView):
     @extend_schema(responses=InvoiceSerializer)
     def get(self, request: Request, pk: int) -> Response:
         return Response(InvoiceSerializer(get_object_or_404(_invoices(), pk=pk)).data)
+
+
+class _AnyAccept(BaseContentNegotiation):
+    """The PDF is the answer whatever the client accepts (`Accept: application/pdf` included);
+    errors still come as the usual JSON."""
+
+    def select_parser(self, request, parsers):  # type: ignore[no-untyped-def]
+        return parsers[0] if parsers else None
+
+    def select_renderer(self, request, renderers, format_suffix=None):  # type: ignore[no-untyped-def]
+        return renderers[0], renderers[0].media_type
+
+
+class InvoicePdfApi(APIView):
+    """`GET /invoices/{id}/pdf/`: the issued invoice as `application/pdf` (shared/API.md); 404 for a
+    draft, as for an invoice that does not exist (another provider's never does here)."""
+
+    required_capability = "billing.view"
+    content_negotiation_class = _AnyAccept
+
+    @extend_schema(responses={(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The bill")})
+    def get(self, request: Request, pk: int) -> HttpResponse:
+        invoice = get_object_or_404(Invoice, pk=pk, status=Invoice.Status.ISSUED)
+        return pdf_response(invoice_pdf(invoice), f"{invoice.number}.pdf")
 
 
 # --- credit notes and adjustments --------------------------------------------------------------

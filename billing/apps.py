@@ -12,3 +12,7 @@ class BillingConfig(AppConfig):
 
         if home_panel not in PORTAL_HOME_PANELS:
             PORTAL_HOME_PANELS.append(home_panel)
+        from billing.documents import invoice_attachment, invoice_pdf_ready
+        from notifications.services import ATTACHMENTS, Attachment
+
+        ATTACHMENTS["invoice_pdf"] = Attachment(make=invoice_attachment, ready=invoice_pdf_ready)

@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from urllib.parse import urlencode
 
 from django.db.models import Case, CharField, DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value, When, Window
 from django.db.models.expressions import RawSQL, RowRange
@@ -51,6 +52,24 @@ class Statement:
     @property
     def balance(self) -> Decimal:
         return self.lines[-1].balance if self.lines else self.previous_balance
+
+
+def statement_range(params: object) -> tuple[date | None, date | None]:
+    """The [from, to] days a statement page was asked for (`?from=2026-01-01&to=2026-06-30`);
+    a missing or unreadable day means open-ended. The page and its PDF read the same range."""
+    days = []
+    for name in ("from", "to"):
+        raw = str(params.get(name, "") or "").strip()  # type: ignore[attr-defined]
+        try:
+            days.append(date.fromisoformat(raw) if raw else None)
+        except ValueError:
+            days.append(None)
+    return days[0], days[1]
+
+
+def statement_range_query(start: date | None, end: date | None) -> str:
+    """The range back as a query string, for the statement's PDF link."""
+    return urlencode({name: day.isoformat() for name, day in (("from", start), ("to", end)) if day})
 
 
 def client_balance(client_id: int) -> Decimal:

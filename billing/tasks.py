@@ -14,3 +14,12 @@ def billing_run_finalized_task(run_id: int) -> dict[str, object]:
         return {"run": run_id, "handlers": 0}
     responses = billing_run_finalized.send(sender=BillingRun, run_id=run_id, invoice_count=run.invoice_count)
     return {"run": run_id, "invoices": run.invoice_count, "handlers": len(responses)}
+
+
+@shared_task(acks_late=True, soft_time_limit=240, time_limit=300)
+def invoices_render_task(invoice_ids: list[int]) -> dict[str, int]:
+    """Render and store one chunk of a run's invoice PDFs. Idempotent: bills already stored are
+    skipped, so a redelivered or repeated message renders nothing twice."""
+    from billing.documents import invoices_render
+
+    return {"invoices": len(invoice_ids), "rendered": invoices_render(invoice_ids)}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 

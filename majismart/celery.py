@@ -55,6 +55,16 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "args": ["payments.tasks.query_stale_stk"],
         "crontab": {"minute": "*"},
     },
+    "Send messages whose time has come: quiet hours over, retries due (every provider)": {
+        "task": "majismart.tasks.fan_out",
+        "args": ["notifications.tasks.sweep_messages"],
+        "crontab": {"minute": "*"},
+    },
+    "Send reminders, overdue and disconnection notices from each provider's hour (every provider)": {
+        "task": "majismart.tasks.fan_out",
+        "args": ["payments.tasks.send_reminders"],
+        "crontab": {"minute": "5"},
+    },
     "Delete abandoned upload previews (every provider)": {
         "task": "majismart.tasks.fan_out",
         "args": ["meters.tasks.purge_stale_uploads"],

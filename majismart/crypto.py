@@ -46,6 +46,13 @@ def rotate(token: str) -> str:
     return PREFIX + fernet().rotate(token[len(PREFIX) :].encode()).decode()
 
 
+def masked_secret(value: str) -> str:
+    """What a settings page shows of a saved secret: that it is set, and its last four characters."""
+    if not value:
+        return ""
+    return f"•••• {value[-4:]}" if len(value) >= 12 else "••••"
+
+
 def _index_key() -> bytes:
     # A key of its own (BLIND_INDEX_KEY), so rotating the encryption keys leaves every index valid.
     return hashlib.sha256(b"majismart-blind-index:" + settings.BLIND_INDEX_KEY.encode()).digest()

@@ -3,6 +3,7 @@
 - writes a development `.env` (DEBUG on, generated SECRET_KEY and encryption key) if absent;
 - with no DATABASE_URL, starts the embedded PostgreSQL (pgserver, data under `.data/`);
 - migrates every schema, seeds the demo providers once, prints URLs and logins;
+- starts the local Daraja (M-Pesa) and Africa's Talking (SMS) stand-ins for the sandbox;
 - with REDIS_URL, runs web + Celery worker + beat together (honcho, Procfile.dev);
   without it, runs the web server alone and Celery tasks run eagerly in-process.
 """
@@ -60,12 +61,16 @@ def run() -> None:
         os.environ["DATABASE_URL"] = embedded_database_url()  # this process keeps it running
         print("No DATABASE_URL: using the embedded PostgreSQL in .data/pg")
     standin = _daraja_standin()
+    sms_standin = _africastalking_standin()
     manage("migrate_schemas", "--verbosity", "0")
     manage("setup_platform")
     manage("seed_demo")
     base = os.environ.get("BASE_DOMAIN", "majismart.localhost")
     if standin:
         print(f"M-Pesa (Daraja) sandbox calls go to the local stand-in on {standin.base_url}.")
+    if sms_standin:
+        print(f"SMS (Africa's Talking) sandbox calls go to the local stand-in on {sms_standin.base_url} "
+              f"(see what was sent: {sms_standin.base_url}/__standin__/messages).")
     print(f"\nMajiSmart is starting on http://{base}:{port}/  (health: http://localhost:{port}/healthz)")
     if os.environ.get("REDIS_URL"):
         manage("setup_periodic_tasks")
@@ -80,21 +85,33 @@ def run() -> None:
     sys.exit(_serve([PY, str(ROOT / "manage.py"), "runserver", f"0.0.0.0:{port}"]))
 
 
-def _daraja_standin():  # type: ignore[no-untyped-def]
-    """The local Daraja stand-in (majismart.standins.daraja), serving from this process while
-    MajiSmart runs, unless DARAJA_SANDBOX_URL points elsewhere (e.g. Safaricom's real sandbox)."""
-    if os.environ.get("DARAJA_SANDBOX_URL"):
+def _standin(cls, label: str, url_env: str, port_env: str, default_port: int, **options):  # type: ignore[no-untyped-def]
+    """A local stand-in serving from this process while MajiSmart runs, its sandbox URL put in
+    `url_env`; none when `url_env` already points elsewhere (e.g. the vendor's real sandbox)."""
+    if os.environ.get(url_env):
         return None
+    port = int(os.environ.get(port_env, str(default_port)))
+    try:
+        standin = cls("127.0.0.1", port, **options).start()
+    except OSError as exc:
+        print(f"{label} stand-in not started (port {port}: {exc}); set {port_env}.")
+        return None
+    os.environ[url_env] = standin.base_url
+    return standin
+
+
+def _daraja_standin():  # type: ignore[no-untyped-def]
     from majismart.standins.daraja import DarajaStandIn
 
-    port = int(os.environ.get("DARAJA_STANDIN_PORT", "8701"))
-    try:
-        standin = DarajaStandIn("127.0.0.1", port, callback_delay=2.0).start()
-    except OSError as exc:
-        print(f"Daraja stand-in not started (port {port}: {exc}); set DARAJA_STANDIN_PORT.")
-        return None
-    os.environ["DARAJA_SANDBOX_URL"] = standin.base_url
-    return standin
+    return _standin(DarajaStandIn, "Daraja", "DARAJA_SANDBOX_URL", "DARAJA_STANDIN_PORT", 8701, callback_delay=2.0)
+
+
+def _africastalking_standin():  # type: ignore[no-untyped-def]
+    """seed_demo registers the demo providers' delivery-report URLs with it."""
+    from majismart.standins.africastalking import AfricasTalkingStandIn
+
+    return _standin(AfricasTalkingStandIn, "Africa's Talking", "AFRICASTALKING_SANDBOX_URL",
+                    "AFRICASTALKING_STANDIN_PORT", 8702, dlr_delay=3.0)
 
 
 def _serve(args: list[str]) -> int:

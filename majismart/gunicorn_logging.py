@@ -1,5 +1,5 @@
 """gunicorn's access log without secrets: the payment callback URLs carry the provider's secret
-token in their path, and pay links are credentials too; both are masked before a line is written
+token in their path (the SMS delivery reports too), and pay links are credentials; both are masked before a line is written
 (`--logger-class majismart.gunicorn_logging.RedactingLogger`)."""
 
 from __future__ import annotations
@@ -9,11 +9,11 @@ from typing import Any
 
 from gunicorn.glogging import Logger
 
-SECRET_PATHS = re.compile(r"^(/payments/(?:mpesa/)?(?:c2b/[a-z]+|stk/callback)/)[^/?]+|^(/pay/)[^/?]+")
+SECRET_PATHS = re.compile(r"^(/payments/(?:mpesa/)?(?:c2b/[a-z]+|stk/callback)/|/pay/|/notifications/sms/delivery/)[^/?]+")
 
 
 def redact(path: str) -> str:
-    return SECRET_PATHS.sub(lambda m: (m.group(1) or m.group(2)) + "…", path or "")
+    return SECRET_PATHS.sub(lambda m: m.group(1) + "…", path or "")
 
 
 class RedactingLogger(Logger):

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from django import template
 
+from majismart import money
+
 register = template.Library()
 
 
@@ -18,3 +20,9 @@ def can(user: object, capability: str) -> bool:
     from accounts.permissions import has_capability
 
     return has_capability(user, capability)
+
+
+@register.filter
+def kes(amount: object) -> str:
+    """`{{ invoice.total|kes }}` → `KES 1,948.75` (majismart.money.kes)."""
+    return money.kes(amount)

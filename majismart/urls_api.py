@@ -4,6 +4,7 @@ from accounts import api as accounts_api
 from billing import api as billing_api
 from clients import api as clients_api
 from meters import api as meters_api
+from notifications import api as notifications_api
 from payments import api as payments_api
 from tenants import api as tenants_api
 
@@ -25,9 +26,11 @@ urlpatterns = [
          name="api-billing-run-recompute"),
     path("invoices/", billing_api.InvoiceListApi.as_view(), name="api-invoices"),
     path("invoices/<int:pk>/", billing_api.InvoiceDetailApi.as_view(), name="api-invoice"),
+    path("invoices/<int:pk>/pdf/", billing_api.InvoicePdfApi.as_view(), name="api-invoice-pdf"),
     path("credit-notes/", billing_api.CreditNoteListCreateApi.as_view(), name="api-credit-notes"),
     path("payments/", payments_api.PaymentListCreateApi.as_view(), name="api-payments"),
     path("payments/<int:pk>/reverse/", payments_api.PaymentReverseApi.as_view(), name="api-payment-reverse"),
     path("clients/<int:pk>/pay-link/", payments_api.PayLinkApi.as_view(), name="api-client-pay-link"),
+    path("messages/", notifications_api.MessageListApi.as_view(), name="api-messages"),
     path("clients/<int:pk>/adjustments/", billing_api.ClientAdjustmentApi.as_view(), name="api-client-adjustments"),
 ]

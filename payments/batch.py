@@ -18,8 +18,16 @@ from django.utils import timezone
 
 from billing.models import LedgerEntry
 from payments.models import Allocation, CallbackInbox, Payment
+from payments.receivers import receipts_queue
 from payments.services import (
-    _amount, _close_waiting_request, _receipt, _trans_time, allocate_oldest_first, inbox_process, open_balances)
+    _amount,
+    _close_waiting_request,
+    _receipt,
+    _trans_time,
+    allocate_oldest_first,
+    inbox_process,
+    open_balances,
+)
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -134,6 +142,7 @@ def _settle_all(rows: list[_Row], created: dict[str, int]) -> None:
                     booked_on=timezone.localdate(r.paid_at), reference=r.receipt, description="M-Pesa payment")
         for r in rows])
     pairs = [(created[r.receipt], e.pk) for r, e in zip(rows, entries, strict=True)]
+    receipts_queue([payment for payment, _ in pairs])  # one task for the batch's receipts
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE payments_payment p SET ledger_entry_id = v.entry FROM (VALUES "

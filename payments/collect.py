@@ -3,6 +3,7 @@ their results from callbacks and queries, and the signed pay links themselves.""
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import hmac
 import json
@@ -11,7 +12,7 @@ import math
 import secrets
 import urllib.error
 import urllib.request
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
@@ -19,6 +20,7 @@ from django.core import signing
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.dateparse import parse_datetime
 
 from billing.selectors import client_balance
@@ -28,7 +30,14 @@ from majismart.phones import normalize_phone
 from majismart.urls import domain_url
 from payments import daraja
 from payments.models import CallbackInbox, Payment, PaymentRequest, PaymentSettings
-from payments.services import NAIROBI, _amount, _receipt, inbox_mark, payment_assign_to, payment_record
+from payments.services import (
+    NAIROBI,
+    _amount,
+    _receipt,
+    inbox_mark,
+    payment_assign_to,
+    payment_record,
+)
 
 log = logging.getLogger(__name__)
 
@@ -419,13 +428,37 @@ def paystack_verify(request: PaymentRequest) -> PaymentRequest:
 
 
 # --- pay links -----------------------------------------------------------------------------------
+# A link travels in every bill SMS, where each character costs: `<client id>-<day>-<signature>`
+# in base 36 with a 96-bit HMAC (SECRET_KEY, salted per provider schema) over the id, account
+# number and the day it was made, about 25 characters. Links in the older TimestampSigner form
+# (dots in them) still open until they expire.
+_EPOCH = date(2020, 1, 1)
+_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
+
+
+def _b36(n: int) -> str:
+    out = ""
+    while True:
+        n, r = divmod(n, 36)
+        out = _B36[r] + out
+        if not n:
+            return out
+
+
+def _pay_mac(pk: int, account: str, day: int) -> str:
+    digest = salted_hmac(f"majismart.paylink:{connection.schema_name}", f"{pk}:{account}:{day}",
+                         algorithm="sha256").digest()
+    return base64.urlsafe_b64encode(digest[:12]).decode()
+
+
 def _pay_signer() -> signing.TimestampSigner:
-    # Salted with the provider's schema: a link made for one provider means nothing on another.
+    # The earlier form, salted with the provider's schema as well.
     return signing.TimestampSigner(salt=f"majismart.paylink:{connection.schema_name}", sep=".")
 
 
 def pay_link_token(client: Client) -> str:
-    return _pay_signer().sign(f"{client.pk}-{client.account_number}")
+    day = (timezone.localdate() - _EPOCH).days
+    return f"{_b36(client.pk)}-{_b36(day)}-{_pay_mac(client.pk, client.account_number, day)}"
 
 
 def pay_link_url(client: Client) -> str:
@@ -434,13 +467,29 @@ def pay_link_url(client: Client) -> str:
     return domain_url(connection.tenant.domain, f"/pay/{pay_link_token(client)}/")
 
 
-def pay_link_client(token: str) -> Client | None:
-    """The client a pay link was made for, or None (forged, expired, or the account changed)."""
+def _legacy_pay_link(token: str) -> tuple[int, str] | None:
     try:
         value = _pay_signer().unsign(token, max_age=timedelta(days=settings.PAY_LINK_MAX_AGE_DAYS))
     except signing.BadSignature:
         return None
     pk, _, account = value.partition("-")
-    if not pk.isdigit():
+    return (int(pk), account) if pk.isdigit() else None
+
+
+def pay_link_client(token: str) -> Client | None:
+    """The client a pay link was made for, or None (forged, expired, or the account changed)."""
+    if "." in token:
+        found = _legacy_pay_link(token)
+        if found is None:
+            return None
+        return Client.objects.filter(pk=found[0], account_number=found[1]).exclude(status=Client.Status.CLOSED).first()
+    parts = token.split("-", 2)  # the signature's alphabet has "-" too
+    if len(parts) != 3 or not all(parts) or not all(ch in _B36 for ch in parts[0] + parts[1]) or len(parts[0]) > 12:
         return None
-    return Client.objects.filter(pk=int(pk), account_number=account).exclude(status=Client.Status.CLOSED).first()
+    pk, day = int(parts[0], 36), int(parts[1], 36)
+    if not 0 <= (timezone.localdate() - _EPOCH).days - day <= settings.PAY_LINK_MAX_AGE_DAYS:
+        return None
+    client = Client.objects.filter(pk=pk).exclude(status=Client.Status.CLOSED).first()
+    if client is None or not hmac.compare_digest(parts[2], _pay_mac(pk, client.account_number, day)):
+        return None
+    return client

@@ -44,3 +44,13 @@ def seed_payments() -> None:
         payment_record(method=Payment.Method.MPESA, receipt=f"SDEMOU{j:04d}", amount=Decimal("500.00"),
                        paid_at=now - timedelta(days=2, hours=j), client=None, account_reference=typed,
                        payer="2547 ***** 201", payer_name="UNKNOWN PAYER")
+
+
+def seed_notices() -> None:
+    """The latest bills texted to their clients (the demo's message log is not empty)."""
+    from billing.models import BillingRun, Invoice
+    from payments.notices import invoice_notices
+
+    run = BillingRun.objects.filter(status=BillingRun.Status.FINALIZED).order_by("-period").first()
+    if run is not None:
+        invoice_notices(list(Invoice.objects.filter(run=run).values_list("id", flat=True)))

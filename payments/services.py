@@ -69,13 +69,16 @@ def _allocate(payment: Payment) -> list[Allocation]:
 
 def _settle(payment: Payment, *, actor: object, note: str = "") -> None:
     """A matched payment: allocated to its client's invoices and posted to the ledger (the
-    caller saves `payment.ledger_entry`)."""
+    caller saves `payment.ledger_entry`); its receipt goes out after commit."""
+    from payments.receivers import receipts_queue
+
     _allocate(payment)
     payment.ledger_entry = LedgerEntry.objects.create(
         client_id=payment.client_id, kind=LedgerEntry.Kind.PAYMENT, amount=-payment.amount,
         booked_on=timezone.localdate(payment.paid_at), reference=payment.receipt,
         description=f"{payment.get_method_display()} payment{note}",
         created_by=actor if getattr(actor, "pk", None) else None)
+    receipts_queue([payment.pk])
 
 
 def _close_waiting_request(payment: Payment) -> None:

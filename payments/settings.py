@@ -23,13 +23,6 @@ PLAIN_CHOICES = {
 SHORTCODE = re.compile(r"^\d{5,7}$")
 
 
-def masked_secret(value: str) -> str:
-    """What the page shows of a saved secret: that it is set, and its last four characters."""
-    if not value:
-        return ""
-    return f"•••• {value[-4:]}" if len(value) >= 12 else "••••"
-
-
 def payment_settings_update(*, cfg: PaymentSettings, data: object, actor: object) -> PaymentSettings:
     """Save the form: a secret left empty keeps the saved one; "clear_<name>" removes it. The
     audit names the fields that changed, never their values."""

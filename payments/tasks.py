@@ -112,3 +112,26 @@ def query_stale_stk() -> int:
     from payments.collect import stk_query_stale
 
     return stk_query_stale()
+
+
+# --- what clients are told (payments/notices.py) -----------------------------------------------
+@shared_task(acks_late=True)
+def invoice_notices_task(invoice_ids: list[int]) -> int:
+    from payments.notices import invoice_notices
+
+    return invoice_notices(invoice_ids)
+
+
+@shared_task(acks_late=True)
+def payment_receipts_task(payment_ids: list[int]) -> int:
+    from payments.notices import payment_receipts
+
+    return payment_receipts(payment_ids)
+
+
+@shared_task
+def send_reminders() -> dict[str, int]:
+    """Hourly, per provider: sends from the provider's reminder hour, each reminder once."""
+    from payments.notices import reminders_send
+
+    return reminders_send()

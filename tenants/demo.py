@@ -66,6 +66,11 @@ def seed() -> list[DemoProvider]:
             from payments.demo import seed_payments
 
             seed_payments()
+            from notifications.demo import seed_notifications
+            from payments.demo import seed_notices
+
+            if seed_notifications():
+                seed_notices()
         result.append(demo)
     return result
 

@@ -1,12 +1,15 @@
 from __future__ import annotations
 
+import re
+
 from django import forms
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 
 from accounts.models import APIKey
 from majismart.phones import normalize_phone
-from tenants.services import validate_business_name, validate_subdomain
+from tenants.models import KRA_PIN_RE, MSG_BRAND_COLOR, MSG_KRA_PIN, Provider
+from tenants.services import logo_check, validate_business_name, validate_subdomain
 
 MSG_ADULT = "You must be 18 or older to open a provider account."
 MSG_ACCEPT = "Please accept the privacy policy and terms to continue."
@@ -79,3 +82,42 @@ class APIKeyForm(forms.ModelForm):
     class Meta:
         model = APIKey
         fields = ["name", "role"]
+
+
+class BrandingForm(forms.Form):
+    """Provider details & branding: what bills, receipts and statements print."""
+
+    address = forms.CharField(required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 3}),
+                              help_text="Postal and physical address, e.g. P.O. Box 123-80100, Moi Avenue, Mombasa.")
+    kra_pin = forms.CharField(label="KRA PIN", required=False, max_length=20, help_text="e.g. P051234567X")
+    contact_email = forms.EmailField(label="Contact email", required=False)
+    contact_phone = forms.CharField(label="Contact phone", required=False, max_length=20)
+    website = forms.URLField(required=False, assume_scheme="https")
+    brand_color = forms.CharField(label="Brand colour", max_length=7,
+                                  widget=forms.TextInput(attrs={"type": "color"}))
+    logo = forms.FileField(required=False, help_text="PNG or JPEG, at most 1 MB.")
+    remove_logo = forms.BooleanField(label="Remove the logo", required=False)
+
+    @classmethod
+    def for_provider(cls, provider: Provider) -> BrandingForm:
+        return cls(initial={name: getattr(provider, name) for name in (
+            "address", "kra_pin", "contact_email", "contact_phone", "website", "brand_color")})
+
+    def clean_kra_pin(self) -> str:
+        pin = "".join(self.cleaned_data["kra_pin"].split()).upper()
+        if pin and not re.match(KRA_PIN_RE, pin):
+            raise ValidationError(MSG_KRA_PIN, code="format")
+        return pin
+
+    def clean_brand_color(self) -> str:
+        color = self.cleaned_data["brand_color"].strip().lower()
+        if not re.match(r"^#[0-9a-f]{6}$", color):
+            raise ValidationError(MSG_BRAND_COLOR, code="format")
+        return color
+
+    def clean_contact_phone(self) -> str:
+        return normalize_phone(self.cleaned_data.get("contact_phone", ""))
+
+    def clean_logo(self) -> object:
+        logo = self.cleaned_data.get("logo")
+        return logo_check(logo) if logo else None

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import re
+
 from django.conf import settings
+from django.db import connection
 from django.db.models import QuerySet
 
 from majismart.urls import domain_url
@@ -39,3 +42,19 @@ def provider_info(provider: Provider) -> dict[str, object]:
         "callback_token": provider.callback_token,
         "callback_urls": callback_urls(provider),
     }
+
+
+# The only names logo_upload_to gives: anything else in the column (edited by hand, or forged
+# to reach another schema's files) is not a logo.
+_LOGO_NAME = re.compile(r"^branding/logo-[0-9a-f]{12}\.(png|jpg)$")
+LOGO_TYPES = {"png": "image/png", "jpg": "image/jpeg"}
+
+
+def logo_file(provider: Provider) -> tuple[str, str] | None:
+    """The provider's stored logo as (storage name, content type), or None. Read in the
+    provider's own schema: the tenant storage keeps each schema's files apart."""
+    name = provider.logo.name or ""
+    match = _LOGO_NAME.match(name)
+    if match is None or connection.schema_name != provider.schema_name or not provider.logo.storage.exists(name):
+        return None
+    return name, LOGO_TYPES[match.group(1)]

@@ -1,4 +1,5 @@
-"""Writes for providers: creation (schema, domain, owner), suspension, reactivation."""
+"""Writes for providers: creation (schema, domain, owner), suspension, reactivation, and the
+details and branding printed on bills."""
 
 from __future__ import annotations
 
@@ -7,13 +8,14 @@ import time
 from dataclasses import dataclass
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
-from django.db import connection, transaction
 from django.contrib.auth import password_validation
+from django.core.exceptions import ValidationError
 from django.core.management import call_command
+from django.db import connection, transaction
 from django_tenants.utils import schema_context, schema_exists, tenant_context
 
 from accounts.models import Role, User
+from majismart.phones import normalize_phone
 from tenants.models import TEMPLATE_SCHEMA, Domain, Provider, ProviderEvent
 from tenants.selectors import provider_domain_name
 
@@ -170,4 +172,104 @@ def provider_reactivate(*, provider: Provider, actor: str) -> Provider:
         provider=provider, action="reactivated", actor=actor,
         extra_data={"before": before, "after": provider.status},
     )
+    return provider
+
+
+# --- details and branding (printed on bills, receipts and statements) ---------------------------
+LOGO_MAX_BYTES = 1024 * 1024
+LOGO_MIN_SIDE, LOGO_MAX_SIDE = 32, 3000
+MSG_LOGO_TYPE = "The logo must be a PNG or JPEG image."
+MSG_LOGO_SIZE = "The logo must be at most 1 MB."
+MSG_LOGO_PIXELS = f"The logo must be between {LOGO_MIN_SIDE} and {LOGO_MAX_SIDE} pixels on each side."
+BRANDING_FIELDS = ("address", "kra_pin", "brand_color", "website", "contact_email", "contact_phone")
+
+
+def logo_check(upload: object) -> object:
+    """A logo is judged by its bytes, never its name or the browser's word: a PNG or JPEG that
+    Pillow can read, at most 1 MB, of sensible dimensions. Renamed with its real extension."""
+    from PIL import Image, UnidentifiedImageError
+
+    if getattr(upload, "size", 0) > LOGO_MAX_BYTES:
+        raise ValidationError(MSG_LOGO_SIZE, code="size")
+    upload.seek(0)  # type: ignore[attr-defined]
+    try:
+        # open() reads the header only, so a huge "decompression bomb" is refused by its size
+        # below before any pixel is decoded; verify() then walks the file's structure.
+        with Image.open(upload) as image:  # type: ignore[arg-type]
+            kind, (width, height) = image.format, image.size
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
+        raise ValidationError(MSG_LOGO_TYPE, code="type") from exc
+    finally:
+        upload.seek(0)  # type: ignore[attr-defined]
+    if kind not in ("PNG", "JPEG"):
+        raise ValidationError(MSG_LOGO_TYPE, code="type")
+    if not (LOGO_MIN_SIDE <= width <= LOGO_MAX_SIDE and LOGO_MIN_SIDE <= height <= LOGO_MAX_SIDE):
+        raise ValidationError(MSG_LOGO_PIXELS, code="pixels")
+    upload.name = "logo.png" if kind == "PNG" else "logo.jpg"  # type: ignore[attr-defined]
+    return upload
+
+
+def _clean_branding(fields: dict[str, object]) -> dict[str, object]:
+    cleaned: dict[str, object] = {}
+    errors: dict[str, list[str]] = {}
+    for name, value in fields.items():
+        if name not in BRANDING_FIELDS:
+            raise TypeError(f"{name} is not a branding field")
+        text = str(value or "").strip()
+        try:
+            if name == "kra_pin":
+                text = text.upper()  # stored upper-case, however it was typed
+            elif name == "brand_color":
+                text = text.lower() or Provider._meta.get_field("brand_color").default
+            elif name == "contact_email":
+                text = text.lower()
+            elif name == "contact_phone":
+                text = normalize_phone(text)
+        except ValidationError as exc:
+            errors[name] = exc.messages
+        cleaned[name] = text
+    if errors:
+        raise ValidationError(errors)
+    return cleaned
+
+
+@transaction.atomic
+def provider_branding_update(*, provider: Provider, actor: object, logo: object = None, remove_logo: bool = False,
+                             **fields: object) -> Provider:
+    """Save the details printed on bills (address, KRA PIN, colour, website, contacts) and the
+    logo. Audited with the names of the fields that changed and their values, except the phone
+    (personal data, encrypted at rest). A replaced logo's file is deleted once the change has
+    committed."""
+    from accounts.services import audit
+
+    cleaned = _clean_branding(fields)
+    if logo is not None:
+        try:
+            logo_check(logo)
+        except ValidationError as exc:
+            raise ValidationError({"logo": exc.messages}) from exc
+    # Two owners saving at once: the later one sees the first one's values for its audit.
+    provider = Provider.objects.select_for_update().get(pk=provider.pk)
+    before = {name: getattr(provider, name) for name in cleaned}
+    for name, value in cleaned.items():
+        setattr(provider, name, value)
+    provider.full_clean(exclude=[f.name for f in Provider._meta.fields if f.name not in cleaned], validate_unique=False)
+    changed = sorted(name for name in cleaned if before[name] != cleaned[name])
+    old_logo = provider.logo.name
+    if logo is not None:
+        provider.logo.save(logo.name, logo, save=False)  # type: ignore[attr-defined]
+        changed.append("logo")
+    elif remove_logo and old_logo:
+        provider.logo = ""
+        changed.append("logo")
+    if not changed:
+        return provider
+    provider.save(update_fields=[*cleaned, "logo"])
+    if "logo" in changed and old_logo:
+        storage = provider.logo.storage
+        transaction.on_commit(lambda: storage.delete(old_logo))
+    shown = [n for n in changed if n in cleaned and n != "contact_phone"]
+    audit(actor=actor, action="provider.branding_changed", object_repr=provider.name, fields=changed,
+          before={n: before[n] for n in shown}, after={n: cleaned[n] for n in shown})
     return provider

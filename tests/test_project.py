@@ -149,6 +149,8 @@ def test_the_access_log_masks_callback_tokens_and_pay_links() -> None:
     assert redact("/payments/c2b/validation/s3cr3tT0ken/") == "/payments/c2b/validation/…/"
     assert redact("/payments/stk/callback/s3cr3tT0ken/") == "/payments/stk/callback/…/"
     assert redact("/pay/12-ACC1.abc.def/3/status/") == "/pay/…/3/status/"
+    assert redact("/pay/c-2kq-AbCdEfGhIjKlMnOp/") == "/pay/…/"
+    assert redact("/notifications/sms/delivery/s3cr3tT0ken/") == "/notifications/sms/delivery/…/"
     assert redact("/dashboard/payments/3/") == "/dashboard/payments/3/"
     environ = {"REQUEST_METHOD": "POST", "RAW_URI": "/payments/mpesa/stk/callback/s3cr3tT0ken/",
                "PATH_INFO": "/payments/mpesa/stk/callback/s3cr3tT0ken/", "SERVER_PROTOCOL": "HTTP/1.1"}

@@ -35,6 +35,24 @@ class ProviderPasswordResetForm(PasswordResetForm):
             domain_override = tenant.domain + (f":{port}" if port and port not in ("80", "443") else "")
         super().save(domain_override=domain_override, **kwargs)
 
+    def send_mail(self, subject_template_name: str, email_template_name: str, context: dict, from_email: str | None,
+                  to_email: str, html_email_template_name: str | None = None) -> None:
+        """Through notifications, like every message (its log keeps the email without the link)."""
+        from django.db import connection
+        from django.urls import reverse
+
+        from notifications.services import Outgoing, send_now
+
+        if connection.schema_name == "public":  # platform admins: no provider, no message log
+            return super().send_mail(subject_template_name, email_template_name, context, from_email, to_email,
+                                     html_email_template_name)
+        link = context["protocol"] + "://" + context["domain"] + reverse(
+            "password_reset_confirm", kwargs={"uidb64": context["uid"], "token": context["token"]})
+        user = context["user"]
+        values = {"provider": context.get("provider_name", ""), "name": user.get_full_name(), "account": ""}
+        send_now(event="password_reset", channel="email", outgoing=Outgoing(f"user:{user.pk}", to_email, values),
+                 secret_values={"link": link})
+
 
 class PasswordResetView(auth_views.PasswordResetView):
     form_class = ProviderPasswordResetForm

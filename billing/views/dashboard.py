@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import has_capability, require_capability
+from billing.documents import invoice_pdf, pdf_response, statement_pdf
 from billing.models import BillingRun, BillingSettings, CreditNote, Invoice, Tariff
 from billing.runs import (
     billing_run_discard,
@@ -23,7 +24,14 @@ from billing.runs import (
     billing_run_start,
     period_parse,
 )
-from billing.selectors import INVOICE_STATES, invoice_search, invoices_with_dues, terms_of
+from billing.selectors import (
+    INVOICE_STATES,
+    invoice_search,
+    invoices_with_dues,
+    statement_range,
+    statement_range_query,
+    terms_of,
+)
 from billing.services import (
     adjustment_post,
     billing_rules_update,
@@ -34,7 +42,7 @@ from billing.services import (
     tariff_create,
 )
 from billing.tariffs import charge_for
-from clients.models import Category
+from clients.models import Category, Client
 from majismart.charts import bar_chart
 
 BLOCK_ROWS = 6
@@ -92,16 +100,27 @@ def tariff_new(request: HttpRequest) -> HttpResponse:
         status=400 if errors else 200)
 
 
+def _statement_page(request: HttpRequest, client: Client, *, errors: dict | None = None, status: int = 200) -> HttpResponse:
+    from billing.selectors import client_statement
+
+    start, end = statement_range(request.GET)
+    return render(request, "billing/statement.html", {
+        "active": "clients", "client": client, "statement": client_statement(client.pk, start=start, end=end),
+        "range": request.GET, "range_query": statement_range_query(start, end),
+        "can_adjust": has_capability(request.user, "billing.run"),
+        "errors": errors or {}, "data": request.POST if errors else {}}, status=status)
+
+
 @require_capability("billing.view")
 def client_statement_page(request: HttpRequest, pk: int) -> HttpResponse:
-    from billing.selectors import client_statement
-    from clients.models import Client
+    return _statement_page(request, get_object_or_404(Client, pk=pk))
 
+
+@require_capability("billing.view")
+def client_statement_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(Client, pk=pk)
-    return render(request, "billing/statement.html", {"active": "clients", "client": client,
-                                                      "statement": client_statement(client.pk),
-                                                      "can_adjust": has_capability(request.user, "billing.run"),
-                                                      "errors": {}, "data": {}})
+    start, end = statement_range(request.GET)
+    return pdf_response(statement_pdf(client, start, end), f"statement-{client.account_number}.pdf")
 
 
 # --- billing runs: the wizard (period → preview with warnings → finalise) ----------------------
@@ -221,6 +240,13 @@ def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return _invoice_page(request, get_object_or_404(Invoice, pk=pk))
 
 
+@require_capability("billing.view")
+def invoice_pdf_view(request: HttpRequest, pk: int) -> HttpResponse:
+    # Drafts are working copies, not documents: only what was issued has a PDF.
+    invoice = get_object_or_404(Invoice, pk=pk, status=Invoice.Status.ISSUED)
+    return pdf_response(invoice_pdf(invoice), f"{invoice.number}.pdf")
+
+
 @require_http_methods(["POST"])
 @require_capability("billing.run")
 def invoice_credit(request: HttpRequest, pk: int) -> HttpResponse:
@@ -245,17 +271,12 @@ def credit_note_list(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["POST"])
 @require_capability("billing.run")
 def client_adjust(request: HttpRequest, pk: int) -> HttpResponse:
-    from billing.selectors import client_statement
-    from clients.models import Client
-
     client = get_object_or_404(Client, pk=pk)
     try:
         entry = adjustment_post(client=client, amount=request.POST.get("amount", ""),
                                 reason=request.POST.get("reason", ""), actor=request.user)
     except ValidationError as exc:
-        return render(request, "billing/statement.html", {
-            "active": "clients", "client": client, "statement": client_statement(client.pk), "can_adjust": True,
-            "errors": exc.message_dict, "data": request.POST}, status=400)
+        return _statement_page(request, client, errors=exc.message_dict, status=400)
     messages.success(request, f"Adjustment {entry.reference} of KES {entry.amount:,.2f} posted.")
     return redirect("client_statement", pk=pk)
 

@@ -1,11 +1,17 @@
 from __future__ import annotations
 
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
 from accounts.permissions import require_capability
+from billing.documents import invoice_pdf, pdf_response, statement_pdf
 from billing.models import Invoice
-from billing.selectors import client_statement, invoices_with_dues
+from billing.selectors import (
+    client_statement,
+    invoices_with_dues,
+    statement_range,
+    statement_range_query,
+)
 from clients.models import Client
 from clients.selectors import own_client
 
@@ -13,9 +19,19 @@ from clients.selectors import own_client
 @require_capability("portal.use")
 def statement(request: HttpRequest) -> HttpResponse:
     client = own_client(request.user)
+    start, end = statement_range(request.GET)
     return render(request, "portal/statement.html", {
-        "active": "statement", "client": client,
-        "statement": client_statement(client.pk) if client else None})
+        "active": "statement", "client": client, "range": request.GET, "range_query": statement_range_query(start, end),
+        "statement": client_statement(client.pk, start=start, end=end) if client else None})
+
+
+@require_capability("portal.use")
+def statement_download(request: HttpRequest) -> HttpResponse:
+    client = own_client(request.user)
+    if client is None:
+        raise Http404
+    start, end = statement_range(request.GET)
+    return pdf_response(statement_pdf(client, start, end), f"statement-{client.account_number}.pdf")
 
 
 def _issued(client: Client | None):  # type: ignore[no-untyped-def]
@@ -38,6 +54,14 @@ def invoice(request: HttpRequest, pk: int) -> HttpResponse:
     bill = get_object_or_404(_issued(client).select_related("client", "category", "tariff"), pk=pk)
     return render(request, "portal/invoice.html", {"active": "bills", "client": client, "invoice": bill,
                                                    "lines": bill.lines.all(), "meter_rows": list(bill.meters.all())})
+
+
+@require_capability("portal.use")
+def invoice_download(request: HttpRequest, pk: int) -> HttpResponse:
+    # Only the client's own issued bills: another client's (or a draft) is a 404, as if absent.
+    client = own_client(request.user)
+    bill = get_object_or_404(Invoice.objects.filter(client=client, status=Invoice.Status.ISSUED), pk=pk)
+    return pdf_response(invoice_pdf(bill), f"{bill.number}.pdf")
 
 
 def home_panel(request: HttpRequest) -> tuple[str, dict] | None:

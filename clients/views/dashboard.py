@@ -10,6 +10,7 @@ from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import has_capability, require_capability
@@ -23,6 +24,9 @@ from majismart import uploads
 from majismart.charts import bar_chart
 from meters.models import Meter, Reading
 from meters.selectors import monthly_consumption
+from notifications.models import Channel, Consent, Message
+from notifications.services import Outgoing, consent_map, consent_record, notify
+from notifications.text import mask_recipient
 
 PAGE_SIZE = 25
 
@@ -87,8 +91,12 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
     meter_ids = [m.pk for m in client.meters.all()]
     readings = (Reading.objects.filter(meter_id__in=meter_ids).select_related("meter", "recorded_by")
                 .order_by("-read_at")[:24])
+    can_message = has_capability(request.user, "messages.send")
     return render(request, "clients/detail.html", {
         "active": "clients", "client": client, "readings": readings,
+        "can_see_messages": has_capability(request.user, "messages.view"), "can_message": can_message,
+        "sent": Message.objects.filter(client_id=client.pk).order_by("-created")[:10],
+        "prefs": consent_map([client.pk])[client.pk], "topics": Consent.Topic.choices,
         "chart": bar_chart(monthly_consumption(meter_ids)),
         "can_manage": has_capability(request.user, "clients.manage"),
         "can_see_identity": has_capability(request.user, "clients.view_sensitive"),
@@ -159,3 +167,48 @@ def register_settings(request: HttpRequest) -> HttpResponse:
         "active": "clients", "categories": Category.objects.all(), "zones": Zone.objects.all(),
         "category_form": category_form, "zone_form": zone_form, "can_manage": can_manage,
         "account_form": account_form, "example": numbering.format(numbering.next_account_number)})
+
+
+MSG_MESSAGE_EMPTY = "Write the message."
+MSG_NO_ADDRESS = "This client has no {what}."
+
+
+@require_http_methods(["POST"])
+@require_capability("messages.send")
+def client_message(request: HttpRequest, pk: int) -> HttpResponse:
+    """A one-off SMS or email to this client from staff (an account message, audited)."""
+    client = get_object_or_404(Client, pk=pk)
+    channel, text = request.POST.get("channel", ""), request.POST.get("text", "").strip()
+    address = {"sms": client.phone, "email": client.email}.get(channel)
+    if address is None:
+        messages.error(request, "Choose SMS or email.")
+    elif not text:
+        messages.error(request, MSG_MESSAGE_EMPTY)
+    elif not address:
+        messages.error(request, MSG_NO_ADDRESS.format(what="phone number" if channel == "sms" else "email address"))
+    else:
+        key = f"{client.pk}:{timezone.now().timestamp():.6f}"
+        values = {"provider": request.tenant.name, "name": client.full_name, "account": client.account_number,
+                  "text": text}
+        ids = notify(event="account_message", channel=channel, outgoing=[Outgoing(key, address, values, client.pk)])
+        audit(actor=request.user, action="client.messaged", object_repr=client.account_number, channel=channel)
+        sent = Message.objects.filter(dedup_key=f"account_message:{channel}:{key}").first()
+        if sent is None:
+            messages.error(request, f"{Channel(channel).label} is not set up for this provider.")
+        elif sent.status == Message.Status.SKIPPED:
+            messages.warning(request, f"Not sent: {sent.note}")
+        else:
+            when = "queued" if ids else sent.note.lower().rstrip(".")
+            messages.success(request, f"{Channel(channel).label} to {mask_recipient(address)} {when}.")
+    return redirect("client_detail", pk=client.pk)
+
+
+@require_http_methods(["POST"])
+@require_capability("clients.manage")
+def client_preferences(request: HttpRequest, pk: int) -> HttpResponse:
+    """Record what the client told staff (by phone, at the office) about being contacted."""
+    client = get_object_or_404(Client, pk=pk)
+    choices = {topic: request.POST.get(topic) == "on" for topic in Consent.Topic.values}
+    if consent_record(client_id=client.pk, choices=choices, source="staff", actor=request.user):
+        messages.success(request, "The client's message choices are saved.")
+    return redirect("client_detail", pk=client.pk)

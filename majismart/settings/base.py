@@ -78,6 +78,7 @@ TENANT_APPS = [
     "django.contrib.sessions",
     "accounts",
     "axes",
+    "notifications",
     "clients",
     "meters",
     "billing",
@@ -245,6 +246,25 @@ if not env.str("EMAIL_URL", default="") and not UNSAFE_DEFAULTS_OK:
 EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default=f"MajiSmart <no-reply@{BASE_DOMAIN}>")
+# An email service's HTTP API through django-anymail instead of SMTP: ANYMAIL_ESP names the
+# backend (mailgun, sendgrid, postmark, brevo, amazon_ses, mailjet, resend, ...), ANYMAIL_API_KEY
+# its key (ANYMAIL_API_KEY_FILE works too); other ANYMAIL_<ESP>_<SETTING> values pass through.
+ANYMAIL_ESP = env.str("ANYMAIL_ESP", default="").strip().lower()
+if ANYMAIL_ESP:
+    EMAIL_BACKEND = f"anymail.backends.{ANYMAIL_ESP}.EmailBackend"
+    ANYMAIL = {key[len("ANYMAIL_"):]: value for key, value in os.environ.items()
+               if key.startswith(f"ANYMAIL_{ANYMAIL_ESP.upper()}_")}
+    if env_secret("ANYMAIL_API_KEY"):
+        ANYMAIL[f"{ANYMAIL_ESP.upper()}_API_KEY"] = env_secret("ANYMAIL_API_KEY")
+
+# --- SMS (Africa's Talking) -------------------------------------------------------------
+# Each provider sends with its own Africa's Talking username and key (Messages → Settings).
+# `make run` points the sandbox at the local stand-in (majismart.standins.africastalking).
+AFRICASTALKING_URLS = {
+    "sandbox": env.str("AFRICASTALKING_SANDBOX_URL", default="https://api.sandbox.africastalking.com").rstrip("/"),
+    "live": env.str("AFRICASTALKING_LIVE_URL", default="https://api.africastalking.com").rstrip("/"),
+}
+NOTIFICATIONS_HTTP_TIMEOUT = env.float("NOTIFICATIONS_HTTP_TIMEOUT", default=15.0)
 
 # --- payments ---------------------------------------------------------------------------
 # Daraja (M-Pesa) and Paystack base URLs. Point them at the project's stand-in

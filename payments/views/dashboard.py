@@ -8,16 +8,16 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.cache import add_never_cache_headers
 from django.utils.dateparse import parse_date
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import has_capability, require_capability
-from django.utils.cache import add_never_cache_headers
-
+from majismart.crypto import masked_secret
 from payments.collect import public_callback_urls
 from payments.models import Payment, PaymentRequest, PaymentSettings
 from payments.services import payment_assign, payment_mark_refunded, payment_reverse
-from payments.settings import SECRET_FIELDS, masked_secret, payment_register_urls, payment_settings_update
+from payments.settings import SECRET_FIELDS, payment_register_urls, payment_settings_update
 from tenants.selectors import callback_urls
 
 PAGE_SIZE = 50

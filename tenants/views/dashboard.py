@@ -1,18 +1,22 @@
-"""The provider dashboard: home and settings (provider details, M-Pesa callbacks, API keys)."""
+"""The provider dashboard: home and settings (provider details and branding, M-Pesa callbacks,
+API keys); the provider's logo for its own staff and clients."""
 
 from __future__ import annotations
 
 from django.contrib import messages
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.models import APIKey, Role, User
 from accounts.permissions import has_capability, require_capability
 from accounts.services import api_key_create, api_key_revoke
-from tenants.forms import APIKeyForm
-from tenants.selectors import callback_urls
+from tenants.forms import APIKeyForm, BrandingForm
+from tenants.models import Provider
+from tenants.selectors import callback_urls, logo_file
+from tenants.services import provider_branding_update
 
 
 @require_capability("dashboard.view")
@@ -70,3 +74,38 @@ def api_key_revoke_view(request: HttpRequest, prefix: str) -> HttpResponse:
     api_key_revoke(api_key=key, actor=request.user)
     messages.success(request, f"API key “{key.name}” revoked.")
     return redirect("settings")
+
+
+@require_http_methods(["GET", "POST"])
+@require_capability("settings.manage")
+def branding(request: HttpRequest) -> HttpResponse:
+    provider = Provider.objects.get(pk=request.tenant.pk)  # type: ignore[attr-defined]  # fresh, not the cached tenant
+    form = BrandingForm(request.POST, request.FILES) if request.method == "POST" else BrandingForm.for_provider(provider)
+    if request.method == "POST" and form.is_valid():
+        data = dict(form.cleaned_data)
+        try:
+            provider_branding_update(provider=provider, actor=request.user, logo=data.pop("logo"),
+                                     remove_logo=data.pop("remove_logo"), **data)
+        except ValidationError as exc:
+            for field, errors in exc.message_dict.items():
+                form.add_error(field if field in form.fields else None, errors)
+        else:
+            messages.success(request, "Provider details saved; new bills, receipts and statements carry them.")
+            return redirect("branding")
+    return render(request, "tenants/branding.html", {"active": "settings", "form": form, "branded": provider},
+                  status=400 if form.errors else 200)
+
+
+def provider_logo(request: HttpRequest) -> HttpResponse:
+    """The logo, for the provider's own logins (staff and clients): every user lives in this
+    provider's schema, so a session from another provider's domain is never authenticated here."""
+    if not request.user.is_authenticated:
+        raise Http404
+    found = logo_file(request.tenant)  # type: ignore[attr-defined]
+    if found is None:
+        raise Http404
+    name, content_type = found
+    response = FileResponse(request.tenant.logo.storage.open(name, "rb"), content_type=content_type)  # type: ignore[attr-defined]
+    response["Cache-Control"] = "private, max-age=86400"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

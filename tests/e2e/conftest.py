@@ -51,13 +51,25 @@ def daraja_session() -> Iterator[object]:
 
 
 @pytest.fixture(scope="session")
-def app_server(django_db_setup, django_db_blocker, tmp_path_factory, daraja_session) -> Iterator[AppServer]:  # type: ignore[no-untyped-def]
+def africastalking_session() -> Iterator[object]:
+    """One Africa's Talking stand-in (any username and key) for the browser tests' server."""
+    from majismart.standins.africastalking import AfricasTalkingStandIn
+
+    standin = AfricasTalkingStandIn("127.0.0.1", 0, dlr_delay=0.5).start()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture(scope="session")
+def app_server(django_db_setup, django_db_blocker, tmp_path_factory, daraja_session,  # type: ignore[no-untyped-def]
+               africastalking_session) -> Iterator[AppServer]:
     port = free_port()
     with django_db_blocker.unblock():
         # The test settings (fast password hasher the personas were saved with), real gunicorn.
         env = child_env(SITE_PORT=str(port), SITE_SCHEME="http", CELERY_TASK_ALWAYS_EAGER="true",
                         DJANGO_SETTINGS_MODULE="majismart.settings.test",
-                        DARAJA_SANDBOX_URL=daraja_session.base_url)
+                        DARAJA_SANDBOX_URL=daraja_session.base_url,
+                        AFRICASTALKING_SANDBOX_URL=africastalking_session.base_url)
     env.pop("REDIS_URL", None)
     log = tmp_path_factory.mktemp("server") / "gunicorn.log"
     args = [PYTHON, "-m", "gunicorn", "majismart.wsgi:application", "--bind", f"127.0.0.1:{port}",

@@ -1,0 +1,109 @@
+"""The messages MajiSmart sends: each event's purpose, placeholders and default wording.
+
+The apps above compose the values (billing and payments know amounts, pay links and paybills);
+providers may reword any template (MessageTemplate), with these placeholders only.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from notifications.models import Channel, Purpose
+
+COMMON = ("provider", "name", "account")
+
+
+@dataclass(frozen=True)
+class Event:
+    key: str
+    label: str
+    purpose: str
+    placeholders: tuple[str, ...]
+    sms: str = ""
+    email_subject: str = ""
+    email_body: str = ""
+    sample: dict[str, str] = field(default_factory=dict)
+    description: str = ""
+
+    @property
+    def channels(self) -> list[str]:
+        return [c for c, text in ((Channel.SMS, self.sms), (Channel.EMAIL, self.email_body)) if text]
+
+    def allowed(self) -> set[str]:
+        return set(COMMON) | set(self.placeholders)
+
+
+SAMPLE = {"provider": "Mombasa Water Works", "name": "Esther Njeri", "account": "MWW00042",
+          "period": "October 2026", "invoice": "INV-2026-000123", "amount": "KES 1,948.75",
+          "amount_due": "KES 2,448.75", "due_date": "16 Nov 2026", "how_to_pay": "M-Pesa Paybill 174379, Acc MWW00042",
+          "paybill": "174379", "pay_link": "https://mombasa-water.majismart.co.ke/p/Q2x9a1Bc7dE4fG8h",
+          "portal_link": "https://mombasa-water.majismart.co.ke/portal/", "receipt": "TKL8A1B2C3",
+          "date": "12 Nov 2026", "balance": "KES 500.00", "method": "M-Pesa", "days": "3",
+          "link": "https://mombasa-water.majismart.co.ke/accounts/reset/…", "text": "Your message here."}
+
+EVENTS: dict[str, Event] = {e.key: e for e in [
+    Event("invoice_issued", "Bill issued", Purpose.BILLING,
+          ("period", "invoice", "amount", "amount_due", "due_date", "how_to_pay", "paybill", "pay_link",
+           "portal_link"),
+          sms="{provider}: {period} water bill {amount}, total due {amount_due} by {due_date}. "
+              "{how_to_pay}. Pay: {pay_link}",
+          email_subject="Your {period} water bill from {provider}: {amount_due} due {due_date}",
+          email_body="Dear {name},\n\nYour water bill {invoice} for {period} is {amount}. With your earlier "
+                     "balance, {amount_due} is due by {due_date}. The bill is attached.\n\n"
+                     "How to pay: {how_to_pay}, or pay online: {pay_link}\n\n"
+                     "See your usage and bills: {portal_link}\n\n{provider}",
+          description="Sent when a billing run is finalised, with the bill PDF attached to the email."),
+    Event("payment_received", "Payment received", Purpose.BILLING,
+          ("amount", "receipt", "date", "balance", "method"),
+          sms="{provider}: we received {amount} for acc {account} on {date}, ref {receipt}. "
+              "Balance {balance}. Thank you.",
+          email_subject="Payment received: {amount} ({receipt})",
+          email_body="Dear {name},\n\nWe received your {method} payment of {amount} for account {account} "
+                     "on {date} (reference {receipt}). Your balance is now {balance}. The receipt is "
+                     "attached.\n\nThank you,\n{provider}",
+          description="Sent for every payment that reaches an account (the receipt)."),
+    Event("reminder_due", "Reminder before due date", Purpose.BILLING,
+          ("amount_due", "due_date", "days", "how_to_pay", "paybill", "pay_link"),
+          sms="{provider}: reminder, {amount_due} for acc {account} is due on {due_date}. {how_to_pay}. "
+              "Pay: {pay_link}",
+          email_subject="Reminder: {amount_due} due on {due_date}",
+          email_body="Dear {name},\n\nA reminder that {amount_due} for account {account} is due on "
+                     "{due_date}.\n\nHow to pay: {how_to_pay}, or online: {pay_link}\n\n"
+                     "If you have paid already, thank you and please ignore this message.\n\n{provider}",
+          description="Sent the set number of days before a bill's due date, if it is still unpaid."),
+    Event("overdue", "Overdue notice", Purpose.BILLING,
+          ("amount_due", "due_date", "days", "how_to_pay", "paybill", "pay_link"),
+          sms="{provider}: {amount_due} for acc {account} was due on {due_date}. Please pay now to avoid "
+              "penalties. {how_to_pay}. Pay: {pay_link}",
+          email_subject="Overdue: {amount_due} was due on {due_date}",
+          email_body="Dear {name},\n\nOur records show {amount_due} for account {account} was due on "
+                     "{due_date}. Please pay now to avoid late-payment penalties.\n\nHow to pay: "
+                     "{how_to_pay}, or online: {pay_link}\n\n{provider}",
+          description="Sent the set number of days after the due date, if the bill is still unpaid."),
+    Event("disconnection", "Disconnection notice", Purpose.BILLING,
+          ("amount_due", "due_date", "days", "how_to_pay", "paybill", "pay_link"),
+          sms="{provider}: NOTICE. Acc {account} has {amount_due} unpaid since {due_date}. Pay within 7 days "
+              "to avoid disconnection. {how_to_pay}. Pay: {pay_link}",
+          email_subject="Disconnection notice for account {account}",
+          email_body="Dear {name},\n\nAccount {account} has {amount_due} unpaid since {due_date}. Unless it is "
+                     "paid within 7 days, your water supply may be disconnected.\n\nHow to pay: {how_to_pay}, "
+                     "or online: {pay_link}\n\nIf you have paid already, please ignore this notice.\n\n{provider}",
+          description="Sent once a bill is the set number of days overdue."),
+    Event("broadcast", "Announcement", Purpose.SUPPLY, ("text",),
+          sms="{text}", email_subject="{provider}: announcement", email_body="Dear {name},\n\n{text}\n\n{provider}",
+          description="A broadcast to a zone, category or everyone; the text is written each time."),
+    Event("account_message", "Message to one client", Purpose.BILLING, ("text",),
+          sms="{provider}: {text}", email_subject="A message from {provider}",
+          email_body="Dear {name},\n\n{text}\n\n{provider}",
+          description="Written by staff from a client's page."),
+    Event("password_reset", "Password reset", Purpose.ACCOUNT, ("link",),
+          email_subject="Reset your {provider} password",
+          email_body="Someone asked to reset the password of your {provider} account.\n\n"
+                     "To choose a new password, open: {link}\n\nIf it wasn't you, ignore this email: "
+                     "your password stays as it is.\n\n{provider}",
+          description="Sent when a user asks for a password reset (never held, never opted out)."),
+    Event("test", "Test message", Purpose.ACCOUNT, (),
+          sms="{provider}: this is a test message from MajiSmart. SMS works.",
+          email_subject="{provider}: test email", email_body="This is a test email from MajiSmart.\n\n{provider}",
+          description="Sent from the settings page to check the set-up."),
+]}

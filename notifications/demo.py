@@ -1,0 +1,43 @@
+"""Demo SMS and email settings for `seed_demo`: each demo provider on Africa's Talking's sandbox
+(the local stand-in under `make run`), with its delivery-report URL registered there."""
+
+from __future__ import annotations
+
+import json
+import logging
+import urllib.request
+
+from django.conf import settings
+from django.db import connection
+
+from majismart.urls import domain_url
+
+log = logging.getLogger(__name__)
+
+
+def seed_notifications() -> bool:
+    """Set up the current provider's SMS once; True when it was set up now."""
+    from notifications.models import NotificationSettings
+
+    cfg = NotificationSettings.load()
+    if cfg.at_username:
+        return False
+    slug = connection.tenant.slug
+    cfg.at_environment, cfg.at_username, cfg.at_api_key = "sandbox", slug, f"demo-at-key-{slug}"
+    cfg.save()
+    _register_with_standin(slug, domain_url(connection.tenant.domain, f"/notifications/sms/delivery/{cfg.delivery_token}/"))
+    return True
+
+
+def _register_with_standin(username: str, url: str) -> None:
+    """Only the local stand-in has this control endpoint; the real sandbox is set up by hand."""
+    base = settings.AFRICASTALKING_URLS["sandbox"]
+    if not base.startswith("http://127.0.0.1"):
+        return
+    request = urllib.request.Request(f"{base}/__standin__/dlr-url", method="POST",
+                                     data=json.dumps({"username": username, "url": url}).encode(),
+                                     headers={"Content-Type": "application/json"})
+    try:
+        urllib.request.urlopen(request, timeout=3).close()  # noqa: S310 - a loopback URL, checked above
+    except OSError as exc:
+        log.warning("The Africa's Talking stand-in did not take the delivery-report URL: %s", exc)

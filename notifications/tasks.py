@@ -1,0 +1,19 @@
+from __future__ import annotations
+
+from celery import shared_task
+
+
+@shared_task(acks_late=True, time_limit=600, soft_time_limit=540)
+def send_messages_task(ids: list[int]) -> dict[str, int]:
+    """Send these messages (those still queued and due: a redelivery sends nothing twice)."""
+    from notifications.services import send_messages
+
+    return send_messages(ids)
+
+
+@shared_task
+def sweep_messages() -> int:
+    """Every minute, per provider: messages out of quiet hours, retries due, lost tasks."""
+    from notifications.services import sweep
+
+    return sweep()
