@@ -12,13 +12,16 @@ append-only and its ids grow, so "amount due" is the client's ledger sum up to t
 entries, "previous balance" the sum up to the previous invoice's own entries, and what lies
 between them is payments (and their reversals) or other credits and charges.
 
-Speed: `invoices_render` lays out LAYOUT_BATCH bills as one HTML document (each bill starts a
-page and carries an anchor `doc-<id>` on its first element), then writes each bill's pages as its
-own PDF with `Document.copy(pages)`, with the cyclic garbage collector paused for the pass. That
-saves what every WeasyPrint call pays once (stylesheet, fonts, document set-up: about 25 ms here)
-and the collector's walks over the worker's heap during each call; laying out and painting a bill
-itself (about 85 ms, two thirds of it tables) is the same either way. bench/pdf.py measures it
-against one `HTML(...).write_pdf()` per bill: about 1.5-1.7x.
+Speed: a bill is a form (billing/invoice_form.py): a frame that is the same for every bill of a
+run (letterhead, labels, boxes, dates, the chart's months, how to pay, footer) and a layer of the
+bill's own figures. `invoices_render` lays the frame out with WeasyPrint once per STAMP_BATCH
+bills and stamps each bill's layer over it (majismart.pdfstamp: positioned text in a DejaVu Sans
+subset of the batch's characters, boxes, then one PDF written around the frame's bytes), about
+4 ms a bill where one WeasyPrint call per bill takes about 250 ms: WeasyPrint spends most of a
+millisecond on every box of a page, and nearly all of a bill's boxes are the frame's. bench/pdf.py
+measures both. A bill longer than the form (more meters or charge lines than it has rows for)
+flows through templates/pdf/invoice.html instead, LAYOUT_BATCH bills per layout pass, split into
+one PDF each with `Document.copy(pages)`; so does every bill on a machine without DejaVu Sans.
 
 Fetching: WeasyPrint may only read our own static files (found by the staticfiles finders,
 nothing outside them) and the current provider's logo (from its storage); `data:` URLs are
@@ -55,18 +58,17 @@ from weasyprint import HTML
 from weasyprint.document import Document
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from billing import invoice_form
 from billing.models import Invoice
 from billing.selectors import client_statement
 from clients.models import Client
+from majismart import pdfstamp
 from majismart.charts import bar_chart
 from majismart.urls import domain_url
 from tenants.models import DEFAULT_BRAND_COLOR, Provider
 from tenants.selectors import logo_file
 
 log = logging.getLogger(__name__)
-# WeasyPrint reports every step of every page at INFO: a run of 100,000 bills would log millions
-# of lines. Its warnings (an unloadable image, a refused URL) still come through.
-logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 # The base URL of every document: relative references resolve here and the fetcher answers
 # them itself. `.invalid` never resolves (RFC 2606), should anything ever try.
@@ -79,6 +81,9 @@ _COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 # Bills per layout pass. Measured (bench/pdf.py, BENCH_PDF_BATCHES): 10 a pass 6.0 bills/s, 25 7.3,
 # 50 8.1, 100 7.2; a pass holds about 3 MiB per bill until its last PDF is written.
 LAYOUT_BATCH = 50
+# Bills stamped on one frame: the frame (about 0.1 s to lay out) and the batch's font subsets
+# (about 0.05 s) are shared by all of them.
+STAMP_BATCH = 200
 # The chart's view box is 600 wide: this height prints it 182 mm x 32 mm, text unstretched.
 CHART_HEIGHT = 105
 # Each entry returns how a client pays this provider ({"method", "number", "account": bool}),
@@ -327,19 +332,71 @@ def _period_label(period: str) -> str:
     return f"{calendar.month_name[int(period[5:])]} {period[:4]}"
 
 
-def invoice_sections(ids: Sequence[int], head: Letterhead) -> list[tuple[Invoice, SafeString]]:
-    """Each issued invoice among `ids` as its HTML section, with everything it prints gathered
-    in a fixed number of queries for the whole batch."""
+@dataclass
+class Bill:
+    """Everything one issued invoice prints, gathered for a whole batch in a fixed number of
+    queries (invoice_data)."""
+
+    invoice: Invoice
+    lines: list
+    meter_rows: list
+    figures: Figures
+    history: list[tuple[str, Decimal, bool]]
+
+    @property
+    def client(self) -> Client:
+        return self.invoice.client
+
+    def facts(self) -> invoice_form.Facts:
+        return invoice_form.Facts(self.invoice.period, self.invoice.issued_on, self.invoice.due_date)
+
+
+def invoice_data(ids: Sequence[int]) -> list[Bill]:
     invoices = list(Invoice.objects.filter(pk__in=ids, status=Invoice.Status.ISSUED)
                     .select_related("client", "client__zone", "category", "tariff")
                     .prefetch_related("lines", "meters").order_by("number"))
     found = [i.pk for i in invoices]
     figures, histories = invoice_figures(found), invoice_histories(found)
-    return [(invoice, render_to_string("pdf/invoice.html", {
-        "invoice": invoice, "client": invoice.client, "head": head, "key": invoice.pk, "kind": "invoice",
-        "lines": list(invoice.lines.all()), "meter_rows": list(invoice.meters.all()),
-        "period_label": _period_label(invoice.period), "figures": figures[invoice.pk],
-        "chart": _consumption_chart(histories[invoice.pk], invoice.period)})) for invoice in invoices]
+    return [Bill(invoice, list(invoice.lines.all()), list(invoice.meters.all()), figures[invoice.pk],
+                 histories[invoice.pk]) for invoice in invoices]
+
+
+def invoice_sections(ids: Sequence[int], head: Letterhead) -> list[tuple[Invoice, SafeString]]:
+    """Each issued invoice among `ids` as its section of the flowing template (bills longer
+    than the form: more meters or charge lines than it has rows for)."""
+    return [(b.invoice, _flowing_section(b, head)) for b in invoice_data(ids)]
+
+
+def _flowing_section(b: Bill, head: Letterhead) -> SafeString:
+    return render_to_string("pdf/invoice.html", {
+        "invoice": b.invoice, "client": b.client, "head": head, "key": b.invoice.pk, "kind": "invoice",
+        "lines": b.lines, "meter_rows": b.meter_rows, "period_label": _period_label(b.invoice.period),
+        "figures": b.figures, "chart": _consumption_chart(b.history, b.invoice.period)})
+
+
+def bill_layer(b: Bill, head: Letterhead) -> list:
+    return invoice_form.layer(invoice=b.invoice, client=b.client, lines=b.lines, meter_rows=b.meter_rows,
+                              figures=b.figures, history=b.history, color=head.color,
+                              account_at=invoice_form.account_position(head))
+
+
+def bill_alone_pdf(b: Bill, head: Letterhead, fetcher: DocumentFetcher) -> bytes:
+    """A form bill rendered by one WeasyPrint call of its own, frame and layer as one page of
+    HTML: what each bill would cost without stamping (bench/pdf.py's baseline, and the tests'
+    check that both ways print the same)."""
+    return render_pdf(invoice_form.frame_html(head=head, facts=b.facts(), layer_items=bill_layer(b, head)), fetcher)
+
+
+def _stamped(bills: list[Bill], head: Letterhead, fetcher: DocumentFetcher) -> Iterator[tuple[Bill, bytes]]:
+    """Bills of the same period and dates: their frame laid out once, each layer stamped on it."""
+    layers = [bill_layer(b, head) for b in bills]
+    fonts = pdfstamp.Fonts.for_layers(layers)
+    html = invoice_form.frame_html(head=head, facts=bills[0].facts())
+    frame = pdfstamp.Frame.of(HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).write_pdf(uncompressed_pdf=True),
+                              fonts)
+    for b, items in zip(bills, layers, strict=True):
+        yield b, frame.document(pdfstamp.draw(items, fonts, frame.page_height), title=f"Invoice {b.invoice.number}",
+                                author=head.name)
 
 
 # --- invoices: stored files --------------------------------------------------------------------
@@ -367,8 +424,10 @@ def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 
 
 def invoices_render(invoice_ids: Iterable[int]) -> int:
-    """Render and store the PDFs of the issued invoices among `invoice_ids` not stored yet, in
-    layout passes of LAYOUT_BATCH bills; returns how many were stored. Idempotent."""
+    """Render and store the PDFs of the issued invoices among `invoice_ids` not stored yet;
+    returns how many were stored. Idempotent. Bills that fit the form are stamped on a frame
+    laid out once per STAMP_BATCH bills of the same period; longer ones (and every bill, should
+    the machine lack DejaVu Sans) go through the flowing template, LAYOUT_BATCH per pass."""
     pending = [pk for pk, period, number in Invoice.objects.filter(
         pk__in=list(invoice_ids), status=Invoice.Status.ISSUED).values_list("pk", "period", "number").order_by("pk")
         if not default_storage.exists(f"invoices/{period}/{number}.pdf")]
@@ -378,10 +437,33 @@ def invoices_render(invoice_ids: Iterable[int]) -> int:
     fetcher = DocumentFetcher(provider)
     head = letterhead(provider, fetcher)
     stored = 0
-    for chunk in _chunks(pending, LAYOUT_BATCH):
-        sections = invoice_sections(chunk, head)
-        by_key: dict[object, Invoice] = {invoice.pk: invoice for invoice, _ in sections}
-        html = document_html([html for _, html in sections], head, title=f"{provider.name} bills")
+    for chunk in _chunks(pending, STAMP_BATCH):
+        bills = invoice_data(chunk)
+        flowing = [b for b in bills if not invoice_form.fits(b.meter_rows, b.lines)]
+        groups: dict[tuple, list[Bill]] = {}
+        for b in bills:
+            if invoice_form.fits(b.meter_rows, b.lines):
+                groups.setdefault((b.invoice.period, b.invoice.issued_on, b.invoice.due_date), []).append(b)
+        for group in groups.values():
+            try:
+                made = list(_stamped(group, head, fetcher))
+            except pdfstamp.StampUnavailable as exc:
+                log.warning("bills rendered without stamping: %s", exc)
+                flowing += group
+                continue
+            for b, pdf in made:
+                _store(invoice_pdf_path(b.invoice), pdf)
+                stored += 1
+        stored += _render_flowing(sorted(flowing, key=lambda b: b.invoice.number or ""), head, fetcher)
+    return stored
+
+
+def _render_flowing(bills: list[Bill], head: Letterhead, fetcher: DocumentFetcher) -> int:
+    stored = 0
+    for start in range(0, len(bills), LAYOUT_BATCH):
+        part = bills[start:start + LAYOUT_BATCH]
+        by_key = {b.invoice.pk: b.invoice for b in part}
+        html = document_html([_flowing_section(b, head) for b in part], head, title=f"{head.name} bills")
         for key, pdf in render_pdfs(html, {pk: f"Invoice {i.number}" for pk, i in by_key.items()}, fetcher):
             _store(invoice_pdf_path(by_key[key]), pdf)
             stored += 1

@@ -34,9 +34,9 @@ class Event:
 
 
 SAMPLE = {"provider": "Mombasa Water Works", "name": "Esther Njeri", "account": "MWW00042",
-          "period": "October 2026", "invoice": "INV-2026-000123", "amount": "KES 1,948.75",
-          "amount_due": "KES 2,448.75", "due_date": "16 Nov 2026", "how_to_pay": "M-Pesa Paybill 174379, Acc MWW00042",
-          "paybill": "174379", "pay_link": "https://mombasa-water.majismart.co.ke/p/Q2x9a1Bc7dE4fG8h",
+          "period": "Oct 2026", "invoice": "INV-2026-000123", "amount": "KES 1,948.75",
+          "amount_due": "KES 2,448.75", "due_date": "16 Nov 2026", "how_to_pay": "Paybill 174379 Acc MWW00042",
+          "paybill": "174379", "pay_link": "https://mombasa-water.majismart.co.ke/pay/1a-2kq-AbCdEfGhIjKlMnOp/",
           "portal_link": "https://mombasa-water.majismart.co.ke/portal/", "receipt": "TKL8A1B2C3",
           "date": "12 Nov 2026", "balance": "KES 500.00", "method": "M-Pesa", "days": "3",
           "link": "https://mombasa-water.majismart.co.ke/accounts/reset/…", "text": "Your message here."}
@@ -45,8 +45,7 @@ EVENTS: dict[str, Event] = {e.key: e for e in [
     Event("invoice_issued", "Bill issued", Purpose.BILLING,
           ("period", "invoice", "amount", "amount_due", "due_date", "how_to_pay", "paybill", "pay_link",
            "portal_link"),
-          sms="{provider}: {period} water bill {amount}, total due {amount_due} by {due_date}. "
-              "{how_to_pay}. Pay: {pay_link}",
+          sms="{provider}: {period} bill {amount_due} due {due_date}. {how_to_pay}. {pay_link}",
           email_subject="Your {period} water bill from {provider}: {amount_due} due {due_date}",
           email_body="Dear {name},\n\nYour water bill {invoice} for {period} is {amount}. With your earlier "
                      "balance, {amount_due} is due by {due_date}. The bill is attached.\n\n"
@@ -64,8 +63,7 @@ EVENTS: dict[str, Event] = {e.key: e for e in [
           description="Sent for every payment that reaches an account (the receipt)."),
     Event("reminder_due", "Reminder before due date", Purpose.BILLING,
           ("amount_due", "due_date", "days", "how_to_pay", "paybill", "pay_link"),
-          sms="{provider}: reminder, {amount_due} for acc {account} is due on {due_date}. {how_to_pay}. "
-              "Pay: {pay_link}",
+          sms="{provider}: reminder, {amount_due} due {due_date}. {how_to_pay}. {pay_link}",
           email_subject="Reminder: {amount_due} due on {due_date}",
           email_body="Dear {name},\n\nA reminder that {amount_due} for account {account} is due on "
                      "{due_date}.\n\nHow to pay: {how_to_pay}, or online: {pay_link}\n\n"
@@ -73,8 +71,7 @@ EVENTS: dict[str, Event] = {e.key: e for e in [
           description="Sent the set number of days before a bill's due date, if it is still unpaid."),
     Event("overdue", "Overdue notice", Purpose.BILLING,
           ("amount_due", "due_date", "days", "how_to_pay", "paybill", "pay_link"),
-          sms="{provider}: {amount_due} for acc {account} was due on {due_date}. Please pay now to avoid "
-              "penalties. {how_to_pay}. Pay: {pay_link}",
+          sms="{provider}: OVERDUE, {amount_due} was due {due_date}. {how_to_pay}. {pay_link}",
           email_subject="Overdue: {amount_due} was due on {due_date}",
           email_body="Dear {name},\n\nOur records show {amount_due} for account {account} was due on "
                      "{due_date}. Please pay now to avoid late-payment penalties.\n\nHow to pay: "
@@ -82,8 +79,7 @@ EVENTS: dict[str, Event] = {e.key: e for e in [
           description="Sent the set number of days after the due date, if the bill is still unpaid."),
     Event("disconnection", "Disconnection notice", Purpose.BILLING,
           ("amount_due", "due_date", "days", "how_to_pay", "paybill", "pay_link"),
-          sms="{provider}: NOTICE. Acc {account} has {amount_due} unpaid since {due_date}. Pay within 7 days "
-              "to avoid disconnection. {how_to_pay}. Pay: {pay_link}",
+          sms="{provider}: pay {amount_due} (due {due_date}) within 7 days to avoid disconnection. {pay_link}",
           email_subject="Disconnection notice for account {account}",
           email_body="Dear {name},\n\nAccount {account} has {amount_due} unpaid since {due_date}. Unless it is "
                      "paid within 7 days, your water supply may be disconnected.\n\nHow to pay: {how_to_pay}, "

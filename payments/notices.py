@@ -38,13 +38,13 @@ def period_label(code: str) -> str:
 
 
 def how_to_pay_words(ways: dict | None, account: str) -> tuple[str, str]:
-    """(how to pay in words, the paybill or till number) for a text: what the bill prints
-    (`ways` from payments.documents.how_to_pay, read once per batch)."""
+    """(how to pay, short enough for a text: "Paybill 174379 Acc ACC00012"; the paybill or till
+    number) as the bill prints it (`ways` from payments.documents.how_to_pay, read once a batch)."""
     if ways is None:
-        return f"Quote account {account}", ""
+        return f"Pay at our office, acc {account}", ""
     if ways["account"]:
-        return f"{ways['method']} {ways['number']}, Acc {account}", str(ways["number"])
-    return f"{ways['method']} {ways['number']}", str(ways["number"])
+        return f"Paybill {ways['number']} Acc {account}", str(ways["number"])
+    return f"Buy Goods Till {ways['number']}", str(ways["number"])
 
 
 def balances(client_ids: Iterable[int]) -> dict[int, Decimal]:

@@ -18,8 +18,12 @@ DEMO_PASSWORD = "maji-demo-2026"
 ADMIN_EMAIL = "admin@majismart.demo"
 
 DEMO_PROVIDERS = [
-    {"slug": "mombasa-water", "name": "Mombasa Water Works", "phone": "+254711000001"},
-    {"slug": "greenpark-estate", "name": "Greenpark Estate Water", "phone": "+254722000002"},
+    {"slug": "mombasa-water", "name": "Mombasa Water Works", "phone": "+254711000001",
+     "branding": {"address": "P.O. Box 90420-80100\nNkrumah Road, Mombasa", "kra_pin": "P051234567X",
+                  "brand_color": "#0d6e9c", "website": "https://mombasa-water.example"}},
+    {"slug": "greenpark-estate", "name": "Greenpark Estate Water", "phone": "+254722000002",
+     "branding": {"address": "Greenpark Estate, Athi River\nP.O. Box 1200-00204", "kra_pin": "P052345678Y",
+                  "brand_color": "#2f7d32", "website": "https://greenpark-estate.example"}},
 ]
 DEMO_STAFF = [
     ("owner", Role.OWNER, "Amina Odhiambo"),
@@ -52,6 +56,8 @@ def seed() -> list[DemoProvider]:
                 owner_name=DEMO_STAFF[0][2], owner_phone=spec["phone"], actor="seed_demo",
             )
             demo = DemoProvider(provider=created.provider, created=True)
+            with tenant_context(demo.provider):  # the logo is stored in the provider's own folder
+                brand(demo.provider, spec)
         assert demo is not None
         with tenant_context(demo.provider):
             for local, role, name in DEMO_STAFF:
@@ -73,6 +79,34 @@ def seed() -> list[DemoProvider]:
                 seed_notices()
         result.append(demo)
     return result
+
+
+def demo_logo(name: str, color: str) -> bytes:
+    """A logo for a demo provider: a water drop in its colour and its initials (Pillow)."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (360, 120), "#ffffff")
+    draw = ImageDraw.Draw(image)
+    draw.ellipse((14, 44, 82, 112), fill=color)
+    draw.polygon([(48, 6), (18, 66), (78, 66)], fill=color)
+    initials = "".join(word[0] for word in name.split()[:3]).upper()
+    draw.text((100, 38), initials, fill=color, font_size=48)
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+def brand(provider: Provider, spec: dict) -> None:
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from tenants.services import provider_branding_update
+
+    branding = spec["branding"]
+    provider_branding_update(provider=provider, actor="seed_demo", contact_email=f"care@{spec['slug']}.demo",
+                             logo=SimpleUploadedFile("logo.png", demo_logo(spec["name"], branding["brand_color"])),
+                             **branding)
 
 
 FIRST = ["Wanjiru", "Otieno", "Achieng", "Kamau", "Njeri", "Mutua", "Chebet", "Kiprono", "Atieno", "Mwangi",

@@ -348,7 +348,9 @@ LOGGING = {
         "console": {"class": "logging.StreamHandler", "filters": ["tenant"], "formatter": "tenant"}
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # WeasyPrint logs every step of every page at INFO; fontTools names each table it drops.
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "weasyprint": {"level": "WARNING"},
+                "fontTools": {"level": "ERROR"}},
 }
 
 # --- product ----------------------------------------------------------------------------

@@ -89,10 +89,12 @@ def template_list(request: HttpRequest) -> HttpResponse:
     cfg = NotificationSettings.load()
     rows = []
     for ev in EVENTS.values():
+        versions = []
         for channel in ev.channels:
             subject, body = template_text(ev, channel, overrides)
-            shown = preview(event=ev.key, channel=channel, subject=subject, body=body, provider_name=request.tenant.name)
-            rows.append({"event": ev, "channel": channel, "custom": (ev.key, channel) in overrides, "preview": shown})
+            versions.append({"channel": channel, "custom": (ev.key, channel) in overrides, "preview": preview(
+                event=ev.key, channel=channel, subject=subject, body=body, provider_name=request.tenant.name)})
+        rows.append({"event": ev, "versions": versions})
     return render(request, "notifications/templates.html", {
         "active": "messages", "tab": "templates", "rows": rows, "cfg": cfg})
 
