@@ -13,9 +13,11 @@ COPY pyproject.toml ./
 COPY majismart ./majismart
 COPY tenants ./tenants
 COPY accounts ./accounts
+COPY notifications ./notifications
 COPY clients ./clients
 COPY meters ./meters
 COPY billing ./billing
+COPY payments ./payments
 RUN pip install .
 COPY . .
 # collectstatic needs settings that import cleanly; these build-time values are never used at run time.
@@ -27,4 +29,5 @@ RUN DEBUG=false EMAIL_URL=consolemail:// \
 RUN useradd --create-home --uid 1000 majismart && mkdir -p /app/media && chown -R majismart /app/media
 USER majismart
 EXPOSE 8000
-CMD ["gunicorn", "majismart.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--logger-class", "majismart.gunicorn_logging.RedactingLogger"]
+# gunicorn.conf.py: 3 workers of 4 threads, the redacting access log.
+CMD ["gunicorn", "majismart.wsgi:application"]

@@ -2,8 +2,8 @@
 
 A throw-away provider with BENCH_CALLBACK_CLIENTS clients (default 5,000; tariffs, meters and two
 billed, mostly paid months from bench/billing_run.py's set-up, so payments find open invoices to
-settle). Real gunicorn as in production (sync workers, 3 of them, access log on, DEBUG off,
-persistent database connections) serves the provider's domain with the production middleware;
+settle). Real gunicorn as in production (gunicorn.conf.py: 3 workers of 4 threads, the access
+log on, DEBUG off, persistent database connections) serves the provider's domain with the production middleware;
 its URLconf is the provider's plus one bench-only path (bench/_callbacks_site): a bare view,
 csrf-exempt and POST-only like the endpoint, returning the same JSON. Celery is not eager: the
 endpoint stores the callback and enqueues it on commit to a real Redis (REDIS_URL, or a
@@ -15,8 +15,8 @@ BillRefNumber of a real client or, 2%, an unknown one, masked MSISDN) with the p
 header and, as our reverse proxy would pass it on, Safaricom's address in X-Forwarded-For (the
 server runs with TRUSTED_PROXY_COUNT=1, as docker-compose.yml does, so the address screen passes
 as for real callbacks), from BENCH_CALLBACK_CONNECTIONS threads (default 6, twice the server's
-workers), each on its own http.client connection to 127.0.0.1 (gunicorn's sync workers close it
-after each response; http.client reopens it). After a warm-up of each, bare and confirmation rounds
+workers), each on its own http.client connection to 127.0.0.1 (reopened whenever gunicorn closes
+it). After a warm-up of each, bare and confirmation rounds
 alternate (BENCH_CALLBACK_ROUNDS each, BENCH_CALLBACK_SECONDS long); the median round of each
 is reported. Target: confirmation >= 0.7x the bare view's requests/s.
 
@@ -29,7 +29,8 @@ clock starts when the worker is told to consume the queue (add_consumer) and sto
 callback is left `received`. Target: >= 200 payments/s. Without any Redis the callbacks are
 processed in this process instead, and the line says so.
 
-BENCH_GUNICORN_EXTRA adds gunicorn options to both servers (e.g. "--threads 4").
+BENCH_GUNICORN_EXTRA adds gunicorn options to both servers (e.g. "--threads 1" for one thread a
+worker, "--worker-class sync" for the sync workers measured before).
 
 Standalone: python bench/callbacks.py
 """
@@ -54,7 +55,6 @@ CONNECTIONS = int(os.environ.get("BENCH_CALLBACK_CONNECTIONS", "6"))
 ROUNDS = int(os.environ.get("BENCH_CALLBACK_ROUNDS", "3"))
 SECONDS = float(os.environ.get("BENCH_CALLBACK_SECONDS", "8"))
 WARMUP_SECONDS = 3.0
-GUNICORN_WORKERS = 3  # as in Procfile, docker-compose.yml and the Dockerfile
 GUNICORN_EXTRA = os.environ.get("BENCH_GUNICORN_EXTRA", "").split()
 WORKER_CONCURRENCY = 2
 DRAIN = int(os.environ.get("BENCH_CALLBACK_DRAIN", "10000"))
@@ -189,6 +189,28 @@ def _provider():  # type: ignore[no-untyped-def]
     return provider
 
 
+def _settle_database() -> None:
+    """Flush what the set-up wrote (and an earlier run dropped) before the clock runs, so a
+    checkpoint does not land in the middle of one round and not the other (skipped without the
+    rights to)."""
+    from django.db import DatabaseError, connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("CHECKPOINT")
+    except DatabaseError:
+        pass
+
+
+def _gunicorn_shape() -> str:
+    """What gunicorn.conf.py (and BENCH_GUNICORN_EXTRA) made of the server."""
+    import runpy
+
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    return f"{conf['workers']} {conf['worker_class']} workers x {conf['threads']} threads" + (
+        f" ({' '.join(GUNICORN_EXTRA)})" if GUNICORN_EXTRA else "")
+
+
 def _server_env(redis: str, queue: str, settings_module: str) -> dict[str, str]:
     """Production-like: DEBUG off (a throw-away secret key), persistent connections, not eager."""
     import secrets
@@ -229,8 +251,11 @@ def _endpoint(provider, accounts_file: str, redis: str, work: Path) -> Iterator[
 
     queue = f"bench-callbacks-load-{os.getpid()}"
     port = free_port()
-    args = [PYTHON, "-m", "gunicorn", "majismart.wsgi:application", "--bind", f"127.0.0.1:{port}",
-            "--workers", str(GUNICORN_WORKERS), *GUNICORN_EXTRA, "--access-logfile", "-"]
+    _settle_database()
+    # gunicorn.conf.py (read from ROOT, the working directory) as in production; only the
+    # address is the bench's own.
+    args = [PYTHON, "-m", "gunicorn", "majismart.wsgi:application", "-c", str(ROOT / "gunicorn.conf.py"),
+            "--bind", f"127.0.0.1:{port}", *GUNICORN_EXTRA]
     paths = {"bare": f"/bench/bare/{provider.callback_token}/",
              "confirmation": f"/payments/mpesa/c2b/confirmation/{provider.callback_token}/"}
     rounds: dict[str, list[dict]] = {"bare": [], "confirmation": []}
@@ -268,7 +293,7 @@ def _endpoint(provider, accounts_file: str, redis: str, work: Path) -> Iterator[
     yield (f"confirmation: {conf:,.0f} req/s p99 {median('confirmation', 'p99'):.1f} ms · bare view: {bare:,.0f} req/s "
            f"p99 {median('bare', 'p99'):.1f} ms · ratio {ratio:.2f} (target ≥ 0.70: {ratio >= 0.7})")
     yield (f"  medians of {ROUNDS} alternating rounds of {SECONDS:g} s each after a {WARMUP_SECONDS:g} s warm-up; "
-           f"{CONNECTIONS} connections, gunicorn {GUNICORN_WORKERS} sync workers, {os.cpu_count()} CPUs shared by "
+           f"{CONNECTIONS} connections, gunicorn {_gunicorn_shape()}, {os.cpu_count()} CPUs shared by "
            f"server, load, PostgreSQL and Redis")
     for name in ("confirmation", "bare"):
         yield f"  {name} rounds: " + "; ".join(

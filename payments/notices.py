@@ -20,8 +20,8 @@ from majismart.money import kes
 from majismart.urls import domain_url
 from notifications.models import Channel, NotificationSettings
 from notifications.services import Outgoing, notify
-from payments.collect import pay_link_url
 from payments import documents
+from payments.collect import pay_link_url
 from payments.models import Payment
 
 CHUNK = 500

@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo
 
+import psycopg
 from django.db import connection, transaction
 from django.db.models import Case, When
 from django.db.models.functions import Upper
@@ -158,11 +159,14 @@ SELECT (SELECT id FROM ins), EXISTS (SELECT 1 FROM flip)
 def confirmation_store(*, body: bytes, headers: dict[str, str], source_ip: str | None, note: str = "") -> bool:
     """Store a C2B confirmation and, in the same statement (one round trip on the busiest
     endpoint), raise the drain flag; True when this call raised it, i.e. a drain must be queued."""
-    with connection.cursor() as cursor:
+    # Server-side binding and a prepared statement (psycopg keeps one per connection; PostgreSQL
+    # plans it again when another provider's search_path is set): no parse or plan per callback.
+    # Django's cursor first, which sets this provider's search_path on the connection.
+    with connection.cursor() as django_cursor, psycopg.Cursor(django_cursor.connection) as cursor:
         cursor.execute(_CONFIRMATION_STORE_SQL, [
             CallbackInbox.Kind.C2B_CONFIRMATION, body.decode("utf-8", errors="replace"),
             json.dumps(_kept(headers)), source_ip,
-            CallbackInbox.Status.RECEIVED, note[:300], timezone.now()])
+            CallbackInbox.Status.RECEIVED, note[:300], timezone.now()], prepare=True)
         return bool(cursor.fetchone()[1])
 
 

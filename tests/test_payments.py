@@ -334,3 +334,19 @@ def test_one_drain_per_burst_and_none_left_behind(alpha, tenant) -> None:  # typ
     CallbackInbox.objects.filter(status="received").update(received=timezone.now() - timedelta(minutes=3))
     assert sweep_inbox() == 1 and DrainFlag.objects.get().pending is False
     assert Payment.objects.filter(status="unmatched").count() == 4
+
+
+def test_the_prepared_confirmation_insert_follows_each_providers_schema(alpha, beta) -> None:  # type: ignore[no-untyped-def]
+    from payments.services import confirmation_store
+
+    # One connection serves every provider: the statement prepared on it in alpha's schema must
+    # write to beta's table in beta's, and back.
+    for provider, receipt in ((alpha, "PREP-A1"), (beta, "PREP-B1"), (alpha, "PREP-A2"), (beta, "PREP-B2")):
+        with tenant_context(provider):
+            confirmation_store(body=json.dumps({"TransID": receipt}).encode(), headers={"Content-Type": "application/json"},
+                               source_ip="196.201.214.200")
+    for provider, receipts in ((alpha, ["PREP-A1", "PREP-A2"]), (beta, ["PREP-B1", "PREP-B2"])):
+        with tenant_context(provider):
+            stored = sorted(json.loads(b)["TransID"] for b in CallbackInbox.objects.values_list("body", flat=True))
+            assert stored == receipts
+            assert CallbackInbox.objects.get(body__contains=receipts[0]).headers == {"content-type": "application/json"}

@@ -157,3 +157,19 @@ def test_the_access_log_masks_callback_tokens_and_pay_links() -> None:
     atoms = RedactingLogger(Config()).atoms(SimpleNamespace(status="200 OK", sent=10, headers=[]), SimpleNamespace(headers=[]),
                                             environ, timedelta(milliseconds=3))
     assert "s3cr3tT0ken" not in atoms["r"] + atoms["U"] and atoms["r"] == "POST /payments/mpesa/stk/callback/…/ HTTP/1.1"
+
+
+def test_every_gunicorn_reads_the_projects_config() -> None:
+    import runpy
+
+    conf = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert (conf["worker_class"], conf["workers"], conf["threads"], conf["bind"]) == ("gthread", 3, 4, "0.0.0.0:8000")
+    assert conf["logger_class"] == "majismart.gunicorn_logging.RedactingLogger" and conf["accesslog"] == "-"
+    # Procfile, the Dockerfile and docker-compose start gunicorn in the project's directory with
+    # nothing that would override it.
+    web = [line for line in (ROOT / "Procfile").read_text().splitlines() if line.startswith("web:")][0]
+    compose = " ".join(yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]["command"])
+    dockerfile = [line for line in (ROOT / "Dockerfile").read_text().splitlines() if line.startswith("CMD")][0]
+    for command in (web, compose, dockerfile):
+        assert "gunicorn" in command and "--workers" not in command and "--logger-class" not in command, command
+    assert "WORKDIR /app" in (ROOT / "Dockerfile").read_text()
