@@ -8,6 +8,7 @@ from drf_spectacular.extensions import OpenApiAuthenticationExtension
 from rest_framework import authentication, exceptions
 
 from accounts.models import APIKey
+from accounts.services import api_key_used
 
 MSG_BAD_KEY = "Invalid or revoked API key."
 
@@ -25,7 +26,7 @@ class APIKeyPrincipal:
         self.role = api_key.role
 
     def __str__(self) -> str:
-        return f"API key {self.api_key.name}"
+        return f"API key {self.api_key.name} (mjs_{self.api_key.prefix})"
 
 
 class APIKeyAuthentication(authentication.BaseAuthentication):
@@ -48,6 +49,7 @@ class APIKeyAuthentication(authentication.BaseAuthentication):
         if api_key.last_used_at is None or now - api_key.last_used_at > timedelta(minutes=1):
             # At most one write a minute per key, however busy the integration.
             APIKey.objects.filter(pk=api_key.pk).update(last_used_at=now)
+        api_key_used(api_key=api_key, method=request.method, path=request.path)
         return APIKeyPrincipal(api_key), api_key
 
     def authenticate_header(self, request: Any) -> str:

@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.utils import timezone
 
@@ -51,7 +52,10 @@ class User(AbstractBaseUser, PermissionsMixin):
     admin (in the public schema). Every schema has its own users table."""
 
     email = models.EmailField(unique=True)
-    full_name = models.CharField(max_length=150, blank=True)
+    # A person's name is personal data: encrypted at rest (so it cannot be searched or ordered
+    # by in SQL; the login email stays clear). max_length reaches the form fields, the validator
+    # full_clean().
+    full_name = EncryptedTextField(max_length=150, blank=True, default="", validators=[MaxLengthValidator(150)])
     phone = EncryptedTextField(blank=True, default="")
     phone_index = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     role = models.CharField(max_length=20, choices=Role.choices, default=Role.CLIENT)
@@ -148,17 +152,43 @@ class APIKey(models.Model):
         return self.revoked_at is None
 
 
+class AuditCategory(models.TextChoices):
+    ACCESS = "access", "Viewed personal data"
+    CHANGE = "change", "Changed data"
+    EXPORT = "export", "Export"
+    AUTH = "auth", "Login and logout"
+    API = "api", "API key use"
+    SETTINGS = "settings", "Settings"
+    PRIVACY = "privacy", "Privacy requests"
+
+
 class AuditEvent(models.Model):
-    """Who changed what in a provider's configuration (API keys, staff, settings)."""
+    """Who saw or changed what in a provider: personal data viewed or changed, exports, logins,
+    API key use, settings. Append-only: a trigger (migration 0002) refuses UPDATE and DELETE
+    unless the transaction set `majismart.audit_purge` (accounts.services.audit_purge_before).
+
+    object_repr and extra_data never hold personal values (names, phones): account numbers,
+    ids and the names of the fields that changed. The IP address and user agent are usage
+    data about a person, so they are encrypted at rest."""
 
     actor = models.CharField(max_length=254, blank=True)
     action = models.CharField(max_length=60)
+    category = models.CharField(max_length=20, choices=AuditCategory.choices, default=AuditCategory.CHANGE)
     object_repr = models.CharField(max_length=200, blank=True)
+    target_type = models.CharField(max_length=40, blank=True, default="")
+    target_id = models.BigIntegerField(null=True, blank=True)
     extra_data = models.JSONField(default=dict, blank=True)
-    created = models.DateTimeField(auto_now_add=True)
+    ip = EncryptedTextField(blank=True, default="")
+    user_agent = EncryptedTextField(blank=True, default="")
+    created = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
-        ordering = ["-created"]
+        ordering = ["-created", "-id"]
+        indexes = [
+            models.Index(fields=["target_type", "target_id", "-created"], name="audit_target_idx"),
+            models.Index(fields=["category", "-created"], name="audit_category_idx"),
+            models.Index(fields=["actor", "-created"], name="audit_actor_idx"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.actor} {self.action} {self.object_repr}"

@@ -41,8 +41,14 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "settings.manage": frozenset({Role.OWNER}),
     "api_keys.manage": frozenset({Role.OWNER}),
     "staff.manage": frozenset({Role.OWNER}),
+    # The audit log shows who looked at whose data, from where: for the people who run the provider.
+    "audit.view": _OPERATIONS,
     "api.use": STAFF_ROLES,
     "portal.use": frozenset({Role.CLIENT}),
+    # Data-subject requests are the provider's legal duty as controller: the people who run it
+    # answer them; erasing a person's data and exporting everything are the owner's and manager's.
+    "privacy.requests": _OPERATIONS,
+    "privacy.export_all": frozenset({Role.OWNER}),
 }
 
 

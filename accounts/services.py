@@ -2,20 +2,127 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Any
+
 from django.core import signing
+from django.core.cache import cache
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.models import APIKey, AuditEvent, Role, User, hash_api_key
+from accounts.middleware import current_request_context
+from accounts.models import APIKey, AuditCategory, AuditEvent, Role, User, hash_api_key
 
 HANDOFF_MAX_AGE = 120  # seconds between sign-up on the platform domain and landing on the provider's
 
+MSG_BAD_CATEGORY = "Unknown audit category {value!r}."
+# Actions whose category is not the default "change" when the caller does not say.
+_SETTINGS_ACTIONS = frozenset({
+    "api_key.created", "api_key.revoked", "billing_rules.updated", "clients.numbering_changed",
+    "notifications.template_changed", "notifications.template_reset", "notifications.settings_changed",
+    "payments.settings_changed", "payments.c2b_registered", "payments.c2b_register_failed",
+    "provider.branding_changed", "tariff.created", "clients.category_added", "clients.zone_added",
+})
 
-def audit(*, actor: object, action: str, object_repr: str = "", **extra: object) -> AuditEvent:
+
+def _category_for(action: str) -> str:
+    if action in _SETTINGS_ACTIONS or action.endswith(".settings_changed"):
+        return AuditCategory.SETTINGS
+    if action.startswith("auth."):
+        return AuditCategory.AUTH
+    if action.startswith("api_key."):
+        return AuditCategory.API
+    if action.startswith("privacy."):
+        return AuditCategory.PRIVACY
+    if action.endswith((".viewed", ".listed", ".searched")):
+        return AuditCategory.ACCESS
+    if action.endswith(".exported"):
+        return AuditCategory.EXPORT
+    return AuditCategory.CHANGE
+
+
+def actor_label(actor: object) -> str:
+    """How the log names who did it: a user's login email, an API key by name and prefix, or
+    the text given (a Celery job, a command, "system")."""
+    api_key = getattr(actor, "api_key", None)
+    if isinstance(api_key, APIKey):
+        return f"API key {api_key.name} (mjs_{api_key.prefix})"
+    return str(getattr(actor, "email", actor) or "")
+
+
+def audit(*, actor: object, action: str, object_repr: str = "", category: str | None = None,
+          target: object = None, **extra: object) -> AuditEvent:
+    """One row of the provider's audit log, in the current schema.
+
+    `target` is a model instance or a (type, id) pair ("client", 42) the event is about, so a
+    record's history can be listed. object_repr and `extra` must not carry personal values
+    (names, phones, emails of clients): pass account numbers, ids and the names of the fields
+    that changed. The current request's IP address and user agent are added (none in Celery).
+    """
+    if category is None:
+        category = _category_for(action)
+    elif category not in AuditCategory.values:
+        raise ValueError(MSG_BAD_CATEGORY.format(value=category))
+    target_type, target_id = "", None
+    if isinstance(target, tuple):
+        target_type, target_id = str(target[0]), target[1]
+    elif target is not None:
+        target_type, target_id = target._meta.model_name, target.pk  # type: ignore[attr-defined]
+    context = current_request_context()
     return AuditEvent.objects.create(
-        actor=str(getattr(actor, "email", actor) or ""), action=action,
-        object_repr=object_repr[:200], extra_data=extra,
+        actor=actor_label(actor)[:254], action=action, category=category, object_repr=object_repr[:200],
+        target_type=target_type, target_id=target_id, extra_data=extra,
+        ip=context.ip if context else "", user_agent=context.user_agent if context else "",
     )
+
+
+PURGE_SETTING = "majismart.audit_purge"
+
+
+def audit_purge_before(*, cutoff: datetime) -> int:
+    """Delete audit rows created before `cutoff` (the retention job: audit logs are kept 12
+    months) and return how many went. The only way rows leave the append-only table: the
+    trigger lets a DELETE through only while this transaction has the purge setting on, and it
+    is turned off again before returning, so nothing later in an outer transaction can delete."""
+    if timezone.is_naive(cutoff):
+        raise ValueError("cutoff must be an aware datetime")
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config(%s, 'on', true)", [PURGE_SETTING])
+        try:
+            deleted, _ = AuditEvent.objects.filter(created__lt=cutoff).delete()
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config(%s, 'off', true)", [PURGE_SETTING])
+        if deleted:
+            audit(actor="retention", action="audit.purged", category=AuditCategory.PRIVACY,
+                  object_repr=f"{deleted} audit rows", cutoff=cutoff.isoformat(), deleted=deleted)
+    return deleted
+
+
+API_KEY_AUDIT_WINDOW = 3600  # seconds: one "api_key.used" row per key per hour
+
+
+def api_key_used(*, api_key: APIKey, method: str, path: str) -> None:
+    """Counts a request made with `api_key`; the first request of each hour writes one
+    "api_key.used" row (with the count of the key's requests in the hour before), so a field
+    app posting thousands of readings does not write thousands of rows. Requests that read or
+    change personal data are audited on their own, one row each, by the views."""
+    now = timezone.now()
+    hour = int(now.timestamp()) // API_KEY_AUDIT_WINDOW
+    count_key = f"audit:api_key:{api_key.pk}:{hour}"
+    if cache.add(count_key, 1, timeout=API_KEY_AUDIT_WINDOW * 3):
+        previous = cache.get(f"audit:api_key:{api_key.pk}:{hour - 1}")
+        extra: dict[str, Any] = {"method": method, "path": path[:200], "role": api_key.role}
+        if previous is not None:
+            extra["requests_previous_hour"] = previous
+        audit(actor=f"API key {api_key.name} (mjs_{api_key.prefix})", action="api_key.used",
+              category=AuditCategory.API, object_repr=str(api_key), target=api_key, **extra)
+    else:
+        try:
+            cache.incr(count_key)
+        except ValueError:  # expired between add and incr: the next request starts a new count
+            pass
 
 
 @transaction.atomic
@@ -25,7 +132,7 @@ def api_key_create(*, name: str, role: str = Role.MANAGER, created_by: User | No
     key = APIKey(name=name.strip(), prefix=prefix, hashed_key=hash_api_key(raw), role=role, created_by=created_by)
     key.full_clean()
     key.save()
-    audit(actor=created_by or "operator", action="api_key.created", object_repr=str(key), role=role)
+    audit(actor=created_by or "operator", action="api_key.created", object_repr=str(key), target=key, role=role)
     return key, raw
 
 
@@ -34,7 +141,7 @@ def api_key_revoke(*, api_key: APIKey, actor: object) -> APIKey:
     if api_key.revoked_at is None:
         api_key.revoked_at = timezone.now()
         api_key.save(update_fields=["revoked_at"])
-        audit(actor=actor, action="api_key.revoked", object_repr=str(api_key))
+        audit(actor=actor, action="api_key.revoked", object_repr=str(api_key), target=api_key)
     return api_key
 
 

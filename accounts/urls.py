@@ -1,6 +1,6 @@
 from django.urls import include, path
 
-from accounts.views import auth
+from accounts.views import auth, dashboard
 
 urlpatterns = [
     path("", auth.home, name="home"),
@@ -15,10 +15,14 @@ urlpatterns = [
     ),
     path("accounts/reset/done/", auth.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("accounts/welcome/<str:token>/", auth.handoff, name="handoff"),
+    path("dashboard/audit/", dashboard.audit_log, name="audit_log"),
     path("", include("tenants.urls_tenant")),
     path("", include("notifications.urls")),
     path("", include("clients.urls")),
     path("", include("meters.urls")),
     path("", include("billing.urls")),
     path("", include("payments.urls")),
+    path("", include("privacy.urls")),
+    path("", include("privacy.urls_retention")),
+    path("", include("privacy.urls_policy")),
 ]

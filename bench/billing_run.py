@@ -81,9 +81,10 @@ def _travel(moment: datetime):  # type: ignore[no-untyped-def]
 # --- set-up (untimed) ------------------------------------------------------------------------
 
 _CLIENTS_SQL = """
-INSERT INTO clients_client (account_number, full_name, phone, phone_index, email, email_index, national_id,
-                            national_id_index, category_id, location, status, opening_balance, created, updated)
-SELECT 'B' || lpad(i::text, 7, '0'), 'Bench Client ' || i, '', '', '', '', '', '', c.id, '', 'active', 0,
+INSERT INTO clients_client (account_number, full_name, name_tokens, phone, phone_index, email, email_index,
+                            national_id, national_id_index, category_id, location, status, opening_balance, created,
+                            updated)
+SELECT 'B' || lpad(i::text, 7, '0'), 'Bench Client ' || i, '{}', '', '', '', '', '', '', c.id, '', 'active', 0,
        %(at)s, %(at)s
 FROM generate_series(0, %(n)s - 1) i
 JOIN (SELECT id, code, sum(share) OVER (ORDER BY code) - share AS lo, sum(share) OVER (ORDER BY code) AS hi
@@ -147,7 +148,21 @@ def _seed(n: int) -> None:
         cursor.execute(_CLIENTS_SQL, {"n": n, "at": at, "codes": list(TARIFFS),
                                       "shares": [share for share, *_ in TARIFFS.values()]})
         cursor.execute(_METERS_SQL, {"installed": at.date(), "at": at})
+    seal_client_names()
+    with connection.cursor() as cursor:
         cursor.execute("ANALYZE clients_client; ANALYZE meters_meter")
+
+
+def seal_client_names() -> None:
+    """Names are encrypted at rest with their search tokens (clients 0004): the clear names the
+    set-up inserted are encrypted as that migration does it."""
+    from types import SimpleNamespace
+
+    from majismart.crypto import word_tokens
+    from majismart.crypto_migrations import encrypt_columns
+
+    encrypt_columns(SimpleNamespace(connection=connection), "clients_client", ["full_name", "location"],
+                    extra=lambda clear: {"name_tokens": word_tokens(clear["full_name"])})
 
 
 def _record_readings(through: str, after: str | None) -> None:

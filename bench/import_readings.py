@@ -28,15 +28,18 @@ N = int(os.environ.get("BENCH_READINGS", "100000"))
 def _setup(provider) -> str:  # type: ignore[no-untyped-def]
     """N clients with one meter each (loaded with COPY: this is set-up, not the measurement)."""
     from clients.models import Category
+    from majismart.crypto import encrypt, word_tokens
 
     category = Category.objects.get(code="domestic").pk
     with connection.cursor() as cursor:
-        with cursor.copy("COPY clients_client (account_number, full_name, phone, phone_index, email, email_index, "
-                         "national_id, national_id_index, category_id, location, status, opening_balance, created, "
-                         "updated) FROM STDIN") as copy:
+        # Names encrypted at rest, with their search tokens, as the register stores them.
+        with cursor.copy("COPY clients_client (account_number, full_name, name_tokens, phone, phone_index, email, "
+                         "email_index, national_id, national_id_index, category_id, location, status, "
+                         "opening_balance, created, updated) FROM STDIN") as copy:
             for i in range(N):
-                copy.write_row((f"B{i:07d}", f"Bench Client {i}", "", "", "", "", "", "", category, "", "active",
-                                0, "2025-01-01T00:00:00Z", "2025-01-01T00:00:00Z"))
+                name = f"Bench Client {i}"
+                copy.write_row((f"B{i:07d}", encrypt(name), word_tokens(name), "", "", "", "", "", "", category, "",
+                                "active", 0, "2025-01-01T00:00:00Z", "2025-01-01T00:00:00Z"))
         cursor.execute("INSERT INTO meters_meter (serial, client_id, installed_on, initial_reading, dial_capacity, "
                        "status, created) SELECT 'M' || substr(account_number, 2), id, %s, 100, 99999.999, 'active', "
                        "now() FROM clients_client WHERE account_number LIKE 'B%%'", [date(2025, 1, 1)])

@@ -18,6 +18,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from accounts.services import audit
 from billing.documents import invoice_pdf, pdf_response
 from billing.models import BillingRun, CreditNote, Invoice, Tariff
 from billing.runs import (
@@ -89,6 +90,8 @@ class ClientStatementApi(APIView):
         "entries": serializers.ListField(child=serializers.DictField())}))
     def get(self, request: Request, pk: int) -> Response:
         client = get_object_or_404(Client, pk=pk)
+        audit(actor=request.user, action="statement.exported", object_repr=client.account_number, target=client,
+              format="json")
         statement = client_statement(client.pk)
         return Response({"balance": f"{statement.balance:.2f}", "entries": [
             {"date": ln.booked_on.isoformat(), "kind": ln.kind, "reference": ln.reference,
@@ -249,6 +252,8 @@ class InvoicePdfApi(APIView):
     @extend_schema(responses={(200, "application/pdf"): OpenApiResponse(OpenApiTypes.BINARY, description="The bill")})
     def get(self, request: Request, pk: int) -> HttpResponse:
         invoice = get_object_or_404(Invoice, pk=pk, status=Invoice.Status.ISSUED)
+        audit(actor=request.user, action="invoice.exported", object_repr=invoice.number,
+              target=("client", invoice.client_id), format="pdf", invoice_id=invoice.pk)
         return pdf_response(invoice_pdf(invoice), f"{invoice.number}.pdf")
 
 

@@ -318,12 +318,14 @@ def _summary(cursor, run_period: Period) -> dict[str, object]:  # type: ignore[n
      zero, final_bills) = cursor.fetchone()
     cursor.execute(
         "SELECT b.skip, count(*), (array_agg(c.id ORDER BY c.account_number))[1:20], "
-        "(array_agg(c.account_number || ' ' || c.full_name ORDER BY c.account_number))[1:20] "
+        "(array_agg(c.account_number ORDER BY c.account_number))[1:20] "
         "FROM tmp_bill b JOIN clients_client c ON c.id = b.client_id WHERE b.skip IS NOT NULL "
         "GROUP BY b.skip ORDER BY b.skip")
+    # Account numbers only: names are encrypted at rest and never copied into a run's summary
+    # (the run page looks them up: billing.selectors.run_skipped).
     skipped = [{"reason": reason, "label": SKIP_REASONS[reason], "count": n,
-                "clients": [{"id": i, "name": name} for i, name in zip(ids, names, strict=True)]}
-               for reason, n, ids, names in cursor.fetchall()]
+                "clients": [{"id": i, "account": account} for i, account in zip(ids, accounts, strict=True)]}
+               for reason, n, ids, accounts in cursor.fetchall()]
     cursor.execute(
         "SELECT c.name, c.code, count(*), sum(b.volume), sum(coalesce(l.total, 0)) "
         "FROM tmp_bill b JOIN clients_category c ON c.id = b.category_id "

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from billing.models import Invoice, LedgerEntry, Tariff
 from billing.tariffs import Band, TariffTerms
+from clients.selectors import name_matches
 
 
 def tariff_in_force(category_id: int, on: date) -> Tariff | None:
@@ -150,5 +151,17 @@ def invoice_search(*, client: object = "", period: str = "", state: str = "", qu
     query = query.strip()
     if query:
         qs = qs.filter(Q(number__iexact=query) | Q(client__account_number__iexact=query)
-                       | Q(client__full_name__icontains=query))
+                       | name_matches(query, "client__"))
     return qs.order_by("-period", "number", "id")
+
+
+def run_skipped(run: object) -> list[dict]:
+    """A run's skipped clients as its page shows them: the summary keeps ids and account numbers
+    only (names are encrypted at rest), so the names are read, decrypted, for the few listed."""
+    from clients.models import Client
+
+    groups = list(getattr(run, "summary", {}).get("skipped", []))
+    ids = {c["id"] for g in groups for c in g.get("clients", [])}
+    names = dict(Client.objects.filter(pk__in=ids).values_list("pk", "full_name")) if ids else {}
+    return [{**g, "clients": [{**c, "account": c.get("account", ""), "name": names.get(c["id"], "")}
+                              for c in g.get("clients", [])]} for g in groups]

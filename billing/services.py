@@ -93,7 +93,7 @@ def tariff_create(*, actor: object, blocks: Sequence[tuple[Decimal | None, Decim
     TariffBlock.objects.bulk_create(
         TariffBlock(tariff=tariff, position=i, up_to=up_to, price=price) for i, (up_to, price) in enumerate(blocks))
     # Tariffs are money configuration: who set which prices, from when.
-    audit(actor=actor, action="tariff.created", object_repr=str(tariff), category=tariff.category.code,
+    audit(actor=actor, action="tariff.created", object_repr=str(tariff), client_category=tariff.category.code,
           effective_from=tariff.effective_from.isoformat(),
           blocks=[[None if u is None else str(u), str(p)] for u, p in blocks])
     return tariff
@@ -200,7 +200,7 @@ def adjustment_post(*, client: Client, amount: object, reason: object, actor: ob
         reference=f"ADJ-{today.year}-{sequence_take(f'ADJ-{today.year}'):06d}", description=why[:200],
         created_by=actor if getattr(actor, "pk", None) else None)
     audit(actor=actor, action="adjustment.posted", object_repr=f"{entry.reference} for {client.account_number}",
-          amount=str(value), reason=why)
+          target=client, amount=str(value), reason=why)
     return entry
 
 

@@ -9,6 +9,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from accounts.permissions import has_capability
+from accounts.services import audit
 from clients.models import Client
 from clients.selectors import client_search
 from clients.services import client_create, client_update
@@ -86,6 +87,9 @@ class ClientListCreateApi(APIView):
         )
         paginator = Pagination()
         page = paginator.paginate_queryset(qs, request, view=self)
+        # One row per request (not per client), with the ids it returned; search words are not kept.
+        audit(actor=request.user, action="clients.listed", object_repr=f"{len(page)} clients returned",
+              client_ids=[c.pk for c in page], searched=bool(request.query_params.get("search", "").strip()))
         return paginator.get_paginated_response(_out(request, page, many=True))
 
     @extend_schema(request=ClientInput, responses={201: ClientOutput})
@@ -99,7 +103,9 @@ class ClientDetailApi(APIView):
 
     @extend_schema(responses=ClientOutput)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(_out(request, get_object_or_404(Client.objects.select_related("category", "zone"), pk=pk)))
+        client = get_object_or_404(Client.objects.select_related("category", "zone"), pk=pk)
+        audit(actor=request.user, action="client.viewed", object_repr=client.account_number, target=client)
+        return Response(_out(request, client))
 
     @extend_schema(request=ClientInput, responses=ClientOutput)
     def patch(self, request: Request, pk: int) -> Response:

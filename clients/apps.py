@@ -4,3 +4,14 @@ from django.apps import AppConfig
 class ClientsConfig(AppConfig):
     name = "clients"
     verbose_name = "Clients"
+
+    def ready(self) -> None:
+        from accounts.selectors import AUDIT_TARGETS, AuditTarget
+
+        def by_account_number(text: str) -> int | None:
+            from clients.models import Client
+
+            return Client.objects.filter(account_number__iexact=text.strip()).values_list("pk", flat=True).first()
+
+        # The audit log viewer finds a client's events by its account number.
+        AUDIT_TARGETS["client"] = AuditTarget(label="client", resolve=by_account_number, url_name="client_detail")

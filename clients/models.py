@@ -4,10 +4,12 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex
 from django.db import models
 from django.db.models.functions import Upper
 
-from majismart.crypto import EncryptedTextField, blind_index
+from majismart.crypto import TOKEN_LENGTH, EncryptedTextField, blind_index, word_tokens
 
 
 class ClientSettings(models.Model):
@@ -67,8 +69,10 @@ class Client(models.Model):
         CLOSED = "closed", "Closed"
 
     account_number = models.CharField(max_length=30, unique=True)
-    full_name = models.CharField(max_length=200)
-    # Personal fields: encrypted at rest, found through keyed blind indexes.
+    # Personal fields: encrypted at rest, found through keyed blind indexes. The name is found
+    # by any whole word of it (one keyed token per word, GIN-indexed); lists order by account.
+    full_name = EncryptedTextField()
+    name_tokens = ArrayField(models.CharField(max_length=TOKEN_LENGTH), default=list, blank=True, editable=False)
     phone = EncryptedTextField(blank=True, default="")
     phone_index = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     email = EncryptedTextField(blank=True, default="")
@@ -77,7 +81,7 @@ class Client(models.Model):
     national_id_index = models.CharField(max_length=64, blank=True, db_index=True, editable=False)
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="clients")
     zone = models.ForeignKey(Zone, null=True, blank=True, on_delete=models.SET_NULL, related_name="clients")
-    location = models.CharField("location / plot", max_length=200, blank=True)
+    location = EncryptedTextField("location / plot", blank=True, default="")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
     opening_balance = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
     user = models.OneToOneField(
@@ -88,7 +92,8 @@ class Client(models.Model):
 
     class Meta:
         ordering = ["account_number"]
-        indexes = [models.Index(fields=["full_name"]), models.Index(fields=["zone", "account_number"]),
+        indexes = [GinIndex(fields=["name_tokens"], name="client_name_tokens"),
+                   models.Index(fields=["zone", "account_number"]),
                    # Payers type account numbers in any case (M-Pesa BillRefNumber).
                    models.Index(Upper("account_number"), name="client_account_upper")]
 
@@ -99,10 +104,12 @@ class Client(models.Model):
         self.phone_index = blind_index(self.phone) if self.phone else ""
         self.email_index = blind_index(self.email) if self.email else ""
         self.national_id_index = blind_index(self.national_id) if self.national_id else ""
+        self.name_tokens = word_tokens(self.full_name or "")
 
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.fill_indexes()
         update_fields = kwargs.get("update_fields")
         if update_fields is not None:
-            kwargs["update_fields"] = {*update_fields, "phone_index", "email_index", "national_id_index"}
+            kwargs["update_fields"] = {*update_fields, "phone_index", "email_index", "national_id_index",
+                                       "name_tokens"}
         super().save(*args, **kwargs)

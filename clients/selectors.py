@@ -4,16 +4,25 @@ from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from clients.models import Client
-from majismart.crypto import blind_index
+from majismart.crypto import blind_index, word_tokens
 from majismart.phones import normalize_phone
 
 
+def name_matches(query: str, prefix: str = "") -> Q:
+    """Clients whose name holds every whole word of `query` (any case, any order): the names are
+    encrypted, so their keyed word tokens are matched (GIN index, `@>`). `prefix` reaches the
+    client through a relation (e.g. "client__")."""
+    tokens = word_tokens(query)
+    return Q(**{f"{prefix}name_tokens__contains": tokens}) if tokens else Q(pk__in=[])
+
+
 def client_search(*, query: str = "", status: str = "", category: str = "", zone: str = "") -> QuerySet[Client]:
-    """Clients matching a name, account number or phone (through its blind index)."""
+    """Clients matching a name (by whole words), account number (prefix) or phone (through its
+    blind index)."""
     qs = Client.objects.select_related("category", "zone")
     query = query.strip()
     if query:
-        condition = Q(full_name__icontains=query) | Q(account_number__istartswith=query)
+        condition = name_matches(query) | Q(account_number__istartswith=query)
         digits = "".join(ch for ch in query if ch.isdigit() or ch == "+")
         if len(digits) >= 9:
             try:

@@ -12,7 +12,7 @@ from clients.models import Client, ClientSettings
 from clients.signals import clients_registered
 from clients.validation import MSG_ACCOUNT_TAKEN
 
-PERSONAL_FIELDS = ("phone", "email", "national_id")
+PERSONAL_FIELDS = ("full_name", "phone", "email", "national_id", "location")
 
 
 def account_numbers_reserve(count: int, *, skip: Iterable[str] = ()) -> list[str]:
@@ -49,7 +49,9 @@ def client_create(*, actor: object, **fields: object) -> Client:
     client = Client(account_number=account or account_numbers_reserve(1)[0], **fields)
     client.full_clean(exclude=["category", "zone", "user"])
     client.save()
-    audit(actor=actor, action="client.created", object_repr=str(client))
+    # The account number only: the audit trail never holds a name in clear.
+    audit(actor=actor, action="client.created", object_repr=client.account_number, target=client,
+          fields=sorted(name for name, value in fields.items() if value not in ("", None)))
     clients_registered.send(sender=Client, clients=[client], actor=actor)
     return client
 
@@ -71,5 +73,6 @@ def client_update(*, client: Client, actor: object, **fields: object) -> Client:
     if changed:
         client.save(update_fields=changed)
         # Personal values are never copied into the audit trail: only which fields changed.
-        audit(actor=actor, action="client.updated", object_repr=str(client), fields=sorted(changed))
+        audit(actor=actor, action="client.updated", object_repr=client.account_number, target=client,
+              fields=sorted(changed))
     return client

@@ -70,4 +70,14 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "args": ["meters.tasks.purge_stale_uploads"],
         "crontab": {"minute": "45", "hour": "*"},
     },
+    "Remind owners of privacy requests due soon or overdue (every provider)": {
+        "task": "majismart.tasks.fan_out",
+        "args": ["privacy.tasks.requests_remind_task"],
+        "crontab": {"minute": "0", "hour": "6"},
+    },
+    "Apply the retention policy: purge what is past retention (every provider)": {
+        "task": "majismart.tasks.fan_out",
+        "args": ["privacy.tasks.retention_apply_task"],
+        "crontab": {"minute": "30", "hour": "2"},
+    },
 }

@@ -1,15 +1,20 @@
 """Encryption at rest for personal fields, and keyed blind indexes to search them.
 
 FIELD_ENCRYPTION_KEYS holds Fernet keys: the first encrypts, every key decrypts, so a new key
-is rotated in by putting it first (then `manage.py rotate_encryption` re-encrypts old rows and
-the old keys can be removed). A blind index is an HMAC-SHA256 of the normalised value under
-BLIND_INDEX_KEY, so equal values can be found without storing them in clear.
+is rotated in by putting it first (then `manage.py rotate_encryption_keys` re-encrypts old rows,
+online, and the old keys can be removed). A blind index is an HMAC-SHA256 of the normalised value
+under BLIND_INDEX_KEY, so equal values can be found without storing them in clear; `word_tokens`
+does the same per word of a name, so a name is found by any of its whole words.
+
+A Fernet token names no key: "under the newest key" means the first key alone decrypts it
+(`is_current`), which is how rotation skips what it has already done.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from functools import lru_cache
 from typing import Any
 
@@ -46,6 +51,23 @@ def rotate(token: str) -> str:
     return PREFIX + fernet().rotate(token[len(PREFIX) :].encode()).decode()
 
 
+@lru_cache(maxsize=4)
+def _newest(key: str) -> Fernet:
+    return Fernet(key.encode())
+
+
+def is_current(token: str) -> bool:
+    """Whether `token` is already encrypted under the first (newest) key: Fernet tokens carry no
+    key id, so try that key alone (a wrong key fails on the HMAC check, before any decryption)."""
+    if not token.startswith(PREFIX):
+        return False
+    try:
+        _newest(settings.FIELD_ENCRYPTION_KEYS[0]).decrypt(token[len(PREFIX) :].encode())
+    except InvalidToken:
+        return False
+    return True
+
+
 def masked_secret(value: str) -> str:
     """What a settings page shows of a saved secret: that it is set, and its last four characters."""
     if not value:
@@ -61,6 +83,28 @@ def _index_key() -> bytes:
 def blind_index(value: str) -> str:
     normalised = "".join(value.split()).lower()
     return hmac.new(_index_key(), normalised.encode(), hashlib.sha256).hexdigest()
+
+
+@lru_cache(maxsize=4)
+def _token_key(index_key: str) -> bytes:
+    # Derived apart from the whole-value index: a one-word name's token never equals its blind index.
+    return hashlib.sha256(b"majismart-word-token:" + index_key.encode()).digest()
+
+
+_WORD = re.compile(r"\w+")
+TOKEN_LENGTH = 16  # hex characters (64 bits): no collisions among any provider's words
+
+
+def word_tokens(value: str) -> list[str]:
+    """Keyed tokens of each distinct word of `value` (lower-cased, any punctuation a separator),
+    in order: a name stored encrypted is still found by any whole word of it."""
+    key = _token_key(settings.BLIND_INDEX_KEY)
+    tokens: list[str] = []
+    for word in _WORD.findall(value.casefold()):
+        token = hmac.new(key, word.encode(), hashlib.sha256).hexdigest()[:TOKEN_LENGTH]
+        if token not in tokens:
+            tokens.append(token)
+    return tokens
 
 
 class EncryptedTextField(models.TextField):

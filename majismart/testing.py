@@ -59,6 +59,7 @@ def child_env(**extra: str) -> dict[str, str]:
         BASE_DOMAIN=settings.BASE_DOMAIN,
         CONN_MAX_AGE="0",
         LOG_LEVEL="WARNING",
+        MEDIA_DIR=str(settings.MEDIA_ROOT),  # files a worker or server stores are the tests' files
     )
     env.update(extra)
     return env

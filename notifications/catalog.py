@@ -39,7 +39,9 @@ SAMPLE = {"provider": "Mombasa Water Works", "name": "Esther Njeri", "account": 
           "paybill": "174379", "pay_link": "https://mombasa-water.majismart.co.ke/pay/1a-2kq-AbCdEfGhIjKlMnOp/",
           "portal_link": "https://mombasa-water.majismart.co.ke/portal/", "receipt": "TKL8A1B2C3",
           "date": "12 Nov 2026", "balance": "KES 500.00", "method": "M-Pesa", "days": "3",
-          "link": "https://mombasa-water.majismart.co.ke/accounts/reset/…", "text": "Your message here."}
+          "link": "https://mombasa-water.majismart.co.ke/accounts/reset/…", "text": "Your message here.",
+          "count": "2", "overdue": "1", "code": "482913", "title": "privacy policy", "version": "2026-12-01",
+          "summary": "We now keep payment callbacks for 90 days."}
 
 EVENTS: dict[str, Event] = {e.key: e for e in [
     Event("invoice_issued", "Bill issued", Purpose.BILLING,
@@ -98,6 +100,24 @@ EVENTS: dict[str, Event] = {e.key: e for e in [
                      "To choose a new password, open: {link}\n\nIf it wasn't you, ignore this email: "
                      "your password stays as it is.\n\n{provider}",
           description="Sent when a user asks for a password reset (never held, never opted out)."),
+    Event("registration_code", "Portal registration code", Purpose.ACCOUNT, ("code",),
+          sms="{provider}: your portal registration code is {code}. It expires in 15 minutes. Do not share it.",
+          email_subject="{provider}: your portal registration code",
+          email_body="Your code to open your {provider} online account is {code}. It expires in 15 minutes.\n\n"
+                     "If you did not ask for it, ignore this message: nothing changes.\n\n{provider}",
+          description="Sent when a client registers for the portal (never held, never opted out)."),
+    Event("policy_changed", "New privacy policy or terms", Purpose.ACCOUNT, ("title", "version", "summary", "link"),
+          email_subject="{provider}: we have updated our {title}",
+          email_body="Dear {name},\n\nMajiSmart, the billing service {provider} uses, has published a new "
+                     "{title} (version {version}).\n\nWhat changed: {summary}\n\nRead it in full: {link}\n\n"
+                     "You will be asked to accept it the next time you log in.\n\n{provider}",
+          description="Sent to every user when a new version of the privacy policy or terms is published."),
+    Event("privacy_requests_due", "Privacy requests due (to owners)", Purpose.ACCOUNT, ("count", "overdue", "link"),
+          email_subject="{provider}: {count} privacy request(s) need an answer",
+          email_body="{count} request(s) from clients under the Data Protection Act are open and due within two "
+                     "days or overdue ({overdue} overdue). The law gives 7 days to answer.\n\n"
+                     "Open the request queue: {link}\n\n{provider}",
+          description="Sent each morning to the provider's owners while privacy requests are due or overdue."),
     Event("test", "Test message", Purpose.ACCOUNT, (),
           sms="{provider}: this is a test message from MajiSmart. SMS works.",
           email_subject="{provider}: test email", email_body="This is a test email from MajiSmart.\n\n{provider}",

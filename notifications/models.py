@@ -166,8 +166,9 @@ class Message(models.Model):
     client_id = models.BigIntegerField(null=True, blank=True)
     recipient = EncryptedTextField(blank=True, default="")
     recipient_index = models.CharField(max_length=64, blank=True, db_index=True)
-    subject = models.CharField(max_length=200, blank=True)
-    text = models.TextField()
+    # Encrypted at rest: what a client is told names them (and their balance, account, phone).
+    subject = EncryptedTextField(blank=True, default="")
+    text = EncryptedTextField()
     attachments = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
     note = models.CharField(max_length=300, blank=True, help_text="Why it waits, failed or was not sent.")
@@ -229,6 +230,8 @@ class Consent(models.Model):
         SMS = "sms", "SMS about my account and supply"
         EMAIL = "email", "Email about my account and supply"
         MARKETING = "marketing", "Other announcements and offers"
+        # Set by the cookie banner and the privacy centre, not by the message preferences.
+        ANALYTICS = "analytics", "Analytics cookies and usage measurement"
 
     client_id = models.BigIntegerField()
     topic = models.CharField(max_length=12, choices=Topic.choices)
@@ -246,4 +249,8 @@ class Consent(models.Model):
         return f"{self.client_id} {self.topic} {'yes' if self.granted else 'no'}"
 
 
-DEFAULT_TOPICS = {Consent.Topic.SMS: True, Consent.Topic.EMAIL: True, Consent.Topic.MARKETING: False}
+DEFAULT_TOPICS = {Consent.Topic.SMS: True, Consent.Topic.EMAIL: True, Consent.Topic.MARKETING: False,
+                  Consent.Topic.ANALYTICS: False}
+# The topics of the SMS and email preferences (portal "Messages", the client page): analytics
+# is chosen in the cookie banner and the privacy centre, so these forms neither show nor reset it.
+CONTACT_TOPICS = (Consent.Topic.SMS, Consent.Topic.EMAIL, Consent.Topic.MARKETING)

@@ -177,7 +177,7 @@ def consent_record(*, client_id: int, choices: dict[str, bool], source: str, act
     Consent.objects.bulk_create(changed)
     if changed:
         audit(actor=actor, action="notifications.consent_changed", object_repr=f"client {client_id}",
-              source=source, choices={c.topic: c.granted for c in changed})
+              target=("client", client_id), source=source, choices={c.topic: c.granted for c in changed})
     return changed
 
 
@@ -441,8 +441,9 @@ def _send_emails(cfg: NotificationSettings, messages: list[Message], now: dateti
 
 
 def send_now(*, event: str, channel: str, outgoing: Outgoing, secret_values: dict[str, str]) -> Message:
-    """Send one account message at once, in this request (password resets): the log keeps the
-    text without `secret_values` (a reset link in the log would let staff take the account)."""
+    """Send one account message at once, in this request (password resets, registration codes):
+    the log keeps the text without `secret_values` (a reset link or a code in the log would let
+    staff take the account)."""
     cfg = NotificationSettings.load()
     ev = EVENTS[event]
     subject, body = template_text(ev, channel)
@@ -460,6 +461,15 @@ def send_now(*, event: str, channel: str, outgoing: Outgoing, secret_values: dic
         except Exception as exc:  # noqa: BLE001 - the person is told; the log says why
             log.warning("account email failed: %s", exc)
             _failed(msg, f"The email could not be sent ({type(exc).__name__}).", now, retry=False)
+    elif msg.status == Message.Status.QUEUED:
+        # The phone gets the whole text; the log keeps it without the secrets. Never retried
+        # later (a retry would send the logged text): the person asks again.
+        logged = msg.text
+        msg.text = fill(body, {**outgoing.values, **secret_values})
+        _send_sms(cfg, [msg], now)
+        msg.text = logged
+        if msg.status == Message.Status.QUEUED:
+            msg.status, msg.next_attempt_at = Message.Status.FAILED, None
     msg.save()
     return msg
 

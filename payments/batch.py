@@ -17,12 +17,14 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.models import LedgerEntry
+from majismart import crypto
 from payments.models import Allocation, CallbackInbox, Payment
 from payments.receivers import receipts_queue
 from payments.services import (
     _amount,
     _close_waiting_request,
     _receipt,
+    _sealed,
     _trans_time,
     allocate_oldest_first,
     inbox_process,
@@ -45,6 +47,15 @@ class _Row:
     client_id: int | None = None
     status: str = CallbackInbox.Status.PROCESSED
     note: str = ""
+
+
+def _opened(inbox_id: int, body: str) -> str:
+    """A stored body in clear; one no configured key opens reads as unreadable (flagged invalid)."""
+    try:
+        return crypto.decrypt(body) if body else ""
+    except ValueError:
+        log.error("Callback %s: its body cannot be decrypted with any configured key", inbox_id)
+        return ""
 
 
 def _parse(inbox_id: int, body: str) -> _Row:
@@ -83,7 +94,8 @@ def _process(limit: int) -> int:
             "SELECT id, body FROM payments_callbackinbox WHERE kind = %s AND status = %s "
             "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
             [CallbackInbox.Kind.C2B_CONFIRMATION, CallbackInbox.Status.RECEIVED, limit])
-        rows = [_parse(i, body) for i, body in cursor.fetchall()]
+        # Bodies are stored encrypted (payments.services.confirmation_store): decrypted here, in bulk.
+        rows = [_parse(i, _opened(i, body)) for i, body in cursor.fetchall()]
     if not rows:
         return 0
     good = [r for r in rows if r.status != CallbackInbox.Status.INVALID]
@@ -110,7 +122,7 @@ def _process(limit: int) -> int:
     if first_of:
         values = [(r.receipt, Payment.Method.MPESA, r.amount, r.client_id,
                    Payment.Status.MATCHED if r.client_id else Payment.Status.UNMATCHED, r.paid_at, r.reference,
-                   r.payer, r.name, r.inbox_id, now) for r in first_of.values()]
+                   _sealed(r.payer), _sealed(r.name), r.inbox_id, now) for r in first_of.values()]
         placeholders = ", ".join(["(%s, %s, %s::numeric, %s::bigint, %s, %s::timestamptz, %s, %s, %s, %s::bigint, %s::timestamptz)"]
                                  * len(values))
         with connection.cursor() as cursor:

@@ -29,7 +29,10 @@ class CallbackInbox(models.Model):
         INVALID = "invalid", "Could not be read"
 
     kind = models.CharField(max_length=20, choices=Kind.choices)
-    body = models.TextField(blank=True)
+    # Encrypted at rest: a callback carries the payer's phone number and name. The headers kept
+    # (content type, user agent, proxy addresses, a signature) and the source address are the
+    # payment provider's, not the payer's.
+    body = EncryptedTextField(blank=True, default="")
     headers = models.JSONField(default=dict, blank=True)
     source_ip = models.GenericIPAddressField(null=True, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.RECEIVED)
@@ -71,8 +74,9 @@ class Payment(models.Model):
     status = models.CharField(max_length=10, choices=Status.choices, db_index=True)
     paid_at = models.DateTimeField()
     account_reference = models.CharField(max_length=64, blank=True, help_text="What the payer typed (BillRefNumber).")
-    payer = models.CharField(max_length=120, blank=True, help_text="As the provider gave it (may be masked or hashed).")
-    payer_name = models.CharField(max_length=200, blank=True)
+    # Encrypted at rest (personal data from the callback or statement).
+    payer = EncryptedTextField(blank=True, default="", help_text="As the provider gave it (may be masked or hashed).")
+    payer_name = EncryptedTextField(blank=True, default="")
     ledger_entry = models.OneToOneField(LedgerEntry, null=True, blank=True, on_delete=models.PROTECT, related_name="+")
     inbox = models.ForeignKey(CallbackInbox, null=True, blank=True, on_delete=models.SET_NULL, related_name="payments")
     recorded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,

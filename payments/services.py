@@ -20,6 +20,7 @@ from accounts.services import audit
 from billing.models import Invoice, LedgerEntry
 from billing.selectors import invoices_with_dues
 from clients.models import Client
+from majismart import crypto
 from payments.models import Allocation, CallbackInbox, Payment
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
@@ -123,7 +124,7 @@ def payment_record(*, method: str, receipt: str, amount: Decimal, paid_at: datet
                 "ON CONFLICT (method, receipt) DO NOTHING RETURNING id",
                 [receipt, method, amount, client.pk if client else None,
                  Payment.Status.MATCHED if client else Payment.Status.UNMATCHED, paid_at, account_reference[:64],
-                 payer[:120], payer_name[:200], inbox.pk if inbox else None,
+                 _sealed(payer[:120]), _sealed(payer_name[:200]), inbox.pk if inbox else None,
                  getattr(actor, "pk", None) if getattr(actor, "pk", None) else None, timezone.now()])
             row = cursor.fetchone()
         if row is None:
@@ -141,6 +142,11 @@ def payment_record(*, method: str, receipt: str, amount: Decimal, paid_at: datet
 
 # --- callbacks ---------------------------------------------------------------------------------
 KEPT_HEADERS = ("content-type", "user-agent", "x-forwarded-for", "x-real-ip", "x-paystack-signature")
+
+
+def _sealed(value: str) -> str:
+    """A personal value as an encrypted column stores it (EncryptedTextField), for raw statements."""
+    return crypto.encrypt(value) if value else ""
 
 
 def _kept(headers: dict[str, str]) -> dict[str, str]:
@@ -162,9 +168,11 @@ def confirmation_store(*, body: bytes, headers: dict[str, str], source_ip: str |
     # Server-side binding and a prepared statement (psycopg keeps one per connection; PostgreSQL
     # plans it again when another provider's search_path is set): no parse or plan per callback.
     # Django's cursor first, which sets this provider's search_path on the connection.
+    # The body is encrypted here, in Python (it carries the payer's phone number and name), as
+    # the model field would: the statement bypasses the ORM.
     with connection.cursor() as django_cursor, psycopg.Cursor(django_cursor.connection) as cursor:
         cursor.execute(_CONFIRMATION_STORE_SQL, [
-            CallbackInbox.Kind.C2B_CONFIRMATION, body.decode("utf-8", errors="replace"),
+            CallbackInbox.Kind.C2B_CONFIRMATION, _sealed(body.decode("utf-8", errors="replace")),
             json.dumps(_kept(headers)), source_ip,
             CallbackInbox.Status.RECEIVED, note[:300], timezone.now()], prepare=True)
         return bool(cursor.fetchone()[1])

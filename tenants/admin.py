@@ -2,15 +2,16 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import UploadedFile
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django_tenants.admin import TenantAdminMixin
 from django_tenants.utils import schema_context
 
-from tenants.models import Domain, Provider, ProviderEvent
+from tenants.models import Domain, PolicyVersion, Provider, ProviderEvent
 from tenants.selectors import providers
-from tenants.services import logo_check, provider_reactivate, provider_suspend
+from tenants.services import logo_check, policy_version_publish, provider_reactivate, provider_suspend
 
 
 class DomainInline(admin.TabularInline):
@@ -54,7 +55,7 @@ class ProviderAdmin(TenantAdminMixin, admin.ModelAdmin):
     fields = ["name", "schema_name", "slug", "contact_email", "status", "created",
               "address", "kra_pin", "brand_color", "website", "logo"]
     inlines = [DomainInline, ProviderEventInline]
-    actions = ["suspend", "reactivate"]
+    actions = ["suspend", "reactivate", "close", "erase"]
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Provider]:
         return super().get_queryset(request).exclude(schema_name="public").exclude(is_template=True)
@@ -86,6 +87,35 @@ class ProviderAdmin(TenantAdminMixin, admin.ModelAdmin):
         messages.success(request, f"Reactivated {queryset.count()} provider(s).")
 
 
+    @admin.action(description="Close selected providers (erase personal data, keep records for retention)",
+                  permissions=["change"])
+    def close(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
+        from privacy.provider import ProviderClosureError, provider_close
+
+        for provider in queryset:
+            try:
+                counts = provider_close(provider=provider, actor=request.user.email, reason="admin action")
+            except ProviderClosureError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, f"Closed {provider.name}: {counts.get('clients', 0)} clients' personal data "
+                                          "erased, records kept under pseudonyms until retention ends.")
+
+    @admin.action(description="Erase the schema of closed providers whose retention has ended",
+                  permissions=["change"])
+    def erase(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
+        from privacy.provider import ProviderClosureError, provider_erase
+
+        for provider in queryset:
+            name = provider.name
+            try:
+                provider_erase(provider=provider, actor=request.user.email)
+            except ProviderClosureError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, f"Erased {name}: its schema is gone.")
+
+
 @admin.register(Domain)
 class DomainAdmin(admin.ModelAdmin):
     list_display = ["domain", "tenant", "is_primary"]
@@ -101,3 +131,54 @@ class DomainAdmin(admin.ModelAdmin):
             # Never route a host to the public tenant or the clone template.
             kwargs["queryset"] = providers()
         return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
+
+@admin.register(PolicyVersion)
+class PolicyVersionAdmin(admin.ModelAdmin):
+    """Drafts are written and previewed here, then published with the action: a published
+    version is never edited (users accepted exactly that text), a new one replaces it."""
+
+    list_display = ["kind", "version", "title", "status", "published_at", "published_by"]
+    list_filter = ["kind"]
+    fields = ["kind", "version", "title", "summary", "body", "preview", "published_at", "published_by"]
+    readonly_fields = ["preview", "published_at", "published_by"]
+    actions = ["publish"]
+
+    @admin.display(description="Status")
+    def status(self, obj: PolicyVersion) -> str:
+        if not obj.is_published:
+            return "Draft"
+        return "Earlier version" if not obj.asks_acceptance and obj.published_by == "migration" else "Published"
+
+    @admin.display(description="Preview")
+    def preview(self, obj: PolicyVersion) -> str:
+        return obj.body_html if obj.pk else "Save the draft to see it as the site will show it."
+
+    def get_readonly_fields(self, request: HttpRequest, obj: PolicyVersion | None = None) -> list[str]:
+        if obj is not None and obj.is_published:
+            return list(self.fields)
+        return list(self.readonly_fields)
+
+    def has_delete_permission(self, request: HttpRequest, obj: PolicyVersion | None = None) -> bool:
+        return obj is None or not obj.is_published
+
+    def get_deleted_objects(self, objs, request):  # type: ignore[no-untyped-def]
+        # The bulk delete action must not reach published versions either.
+        if any(o.is_published for o in objs):
+            to_delete, model_count, perms_needed, protected = super().get_deleted_objects(objs, request)
+            return to_delete, model_count, perms_needed | {"published policy versions"}, protected
+        return super().get_deleted_objects(objs, request)
+
+    @admin.action(description="Publish the selected drafts (users are emailed and asked to accept)",
+                  permissions=["change"])
+    def publish(self, request: HttpRequest, queryset: QuerySet[PolicyVersion]) -> None:
+        done = 0
+        for version in queryset.order_by("kind", "version"):
+            try:
+                policy_version_publish(version=version, actor=request.user)
+            except ValidationError as exc:
+                messages.error(request, f"{version}: {' '.join(exc.messages)}")
+            else:
+                done += 1
+        if done:
+            messages.success(request, f"Published {done} version(s). Users are being emailed.")

@@ -16,7 +16,37 @@ MSG_ACCEPT = "Please accept the privacy policy and terms to continue."
 MSG_PASSWORD_MISMATCH = "The two passwords do not match."
 
 
-class SignupForm(forms.Form):
+class AdultWithPasswordMixin:
+    """What a person opening an account confirms: that they are 18 or older, that they accept the
+    terms and privacy policy, and a password typed twice (provider sign-up, portal registration)."""
+
+    cleaned_data: dict[str, object]
+    msg_adult, msg_accept, msg_mismatch = MSG_ADULT, MSG_ACCEPT, MSG_PASSWORD_MISMATCH
+
+    def clean_adult(self) -> bool:
+        if not self.cleaned_data.get("adult"):
+            raise ValidationError(self.msg_adult, code="adult")
+        return True
+
+    def accepted(self, field: str) -> bool:
+        if not self.cleaned_data.get(field):
+            raise ValidationError(self.msg_accept, code="accept")
+        return True
+
+    def check_passwords(self, data: dict[str, object], *, email: str, name: str = "") -> None:
+        from accounts.models import User
+
+        p1, p2 = data.get("password1"), data.get("password2")
+        if p1 and p2 and p1 != p2:
+            self.add_error("password2", self.msg_mismatch)  # type: ignore[attr-defined]
+        elif p1:
+            try:
+                password_validation.validate_password(str(p1), User(email=email, full_name=name))
+            except ValidationError as exc:
+                self.add_error("password1", exc)  # type: ignore[attr-defined]
+
+
+class SignupForm(AdultWithPasswordMixin, forms.Form):
     business_name = forms.CharField(max_length=200, label="Business name")
     subdomain = forms.CharField(
         max_length=40,
@@ -48,29 +78,12 @@ class SignupForm(forms.Form):
     def clean_owner_phone(self) -> str:
         return normalize_phone(self.cleaned_data.get("owner_phone", ""))
 
-    def clean_adult(self) -> bool:
-        if not self.cleaned_data.get("adult"):
-            raise ValidationError(MSG_ADULT, code="adult")
-        return True
-
     def clean_accept_terms(self) -> bool:
-        if not self.cleaned_data.get("accept_terms"):
-            raise ValidationError(MSG_ACCEPT, code="accept")
-        return True
+        return self.accepted("accept_terms")
 
     def clean(self) -> dict[str, object]:
         data = super().clean()
-        p1, p2 = data.get("password1"), data.get("password2")
-        if p1 and p2 and p1 != p2:
-            self.add_error("password2", MSG_PASSWORD_MISMATCH)
-        elif p1:
-            from accounts.models import User
-
-            probe = User(email=data.get("owner_email", ""), full_name=data.get("owner_name", ""))
-            try:
-                password_validation.validate_password(p1, probe)
-            except ValidationError as exc:
-                self.add_error("password1", exc)
+        self.check_passwords(data, email=str(data.get("owner_email", "")), name=str(data.get("owner_name", "")))
         return data
 
 

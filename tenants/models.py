@@ -1,18 +1,22 @@
 from __future__ import annotations
 
+import re
 import secrets
 import uuid
 
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.functional import cached_property
+from django.utils.html import escape
+from django.utils.safestring import SafeString, mark_safe
 from django_tenants.models import DomainMixin, TenantMixin
 
 from majismart.crypto import EncryptedTextField
 
 PUBLIC_SLUG = "public"
 TEMPLATE_SCHEMA = "tenant_base"
-# The privacy policy and terms a sign-up accepts (templates/public/privacy.html, terms.html).
+# The first recorded version of the privacy policy and terms (tenants/migrations/0005): what
+# sign-ups accepted before versions were kept, and the fallback while none is published.
 POLICY_VERSION = "2026-11-23"
 
 
@@ -114,3 +118,65 @@ class ProviderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.provider} {self.action}"
+
+
+# --- privacy policy and terms: versions in the public schema -------------------------------------
+POLICY_VERSION_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(\.[0-9]{1,2})?$"
+MSG_POLICY_VERSION = "Name the version by its date, e.g. 2026-12-01 (or 2026-12-01.2 for a second one that day)."
+_POLICY_LINK = re.compile(r"\[([^\]\n]+)\]\(((?:/|https://)[^)\s]*)\)")
+
+
+def policy_text_html(body: str) -> SafeString:
+    """A policy text as HTML: blocks separated by blank lines; a block starting with "## " is a
+    heading; [words](/path or https://…) is a link. Everything else is escaped, so a platform
+    admin's typing can never put markup or script on a page."""
+    parts = []
+    for block in re.split(r"\n\s*\n", body.replace("\r\n", "\n").strip()):
+        block = block.strip()
+        if not block:
+            continue
+        if block.startswith("## "):
+            parts.append(f"<h2>{escape(block[3:].strip())}</h2>")
+            continue
+        text = _POLICY_LINK.sub(lambda m: f'<a href="{m.group(2)}">{m.group(1)}</a>', str(escape(block)))
+        parts.append(f"<p>{text.replace(chr(10), '<br>')}</p>")
+    return mark_safe("\n".join(parts))  # noqa: S308 - every piece above is escaped
+
+
+class PolicyVersion(models.Model):
+    """One version of MajiSmart's privacy policy or terms of service. Drafts (no published_at)
+    are edited by platform admins; a published version never changes, and the latest published
+    one of each kind is the one in force."""
+
+    class Kind(models.TextChoices):
+        PRIVACY = "privacy", "Privacy policy"
+        TERMS = "terms", "Terms of service"
+
+    kind = models.CharField(max_length=10, choices=Kind.choices)
+    version = models.CharField(max_length=20, validators=[RegexValidator(POLICY_VERSION_RE, MSG_POLICY_VERSION)],
+                               help_text="The version's date, e.g. 2026-12-01.")
+    title = models.CharField(max_length=120)
+    summary = models.TextField(help_text="What changed since the previous version, in a few plain sentences "
+                                         "(shown when users are asked to accept, and in the notice email).")
+    body = models.TextField(help_text='Plain text. A blank line starts a new paragraph; a paragraph starting with '
+                                      '"## " is a heading; [words](/path) or [words](https://…) makes a link.')
+    # Off only for the first recorded versions: what users had agreed to before versions were kept.
+    asks_acceptance = models.BooleanField(default=True, editable=False)
+    published_at = models.DateTimeField(null=True, blank=True, db_index=True)
+    published_by = models.CharField(max_length=254, blank=True, editable=False)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["kind", "-published_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["kind", "version"], name="one_policy_version_per_kind")]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.version}{'' if self.published_at else ' (draft)'}"
+
+    @property
+    def is_published(self) -> bool:
+        return self.published_at is not None
+
+    @property
+    def body_html(self) -> SafeString:
+        return policy_text_html(self.body)

@@ -3,11 +3,12 @@ from __future__ import annotations
 import re
 
 from django.conf import settings
+from django.core.cache import caches
 from django.db import connection
 from django.db.models import QuerySet
 
 from majismart.urls import domain_url
-from tenants.models import PUBLIC_SLUG, Provider
+from tenants.models import POLICY_VERSION, PUBLIC_SLUG, PolicyVersion, Provider
 
 
 def providers() -> QuerySet[Provider]:
@@ -58,3 +59,47 @@ def logo_file(provider: Provider) -> tuple[str, str] | None:
     if match is None or connection.schema_name != provider.schema_name or not provider.logo.storage.exists(name):
         return None
     return name, LOGO_TYPES[match.group(1)]
+
+
+# --- policy versions ----------------------------------------------------------------------------
+# Cached in the platform cache (one key for every provider's domain, unlike the default cache's
+# per-schema keys) so that publishing clears it once for all; decisions that ask a user to accept
+# something read the table itself (fresh=True), so a stale entry only delays the question.
+POLICY_CACHE_KEY = "policy:current"
+POLICY_CACHE_SECONDS = 300
+
+
+def _policy_fallback(kind: str) -> PolicyVersion:
+    return PolicyVersion(kind=kind, version=POLICY_VERSION, title=PolicyVersion.Kind(kind).label,
+                         asks_acceptance=False)
+
+
+def current_policy_versions(*, fresh: bool = False) -> dict[str, PolicyVersion]:
+    """The version in force of each kind (privacy, terms): the latest published, or, before any
+    is published, an unsaved stand-in for POLICY_VERSION."""
+    cache = caches["platform"]
+    found = None if fresh else cache.get(POLICY_CACHE_KEY)
+    if found is None:
+        rows = (PolicyVersion.objects.filter(published_at__isnull=False).order_by("kind", "-published_at", "-id")
+                .distinct("kind").defer("body"))
+        found = {kind: _policy_fallback(kind) for kind in PolicyVersion.Kind.values}
+        found.update({row.kind: row for row in rows})
+        cache.set(POLICY_CACHE_KEY, found, POLICY_CACHE_SECONDS)
+    return found
+
+
+def current_policy_version(kind: str) -> PolicyVersion:
+    return current_policy_versions()[kind]
+
+
+def policy_cache_clear() -> None:
+    caches["platform"].delete(POLICY_CACHE_KEY)
+
+
+def published_policy_versions(kind: str) -> QuerySet[PolicyVersion]:
+    return PolicyVersion.objects.filter(kind=kind, published_at__isnull=False).order_by("-published_at", "-id")
+
+
+def policy_version_get(kind: str, version: str | None = None) -> PolicyVersion | None:
+    """A published version of a kind (the current one when `version` is None), body included."""
+    return published_policy_versions(kind).filter(**({"version": version} if version else {})).first()

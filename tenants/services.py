@@ -12,12 +12,13 @@ from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 from django.core.management import call_command
 from django.db import connection, transaction
+from django.utils import timezone
 from django_tenants.utils import schema_context, schema_exists, tenant_context
 
 from accounts.models import Role, User
 from majismart.phones import normalize_phone
-from tenants.models import TEMPLATE_SCHEMA, Domain, Provider, ProviderEvent
-from tenants.selectors import provider_domain_name
+from tenants.models import TEMPLATE_SCHEMA, Domain, PolicyVersion, Provider, ProviderEvent
+from tenants.selectors import policy_cache_clear, provider_domain_name
 
 SLUG_RE = re.compile(r"^[a-z][a-z0-9-]{1,38}[a-z0-9]$")
 MSG_SLUG_FORMAT = (
@@ -239,7 +240,7 @@ def provider_branding_update(*, provider: Provider, actor: object, logo: object 
                              **fields: object) -> Provider:
     """Save the details printed on bills (address, KRA PIN, colour, website, contacts) and the
     logo. Audited with the names of the fields that changed and their values, except the phone
-    (personal data, encrypted at rest). A replaced logo's file is deleted once the change has
+    and email (they may be a person's). A replaced logo's file is deleted once the change has
     committed."""
     from accounts.services import audit
 
@@ -269,7 +270,48 @@ def provider_branding_update(*, provider: Provider, actor: object, logo: object 
     if "logo" in changed and old_logo:
         storage = provider.logo.storage
         transaction.on_commit(lambda: storage.delete(old_logo))
-    shown = [n for n in changed if n in cleaned and n != "contact_phone"]
+    # Contacts may be a person's: only their names are kept.
+    shown = [n for n in changed if n in cleaned and n not in ("contact_phone", "contact_email")]
     audit(actor=actor, action="provider.branding_changed", object_repr=provider.name, fields=changed,
           before={n: before[n] for n in shown}, after={n: cleaned[n] for n in shown})
     return provider
+
+
+# --- policy versions ----------------------------------------------------------------------------
+MSG_POLICY_PUBLISHED = "This version is published already; publish a new version instead."
+MSG_POLICY_OLDER = "A newer {kind} ({version}) is published already: give this one a later date."
+
+
+def policy_version_publish(*, version: PolicyVersion, actor: object) -> PolicyVersion:
+    """Put a draft in force: from now on it is the current version of its kind, every active
+    provider's users are emailed about it, and each is asked to accept it at their next login."""
+    from accounts.services import audit
+
+    with transaction.atomic():
+        # Two admins publishing the same draft at once: the second finds it published.
+        version = PolicyVersion.objects.select_for_update().get(pk=version.pk)
+        if version.is_published:
+            raise ValidationError(MSG_POLICY_PUBLISHED, code="published")
+        newer = (PolicyVersion.objects.filter(kind=version.kind, published_at__isnull=False,
+                                              version__gte=version.version).first())
+        if newer is not None:
+            raise ValidationError(MSG_POLICY_OLDER.format(kind=version.get_kind_display().lower(),
+                                                          version=newer.version), code="older")
+        version.full_clean()
+        version.published_at = timezone.now()
+        version.published_by = str(getattr(actor, "email", actor) or "")
+        version.save(update_fields=["published_at", "published_by"])
+        audit(actor=actor, action="policy.published", object_repr=str(version), kind=version.kind,
+              version=version.version)
+        version_id = version.pk
+
+        def after_commit() -> None:
+            from majismart.tasks import fan_out
+            from tenants import tasks  # noqa: F401 - registers the task fan_out names (autodiscovery is lazy)
+
+            policy_cache_clear()
+            fan_out.delay("tenants.tasks.policy_notice_task", version_id)
+
+        transaction.on_commit(after_commit)
+    policy_cache_clear()
+    return version

@@ -7,5 +7,7 @@ urlpatterns = [
     path("signup/", public.signup, name="signup"),
     path("login/", public.find_provider, name="find_provider"),
     path("privacy/", public.privacy, name="privacy"),
+    path("privacy/<str:version>/", public.privacy, name="privacy_version"),
     path("terms/", public.terms, name="terms"),
+    path("terms/<str:version>/", public.terms, name="terms_version"),
 ]

@@ -91,12 +91,17 @@ def test_seed_demo_creates_two_providers_once(db) -> None:  # type: ignore[no-un
 def test_setup_periodic_tasks_declares_the_schedule(db) -> None:  # type: ignore[no-untyped-def]
     from django_celery_beat.models import PeriodicTask
 
-    assert _run("setup_periodic_tasks") == "6 periodic task(s) scheduled."
+    from majismart.celery import PERIODIC_TASKS
+
+    assert len(PERIODIC_TASKS) == 8
+    assert _run("setup_periodic_tasks") == "8 periodic task(s) scheduled."
     task = PeriodicTask.objects.get(name="Clear expired sessions (every provider)")
     assert task.task == "majismart.tasks.fan_out"
     assert json.loads(task.args) == ["accounts.tasks.clear_expired_sessions"]
     _run("setup_periodic_tasks")
-    assert PeriodicTask.objects.count() == 6
+    assert PeriodicTask.objects.count() == 8
+    daily = {json.loads(t.args)[0] for t in PeriodicTask.objects.filter(crontab__hour__in=["2", "6"])}
+    assert daily == {"privacy.tasks.retention_apply_task", "privacy.tasks.requests_remind_task"}
     assert json.loads(PeriodicTask.objects.get(name__startswith="Send reminders").args) == ["payments.tasks.send_reminders"]
     assert json.loads(PeriodicTask.objects.get(name__startswith="Send messages").args) == ["notifications.tasks.sweep_messages"]
     assert json.loads(PeriodicTask.objects.get(name__startswith="Delete abandoned").args) == ["meters.tasks.purge_stale_uploads"]

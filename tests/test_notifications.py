@@ -270,7 +270,8 @@ def test_the_portal_messages_page_records_the_clients_choices(billed) -> None:  
     carol.post("/portal/messages/", {"sms": "on", "email": "on", "marketing": "on"})
     from notifications.services import consent_map
 
-    assert consent_map([billed.pk])[billed.pk] == {"sms": True, "email": True, "marketing": True}
+    # Analytics is not a message preference: the form leaves it at its default.
+    assert consent_map([billed.pk])[billed.pk] == {"sms": True, "email": True, "marketing": True, "analytics": False}
     assert Consent.objects.filter(client_id=billed.pk).count() == 3  # history kept, appended
 
 

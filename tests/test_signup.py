@@ -132,13 +132,23 @@ def test_public_pages_render(public_client: Client, path: str, heading: str) -> 
 
 
 def test_consent_is_recorded_with_the_policy_version(public_client: Client) -> None:
-    from tenants.models import POLICY_VERSION, ProviderEvent
+    from django_tenants.utils import tenant_context
+
+    from privacy.models import PolicyAcceptance
+    from tenants.models import ProviderEvent
+    from tenants.selectors import current_policy_version
 
     public_client.post("/signup/", GOOD)
     event = ProviderEvent.objects.get(provider__slug="nakuru-springs", action="created")
     consent = event.extra_data["consent"]
+    privacy, terms = current_policy_version("privacy").version, current_policy_version("terms").version
     assert consent["adult_attested"] is True and consent["terms_accepted"] is True
-    assert consent["policy"] == POLICY_VERSION and consent["ip"] == "127.0.0.1" and consent["at"]
+    assert consent["policy"] == privacy and consent["terms"] == terms
+    assert consent["ip"] == "127.0.0.1" and consent["at"]
+    # The owner's acceptance of those versions is on record in the new schema: never asked again.
+    with tenant_context(event.provider):
+        rows = {(a.kind, a.version, a.source, a.ip) for a in PolicyAcceptance.objects.all()}
+    assert rows == {("privacy", privacy, "signup", "127.0.0.1"), ("terms", terms, "signup", "127.0.0.1")}
 
 
 def test_sign_ups_are_throttled_per_address(public_client: Client, monkeypatch) -> None:  # type: ignore[no-untyped-def]

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import has_capability, require_capability
+from accounts.services import audit
 from billing.documents import invoice_pdf, pdf_response, statement_pdf
 from billing.models import BillingRun, BillingSettings, CreditNote, Invoice, Tariff
 from billing.runs import (
@@ -28,6 +29,7 @@ from billing.selectors import (
     INVOICE_STATES,
     invoice_search,
     invoices_with_dues,
+    run_skipped,
     statement_range,
     statement_range_query,
     terms_of,
@@ -113,13 +115,17 @@ def _statement_page(request: HttpRequest, client: Client, *, errors: dict | None
 
 @require_capability("billing.view")
 def client_statement_page(request: HttpRequest, pk: int) -> HttpResponse:
-    return _statement_page(request, get_object_or_404(Client, pk=pk))
+    client = get_object_or_404(Client, pk=pk)
+    audit(actor=request.user, action="statement.viewed", object_repr=client.account_number, target=client)
+    return _statement_page(request, client)
 
 
 @require_capability("billing.view")
 def client_statement_pdf(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(Client, pk=pk)
     start, end = statement_range(request.GET)
+    audit(actor=request.user, action="statement.exported", object_repr=client.account_number, target=client,
+          format="pdf", start=start.isoformat() if start else "", end=end.isoformat() if end else "")
     return pdf_response(statement_pdf(client, start, end), f"statement-{client.account_number}.pdf")
 
 
@@ -167,7 +173,8 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     chart = bar_chart([(c["name"][:12], Decimal(c["total"])) for c in categories], unit="KES")
     return render(request, "billing/run_detail.html", {
         "active": "billing", "tab": "runs", "run": run, "period": period, "invoices": invoices,
-        "categories": categories, "chart": chart, "can_run": has_capability(request.user, "billing.run")})
+        "categories": categories, "chart": chart, "skipped": run_skipped(run),
+        "can_run": has_capability(request.user, "billing.run")})
 
 
 @require_http_methods(["POST"])
@@ -244,6 +251,8 @@ def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def invoice_pdf_view(request: HttpRequest, pk: int) -> HttpResponse:
     # Drafts are working copies, not documents: only what was issued has a PDF.
     invoice = get_object_or_404(Invoice, pk=pk, status=Invoice.Status.ISSUED)
+    audit(actor=request.user, action="invoice.exported", object_repr=invoice.number,
+          target=("client", invoice.client_id), format="pdf", invoice_id=invoice.pk)
     return pdf_response(invoice_pdf(invoice), f"{invoice.number}.pdf")
 
 

@@ -24,7 +24,7 @@ from majismart import uploads
 from majismart.charts import bar_chart
 from meters.models import Meter, Reading
 from meters.selectors import monthly_consumption
-from notifications.models import Channel, Consent, Message
+from notifications.models import CONTACT_TOPICS, Channel, Message
 from notifications.services import Outgoing, consent_map, consent_record, notify
 from notifications.text import mask_recipient
 
@@ -37,6 +37,12 @@ def client_list(request: HttpRequest) -> HttpResponse:
     clients = client_search(query=q.get("q", ""), status=q.get("status", ""), category=q.get("category", ""),
                             zone=q.get("zone", ""))
     page = Paginator(clients, PAGE_SIZE).get_page(q.get("page"))
+    if q.get("q", "").strip():
+        # A search is a look-up of people: one row per search, with the ids it showed (the words
+        # searched for may be a name or a phone, so they are not kept).
+        audit(actor=request.user, action="clients.searched", object_repr=f"{len(page)} clients shown",
+              client_ids=[c.pk for c in page], page=page.number,
+              filters=sorted(k for k in ("status", "category", "zone") if q.get(k)))
     params = q.copy()
     params.pop("page", None)
     return render(request, "clients/list.html", {
@@ -68,6 +74,9 @@ def client_new(request: HttpRequest) -> HttpResponse:
 def client_edit(request: HttpRequest, pk: int) -> HttpResponse:
     client = get_object_or_404(Client.objects.select_related("category", "zone"), pk=pk)
     form = ClientForm(request.POST or None, initial=ClientForm.initial_for(client), editing=True)
+    if request.method == "GET":
+        audit(actor=request.user, action="client.viewed", object_repr=client.account_number, target=client,
+              page="edit")
     if request.method == "POST" and form.is_valid():
         try:
             client_update(client=client, actor=request.user, **form.cleaned)
@@ -88,6 +97,8 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
         Client.objects.select_related("category", "zone").prefetch_related(
             Prefetch("meters", queryset=Meter.objects.order_by("-status", "serial"))),
         pk=pk)
+    audit(actor=request.user, action="client.viewed", object_repr=client.account_number, target=client,
+          page="detail")
     meter_ids = [m.pk for m in client.meters.all()]
     readings = (Reading.objects.filter(meter_id__in=meter_ids).select_related("meter", "recorded_by")
                 .order_by("-read_at")[:24])
@@ -96,7 +107,7 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "active": "clients", "client": client, "readings": readings,
         "can_see_messages": has_capability(request.user, "messages.view"), "can_message": can_message,
         "sent": Message.objects.filter(client_id=client.pk).order_by("-created")[:10],
-        "prefs": consent_map([client.pk])[client.pk], "topics": Consent.Topic.choices,
+        "prefs": consent_map([client.pk])[client.pk], "topics": [(t.value, t.label) for t in CONTACT_TOPICS],
         "chart": bar_chart(monthly_consumption(meter_ids)),
         "can_manage": has_capability(request.user, "clients.manage"),
         "can_see_identity": has_capability(request.user, "clients.view_sensitive"),
@@ -154,13 +165,16 @@ def register_settings(request: HttpRequest) -> HttpResponse:
         elif "cat-code" in request.POST:
             category_form = CategoryForm(request.POST, prefix="cat")
             if category_form.is_valid():
-                category_form.save()
+                category = category_form.save()
+                audit(actor=request.user, action="clients.category_added", object_repr=category.code,
+                      target=category)
                 messages.success(request, "Category added.")
                 return redirect("register_settings")
         else:
             zone_form = ZoneForm(request.POST, prefix="zone")
             if zone_form.is_valid():
-                zone_form.save()
+                zone = zone_form.save()
+                audit(actor=request.user, action="clients.zone_added", object_repr=zone.code, target=zone)
                 messages.success(request, "Zone added.")
                 return redirect("register_settings")
     return render(request, "clients/register_settings.html", {
@@ -191,7 +205,8 @@ def client_message(request: HttpRequest, pk: int) -> HttpResponse:
         values = {"provider": request.tenant.name, "name": client.full_name, "account": client.account_number,
                   "text": text}
         ids = notify(event="account_message", channel=channel, outgoing=[Outgoing(key, address, values, client.pk)])
-        audit(actor=request.user, action="client.messaged", object_repr=client.account_number, channel=channel)
+        audit(actor=request.user, action="client.messaged", object_repr=client.account_number, target=client,
+              channel=channel)
         sent = Message.objects.filter(dedup_key=f"account_message:{channel}:{key}").first()
         if sent is None:
             messages.error(request, f"{Channel(channel).label} is not set up for this provider.")
@@ -208,7 +223,7 @@ def client_message(request: HttpRequest, pk: int) -> HttpResponse:
 def client_preferences(request: HttpRequest, pk: int) -> HttpResponse:
     """Record what the client told staff (by phone, at the office) about being contacted."""
     client = get_object_or_404(Client, pk=pk)
-    choices = {topic: request.POST.get(topic) == "on" for topic in Consent.Topic.values}
+    choices = {topic: request.POST.get(topic) == "on" for topic in CONTACT_TOPICS}
     if consent_record(client_id=client.pk, choices=choices, source="staff", actor=request.user):
         messages.success(request, "The client's message choices are saved.")
     return redirect("client_detail", pk=client.pk)

@@ -83,6 +83,7 @@ TENANT_APPS = [
     "meters",
     "billing",
     "payments",
+    "privacy",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -97,6 +98,7 @@ TENANT_CREATION_FAKES_MIGRATIONS = env.bool("TENANT_CLONE", default=True)
 
 MIDDLEWARE = [
     "majismart.middleware.HealthCheckMiddleware",
+    "accounts.middleware.AuditContextMiddleware",  # the request's IP and user agent for audit rows
     "django_tenants.middleware.main.TenantMainMiddleware",
     "majismart.middleware.SuspendedProviderMiddleware",
     "django.middleware.security.SecurityMiddleware",
@@ -105,6 +107,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Signed-in users accept a newly published privacy policy or terms before going on.
+    "privacy.policy.PolicyAcceptanceMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
@@ -121,6 +125,8 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "majismart.context_processors.site",
+                "privacy.cookies.cookie_context",
+                "privacy.policy.policy_context",
             ],
             "builtins": ["majismart.template_filters"],
         },
@@ -166,6 +172,11 @@ else:
             "KEY_FUNCTION": "django_tenants.cache.make_key",
         }
     }
+
+# Public-schema data read on every provider's domain (policy versions): keys without a schema,
+# so one write in the public schema clears it everywhere.
+CACHES["platform"] = {**CACHES["default"], "KEY_FUNCTION": "django.core.cache.backends.base.default_key_func",
+                      "KEY_PREFIX": "platform"}
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = REDIS_URL or None
@@ -352,6 +363,11 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}, "weasyprint": {"level": "WARNING"},
                 "fontTools": {"level": "ERROR"}},
 }
+
+# --- cookies ----------------------------------------------------------------------------
+# An analytics script (e.g. a Plausible or Matomo snippet's URL), rendered only for visitors who
+# allowed analytics in the cookie notice. Empty: none.
+ANALYTICS_SCRIPT_URL = env.str("ANALYTICS_SCRIPT_URL", default="")
 
 # --- product ----------------------------------------------------------------------------
 RESERVED_SUBDOMAINS = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
@@ -13,8 +13,13 @@ from django_tenants.utils import tenant_context
 from accounts.services import handoff_token_make
 from majismart.urls import domain_url
 from tenants.forms import FindProviderForm, SignupForm
-from tenants.models import POLICY_VERSION, Domain
-from tenants.selectors import provider_domain_name
+from tenants.models import Domain, PolicyVersion
+from tenants.selectors import (
+    current_policy_versions,
+    policy_version_get,
+    provider_domain_name,
+    published_policy_versions,
+)
 from tenants.services import provider_create
 
 
@@ -50,6 +55,8 @@ def signup(request: HttpRequest) -> HttpResponse:
         return render(request, "public/signup.html", {"form": form}, status=429)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
+        # The versions the form linked to and the owner accepted (read fresh: what is in force now).
+        accepted = {kind: v.version for kind, v in current_policy_versions(fresh=True).items()}
         try:
             created = provider_create(
                 name=data["business_name"],
@@ -61,7 +68,8 @@ def signup(request: HttpRequest) -> HttpResponse:
                 consent={
                     "adult_attested": True,
                     "terms_accepted": True,
-                    "policy": POLICY_VERSION,
+                    "policy": accepted["privacy"],
+                    "terms": accepted["terms"],
                     "at": timezone.now().isoformat(),
                     "ip": request.META.get("REMOTE_ADDR", ""),
                 },
@@ -71,6 +79,12 @@ def signup(request: HttpRequest) -> HttpResponse:
         else:
             _signup_counted(request)
             with tenant_context(created.provider):
+                # The sign-up view sits on top of every app: it records, in the new schema, the
+                # owner's acceptance of exactly the versions they were shown.
+                from privacy.policy import policy_accept
+
+                policy_accept(user=created.owner, versions=accepted, source="signup",
+                              ip=request.META.get("REMOTE_ADDR", ""))
                 token = handoff_token_make(created.owner)
             return redirect(domain_url(created.provider.domain, f"/accounts/welcome/{token}/", request))
     return render(request, "public/signup.html", {"form": form}, status=400 if form.errors else 200)
@@ -87,9 +101,24 @@ def find_provider(request: HttpRequest) -> HttpResponse:
     return render(request, "public/find_provider.html", {"form": form})
 
 
-def privacy(request: HttpRequest) -> HttpResponse:
-    return render(request, "public/privacy.html")
+def policy_page(request: HttpRequest, kind: str, version: str | None = None,
+                template: str = "public/policy.html") -> HttpResponse:
+    """A published version of the privacy policy or terms (the one in force without `version`),
+    with the list of every published version. Also served on providers' domains."""
+    shown = policy_version_get(kind, version)
+    if shown is None:
+        raise Http404("No such version.")
+    current = published_policy_versions(kind).only("pk").first()
+    return render(request, template, {
+        "policy": shown, "is_current": current is not None and current.pk == shown.pk,
+        "versions": published_policy_versions(kind).only("kind", "version", "title", "published_at"),
+        "kind_label": PolicyVersion.Kind(kind).label,
+    })
 
 
-def terms(request: HttpRequest) -> HttpResponse:
-    return render(request, "public/terms.html")
+def privacy(request: HttpRequest, version: str | None = None) -> HttpResponse:
+    return policy_page(request, PolicyVersion.Kind.PRIVACY, version)
+
+
+def terms(request: HttpRequest, version: str | None = None) -> HttpResponse:
+    return policy_page(request, PolicyVersion.Kind.TERMS, version)

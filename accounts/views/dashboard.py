@@ -1,0 +1,40 @@
+"""Dashboard → Audit log: who saw or changed what, when, from where (owner and manager)."""
+
+from __future__ import annotations
+
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.urls import NoReverseMatch, reverse
+
+from accounts.models import AuditCategory
+from accounts.permissions import require_capability
+from accounts.selectors import AUDIT_TARGETS, AuditFilters, audit_search
+
+PAGE_SIZE = 50
+
+
+def _target_link(event: object) -> str:
+    target = AUDIT_TARGETS.get(getattr(event, "target_type", ""))
+    if target is None or not target.url_name or getattr(event, "target_id", None) is None:
+        return ""
+    try:
+        return reverse(target.url_name, args=[event.target_id])  # type: ignore[attr-defined]
+    except NoReverseMatch:
+        return ""
+
+
+@require_capability("audit.view")
+def audit_log(request: HttpRequest) -> HttpResponse:
+    q = request.GET
+    filters = AuditFilters.from_query(q)
+    page = Paginator(audit_search(filters), PAGE_SIZE).get_page(q.get("page"))
+    for event in page:
+        event.link = _target_link(event)
+    params = q.copy()
+    params.pop("page", None)
+    return render(request, "accounts/audit_list.html", {
+        "active": "audit", "page": page, "q": q, "filters": filters, "querystring": params.urlencode(),
+        "categories": AuditCategory.choices,
+        "target_label": AUDIT_TARGETS[filters.target_type].label if filters.target_type in AUDIT_TARGETS else "",
+    })

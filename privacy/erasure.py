@@ -1,0 +1,156 @@
+"""Erasing a client's personal data while keeping what the law requires.
+
+What no law requires us to keep goes at once: contact details, national ID, address, the portal
+login, the message log, raw payment callbacks, payer names and numbers, reading photos, stored
+bill PDFs (re-rendered on demand under the pseudonym), exports, log-in attempts. Bills, payments,
+the ledger and meter readings stay for the retention period (7 years by default) under a
+pseudonym, so every balance is unchanged; the retention job erases them when it ends.
+
+A few set-based statements per table, whatever the client's history; idempotent (a second call
+finds the record and does nothing).
+"""
+
+from __future__ import annotations
+
+import secrets
+
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.db.models import Q
+
+from accounts.models import AuditEvent, User
+from accounts.services import audit
+from billing.models import Invoice
+from clients.models import Client
+from majismart.crypto import word_tokens
+from meters.models import Reading
+from notifications.models import DeliveryReport, Message
+from payments.models import CallbackInbox, Payment, PaymentRequest
+from privacy.models import DataExport, DataRequest, ErasureRecord, PolicyAcceptance
+
+ERASED_NOTE = "Erased: personal data of the payer removed on request or after retention."
+
+
+class ErasureError(Exception):
+    pass
+
+
+def _delete_files(names: list[str]) -> int:
+    gone = 0
+    for name in names:
+        if name and default_storage.exists(name):
+            default_storage.delete(name)
+            gone += 1
+    return gone
+
+
+@transaction.atomic
+def client_pseudonymise(*, client: Client, actor: object, reason: str = ErasureRecord.Reason.REQUEST,
+                        request: DataRequest | None = None) -> ErasureRecord:
+    """Erase `client`'s personal data and put a pseudonym in place of their identity."""
+    clients_pseudonymise(client_ids=[client.pk], actor=actor, reason=reason, request=request)
+    return ErasureRecord.objects.get(client_id=client.pk)
+
+
+@transaction.atomic
+def clients_pseudonymise(*, client_ids: list[int], actor: object, reason: str = ErasureRecord.Reason.REQUEST,
+                         request: DataRequest | None = None) -> dict[str, int]:
+    """The same for many clients at once (a provider closing): a few statements per table for
+    the whole set. Clients already erased are left as they are. Returns what was removed."""
+    ids = list(Client.objects.select_for_update().filter(pk__in=client_ids)
+               .exclude(pk__in=ErasureRecord.objects.values("client_id")).order_by("pk").values_list("pk", flat=True))
+    if not ids:
+        return {}
+    pseudonyms = _pseudonyms(len(ids))
+    counts: dict[str, int] = {"clients": len(ids)}
+    users = User.objects.filter(client__pk__in=ids)
+    user_ids = list(users.values_list("pk", flat=True))
+    emails = set(users.values_list("email", flat=True)) | {
+        e for e in Client.objects.filter(pk__in=ids).values_list("email", flat=True) if e}
+    pseudonym_of = dict(zip(ids, pseudonyms, strict=True))
+    actor_by_email = {email: pseudonym_of[client_id] for email, client_id in users.values_list("email", "client__pk")}
+
+    # The accounts themselves: the number stays (bills and the ledger are filed under it).
+    erased = []
+    for client_id, pseudonym in zip(ids, pseudonyms, strict=True):
+        name = f"Erased client {pseudonym}"
+        erased.append(Client(pk=client_id, full_name=name, name_tokens=word_tokens(name), phone="", phone_index="",
+                             email="", email_index="", national_id="", national_id_index="", location="",
+                             status=Client.Status.CLOSED, user=None))
+    Client.objects.bulk_update(erased, ["full_name", "name_tokens", "phone", "phone_index", "email", "email_index",
+                                        "national_id", "national_id_index", "location", "status", "user"],
+                               batch_size=1000)
+
+    # Portal logins, their log-in attempts and policy acceptances.
+    counts["policy_acceptances"] = PolicyAcceptance.objects.filter(user_id__in=user_ids).delete()[0]
+    counts["portal_users"] = len(user_ids)
+    User.objects.filter(pk__in=user_ids).delete()
+    if emails:
+        counts["login_attempts"] = (AccessAttempt.objects.filter(username__in=emails).delete()[0]
+                                    + AccessLog.objects.filter(username__in=emails).delete()[0]
+                                    + AccessFailureLog.objects.filter(username__in=emails).delete()[0])
+        # The audit trail keeps what happened but not who the client was. The table refuses
+        # changes (accounts' trigger) except, in a transaction that says it erases, of who did it.
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL majismart.audit_erase = 'on'")
+        counts["audit_rows_pseudonymised"] = sum(
+            AuditEvent.objects.filter(actor=email).update(actor=actor_by_email.get(email, "erased client"))
+            for email in emails)
+
+    # Messages to and about them (recipient, text), and the delivery reports that name the phone.
+    messages = Message.objects.filter(client_id__in=ids)
+    counts["delivery_reports"] = DeliveryReport.objects.filter(message__in=messages).delete()[0]
+    counts["messages"] = messages.delete()[0]
+
+    # Payments stay (amount, receipt, date, allocation); who paid and from which phone go, and
+    # with them the raw callbacks that carried it.
+    payments = Payment.objects.filter(client_id__in=ids)
+    counts["callbacks_erased"] = CallbackInbox.objects.filter(
+        pk__in=payments.exclude(inbox_id=None).values("inbox_id")).update(body="", headers={}, note=ERASED_NOTE)
+    counts["payments_pseudonymised"] = payments.update(payer="", payer_name="")
+    counts["payment_requests"] = PaymentRequest.objects.filter(client_id__in=ids).update(phone="", phone_index="")
+
+    # Readings (water-usage records) stay; photos of the premises go.
+    photos = Reading.objects.filter(meter__client_id__in=ids).exclude(Q(photo="") | Q(photo=None))
+    photo_names = list(photos.values_list("photo", flat=True))
+    photos.update(photo="")
+
+    # Stored bills carry the name: removed, rendered again under the pseudonym when asked for.
+    issued = Invoice.objects.filter(client_id__in=ids, status=Invoice.Status.ISSUED).exclude(number=None)
+    pdf_names = [f"invoices/{period}/{number}.pdf" for period, number in issued.values_list("period", "number")]
+
+    # Earlier exports of their data, and what they wrote in requests.
+    exports = DataExport.objects.filter(client_id__in=ids)
+    export_names = list(exports.exclude(path="").values_list("path", flat=True))
+    exports.update(path="", status=DataExport.Status.EXPIRED)
+    DataRequest.objects.filter(client_id__in=ids).update(details="")
+
+    # Files go once the rows no longer name them (a rollback keeps both).
+    def remove_files() -> None:
+        _delete_files(photo_names + pdf_names + export_names)
+
+    transaction.on_commit(remove_files)
+    counts.update(reading_photos=len(photo_names), invoice_pdfs=len(pdf_names), exports=len(export_names))
+
+    by = str(getattr(actor, "email", actor) or "")
+    ErasureRecord.objects.bulk_create([
+        ErasureRecord(client_id=cid, pseudonym=p, reason=reason, request=request, erased_by=by,
+                      counts=counts if len(ids) == 1 else {"batch": len(ids)}) for cid, p in zip(ids, pseudonyms, strict=True)])
+    if len(ids) == 1:
+        audit(actor=actor, action="privacy.client_erased", object_repr=f"client {ids[0]}", category="privacy",
+              target=("client", ids[0]), pseudonym=pseudonyms[0], reason=reason, counts=counts)
+    else:
+        audit(actor=actor, action="privacy.clients_erased", object_repr=f"{len(ids)} clients", category="privacy",
+              reason=reason, counts=counts)
+    return counts
+
+
+def _pseudonyms(n: int) -> list[str]:
+    """`n` fresh pseudonyms, none already used."""
+    made: set[str] = set()
+    while len(made) < n:
+        batch = {f"PSN-{secrets.token_hex(5).upper()}" for _ in range(n - len(made))}
+        taken = set(ErasureRecord.objects.filter(pseudonym__in=batch).values_list("pseudonym", flat=True))
+        made |= batch - taken
+    return sorted(made)

@@ -1,0 +1,224 @@
+"""A client opens their own portal login: they name their account number and the phone number
+or email the provider has on file, receive a 6-digit code there, and then choose a password,
+attest they are 18 or older and accept the terms and privacy policy in force.
+
+Nobody learns whether an account exists: step 1 answers the same either way, and only someone
+holding the code hears that the account has a login already. Codes are kept hashed in the
+(database-backed) session, tried at most MAX_TRIES times, and expire after CODE_MINUTES; codes
+are sent at most so many times per account number and per IP address an hour (the cache).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+
+from django import forms
+from django.conf import settings
+from django.contrib.auth import password_validation
+from django.core.cache import cache
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.http import HttpRequest
+
+from accounts.models import Role, User
+from accounts.services import audit
+from clients.models import Client
+from majismart.crypto import blind_index
+from majismart.phones import normalize_phone
+from notifications.models import Channel
+from notifications.services import Outgoing, send_now
+from privacy.policy import policy_accept
+from tenants.forms import AdultWithPasswordMixin
+from tenants.selectors import current_policy_versions
+
+SESSION_KEY = "registration"
+CODE_MINUTES = 15
+MAX_TRIES = 5
+CODES_PER_ACCOUNT_PER_HOUR = 3
+CODES_PER_IP_PER_HOUR = 10
+
+MSG_CONTACT = "Enter the phone number (e.g. 0712 345 678) or the email address your provider has for you."
+MSG_TOO_MANY = "Too many codes were asked for. Please wait an hour and try again."
+MSG_BAD_CODE = "That code is not right, or it has expired. Check the message, or ask for a new code."
+MSG_NO_CODE = "Your registration has expired. Please start again."
+MSG_TOO_MANY_TRIES = "Too many wrong codes. Please ask for a new code."
+MSG_HAS_LOGIN = "This account already has a portal login. Log in, or reset your password if you have forgotten it."
+MSG_EMAIL_TAKEN = "A login with this email exists already. Log in, or use another email."
+MSG_ADULT = "You must be 18 or older to open an online account."
+MSG_ACCEPT = "Please accept the terms of service and the privacy policy to continue."
+MSG_PASSWORD_MISMATCH = "The two passwords do not match."
+
+
+class RegistrationError(Exception):
+    def __init__(self, message: str, field: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.field = message, field
+
+
+# --- forms -------------------------------------------------------------------------------------
+class StartForm(forms.Form):
+    account_number = forms.CharField(max_length=30, label="Account number",
+                                     widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}))
+    contact = forms.CharField(max_length=254, label="Phone number or email on your account",
+                              widget=forms.TextInput(attrs={"autocomplete": "tel"}))
+
+    def clean_account_number(self) -> str:
+        return "".join(self.cleaned_data["account_number"].split()).upper()
+
+    def clean_contact(self) -> tuple[str, str]:
+        """(channel, normalised value): an email when it has an @, else a Kenyan phone number."""
+        raw = self.cleaned_data["contact"].strip()
+        if "@" in raw:
+            try:
+                forms.EmailField().clean(raw)
+            except ValidationError as exc:
+                raise ValidationError(MSG_CONTACT, code="contact") from exc
+            return Channel.EMAIL, raw.lower()
+        try:
+            phone = normalize_phone(raw)
+        except ValidationError as exc:
+            raise ValidationError(MSG_CONTACT, code="contact") from exc
+        if not phone:
+            raise ValidationError(MSG_CONTACT, code="contact")
+        return Channel.SMS, phone
+
+
+class FinishForm(AdultWithPasswordMixin, forms.Form):
+    msg_adult, msg_accept, msg_mismatch = MSG_ADULT, MSG_ACCEPT, MSG_PASSWORD_MISMATCH
+    code = forms.CharField(max_length=6, min_length=6, label="6-digit code",
+                           widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}))
+    email = forms.EmailField(label="Your email (you log in with it)")
+    password1 = forms.CharField(label="Password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password2 = forms.CharField(label="Confirm password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    adult = forms.BooleanField(label="I am 18 or older", required=False)
+    accept = forms.BooleanField(label="I accept the terms of service and the privacy policy", required=False)
+
+    def clean_code(self) -> str:
+        code = self.cleaned_data["code"].strip()
+        if not code.isdigit():
+            raise ValidationError(MSG_BAD_CODE, code="code")
+        return code
+
+    def clean_email(self) -> str:
+        return self.cleaned_data["email"].strip().lower()
+
+    def clean_accept(self) -> bool:
+        return self.accepted("accept")
+
+    def clean(self) -> dict[str, object]:
+        data = super().clean()
+        self.check_passwords(data, email=str(data.get("email", "")))
+        return data
+
+
+# --- step 1: the code --------------------------------------------------------------------------
+def _code_hash(client_id: int | None, code: str) -> str:
+    key = f"{settings.SECRET_KEY}:registration:{connection.schema_name}".encode()
+    return hmac.new(key, f"{client_id}:{code}".encode(), hashlib.sha256).hexdigest()
+
+
+def _count(key: str, limit: int) -> bool:
+    """Count one more code under `key` for the hour; False when the limit is reached already."""
+    cache.add(key, 0, timeout=3600)
+    if int(cache.get(key, 0)) >= limit:
+        return False
+    try:
+        cache.incr(key)
+    except ValueError:  # expired between add and incr
+        cache.set(key, 1, timeout=3600)
+    return True
+
+
+def _match(account_number: str, channel: str, contact: str) -> Client | None:
+    index = blind_index(contact)
+    field = "phone_index" if channel == Channel.SMS else "email_index"
+    return (Client.objects.filter(account_number__iexact=account_number, **{field: index})
+            .exclude(status=Client.Status.CLOSED).first())
+
+
+def registration_start(*, session: object, account_number: str, channel: str, contact: str, ip: str) -> None:
+    """Send a code to the account's phone or email when both match; otherwise do nothing, but
+    leave the session looking the same (a code that can never be right). Raises
+    RegistrationError when the account number or the address asked too often."""
+    if not _count(f"registration:ip:{ip}", CODES_PER_IP_PER_HOUR) or \
+            not _count(f"registration:account:{account_number}", CODES_PER_ACCOUNT_PER_HOUR):
+        raise RegistrationError(MSG_TOO_MANY)
+    client = _match(account_number, channel, contact)
+    code = f"{secrets.randbelow(10**6):06d}"
+    session[SESSION_KEY] = {  # type: ignore[index]
+        "client": client.pk if client else None, "hash": _code_hash(client.pk if client else None, code),
+        "expires": time.time() + CODE_MINUTES * 60, "tries": 0, "channel": channel,
+        "email": contact if channel == Channel.EMAIL else "",
+    }
+    if client is None:
+        return
+    recipient = client.phone if channel == Channel.SMS else client.email
+    values = {"provider": connection.tenant.name, "name": client.full_name, "account": client.account_number,
+              "code": code}
+    # Sent at once, each code its own message (asking again sends again, within the limits
+    # above); the message log keeps the text without the code.
+    code_value = values.pop("code")
+    send_now(event="registration_code", channel=channel,
+             outgoing=Outgoing(f"{client.pk}:{secrets.token_hex(6)}", recipient, values, client_id=client.pk),
+             secret_values={"code": code_value})
+
+
+def registration_pending(session: object) -> dict | None:
+    pending = session.get(SESSION_KEY)  # type: ignore[attr-defined]
+    if not pending or pending.get("expires", 0) < time.time():
+        return None
+    return pending
+
+
+# --- step 2: the login -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Registered:
+    user: User
+    client: Client
+
+
+def registration_finish(*, session: object, code: str, email: str, password: str, ip: str) -> Registered:
+    """Check the code, then make the client's login, linked to their account, with the adult
+    attestation audited and the terms and privacy policy in force accepted."""
+    pending = registration_pending(session)
+    if pending is None:
+        raise RegistrationError(MSG_NO_CODE)
+    if pending["tries"] >= MAX_TRIES:
+        raise RegistrationError(MSG_TOO_MANY_TRIES, "code")
+    pending["tries"] += 1
+    session[SESSION_KEY] = pending  # type: ignore[index]
+    if pending["client"] is None or not hmac.compare_digest(pending["hash"], _code_hash(pending["client"], code)):
+        raise RegistrationError(MSG_BAD_CODE, "code")
+    with transaction.atomic():
+        # Two tabs finishing at once: the second waits here, then finds the login made.
+        client = Client.objects.select_for_update().filter(pk=pending["client"]).first()
+        if client is None or client.status == Client.Status.CLOSED:
+            raise RegistrationError(MSG_NO_CODE)
+        if client.user_id is not None:
+            raise RegistrationError(MSG_HAS_LOGIN)
+        if User.objects.filter(email=email).exists():
+            raise RegistrationError(MSG_EMAIL_TAKEN, "email")
+        try:
+            password_validation.validate_password(password, User(email=email, full_name=client.full_name))
+        except ValidationError as exc:
+            raise RegistrationError(" ".join(exc.messages), "password1") from exc
+        user = User.objects.create_user(email, password, full_name=client.full_name, phone=client.phone,
+                                        role=Role.CLIENT)
+        client.user = user
+        client.save(update_fields=["user"])
+        versions = current_policy_versions(fresh=True)
+        policy_accept(user=user, versions=[versions["privacy"], versions["terms"]], source="registration", ip=ip)
+        audit(actor=user, action="portal.registered", object_repr=client.account_number, target=client,
+              adult_attested=True, channel=pending["channel"])
+    session.pop(SESSION_KEY, None)  # type: ignore[attr-defined]
+    return Registered(user=user, client=client)
+
+
+def client_ip_of(request: HttpRequest) -> str:
+    from accounts.middleware import client_ip
+
+    return client_ip(request)

@@ -1,0 +1,444 @@
+"""Retention: each provider's policy (privacy.models.RetentionPolicy) applied to its schema.
+
+One function per rule, each returning what it removed (or, on a dry run, what it would remove)
+by table. Every rule is a few set-based statements in one transaction, whatever the provider's
+size; nothing outside the rules is ever removed, and a rule run twice removes nothing more.
+
+- raw payment callbacks: `callback_days` after they were processed (never one still waiting);
+- the message log: `notification_months` (never a message still queued or being sent);
+- the audit trail and log-in logs: `audit_months`;
+- data exports: the file goes when the download link expires;
+- billing and water-usage records: `billing_years` after the end of the record's period or date,
+  keeping the ledger balanced (a "balance brought forward" entry replaces what goes) and every
+  reference intact (see `purge_billing`);
+- closed clients: pseudonymised once none of their billing records is left.
+
+The billing purge is the single exception to the ledger being append-only (billing.models
+LedgerEntry): it deletes entries in SQL, below the ORM guard, and only those past retention.
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from datetime import time as dtime
+
+from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+from django.core.files.storage import default_storage
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+
+from accounts.models import AuditEvent
+from accounts.services import audit, audit_purge_before
+from clients.models import Client
+from notifications.models import DeliveryReport, Message
+from payments.models import CallbackInbox, Payment
+from privacy.models import DataExport, RetentionPolicy, RetentionRun
+
+log = logging.getLogger(__name__)
+
+ACTOR = "retention"
+# Marks the ledger entry that stands for the entries a purge removed (kind opening_balance, the
+# statement's "Opening balance"); a later purge rolls it into the next one.
+BROUGHT_FORWARD_REFERENCE = "RETENTION"
+BROUGHT_FORWARD_TEXT = "Balance brought forward at {day}"
+POLICY_FIELDS = ("billing_years", "callback_days", "audit_months", "notification_months", "export_days")
+
+# What a run reports, in the order pages and the command show it.
+RULE_LABELS: dict[str, str] = {
+    "callbacks": "Raw payment callbacks",
+    "messages": "Messages (SMS and email log)",
+    "delivery_reports": "Delivery reports",
+    "audit_events": "Audit log entries",
+    "login_logs": "Log-in records",
+    "exports": "Expired data exports",
+    "invoices": "Invoices",
+    "invoice_lines": "Invoice lines",
+    "credit_notes": "Credit notes",
+    "ledger_entries": "Ledger entries",
+    "balances_brought_forward": "Balances brought forward",
+    "billing_runs": "Billing runs",
+    "payments": "Payments",
+    "allocations": "Payment allocations",
+    "payment_requests": "Payment requests",
+    "readings": "Meter readings",
+    "clients_pseudonymised": "Closed clients pseudonymised",
+}
+
+
+# --- cutoffs ----------------------------------------------------------------------------------
+def months_before(moment: datetime, months: int) -> datetime:
+    """The same time `months` calendar months earlier (the 31st becomes the month's last day)."""
+    year, month0 = divmod(moment.year * 12 + moment.month - 1 - months, 12)
+    day = min(moment.day, calendar.monthrange(year, month0 + 1)[1])
+    return moment.replace(year=year, month=month0 + 1, day=day)
+
+
+def years_before(day: date, years: int) -> date:
+    try:
+        return day.replace(year=day.year - years)
+    except ValueError:  # 29 February
+        return day.replace(year=day.year - years, day=28)
+
+
+@dataclass(frozen=True)
+class Cutoffs:
+    """Everything older than these goes; a record exactly at its cutoff stays."""
+
+    now: datetime
+    callbacks: datetime
+    notifications: datetime
+    audit: datetime
+    # Billing is counted in whole days (Nairobi): dates before `billing_day`, timestamps before
+    # its midnight (`billing`), so a payment and its ledger entry (booked on the payment's day)
+    # always fall on the same side.
+    billing_day: date
+    billing: datetime
+
+    @classmethod
+    def of(cls, policy: RetentionPolicy, now: datetime) -> Cutoffs:
+        nairobi = timezone.get_default_timezone()
+        day = years_before(timezone.localdate(now, nairobi), policy.billing_years)
+        return cls(now=now, callbacks=now - timedelta(days=policy.callback_days),
+                   notifications=months_before(now, policy.notification_months),
+                   audit=months_before(now, policy.audit_months),
+                   billing_day=day, billing=timezone.make_aware(datetime.combine(day, dtime.min), nairobi))
+
+    @property
+    def billing_period(self) -> str:
+        """A period's last day is before the cutoff day exactly when the period is an earlier
+        month than the cutoff day's: invoices of periods before this one are past retention."""
+        return f"{self.billing_day:%Y-%m}"
+
+    def as_json(self) -> dict[str, str]:
+        return {"callbacks": self.callbacks.isoformat(), "notifications": self.notifications.isoformat(),
+                "audit": self.audit.isoformat(), "billing": self.billing_day.isoformat(),
+                "exports": self.now.isoformat()}
+
+
+@dataclass
+class Context:
+    cutoffs: Cutoffs
+    dry_run: bool
+    # Closed clients left without billing records by the billing purge (pseudonymised after it).
+    closed_clients: list[int] = field(default_factory=list)
+
+
+@contextmanager
+def _rule_transaction() -> Iterator[None]:
+    with transaction.atomic():
+        # One application of the rules at a time per provider (the daily job, the command, a
+        # preview): two purges computing the same due set would each write the balance brought
+        # forward, doubling it.
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"majismart.retention.{connection.schema_name}"])
+        yield
+
+
+def _delete(qs: QuerySet) -> int:  # type: ignore[type-arg]
+    """DELETE … WHERE id IN (the query): one statement, below the ORM's per-object collector."""
+    sql, params = qs.order_by().values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {qs.model._meta.db_table} WHERE id IN ({sql})", params)  # noqa: S608
+        return cursor.rowcount
+
+
+def _files_delete_on_commit(names: list[str]) -> None:
+    names = [n for n in names if n]
+    if not names:
+        return
+
+    def delete() -> None:
+        for name in names:
+            try:
+                default_storage.delete(name)
+            except OSError:
+                log.warning("retention: could not delete %s in %s", name, connection.schema_name)
+
+    transaction.on_commit(delete)
+
+
+# --- the rules --------------------------------------------------------------------------------
+def purge_callbacks(ctx: Context) -> dict[str, int]:
+    """Raw callbacks processed (or found duplicate or unreadable) before the cutoff. One still
+    waiting to be processed is never removed; payments keep working without theirs."""
+    cutoff = ctx.cutoffs.callbacks
+    due = (CallbackInbox.objects.exclude(status=CallbackInbox.Status.RECEIVED)
+           .filter(Q(processed__lt=cutoff) | Q(processed__isnull=True, received__lt=cutoff)))
+    if ctx.dry_run:
+        return {"callbacks": due.count()}
+    Payment.objects.filter(inbox__in=due).update(inbox=None)
+    return {"callbacks": _delete(due)}
+
+
+def purge_notifications(ctx: Context) -> dict[str, int]:
+    """The message log and delivery reports before the cutoff; never a message not yet sent."""
+    cutoff = ctx.cutoffs.notifications
+    messages = Message.objects.filter(created__lt=cutoff).exclude(
+        status__in=[Message.Status.QUEUED, Message.Status.SENDING])
+    reports = DeliveryReport.objects.filter(received__lt=cutoff)
+    if ctx.dry_run:
+        return {"messages": messages.count(), "delivery_reports": reports.count()}
+    gone_reports = _delete(reports)
+    DeliveryReport.objects.filter(message__in=messages).update(message=None)
+    return {"messages": _delete(messages), "delivery_reports": gone_reports}
+
+
+def purge_audit(ctx: Context) -> dict[str, int]:
+    """The audit trail (through accounts, which alone may lift its append-only guard) and the
+    log-in records (django-axes, per schema) before the cutoff."""
+    cutoff = ctx.cutoffs.audit
+    logs = [AccessLog.objects.filter(attempt_time__lt=cutoff), AccessFailureLog.objects.filter(attempt_time__lt=cutoff),
+            AccessAttempt.objects.filter(attempt_time__lt=cutoff)]
+    if ctx.dry_run:
+        return {"audit_events": AuditEvent.objects.filter(created__lt=cutoff).count(),
+                "login_logs": sum(qs.count() for qs in logs)}
+    # Counted per log table: an attempt's expiry row goes with it (cascade) but is not a record.
+    gone = sum(qs.delete()[1].get(qs.model._meta.label, 0) for qs in logs)
+    return {"audit_events": audit_purge_before(cutoff=cutoff), "login_logs": gone}
+
+
+def expire_exports(ctx: Context) -> dict[str, int]:
+    """Exports whose link has expired: the file is deleted (after commit) and the row marked."""
+    due = DataExport.objects.filter(expires_at__lt=ctx.cutoffs.now).exclude(status=DataExport.Status.EXPIRED)
+    if ctx.dry_run:
+        return {"exports": due.count()}
+    names = list(due.exclude(path="").values_list("path", flat=True))
+    done = due.update(status=DataExport.Status.EXPIRED, path="")
+    _files_delete_on_commit(names)
+    return {"exports": done}
+
+
+# The billing purge decides in temporary tables (one statement each, on one snapshot of the
+# data), counts them, and on a real run deletes in dependency order. %(day)s is the cutoff day,
+# %(moment)s its midnight, %(month)s its `YYYY-MM`.
+_BILLING_SETS: list[tuple[str, str]] = [
+    # Clients whose ledger cannot be rolled forward: an opening balance on or after the cutoff
+    # with entries before it (it cannot be replaced by a balance brought forward). Nothing of
+    # theirs is purged; in practice an account migrated with backdated payments.
+    ("ret_held", """
+        SELECT DISTINCT o.client_id AS id FROM billing_ledgerentry o
+        WHERE o.kind = 'opening_balance' AND o.booked_on >= %(day)s
+          AND EXISTS (SELECT 1 FROM billing_ledgerentry e WHERE e.client_id = o.client_id AND e.booked_on < %(day)s)"""),
+    # Invoices whose period ended before the cutoff day, with nothing still in retention that
+    # refers to them: no ledger entry or credit note on or after the cutoff, and no allocation of
+    # a payment made on or after it (that payment's record stays, and so does what it paid).
+    ("ret_invoices", """
+        SELECT i.id FROM billing_invoice i
+        WHERE i.period < %(month)s
+          AND NOT EXISTS (SELECT 1 FROM ret_held h WHERE h.id = i.client_id)
+          AND NOT EXISTS (SELECT 1 FROM billing_ledgerentry e WHERE e.invoice_id = i.id AND e.booked_on >= %(day)s)
+          AND NOT EXISTS (SELECT 1 FROM billing_creditnote n WHERE n.invoice_id = i.id AND n.issued_on >= %(day)s)
+          AND NOT EXISTS (SELECT 1 FROM payments_allocation a JOIN payments_payment p ON p.id = a.payment_id
+                          WHERE a.invoice_id = i.id AND p.paid_at >= %(moment)s)"""),
+    # Payments made before the cutoff whose ledger entries (and reversal) are past it too, and
+    # all of whose allocations go with their invoices: a payment allocated to an invoice that
+    # stays, stays (and so does that allocation).
+    ("ret_payments", """
+        SELECT p.id FROM payments_payment p
+        WHERE p.paid_at < %(moment)s
+          AND NOT EXISTS (SELECT 1 FROM ret_held h WHERE h.id = p.client_id)
+          AND NOT EXISTS (SELECT 1 FROM billing_ledgerentry e
+                          WHERE e.id IN (p.ledger_entry_id, p.reversal_entry_id) AND e.booked_on >= %(day)s)
+          AND NOT EXISTS (SELECT 1 FROM payments_allocation a
+                          WHERE a.payment_id = p.id AND NOT EXISTS (SELECT 1 FROM ret_invoices r WHERE r.id = a.invoice_id))"""),
+    # Ledger entries booked before the cutoff day that nothing staying refers to.
+    ("ret_ledger", """
+        SELECT e.id, e.client_id, e.kind, e.reference, e.amount, e.reverses_id FROM billing_ledgerentry e
+        WHERE e.booked_on < %(day)s
+          AND NOT EXISTS (SELECT 1 FROM ret_held h WHERE h.id = e.client_id)
+          AND (e.invoice_id IS NULL OR EXISTS (SELECT 1 FROM ret_invoices r WHERE r.id = e.invoice_id))
+          AND NOT EXISTS (SELECT 1 FROM payments_payment p WHERE p.ledger_entry_id = e.id
+                          AND NOT EXISTS (SELECT 1 FROM ret_payments r WHERE r.id = p.id))
+          AND NOT EXISTS (SELECT 1 FROM payments_payment p WHERE p.reversal_entry_id = e.id
+                          AND NOT EXISTS (SELECT 1 FROM ret_payments r WHERE r.id = p.id))"""),
+]
+_BILLING_NARROW = [
+    # An entry and its reversal go together or not at all (a reversal outlives its original
+    # only if the original is still referred to: then both stay).
+    """DELETE FROM ret_ledger r WHERE (r.reverses_id IS NOT NULL
+                                       AND NOT EXISTS (SELECT 1 FROM ret_ledger o WHERE o.id = r.reverses_id))
+          OR EXISTS (SELECT 1 FROM billing_ledgerentry v WHERE v.reverses_id = r.id
+                     AND NOT EXISTS (SELECT 1 FROM ret_ledger o WHERE o.id = v.id))""",
+    # A client whose only entry past retention is its balance brought forward has nothing to
+    # roll forward: rewriting it every day would change nothing.
+    """DELETE FROM ret_ledger r WHERE NOT EXISTS (
+          SELECT 1 FROM ret_ledger k WHERE k.client_id = r.client_id
+             AND NOT (k.kind = 'opening_balance' AND k.reference = %(bf)s))""",
+]
+_BILLING_DERIVED: list[tuple[str, str]] = [
+    ("ret_forward", """SELECT client_id AS id, sum(amount) AS total FROM ret_ledger GROUP BY client_id
+                       HAVING sum(amount) <> 0"""),
+    ("ret_credit_notes", "SELECT n.id FROM billing_creditnote n JOIN ret_invoices r ON r.id = n.invoice_id"),
+    ("ret_allocations", "SELECT a.id FROM payments_allocation a JOIN ret_invoices r ON r.id = a.invoice_id"),
+    ("ret_lines", "SELECT l.id FROM billing_invoiceline l JOIN ret_invoices r ON r.id = l.invoice_id"),
+    ("ret_runs", """SELECT b.id FROM billing_billingrun b WHERE b.period < %(month)s
+                    AND NOT EXISTS (SELECT 1 FROM billing_invoice i WHERE i.run_id = b.id
+                                    AND NOT EXISTS (SELECT 1 FROM ret_invoices r WHERE r.id = i.id))"""),
+    # Requests to pay made before the cutoff, unless the payment they led to stays.
+    ("ret_requests", """SELECT q.id FROM payments_paymentrequest q WHERE q.created < %(moment)s
+                        AND (q.payment_id IS NULL OR EXISTS (SELECT 1 FROM ret_payments r WHERE r.id = q.payment_id))"""),
+    # Readings before the cutoff, except each meter's latest and latest accepted reading (the
+    # next bill starts from it).
+    ("ret_readings", """SELECT m.id, m.photo FROM meters_reading m WHERE m.read_at < %(moment)s
+                        AND EXISTS (SELECT 1 FROM meters_reading l WHERE l.meter_id = m.meter_id AND l.read_at > m.read_at)
+                        AND (m.status <> 'accepted' OR EXISTS (
+                             SELECT 1 FROM meters_reading l WHERE l.meter_id = m.meter_id AND l.read_at > m.read_at
+                                AND l.status = 'accepted'))"""),
+    # Closed clients with no billing record left once the above goes (their balance brought
+    # forward is not a record of its own): their identity is replaced by a pseudonym.
+    ("ret_closed", """SELECT c.id FROM clients_client c WHERE c.status = 'closed'
+        AND NOT EXISTS (SELECT 1 FROM privacy_erasurerecord x WHERE x.client_id = c.id)
+        AND NOT EXISTS (SELECT 1 FROM billing_invoice i WHERE i.client_id = c.id
+                        AND NOT EXISTS (SELECT 1 FROM ret_invoices r WHERE r.id = i.id))
+        AND NOT EXISTS (SELECT 1 FROM payments_payment p WHERE p.client_id = c.id
+                        AND NOT EXISTS (SELECT 1 FROM ret_payments r WHERE r.id = p.id))
+        AND NOT EXISTS (SELECT 1 FROM payments_paymentrequest q WHERE q.client_id = c.id
+                        AND NOT EXISTS (SELECT 1 FROM ret_requests r WHERE r.id = q.id))
+        AND NOT EXISTS (SELECT 1 FROM billing_ledgerentry e WHERE e.client_id = c.id
+                        AND NOT (e.kind = 'opening_balance' AND e.reference = %(bf)s)
+                        AND NOT EXISTS (SELECT 1 FROM ret_ledger r WHERE r.id = e.id))"""),
+]
+_BILLING_COUNTS = {
+    "invoices": "ret_invoices", "invoice_lines": "ret_lines", "credit_notes": "ret_credit_notes",
+    "ledger_entries": "ret_ledger", "balances_brought_forward": "ret_forward", "billing_runs": "ret_runs",
+    "payments": "ret_payments", "allocations": "ret_allocations", "payment_requests": "ret_requests",
+    "readings": "ret_readings",
+}
+# In dependency order: what refers to a row goes (or lets go of it) before the row.
+_BILLING_DELETES = [
+    "UPDATE payments_paymentrequest SET payment_id = NULL WHERE payment_id IN (SELECT id FROM ret_payments)"
+    " AND id NOT IN (SELECT id FROM ret_requests)",
+    "UPDATE payments_paymentrequest SET invoice_id = NULL WHERE invoice_id IN (SELECT id FROM ret_invoices)"
+    " AND id NOT IN (SELECT id FROM ret_requests)",
+    "DELETE FROM payments_paymentrequest WHERE id IN (SELECT id FROM ret_requests)",
+    "DELETE FROM payments_allocation WHERE id IN (SELECT id FROM ret_allocations)",
+    "DELETE FROM payments_payment WHERE id IN (SELECT id FROM ret_payments)",
+    "DELETE FROM billing_creditnote WHERE id IN (SELECT id FROM ret_credit_notes)",
+    "DELETE FROM billing_ledgerentry WHERE id IN (SELECT id FROM ret_ledger)",
+    # After the delete: the client's old balance brought forward (if any) has just gone, and a
+    # client has one opening balance.
+    """INSERT INTO billing_ledgerentry (client_id, kind, amount, booked_on, reference, description, created)
+       SELECT id, 'opening_balance', total, %(day)s, %(bf)s, %(bf_text)s, %(now)s FROM ret_forward""",
+    "DELETE FROM billing_invoiceline WHERE id IN (SELECT id FROM ret_lines)",
+    "DELETE FROM billing_invoicemeter WHERE invoice_id IN (SELECT id FROM ret_invoices)",
+    "DELETE FROM billing_invoice WHERE id IN (SELECT id FROM ret_invoices)",
+    "DELETE FROM billing_billingrun WHERE id IN (SELECT id FROM ret_runs)",
+    "DELETE FROM meters_reading WHERE id IN (SELECT id FROM ret_readings)",
+]
+
+
+def purge_billing(ctx: Context) -> dict[str, int]:
+    """Billing and water-usage records past `billing_years`, counted from the end of the
+    record's period (invoices) or its date (ledger, credit notes, payments, readings).
+
+    Every reference stays intact: an invoice goes with its lines, credit notes, ledger entries
+    and allocations, and only when none of them (nor a payment allocated to it) is still in
+    retention; a payment goes only when all its allocations go. Each client's balance is
+    unchanged: the ledger entries that go are replaced by one entry of their sum, booked on the
+    cutoff day ("Balance brought forward at …"). Closed clients left with no record are noted
+    for pseudonymisation (`ctx.closed_clients`)."""
+    c = ctx.cutoffs
+    params = {"day": c.billing_day, "moment": c.billing, "month": c.billing_period, "bf": BROUGHT_FORWARD_REFERENCE,
+              "bf_text": BROUGHT_FORWARD_TEXT.format(day=c.billing_day.isoformat()), "now": timezone.now()}
+    with connection.cursor() as cursor:
+        for name, select in _BILLING_SETS:
+            _temp_table(cursor, name, select, params)
+        for statement in _BILLING_NARROW:
+            cursor.execute(statement, params)
+        for name, select in _BILLING_DERIVED:
+            _temp_table(cursor, name, select, params)
+        counts = {}
+        for key, table in _BILLING_COUNTS.items():
+            cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608
+            counts[key] = cursor.fetchone()[0]
+        cursor.execute("SELECT id FROM ret_closed ORDER BY id")
+        ctx.closed_clients = [row[0] for row in cursor.fetchall()]
+        if ctx.dry_run:
+            return counts
+        cursor.execute("""SELECT 'invoices/' || i.period || '/' || i.number || '.pdf' FROM billing_invoice i
+                          JOIN ret_invoices r ON r.id = i.id WHERE i.status = 'issued' AND i.number IS NOT NULL""")
+        files = [row[0] for row in cursor.fetchall()]
+        cursor.execute("SELECT photo FROM ret_readings WHERE photo IS NOT NULL AND photo <> ''")
+        files += [row[0] for row in cursor.fetchall()]
+        for statement in _BILLING_DELETES:
+            cursor.execute(statement, params)
+    _files_delete_on_commit(files)
+    return counts
+
+
+def _temp_table(cursor, name: str, select: str, params: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
+    # Dropped at commit; dropped here too for a run inside a longer transaction (tests, a
+    # second run in one transaction).
+    cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
+    cursor.execute(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS {select}", params)
+    cursor.execute(f"ALTER TABLE {name} ADD PRIMARY KEY (id)")
+    cursor.execute(f"ANALYZE {name}")
+
+
+def pseudonymise_closed_clients(ctx: Context) -> dict[str, int]:
+    """Closed clients the billing purge left without records: identity replaced by a pseudonym
+    (privacy.erasure), each in its own transaction."""
+    if ctx.dry_run:
+        return {"clients_pseudonymised": len(ctx.closed_clients)}
+    from privacy.erasure import client_pseudonymise
+    from privacy.models import ErasureRecord
+
+    done = 0
+    for client in Client.objects.filter(pk__in=ctx.closed_clients, status=Client.Status.CLOSED):
+        if not ErasureRecord.objects.filter(client_id=client.pk).exists():
+            client_pseudonymise(client=client, actor=ACTOR, reason=ErasureRecord.Reason.RETENTION)
+            done += 1
+    return {"clients_pseudonymised": done}
+
+
+RULES = [purge_callbacks, purge_notifications, purge_audit, expire_exports, purge_billing]
+
+
+def retention_apply(*, now: datetime | None = None, dry_run: bool = False, actor: object = ACTOR) -> RetentionRun:
+    """Apply the provider's retention policy in the current schema (or, dry, count what would
+    go and remove nothing). Returns the run, with its cutoffs and per-table counts."""
+    now = now or timezone.now()
+    started = time.monotonic()
+    policy = RetentionPolicy.load()
+    ctx = Context(cutoffs=Cutoffs.of(policy, now), dry_run=dry_run)
+    run = RetentionRun.objects.create(started=now, dry_run=dry_run, cutoffs=ctx.cutoffs.as_json(), counts={})
+    counts: dict[str, int] = {}
+    for rule in RULES:
+        with _rule_transaction():
+            counts.update(rule(ctx))
+    counts.update(pseudonymise_closed_clients(ctx))
+    run.counts = {key: counts.get(key, 0) for key in RULE_LABELS}
+    run.finished = now + timedelta(seconds=time.monotonic() - started)
+    run.save(update_fields=["counts", "finished"])
+    if not dry_run:
+        audit(actor=actor, action="privacy.retention_applied", object_repr=f"retention run {run.pk}",
+              cutoffs=run.cutoffs, counts={k: v for k, v in run.counts.items() if v})
+    log.info("retention %s in %s: %s", "previewed" if dry_run else "applied", connection.schema_name,
+             {k: v for k, v in run.counts.items() if v})
+    return run
+
+
+def retention_policy_update(*, actor: object, **values: int) -> RetentionPolicy:
+    """Change the provider's retention periods, within the legal bounds the model sets."""
+    with transaction.atomic():
+        RetentionPolicy.load()
+        # Two owners saving at once: the second sees the first's values as "before".
+        policy = RetentionPolicy.objects.select_for_update().get(pk=1)
+        before = {name: getattr(policy, name) for name in POLICY_FIELDS}
+        for name in POLICY_FIELDS:
+            if name in values:
+                setattr(policy, name, values[name])
+        policy.full_clean()
+        after = {name: getattr(policy, name) for name in POLICY_FIELDS}
+        if after != before:
+            policy.save()
+            audit(actor=actor, action="privacy.retention.settings_changed", object_repr=str(policy), before=before, after=after)
+    return policy
+

@@ -1,0 +1,73 @@
+"""Dashboard: the provider's retention settings (owner only): the policy within its legal
+bounds, the last runs with what each removed, and a dry run on demand."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import messages
+from django.core.validators import MaxValueValidator, MinValueValidator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.cache import add_never_cache_headers
+from django.views.decorators.http import require_POST
+
+from accounts.permissions import require_capability
+from privacy.models import RetentionPolicy, RetentionRun
+from privacy.retention import POLICY_FIELDS, RULE_LABELS, retention_apply, retention_policy_update
+
+RUNS_SHOWN = 10
+
+
+class RetentionPolicyForm(forms.ModelForm):
+    class Meta:
+        model = RetentionPolicy
+        fields = list(POLICY_FIELDS)
+        labels = {"billing_years": "Bills, payments, ledger and readings", "callback_days": "Raw payment callbacks",
+                  "audit_months": "Audit and log-in logs", "notification_months": "Message log",
+                  "export_days": "Data export downloads"}
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        # The model's legal bounds, shown on the inputs too (the model validates them).
+        for name, f in self.fields.items():
+            model_field = RetentionPolicy._meta.get_field(name)
+            for v in model_field.validators:
+                if isinstance(v, MinValueValidator):
+                    f.widget.attrs["min"] = v.limit_value
+                elif isinstance(v, MaxValueValidator):
+                    f.widget.attrs["max"] = v.limit_value
+            f.widget.attrs["inputmode"] = "numeric"
+
+
+UNITS = {"billing_years": "years", "callback_days": "days", "audit_months": "months", "notification_months": "months",
+         "export_days": "days"}
+
+
+def _runs() -> list[tuple[RetentionRun, list[tuple[str, int]]]]:
+    return [(run, [(label, run.counts.get(key, 0)) for key, label in RULE_LABELS.items() if run.counts.get(key)])
+            for run in RetentionRun.objects.all()[:RUNS_SHOWN]]
+
+
+@require_capability("settings.manage")
+def retention_settings(request: HttpRequest) -> HttpResponse:
+    policy = RetentionPolicy.load()
+    form = RetentionPolicyForm(request.POST or None, instance=policy)
+    if request.method == "POST" and form.is_valid():
+        retention_policy_update(actor=request.user, **{name: form.cleaned_data[name] for name in POLICY_FIELDS})
+        messages.success(request, "Retention settings saved.")
+        return redirect("privacy_retention")
+    fields = [(form[name], UNITS[name], RetentionPolicy._meta.get_field(name).help_text) for name in POLICY_FIELDS]
+    response = render(request, "privacy/retention.html", {
+        "active": "privacy", "form": form, "fields": fields, "runs": _runs()}, status=400 if form.errors else 200)
+    add_never_cache_headers(response)
+    return response
+
+
+@require_POST
+@require_capability("settings.manage")
+def retention_preview(request: HttpRequest) -> HttpResponse:
+    """A dry run now: the counts of what today's rules would remove; nothing is removed."""
+    run = retention_apply(dry_run=True, actor=request.user)
+    total = sum(v for k, v in run.counts.items() if k != "balances_brought_forward")
+    messages.success(request, f"Preview done: {total} record(s) are due for removal. Nothing was removed.")
+    return redirect("privacy_retention")
