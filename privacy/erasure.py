@@ -95,8 +95,11 @@ def clients_pseudonymise(*, client_ids: list[int], actor: object, reason: str = 
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL majismart.audit_erase = 'on'")
         counts["audit_rows_pseudonymised"] = sum(
-            AuditEvent.objects.filter(actor=email).update(actor=actor_by_email.get(email, "erased client"))
+            AuditEvent.objects.filter(actor=email).update(actor=actor_by_email.get(email, "erased client"),
+                                                          ip="", user_agent="")
             for email in emails)
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL majismart.audit_erase = 'off'")
 
     # Messages to and about them (recipient, text), and the delivery reports that name the phone.
     messages = Message.objects.filter(client_id__in=ids)

@@ -55,7 +55,9 @@ def provider_close(*, provider: Provider, actor: str, reason: str = "") -> dict[
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL majismart.audit_erase = 'on'")
         for n, email in enumerate(emails, start=1):
-            AuditEvent.objects.filter(actor=email).update(actor=f"former staff {n}")
+            AuditEvent.objects.filter(actor=email).update(actor=f"former staff {n}", ip="", user_agent="")
+        with connection.cursor() as cursor:
+            cursor.execute("SET LOCAL majismart.audit_erase = 'off'")
         counts["staff_users"] = staff.delete()[0]
         counts["api_keys"] = APIKey.objects.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         PaymentSettings.objects.update(mpesa_consumer_key="", mpesa_consumer_secret="", mpesa_passkey="",

@@ -244,6 +244,8 @@ def test_deletion_erases_personal_data_and_keeps_the_books(carol, neighbour) -> 
     assert client_balance(carol.pk) == balance and LedgerEntry.objects.filter(client=carol).count() == entries
     assert Invoice.objects.filter(client=carol).count() == 2 and Reading.objects.filter(meter__client=carol).count() == 3
     assert not AuditEvent.objects.filter(actor="carol@alpha.test").exists()
+    logins = AuditEvent.objects.filter(actor=record.pseudonym)
+    assert logins.exists() and set(logins.values_list("ip", "user_agent")) == {("", "")}
     assert AuditEvent.objects.filter(action="privacy.client_erased").exists()
     req.refresh_from_db()
     assert (req.status, req.details) == ("done", "") and record.pseudonym in req.resolution
