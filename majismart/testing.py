@@ -104,6 +104,25 @@ def process(args: list[str], env: dict[str, str], port: int | None = None, log: 
 PYTHON = sys.executable
 
 
+def pg_dump() -> str:
+    """A pg_dump that can read the tests' server: the one in the pgserver wheel (PostgreSQL 16,
+    which dumps servers up to 16, the embedded one included), else the machine's."""
+    import shutil
+
+    try:
+        import pgserver
+
+        bundled = Path(pgserver.__file__).parent / "pginstall" / "bin" / "pg_dump"
+        if bundled.exists():
+            return str(bundled)
+    except ImportError:
+        pass
+    found = shutil.which("pg_dump")
+    if found is None:
+        raise RuntimeError("pg_dump not found (install the pgserver wheel or PostgreSQL's client)")
+    return found
+
+
 @contextmanager
 def celery_worker(log: Path) -> Iterator[tuple[str, object, object]]:
     """A real `celery worker` consuming a queue of its own over Redis (the configured one, or a

@@ -17,13 +17,14 @@ import secrets
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.core.files.storage import default_storage
 from django.db import connection, transaction
-from django.db.models import Q
+from django.db.models import Q, TextField
+from django.db.models.functions import Cast
 
 from accounts.models import AuditEvent, User
 from accounts.services import audit
 from billing.models import Invoice
 from clients.models import Client
-from majismart.crypto import word_tokens
+from majismart.crypto import PREFIX, blind_index, decrypt, word_tokens
 from meters.models import Reading
 from notifications.models import DeliveryReport, Message
 from payments.models import CallbackInbox, Payment, PaymentRequest
@@ -66,10 +67,16 @@ def clients_pseudonymise(*, client_ids: list[int], actor: object, reason: str = 
     counts: dict[str, int] = {"clients": len(ids)}
     users = User.objects.filter(client__pk__in=ids)
     user_ids = list(users.values_list("pk", flat=True))
-    emails = set(users.values_list("email", flat=True)) | {
-        e for e in Client.objects.filter(pk__in=ids).values_list("email", flat=True) if e}
     pseudonym_of = dict(zip(ids, pseudonyms, strict=True))
+    # Their own logins only: a contact email on the account may be someone else's login (a
+    # relative, a member of staff), whose history stays theirs.
     actor_by_email = {email: pseudonym_of[client_id] for email, client_id in users.values_list("email", "client__pk")}
+    emails = set(actor_by_email)
+    # Every address they were written to (contact details and logins), to find messages that
+    # name no client (password resets).
+    addresses = {blind_index(v) for pair in Client.objects.filter(pk__in=ids).values_list("phone", "email")
+                 for v in pair if v} | {blind_index(e) for e in emails}
+    own_refs = _callback_references(ids)
 
     # The accounts themselves: the number stays (bills and the ledger are filed under it).
     erased = []
@@ -95,14 +102,13 @@ def clients_pseudonymise(*, client_ids: list[int], actor: object, reason: str = 
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL majismart.audit_erase = 'on'")
         counts["audit_rows_pseudonymised"] = sum(
-            AuditEvent.objects.filter(actor=email).update(actor=actor_by_email.get(email, "erased client"),
-                                                          ip="", user_agent="")
+            AuditEvent.objects.filter(actor=email).update(actor=actor_by_email[email], ip="", user_agent="")
             for email in emails)
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL majismart.audit_erase = 'off'")
 
     # Messages to and about them (recipient, text), and the delivery reports that name the phone.
-    messages = Message.objects.filter(client_id__in=ids)
+    messages = Message.objects.filter(Q(client_id__in=ids) | Q(recipient_index__in=addresses))
     counts["delivery_reports"] = DeliveryReport.objects.filter(message__in=messages).delete()[0]
     counts["messages"] = messages.delete()[0]
 
@@ -110,7 +116,8 @@ def clients_pseudonymise(*, client_ids: list[int], actor: object, reason: str = 
     # with them the raw callbacks that carried it.
     payments = Payment.objects.filter(client_id__in=ids)
     counts["callbacks_erased"] = CallbackInbox.objects.filter(
-        pk__in=payments.exclude(inbox_id=None).values("inbox_id")).update(body="", headers={}, note=ERASED_NOTE)
+        Q(pk__in=payments.exclude(inbox_id=None).values("inbox_id")) | Q(pk__in=_callbacks_naming(own_refs))
+    ).update(body="", headers={}, note=ERASED_NOTE)
     counts["payments_pseudonymised"] = payments.update(payer="", payer_name="")
     counts["payment_requests"] = PaymentRequest.objects.filter(client_id__in=ids).update(phone="", phone_index="")
 
@@ -126,8 +133,8 @@ def clients_pseudonymise(*, client_ids: list[int], actor: object, reason: str = 
     # Earlier exports of their data, and what they wrote in requests.
     exports = DataExport.objects.filter(client_id__in=ids)
     export_names = list(exports.exclude(path="").values_list("path", flat=True))
-    exports.update(path="", status=DataExport.Status.EXPIRED)
-    DataRequest.objects.filter(client_id__in=ids).update(details="")
+    exports.update(path="", status=DataExport.Status.EXPIRED, requested_by="")
+    DataRequest.objects.filter(client_id__in=ids).update(details="", resolution="")
 
     # Files go once the rows no longer name them (a rollback keeps both).
     def remove_files() -> None:
@@ -157,3 +164,46 @@ def _pseudonyms(n: int) -> list[str]:
         taken = set(ErasureRecord.objects.filter(pseudonym__in=batch).values_list("pseudonym", flat=True))
         made |= batch - taken
     return sorted(made)
+
+
+def _callback_references(client_ids: list[int]) -> set[str]:
+    """What a raw callback about these clients carries that names them: account numbers (C2B
+    validations and confirmations, duplicates included), M-Pesa receipts, STK checkout ids and
+    Paystack references."""
+    refs = {a.upper() for a in Client.objects.filter(pk__in=client_ids).values_list("account_number", flat=True)}
+    refs |= set(Payment.objects.filter(client_id__in=client_ids).values_list("receipt", flat=True))
+    refs |= set(PaymentRequest.objects.filter(client_id__in=client_ids).values_list("reference", flat=True))
+    return {r.strip().upper() for r in refs if r and r.strip()}
+
+
+def _callbacks_naming(refs: set[str]) -> list[int]:
+    """The stored callbacks whose body names one of `refs`. Bodies are encrypted, so they are
+    read and opened here, a chunk at a time; the retention rule keeps the table to the last
+    `callback_days` of callbacks, so this is bounded."""
+    import json
+
+    if not refs:
+        return []
+    found = []
+    # The stored token, not the field's clear value: one that no key opens is skipped, not fatal.
+    tokens = (CallbackInbox.objects.exclude(body="").annotate(token=Cast("body", output_field=TextField()))
+              .values_list("id", "token").iterator(chunk_size=2000))
+    for inbox_id, token in tokens:
+        try:
+            data = json.loads(decrypt(token) if token.startswith(PREFIX) else token)
+        except ValueError:
+            continue
+        if refs & set(_strings(data)):
+            found.append(inbox_id)
+    return found
+
+
+def _strings(value: object):  # type: ignore[no-untyped-def]
+    if isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, (str, int)):
+        yield str(value).strip().upper() if isinstance(value, str) else str(value)

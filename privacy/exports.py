@@ -110,10 +110,9 @@ def client_datasets(client: Client) -> list[Dataset]:
         Dataset("ledger", ["booked_on", "kind", "amount", "reference", "description"],
                 _values(LedgerEntry.objects.filter(client_id=cid).order_by("booked_on", "id"),
                         ["booked_on", "kind", "amount", "reference", "description"])),
-        Dataset("payments", ["receipt", "method", "amount", "paid_at", "status", "account_reference", "payer",
-                             "payer_name"],
-                _values(payments, ["receipt", "method", "amount", "paid_at", "status", "account_reference", "payer",
-                                   "payer_name"])),
+        # Who paid (the payer's M-Pesa name and number) is left out: it may be someone else.
+        Dataset("payments", ["receipt", "method", "amount", "paid_at", "status", "account_reference"],
+                _values(payments, ["receipt", "method", "amount", "paid_at", "status", "account_reference"])),
         Dataset("allocations", ["payment", "invoice", "amount"],
                 _values(Allocation.objects.filter(payment__client_id=cid).order_by("payment_id", "id"),
                         ["payment__receipt", "invoice__number", "amount"])),
@@ -237,7 +236,8 @@ def export_build(*, export_id: int) -> DataExport:
     """Build the archive (idempotent: a ready or failed export is left as it is)."""
     from tenants.models import Provider
 
-    claimed = DataExport.objects.filter(pk=export_id, status=DataExport.Status.PENDING, path="").update(progress=1)
+    # Claimed once: a redelivered task (acks_late) finds progress moved on and leaves it.
+    claimed = DataExport.objects.filter(pk=export_id, status=DataExport.Status.PENDING, progress=0).update(progress=1)
     export = DataExport.objects.get(pk=export_id)
     if not claimed:
         return export
@@ -257,14 +257,19 @@ def export_build(*, export_id: int) -> DataExport:
         name, size, counts = build_archive(export, datasets, what=what, provider_name=provider.name,
                                            progress=progress)
     except Exception as exc:  # noqa: BLE001 - recorded and shown; the task logs the traceback
-        DataExport.objects.filter(pk=export_id).update(status=DataExport.Status.FAILED, error=str(exc)[:300])
+        DataExport.objects.filter(pk=export_id, status=DataExport.Status.PENDING).update(
+            status=DataExport.Status.FAILED, error=str(exc)[:300])
         raise
     now = timezone.now()
     days = RetentionPolicy.load().export_days
     with transaction.atomic():
-        DataExport.objects.filter(pk=export_id).update(
+        finished = DataExport.objects.filter(pk=export_id, status=DataExport.Status.PENDING).update(
             status=DataExport.Status.READY, path=name, size=size, progress=100, ready_at=now,
             expires_at=now + timedelta(days=days))
+        if not finished:  # erased (or expired) while it was being built: the file must not stay
+            default_storage.delete(name)
+            export.refresh_from_db()
+            return export
         if export.request_id:
             DataRequest.objects.filter(pk=export.request_id, status=DataRequest.Status.OPEN).update(
                 status=DataRequest.Status.DONE, resolved_at=now, resolved_by="system",

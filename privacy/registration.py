@@ -151,20 +151,31 @@ def registration_start(*, session: object, account_number: str, channel: str, co
     code = f"{secrets.randbelow(10**6):06d}"
     session[SESSION_KEY] = {  # type: ignore[index]
         "client": client.pk if client else None, "hash": _code_hash(client.pk if client else None, code),
-        "expires": time.time() + CODE_MINUTES * 60, "tries": 0, "channel": channel,
+        "expires": time.time() + CODE_MINUTES * 60, "channel": channel,
         "email": contact if channel == Channel.EMAIL else "",
     }
     if client is None:
         return
+    # Sent by a Celery task, so a matching account answers as fast as a wrong one (no timing
+    # tells them apart); each code its own message (asking again sends again, within the limits
+    # above).
+    from privacy.tasks import registration_code_task
+
+    client_id = client.pk
+    transaction.on_commit(lambda: registration_code_task.delay(client_id, channel, code))
+
+
+def registration_code_send(*, client_id: int, channel: str, code: str) -> None:
+    """The code to the account's phone or email, at once; the message log keeps the text
+    without it (staff who read the log could otherwise finish the registration)."""
+    client = Client.objects.filter(pk=client_id).first()
+    if client is None:
+        return
     recipient = client.phone if channel == Channel.SMS else client.email
-    values = {"provider": connection.tenant.name, "name": client.full_name, "account": client.account_number,
-              "code": code}
-    # Sent at once, each code its own message (asking again sends again, within the limits
-    # above); the message log keeps the text without the code.
-    code_value = values.pop("code")
+    values = {"provider": connection.tenant.name, "name": client.full_name, "account": client.account_number}
     send_now(event="registration_code", channel=channel,
              outgoing=Outgoing(f"{client.pk}:{secrets.token_hex(6)}", recipient, values, client_id=client.pk),
-             secret_values={"code": code_value})
+             secret_values={"code": code})
 
 
 def registration_pending(session: object) -> dict | None:
@@ -187,10 +198,17 @@ def registration_finish(*, session: object, code: str, email: str, password: str
     pending = registration_pending(session)
     if pending is None:
         raise RegistrationError(MSG_NO_CODE)
-    if pending["tries"] >= MAX_TRIES:
+    # Counted in the cache, atomically: the session is written back whole at the end of each
+    # request, so requests sent in parallel would each count only one try between them.
+    tries_key = f"registration:tries:{pending['hash']}"
+    cache.add(tries_key, 0, CODE_MINUTES * 60)
+    try:
+        tries = cache.incr(tries_key)
+    except ValueError:  # expired between add and incr
+        cache.add(tries_key, 1, CODE_MINUTES * 60)
+        tries = 1
+    if tries > MAX_TRIES:
         raise RegistrationError(MSG_TOO_MANY_TRIES, "code")
-    pending["tries"] += 1
-    session[SESSION_KEY] = pending  # type: ignore[index]
     if pending["client"] is None or not hmac.compare_digest(pending["hash"], _code_hash(pending["client"], code)):
         raise RegistrationError(MSG_BAD_CODE, "code")
     with transaction.atomic():

@@ -36,6 +36,7 @@ PURPOSES: dict[str, tuple[str, str | None]] = {
 # The choices a client makes in the privacy centre (withdraw or give consent, per purpose).
 CONSENT_TOPICS = [Consent.Topic.SMS, Consent.Topic.EMAIL, Consent.Topic.MARKETING, Consent.Topic.ANALYTICS]
 REMIND_WITHIN = timedelta(days=2)
+EXPORT_STUCK_AFTER = timedelta(hours=2)  # the export task's time limit is one hour
 REMIND_EVERY = timedelta(hours=20)
 
 
@@ -74,10 +75,11 @@ def request_create(*, client: Client, kind: str, actor: object, details: str = "
         raise PrivacyError(MSG_DETAILS, "details")
     if kind in (DataRequest.Kind.OBJECTION, DataRequest.Kind.RESTRICTION) and not purposes:
         raise PrivacyError(MSG_PURPOSES, "purposes")
-    if kind == DataRequest.Kind.EXPORT and DataExport.objects.filter(
-            client_id=client.pk, status=DataExport.Status.PENDING).exists():
-        raise PrivacyError(MSG_OPEN_EXPORT)
     now = timezone.now()
+    # One at a time; one stuck longer than a build can take (its worker died) no longer blocks.
+    if kind == DataRequest.Kind.EXPORT and DataExport.objects.filter(
+            client_id=client.pk, status=DataExport.Status.PENDING, created__gte=now - EXPORT_STUCK_AFTER).exists():
+        raise PrivacyError(MSG_OPEN_EXPORT)
     req = DataRequest.objects.create(kind=kind, client=client, source=source, details=details, purposes=purposes,
                                      due_at=DataRequest.due_for(kind, now))
     audit(actor=actor, action=f"privacy.request_{kind}", object_repr=f"request {req.pk}", category="privacy",

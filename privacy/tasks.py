@@ -12,6 +12,13 @@ def export_build_task(export_id: int) -> str:
     return export_build(export_id=export_id).status
 
 
+@shared_task(acks_late=False, ignore_result=True)
+def registration_code_task(client_id: int, channel: str, code: str) -> None:
+    from privacy.registration import registration_code_send
+
+    registration_code_send(client_id=client_id, channel=channel, code=code)
+
+
 @shared_task
 def requests_remind_task() -> int:
     """Daily, per provider: tell the owners about privacy requests due soon or overdue."""

@@ -20,6 +20,7 @@ from clients.models import Category, Client
 from clients.selectors import client_search
 from clients.services import client_create
 from majismart import crypto, key_rotation
+from majismart.testing import pg_dump
 from notifications.models import Message
 from notifications.services import Outgoing, notify, send_messages
 from payments.models import CallbackInbox, Payment
@@ -143,7 +144,7 @@ def test_a_dump_of_a_provider_schema_shows_no_personal_data(django_db_setup, dja
             assert Message.objects.filter(status="sent", event="account_message").count() == 2
             cfg = connection.settings_dict
             dump = subprocess.run(
-                ["/usr/bin/pg_dump", f"--schema={provider.schema_name}", "--data-only", "--no-owner",
+                [pg_dump(), f"--schema={provider.schema_name}", "--data-only", "--no-owner",
                  "-h", cfg["HOST"] or "127.0.0.1", "-p", str(cfg["PORT"] or 5432), "-U", cfg["USER"], cfg["NAME"]],
                 capture_output=True, text=True, timeout=120, check=True,
                 env={"PGPASSWORD": cfg.get("PASSWORD") or "", "PATH": "/usr/bin:/bin"}).stdout

@@ -111,7 +111,8 @@ def test_the_export_holds_exactly_the_requesters_data(carol, neighbour) -> None:
                                 "email": "carol.home@example.com", "national_id": "23456789",
                                 "location": "Plot 7, Kahawa West", "account_number": carol.account_number}]
     assert sorted((i["period"], i["total"]) for i in data["invoices"]) == [("2026-09", "500.00"), ("2026-10", "940.00")]
-    assert [(p["receipt"], p["amount"], p["payer_name"]) for p in data["payments"]] == [("SKC0000001", "300.00", "CAROL")]
+    assert [(p["receipt"], p["amount"]) for p in data["payments"]] == [("SKC0000001", "300.00")]
+    assert "payer_name" not in data["payments"][0]  # who paid may be someone else
     assert sum(D(e["amount"]) for e in data["ledger"]) == client_balance(carol.pk) == D("1140.00")
     assert len(data["readings"]) == 3 and data["portal_account"][0]["email"] == "carol@alpha.test"
     assert "Your meter will be replaced on Friday." in data["messages"][0]["text"]
@@ -327,3 +328,50 @@ def test_the_owner_exports_everything_but_secrets(carol, neighbour, tenant) -> N
     assert as_user("bob@beta.test", "beta").get(f"/dashboard/privacy/export/{export.token}/download/").status_code == 404
     with tenant_context(tenant):  # the request to beta left the connection on beta's schema
         assert AuditEvent.objects.filter(action="privacy.export_downloaded", actor="alice@alpha.test").exists()
+
+
+def test_erasure_finds_what_names_the_person_and_spares_everyone_else(carol, neighbour) -> None:  # type: ignore[no-untyped-def]
+    # Carol's contact email is Nelson's login: his history is his own and must stay.
+    nelson = User.objects.create_user("carol.home@example.com", PASSWORD, full_name="Nelson", role="client")
+    as_user("carol.home@example.com")  # a login: an audit row under that address
+    as_user("carol@alpha.test")
+    # A password reset to her (names no client), a validation callback and a duplicate
+    # confirmation naming her account, an export she asked for.
+    with committed():
+        notify(event="account_message", channel="email", outgoing=[
+            Outgoing("user:reset", "carol@alpha.test", {"text": "reset"})])
+    validation = inbox_store(kind=CallbackInbox.Kind.C2B_VALIDATION, headers={}, source_ip="196.201.214.200", body=json.dumps(
+        {"TransID": "SKC0000009", "BillRefNumber": f" {carol.account_number.lower()} ", "MSISDN": "2547****678",
+         "FirstName": "CAROL"}).encode())
+    duplicate = inbox_store(kind=CallbackInbox.Kind.C2B_CONFIRMATION, headers={}, source_ip="196.201.214.200",
+                            body=json.dumps({"TransID": "SKC0000001", "BillRefNumber": "WRONG", "FirstName": "C"}).encode())
+    theirs = inbox_store(kind=CallbackInbox.Kind.C2B_VALIDATION, headers={}, source_ip="196.201.214.200",
+                         body=json.dumps({"TransID": "SKN0000009", "BillRefNumber": neighbour.account_number}).encode())
+    export = _export(as_user("carol@alpha.test"))
+    assert export.requested_by == "carol@alpha.test"
+
+    with committed():
+        from privacy.erasure import client_pseudonymise
+
+        record = client_pseudonymise(client=carol, actor="alice@alpha.test")
+    assert AuditEvent.objects.filter(actor="carol.home@example.com").exists()  # Nelson's rows untouched
+    assert User.objects.filter(pk=nelson.pk).exists()
+    assert not AuditEvent.objects.filter(actor="carol@alpha.test").exists()
+    assert AuditEvent.objects.filter(actor=record.pseudonym).exists()
+    assert not Message.objects.filter(dedup_key__contains="user:reset").exists()
+    bodies = dict(CallbackInbox.objects.values_list("pk", "body"))
+    assert bodies[validation.pk] == "" and bodies[duplicate.pk] == "" and bodies[theirs.pk] != ""
+    export.refresh_from_db()
+    assert (export.requested_by, export.path, export.status) == ("", "", "expired")
+
+
+def test_withdrawing_analytics_in_the_privacy_centre_turns_the_cookie_off(carol) -> None:  # type: ignore[no-untyped-def]
+    http = as_user("carol@alpha.test")
+    http.cookies["cookie_consent"] = "analytics"
+    response = http.post("/portal/privacy/", {"action": "consent", "sms": "on"})
+    assert response.cookies["cookie_consent"].value == "essential"
+    allowed = http.post("/portal/privacy/", {"action": "consent", "sms": "on", "analytics": "on"})
+    assert allowed.cookies["cookie_consent"].value == "analytics"
+    objected = http.post("/portal/privacy/", {"action": "objection", "purposes": ["analytics"]})
+    assert objected.cookies["cookie_consent"].value == "essential"
+    assert consent_map([carol.pk])[carol.pk]["analytics"] is False

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import io
 import json
-import shutil
 import subprocess
 import zipfile
 
@@ -20,7 +19,7 @@ from accounts.models import User
 from billing.selectors import client_balance
 from billing.services import opening_balances_post
 from clients.models import Category, Client
-from majismart.testing import celery_worker
+from majismart.testing import celery_worker, pg_dump
 from majismart.testing import test_database_url as database_url
 from notifications.services import Outgoing, notify
 from payments.models import CallbackInbox, Payment
@@ -54,8 +53,7 @@ def _subject() -> Client:
 
 
 def _dump(schema: str) -> str:
-    pg_dump = shutil.which("pg_dump") or "/usr/bin/pg_dump"
-    return subprocess.run([pg_dump, "--data-only", f"--schema={schema}", database_url()], check=True,
+    return subprocess.run([pg_dump(), "--data-only", f"--schema={schema}", database_url()], check=True,
                           capture_output=True, text=True).stdout
 
 

@@ -13,6 +13,7 @@ from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts.permissions import require_capability
+from accounts.services import audit
 from clients.models import Client
 from privacy.exports import ExportError, export_open, export_request
 from privacy.models import DataExport, DataRequest, ErasureRecord
@@ -69,6 +70,9 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
         except ValueError:
             errors["status"] = "Choose done or refused."
     erasure = ErasureRecord.objects.filter(client_id=req.client_id).first()
+    if request.method == "GET":  # what the client wrote is personal data: who read it is logged
+        audit(actor=request.user, action="privacy.request_viewed", object_repr=f"request {req.pk}",
+              category="access", target=("client", req.client_id))
     response = render(request, "privacy/request_detail.html", {
         "active": "privacy", "req": req, "errors": errors, "erasure": erasure, "now": timezone.now(),
         "purpose_labels": [PURPOSES[p][0] for p in req.purposes if p in PURPOSES],

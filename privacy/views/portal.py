@@ -12,6 +12,8 @@ from django.views.decorators.http import require_http_methods
 from accounts.permissions import require_capability
 from clients.selectors import own_client
 from notifications.services import consent_map
+from notifications.models import Consent
+from privacy.cookies import ANALYTICS, ESSENTIAL, cookie_choice_set
 from privacy.exports import ExportError, export_open
 from privacy.models import DataExport, DataRequest, ErasureRecord
 from privacy.services import CONSENT_TOPICS, PURPOSES, PrivacyError, consent_choices_save, request_create
@@ -30,6 +32,11 @@ SAVED = {
 }
 
 
+def _with_cookie_choice(response: HttpResponse, request: HttpRequest, analytics: bool) -> HttpResponse:
+    cookie_choice_set(response, request, ANALYTICS if analytics else ESSENTIAL)
+    return response
+
+
 def _export_state(export: DataExport) -> dict[str, object]:
     return {"status": export.status, "percent": export.progress, "size": export.size,
             "expires": export.expires_at.isoformat() if export.expires_at else None}
@@ -44,10 +51,11 @@ def privacy_centre(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and client is not None:
         action = request.POST.get("action", "")
         if action == "consent":
-            changed = consent_choices_save(client=client, actor=request.user,
-                                           choices={t: request.POST.get(t) == "on" for t in CONSENT_TOPICS})
+            choices = {t: request.POST.get(t) == "on" for t in CONSENT_TOPICS}
+            changed = consent_choices_save(client=client, actor=request.user, choices=choices)
             messages.success(request, "Your choices are saved." if changed else "Nothing changed.")
-            return redirect("privacy_centre")
+            # This browser's cookie choice follows (the analytics script reads it).
+            return _with_cookie_choice(redirect("privacy_centre"), request, choices[Consent.Topic.ANALYTICS])
         if action in KIND_BY_ACTION:
             kind = KIND_BY_ACTION[action]
             details = request.POST.get("details", "")
@@ -63,6 +71,8 @@ def privacy_centre(request: HttpRequest) -> HttpResponse:
                 else:
                     messages.success(request, SAVED[kind].format(provider=request.tenant.name,
                                                                  due=f"{req.due_at:%d %b %Y}"))
+                    if "analytics" in req.purposes:
+                        return _with_cookie_choice(redirect("privacy_centre"), request, False)
                     return redirect("privacy_centre")
             form_values = {"action": action, "details": details, "purposes": purposes}
     context: dict[str, object] = {"active": "privacy", "client": client, "errors": errors, "form": form_values,
