@@ -26,10 +26,10 @@ MSG_ALREADY_ERASED = "This account's personal data has already been erased."
 # What a client may object to or ask to restrict. The purposes that match a consent topic take
 # effect at once (the notifications app obeys consent); the rest are for staff to carry out.
 PURPOSES: dict[str, tuple[str, str | None]] = {
-    "sms": ("SMS about my account and water supply", Consent.Topic.SMS),
-    "email": ("Email about my account and water supply", Consent.Topic.EMAIL),
-    "marketing": ("Other announcements and offers", Consent.Topic.MARKETING),
-    "analytics": ("Analytics: measuring how the portal is used", Consent.Topic.ANALYTICS),
+    "sms": (Consent.Topic.SMS.label, Consent.Topic.SMS),
+    "email": (Consent.Topic.EMAIL.label, Consent.Topic.EMAIL),
+    "marketing": (Consent.Topic.MARKETING.label, Consent.Topic.MARKETING),
+    "analytics": (Consent.Topic.ANALYTICS.label, Consent.Topic.ANALYTICS),
     "profiling": ("Comparing my consumption with my history to flag unusual readings", None),
     "other": ("Something else (say what in the details)", None),
 }
@@ -110,6 +110,8 @@ def request_resolve(*, request: DataRequest, actor: object, status: str, resolut
     if request.kind == DataRequest.Kind.DELETION and status == DataRequest.Status.DONE \
             and not ErasureRecord.objects.filter(client_id=request.client_id).exists():
         raise PrivacyError("Erase the personal data first (the button above), then the request is done.")
+    if not resolution:
+        raise PrivacyError("Say what was done: the client sees it.", "resolution")
     request.status, request.resolution = status, resolution
     request.resolved_at, request.resolved_by = timezone.now(), _actor(actor)
     request.save(update_fields=["status", "resolution", "resolved_at", "resolved_by"])

@@ -166,6 +166,8 @@ def test_a_correction_is_logged_with_its_due_date_and_answered_by_staff(carol) -
     assert f"/dashboard/privacy/requests/{req.pk}/".encode() in owner.get("/dashboard/privacy/requests/").content
     refused = owner.post(f"/dashboard/privacy/requests/{req.pk}/", {"action": "resolve", "status": "refused"})
     assert refused.status_code == 400 and b"Give the reasons" in refused.content
+    silent = owner.post(f"/dashboard/privacy/requests/{req.pk}/", {"action": "resolve", "status": "done"})
+    assert silent.status_code == 400 and b"Say what was done" in silent.content
     done = owner.post(f"/dashboard/privacy/requests/{req.pk}/", {"action": "resolve", "status": "done",
                                                                  "resolution": "Plot corrected to 17."})
     assert done.status_code == 302

@@ -25,10 +25,10 @@ SAVED = {
     DataRequest.Kind.EXPORT: "We are preparing your data. It appears below when ready.",
     DataRequest.Kind.CORRECTION: "Your correction request is sent. {provider} must answer by {due}.",
     DataRequest.Kind.DELETION: "Your deletion request is sent. {provider} must answer by {due}.",
-    DataRequest.Kind.OBJECTION: "Your objection is recorded; the choices that stop messages apply now. "
-                                "{provider} must answer by {due}.",
-    DataRequest.Kind.RESTRICTION: "Your restriction request is recorded; the choices that stop messages apply "
-                                  "now. {provider} must answer by {due}.",
+    DataRequest.Kind.OBJECTION: "Your objection is recorded. Messages and analytics you objected to stop now; "
+                                "{provider} must answer the rest by {due}.",
+    DataRequest.Kind.RESTRICTION: "Your restriction request is recorded. Messages and analytics you named stop "
+                                  "now; {provider} must answer the rest by {due}.",
 }
 
 
@@ -70,7 +70,7 @@ def privacy_centre(request: HttpRequest) -> HttpResponse:
                     errors[exc.field or "general"] = str(exc)
                 else:
                     messages.success(request, SAVED[kind].format(provider=request.tenant.name,
-                                                                 due=f"{req.due_at:%d %b %Y}"))
+                                                                 due=f"{req.due_at.day} {req.due_at:%b %Y}"))
                     if "analytics" in req.purposes:
                         return _with_cookie_choice(redirect("privacy_centre"), request, False)
                     return redirect("privacy_centre")
