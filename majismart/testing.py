@@ -131,6 +131,7 @@ def celery_worker(log: Path) -> Iterator[tuple[str, object, object]]:
     import uuid
 
     from celery.app import backends
+    from celery.result import allow_join_result
 
     from majismart.celery import app
 
@@ -145,7 +146,11 @@ def celery_worker(log: Path) -> Iterator[tuple[str, object, object]]:
         backend = backend_cls(app=app, url=backend_url)
         app.conf.task_always_eager = False
         try:
-            with process(args, env, log=log), app.connection_for_write(url) as conn:
+            # Celery keeps "inside a task: never block on a result" in one process-wide flag that
+            # eager tasks raise and lower around themselves; eager tasks run by several threads at
+            # once (tests of concurrent callbacks) can leave it raised, and then this test's
+            # result.get() would refuse. The test process is not a task: allow joining.
+            with allow_join_result(), process(args, env, log=log), app.connection_for_write(url) as conn:
                 yield queue, conn, backend
         finally:
             app.conf.task_always_eager = True

@@ -52,6 +52,11 @@ def test_fan_out_reaches_every_active_provider_and_only_those(alpha, gamma) -> N
 @pytest.mark.worker
 @pytest.mark.django_db(transaction=False)
 def test_a_real_worker_runs_tasks_in_the_senders_schema(alpha, beta, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from celery._state import _set_task_join_will_block, task_join_will_block
+
+    # As eager tasks run by several threads at once can leave it (Celery's process-wide "inside
+    # a task" flag): the test process must still be able to wait for a result.
+    _set_task_join_will_block(True)
     with celery_worker(tmp_path / "worker.log") as (queue, conn, backend):
         with tenant_context(alpha):
             from_alpha = clear_expired_sessions.apply_async(connection=conn, queue=queue)
@@ -63,3 +68,5 @@ def test_a_real_worker_runs_tasks_in_the_senders_schema(alpha, beta, tmp_path) -
         assert AsyncResult(from_beta.id, backend=backend).get(timeout=60)["schema"] == "beta"
         with pytest.raises(RuntimeError, match="public schema"):
             AsyncResult(unstamped.id, backend=backend).get(timeout=60)
+    assert task_join_will_block() is True  # given back as it was
+    _set_task_join_will_block(False)
