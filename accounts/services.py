@@ -100,6 +100,27 @@ def audit_purge_before(*, cutoff: datetime) -> int:
     return deleted
 
 
+ERASE_SETTING = "majismart.audit_erase"
+
+
+def audit_actors_replace(*, actors: dict[str, str]) -> int:
+    """Put a pseudonym in place of who did it (an erased client's login, a closed provider's
+    staff) and forget their IP address and user agent; what happened stays. The trigger lets an
+    UPDATE through only of those columns and only while this setting is on, and it is turned off
+    again before returning."""
+    if not actors:
+        return 0
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT set_config(%s, 'on', true)", [ERASE_SETTING])
+        try:
+            return sum(AuditEvent.objects.filter(actor=old).update(actor=new, ip="", user_agent="")
+                       for old, new in actors.items())
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config(%s, 'off', true)", [ERASE_SETTING])
+
+
 API_KEY_AUDIT_WINDOW = 3600  # seconds: one "api_key.used" row per key per hour
 
 

@@ -16,12 +16,12 @@ import secrets
 
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
 
-from accounts.models import AuditEvent, User
-from accounts.services import audit
+from accounts.models import User
+from accounts.services import audit, audit_actors_replace
 from billing.models import Invoice
 from clients.models import Client
 from majismart.crypto import PREFIX, blind_index, decrypt, word_tokens
@@ -97,15 +97,8 @@ def clients_pseudonymise(*, client_ids: list[int], actor: object, reason: str = 
         counts["login_attempts"] = (AccessAttempt.objects.filter(username__in=emails).delete()[0]
                                     + AccessLog.objects.filter(username__in=emails).delete()[0]
                                     + AccessFailureLog.objects.filter(username__in=emails).delete()[0])
-        # The audit trail keeps what happened but not who the client was. The table refuses
-        # changes (accounts' trigger) except, in a transaction that says it erases, of who did it.
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL majismart.audit_erase = 'on'")
-        counts["audit_rows_pseudonymised"] = sum(
-            AuditEvent.objects.filter(actor=email).update(actor=actor_by_email[email], ip="", user_agent="")
-            for email in emails)
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL majismart.audit_erase = 'off'")
+        # The audit trail keeps what happened but not who the client was.
+        counts["audit_rows_pseudonymised"] = audit_actors_replace(actors=actor_by_email)
 
     # Messages to and about them (recipient, text), and the delivery reports that name the phone.
     messages = Message.objects.filter(Q(client_id__in=ids) | Q(recipient_index__in=addresses))

@@ -17,8 +17,8 @@ from django.db.models import Max
 from django.utils import timezone
 from django_tenants.utils import schema_context
 
-from accounts.models import APIKey, AuditEvent, Role, User
-from accounts.services import audit
+from accounts.models import APIKey, Role, User
+from accounts.services import audit, audit_actors_replace
 from billing.models import Invoice, LedgerEntry
 from clients.models import Client
 from meters.models import Reading
@@ -52,12 +52,7 @@ def provider_close(*, provider: Provider, actor: str, reason: str = "") -> dict[
                                       reason=ErasureRecord.Reason.PROVIDER_CLOSED)
         staff = User.objects.exclude(role=Role.CLIENT)
         emails = list(staff.values_list("email", flat=True))
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL majismart.audit_erase = 'on'")
-        for n, email in enumerate(emails, start=1):
-            AuditEvent.objects.filter(actor=email).update(actor=f"former staff {n}", ip="", user_agent="")
-        with connection.cursor() as cursor:
-            cursor.execute("SET LOCAL majismart.audit_erase = 'off'")
+        audit_actors_replace(actors={email: f"former staff {n}" for n, email in enumerate(emails, start=1)})
         counts["staff_users"] = staff.delete()[0]
         counts["api_keys"] = APIKey.objects.filter(revoked_at__isnull=True).update(revoked_at=timezone.now())
         PaymentSettings.objects.update(mpesa_consumer_key="", mpesa_consumer_secret="", mpesa_passkey="",

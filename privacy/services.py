@@ -17,6 +17,7 @@ from notifications.models import Consent, NotificationSettings
 from notifications.services import Outgoing, consent_record, notify
 from privacy.erasure import client_pseudonymise
 from privacy.models import DataExport, DataRequest, ErasureRecord
+from tenants.selectors import current_policy_version
 
 MSG_DETAILS = "Tell us what is wrong and what it should say."
 MSG_PURPOSES = "Choose at least one purpose."
@@ -51,14 +52,7 @@ def _actor(actor: object) -> str:
 
 
 def _current_policy() -> str:
-    try:
-        from tenants.selectors import current_policy_version  # type: ignore[attr-defined]
-
-        return str(current_policy_version("privacy").version)
-    except ImportError:
-        from tenants.models import POLICY_VERSION
-
-        return POLICY_VERSION
+    return current_policy_version("privacy").version
 
 
 @transaction.atomic

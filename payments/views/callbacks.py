@@ -6,7 +6,6 @@ Paystack's webhook is signed instead (HMAC-SHA512 of the raw body with the provi
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import json
 import logging
 
@@ -16,6 +15,7 @@ from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from accounts.middleware import client_ip, current_request_context
 from payments.collect import paystack_signature_ok
 from payments.models import CallbackInbox, PaymentSettings
 from payments.services import client_for_account, confirmation_store, inbox_mark, inbox_store
@@ -36,18 +36,11 @@ def _check_token(request: HttpRequest, token: str) -> None:
 
 
 def _source_ip(request: HttpRequest) -> str | None:
-    """The caller's address: REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT reverse proxies the
-    address that many hops from the right of X-Forwarded-For (hops further left are written by
-    the caller and prove nothing)."""
-    remote = request.META.get("REMOTE_ADDR") or None
-    count = settings.TRUSTED_PROXY_COUNT
-    hops = [h.strip() for h in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if h.strip()]
-    if count and len(hops) >= count:
-        try:
-            return str(ipaddress.ip_address(hops[-count]))
-        except ValueError:
-            return remote
-    return remote
+    """The caller's address, by the one rule the audit log and the login lockout use too
+    (REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies of ours the hop that many from the
+    right of X-Forwarded-For). The audit middleware has already read it for this request."""
+    context = current_request_context()
+    return (context.ip if context is not None else client_ip(request)) or None
 
 
 def _screen(request: HttpRequest) -> tuple[str | None, str]:
