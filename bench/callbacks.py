@@ -18,7 +18,9 @@ as for real callbacks), from BENCH_CALLBACK_CONNECTIONS threads (default 6, twic
 workers), each on its own http.client connection to 127.0.0.1 (reopened whenever gunicorn closes
 it). After a warm-up of each, bare and confirmation rounds
 alternate (BENCH_CALLBACK_ROUNDS each, BENCH_CALLBACK_SECONDS long); the median round of each
-is reported. Target: confirmation >= 0.7x the bare view's requests/s.
+is reported. Target: confirmation >= 0.7x the bare view's requests/s. Each round also reports
+the CPU a request cost (on Linux, from /proc: gunicorn's master and workers, every PostgreSQL
+process, and the load process's own), so the gap between the two views can be placed.
 
 Drain: 10,000 (BENCH_CALLBACK_DRAIN) C2B confirmations stored in the inbox (1% re-deliveries
 of a TransID, 2% unknown accounts, some typed in lower case or with spaces) and one
@@ -146,9 +148,29 @@ def _load(spec: dict) -> dict:
     def pct(p: float) -> float:
         return latencies[min(len(latencies) - 1, int(p * len(latencies)))] * 1000 if latencies else float("nan")
 
-    return {"ok": len(latencies), "errors": sum(r[2] for r in results),
+    return {"ok": len(latencies), "errors": sum(r[2] for r in results), "cpu": time.process_time(),
             "last_error": next((r[3] for r in results if r[3]), ""), "rps": len(latencies) / elapsed,
             "p50": pct(0.50), "p99": pct(0.99), "max": latencies[-1] * 1000 if latencies else float("nan")}
+
+
+def _cpu_seconds(server_pid: int) -> dict[str, float]:
+    """CPU seconds used so far by the server (gunicorn's master and workers) and by PostgreSQL's
+    processes on this machine (Linux's /proc; zeros elsewhere). A process's count includes its
+    children that have ended (cutime, cstime), so a backend closed mid-round is not lost."""
+    tick, used = os.sysconf("SC_CLK_TCK"), {"server": 0.0, "postgres": 0.0}
+    for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else ():
+        try:
+            stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+        except OSError:
+            continue
+        if not stat:
+            continue
+        comm, fields = stat[stat.index("(") + 1:stat.rindex(")")], stat[stat.rindex(")") + 2:].split()
+        group = ("server" if server_pid in (int(entry.name), int(fields[1]))
+                 else "postgres" if comm.startswith("postgres") else "")
+        if group:
+            used[group] += sum(int(v) for v in fields[11:15]) / tick
+    return used
 
 
 def _run_load(spec: dict) -> dict:
@@ -262,13 +284,17 @@ def _endpoint(provider, accounts_file: str, redis: str, work: Path) -> Iterator[
     confirmations_ok = 0
     log = work / "gunicorn.log"
     try:
-        with process(args, _server_env(redis, queue, "_callbacks_site.settings"), port=port, log=log):
+        with process(args, _server_env(redis, queue, "_callbacks_site.settings"), port=port, log=log) as server:
             schedule = [(name, WARMUP_SECONDS, True) for name in paths]
             schedule += [(name, SECONDS, False) for _ in range(ROUNDS) for name in paths]
             for index, (name, seconds, warmup) in enumerate(schedule):
+                before = _cpu_seconds(server.pid)
                 result = _run_load({"port": port, "host": provider.domain, "path": paths[name], "seconds": seconds,
                                     "connections": CONNECTIONS, "accounts_file": accounts_file,
                                     "tag": f"B{index:02d}"})
+                after = _cpu_seconds(server.pid)
+                result.update({f"{k}_us": (after[k] - before[k]) * 1e6 / max(result["ok"], 1) for k in after})
+                result["load_us"] = result["cpu"] * 1e6 / max(result["ok"], 1)
                 if result["errors"]:
                     raise RuntimeError(f"{name}: {result['errors']} failed requests, e.g. {result['last_error']}")
                 if name == "confirmation":
@@ -298,6 +324,9 @@ def _endpoint(provider, accounts_file: str, redis: str, work: Path) -> Iterator[
     for name in ("confirmation", "bare"):
         yield f"  {name} rounds: " + "; ".join(
             f"{r['rps']:,.0f} req/s p50 {r['p50']:.1f} p99 {r['p99']:.1f} max {r['max']:.0f} ms" for r in rounds[name])
+    yield "  CPU a request (µs, medians of the rounds): " + "; ".join(
+        f"{name}: server {median(name, 'server_us'):,.0f}, PostgreSQL {median(name, 'postgres_us'):,.0f}, "
+        f"load {median(name, 'load_us'):,.0f}" for name in ("confirmation", "bare"))
     yield (f"  stored {sum(by_status.values()):,} confirmations for {confirmations_ok:,} answered "
            f"(by status: {by_status}); {queued:,} tasks enqueued in Redis (nobody consumed them; deleted)")
 
