@@ -7,8 +7,10 @@ from typing import Any
 
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
+from django.contrib.postgres.indexes import OpClass
 from django.core.validators import MaxLengthValidator
 from django.db import models
+from django.db.models.functions import Upper
 from django.utils import timezone
 
 from majismart.crypto import EncryptedTextField, blind_index
@@ -188,6 +190,9 @@ class AuditEvent(models.Model):
             models.Index(fields=["target_type", "target_id", "-created"], name="audit_target_idx"),
             models.Index(fields=["category", "-created"], name="audit_category_idx"),
             models.Index(fields=["actor", "-created"], name="audit_actor_idx"),
+            # The viewer's "Who" filter matches the start of the actor, any case (istartswith:
+            # UPPER(actor) LIKE 'X%'): a pattern index on that expression serves it.
+            models.Index(OpClass(Upper("actor"), name="text_pattern_ops"), name="audit_actor_upper_idx"),
         ]
 
     def __str__(self) -> str:

@@ -7,9 +7,11 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import NoReverseMatch, reverse
 
+from accounts.audit_display import ACTION_LABELS, action_label, details
 from accounts.models import AuditCategory
 from accounts.permissions import require_capability
 from accounts.selectors import AUDIT_TARGETS, AuditFilters, audit_search
+from privacy.models import RetentionPolicy
 
 PAGE_SIZE = 50
 
@@ -31,10 +33,15 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     page = Paginator(audit_search(filters), PAGE_SIZE).get_page(q.get("page"))
     for event in page:
         event.link = _target_link(event)
+        event.action_label = action_label(event.action)
+        event.details = details(event.extra_data if isinstance(event.extra_data, dict) else {})
     params = q.copy()
     params.pop("page", None)
     return render(request, "accounts/audit_list.html", {
         "active": "audit", "page": page, "q": q, "filters": filters, "querystring": params.urlencode(),
-        "categories": AuditCategory.choices,
+        "categories": AuditCategory.choices, "action_choices": sorted(ACTION_LABELS.items()),
+        # Read, never created here (RetentionPolicy.load would insert the row on a first visit).
+        "audit_months": (RetentionPolicy.objects.values_list("audit_months", flat=True).first()
+                         or RetentionPolicy._meta.get_field("audit_months").default),
         "target_label": AUDIT_TARGETS[filters.target_type].label if filters.target_type in AUDIT_TARGETS else "",
     })

@@ -65,6 +65,7 @@ SHARED_APPS = [
     "django.contrib.messages",
     "django.contrib.admin",
     "django.contrib.staticfiles",
+    "django.contrib.postgres",  # OpClass in index expressions (the audit log's case-blind actor index)
     "accounts",
     "axes",
     "rest_framework",
