@@ -401,12 +401,17 @@ def pseudonymise_closed_clients(ctx: Context) -> dict[str, int]:
 RULES = [purge_callbacks, purge_notifications, purge_audit, expire_exports, purge_billing]
 
 
-def retention_apply(*, now: datetime | None = None, dry_run: bool = False, actor: object = ACTOR) -> RetentionRun:
+def retention_apply(*, now: datetime | None = None, dry_run: bool = False, actor: object = ACTOR,
+                    policy: RetentionPolicy | None = None) -> RetentionRun:
     """Apply the provider's retention policy in the current schema (or, dry, count what would
-    go and remove nothing). Returns the run, with its cutoffs and per-table counts."""
+    go and remove nothing). Returns the run, with its cutoffs and per-table counts. A dry run
+    may be given periods not saved yet (`policy`, validated by the caller) to see what they
+    would remove; a real run always applies the saved policy."""
+    if policy is not None and not dry_run:
+        raise ValueError("only a dry run takes periods that are not saved")
     now = now or timezone.now()
     started = time.monotonic()
-    policy = RetentionPolicy.load()
+    policy = policy or RetentionPolicy.load()
     ctx = Context(cutoffs=Cutoffs.of(policy, now), dry_run=dry_run)
     run = RetentionRun.objects.create(started=now, dry_run=dry_run, cutoffs=ctx.cutoffs.as_json(), counts={})
     counts: dict[str, int] = {}

@@ -435,21 +435,37 @@ def test_the_form_keeps_the_policy_within_legal_bounds(alpha) -> None:  # type: 
     assert 'name="billing_years"' in page and 'value="8"' in page and 'min="7"' in page and 'max="10"' in page
 
 
-def test_the_preview_removes_nothing_and_shows_the_run(alpha) -> None:  # type: ignore[no-untyped-def]
+def test_the_preview_counts_under_the_forms_periods_and_removes_and_saves_nothing(alpha) -> None:  # type: ignore[no-untyped-def]
     with tenant_context(alpha):
-        with at(timezone_now() - timedelta(days=200)):
-            CallbackInbox.objects.create(kind="stk_callback", body="{}", status="processed",
-                                         processed=timezone_now())
+        for days in (200, 60):  # past the default 90 days, and past 30 but not 90
+            with at(timezone_now() - timedelta(days=days)):
+                CallbackInbox.objects.create(kind="stk_callback", body="{}", status="processed",
+                                             processed=timezone_now())
         inbox = CallbackInbox.objects.count()
     http = _as("alpha", "alice@alpha.test")
-    response = http.post(URL + "preview/", follow=True)
-    assert response.status_code == 200
-    page = response.content.decode()
-    assert "Nothing was removed." in page and "preview" in page
-    assert f"<dt>{RULE_LABELS['callbacks']}</dt><dd>1</dd>" in page
+    saved = http.post(URL + "preview/", _policy_form())
+    assert saved.status_code == 200
+    page = saved.content.decode()
+    assert "Nothing was removed." in page and f"<dt>{RULE_LABELS['callbacks']}</dt><dd>1</dd>" in page
+    assert 'data-testid="retention-unsaved"' not in page
+    # Periods typed but not saved: counted as typed, kept in the form, and flagged as unsaved.
+    tried = http.post(URL + "preview/", _policy_form(callback_days=30))
+    page = tried.content.decode()
+    assert f"<dt>{RULE_LABELS['callbacks']}</dt><dd>2</dd>" in page and 'value="30"' in page
+    assert 'data-testid="retention-unsaved"' in page and "Raw payment callbacks" in page.split("retention-unsaved")[1]
+    # Out of bounds: the form with its error, and no run.
+    bad = http.post(URL + "preview/", _policy_form(callback_days=5))
+    assert bad.status_code == 400 and "errorlist" in bad.content.decode()
     with tenant_context(alpha):
         assert CallbackInbox.objects.count() == inbox
-        assert RetentionRun.objects.get().dry_run and RetentionRun.objects.get().counts["callbacks"] == 1
+        assert RetentionPolicy.load().callback_days == 90
+        runs = list(RetentionRun.objects.all())
+        assert len(runs) == 2 and all(r.dry_run for r in runs)
+        assert sorted(r.counts["callbacks"] for r in runs) == [1, 2]
+        with pytest.raises(ValueError):
+            retention_apply(policy=RetentionPolicy(callback_days=30))
+    # Previews are not listed among the runs that removed records.
+    assert "No run yet" in http.get(URL).content.decode()
 
 
 def test_each_provider_sees_only_its_own_runs(alpha, beta) -> None:  # type: ignore[no-untyped-def]

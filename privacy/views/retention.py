@@ -43,9 +43,22 @@ UNITS = {"billing_years": "years", "callback_days": "days", "audit_months": "mon
          "export_days": "days"}
 
 
+def _counts(run: RetentionRun) -> list[tuple[str, int]]:
+    return [(label, run.counts.get(key, 0)) for key, label in RULE_LABELS.items() if run.counts.get(key)]
+
+
 def _runs() -> list[tuple[RetentionRun, list[tuple[str, int]]]]:
-    return [(run, [(label, run.counts.get(key, 0)) for key, label in RULE_LABELS.items() if run.counts.get(key)])
-            for run in RetentionRun.objects.all()[:RUNS_SHOWN]]
+    """The nightly (and admin) runs that removed records; previews are shown where they are made."""
+    return [(run, _counts(run)) for run in RetentionRun.objects.filter(dry_run=False)[:RUNS_SHOWN]]
+
+
+def _page(request: HttpRequest, form: RetentionPolicyForm, preview: dict | None = None) -> HttpResponse:
+    fields = [(form[name], UNITS[name], RetentionPolicy._meta.get_field(name).help_text) for name in POLICY_FIELDS]
+    response = render(request, "privacy/retention.html", {
+        "active": "privacy", "form": form, "fields": fields, "runs": _runs(), "preview": preview},
+        status=400 if form.errors else 200)
+    add_never_cache_headers(response)
+    return response
 
 
 @require_capability("settings.manage")
@@ -56,18 +69,24 @@ def retention_settings(request: HttpRequest) -> HttpResponse:
         retention_policy_update(actor=request.user, **{name: form.cleaned_data[name] for name in POLICY_FIELDS})
         messages.success(request, "Retention settings saved.")
         return redirect("privacy_retention")
-    fields = [(form[name], UNITS[name], RetentionPolicy._meta.get_field(name).help_text) for name in POLICY_FIELDS]
-    response = render(request, "privacy/retention.html", {
-        "active": "privacy", "form": form, "fields": fields, "runs": _runs()}, status=400 if form.errors else 200)
-    add_never_cache_headers(response)
-    return response
+    return _page(request, form)
 
 
 @require_POST
 @require_capability("settings.manage")
 def retention_preview(request: HttpRequest) -> HttpResponse:
-    """A dry run now: the counts of what today's rules would remove; nothing is removed."""
-    run = retention_apply(dry_run=True, actor=request.user)
+    """A dry run now of the periods in the form (saved or not): the counts of what they would
+    remove today. Nothing is removed and nothing is saved; the form keeps what was typed."""
+    saved = RetentionPolicy.load()
+    values = {name: getattr(saved, name) for name in POLICY_FIELDS}
+    # The form edits a copy: the saved row is not touched, whatever the form holds.
+    copy = RetentionPolicy(pk=saved.pk, **values)
+    copy._state.adding = False
+    form = RetentionPolicyForm(request.POST, instance=copy)
+    if not form.is_valid():
+        return _page(request, form)
+    tried = form.save(commit=False)
+    run = retention_apply(dry_run=True, actor=request.user, policy=tried)
+    changed = [str(form.fields[name].label) for name in POLICY_FIELDS if getattr(tried, name) != values[name]]
     total = sum(v for k, v in run.counts.items() if k != "balances_brought_forward")
-    messages.success(request, f"Preview done: {total} record(s) are due for removal. Nothing was removed.")
-    return redirect("privacy_retention")
+    return _page(request, form, {"run": run, "counts": _counts(run), "total": total, "unsaved": changed})
