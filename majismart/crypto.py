@@ -38,13 +38,17 @@ def encrypt(value: str) -> str:
     return PREFIX + fernet().encrypt(value.encode()).decode()
 
 
+class Undecryptable(ValueError):
+    """No configured key opens the value (a key left out of FIELD_ENCRYPTION_KEYS)."""
+
+
 def decrypt(token: str) -> str:
     if not token.startswith(PREFIX):
         raise ValueError("value is not an encrypted token")
     try:
         return fernet().decrypt(token[len(PREFIX) :].encode()).decode()
     except InvalidToken as exc:
-        raise ValueError("cannot decrypt: no configured key matches") from exc
+        raise Undecryptable("cannot decrypt: no configured key matches") from exc
 
 
 def rotate(token: str) -> str:

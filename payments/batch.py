@@ -21,6 +21,7 @@ from majismart import crypto
 from payments.models import Allocation, CallbackInbox, Payment
 from payments.receivers import receipts_queue
 from payments.services import (
+    UNDECRYPTABLE,
     _amount,
     _close_waiting_request,
     _receipt,
@@ -49,13 +50,17 @@ class _Row:
     note: str = ""
 
 
-def _opened(inbox_id: int, body: str) -> str:
-    """A stored body in clear; one no configured key opens reads as unreadable (flagged invalid)."""
+def _opened(inbox_id: int, stored: str) -> _Row:
+    """A stored body, decrypted and read. One no configured key opens is flagged as such; the
+    sweeper puts it back in the queue once the keys open it (payments.services.inbox_reopen_decryptable)."""
     try:
-        return crypto.decrypt(body) if body else ""
-    except ValueError:
+        body = crypto.decrypt(stored) if stored else ""
+    except crypto.Undecryptable:
         log.error("Callback %s: its body cannot be decrypted with any configured key", inbox_id)
-        return ""
+        row = _Row(inbox_id)
+        row.status, row.note = CallbackInbox.Status.INVALID, UNDECRYPTABLE
+        return row
+    return _parse(inbox_id, body)
 
 
 def _parse(inbox_id: int, body: str) -> _Row:
@@ -95,7 +100,7 @@ def _process(limit: int) -> int:
             "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
             [CallbackInbox.Kind.C2B_CONFIRMATION, CallbackInbox.Status.RECEIVED, limit])
         # Bodies are stored encrypted (payments.services.confirmation_store): decrypted here, in bulk.
-        rows = [_parse(i, _opened(i, body)) for i, body in cursor.fetchall()]
+        rows = [_opened(i, body) for i, body in cursor.fetchall()]
     if not rows:
         return 0
     good = [r for r in rows if r.status != CallbackInbox.Status.INVALID]

@@ -241,15 +241,47 @@ def c2b_confirmation_process(inbox: CallbackInbox) -> str:
     return inbox_mark(inbox.pk, CallbackInbox.Status.DUPLICATE, f"Already recorded: {receipt}")
 
 
+# The note of a callback whose stored body no configured key opens (a key left out of
+# FIELD_ENCRYPTION_KEYS): the sweeper retries it once the keys open it.
+UNDECRYPTABLE = "Could not be decrypted with the configured keys: retried once they open it"
+
+
 def inbox_process(inbox_id: int) -> str:
     """Process one stored callback once, whoever gets to it first (task or sweeper). A body that
     breaks processing in a way nobody foresaw is flagged, never retried for ever."""
     try:
         return _inbox_process(inbox_id)
+    except crypto.Undecryptable:
+        logger.error("Callback %s: its body cannot be decrypted with any configured key", inbox_id)
+        return inbox_mark(inbox_id, CallbackInbox.Status.INVALID, UNDECRYPTABLE, only_received=True)
     except Exception as exc:  # noqa: BLE001 - one bad row must not hold up the others
         logger.exception("Callback %s could not be processed", inbox_id)
         return inbox_mark(inbox_id, CallbackInbox.Status.INVALID, f"Processing failed: {type(exc).__name__} {exc}",
                           only_received=True)
+
+
+def inbox_reopen_decryptable() -> int:
+    """Callbacks flagged because no configured key opened them, that the keys open now (the
+    missing key was put back): back to received, to be processed like any other; returns how
+    many. Only those rows are read (a partial index), so the sweeper can ask every time."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id, body FROM payments_callbackinbox WHERE status = %s AND note = %s",
+                       [CallbackInbox.Status.INVALID, UNDECRYPTABLE])
+        flagged = cursor.fetchall()
+    opened = []
+    for inbox_id, stored in flagged:
+        try:
+            crypto.decrypt(stored)
+        except ValueError:
+            continue
+        opened.append(inbox_id)
+    if not opened:
+        return 0
+    reopened = CallbackInbox.objects.filter(pk__in=opened, status=CallbackInbox.Status.INVALID, note=UNDECRYPTABLE
+                                            ).update(status=CallbackInbox.Status.RECEIVED, processed=None,
+                                                     note="Decrypted after the keys changed")
+    logger.warning("%s callbacks the configured keys open again are back in the queue", reopened)
+    return reopened
 
 
 def _inbox_process(inbox_id: int) -> str:

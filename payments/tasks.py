@@ -88,7 +88,9 @@ def sweep_inbox() -> int:
 
     from payments.batch import process_confirmations
     from payments.models import CallbackInbox
+    from payments.services import inbox_reopen_decryptable
 
+    inbox_reopen_decryptable()  # bodies a restored key opens again: queued like the rest below
     done = 0
     stale = CallbackInbox.objects.filter(status=CallbackInbox.Status.RECEIVED,
                                          received__lt=timezone.now() - timedelta(minutes=2)).order_by("received", "id")

@@ -345,3 +345,46 @@ def test_the_message_preferences_leave_analytics_consent_alone(tenant, alpha) ->
     with tenant_context(alpha):
         assert consent_map([client.pk])[client.pk] == {"sms": True, "email": False, "marketing": False,
                                                        "analytics": True}
+
+
+def test_a_callback_no_key_opens_is_flagged_and_processed_once_the_key_is_back(
+        tenant, alpha, settings) -> None:  # type: ignore[no-untyped-def]
+    """A key left out of FIELD_ENCRYPTION_KEYS: stored callbacks cannot be read, so they are
+    flagged (not lost, not retried in a loop); the sweeper processes them, once, as soon as the
+    key is configured again."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from payments.batch import process_confirmations
+    from payments.services import UNDECRYPTABLE, confirmation_store, inbox_store
+    from payments.tasks import sweep_inbox
+
+    client = _person()
+    old = list(settings.FIELD_ENCRYPTION_KEYS)
+    confirmation_store(body=json.dumps(confirmation(client.account_number, "250.00", "UND0000001")).encode(),
+                       headers={}, source_ip="196.201.214.200")
+    stk = inbox_store(kind=CallbackInbox.Kind.STK_CALLBACK, body=b'{"Body": {}}', headers={}, source_ip=None)
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # the old key is missing
+    assert process_confirmations() == 1
+    from payments.services import inbox_process
+
+    inbox_process(stk.pk)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT status, note FROM payments_callbackinbox ORDER BY id")
+        assert cursor.fetchall() == [("invalid", UNDECRYPTABLE), ("invalid", UNDECRYPTABLE)]
+    assert not Payment.objects.exists()
+    CallbackInbox.objects.update(received=timezone.now() - timedelta(minutes=10))
+    sweep_inbox()  # still no key: still flagged, nothing paid
+    assert not Payment.objects.exists()
+    assert CallbackInbox.objects.filter(status="invalid").count() == 2
+
+    settings.FIELD_ENCRYPTION_KEYS = [settings.FIELD_ENCRYPTION_KEYS[0], *old]  # the key is back
+    sweep_inbox()
+    payment = Payment.objects.get()
+    assert (payment.receipt, payment.amount, payment.client_id) == ("UND0000001", D("250.00"), client.pk)
+    statuses = dict(CallbackInbox.objects.values_list("kind", "status"))
+    assert statuses[CallbackInbox.Kind.C2B_CONFIRMATION] == "processed"
+    assert statuses[CallbackInbox.Kind.STK_CALLBACK] != "received"  # read now (its own verdict on the body)
+    sweep_inbox()  # and only once
+    assert Payment.objects.count() == 1
