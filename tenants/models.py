@@ -126,10 +126,15 @@ MSG_POLICY_VERSION = "Name the version by its date, e.g. 2026-12-01 (or 2026-12-
 _POLICY_LINK = re.compile(r"\[([^\]\n]+)\]\(((?:/|https://)[^)\s]*)\)")
 
 
+def _policy_inline(text: str) -> str:
+    return _POLICY_LINK.sub(lambda m: f'<a href="{m.group(2)}">{m.group(1)}</a>', str(escape(text)))
+
+
 def policy_text_html(body: str) -> SafeString:
     """A policy text as HTML: blocks separated by blank lines; a block starting with "## " is a
-    heading; [words](/path or https://…) is a link. Everything else is escaped, so a platform
-    admin's typing can never put markup or script on a page."""
+    heading; a block whose every line starts with "- " is a list; [words](/path or https://…) is
+    a link. Everything else is escaped, so a platform admin's typing can never put markup or
+    script on a page."""
     parts = []
     for block in re.split(r"\n\s*\n", body.replace("\r\n", "\n").strip()):
         block = block.strip()
@@ -138,8 +143,12 @@ def policy_text_html(body: str) -> SafeString:
         if block.startswith("## "):
             parts.append(f"<h2>{escape(block[3:].strip())}</h2>")
             continue
-        text = _POLICY_LINK.sub(lambda m: f'<a href="{m.group(2)}">{m.group(1)}</a>', str(escape(block)))
-        parts.append(f"<p>{text.replace(chr(10), '<br>')}</p>")
+        lines = [line.strip() for line in block.split("\n")]
+        if all(line.startswith("- ") for line in lines):
+            items = "".join(f"<li>{_policy_inline(line[2:].strip())}</li>" for line in lines)
+            parts.append(f"<ul>{items}</ul>")
+            continue
+        parts.append(f"<p>{_policy_inline(block).replace(chr(10), '<br>')}</p>")
     return mark_safe("\n".join(parts))  # noqa: S308 - every piece above is escaped
 
 
@@ -159,7 +168,8 @@ class PolicyVersion(models.Model):
     summary = models.TextField(help_text="What changed since the previous version, in a few plain sentences "
                                          "(shown when users are asked to accept, and in the notice email).")
     body = models.TextField(help_text='Plain text. A blank line starts a new paragraph; a paragraph starting with '
-                                      '"## " is a heading; [words](/path) or [words](https://…) makes a link.')
+                                      '"## " is a heading; lines starting with "- " make a list; [words](/path) or '
+                                      '[words](https://…) makes a link.')
     # Off only for the first recorded versions: what users had agreed to before versions were kept.
     asks_acceptance = models.BooleanField(default=True, editable=False)
     published_at = models.DateTimeField(null=True, blank=True, db_index=True)

@@ -305,3 +305,26 @@ def test_a_portal_clients_choice_is_recorded_as_consent_and_staffs_is_not(alpha,
             (client.pk, True, "cookie_banner", POLICY_VERSION), (client.pk, False, "cookie_banner", POLICY_VERSION)]
     with tenant_context(beta):
         assert not Consent.objects.filter(topic="analytics").exists()
+
+
+def test_the_next_privacy_policy_waits_as_a_draft_naming_processors_and_the_odpc() -> None:
+    """The migrated draft: not in force until a platform admin publishes it (which emails users
+    and asks each to accept it); it says who the processors are and where to complain."""
+    connection.set_schema_to_public()
+    nxt = PolicyVersion.objects.get(kind="privacy", version="2026-12-10")
+    assert not nxt.is_published and nxt.asks_acceptance
+    for words in ("Office of the Data Protection Commissioner", "www.odpc.go.ke", "Safaricom", "Africa's Talking",
+                  "Paystack", "data processor", "data controller", "72 hours"):
+        assert words in nxt.body, words
+    current = PolicyVersion.objects.filter(kind="privacy", published_at__isnull=False).first()
+    assert current is not None and current.version == "2026-11-23"
+
+
+def test_a_policy_text_lists_lines_that_start_with_a_dash_and_escapes_everything() -> None:
+    from tenants.models import policy_text_html
+
+    html = str(policy_text_html("## Who\n\n- Safaricom: [M-Pesa](https://www.safaricom.co.ke)\n- <b>SMS</b>\n\n"
+                                "- one\nnot a list"))
+    assert '<h2>Who</h2>' in html
+    assert '<ul><li>Safaricom: <a href="https://www.safaricom.co.ke">M-Pesa</a></li><li>&lt;b&gt;SMS&lt;/b&gt;</li></ul>' in html
+    assert "<p>- one<br>not a list</p>" in html
