@@ -30,6 +30,7 @@ from payments.services import (
     allocate_oldest_first,
     inbox_process,
     open_balances,
+    payer_name,
 )
 
 log = logging.getLogger(__name__)
@@ -75,7 +76,7 @@ def _parse(inbox_id: int, body: str) -> _Row:
         return row
     row.reference = str(data.get("BillRefNumber") or "")[:64]
     row.payer = str(data.get("MSISDN") or "")[:120]
-    row.name = " ".join(str(data.get(k) or "").strip() for k in ("FirstName", "MiddleName", "LastName")).strip()[:200]
+    row.name = payer_name(data)[:200]
     return row
 
 

@@ -190,6 +190,11 @@ def inbox_store(*, kind: str, body: bytes, headers: dict[str, str], source_ip: s
                                         headers=_kept(headers), source_ip=source_ip)
 
 
+def payer_name(data: dict) -> str:
+    """Daraja's FirstName, MiddleName and LastName as one name; an empty part leaves no gap."""
+    return " ".join(part for k in ("FirstName", "MiddleName", "LastName") if (part := str(data.get(k) or "").strip()))
+
+
 def _trans_time(raw: str) -> datetime:
     """Daraja's TransTime, YYYYMMDDHHmmss in Nairobi time."""
     return datetime.strptime(raw, "%Y%m%d%H%M%S").replace(tzinfo=NAIROBI)
@@ -232,7 +237,7 @@ def c2b_confirmation_process(inbox: CallbackInbox) -> str:
     except (ValueError, KeyError, TypeError, InvalidOperation) as exc:
         return inbox_mark(inbox.pk, CallbackInbox.Status.INVALID, f"Could not be read: {type(exc).__name__} {exc}")
     reference = str(data.get("BillRefNumber") or "")
-    name = " ".join(str(data.get(k) or "").strip() for k in ("FirstName", "MiddleName", "LastName")).strip()
+    name = payer_name(data)
     recorded = payment_record(method=Payment.Method.MPESA, receipt=receipt, amount=amount, paid_at=paid_at,
                               client=client_for_account(reference), account_reference=reference,
                               payer=str(data.get("MSISDN") or ""), payer_name=name, inbox=inbox)

@@ -22,8 +22,10 @@ from tenants.selectors import callback_urls
 
 PAGE_SIZE = 50
 # Shown to staff as received, less what they do not need: the payer's full phone number (STK),
-# email, card and IP details (Paystack).
-REDACT_KEYS = {"PhoneNumber", "email", "ip_address", "authorization", "bin", "last4", "phone"}
+# email, card and IP details (Paystack); a C2B payer's number and names (older API versions send
+# the number in clear) are on the page already, as the payment's payer, as stored.
+REDACT_KEYS = {"PhoneNumber", "email", "ip_address", "authorization", "bin", "last4", "phone",
+               "MSISDN", "FirstName", "MiddleName", "LastName"}
 
 
 def redacted_body(body: str) -> str:

@@ -5,6 +5,7 @@ without logging in (amount due, account, an STK push button, nothing else person
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -18,6 +19,9 @@ from clients.selectors import own_client
 from majismart.urls import domain_url
 from payments import collect
 from payments.models import Payment, PaymentRequest, PaymentSettings
+
+
+PORTAL_PAGE_SIZE = 25
 
 
 def _errors(exc: ValidationError) -> dict[str, list[str]]:
@@ -58,9 +62,14 @@ def portal_pay(request: HttpRequest) -> HttpResponse:
             return redirect("portal_pay_request", pk=payment_request.pk)
         except ValidationError as exc:
             errors = _errors(exc)
+    # Errors and what was typed belong to the form that was sent; the other keeps its defaults.
+    card = request.POST.get("method") == "card"
+    data = request.POST if errors else {}
     return render(request, "payments/portal_pay.html", {
         "active": "pay", "client": client, "cfg": cfg, "balance": client_balance(client.pk),
-        "amount": collect.default_amount(client), "errors": errors, "data": request.POST if errors else {},
+        "amount": collect.default_amount(client), "errors": errors,
+        "mpesa": {"errors": {} if card else errors, "data": {} if card else data},
+        "card": {"errors": errors if card else {}, "data": data if card else {}},
         "recent": client.payment_requests.order_by("-created")[:5]}, status=400 if errors else 200)
 
 
@@ -95,9 +104,10 @@ def portal_card_return(request: HttpRequest) -> HttpResponse:
 def portal_payments(request: HttpRequest) -> HttpResponse:
     client = own_client(request.user)
     payments = (Payment.objects.filter(client=client).exclude(status=Payment.Status.UNMATCHED)
-                .order_by("-paid_at", "-id")[:100]) if client else []
+                .order_by("-paid_at", "-id")) if client else Payment.objects.none()
+    page = Paginator(payments, PORTAL_PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "payments/portal_payments.html", {"active": "payments", "client": client,
-                                                             "payments": payments})
+                                                             "page": page, "querystring": ""})
 
 
 @require_capability("portal.use")
