@@ -127,7 +127,8 @@ def details(extra: dict[str, Any]) -> list[tuple[str, str]]:
     if isinstance(before, dict) and isinstance(after, dict):
         changed = list(_changes(before, after))
         if changed:
-            rows.append(("Changed", "; ".join(changed)[:240]))
+            text = "; ".join(changed)
+            rows.append(("Changed", text if len(text) <= 240 else text[:239] + "…"))
     ids = extra.get("client_ids")
     if isinstance(ids, list) and ids:
         rows.append(("Clients", f"{len(ids)} client{'s' if len(ids) != 1 else ''}"))

@@ -56,10 +56,14 @@ def _opened(inbox_id: int, stored: str) -> _Row:
     sweeper puts it back in the queue once the keys open it (payments.services.inbox_reopen_decryptable)."""
     try:
         body = crypto.decrypt(stored) if stored else ""
-    except crypto.Undecryptable:
-        log.error("Callback %s: its body cannot be decrypted with any configured key", inbox_id)
+    except ValueError as exc:
         row = _Row(inbox_id)
-        row.status, row.note = CallbackInbox.Status.INVALID, UNDECRYPTABLE
+        row.status = CallbackInbox.Status.INVALID
+        if isinstance(exc, crypto.Undecryptable):
+            log.error("Callback %s: its body cannot be decrypted with any configured key", inbox_id)
+            row.note = UNDECRYPTABLE
+        else:  # stored by something other than the endpoint, not as a token
+            row.note = f"Could not be read: {exc}"[:300]
         return row
     return _parse(inbox_id, body)
 

@@ -27,6 +27,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from datetime import time as dtime
+from typing import Any
 
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.core.files.storage import default_storage
@@ -39,6 +40,7 @@ from accounts.services import audit, audit_purge_before
 from clients.models import Client
 from notifications.models import DeliveryReport, Message
 from payments.models import CallbackInbox, Payment
+from payments.services import UNDECRYPTABLE
 from privacy.models import DataExport, RetentionPolicy, RetentionRun
 
 log = logging.getLogger(__name__)
@@ -167,9 +169,11 @@ def _files_delete_on_commit(names: list[str]) -> None:
 # --- the rules --------------------------------------------------------------------------------
 def purge_callbacks(ctx: Context) -> dict[str, int]:
     """Raw callbacks processed (or found duplicate or unreadable) before the cutoff. One still
-    waiting to be processed is never removed; payments keep working without theirs."""
+    waiting to be processed is never removed, nor one waiting for its key to be configured again
+    (payments.services.UNDECRYPTABLE: money not booked yet); payments keep working without theirs."""
     cutoff = ctx.cutoffs.callbacks
     due = (CallbackInbox.objects.exclude(status=CallbackInbox.Status.RECEIVED)
+           .exclude(status=CallbackInbox.Status.INVALID, note=UNDECRYPTABLE)
            .filter(Q(processed__lt=cutoff) | Q(processed__isnull=True, received__lt=cutoff)))
     if ctx.dry_run:
         return {"callbacks": due.count()}
@@ -402,11 +406,12 @@ RULES = [purge_callbacks, purge_notifications, purge_audit, expire_exports, purg
 
 
 def retention_apply(*, now: datetime | None = None, dry_run: bool = False, actor: object = ACTOR,
-                    policy: RetentionPolicy | None = None) -> RetentionRun:
+                    policy: Any = None) -> RetentionRun:
     """Apply the provider's retention policy in the current schema (or, dry, count what would
     go and remove nothing). Returns the run, with its cutoffs and per-table counts. A dry run
-    may be given periods not saved yet (`policy`, validated by the caller) to see what they
-    would remove; a real run always applies the saved policy."""
+    may be given periods not saved yet (`policy`: any object with the RetentionPolicy fields,
+    validated by the caller) to see what they would remove; a real run always applies the
+    saved policy."""
     if policy is not None and not dry_run:
         raise ValueError("only a dry run takes periods that are not saved")
     now = now or timezone.now()

@@ -388,3 +388,58 @@ def test_a_callback_no_key_opens_is_flagged_and_processed_once_the_key_is_back(
     assert statuses[CallbackInbox.Kind.STK_CALLBACK] != "received"  # read now (its own verdict on the body)
     sweep_inbox()  # and only once
     assert Payment.objects.count() == 1
+
+
+def test_only_a_body_no_key_opens_waits_for_the_key_and_retention_keeps_it(tenant, alpha, settings) -> None:  # type: ignore[no-untyped-def]
+    """A callback whose own body reads but whose payment request does not (a key gone) is a
+    processing failure, not re-queued by every sweep; a body stored as no token at all is
+    flagged in the batch without holding up the others; retention never removes a callback that
+    waits for its key."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from payments.batch import process_confirmations
+    from payments.models import PaymentRequest
+    from payments.services import UNDECRYPTABLE, confirmation_store, inbox_process, inbox_store
+    from payments.tasks import sweep_inbox
+    from privacy.retention import retention_apply
+
+    client = _person()
+    PaymentRequest.objects.create(channel="stk", reference="ws_CO_KEY", client=client, amount=D("5"), phone=PHONE)
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # the request's (and client's) key gone
+    stk = inbox_store(kind=CallbackInbox.Kind.STK_CALLBACK, headers={}, source_ip=None, body=json.dumps(
+        {"Body": {"stkCallback": {"MerchantRequestID": "m", "CheckoutRequestID": "ws_CO_KEY", "ResultCode": 1032,
+                                  "ResultDesc": "Request cancelled by user"}}}).encode())
+    inbox_process(stk.pk)
+    stk.refresh_from_db()
+    assert stk.status == "invalid" and stk.note.startswith("Processing failed") and stk.note != UNDECRYPTABLE
+    CallbackInbox.objects.filter(pk=stk.pk).update(received=timezone.now() - timedelta(minutes=10))
+    sweep_inbox()
+    stk.refresh_from_db()
+    assert stk.status == "invalid" and stk.note.startswith("Processing failed")  # not put back in the queue
+
+    # A body that is no token at all (not stored by the endpoint) is flagged on its own row.
+    confirmation_store(body=json.dumps(confirmation("NO-SUCH", "10.00", "BAT0000001")).encode(), headers={},
+                       source_ip=None)
+    with connection.cursor() as cursor:
+        cursor.execute("INSERT INTO payments_callbackinbox (kind, body, headers, status, note, received) "
+                       "VALUES ('c2b_confirmation', '{\"TransID\": \"PLAIN\"}', '{}', 'received', '', now())")
+    assert process_confirmations() == 2
+    assert Payment.objects.filter(receipt="BAT0000001").exists()
+    plain = CallbackInbox.objects.filter(kind="c2b_confirmation").order_by("-id").values_list("status", "note")[0]
+    assert plain[0] == "invalid" and "not an encrypted token" in plain[1]
+
+    # Retention: a callback waiting for its key stays, however old; the one that failed goes.
+    waiting = confirmation_store  # stored under a key that is then removed:
+    settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode(), *settings.FIELD_ENCRYPTION_KEYS]
+    waiting(body=json.dumps(confirmation("NO-SUCH", "20.00", "KEY0000001")).encode(), headers={}, source_ip=None)
+    settings.FIELD_ENCRYPTION_KEYS = settings.FIELD_ENCRYPTION_KEYS[1:]
+    assert process_confirmations() == 1
+    assert CallbackInbox.objects.filter(note=UNDECRYPTABLE).count() == 1
+    CallbackInbox.objects.update(processed=timezone.now() - timedelta(days=400),
+                                 received=timezone.now() - timedelta(days=400))
+    run = retention_apply(dry_run=True)
+    assert run.counts["callbacks"] == CallbackInbox.objects.count() - 1
+    retention_apply()
+    assert list(CallbackInbox.objects.values_list("note", flat=True)) == [UNDECRYPTABLE]

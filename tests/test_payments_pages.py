@@ -106,3 +106,15 @@ def test_the_batch_drain_joins_a_payers_names_without_gaps(tenant) -> None:  # t
     confirmation_store(body=json.dumps(body).encode(), headers={}, source_ip="196.201.214.200")
     assert process_confirmations() == 1
     assert Payment.objects.get(receipt="RQ00000002").payer_name == "AMINA ALI"
+
+
+def test_recent_requests_on_the_pay_page_are_rows_with_a_status_badge(carol_account) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    for n, status in enumerate(("failed", "paid")):
+        PaymentRequest.objects.create(channel="stk", reference=f"ws_CO_R{n}", client=carol_account, amount=D("100"),
+                                      status=status, message="You cancelled the payment on your phone."
+                                      if status == "failed" else "Paid.")
+    page = as_user("carol@alpha.test").get("/portal/pay/").content.decode()
+    rows = [chunk.split("</tr>")[0] for chunk in page.split('data-testid="recent-request"')[1:]]
+    assert len(rows) == 2 and 'id="pay-status"' not in page and "aria-live" not in "".join(rows)
+    assert 'badge badge-ok">Paid<' in rows[0] and "Paid.</div>" not in rows[0]
+    assert 'badge badge-err">Failed<' in rows[1] and "You cancelled the payment on your phone." in rows[1]

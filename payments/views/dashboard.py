@@ -25,7 +25,7 @@ PAGE_SIZE = 50
 # email, card and IP details (Paystack); a C2B payer's number and names (older API versions send
 # the number in clear) are on the page already, as the payment's payer, as stored.
 REDACT_KEYS = {"PhoneNumber", "email", "ip_address", "authorization", "bin", "last4", "phone",
-               "MSISDN", "FirstName", "MiddleName", "LastName"}
+               "first_name", "last_name", "MSISDN", "FirstName", "MiddleName", "LastName", "KYCInfo"}
 
 
 def redacted_body(body: str) -> str:

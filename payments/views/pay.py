@@ -20,7 +20,6 @@ from majismart.urls import domain_url
 from payments import collect
 from payments.models import Payment, PaymentRequest, PaymentSettings
 
-
 PORTAL_PAGE_SIZE = 25
 
 

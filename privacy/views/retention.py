@@ -3,6 +3,8 @@ bounds, the last runs with what each removed, and a dry run on demand."""
 
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 from django import forms
 from django.contrib import messages
 from django.core.validators import MaxValueValidator, MinValueValidator
@@ -79,13 +81,12 @@ def retention_preview(request: HttpRequest) -> HttpResponse:
     remove today. Nothing is removed and nothing is saved; the form keeps what was typed."""
     saved = RetentionPolicy.load()
     values = {name: getattr(saved, name) for name in POLICY_FIELDS}
-    # The form edits a copy: the saved row is not touched, whatever the form holds.
-    copy = RetentionPolicy(pk=saved.pk, **values)
-    copy._state.adding = False
-    form = RetentionPolicyForm(request.POST, instance=copy)
+    # The form validates an unsaved instance (never the saved row), and the run is given plain
+    # values: nothing here can write the policy.
+    form = RetentionPolicyForm(request.POST, instance=RetentionPolicy(**values))
     if not form.is_valid():
         return _page(request, form)
-    tried = form.save(commit=False)
+    tried = SimpleNamespace(**{name: form.cleaned_data[name] for name in POLICY_FIELDS})
     run = retention_apply(dry_run=True, actor=request.user, policy=tried)
     changed = [str(form.fields[name].label) for name in POLICY_FIELDS if getattr(tried, name) != values[name]]
     total = sum(v for k, v in run.counts.items() if k != "balances_brought_forward")

@@ -2,6 +2,6 @@
 (function () {
   var active = document.querySelector(".portal-nav a.active");
   if (active && active.parentNode.scrollWidth > active.parentNode.clientWidth) {
-    active.parentNode.scrollLeft = active.offsetLeft - (active.parentNode.clientWidth - active.offsetWidth) / 2;
+    active.scrollIntoView({ inline: "center", block: "nearest" });
   }
 })();
