@@ -405,6 +405,9 @@ def pseudonymise_closed_clients(ctx: Context) -> dict[str, int]:
 RULES = [purge_callbacks, purge_notifications, purge_audit, expire_exports, purge_billing]
 
 
+PREVIEWS_KEPT = timedelta(days=30)
+
+
 def retention_apply(*, now: datetime | None = None, dry_run: bool = False, actor: object = ACTOR,
                     policy: Any = None) -> RetentionRun:
     """Apply the provider's retention policy in the current schema (or, dry, count what would
@@ -430,6 +433,8 @@ def retention_apply(*, now: datetime | None = None, dry_run: bool = False, actor
     if not dry_run:
         audit(actor=actor, action="privacy.retention_applied", object_repr=f"retention run {run.pk}",
               cutoffs=run.cutoffs, counts={k: v for k, v in run.counts.items() if v})
+        # Previews are worth keeping a while (what an owner looked at), not for ever.
+        RetentionRun.objects.filter(dry_run=True, started__lt=now - PREVIEWS_KEPT).delete()
     log.info("retention %s in %s: %s", "previewed" if dry_run else "applied", connection.schema_name,
              {k: v for k, v in run.counts.items() if v})
     return run

@@ -118,3 +118,12 @@ def test_recent_requests_on_the_pay_page_are_rows_with_a_status_badge(carol_acco
     assert len(rows) == 2 and 'id="pay-status"' not in page and "aria-live" not in "".join(rows)
     assert 'badge badge-ok">Paid<' in rows[0] and "Paid.</div>" not in rows[0]
     assert 'badge badge-err">Failed<' in rows[1] and "You cancelled the payment on your phone." in rows[1]
+
+
+def test_a_date_filter_that_is_not_a_date_says_it_was_not_applied(carol_account) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    with travel("2026-11-10"):
+        payment_record(method="cash", receipt="DT-1", amount=D("10"), paid_at=timezone.now(), client=carol_account)
+    anne = as_user("anne@alpha.test")
+    page = anne.get("/dashboard/payments/", {"from": "yesterday", "to": "2026-13-45"}).content.decode()
+    assert "From and To: not a date" in page.split('data-testid="ignored-dates"')[1] and "DT-1" in page
+    assert 'data-testid="ignored-dates"' not in anne.get("/dashboard/payments/", {"from": "2026-11-01"}).content.decode()

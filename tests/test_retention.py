@@ -466,6 +466,11 @@ def test_the_preview_counts_under_the_forms_periods_and_removes_and_saves_nothin
             retention_apply(policy=RetentionPolicy(callback_days=30))
     # Previews are not listed among the runs that removed records.
     assert "No run yet" in http.get(URL).content.decode()
+    # A real run forgets previews older than 30 days (and keeps the recent ones).
+    with tenant_context(alpha):
+        RetentionRun.objects.filter(pk=runs[0].pk).update(started=timezone_now() - timedelta(days=31))
+        retention_apply()
+        assert list(RetentionRun.objects.filter(dry_run=True).values_list("pk", flat=True)) == [runs[1].pk]
 
 
 def test_each_provider_sees_only_its_own_runs(alpha, beta) -> None:  # type: ignore[no-untyped-def]

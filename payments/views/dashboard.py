@@ -54,16 +54,23 @@ def payment_list(request: HttpRequest) -> HttpResponse:
         payments = payments.filter(method=q["method"])
     if q.get("status") in Payment.Status.values:
         payments = payments.filter(status=q["status"])
-    for name, lookup in (("from", "paid_at__date__gte"), ("to", "paid_at__date__lte")):
-        day = parse_date(q.get(name, "") or "")
+    ignored = []
+    for name, label, lookup in (("from", "From", "paid_at__date__gte"), ("to", "To", "paid_at__date__lte")):
+        raw = (q.get(name, "") or "").strip()
+        try:
+            day = parse_date(raw) if raw else None
+        except ValueError:
+            day = None
         if day:
             payments = payments.filter(**{lookup: day})
+        elif raw:
+            ignored.append(label)
     page = Paginator(payments, PAGE_SIZE).get_page(q.get("page"))
     params = q.copy()
     params.pop("page", None)
     return render(request, "payments/list.html", {
         "active": "payments", "page": page, "q": q, "querystring": params.urlencode(),
-        "methods": Payment.Method.choices, "statuses": Payment.Status.choices,
+        "methods": Payment.Method.choices, "statuses": Payment.Status.choices, "ignored_dates": ignored,
         "unmatched": Payment.objects.filter(status=Payment.Status.UNMATCHED).count()})
 
 
