@@ -9,16 +9,31 @@ re-run or a schema cloned from an already-migrated template changes nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 from majismart import crypto
+from majismart.sql import quote_ident as _quote
 
 BATCH = 2000
 
 
-def _quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def _batches(cursor: Any, table: str, columns: Sequence[str], where: str, *, pk: str,
+             batch: int) -> Iterator[list[tuple]]:
+    """The rows (pk first, then `columns`) matching `where`, `batch` at a time by primary key.
+    Each batch is read after the previous one was written back, so a row the write changed
+    (and that no longer matches) is not met again."""
+    selected = ", ".join(_quote(c) for c in columns)
+    last = None
+    while True:
+        after = "" if last is None else f"{_quote(pk)} > %s AND "
+        cursor.execute(f"SELECT {_quote(pk)}, {selected} FROM {_quote(table)} WHERE {after}({where}) "  # noqa: S608
+                       f"ORDER BY {_quote(pk)} LIMIT %s", [*([] if last is None else [last]), batch])
+        rows = cursor.fetchall()
+        if not rows:
+            return
+        yield rows
+        last = rows[-1][0]
 
 
 def encrypt_columns(schema_editor: Any, table: str, columns: Sequence[str], *,
@@ -28,16 +43,9 @@ def encrypt_columns(schema_editor: Any, table: str, columns: Sequence[str], *,
     row's clear values to more columns to set with them (e.g. a blind index). Returns the rows
     changed."""
     clear = " OR ".join(f"({_quote(c)} <> '' AND {_quote(c)} NOT LIKE 'enc1:%%')" for c in columns)
-    selected = ", ".join(_quote(c) for c in columns)
-    changed, last = 0, None
+    changed = 0
     with schema_editor.connection.cursor() as cursor:
-        while True:
-            after = "" if last is None else f"{_quote(pk)} > %s AND "
-            cursor.execute(f"SELECT {_quote(pk)}, {selected} FROM {_quote(table)} WHERE {after}({clear}) "  # noqa: S608
-                           f"ORDER BY {_quote(pk)} LIMIT %s", [*([] if last is None else [last]), batch])
-            rows = cursor.fetchall()
-            if not rows:
-                return changed
+        for rows in _batches(cursor, table, columns, clear, pk=pk, batch=batch):
             updates, names = [], None
             for row in rows:
                 values, plain = {}, {}
@@ -56,7 +64,7 @@ def encrypt_columns(schema_editor: Any, table: str, columns: Sequence[str], *,
             cursor.executemany(f"UPDATE {_quote(table)} SET {assignments} WHERE {_quote(pk)} = %s",  # noqa: S608
                                updates)
             changed += len(rows)
-            last = rows[-1][0]
+    return changed
 
 
 def _clear(value: str | None) -> str:
@@ -67,19 +75,12 @@ def decrypt_columns(schema_editor: Any, table: str, columns: Sequence[str], *, p
                     batch: int = BATCH) -> int:
     """The reverse: every `enc1:` value of `columns` back in clear (for a reversed migration)."""
     encrypted = " OR ".join(f"{_quote(c)} LIKE 'enc1:%%'" for c in columns)
-    selected = ", ".join(_quote(c) for c in columns)
-    changed, last = 0, None
+    assignments = ", ".join(f"{_quote(c)} = %s" for c in columns)
+    changed = 0
     with schema_editor.connection.cursor() as cursor:
-        while True:
-            after = "" if last is None else f"{_quote(pk)} > %s AND "
-            cursor.execute(f"SELECT {_quote(pk)}, {selected} FROM {_quote(table)} WHERE {after}({encrypted}) "  # noqa: S608
-                           f"ORDER BY {_quote(pk)} LIMIT %s", [*([] if last is None else [last]), batch])
-            rows = cursor.fetchall()
-            if not rows:
-                return changed
-            assignments = ", ".join(f"{_quote(c)} = %s" for c in columns)
+        for rows in _batches(cursor, table, columns, encrypted, pk=pk, batch=batch):
             cursor.executemany(
                 f"UPDATE {_quote(table)} SET {assignments} WHERE {_quote(pk)} = %s",  # noqa: S608
                 [[*(_clear(v) for v in row[1:]), row[0]] for row in rows])
             changed += len(rows)
-            last = rows[-1][0]
+    return changed

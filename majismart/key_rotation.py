@@ -32,6 +32,7 @@ from django.apps import apps
 from django.db import DatabaseError, connection, transaction
 
 from majismart import crypto
+from majismart.sql import quote_ident as _q
 
 BATCH = 500
 LOCK_TIMEOUT = "2s"
@@ -94,10 +95,6 @@ class TableCount:
         if self.unreadable:
             parts.append(f"{self.unreadable} unreadable with the configured keys (left alone)")
         return ", ".join(parts)
-
-
-def _q(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 def targets() -> list[Target]:

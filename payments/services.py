@@ -22,6 +22,7 @@ from billing.models import Invoice, LedgerEntry
 from billing.selectors import invoices_with_dues
 from clients.models import Client
 from majismart import crypto
+from majismart.sql import quote_ident
 from payments.models import Allocation, CallbackInbox, Payment
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
@@ -158,7 +159,7 @@ def _kept(headers: dict[str, str]) -> dict[str, str]:
 def _confirmation_store_sql(schema: str) -> str:
     """The statement for one provider's schema, its tables named in full: no search_path has to
     be set for it (that would be one more round trip on the busiest endpoint)."""
-    q = '"' + schema.replace('"', '""') + '"'
+    q = quote_ident(schema)
     return f"""
 WITH ins AS (
     INSERT INTO {q}.payments_callbackinbox (kind, body, headers, source_ip, status, note, received)
@@ -268,20 +269,24 @@ def inbox_process(inbox_id: int) -> str:
                           only_received=True)
 
 
+def _opens(stored: str) -> bool:
+    """Whether a stored body reads with the configured keys: False only when it is a token no
+    key opens (a value that is no token at all reads as it is)."""
+    try:
+        crypto.decrypt(stored)
+    except crypto.Undecryptable:
+        return False
+    except ValueError:
+        return True
+    return True
+
+
 def _body_opens(inbox_id: int) -> bool:
     """Whether the stored body of this callback decrypts with the configured keys (read raw)."""
     with connection.cursor() as cursor:
         cursor.execute("SELECT body FROM payments_callbackinbox WHERE id = %s", [inbox_id])
         row = cursor.fetchone()
-    if row is None or not row[0]:
-        return True
-    try:
-        crypto.decrypt(row[0])
-    except crypto.Undecryptable:
-        return False
-    except ValueError:  # not a token at all: readable as it is
-        return True
-    return True
+    return row is None or not row[0] or _opens(row[0])
 
 
 def inbox_reopen_decryptable() -> int:
@@ -292,13 +297,7 @@ def inbox_reopen_decryptable() -> int:
         cursor.execute("SELECT id, body FROM payments_callbackinbox WHERE status = %s AND note = %s",
                        [CallbackInbox.Status.INVALID, UNDECRYPTABLE])
         flagged = cursor.fetchall()
-    opened = []
-    for inbox_id, stored in flagged:
-        try:
-            crypto.decrypt(stored)
-        except ValueError:
-            continue
-        opened.append(inbox_id)
+    opened = [inbox_id for inbox_id, stored in flagged if _opens(stored)]
     if not opened:
         return 0
     reopened = CallbackInbox.objects.filter(pk__in=opened, status=CallbackInbox.Status.INVALID, note=UNDECRYPTABLE

@@ -72,3 +72,32 @@ def test_rotate_encryption_reencrypts_every_schema_and_keeps_search_working(alph
         assert (fresh.phone, fresh.national_id) == ("+254711222333", "12312312")
         assert list(client_search(query="0711 222 333")) == [fresh]
         assert User.objects.get(email="alice@alpha.test").email == "alice@alpha.test"
+
+
+@pytest.mark.django_db
+def test_the_data_migration_helpers_encrypt_in_batches_and_back_and_a_rerun_changes_nothing() -> None:
+    from django.db import connection
+
+    from majismart.crypto_migrations import decrypt_columns, encrypt_columns
+
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMP TABLE enc_probe (id serial PRIMARY KEY, a text NOT NULL, b text NOT NULL, "
+                       "a_index text NOT NULL DEFAULT '')")
+        cursor.executemany("INSERT INTO enc_probe (a, b) VALUES (%s, %s)",
+                           [(f"name {i}", "" if i % 3 else f"phone {i}") for i in range(7)])
+    with connection.schema_editor() as editor:
+        changed = encrypt_columns(editor, "enc_probe", ["a", "b"], batch=2,
+                                  extra=lambda plain: {"a_index": crypto.blind_index(plain["a"])})
+        assert changed == 7
+        assert encrypt_columns(editor, "enc_probe", ["a", "b"], batch=2) == 0  # already encrypted
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT a, b, a_index FROM enc_probe ORDER BY id")
+        rows = cursor.fetchall()
+    assert all(a.startswith("enc1:") and crypto.decrypt(a) == f"name {i}" for i, (a, _, _) in enumerate(rows))
+    assert [b == "" for _, b, _ in rows] == [bool(i % 3) for i in range(7)]  # empty stays empty
+    assert [idx for _, _, idx in rows] == [crypto.blind_index(f"name {i}") for i in range(7)]
+    with connection.schema_editor() as editor:
+        assert decrypt_columns(editor, "enc_probe", ["a", "b"], batch=3) == 7
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT a, b FROM enc_probe ORDER BY id")
+        assert cursor.fetchall() == [(f"name {i}", "" if i % 3 else f"phone {i}") for i in range(7)]
