@@ -20,7 +20,8 @@ it). After a warm-up of each, bare and confirmation rounds
 alternate (BENCH_CALLBACK_ROUNDS each, BENCH_CALLBACK_SECONDS long); the median round of each
 is reported. Target: confirmation >= 0.7x the bare view's requests/s. Each round also reports
 the CPU a request cost (on Linux, from /proc: gunicorn's master and workers, every PostgreSQL
-process, and the load process's own), so the gap between the two views can be placed.
+process, and the load process's own; of the first two also the kernel's part and the context
+switches), so the gap between the two views can be placed.
 
 Drain: 10,000 (BENCH_CALLBACK_DRAIN) C2B confirmations stored in the inbox (1% re-deliveries
 of a TransID, 2% unknown accounts, some typed in lower case or with spaces) and one
@@ -154,13 +155,17 @@ def _load(spec: dict) -> dict:
 
 
 def _cpu_seconds(server_pid: int) -> dict[str, float]:
-    """CPU seconds used so far by the server (gunicorn's master and workers) and by PostgreSQL's
-    processes on this machine (Linux's /proc; zeros elsewhere). A process's count includes its
-    children that have ended (cutime, cstime), so a backend closed mid-round is not lost."""
-    tick, used = os.sysconf("SC_CLK_TCK"), {"server": 0.0, "postgres": 0.0}
+    """CPU used so far by the server (gunicorn's master and workers) and by PostgreSQL's
+    processes on this machine (Linux's /proc; zeros elsewhere): seconds in all, seconds in the
+    kernel ("_sys") and context switches ("_switches", of the processes alive now). A process's
+    CPU includes its children that have ended (cutime, cstime), so a backend closed mid-round
+    is not lost."""
+    tick = os.sysconf("SC_CLK_TCK")
+    used = {f"{group}{part}": 0.0 for group in ("server", "postgres") for part in ("", "_sys", "_switches")}
     for entry in Path("/proc").iterdir() if Path("/proc/self/stat").exists() else ():
         try:
             stat = (entry / "stat").read_text() if entry.name.isdigit() else ""
+            status = (entry / "status").read_text() if stat else ""
         except OSError:
             continue
         if not stat:
@@ -170,6 +175,9 @@ def _cpu_seconds(server_pid: int) -> dict[str, float]:
                  else "postgres" if comm.startswith("postgres") else "")
         if group:
             used[group] += sum(int(v) for v in fields[11:15]) / tick
+            used[f"{group}_sys"] += (int(fields[12]) + int(fields[14])) / tick
+            used[f"{group}_switches"] += sum(int(line.split()[1]) for line in status.splitlines()
+                                             if "ctxt_switches:" in line)
     return used
 
 
@@ -293,7 +301,9 @@ def _endpoint(provider, accounts_file: str, redis: str, work: Path) -> Iterator[
                                     "connections": CONNECTIONS, "accounts_file": accounts_file,
                                     "tag": f"B{index:02d}"})
                 after = _cpu_seconds(server.pid)
-                result.update({f"{k}_us": (after[k] - before[k]) * 1e6 / max(result["ok"], 1) for k in after})
+                result.update({f"{k}_us" if not k.endswith("_switches") else k:
+                               (after[k] - before[k]) * (1 if k.endswith("_switches") else 1e6) / max(result["ok"], 1)
+                               for k in after})
                 result["load_us"] = result["cpu"] * 1e6 / max(result["ok"], 1)
                 if result["errors"]:
                     raise RuntimeError(f"{name}: {result['errors']} failed requests, e.g. {result['last_error']}")
@@ -325,7 +335,9 @@ def _endpoint(provider, accounts_file: str, redis: str, work: Path) -> Iterator[
         yield f"  {name} rounds: " + "; ".join(
             f"{r['rps']:,.0f} req/s p50 {r['p50']:.1f} p99 {r['p99']:.1f} max {r['max']:.0f} ms" for r in rounds[name])
     yield "  CPU a request (µs, medians of the rounds): " + "; ".join(
-        f"{name}: server {median(name, 'server_us'):,.0f}, PostgreSQL {median(name, 'postgres_us'):,.0f}, "
+        f"{name}: server {median(name, 'server_us'):,.0f} ({median(name, 'server_sys_us'):,.0f} in the kernel, "
+        f"{median(name, 'server_switches'):.1f} context switches), PostgreSQL {median(name, 'postgres_us'):,.0f} "
+        f"({median(name, 'postgres_sys_us'):,.0f}, {median(name, 'postgres_switches'):.1f}), "
         f"load {median(name, 'load_us'):,.0f}" for name in ("confirmation", "bare"))
     yield (f"  stored {sum(by_status.values()):,} confirmations for {confirmations_ok:,} answered "
            f"(by status: {by_status}); {queued:,} tasks enqueued in Redis (nobody consumed them; deleted)")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import logging
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -156,33 +157,71 @@ def _kept(headers: dict[str, str]) -> dict[str, str]:
 
 
 @lru_cache(maxsize=4096)
-def _confirmation_store_sql(schema: str) -> str:
+def _confirmation_store_sql(schema: str) -> bytes:
     """The statement for one provider's schema, its tables named in full: no search_path has to
     be set for it (that would be one more round trip on the busiest endpoint)."""
     q = quote_ident(schema)
     return f"""
 WITH ins AS (
     INSERT INTO {q}.payments_callbackinbox (kind, body, headers, source_ip, status, note, received)
-    VALUES (%s, %s, %s, %s, %s, %s, %s) RETURNING id),
+    VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id),
   flip AS (UPDATE {q}.payments_drainflag SET pending = true WHERE id = 1 AND NOT pending RETURNING 1)
 SELECT (SELECT id FROM ins), EXISTS (SELECT 1 FROM flip)
-"""
+""".encode()
+
+
+class _Prepared:
+    """The confirmation statements one database connection has prepared, by schema, oldest
+    first; past PREPARED_MAX the oldest is deallocated (a connection may serve many providers)."""
+
+    PREPARED_MAX = 64
+
+    def __init__(self) -> None:
+        self.names: dict[str, bytes] = {}
+        self.made = 0
+
+    def name(self, pgconn: psycopg.pq.abc.PGconn, schema: str) -> bytes:
+        name = self.names.get(schema)
+        if name is None:
+            while len(self.names) >= self.PREPARED_MAX:
+                _ok(pgconn.exec_(b"DEALLOCATE " + self.names.pop(next(iter(self.names)))))
+            self.made += 1
+            name = b"majismart_c2b_%d" % self.made
+            _ok(pgconn.prepare(name, _confirmation_store_sql(schema)))
+            self.names[schema] = name
+        return name
+
+
+_prepared: weakref.WeakKeyDictionary[psycopg.Connection, _Prepared] = weakref.WeakKeyDictionary()
+
+
+def _ok(result: psycopg.pq.abc.PGresult) -> psycopg.pq.abc.PGresult:
+    """libpq's result, or psycopg's exception for its SQLSTATE (which Django's wrapper maps)."""
+    if result.status not in (psycopg.pq.ExecStatus.COMMAND_OK, psycopg.pq.ExecStatus.TUPLES_OK):
+        raise psycopg.errors.error_from_result(result)
+    return result
 
 
 def confirmation_store(*, body: bytes, headers: dict[str, str], source_ip: str | None, note: str = "") -> bool:
     """Store a C2B confirmation and, in the same statement (one round trip on the busiest
     endpoint), raise the drain flag; True when this call raised it, i.e. a drain must be queued."""
-    # Server-side binding and a prepared statement per provider schema (psycopg keeps them per
-    # connection): no parse or plan per callback, and no search_path to set first.
-    # The body is encrypted here, in Python (it carries the payer's phone number and name), as
-    # the model field would: the statement bypasses the ORM.
+    # A statement prepared once per connection and provider schema, executed straight through
+    # libpq (psycopg's pq layer): no parse or plan per callback, no search_path to set first, and
+    # none of a cursor's work on a statement that returns one row of two values. The body is
+    # encrypted here, in Python (it carries the payer's phone number and name), as the model
+    # field would: the statement bypasses the ORM.
     connection.ensure_connection()
-    with psycopg.Cursor(connection.connection) as cursor:
-        cursor.execute(_confirmation_store_sql(connection.schema_name), [
-            CallbackInbox.Kind.C2B_CONFIRMATION, _sealed(body.decode("utf-8", errors="replace")),
-            json.dumps(_kept(headers)), source_ip,
-            CallbackInbox.Status.RECEIVED, note[:300], timezone.now()], prepare=True)
-        return bool(cursor.fetchone()[1])
+    conn = connection.connection
+    pgconn = conn.pgconn
+    params = [CallbackInbox.Kind.C2B_CONFIRMATION.encode(), _sealed(body.decode("utf-8", errors="replace")).encode(),
+              json.dumps(_kept(headers)).encode(), source_ip.encode() if source_ip else None,
+              CallbackInbox.Status.RECEIVED.encode(), note[:300].encode(), timezone.now().isoformat().encode()]
+    with connection.wrap_database_errors:
+        prepared = _prepared.get(conn)
+        if prepared is None:
+            prepared = _prepared[conn] = _Prepared()
+        result = _ok(pgconn.exec_prepared(prepared.name(pgconn, connection.schema_name), params))
+    return result.get_value(0, 1) == b"t"
 
 
 def inbox_store(*, kind: str, body: bytes, headers: dict[str, str], source_ip: str | None,

@@ -336,19 +336,64 @@ def test_one_drain_per_burst_and_none_left_behind(alpha, tenant) -> None:  # typ
     assert Payment.objects.filter(status="unmatched").count() == 4
 
 
-def test_the_prepared_confirmation_insert_follows_each_providers_schema(alpha, beta) -> None:  # type: ignore[no-untyped-def]
-    from payments.services import confirmation_store
+def _our_prepared_schemas() -> set[str]:
+    """The provider schemas this connection holds a prepared confirmation statement for."""
+    from django.db import connection
 
-    # One connection serves every provider: the statement prepared on it in alpha's schema must
-    # write to beta's table in beta's, and back.
-    for provider, receipt in ((alpha, "PREP-A1"), (beta, "PREP-B1"), (alpha, "PREP-A2"), (beta, "PREP-B2")):
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT statement FROM pg_prepared_statements WHERE name LIKE 'majismart_c2b_%%'")
+        return {row[0].split(".payments_callbackinbox")[0].split()[-1].strip('"') for row in cursor.fetchall()}
+
+
+def test_the_prepared_confirmation_insert_follows_each_providers_schema(alpha, beta, gamma, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from django.db import connection
+
+    from payments.services import _Prepared, _prepared, confirmation_store
+
+    # As on a new connection: none of the statements earlier tests prepared on this one.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE 'majismart_c2b_%%'")
+        for (name,) in cursor.fetchall():
+            cursor.execute(f"DEALLOCATE {name}")
+    _prepared.pop(connection.connection, None)
+
+    # One connection serves every provider: a statement prepared on it for each provider's schema
+    # writes to that provider's table. Past the cap the oldest is deallocated (and prepared again
+    # when its provider is back).
+    monkeypatch.setattr(_Prepared, "PREPARED_MAX", 2)
+    for provider, receipt, held in ((alpha, "PREP-A1", {alpha}), (beta, "PREP-B1", {alpha, beta}),
+                                    (alpha, "PREP-A2", {alpha, beta}), (gamma, "PREP-C1", {beta, gamma}),
+                                    (beta, "PREP-B2", {beta, gamma}), (alpha, "PREP-A3", {gamma, alpha})):
         with tenant_context(provider):
             confirmation_store(body=json.dumps({"TransID": receipt}).encode(), headers={"Content-Type": "application/json"},
                                source_ip="196.201.214.200")
-    for provider, receipts in ((alpha, ["PREP-A1", "PREP-A2"]), (beta, ["PREP-B1", "PREP-B2"])):
+            assert _our_prepared_schemas() == {p.schema_name for p in held}
+    for provider, receipts in ((alpha, ["PREP-A1", "PREP-A2", "PREP-A3"]), (beta, ["PREP-B1", "PREP-B2"]),
+                               (gamma, ["PREP-C1"])):
         with tenant_context(provider):
             stored = sorted(json.loads(b)["TransID"] for b in CallbackInbox.objects.values_list("body", flat=True))
             assert stored == receipts
             # Bodies are encrypted at rest: found by their clear text in Python, not by SQL.
             first = next(i for i in CallbackInbox.objects.all() if receipts[0] in i.body)
             assert first.headers == {"content-type": "application/json"}
+
+
+def test_the_confirmation_store_survives_a_new_connection_and_a_failed_statement(django_db_setup, django_db_blocker) -> None:  # type: ignore[no-untyped-def]
+    from django.db import DataError, connection
+
+    from payments.services import confirmation_store
+
+    def store(receipt: str, source_ip: str | None = "196.201.214.200") -> None:
+        confirmation_store(body=json.dumps({"TransID": receipt}).encode(), headers={}, source_ip=source_ip)
+
+    with own_provider(django_db_blocker, "cst") as provider, django_db_blocker.unblock(), tenant_context(provider):
+        store("CST0000001")
+        connection.close()  # the next callback comes on a new connection: prepared there afresh
+        store("CST0000002")
+        # A statement the database refuses is Django's error (here: not an address) and leaves
+        # the connection usable for the next callback.
+        with pytest.raises(DataError):
+            store("CST0000003", source_ip="not-an-address")
+        store("CST0000004")
+        stored = sorted(json.loads(b)["TransID"] for b in CallbackInbox.objects.values_list("body", flat=True))
+        assert stored == ["CST0000001", "CST0000002", "CST0000004"]
