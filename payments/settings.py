@@ -79,7 +79,8 @@ def payment_register_urls(*, actor: object, urls: dict[str, str]) -> PaymentSett
         try:
             answer = daraja.c2b_register(daraja.Config.of(cfg), confirmation_url=urls["c2b_confirmation"],
                                          validation_url=urls["c2b_validation"])
-            result, ok = f"Registered with M-Pesa ({cfg.mpesa_environment}): " \
+            where = "production" if cfg.mpesa_environment == cfg.Environment.PRODUCTION else "the sandbox (testing)"
+            result, ok = f"Registered with M-Pesa in {where}: " \
                          f"{answer.get('ResponseDescription', 'Success')}", True
         except daraja.DarajaError as exc:
             result, ok = f"M-Pesa refused the registration: {exc.message} ({exc.code})", False

@@ -123,7 +123,8 @@ class ProviderEvent(models.Model):
 # --- privacy policy and terms: versions in the public schema -------------------------------------
 POLICY_VERSION_RE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}(\.[0-9]{1,2})?$"
 MSG_POLICY_VERSION = "Name the version by its date, e.g. 2026-12-01 (or 2026-12-01.2 for a second one that day)."
-_POLICY_LINK = re.compile(r"\[([^\]\n]+)\]\(((?:/|https://)[^)\s]*)\)")
+# A path on this site (one slash: "//host" and "/\host" are other sites to a browser) or https.
+_POLICY_LINK = re.compile(r"\[([^\]\n]+)\]\(((?:/(?![/\\])|https://)[^)\s\\]*)\)")
 
 
 def _policy_inline(text: str) -> str:

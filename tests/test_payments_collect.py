@@ -352,7 +352,7 @@ def test_registering_the_c2b_urls_with_daraja(tenant, alpha, daraja) -> None:  #
     mpesa_ready(mpesa_shortcode="600984")
     owner = as_user("alice@alpha.test")
     page = owner.post("/dashboard/payments/settings/register-c2b/", follow=True).content.decode()
-    assert "Registered with M-Pesa" in page
+    assert "Registered with M-Pesa in the sandbox (testing): Success" in page
     registered = daraja.registered["600984"]
     assert registered["ConfirmationURL"].endswith(f"/payments/c2b/confirmation/{alpha.callback_token}/")
     assert registered["ValidationURL"].endswith(f"/payments/c2b/validation/{alpha.callback_token}/")

@@ -328,3 +328,9 @@ def test_a_policy_text_lists_lines_that_start_with_a_dash_and_escapes_everything
     assert '<h2>Who</h2>' in html
     assert '<ul><li>Safaricom: <a href="https://www.safaricom.co.ke">M-Pesa</a></li><li>&lt;b&gt;SMS&lt;/b&gt;</li></ul>' in html
     assert "<p>- one<br>not a list</p>" in html
+    # Links go to a path of this site or to an https address; "//host" and "/\\host" are other
+    # sites to a browser, and javascript: is no link at all: each stays as typed.
+    links = str(policy_text_html("[ours](/privacy/) [theirs](//evil.example/x) [slash](/\\evil.example) "
+                                 "[js](javascript:alert(1)) [plain](http://example.com)"))
+    assert links == ('<p><a href="/privacy/">ours</a> [theirs](//evil.example/x) [slash](/\\evil.example) '
+                     '[js](javascript:alert(1)) [plain](http://example.com)</p>')

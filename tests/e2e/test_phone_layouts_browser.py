@@ -78,6 +78,11 @@ def test_the_audit_log_and_retention_preview_on_a_phone(page: Page, app_server: 
     header = page.locator("table.stack-sm thead").bounding_box()
     assert header and header["height"] <= 1  # out of sight, still read out: the cells keep their headers
     expect(page.get_by_role("columnheader", name="Details")).to_have_count(1)
+    # Cards by CSS, still a table to a screen reader (Safari drops that for display: block).
+    assert page.locator("table.stack-sm").get_attribute("role") == "table"
+    assert row.get_attribute("role") == "row"
+    assert row.locator('td[data-label="Details"]').get_attribute("role") == "cell"
+    assert page.locator("table.stack-sm th").first.get_attribute("role") == "columnheader"
     details = row.locator('td[data-label="Details"]').bounding_box()
     assert details and details["width"] > PHONE["width"] * 0.6  # a card: every cell has the row's width
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
