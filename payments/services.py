@@ -172,7 +172,8 @@ SELECT (SELECT id FROM ins), EXISTS (SELECT 1 FROM flip)
 
 class _Prepared:
     """The confirmation statements one database connection has prepared, by schema, oldest
-    first; past PREPARED_MAX the oldest is deallocated (a connection may serve many providers)."""
+    first; past PREPARED_MAX the oldest is deallocated (a connection may serve many providers).
+    Names are never reused on a connection, so a forgotten one cannot clash with a live one."""
 
     PREPARED_MAX = 64
 
@@ -196,10 +197,13 @@ _prepared: weakref.WeakKeyDictionary[psycopg.Connection, _Prepared] = weakref.We
 
 
 def _ok(result: psycopg.pq.abc.PGresult) -> psycopg.pq.abc.PGresult:
-    """libpq's result, or psycopg's exception for its SQLSTATE (which Django's wrapper maps)."""
-    if result.status not in (psycopg.pq.ExecStatus.COMMAND_OK, psycopg.pq.ExecStatus.TUPLES_OK):
-        raise psycopg.errors.error_from_result(result)
-    return result
+    """libpq's result, or psycopg's exception for its SQLSTATE (which Django's wrapper maps); a
+    result with none is a connection that was lost (OperationalError, as psycopg says it)."""
+    if result.status in (psycopg.pq.ExecStatus.COMMAND_OK, psycopg.pq.ExecStatus.TUPLES_OK):
+        return result
+    if not result.error_field(psycopg.pq.DiagnosticField.SQLSTATE):
+        raise psycopg.OperationalError(result.get_error_message() or "the connection to the database was lost")
+    raise psycopg.errors.error_from_result(result)
 
 
 def confirmation_store(*, body: bytes, headers: dict[str, str], source_ip: str | None, note: str = "") -> bool:
@@ -216,11 +220,24 @@ def confirmation_store(*, body: bytes, headers: dict[str, str], source_ip: str |
     params = [CallbackInbox.Kind.C2B_CONFIRMATION.encode(), _sealed(body.decode("utf-8", errors="replace")).encode(),
               json.dumps(_kept(headers)).encode(), source_ip.encode() if source_ip else None,
               CallbackInbox.Status.RECEIVED.encode(), note[:300].encode(), timezone.now().isoformat().encode()]
+    schema = connection.schema_name
     with connection.wrap_database_errors:
+        if not conn.autocommit and pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+            # In atomic() before its first statement: psycopg sends BEGIN only ahead of its own
+            # statements, so have it open the block's transaction, or the insert would commit alone.
+            conn.execute("SELECT 1")
         prepared = _prepared.get(conn)
         if prepared is None:
             prepared = _prepared[conn] = _Prepared()
-        result = _ok(pgconn.exec_prepared(prepared.name(pgconn, connection.schema_name), params))
+        try:
+            result = _ok(pgconn.exec_prepared(prepared.name(pgconn, schema), params))
+        except psycopg.errors.InvalidSqlStatementName:
+            # Deallocated behind our back (DISCARD ALL, DEALLOCATE ALL): forget it. Outside a
+            # transaction the failed call changed nothing, so prepare it again and go on.
+            prepared.names.pop(schema, None)
+            if not conn.autocommit:
+                raise
+            result = _ok(pgconn.exec_prepared(prepared.name(pgconn, schema), params))
     return result.get_value(0, 1) == b"t"
 
 

@@ -379,12 +379,17 @@ def test_the_prepared_confirmation_insert_follows_each_providers_schema(alpha, b
 
 
 def test_the_confirmation_store_survives_a_new_connection_and_a_failed_statement(django_db_setup, django_db_blocker) -> None:  # type: ignore[no-untyped-def]
-    from django.db import DataError, connection
+    import psycopg
+    from django.db import DataError, OperationalError, ProgrammingError, connection, transaction
 
+    from payments.models import DrainFlag
     from payments.services import confirmation_store
 
     def store(receipt: str, source_ip: str | None = "196.201.214.200") -> None:
         confirmation_store(body=json.dumps({"TransID": receipt}).encode(), headers={}, source_ip=source_ip)
+
+    def stored() -> list[str]:
+        return sorted(json.loads(b)["TransID"] for b in CallbackInbox.objects.values_list("body", flat=True))
 
     with own_provider(django_db_blocker, "cst") as provider, django_db_blocker.unblock(), tenant_context(provider):
         store("CST0000001")
@@ -395,5 +400,38 @@ def test_the_confirmation_store_survives_a_new_connection_and_a_failed_statement
         with pytest.raises(DataError):
             store("CST0000003", source_ip="not-an-address")
         store("CST0000004")
-        stored = sorted(json.loads(b)["TransID"] for b in CallbackInbox.objects.values_list("body", flat=True))
-        assert stored == ["CST0000001", "CST0000002", "CST0000004"]
+        assert stored() == ["CST0000001", "CST0000002", "CST0000004"]
+
+        # First in an atomic block, the insert is part of the block: rolled back with it.
+        DrainFlag.objects.update(pending=False)
+        with pytest.raises(RuntimeError), transaction.atomic():
+            store("CST0000005")
+            raise RuntimeError("the block fails after the insert")
+        assert stored() == ["CST0000001", "CST0000002", "CST0000004"]
+        assert DrainFlag.objects.get().pending is False
+
+        # Statements deallocated behind our back (DISCARD ALL, DEALLOCATE ALL): prepared again;
+        # inside a transaction the failure is the block's error, and the next callback recovers.
+        with connection.cursor() as cursor:
+            cursor.execute("DEALLOCATE ALL")
+        store("CST0000006")
+        with connection.cursor() as cursor:
+            cursor.execute("DEALLOCATE ALL")
+        with pytest.raises(ProgrammingError), transaction.atomic():
+            CallbackInbox.objects.exists()
+            store("CST0000007")
+        store("CST0000008")
+        assert stored() == ["CST0000001", "CST0000002", "CST0000004", "CST0000006", "CST0000008"]
+
+        # The database connection lost: OperationalError, and the connection is closed at the end
+        # of the request, as Django does for any lost connection; the next one prepares afresh.
+        db = connection.settings_dict
+        with psycopg.connect(host=db["HOST"], port=db["PORT"] or 5432, user=db["USER"], dbname=db["NAME"],
+                             autocommit=True) as other:
+            other.execute("SELECT pg_terminate_backend(%s)", [connection.connection.info.backend_pid])
+        with pytest.raises(OperationalError):
+            store("CST0000009")
+        connection.close_if_unusable_or_obsolete()
+        assert connection.connection is None
+        store("CST0000010")
+        assert stored()[-1] == "CST0000010" and "CST0000009" not in stored()
