@@ -99,3 +99,19 @@ def test_the_audit_log_and_retention_preview_on_a_phone(page: Page, app_server: 
     page.screenshot(path=str(tmp_path / "retention-phone.png"), full_page=True)
     page.goto(app_server.url(slug, "/dashboard/privacy/retention/"))
     expect(page.get_by_label("Raw payment callbacks")).to_have_value("90")
+
+
+def test_side_by_side_fields_line_up_and_stack_on_a_phone(page: Page, app_server: AppServer,
+                                                         phone_provider) -> None:  # type: ignore[no-untyped-def]
+    slug = _on_a_phone_as(page, app_server, phone_provider, "owner")
+    page.set_viewport_size({"width": 1280, "height": 900})
+    page.goto(app_server.url(slug, "/dashboard/payments/statement/"))
+    date_from, date_to = page.get_by_label("From").bounding_box(), page.get_by_label("To").bounding_box()
+    assert date_from and date_to
+    # Side by side on a laptop, the boxes level although only "To" has a help text under it.
+    assert abs(date_from["y"] - date_to["y"]) < 1 and date_to["x"] > date_from["x"] + date_from["width"]
+    assert abs(date_from["height"] - date_to["height"]) < 1
+    page.set_viewport_size(PHONE)
+    date_from, date_to = page.get_by_label("From").bounding_box(), page.get_by_label("To").bounding_box()
+    assert date_from and date_to and date_to["y"] > date_from["y"] + date_from["height"]  # one under the other
+    assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
