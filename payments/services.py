@@ -181,7 +181,19 @@ class _Prepared:
         self.names: dict[str, bytes] = {}
         self.made = 0
 
-    def name(self, pgconn: psycopg.pq.abc.PGconn, schema: str) -> bytes:
+    def execute(self, conn: psycopg.Connection, schema: str, params: list[bytes | None]) -> psycopg.pq.abc.PGresult:
+        """The schema's statement with these parameters. One deallocated behind our back
+        (DISCARD ALL, DEALLOCATE ALL) is forgotten; outside a transaction the failed call changed
+        nothing, so it is prepared again and run."""
+        try:
+            return _ok(conn.pgconn.exec_prepared(self._name(conn.pgconn, schema), params))
+        except psycopg.errors.InvalidSqlStatementName:
+            self.names.pop(schema, None)
+            if not conn.autocommit:
+                raise
+            return _ok(conn.pgconn.exec_prepared(self._name(conn.pgconn, schema), params))
+
+    def _name(self, pgconn: psycopg.pq.abc.PGconn, schema: str) -> bytes:
         name = self.names.get(schema)
         if name is None:
             while len(self.names) >= self.PREPARED_MAX:
@@ -216,28 +228,18 @@ def confirmation_store(*, body: bytes, headers: dict[str, str], source_ip: str |
     # field would: the statement bypasses the ORM.
     connection.ensure_connection()
     conn = connection.connection
-    pgconn = conn.pgconn
     params = [CallbackInbox.Kind.C2B_CONFIRMATION.encode(), _sealed(body.decode("utf-8", errors="replace")).encode(),
               json.dumps(_kept(headers)).encode(), source_ip.encode() if source_ip else None,
               CallbackInbox.Status.RECEIVED.encode(), note[:300].encode(), timezone.now().isoformat().encode()]
-    schema = connection.schema_name
     with connection.wrap_database_errors:
-        if not conn.autocommit and pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE:
+        if not conn.autocommit and conn.pgconn.transaction_status == psycopg.pq.TransactionStatus.IDLE:
             # In atomic() before its first statement: psycopg sends BEGIN only ahead of its own
             # statements, so have it open the block's transaction, or the insert would commit alone.
             conn.execute("SELECT 1")
         prepared = _prepared.get(conn)
         if prepared is None:
             prepared = _prepared[conn] = _Prepared()
-        try:
-            result = _ok(pgconn.exec_prepared(prepared.name(pgconn, schema), params))
-        except psycopg.errors.InvalidSqlStatementName:
-            # Deallocated behind our back (DISCARD ALL, DEALLOCATE ALL): forget it. Outside a
-            # transaction the failed call changed nothing, so prepare it again and go on.
-            prepared.names.pop(schema, None)
-            if not conn.autocommit:
-                raise
-            result = _ok(pgconn.exec_prepared(prepared.name(pgconn, schema), params))
+        result = prepared.execute(conn, connection.schema_name, params)
     return result.get_value(0, 1) == b"t"
 
 
