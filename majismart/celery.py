@@ -8,12 +8,18 @@ its schema header must fail loudly rather than touch shared tables.
 
 from __future__ import annotations
 
+import logging
 import os
 from typing import Any
 
+import kombu.exceptions
+import redis.exceptions
+from celery.utils import uuid
 from django.db import connection
 from tenant_schemas_celery.app import CeleryApp as TenantAwareCeleryApp
-from tenant_schemas_celery.task import TenantTask
+from tenant_schemas_celery.task import TenantTask, headers_with_schema
+
+from majismart.breaker import Breaker
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "majismart.settings.base")
 
@@ -32,14 +38,65 @@ class MajiTask(TenantTask):
         return super().__call__(*args, **kwargs)
 
 
-app = TenantAwareCeleryApp("majismart", task_cls=MajiTask)
+log = logging.getLogger(__name__)
+# What a publish raises when the broker is down, refuses connections or does not answer in time.
+BROKER_UNREACHABLE = (kombu.exceptions.OperationalError, redis.exceptions.ConnectionError,
+                      redis.exceptions.TimeoutError, OSError)
+broker = Breaker("Celery broker")
+
+
+class MajiCelery(TenantAwareCeleryApp):
+    """Sending never fails nor hangs because the broker is away: a message it does not take
+    within a few seconds (settings: publish timeouts), or while it failed moments ago in this
+    process, is kept in PostgreSQL and sent later by `majismart.tasks.send_unsent`
+    (majismart.outbox). Beat's entries, `.delay()` in requests and in tasks all come here."""
+
+    def send_task(self, name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        keep_if_unsent = options.pop("keep_if_unsent", True)
+        if options.get("connection") is not None or not keep_if_unsent:
+            # An explicit connection (a test's own broker) or the outbox sending: failures are theirs.
+            return super().send_task(name, args, kwargs, **options)
+        options["task_id"] = options.get("task_id") or uuid()
+        options["headers"] = headers_with_schema(options.get("headers") or {})
+        error: BaseException | None = None
+        if not broker.is_open:
+            try:
+                result = super().send_task(name, args, kwargs, **options)
+            except BROKER_UNREACHABLE as exc:
+                broker.trip(exc)
+                error = exc
+            else:
+                broker.succeeded()
+                return result
+        from majismart.outbox import keep
+
+        if keep(schema=options["headers"]["_schema_name"], name=name, task_id=options["task_id"], args=args,
+                kwargs=kwargs, options=options, error=error):
+            log.info("Task %s kept to be sent when the broker is back", name)
+        return self.AsyncResult(options["task_id"])
+
+
+app = MajiCelery("majismart", task_cls=MajiTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
+# The apps' tasks modules, and the project's own (majismart.tasks: fan_out, send_unsent), which
+# no app's autodiscovery would find: without it beat's every entry was "unregistered" in a worker.
 app.autodiscover_tasks()
+app.autodiscover_tasks(["majismart"])
 
 # Periodic jobs, declared in code and written to django-celery-beat's tables by
-# `manage.py setup_periodic_tasks`. Provider jobs go through `fan_out`, which runs in public
-# and re-sends the job once per active provider, inside that provider's schema.
+# `manage.py setup_periodic_tasks`: a `crontab`, or `every` N seconds. Provider jobs go through
+# `fan_out`, which runs in public and re-sends the job once per active provider, inside that
+# provider's schema; the two every-few-seconds jobs are platform tasks that look at every
+# provider in one statement and only send work where there is some.
 PERIODIC_TASKS: dict[str, dict[str, Any]] = {
+    "Send task messages kept while the broker was unreachable (platform)": {
+        "task": "majismart.tasks.send_unsent",
+        "every": 10,
+    },
+    "Restart stalled drains of M-Pesa confirmations, sweep callbacks left waiting (platform)": {
+        "task": "payments.tasks.watch_callbacks",
+        "every": 10,
+    },
     "Clear expired sessions (every provider)": {
         "task": "majismart.tasks.fan_out",
         "args": ["accounts.tasks.clear_expired_sessions"],

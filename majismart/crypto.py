@@ -86,7 +86,13 @@ def _index_key() -> bytes:
 
 def blind_index(value: str) -> str:
     normalised = "".join(value.split()).lower()
-    return hmac.new(_index_key(), normalised.encode(), hashlib.sha256).hexdigest()
+    return keyed_digest(normalised)
+
+
+def keyed_digest(value: str) -> str:
+    """HMAC-SHA256 of the value as it is, under the blind-index key: equal values, equal digests,
+    and nothing about the value learnt from the digest without the key."""
+    return hmac.new(_index_key(), value.encode(), hashlib.sha256).hexdigest()
 
 
 @lru_cache(maxsize=4)

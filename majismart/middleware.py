@@ -24,7 +24,7 @@ class HealthCheckMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if request.path in ("/healthz", "/healthz/"):
             report = health_report()
-            status = 200 if report["status"] == "ok" else 503
+            status = 503 if report["status"] == "error" else 200
             return HttpResponse(json.dumps(report), status=status, content_type="application/json")
         return self.get_response(request)
 

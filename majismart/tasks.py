@@ -18,3 +18,12 @@ def fan_out(task_name: str, *args: object) -> list[str]:
             app.tasks[task_name].apply_async(args=list(args))
         sent.append(provider.schema_name)
     return sent
+
+
+@shared_task(platform_task=True, ignore_result=True)
+def send_unsent() -> int:
+    """Messages kept while the broker was unreachable (majismart.outbox), sent now that it is back."""
+    from majismart.outbox import send_unsent as send_kept
+
+    return send_kept(lambda name, args, kwargs, **options: app.send_task(name, args, kwargs, keep_if_unsent=False,
+                                                                         **options))

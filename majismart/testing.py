@@ -84,21 +84,36 @@ def redis_url() -> Iterator[str]:
 
 
 @contextmanager
-def process(args: list[str], env: dict[str, str], port: int | None = None, log: Path | None = None) -> Iterator[subprocess.Popen]:
+def process(args: list[str], env: dict[str, str], port: int | None = None, log: Path | None = None,
+            ) -> Iterator[subprocess.Popen]:
+    """A process of its own session, so that `kill_hard` can take it with its children."""
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
-    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
     try:
         if port is not None:
             wait_for_port(port, proc=proc, timeout=30)
         yield proc
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        if proc.poll() is None:
+            proc.terminate()
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                kill_hard(proc)
         if log:
             out.close()
+
+
+def kill_hard(proc: subprocess.Popen) -> None:
+    """SIGKILL to the process and every child of its session (a Celery worker's pool): as a
+    machine losing power or the OOM killer would, nothing gets to clean up."""
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+    proc.wait(15)
 
 
 PYTHON = sys.executable
@@ -137,7 +152,7 @@ def celery_worker(log: Path) -> Iterator[tuple[str, object, object]]:
 
     queue = f"test-{uuid.uuid4().hex[:8]}"  # never consume another run's leftovers
     with redis_url() as url:
-        env = child_env(REDIS_URL=url, CELERY_TASK_ALWAYS_EAGER="false")
+        env = child_env(REDIS_URL=url, CELERY_TASK_ALWAYS_EAGER="false", CELERY_RESULT_BACKEND=url)
         args = [PYTHON, "-m", "celery", "-A", "majismart", "worker", "--pool=solo", "-Q", queue,
                 "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel=WARNING"]
         # The test process was configured eager (and maybe without Redis): send and read results
@@ -154,3 +169,84 @@ def celery_worker(log: Path) -> Iterator[tuple[str, object, object]]:
                 yield queue, conn, backend
         finally:
             app.conf.task_always_eager = True
+
+
+class TcpProxy:
+    """A loopback TCP proxy whose link can be cut, for tests of what happens when a service (Redis)
+    is cut off: `cut()` swallows everything both ways on open connections and leaves new ones
+    connected but silent (as a network that drops packets, the nastiest failure: no error, only
+    waiting); `restore()` drops the connections that were cut (as TCP does after a long cut) and
+    relays new ones again."""
+
+    def __init__(self, target_port: int) -> None:
+        import threading
+
+        self.target_port = target_port
+        self.port = free_port()
+        self._cut = threading.Event()
+        self._closed = threading.Event()
+        self._socks: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._listener = socket.create_server(("127.0.0.1", self.port))
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _track(self, *socks: socket.socket) -> None:
+        with self._lock:
+            self._socks.extend(socks)
+
+    def _accept(self) -> None:
+        import threading
+
+        while not self._closed.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except OSError:
+                return
+            self._track(client)
+            if self._cut.is_set():
+                continue  # connected, never answered
+            try:
+                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=2)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()  # the service itself is down: refused, as it would be
+                continue
+            self._track(upstream)
+            for src, dst in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(src, dst), daemon=True).start()
+
+    def _pump(self, src: socket.socket, dst: socket.socket) -> None:
+        try:
+            while data := src.recv(65536):
+                if not self._cut.is_set():
+                    dst.sendall(data)
+        except OSError:
+            pass
+        finally:
+            for sock in (src, dst):
+                try:
+                    sock.close()
+                except OSError:
+                    pass
+
+    def _drop_all(self) -> None:
+        with self._lock:
+            socks, self._socks = self._socks, []
+        for sock in socks:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
+
+    def cut(self) -> None:
+        self._cut.set()
+
+    def restore(self) -> None:
+        self._drop_all()
+        self._cut.clear()
+
+    def close(self) -> None:
+        self._closed.set()
+        self._listener.close()
+        self._drop_all()

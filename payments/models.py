@@ -225,10 +225,14 @@ class PaymentRequest(models.Model):
 class DrainFlag(models.Model):
     """One row per provider: whether a drain of stored C2B confirmations is queued or running.
     Set by the very INSERT that stores a confirmation (so the busiest endpoint makes one round
-    trip), cleared by the drain when nothing is left (payments.tasks.drain_confirmations)."""
+    trip), cleared by the drain when nothing is left (payments.tasks.drain_confirmations).
+    `beat` is when the flag was raised or a drain last showed it was alive: a flag left up with an
+    old beat (the drain's message lost, its worker killed) is noticed by
+    payments.tasks.watch_callbacks, which queues a drain again."""
 
     id = models.PositiveSmallIntegerField(primary_key=True, default=1)
     pending = models.BooleanField(default=False)
+    beat = models.DateTimeField(null=True, blank=True)
 
     def __str__(self) -> str:
         return f"drain {'pending' if self.pending else 'idle'}"

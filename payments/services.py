@@ -165,7 +165,7 @@ def _confirmation_store_sql(schema: str) -> bytes:
 WITH ins AS (
     INSERT INTO {q}.payments_callbackinbox (kind, body, headers, source_ip, status, note, received)
     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id),
-  flip AS (UPDATE {q}.payments_drainflag SET pending = true WHERE id = 1 AND NOT pending RETURNING 1)
+  flip AS (UPDATE {q}.payments_drainflag SET pending = true, beat = now() WHERE id = 1 AND NOT pending RETURNING 1)
 SELECT (SELECT id FROM ins), EXISTS (SELECT 1 FROM flip)
 """.encode()
 

@@ -9,7 +9,7 @@ from django.http import HttpRequest
 from django_tenants.admin import TenantAdminMixin
 from django_tenants.utils import schema_context
 
-from tenants.models import Domain, PolicyVersion, Provider, ProviderEvent
+from tenants.models import Domain, PolicyVersion, Provider, ProviderEvent, UnsentTask
 from tenants.selectors import providers
 from tenants.services import logo_check, policy_version_publish, provider_reactivate, provider_suspend
 
@@ -182,3 +182,20 @@ class PolicyVersionAdmin(admin.ModelAdmin):
                 done += 1
         if done:
             messages.success(request, f"Published {done} version(s). Users are being emailed.")
+
+
+@admin.register(UnsentTask)
+class UnsentTaskAdmin(admin.ModelAdmin):
+    """Task messages waiting for the broker (Redis) to come back: normally none. Read-only; they
+    are sent by themselves within seconds of the broker answering again."""
+
+    list_display = ["task_name", "schema_name", "created", "eta", "attempts", "last_error"]
+    list_filter = ["task_name", "schema_name"]
+    readonly_fields = ["schema_name", "task_name", "task_id", "eta", "attempts", "last_error", "created"]
+    exclude = ["payload", "fingerprint"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: UnsentTask | None = None) -> bool:
+        return False

@@ -191,3 +191,28 @@ class PolicyVersion(models.Model):
     @property
     def body_html(self) -> SafeString:
         return policy_text_html(self.body)
+
+
+# --- task messages the broker could not take ------------------------------------------------------
+class UnsentTask(models.Model):
+    """A Celery message that could not be handed to the broker (Redis down or cut off), kept so
+    that nothing depends on one message: `majismart.tasks.send_unsent` sends it, in the schema it
+    was meant for, as soon as the broker takes messages again (majismart.outbox). Its arguments
+    are encrypted (a task may carry a one-time code); the same message kept twice is kept once."""
+
+    schema_name = models.CharField(max_length=63)
+    task_name = models.CharField(max_length=200)
+    task_id = models.CharField(max_length=64)
+    payload = EncryptedTextField(help_text="args, kwargs and eta, as JSON, encrypted")
+    fingerprint = models.CharField(max_length=64, unique=True,
+                                   help_text="keyed hash of schema, task and arguments: one row per message")
+    eta = models.DateTimeField(null=True, blank=True)
+    attempts = models.PositiveIntegerField(default=0)
+    last_error = models.CharField(max_length=300, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["created", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} for {self.schema_name} (kept {self.created:%Y-%m-%d %H:%M})"

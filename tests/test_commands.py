@@ -93,13 +93,13 @@ def test_setup_periodic_tasks_declares_the_schedule(db) -> None:  # type: ignore
 
     from majismart.celery import PERIODIC_TASKS
 
-    assert len(PERIODIC_TASKS) == 8
-    assert _run("setup_periodic_tasks") == "8 periodic task(s) scheduled."
+    assert len(PERIODIC_TASKS) == 10
+    assert _run("setup_periodic_tasks") == "10 periodic task(s) scheduled."
     task = PeriodicTask.objects.get(name="Clear expired sessions (every provider)")
     assert task.task == "majismart.tasks.fan_out"
     assert json.loads(task.args) == ["accounts.tasks.clear_expired_sessions"]
     _run("setup_periodic_tasks")
-    assert PeriodicTask.objects.count() == 8
+    assert PeriodicTask.objects.count() == 10
     daily = {json.loads(t.args)[0] for t in PeriodicTask.objects.filter(crontab__hour__in=["2", "6"])}
     assert daily == {"privacy.tasks.retention_apply_task", "privacy.tasks.requests_remind_task"}
     assert json.loads(PeriodicTask.objects.get(name__startswith="Send reminders").args) == ["payments.tasks.send_reminders"]

@@ -161,7 +161,9 @@ REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
     CACHES = {
         "default": {
-            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            # Django's Redis cache, but a process whose Redis is unreachable keeps its cache in
+            # its own memory until Redis answers again (majismart/cache.py): the site stays up.
+            "BACKEND": "majismart.cache.ResilientRedisCache",
             "LOCATION": REDIS_URL,
             "KEY_FUNCTION": "django_tenants.cache.make_key",
         }
@@ -180,7 +182,19 @@ CACHES["platform"] = {**CACHES["default"], "KEY_FUNCTION": "django.core.cache.ba
                       "KEY_PREFIX": "platform"}
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
-CELERY_RESULT_BACKEND = REDIS_URL or None
+# Nothing in the project waits for a task's result, so none is stored: a web process that sends
+# a task then neither subscribes to its result in Redis nor fails when Redis does. (Tests that
+# read a real worker's results give it CELERY_RESULT_BACKEND.)
+CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
+# A publish that the broker does not take within a few seconds is given up and the message kept
+# in PostgreSQL (majismart/outbox.py), to be sent when the broker is back: a request, a callback
+# or beat never hangs on a Redis that is down or cut off. The timeouts bound every Redis socket
+# of Celery's (a dead connection that swallows packets included); the visibility timeout bounds
+# how long a message taken by a worker that died waits before Redis hands it out again.
+CELERY_BROKER_CONNECTION_TIMEOUT = 2
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5, "visibility_timeout": 900}
+CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.5, "interval_max": 0.5}
 # Without Redis there is no worker: tasks run in-process, as they are sent.
 CELERY_TASK_ALWAYS_EAGER = env.bool("CELERY_TASK_ALWAYS_EAGER", default=not REDIS_URL)
 CELERY_TASK_EAGER_PROPAGATES = True

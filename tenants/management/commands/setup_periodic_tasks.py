@@ -5,9 +5,19 @@ from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
-from django_celery_beat.models import CrontabSchedule, PeriodicTask
+from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from majismart.celery import PERIODIC_TASKS
+
+
+def _schedule(spec: dict[str, Any]) -> dict[str, Any]:
+    """The beat schedule row of an entry: `every` N seconds, or a `crontab` in Nairobi time."""
+    if "every" in spec:
+        interval, _ = IntervalSchedule.objects.get_or_create(every=int(spec["every"]), period=IntervalSchedule.SECONDS)
+        return {"interval": interval, "crontab": None}
+    crontab, _ = CrontabSchedule.objects.get_or_create(
+        timezone="Africa/Nairobi", **{k: str(v) for k, v in spec["crontab"].items()})
+    return {"crontab": crontab, "interval": None}
 
 
 class Command(BaseCommand):
@@ -17,13 +27,10 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **opts: Any) -> None:
         names = []
         for name, spec in PERIODIC_TASKS.items():
-            schedule, _ = CrontabSchedule.objects.get_or_create(
-                timezone="Africa/Nairobi", **{k: str(v) for k, v in spec["crontab"].items()}
-            )
             PeriodicTask.objects.update_or_create(
                 name=name,
-                defaults={"task": spec["task"], "crontab": schedule, "args": json.dumps(spec.get("args", [])),
-                          "enabled": True},
+                defaults={"task": spec["task"], "args": json.dumps(spec.get("args", [])), "enabled": True,
+                          **_schedule(spec)},
             )
             names.append(name)
         stale = PeriodicTask.objects.exclude(name__in=names).exclude(name__startswith="celery.")
