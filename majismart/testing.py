@@ -223,11 +223,12 @@ class TcpProxy:
         except OSError:
             pass
         finally:
-            for sock in (src, dst):
+            for sock in (src, dst):  # shutdown first: it wakes the pump blocked on the other side
                 try:
-                    sock.close()
+                    sock.shutdown(socket.SHUT_RDWR)
                 except OSError:
                     pass
+                sock.close()
 
     def _drop_all(self) -> None:
         with self._lock:
