@@ -528,7 +528,7 @@ def test_the_daily_job_applies_each_active_providers_policy(alpha, beta, gamma) 
     from majismart.celery import PERIODIC_TASKS
     from majismart.tasks import fan_out
 
-    spec = next(s for s in PERIODIC_TASKS.values() if s["args"] == ["privacy.tasks.retention_apply_task"])
+    spec = next(s for s in PERIODIC_TASKS.values() if s.get("args") == ["privacy.tasks.retention_apply_task"])
     assert spec["task"] == "majismart.tasks.fan_out" and spec["crontab"] == {"minute": "30", "hour": "2"}
     with tenant_context(alpha):
         with at(timezone_now() - timedelta(days=100)):
