@@ -244,10 +244,11 @@ AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
-# Behind N trusted reverse proxies (docker-compose: 1) the client's address is taken from
-# X-Forwarded-For, so one attacker cannot lock everyone out by sharing the proxy's address.
-AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+# The client's address by the project's one rule (REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies
+# of ours the hop that many from the right of X-Forwarded-For): without it axes (no django-ipware
+# here) would record the proxy's address, and five wrong passwords from anyone would lock a user
+# out for everyone; entries further left are the caller's own words and cannot dodge a lockout.
+AXES_CLIENT_IP_CALLABLE = "accounts.middleware.client_ip"
 
 # --- encryption of personal data --------------------------------------------------------
 # Comma-separated Fernet keys; the first encrypts, all decrypt (rotate by prepending a new one).
