@@ -14,5 +14,6 @@ workers = int(os.environ.get("WEB_CONCURRENCY", "3"))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 worker_class = "gthread"
 accesslog = "-"
-# The access log masks callback tokens, delivery-report tokens and pay links.
+# The access and error logs mask credentials in paths (callback tokens, pay links...) and every
+# query-string value (dashboard searches): majismart/log_redaction.py, the rule Django's logs use too.
 logger_class = "majismart.gunicorn_logging.RedactingLogger"

@@ -1,23 +1,38 @@
-"""gunicorn's access log without secrets: the payment callback URLs carry the provider's secret
-token in their path (the SMS delivery reports too), and pay links are credentials; both are masked before a line is written
-(`--logger-class majismart.gunicorn_logging.RedactingLogger`)."""
+"""gunicorn's logs without secrets or personal data (`logger_class` in gunicorn.conf.py): the
+access log's request line, path, query string and Referer, and every line of the access and
+error logs, go through the project's one redaction rule (majismart/log_redaction.py): callback
+tokens, pay links and other credentials in paths masked, every query-string value masked
+(dashboard searches by phone or ID number)."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from gunicorn.glogging import Logger
 
-SECRET_PATHS = re.compile(r"^(/payments/(?:mpesa/)?(?:c2b/[a-z]+|stk/callback)/|/pay/|/notifications/sms/delivery/)[^/?]+")
+from majismart.log_redaction import RedactFilter, redact_query, redact_url
 
+_FILTER = RedactFilter()  # one object: a configuration reload re-runs setup() and must not stack it
 
-def redact(path: str) -> str:
-    return SECRET_PATHS.sub(lambda m: m.group(1) + "…", path or "")
+# Request headers that carry a URL (the page a dashboard search was made on, for one).
+_URL_HEADERS = ("{referer}i",)
 
 
 class RedactingLogger(Logger):
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        # Any line either logger writes (an "Error handling request GET /pay/..." included).
+        for log in (self.error_log, self.access_log):
+            log.addFilter(_FILTER)
+
     def atoms(self, resp: Any, req: Any, environ: dict, request_time: Any) -> dict:
-        environ = {**environ, "RAW_URI": redact(environ.get("RAW_URI", "")),
-                   "PATH_INFO": redact(environ.get("PATH_INFO", ""))}
-        return super().atoms(resp, req, environ, request_time)
+        environ = {**environ,
+                   "RAW_URI": redact_url(environ.get("RAW_URI", "")),
+                   "PATH_INFO": redact_url(environ.get("PATH_INFO", "")),
+                   "QUERY_STRING": redact_query(environ.get("QUERY_STRING", "")),
+                   **({"HTTP_REFERER": redact_url(environ["HTTP_REFERER"])} if "HTTP_REFERER" in environ else {})}
+        atoms = super().atoms(resp, req, environ, request_time)
+        for key in _URL_HEADERS:
+            if key in atoms:
+                atoms[key] = redact_url(atoms[key])
+        return atoms

@@ -5,10 +5,11 @@ import re
 import pytest
 from django.core import mail
 from django.test import Client
+from django_tenants.utils import tenant_context
 
 from accounts.models import STAFF_ROLES, Role
 from accounts.permissions import CAPABILITIES, has_capability
-from tests.conftest import ALPHA_PEOPLE, PASSWORD, login
+from tests.conftest import ALPHA_PEOPLE, PASSWORD, host_of, login
 
 
 def test_login_is_by_email_case_insensitively(alpha_client: Client) -> None:
@@ -93,6 +94,62 @@ def test_the_lockout_on_alpha_does_not_lock_beta(alpha_client: Client, beta_clie
     for _ in range(5):
         login(alpha_client, "bob@beta.test", "guess")
     assert login(beta_client, "bob@beta.test").status_code == 302
+
+
+PROXY = "10.0.0.1"  # our reverse proxy: every request reaches gunicorn from it
+
+
+def behind_proxy(forwarded_for: str) -> Client:
+    """A browser behind our one trusted proxy, which appends the address it saw to X-Forwarded-For."""
+    return Client(HTTP_HOST=host_of("alpha"), REMOTE_ADDR=PROXY, HTTP_X_FORWARDED_FOR=forwarded_for)
+
+
+def test_behind_a_proxy_the_lockout_is_the_real_clients_not_everyones(alpha, settings) -> None:  # type: ignore[no-untyped-def]
+    from axes.models import AccessAttempt, AccessLog
+
+    settings.TRUSTED_PROXY_COUNT = 1
+    attacker, colleague = behind_proxy("198.51.100.10"), behind_proxy("203.0.113.20")
+    for _ in range(5):
+        login(attacker, "anne@alpha.test", "not-her-password")
+    assert login(attacker, "anne@alpha.test", PASSWORD).status_code == 429
+    # Anne at her own desk still gets in: the proxy's address was never what axes counted.
+    assert login(colleague, "anne@alpha.test", PASSWORD).status_code == 302
+    with tenant_context(alpha):
+        attempts = AccessAttempt.objects.filter(username="anne@alpha.test")
+        assert list(attempts.values_list("ip_address", flat=True)) == ["198.51.100.10"]
+        assert list(AccessLog.objects.filter(username="anne@alpha.test").values_list("ip_address", flat=True)) == ["203.0.113.20"]
+        assert not AccessAttempt.objects.filter(ip_address=PROXY).exists() and not AccessLog.objects.filter(ip_address=PROXY).exists()
+
+
+def test_a_forged_forwarded_for_entry_neither_dodges_nor_aims_the_lockout(alpha, settings) -> None:  # type: ignore[no-untyped-def]
+    from axes.models import AccessAttempt
+
+    settings.TRUSTED_PROXY_COUNT = 1
+    # The attacker writes a different address of its own into X-Forwarded-For each time; the proxy
+    # appends the one it really saw, and only that rightmost hop is trusted.
+    for n in range(5):
+        login(behind_proxy(f"192.0.2.{n + 1}, 198.51.100.10"), "ari@alpha.test", "guess")
+    assert login(behind_proxy("192.0.2.99, 198.51.100.10"), "ari@alpha.test", PASSWORD).status_code == 429
+    assert login(behind_proxy("198.51.100.10"), "ari@alpha.test", PASSWORD).status_code == 429
+    # Naming the victim's address on the left did not lock the victim out either.
+    assert login(behind_proxy("203.0.113.20"), "ari@alpha.test", PASSWORD).status_code == 302
+    with tenant_context(alpha):
+        assert list(AccessAttempt.objects.filter(username="ari@alpha.test").values_list("ip_address", flat=True)) == [
+            "198.51.100.10"]
+
+
+def test_without_a_trusted_proxy_forwarded_for_is_ignored(alpha, settings) -> None:  # type: ignore[no-untyped-def]
+    from axes.models import AccessAttempt
+
+    settings.TRUSTED_PROXY_COUNT = 0
+    for n in range(5):
+        login(Client(HTTP_HOST=host_of("alpha"), REMOTE_ADDR="198.51.100.30", HTTP_X_FORWARDED_FOR=f"192.0.2.{n}"),
+              "amos@alpha.test", "guess")
+    again = Client(HTTP_HOST=host_of("alpha"), REMOTE_ADDR="198.51.100.30", HTTP_X_FORWARDED_FOR="192.0.2.200")
+    assert login(again, "amos@alpha.test", PASSWORD).status_code == 429
+    with tenant_context(alpha):
+        assert list(AccessAttempt.objects.filter(username="amos@alpha.test").values_list("ip_address", flat=True)) == [
+            "198.51.100.30"]
 
 
 def test_one_permission_map_covers_every_role() -> None:

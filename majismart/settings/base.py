@@ -247,10 +247,11 @@ AXES_USERNAME_FORM_FIELD = "username"
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
-# Behind N trusted reverse proxies (docker-compose: 1) the client's address is taken from
-# X-Forwarded-For, so one attacker cannot lock everyone out by sharing the proxy's address.
-AXES_IPWARE_PROXY_COUNT = TRUSTED_PROXY_COUNT or None
-AXES_IPWARE_META_PRECEDENCE_ORDER = ["HTTP_X_FORWARDED_FOR", "REMOTE_ADDR"] if AXES_IPWARE_PROXY_COUNT else ["REMOTE_ADDR"]
+# The client's address by the project's one rule (REMOTE_ADDR, or behind TRUSTED_PROXY_COUNT proxies
+# of ours the hop that many from the right of X-Forwarded-For): without it axes (no django-ipware
+# here) would record the proxy's address, and five wrong passwords from anyone would lock a user
+# out for everyone; entries further left are the caller's own words and cannot dodge a lockout.
+AXES_CLIENT_IP_CALLABLE = "accounts.middleware.client_ip"
 
 # --- encryption of personal data --------------------------------------------------------
 # Comma-separated Fernet keys; the first encrypts, all decrypt (rotate by prepending a new one).
@@ -326,7 +327,7 @@ USE_TZ = True
 
 # --- static, media ----------------------------------------------------------------------
 STATIC_URL = "/static/"
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles")))  # collectstatic's output
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = BASE_DIR / env.str("MEDIA_DIR", default="media")
 MEDIA_URL = "/media/"
@@ -366,20 +367,34 @@ SPECTACULAR_SETTINGS = {
 }
 
 # --- logging ----------------------------------------------------------------------------
+# Every handler redacts (majismart/log_redaction.py, the rule gunicorn's logs use too): no callback
+# token, pay link or other credential in a path, and no query-string value (dashboard searches by
+# phone or national ID number), reaches a log line, whichever logger wrote it.
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"tenant": {"()": "django_tenants.log.TenantContextFilter"}},
+    "filters": {"tenant": {"()": "django_tenants.log.TenantContextFilter"},
+                "redact": {"()": "majismart.log_redaction.RedactFilter"}},
     "formatters": {
-        "tenant": {"format": "%(asctime)s %(levelname)s [%(schema_name)s] %(name)s: %(message)s"}
+        "tenant": {"format": "%(asctime)s %(levelname)s [%(schema_name)s] %(name)s: %(message)s"},
+        "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["tenant"], "formatter": "tenant"}
+        "console": {"class": "logging.StreamHandler", "filters": ["tenant", "redact"], "formatter": "tenant"},
+        "django.server": {"class": "logging.StreamHandler", "filters": ["redact"], "formatter": "django.server"},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
-    # WeasyPrint logs every step of every page at INFO; fontTools names each table it drops.
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "weasyprint": {"level": "WARNING"},
-                "fontTools": {"level": "ERROR"}},
+    "loggers": {
+        # Django's default handlers for django.* (a second, unredacted copy on the console in DEBUG;
+        # mail to ADMINS, none configured, with the request's query string) replaced: its records
+        # (django.request, django.security.*) reach the root's console. runserver's own access lines
+        # keep their handler and format, redacted.
+        "django": {"handlers": [], "level": "INFO"},
+        "django.server": {"handlers": ["django.server"], "level": "INFO", "propagate": False},
+        # WeasyPrint logs every step of every page at INFO; fontTools names each table it drops.
+        "django.db.backends": {"level": "WARNING"}, "weasyprint": {"level": "WARNING"},
+        "fontTools": {"level": "ERROR"},
+    },
 }
 
 # --- cookies ----------------------------------------------------------------------------
