@@ -38,6 +38,7 @@ from billing.selectors import (
 from billing.services import adjustment_post, clean_tariff, credit_note_create, tariff_create
 from clients.models import Client
 from majismart.api import Pagination
+from majismart.openapi import BAD_REQUEST
 
 
 class BlockSerializer(serializers.Serializer):
@@ -60,11 +61,12 @@ class TariffSerializer(serializers.Serializer):
 
 class TariffListCreateApi(APIView):
     required_capability = {"GET": "billing.view", "POST": "billing.manage_tariffs"}
+    pagination_class = Pagination
 
     @extend_schema(responses=TariffSerializer(many=True))
     def get(self, request: Request) -> Response:
         qs = Tariff.objects.select_related("category").prefetch_related("blocks").order_by("category__code", "-effective_from")
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(TariffSerializer(page, many=True).data)
 
@@ -80,6 +82,14 @@ class TariffListCreateApi(APIView):
         return Response(TariffSerializer(tariff).data, status=status.HTTP_201_CREATED)
 
 
+class StatementEntrySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    kind = serializers.CharField()
+    reference = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    balance = serializers.DecimalField(max_digits=12, decimal_places=2)
+
+
 class ClientStatementApi(APIView):
     """`{balance, entries: [{date, kind, reference, amount, balance}]}` (shared/API.md)."""
 
@@ -87,7 +97,7 @@ class ClientStatementApi(APIView):
 
     @extend_schema(responses=inline_serializer("Statement", {
         "balance": serializers.DecimalField(max_digits=12, decimal_places=2),
-        "entries": serializers.ListField(child=serializers.DictField())}))
+        "entries": StatementEntrySerializer(many=True)}))
     def get(self, request: Request, pk: int) -> Response:
         client = get_object_or_404(Client, pk=pk)
         audit(actor=request.user, action="statement.exported", object_repr=client.account_number, target=client,
@@ -126,10 +136,11 @@ class BillingRunListCreateApi(APIView):
     """`POST {period}` → 201 with the new draft, or 200 with the existing run of that period."""
 
     required_capability = {"GET": "billing.view", "POST": "billing.run"}
+    pagination_class = Pagination
 
     @extend_schema(responses=BillingRunSerializer(many=True))
     def get(self, request: Request) -> Response:
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(BillingRun.objects.order_by("-period"), request, view=self)
         return paginator.get_paginated_response(BillingRunSerializer(page, many=True).data)
 
@@ -201,10 +212,12 @@ def _invoices() -> QuerySet[Invoice]:
 
 class InvoiceListApi(APIView):
     required_capability = "billing.view"
+    pagination_class = Pagination
 
     @extend_schema(parameters=[
         OpenApiParameter("client", int), OpenApiParameter("period", str, description="YYYY-MM"),
-        OpenApiParameter("status", str, enum=[s for s, _ in INVOICE_STATES])], responses=InvoiceSerializer(many=True))
+        OpenApiParameter("status", str, enum=[s for s, _ in INVOICE_STATES])],
+        responses={200: InvoiceSerializer(many=True), 400: BAD_REQUEST})
     def get(self, request: Request) -> Response:
         q = request.query_params
         errors = {}
@@ -218,7 +231,7 @@ class InvoiceListApi(APIView):
             raise serializers.ValidationError(errors)
         qs = invoice_search(client=q.get("client", ""), period=q.get("period", ""), state=q.get("status", ""))
         qs = qs.select_related(None).select_related("client").prefetch_related("lines")
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(InvoiceSerializer(page, many=True).data)
 
@@ -272,10 +285,11 @@ class CreditNoteListCreateApi(APIView):
     """Credit notes void an issued invoice in full or in part (`{invoice, amount, reason}`)."""
 
     required_capability = {"GET": "billing.view", "POST": "billing.run"}
+    pagination_class = Pagination
 
     @extend_schema(responses=CreditNoteSerializer(many=True))
     def get(self, request: Request) -> Response:
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(CreditNote.objects.order_by("-id"), request, view=self)
         return paginator.get_paginated_response(CreditNoteSerializer(page, many=True).data)
 
