@@ -82,12 +82,17 @@ class TariffListCreateApi(APIView):
         return Response(TariffSerializer(tariff).data, status=status.HTTP_201_CREATED)
 
 
+def _running_balance() -> serializers.DecimalField:
+    # A sum of ledger entries, each within 12 digits: the sum itself has no such bound.
+    return serializers.DecimalField(max_digits=None, decimal_places=2)
+
+
 class StatementEntrySerializer(serializers.Serializer):
     date = serializers.DateField()
     kind = serializers.CharField()
     reference = serializers.CharField()
     amount = serializers.DecimalField(max_digits=12, decimal_places=2)
-    balance = serializers.DecimalField(max_digits=12, decimal_places=2)
+    balance = _running_balance()
 
 
 class ClientStatementApi(APIView):
@@ -96,7 +101,7 @@ class ClientStatementApi(APIView):
     required_capability = "billing.view"
 
     @extend_schema(responses=inline_serializer("Statement", {
-        "balance": serializers.DecimalField(max_digits=12, decimal_places=2),
+        "balance": _running_balance(),
         "entries": StatementEntrySerializer(many=True)}))
     def get(self, request: Request, pk: int) -> Response:
         client = get_object_or_404(Client, pk=pk)
@@ -123,7 +128,7 @@ class BillingRunSerializer(serializers.Serializer):
 
 
 class PeriodInput(serializers.Serializer):
-    period = serializers.CharField(help_text="YYYY-MM")
+    period = serializers.RegexField(r"^\d{4}-\d{2}$", help_text="YYYY-MM")
 
 
 def _json_object(request: Request) -> dict:
@@ -316,8 +321,7 @@ class ClientAdjustmentApi(APIView):
 
     @extend_schema(request=AdjustmentInput, responses={201: inline_serializer("Adjustment", {
         "date": serializers.DateField(), "kind": serializers.CharField(), "reference": serializers.CharField(),
-        "amount": serializers.DecimalField(max_digits=12, decimal_places=2), "balance": serializers.DecimalField(
-            max_digits=12, decimal_places=2)})})
+        "amount": serializers.DecimalField(max_digits=12, decimal_places=2), "balance": _running_balance()})})
     def post(self, request: Request, pk: int) -> Response:
         client = get_object_or_404(Client, pk=pk)
         data = _json_object(request)
