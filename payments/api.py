@@ -68,7 +68,10 @@ def _clean(data: object) -> tuple[dict, dict[str, list[str]]]:
     raw_time = data.get("paid_at")
     paid_at: datetime | None = timezone.now()
     if raw_time:
-        paid_at = parse_datetime(str(raw_time))
+        try:
+            paid_at = parse_datetime(str(raw_time))
+        except ValueError:  # well formed but impossible (minute 99, 30 February)
+            paid_at = None
         if paid_at is None:
             errors["paid_at"] = ["Give a date and time in ISO 8601, e.g. 2026-11-02T10:30:00+03:00."]
         elif timezone.is_naive(paid_at):

@@ -95,3 +95,11 @@ def test_a_path_under_the_api_that_does_not_exist_is_a_json_404(alpha_api: APICl
 def test_a_page_past_the_end_is_the_documented_404(alpha_api: APIClient) -> None:
     response = alpha_api.get("/api/v1/clients/", {"page": 999})
     assert response.status_code == 404 and response.json() == {"detail": "Invalid page."}
+
+
+def test_an_impossible_payment_time_is_a_400_not_a_500(alpha_api: APIClient) -> None:
+    # Found by `make contract`: a well-formed but impossible time reached datetime() and answered 500.
+    response = alpha_api.post("/api/v1/payments/", {"client": 1, "amount": "10.00", "method": "cash",
+                                                   "reference": "R1", "paid_at": "2024-01-01T12:99:00Z"},
+                              format="json")
+    assert response.status_code == 400 and "paid_at" in response.json()
