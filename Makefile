@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast bench browser lint clean
+.PHONY: help install run test test-fast contract bench browser lint clean
 
 help:  ## list the recipes
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -35,6 +35,9 @@ test: install browser  ## run the whole test suite (real PostgreSQL, Redis, Cele
 
 test-fast: install  ## the suite without browser tests
 	$(PY) -m pytest -q -m "not e2e"
+
+contract: install  ## the REST API against its OpenAPI schema: schemathesis on a real server (a few minutes)
+	$(PY) -m majismart.contract
 
 bench: install  ## performance benchmarks (ratios against in-process baselines)
 	$(PY) bench/run.py

@@ -38,6 +38,7 @@ from billing.selectors import (
 from billing.services import adjustment_post, clean_tariff, credit_note_create, tariff_create
 from clients.models import Client
 from majismart.api import Pagination
+from majismart.openapi import BAD_REQUEST
 
 
 class BlockSerializer(serializers.Serializer):
@@ -60,11 +61,12 @@ class TariffSerializer(serializers.Serializer):
 
 class TariffListCreateApi(APIView):
     required_capability = {"GET": "billing.view", "POST": "billing.manage_tariffs"}
+    pagination_class = Pagination
 
     @extend_schema(responses=TariffSerializer(many=True))
     def get(self, request: Request) -> Response:
         qs = Tariff.objects.select_related("category").prefetch_related("blocks").order_by("category__code", "-effective_from")
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(TariffSerializer(page, many=True).data)
 
@@ -80,14 +82,27 @@ class TariffListCreateApi(APIView):
         return Response(TariffSerializer(tariff).data, status=status.HTTP_201_CREATED)
 
 
+def _running_balance() -> serializers.DecimalField:
+    # A sum of ledger entries, each within 12 digits: the sum itself has no such bound.
+    return serializers.DecimalField(max_digits=None, decimal_places=2)
+
+
+class StatementEntrySerializer(serializers.Serializer):
+    date = serializers.DateField()
+    kind = serializers.CharField()
+    reference = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    balance = _running_balance()
+
+
 class ClientStatementApi(APIView):
     """`{balance, entries: [{date, kind, reference, amount, balance}]}` (shared/API.md)."""
 
     required_capability = "billing.view"
 
     @extend_schema(responses=inline_serializer("Statement", {
-        "balance": serializers.DecimalField(max_digits=12, decimal_places=2),
-        "entries": serializers.ListField(child=serializers.DictField())}))
+        "balance": _running_balance(),
+        "entries": StatementEntrySerializer(many=True)}))
     def get(self, request: Request, pk: int) -> Response:
         client = get_object_or_404(Client, pk=pk)
         audit(actor=request.user, action="statement.exported", object_repr=client.account_number, target=client,
@@ -113,7 +128,7 @@ class BillingRunSerializer(serializers.Serializer):
 
 
 class PeriodInput(serializers.Serializer):
-    period = serializers.CharField(help_text="YYYY-MM")
+    period = serializers.RegexField(r"^\d{4}-\d{2}$", help_text="YYYY-MM")
 
 
 def _json_object(request: Request) -> dict:
@@ -126,10 +141,11 @@ class BillingRunListCreateApi(APIView):
     """`POST {period}` → 201 with the new draft, or 200 with the existing run of that period."""
 
     required_capability = {"GET": "billing.view", "POST": "billing.run"}
+    pagination_class = Pagination
 
     @extend_schema(responses=BillingRunSerializer(many=True))
     def get(self, request: Request) -> Response:
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(BillingRun.objects.order_by("-period"), request, view=self)
         return paginator.get_paginated_response(BillingRunSerializer(page, many=True).data)
 
@@ -201,10 +217,12 @@ def _invoices() -> QuerySet[Invoice]:
 
 class InvoiceListApi(APIView):
     required_capability = "billing.view"
+    pagination_class = Pagination
 
     @extend_schema(parameters=[
         OpenApiParameter("client", int), OpenApiParameter("period", str, description="YYYY-MM"),
-        OpenApiParameter("status", str, enum=[s for s, _ in INVOICE_STATES])], responses=InvoiceSerializer(many=True))
+        OpenApiParameter("status", str, enum=[s for s, _ in INVOICE_STATES])],
+        responses={200: InvoiceSerializer(many=True), 400: BAD_REQUEST})
     def get(self, request: Request) -> Response:
         q = request.query_params
         errors = {}
@@ -218,7 +236,7 @@ class InvoiceListApi(APIView):
             raise serializers.ValidationError(errors)
         qs = invoice_search(client=q.get("client", ""), period=q.get("period", ""), state=q.get("status", ""))
         qs = qs.select_related(None).select_related("client").prefetch_related("lines")
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(InvoiceSerializer(page, many=True).data)
 
@@ -272,10 +290,11 @@ class CreditNoteListCreateApi(APIView):
     """Credit notes void an issued invoice in full or in part (`{invoice, amount, reason}`)."""
 
     required_capability = {"GET": "billing.view", "POST": "billing.run"}
+    pagination_class = Pagination
 
     @extend_schema(responses=CreditNoteSerializer(many=True))
     def get(self, request: Request) -> Response:
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(CreditNote.objects.order_by("-id"), request, view=self)
         return paginator.get_paginated_response(CreditNoteSerializer(page, many=True).data)
 
@@ -302,8 +321,7 @@ class ClientAdjustmentApi(APIView):
 
     @extend_schema(request=AdjustmentInput, responses={201: inline_serializer("Adjustment", {
         "date": serializers.DateField(), "kind": serializers.CharField(), "reference": serializers.CharField(),
-        "amount": serializers.DecimalField(max_digits=12, decimal_places=2), "balance": serializers.DecimalField(
-            max_digits=12, decimal_places=2)})})
+        "amount": serializers.DecimalField(max_digits=12, decimal_places=2), "balance": _running_balance()})})
     def post(self, request: Request, pk: int) -> Response:
         client = get_object_or_404(Client, pk=pk)
         data = _json_object(request)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -76,8 +76,13 @@ def _out(request: Request, client: Client | list[Client] | QuerySet[Client], man
 
 class ClientListCreateApi(APIView):
     required_capability = {"GET": "clients.view", "POST": "clients.manage"}
+    pagination_class = Pagination
 
-    @extend_schema(responses=ClientOutput(many=True))
+    @extend_schema(responses=ClientOutput(many=True), parameters=[
+        OpenApiParameter("search", str, description="Whole words of the name, the start of the account number, "
+                                                    "or a phone number"),
+        OpenApiParameter("status", str), OpenApiParameter("category", str, description="Category code"),
+        OpenApiParameter("zone", str, description="Zone code")])
     def get(self, request: Request) -> Response:
         qs = client_search(
             query=request.query_params.get("search", ""),
@@ -85,7 +90,7 @@ class ClientListCreateApi(APIView):
             category=request.query_params.get("category", ""),
             zone=request.query_params.get("zone", ""),
         )
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         # One row per request (not per client), with the ids it returned; search words are not kept.
         audit(actor=request.user, action="clients.listed", object_repr=f"{len(page)} clients returned",

@@ -1,8 +1,9 @@
-from django.urls import path
+from django.urls import path, re_path
 
 from accounts import api as accounts_api
 from billing import api as billing_api
 from clients import api as clients_api
+from majismart.api import not_found
 from meters import api as meters_api
 from notifications import api as notifications_api
 from payments import api as payments_api
@@ -33,4 +34,8 @@ urlpatterns = [
     path("clients/<int:pk>/pay-link/", payments_api.PayLinkApi.as_view(), name="api-client-pay-link"),
     path("messages/", notifications_api.MessageListApi.as_view(), name="api-messages"),
     path("clients/<int:pk>/adjustments/", billing_api.ClientAdjustmentApi.as_view(), name="api-client-adjustments"),
+    # Last: an id that is not a number (`/clients/abc/`) or a path the API has not is the API's
+    # 404 (`{"detail": ...}`, JSON) rather than the site's HTML page. Only paths ending in "/", so
+    # that CommonMiddleware still redirects `/clients` to `/clients/`.
+    re_path(r"^[\s\S]*/\Z", not_found),
 ]

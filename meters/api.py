@@ -3,7 +3,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -30,13 +30,14 @@ class MeterSerializer(serializers.Serializer):
 
 class MeterListCreateApi(APIView):
     required_capability = {"GET": "clients.view", "POST": "meters.manage"}
+    pagination_class = Pagination
 
-    @extend_schema(responses=MeterSerializer(many=True))
+    @extend_schema(responses=MeterSerializer(many=True), parameters=[OpenApiParameter("client", int)])
     def get(self, request: Request) -> Response:
         qs = Meter.objects.order_by("serial")
         if client := request.query_params.get("client"):
             qs = qs.filter(client_id=client) if client.isdigit() else qs.none()
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(MeterSerializer(page, many=True).data)
 
@@ -62,17 +63,28 @@ class MeterDetailApi(APIView):
         return Response(MeterSerializer(get_object_or_404(Meter, pk=pk)).data)
 
 
-ReadingIn = inline_serializer("ReadingIn", {
-    "meter": serializers.CharField(help_text="Meter serial"),
-    "value": serializers.DecimalField(max_digits=12, decimal_places=3, help_text="m³"),
-    "read_at": serializers.DateTimeField(),
-    "reason": serializers.ChoiceField(choices=["", "rollover", "replacement"], required=False),
-    "note": serializers.CharField(required=False),
-})
+class ReadingIn(serializers.Serializer):
+    """Documents one reading; values are checked by `readings_record`."""
+
+    meter = serializers.CharField(help_text="Meter serial")
+    value = serializers.DecimalField(max_digits=12, decimal_places=3, help_text="m³")
+    read_at = serializers.DateTimeField()
+    reason = serializers.ChoiceField(choices=["", "rollover", "replacement"], required=False)
+    note = serializers.CharField(required=False)
+
+
 ReadingOut = inline_serializer("ReadingOut", {
-    "id": serializers.IntegerField(), "consumption": serializers.CharField(allow_null=True),
+    "id": serializers.IntegerField(), "meter": serializers.CharField(help_text="Meter serial"),
+    "value": serializers.DecimalField(max_digits=12, decimal_places=3), "read_at": serializers.DateTimeField(),
+    "consumption": serializers.CharField(allow_null=True),
     "status": serializers.CharField(), "flags": serializers.ListField(child=serializers.CharField()),
 })
+
+
+class ReadingBulkError(serializers.Serializer):
+    index = serializers.IntegerField(help_text="Position of the reading in the list sent")
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
+                                   help_text='`{"field": ["message"]}`')
 
 
 def _reading_out(reading: Reading) -> dict:
@@ -105,10 +117,9 @@ class ReadingCreateApi(APIView):
 class ReadingBulkApi(APIView):
     required_capability = "readings.record"
 
-    @extend_schema(request=inline_serializer("ReadingBulkIn", {"items": serializers.ListField(child=ReadingIn)}),
-                   responses=inline_serializer("ReadingBulkOut", {
-                       "created": serializers.IntegerField(), "unchanged": serializers.IntegerField(),
-                       "errors": serializers.ListField(child=serializers.DictField())}))
+    @extend_schema(request=ReadingIn(many=True), responses=inline_serializer("ReadingBulkOut", {
+        "created": serializers.IntegerField(), "unchanged": serializers.IntegerField(),
+        "errors": ReadingBulkError(many=True)}))
     def post(self, request: Request) -> Response:
         items = request.data
         if not isinstance(items, list):

@@ -34,10 +34,11 @@ class MessageSerializer(serializers.Serializer):
 
 class MessageListApi(APIView):
     required_capability = "messages.view"
+    pagination_class = Pagination
 
     @extend_schema(responses=MessageSerializer(many=True), parameters=[
         OpenApiParameter(name, str, required=False) for name in ("client", "status", "channel", "event", "from", "to")])
     def get(self, request: Request) -> Response:
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(message_search(request.query_params), request, view=self)
         return paginator.get_paginated_response(MessageSerializer(page, many=True).data)

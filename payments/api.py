@@ -5,7 +5,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -68,7 +68,10 @@ def _clean(data: object) -> tuple[dict, dict[str, list[str]]]:
     raw_time = data.get("paid_at")
     paid_at: datetime | None = timezone.now()
     if raw_time:
-        paid_at = parse_datetime(str(raw_time))
+        try:
+            paid_at = parse_datetime(str(raw_time))
+        except ValueError:  # well formed but impossible (minute 99, 30 February)
+            paid_at = None
         if paid_at is None:
             errors["paid_at"] = ["Give a date and time in ISO 8601, e.g. 2026-11-02T10:30:00+03:00."]
         elif timezone.is_naive(paid_at):
@@ -84,11 +87,12 @@ class PaymentListCreateApi(APIView):
     payment listed with its allocations."""
 
     required_capability = {"GET": "payments.view", "POST": "payments.record"}
+    pagination_class = Pagination
 
     @extend_schema(responses=PaymentSerializer(many=True))
     def get(self, request: Request) -> Response:
         qs = Payment.objects.prefetch_related("allocations__invoice").order_by("-paid_at", "-id")
-        paginator = Pagination()
+        paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(PaymentSerializer(page, many=True).data)
 
@@ -140,6 +144,9 @@ class PayLinkApi(APIView):
 
     required_capability = "payments.view"
 
+    @extend_schema(responses=inline_serializer("PayLink", {
+        "client": serializers.IntegerField(), "account_number": serializers.CharField(),
+        "url": serializers.URLField(), "expires_in_days": serializers.IntegerField()}))
     def get(self, request: Request, pk: int) -> Response:
         from django.conf import settings
         from django.shortcuts import get_object_or_404
