@@ -104,6 +104,9 @@ class ReadingCreateApi(APIView):
 
 class ReadingBulkApi(APIView):
     required_capability = "readings.record"
+    # A NUL in one reading is that row's error (API.md: valid rows kept, invalid rows reported),
+    # not the whole batch's: readings_record reports it with the field at fault.
+    nul_checked_by_view = True
 
     @extend_schema(request=inline_serializer("ReadingBulkIn", {"items": serializers.ListField(child=ReadingIn)}),
                    responses=inline_serializer("ReadingBulkOut", {
