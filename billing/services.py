@@ -15,6 +15,7 @@ from django.utils import timezone
 from accounts.services import audit
 from billing.models import BillingSettings, CreditNote, Invoice, LedgerEntry, Tariff, TariffBlock
 from clients.models import Category, Client
+from majismart.badinput import MSG_NUL, NUL, nul_errors
 
 MSG_BLOCKS_EMPTY = "Give at least one block; the last one has no upper limit."
 MSG_BLOCKS_ORDER = "Block limits must increase, and only the last block may be open-ended."
@@ -39,8 +40,10 @@ def _amount(raw: object, field: str, errors: dict[str, list[str]], *, places: in
 
 def clean_tariff(data: dict[str, object]) -> tuple[dict[str, object], dict[str, list[str]]]:
     """The fields of a tariff version and its blocks, checked; shared by the API and the page."""
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[str]] = nul_errors(data)
     out: dict[str, object] = {}
+    if errors:  # before any lookup: the database cannot compare text holding a NUL
+        return out, errors
     for name in ("code", "name"):
         value = str(data.get(name) or "").strip()
         if not value:
@@ -153,6 +156,8 @@ def _reason(raw: object) -> str:
     reason = str(raw or "").strip()
     if not reason:
         raise ValidationError({"reason": [MSG_CREDIT_REASON]})
+    if NUL in reason:
+        raise ValidationError({"reason": [MSG_NUL]})
     return reason[:300]
 
 

@@ -116,6 +116,9 @@ class ReadingCreateApi(APIView):
 
 class ReadingBulkApi(APIView):
     required_capability = "readings.record"
+    # A NUL in one reading is that row's error (API.md: valid rows kept, invalid rows reported),
+    # not the whole batch's: readings_record reports it with the field at fault.
+    nul_checked_by_view = True
 
     @extend_schema(request=ReadingIn(many=True), responses=inline_serializer("ReadingBulkOut", {
         "created": serializers.IntegerField(), "unchanged": serializers.IntegerField(),

@@ -33,6 +33,7 @@ from meters.validation import (
     MSG_UNKNOWN_METER,
     THOUSANDS_RE,
     VALUE_RE,
+    has_nul,
     local_day,
     parse_reading,
     time_text,
@@ -241,6 +242,11 @@ SELECT (SELECT count(*) FROM stored), (SELECT count(*) FROM stored WHERE status 
 def _stage_rows(cursor, raw_rows: Sequence[dict[str, object]]) -> None:  # type: ignore[no-untyped-def]
     with cursor.copy("COPY tmp_raw (idx, serial, value_raw, read_at_raw, reason_raw, note_raw) FROM STDIN") as copy:
         for i, raw in enumerate(raw_rows):
+            if has_nul(raw):
+                # COPY cannot carry it: staged blank, so the row fails parsing and is reported
+                # (parse_reading names the field) while the other rows go on.
+                copy.write_row((i, "", "", "", "", ""))
+                continue
             copy.write_row((i, str(raw.get("meter") or ""), value_text(raw.get("value")),
                             time_text(raw.get("read_at")), str(raw.get("reason") or ""),
                             str(raw.get("note") or "")))

@@ -11,6 +11,8 @@ from zoneinfo import ZoneInfo
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
+from majismart.badinput import MSG_NUL, NUL
+
 NAIROBI = ZoneInfo("Africa/Nairobi")
 # A phone's clock a little ahead of the server's is not "the future".
 FUTURE_TOLERANCE = timedelta(minutes=5)
@@ -145,9 +147,22 @@ def parse_time(raw: object, now: datetime) -> datetime:
     return moment
 
 
+READING_FIELDS = ("meter", "value", "read_at", "reason", "note")
+
+
+def has_nul(raw: dict[str, object]) -> bool:
+    """Whether a reading's text holds a NUL character (PostgreSQL text cannot)."""
+    return any(NUL in str(raw.get(name) or "") for name in READING_FIELDS)
+
+
 def parse_reading(index: int, raw: dict[str, object], now: datetime) -> ParsedReading:
     serial = str(raw.get("meter") or "").strip().upper()
     parsed = ParsedReading(index=index, serial=serial, note=str(raw.get("note") or "")[:300])
+    if has_nul(raw):
+        for name in READING_FIELDS:
+            if NUL in str(raw.get(name) or ""):
+                parsed.error(name, MSG_NUL)
+        return parsed
     if not serial:
         parsed.error("meter", MSG_METER_REQUIRED)
     try:

@@ -14,7 +14,11 @@ from rest_framework.views import APIView
 from clients.models import Client
 from majismart.api import Pagination
 from payments.models import Payment
-from payments.services import payment_record
+from payments.services import EARLIEST_PAYMENT, payment_record
+
+MSG_PAID_AT_FORMAT = "Give a date and time in ISO 8601, e.g. 2026-11-02T10:30:00+03:00."
+MSG_PAID_AT_FUTURE = "A payment cannot be in the future."
+MSG_PAID_AT_EARLY = "A payment cannot be dated before 1 Jan 2000: check the year."
 
 
 class AllocationSerializer(serializers.Serializer):
@@ -70,14 +74,17 @@ def _clean(data: object) -> tuple[dict, dict[str, list[str]]]:
     if raw_time:
         try:
             paid_at = parse_datetime(str(raw_time))
-        except ValueError:  # well formed but impossible (minute 99, 30 February)
+        except ValueError:  # the right shape, but no such moment: 2024-02-30, 12:99
             paid_at = None
         if paid_at is None:
-            errors["paid_at"] = ["Give a date and time in ISO 8601, e.g. 2026-11-02T10:30:00+03:00."]
+            errors["paid_at"] = [MSG_PAID_AT_FORMAT]
         elif timezone.is_naive(paid_at):
             paid_at = timezone.make_aware(paid_at)
         if paid_at and paid_at > timezone.now():
-            errors["paid_at"] = ["A payment cannot be in the future."]
+            errors["paid_at"] = [MSG_PAID_AT_FUTURE]
+        elif paid_at and paid_at < EARLIEST_PAYMENT:
+            # Year 1 would be stored, then break every page and PDF showing it in Nairobi time.
+            errors["paid_at"] = [MSG_PAID_AT_EARLY]
     out["paid_at"] = paid_at
     return out, errors
 

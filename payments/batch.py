@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from billing.models import LedgerEntry
 from majismart import crypto
+from majismart.badinput import printable
 from payments.models import Allocation, CallbackInbox, Payment
 from payments.receivers import receipts_queue
 from payments.services import (
@@ -26,11 +27,11 @@ from payments.services import (
     _close_waiting_request,
     _receipt,
     _sealed,
-    _trans_time,
     allocate_oldest_first,
     inbox_process,
     open_balances,
     payer_name,
+    trans_time_or_held,
 )
 
 log = logging.getLogger(__name__)
@@ -49,9 +50,10 @@ class _Row:
     client_id: int | None = None
     status: str = CallbackInbox.Status.PROCESSED
     note: str = ""
+    held: bool = False  # for review in reconciliation, whatever account it names
 
 
-def _opened(inbox_id: int, stored: str) -> _Row:
+def _opened(inbox_id: int, stored: str, received: datetime) -> _Row:
     """A stored body, decrypted and read. One no configured key opens is flagged as such; the
     sweeper puts it back in the queue once the keys open it (payments.services.inbox_reopen_decryptable)."""
     try:
@@ -65,21 +67,22 @@ def _opened(inbox_id: int, stored: str) -> _Row:
         else:  # stored by something other than the endpoint, not as a token
             row.note = f"Could not be read: {exc}"[:300]
         return row
-    return _parse(inbox_id, body)
+    return _parse(inbox_id, body, received)
 
 
-def _parse(inbox_id: int, body: str) -> _Row:
+def _parse(inbox_id: int, body: str, received: datetime) -> _Row:
     row = _Row(inbox_id)
     try:
         data = json.loads(body)
         row.receipt = _receipt(data["TransID"])
         row.amount = _amount(data["TransAmount"])
-        row.paid_at = _trans_time(str(data["TransTime"]))
-    except (ValueError, KeyError, TypeError, InvalidOperation) as exc:
+        row.paid_at, row.note = trans_time_or_held(data.get("TransTime"), received)
+    except (ValueError, KeyError, TypeError, InvalidOperation, AttributeError) as exc:
         row.status, row.note = CallbackInbox.Status.INVALID, f"Could not be read: {type(exc).__name__} {exc}"[:300]
         return row
-    row.reference = str(data.get("BillRefNumber") or "")[:64]
-    row.payer = str(data.get("MSISDN") or "")[:120]
+    row.held = bool(row.note)
+    row.reference = printable(str(data.get("BillRefNumber") or ""))[:64]
+    row.payer = printable(str(data.get("MSISDN") or ""))[:120]
     row.name = payer_name(data)[:200]
     return row
 
@@ -101,11 +104,11 @@ def process_confirmations(limit: int = BATCH) -> int:
 def _process(limit: int) -> int:
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT id, body FROM payments_callbackinbox WHERE kind = %s AND status = %s "
+            "SELECT id, body, received FROM payments_callbackinbox WHERE kind = %s AND status = %s "
             "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
             [CallbackInbox.Kind.C2B_CONFIRMATION, CallbackInbox.Status.RECEIVED, limit])
         # Bodies are stored encrypted (payments.services.confirmation_store): decrypted here, in bulk.
-        rows = [_opened(i, body) for i, body in cursor.fetchall()]
+        rows = [_opened(i, body, received) for i, body, received in cursor.fetchall()]
     if not rows:
         return 0
     good = [r for r in rows if r.status != CallbackInbox.Status.INVALID]
@@ -118,7 +121,7 @@ def _process(limit: int) -> int:
                            "WHERE upper(account_number) = ANY(%s) AND status <> 'closed'", [wanted])
             accounts = dict(cursor.fetchall())
     for r in good:
-        r.client_id = accounts.get(r.reference.strip().upper())
+        r.client_id = None if r.held else accounts.get(r.reference.strip().upper())
     clients = sorted({r.client_id for r in good if r.client_id})
     if clients:  # one payment of a client at a time, as one by one (and in id order: no deadlocks)
         with connection.cursor() as cursor:
@@ -188,4 +191,4 @@ def _mark(rows: list[_Row]) -> None:
         cursor.execute(
             "UPDATE payments_callbackinbox i SET status = v.status, note = v.note, processed = %s FROM (VALUES "
             + ", ".join(["(%s::bigint, %s, %s)"] * len(rows)) + ") AS v(id, status, note) WHERE i.id = v.id",
-            [now, *[x for r in rows for x in (r.inbox_id, r.status, r.note)]])
+            [now, *[x for r in rows for x in (r.inbox_id, r.status, printable(r.note)[:300])]])

@@ -31,11 +31,12 @@ from majismart.urls import domain_url
 from payments import daraja
 from payments.models import CallbackInbox, Payment, PaymentRequest, PaymentSettings
 from payments.services import (
-    NAIROBI,
     _amount,
     _receipt,
+    _trans_time,
     inbox_mark,
     payment_assign_to,
+    payment_plausible_or_now,
     payment_record,
 )
 
@@ -160,6 +161,16 @@ def stk_start(*, client: Client, phone: str, amount: object, source: str = Payme
 WAITING = "waiting"
 
 
+def _transaction_date(raw: object, received: datetime) -> datetime:
+    """Daraja's TransactionDate; without one, or with one that is no possible date or is far
+    from today, the moment the result arrived (seconds after the payment): the request it
+    answers says who paid, so the payment is still the payer's."""
+    try:
+        return _trans_time(str(raw or ""))
+    except ValueError:
+        return received
+
+
 def stk_callback_process(inbox: CallbackInbox) -> str:
     """One stored STK result: the payment (one per MpesaReceiptNumber) or the failure, told in
     words a payer understands. A result that beats its own request's commit waits a little."""
@@ -177,9 +188,7 @@ def stk_callback_process(inbox: CallbackInbox) -> str:
                 raise TypeError("CallbackMetadata.Item is not a list of items")
             items = {str(i.get("Name")): i.get("Value") for i in raw_items}  # by Name, never by position
             receipt = _receipt(items["MpesaReceiptNumber"])
-            stamp = str(items.get("TransactionDate") or "")
-            paid_at = (datetime.strptime(stamp, "%Y%m%d%H%M%S").replace(tzinfo=NAIROBI) if stamp
-                       else inbox.received)
+            paid_at = _transaction_date(items.get("TransactionDate"), inbox.received)
             phone = str(items.get("PhoneNumber") or "")
             paid = (receipt, _amount(items["Amount"]), paid_at, _mask(phone), phone)
     except (ValueError, KeyError, TypeError, InvalidOperation) as exc:
@@ -362,7 +371,11 @@ def paystack_charge_record(data: dict, *, inbox: CallbackInbox | None = None) ->
     amount = (Decimal(str(data.get("amount"))) / 100).quantize(Decimal("0.01"))
     if amount <= 0:
         return None, False, "amount is not positive"
-    paid_at = parse_datetime(str(data.get("paid_at") or data.get("paidAt") or "")) or timezone.now()
+    try:
+        paid_at = parse_datetime(str(data.get("paid_at") or data.get("paidAt") or ""))
+    except ValueError:  # well formed, but no date (2024-02-30)
+        paid_at = None
+    paid_at = payment_plausible_or_now(paid_at)
     request = (PaymentRequest.objects.select_for_update().select_related("client")
                .filter(channel=PaymentRequest.Channel.PAYSTACK, reference=reference).first())
     metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}

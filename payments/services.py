@@ -23,18 +23,38 @@ from billing.models import Invoice, LedgerEntry
 from billing.selectors import invoices_with_dues
 from clients.models import Client
 from majismart import crypto
+from majismart.badinput import MSG_NUL, NUL, printable
 from majismart.sql import quote_ident
 from payments.models import Allocation, CallbackInbox, Payment
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 logger = logging.getLogger(__name__)
 
+# A payment dated outside these bounds is a typing or a payload error, never a payment: refused
+# (manual payments) or not believed (callbacks). Far outside them (year 1) a date cannot even be
+# shown in Nairobi time, and one stored would break every page and PDF that lists it.
+EARLIEST_PAYMENT = datetime(2000, 1, 1, tzinfo=NAIROBI)
+LATEST_AHEAD = timedelta(days=365)
+
+
+def payment_time_plausible(moment: datetime, now: datetime | None = None) -> bool:
+    return EARLIEST_PAYMENT <= moment <= (now or timezone.now()) + LATEST_AHEAD
+
+
+def payment_plausible_or_now(moment: datetime | None) -> datetime:
+    """A provider's own time of a payment (Paystack's paid_at), or now when it has none that can
+    be believed: the money is real, its time is only what the provider said."""
+    now = timezone.now()
+    if moment is not None and timezone.is_naive(moment):
+        moment = timezone.make_aware(moment, timezone.UTC)  # Paystack writes UTC
+    return moment if moment is not None and payment_time_plausible(moment, now) else now
+
 
 def client_for_account(reference: str) -> Client | None:
     """The client (not closed) whose account number the payer typed (trimmed, any case): one lookup
     in the index on UPPER(account_number), for every callback."""
     reference = (reference or "").strip()
-    if not reference:
+    if not reference or NUL in reference:  # no account number holds one (nor can be compared to it)
         return None
     # A disconnected client still pays arrears; only a closed account takes no money.
     return (Client.objects.annotate(account_upper=Upper("account_number"))
@@ -153,7 +173,8 @@ def _sealed(value: str) -> str:
 
 
 def _kept(headers: dict[str, str]) -> dict[str, str]:
-    return {k.lower(): v for k, v in headers.items() if k.lower() in KEPT_HEADERS}
+    # printable: a jsonb value cannot hold \u0000.
+    return {k.lower(): printable(v) for k, v in headers.items() if k.lower() in KEPT_HEADERS}
 
 
 @lru_cache(maxsize=4096)
@@ -251,12 +272,35 @@ def inbox_store(*, kind: str, body: bytes, headers: dict[str, str], source_ip: s
 
 def payer_name(data: dict) -> str:
     """Daraja's FirstName, MiddleName and LastName as one name; an empty part leaves no gap."""
-    return " ".join(part for k in ("FirstName", "MiddleName", "LastName") if (part := str(data.get(k) or "").strip()))
+    return printable(" ".join(part for k in ("FirstName", "MiddleName", "LastName")
+                              if (part := str(data.get(k) or "").strip())))
 
 
 def _trans_time(raw: str) -> datetime:
-    """Daraja's TransTime, YYYYMMDDHHmmss in Nairobi time."""
-    return datetime.strptime(raw, "%Y%m%d%H%M%S").replace(tzinfo=NAIROBI)
+    """Daraja's TransTime, YYYYMMDDHHmmss in Nairobi time; ValueError for one that is no date
+    (20240230…, …1299…) or is far from today (before 2000, more than a year ahead)."""
+    if len(raw) != 14 or not raw.isascii() or not raw.isdigit():
+        raise ValueError(f"TransTime {raw[:20]!r}")
+    moment = datetime.strptime(raw, "%Y%m%d%H%M%S").replace(tzinfo=NAIROBI)
+    if not payment_time_plausible(moment):
+        raise ValueError(f"TransTime {raw!r} is far from today")
+    return moment
+
+
+MSG_TIME_HELD = ("TransTime {value} is no possible date or is far from today: recorded at the time it "
+                 "arrived and held for review in reconciliation")
+
+
+def trans_time_or_held(raw: object, received: datetime) -> tuple[datetime, str]:
+    """When the payment was made, and why it is held for review ("" when it is not). A
+    confirmation is money M-Pesa has already moved, so a TransTime that cannot be believed does
+    not make it unreadable: the payment is recorded at the moment the callback arrived (seconds
+    after the payment) and, its payload being suspect, goes to reconciliation for a person to
+    check and assign, rather than settling invoices on its own."""
+    try:
+        return _trans_time(str(raw if raw is not None else "")), ""
+    except ValueError:
+        return received, MSG_TIME_HELD.format(value=repr(printable(str(raw))[:20]))
 
 
 # Far above M-Pesa's KES 250,000 per transaction, well inside the amount columns.
@@ -272,7 +316,7 @@ def _amount(raw: object) -> Decimal:
 
 def _receipt(raw: object) -> str:
     receipt = str(raw).strip()
-    if not receipt or len(receipt) > 64:
+    if not receipt or len(receipt) > 64 or NUL in receipt:
         raise ValueError(f"receipt {receipt[:70]!r}")
     return receipt
 
@@ -282,7 +326,7 @@ def inbox_mark(inbox_id: int, status: str, note: str = "", *, only_received: boo
     rows = CallbackInbox.objects.filter(pk=inbox_id)
     if only_received:
         rows = rows.filter(status=CallbackInbox.Status.RECEIVED)
-    rows.update(status=status, processed=timezone.now(), note=note[:300])
+    rows.update(status=status, processed=timezone.now(), note=printable(note)[:300])
     return status
 
 
@@ -292,16 +336,16 @@ def c2b_confirmation_process(inbox: CallbackInbox) -> str:
         data = json.loads(inbox.body)
         receipt = _receipt(data["TransID"])
         amount = _amount(data["TransAmount"])
-        paid_at = _trans_time(str(data["TransTime"]))
-    except (ValueError, KeyError, TypeError, InvalidOperation) as exc:
+        paid_at, held = trans_time_or_held(data.get("TransTime"), inbox.received)
+    except (ValueError, KeyError, TypeError, InvalidOperation, AttributeError) as exc:
         return inbox_mark(inbox.pk, CallbackInbox.Status.INVALID, f"Could not be read: {type(exc).__name__} {exc}")
-    reference = str(data.get("BillRefNumber") or "")
+    reference = printable(str(data.get("BillRefNumber") or ""))
     name = payer_name(data)
     recorded = payment_record(method=Payment.Method.MPESA, receipt=receipt, amount=amount, paid_at=paid_at,
-                              client=client_for_account(reference), account_reference=reference,
-                              payer=str(data.get("MSISDN") or ""), payer_name=name, inbox=inbox)
+                              client=None if held else client_for_account(reference), account_reference=reference,
+                              payer=printable(str(data.get("MSISDN") or "")), payer_name=name, inbox=inbox)
     if recorded.created:
-        return inbox_mark(inbox.pk, CallbackInbox.Status.PROCESSED)
+        return inbox_mark(inbox.pk, CallbackInbox.Status.PROCESSED, held)
     return inbox_mark(inbox.pk, CallbackInbox.Status.DUPLICATE, f"Already recorded: {receipt}")
 
 
@@ -412,6 +456,8 @@ def payment_assign(*, payment: Payment, account_number: str, actor: object) -> P
     had matched on arrival. Audited."""
     from django.core.exceptions import ValidationError
 
+    if NUL in account_number:
+        raise ValidationError({"account_number": [MSG_NUL]})
     client = client_for_account(account_number)
     if client is None:
         raise ValidationError({"account_number": [MSG_ACCOUNT.format(value=account_number.strip())]})
@@ -428,6 +474,8 @@ def payment_mark_refunded(*, payment: Payment, reason: str, actor: object) -> Pa
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": ["Say how the money was returned (e.g. M-Pesa reversal reference)."]})
+    if NUL in reason:
+        raise ValidationError({"reason": [MSG_NUL]})
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment.pk)
         if payment.status != Payment.Status.UNMATCHED:
@@ -461,6 +509,8 @@ def payment_reverse(*, payment: Payment, reason: str, actor: object) -> Payment:
     reason = (reason or "").strip()
     if not reason:
         raise ValidationError({"reason": ["Say why the payment is reversed."]})
+    if NUL in reason:
+        raise ValidationError({"reason": [MSG_NUL]})
     with transaction.atomic():
         payment = Payment.objects.select_for_update().get(pk=payment.pk)
         if payment.status != Payment.Status.MATCHED or payment.ledger_entry_id is None:

@@ -29,7 +29,7 @@ from django.db.models import Q
 from accounts.services import audit
 from majismart.uploads import decode_text
 from payments.models import Payment
-from payments.services import NAIROBI, client_for_account, payment_record
+from payments.services import NAIROBI, client_for_account, payment_record, payment_time_plausible
 
 MAX_DAYS = 93
 MAX_BYTES = 20 * 1024 * 1024
@@ -164,9 +164,13 @@ def _when(raw: str) -> datetime:
     for day_format in DATE_FORMATS:
         for time_format in TIME_FORMATS:
             try:
-                return datetime.strptime(text, f"{day_format} {time_format}").replace(tzinfo=NAIROBI)
+                moment = datetime.strptime(text, f"{day_format} {time_format}").replace(tzinfo=NAIROBI)
             except ValueError:
                 continue
+            # A year mistyped in the statement (0001) would be stored and break the pages showing it.
+            if not payment_time_plausible(moment):
+                raise ValueError(text)
+            return moment
     raise ValueError(text)
 
 

@@ -113,6 +113,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
+    # A NUL character in a query string, or one that reached the database, is a 400, not a 500.
+    "majismart.badinput.BadInputMiddleware",
 ]
 
 TEMPLATES = [
@@ -352,6 +354,9 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "DEFAULT_SCHEMA_CLASS": "majismart.openapi.AutoSchema",
     "EXCEPTION_HANDLER": "majismart.api.exception_handler",
+    # DRF's defaults, refusing a NUL character in any field with a 400 naming it (majismart/badinput.py).
+    "DEFAULT_PARSER_CLASSES": ["majismart.badinput.NulRefusingJSONParser", "majismart.badinput.NulRefusingFormParser",
+                               "majismart.badinput.NulRefusingMultiPartParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
     "COERCE_DECIMAL_TO_STRING": True,
 }

@@ -18,7 +18,8 @@ from django.views.decorators.http import require_POST
 from accounts.middleware import client_ip, current_request_context
 from payments.collect import paystack_signature_ok
 from payments.models import CallbackInbox, PaymentSettings
-from payments.services import client_for_account, confirmation_store, inbox_mark, inbox_store
+from majismart.badinput import NUL
+from payments.services import _trans_time, client_for_account, confirmation_store, inbox_mark, inbox_store
 
 log = logging.getLogger(__name__)
 
@@ -94,10 +95,24 @@ def _guarded(view):  # type: ignore[no-untyped-def]
 def c2b_validation(request: HttpRequest, ip: str | None, note: str) -> JsonResponse:
     inbox = _store(request, CallbackInbox.Kind.C2B_VALIDATION, ip=ip)
     try:
-        reference = str(json.loads(request.body).get("BillRefNumber") or "")
+        data = json.loads(request.body)
+        reference = str(data.get("BillRefNumber") or "")
+        stamp = str(data.get("TransTime") or "")
     except (ValueError, AttributeError):
         inbox_mark(inbox.pk, CallbackInbox.Status.INVALID, "Could not be read")
         return JsonResponse(VALIDATION_UNREADABLE)
+    # Before the money moves, a payload that cannot be right is refused (the payer keeps the
+    # money and is told by SMS): an account number holding a NUL is no account number; a
+    # TransTime that is no date, or far from today, is no M-Pesa transaction's.
+    if NUL in reference:
+        inbox_mark(inbox.pk, CallbackInbox.Status.PROCESSED, "account number with a NUL character, rejected")
+        return JsonResponse(VALIDATION_UNKNOWN_ACCOUNT)
+    if stamp:
+        try:
+            _trans_time(stamp)
+        except ValueError as exc:
+            inbox_mark(inbox.pk, CallbackInbox.Status.PROCESSED, f"{exc}, rejected")
+            return JsonResponse(VALIDATION_UNREADABLE)
     known = client_for_account(reference) is not None
     accept = known or PaymentSettings.load().accept_unknown_accounts
     outcome = "accepted" if known else (f"unknown account {reference[:60]!r}, "
