@@ -5,7 +5,7 @@ from decimal import Decimal, InvalidOperation
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -140,6 +140,9 @@ class PayLinkApi(APIView):
 
     required_capability = "payments.view"
 
+    @extend_schema(responses=inline_serializer("PayLink", {
+        "client": serializers.IntegerField(), "account_number": serializers.CharField(),
+        "url": serializers.URLField(), "expires_in_days": serializers.IntegerField()}))
     def get(self, request: Request, pk: int) -> Response:
         from django.conf import settings
         from django.shortcuts import get_object_or_404

@@ -18,14 +18,22 @@ from django.views.decorators.http import require_POST
 from accounts.middleware import client_ip, current_request_context
 from payments.collect import paystack_signature_ok
 from payments.models import CallbackInbox, PaymentSettings
-from payments.services import client_for_account, confirmation_store, inbox_mark, inbox_store
+from payments.services import (
+    client_for_account,
+    confirmation_store,
+    inbox_mark,
+    inbox_store,
+    mpesa_amount,
+)
 
 log = logging.getLogger(__name__)
 
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
 VALIDATION_ACCEPT = {"ResultCode": "0", "ResultDesc": "Accepted"}
-# C2B00012 is "Invalid Account Number"; C2B00016 "Other Error" (shared/reference/payments-apis.md).
+# C2B00012 is "Invalid Account Number"; C2B00013 "Invalid Amount"; C2B00016 "Other Error"
+# (shared/reference/payments-apis.md).
 VALIDATION_UNKNOWN_ACCOUNT = {"ResultCode": "C2B00012", "ResultDesc": "Rejected"}
+VALIDATION_BAD_AMOUNT = {"ResultCode": "C2B00013", "ResultDesc": "Rejected"}
 VALIDATION_UNREADABLE = {"ResultCode": "C2B00016", "ResultDesc": "Rejected"}
 
 
@@ -94,10 +102,15 @@ def _guarded(view):  # type: ignore[no-untyped-def]
 def c2b_validation(request: HttpRequest, ip: str | None, note: str) -> JsonResponse:
     inbox = _store(request, CallbackInbox.Kind.C2B_VALIDATION, ip=ip)
     try:
-        reference = str(json.loads(request.body).get("BillRefNumber") or "")
+        data = json.loads(request.body)
+        reference = str(data.get("BillRefNumber") or "")
     except (ValueError, AttributeError):
         inbox_mark(inbox.pk, CallbackInbox.Status.INVALID, "Could not be read")
         return JsonResponse(VALIDATION_UNREADABLE)
+    if mpesa_amount(data.get("TransAmount")) is None:  # none, not positive, above M-Pesa's limit
+        inbox_mark(inbox.pk, CallbackInbox.Status.PROCESSED,
+                   "; ".join(filter(None, [f"amount {str(data.get('TransAmount'))[:20]!r} rejected", note])))
+        return JsonResponse(VALIDATION_BAD_AMOUNT)
     known = client_for_account(reference) is not None
     accept = known or PaymentSettings.load().accept_unknown_accounts
     outcome = "accepted" if known else (f"unknown account {reference[:60]!r}, "
