@@ -31,6 +31,7 @@ from majismart.urls import domain_url
 from payments import daraja
 from payments.models import CallbackInbox, Payment, PaymentRequest, PaymentSettings
 from payments.services import (
+    MPESA_MAX_AMOUNT,
     _amount,
     _receipt,
     _trans_time,
@@ -54,7 +55,7 @@ MSG_CONFIRMED = ("M-Pesa confirmed the payment. It will show on your account as 
                  "receipt.")
 MSG_NO_ANSWER = "M-Pesa did not answer about this payment. If money left your account, it will reach us."
 MSG_CARD_STARTED = "Complete the card payment on Paystack's page."
-STK_MAX = 250_000
+STK_MAX = int(MPESA_MAX_AMOUNT)
 
 
 def public_callback_urls(provider: object) -> dict[str, str]:

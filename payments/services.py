@@ -303,15 +303,25 @@ def trans_time_or_held(raw: object, received: datetime) -> tuple[datetime, str]:
         return received, MSG_TIME_HELD.format(value=repr(printable(str(raw))[:20]))
 
 
-# Far above M-Pesa's KES 250,000 per transaction, well inside the amount columns.
-MAX_AMOUNT = Decimal("100000000")
+# M-Pesa's limit per transaction (KES 1 to 250,000, shared/reference/payments-apis.md): C2B
+# validation refuses more, and a confirmation or STK result above it did not come from M-Pesa.
+MPESA_MAX_AMOUNT = Decimal("250000")
 
 
 def _amount(raw: object) -> Decimal:
     value = Decimal(str(raw).strip())
-    if not value.is_finite() or value <= 0 or value >= MAX_AMOUNT:
-        raise InvalidOperation
+    if not value.is_finite() or value <= 0 or value > MPESA_MAX_AMOUNT:
+        raise InvalidOperation(f"amount {str(raw)[:20]!r} not within 0 to {MPESA_MAX_AMOUNT}")
     return value.quantize(Decimal("0.01"))
+
+
+def mpesa_amount(raw: object) -> Decimal | None:
+    """A callback's TransAmount as money, or None when unreadable, not positive or above M-Pesa's
+    limit."""
+    try:
+        return _amount(raw)
+    except (InvalidOperation, ValueError, TypeError):
+        return None
 
 
 def _receipt(raw: object) -> str:

@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import unquote
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -98,11 +99,15 @@ TENANT_BASE_SCHEMA = "tenant_base"
 TENANT_CREATION_FAKES_MIGRATIONS = env.bool("TENANT_CLONE", default=True)
 
 MIDDLEWARE = [
+    # /healthz answers before the HTTPS redirect: probes talk plain HTTP to gunicorn.
     "majismart.middleware.HealthCheckMiddleware",
+    # Security headers wrap every other answer (a suspended provider's page, an unknown host's 404).
+    "django.middleware.security.SecurityMiddleware",
+    "majismart.middleware.ContentSecurityPolicyMiddleware",  # django-csp's, with the admin's styles
+    "majismart.middleware.SecurityHeadersMiddleware",
     "accounts.middleware.AuditContextMiddleware",  # the request's IP and user agent for audit rows
     "django_tenants.middleware.main.TenantMainMiddleware",
     "majismart.middleware.SuspendedProviderMiddleware",
-    "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -240,6 +245,46 @@ TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if TRUSTED_PROXY_COUNT else None
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
+
+# --- HTTPS, HSTS, Content-Security-Policy, Permissions-Policy -------------------------------
+# Production (DEBUG off) redirects plain HTTP to HTTPS and sends HSTS; the TLS-terminating proxy
+# must say so in X-Forwarded-Proto (TRUSTED_PROXY_COUNT >= 1), or every request redirects.
+# /healthz never redirects: HealthCheckMiddleware answers before SecurityMiddleware (and the
+# exemption below keeps it so if the order changes).
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=not UNSAFE_DEFAULTS_OK)
+SECURE_REDIRECT_EXEMPT = [r"^healthz/?$"]
+# One year, every provider's subdomain included (they are all served by the same proxy and its
+# wildcard certificate), and eligible for browsers' preload lists. 0 turns HSTS off.
+SECURE_HSTS_SECONDS = env.int("SECURE_HSTS_SECONDS", default=0 if UNSAFE_DEFAULTS_OK else 31_536_000)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
+SECURE_REFERRER_POLICY = "same-origin"
+# No page runs inline script or carries an inline style: everything comes from our own static
+# files (no CDN). Swagger UI (/api/docs/, majismart/urls_tenant.py) and Django's admin
+# (majismart/middleware.py) alone add inline styles; an analytics script, when one is
+# configured, adds its origin (see ANALYTICS_SCRIPT_URL).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "connect-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "frame-ancestors": [NONE],
+        # The card payment form's answer redirects to Paystack's checkout page, and sign-up's to
+        # the new provider's own domain (any port where development serves one).
+        "form-action": [SELF, "https://checkout.paystack.com",
+                        f"*.{BASE_DOMAIN}" + (":*" if UNSAFE_DEFAULTS_OK else "")],
+    },
+}
+# Browser features no page uses are switched off for our pages and anything they could embed.
+PERMISSIONS_POLICY = ", ".join(f"{feature}=()" for feature in (
+    "accelerometer", "autoplay", "camera", "display-capture", "encrypted-media", "fullscreen",
+    "geolocation", "gyroscope", "magnetometer", "microphone", "midi", "payment",
+    "picture-in-picture", "publickey-credentials-get", "screen-wake-lock", "serial", "usb",
+    "xr-spatial-tracking"))
 
 # Lock an account out after repeated failures (per schema: attempts live in each provider's schema).
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=5)
@@ -406,6 +451,10 @@ LOGGING = {
 # An analytics script (e.g. a Plausible or Matomo snippet's URL), rendered only for visitors who
 # allowed analytics in the cookie notice. Empty: none.
 ANALYTICS_SCRIPT_URL = env.str("ANALYTICS_SCRIPT_URL", default="")
+if ANALYTICS_SCRIPT_URL:  # the one outside origin the Content-Security-Policy lets in
+    _analytics_origin = "/".join(ANALYTICS_SCRIPT_URL.split("/")[:3])
+    for _directive in ("script-src", "connect-src"):
+        CONTENT_SECURITY_POLICY["DIRECTIVES"][_directive].append(_analytics_origin)
 
 # --- product ----------------------------------------------------------------------------
 RESERVED_SUBDOMAINS = {

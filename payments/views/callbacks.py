@@ -16,17 +16,26 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from accounts.middleware import client_ip, current_request_context
+from majismart.badinput import NUL
 from payments.collect import paystack_signature_ok
 from payments.models import CallbackInbox, PaymentSettings
-from majismart.badinput import NUL
-from payments.services import _trans_time, client_for_account, confirmation_store, inbox_mark, inbox_store
+from payments.services import (
+    _trans_time,
+    client_for_account,
+    confirmation_store,
+    inbox_mark,
+    inbox_store,
+    mpesa_amount,
+)
 
 log = logging.getLogger(__name__)
 
 ACCEPTED = {"ResultCode": 0, "ResultDesc": "Accepted"}
 VALIDATION_ACCEPT = {"ResultCode": "0", "ResultDesc": "Accepted"}
-# C2B00012 is "Invalid Account Number"; C2B00016 "Other Error" (shared/reference/payments-apis.md).
+# C2B00012 is "Invalid Account Number"; C2B00013 "Invalid Amount"; C2B00016 "Other Error"
+# (shared/reference/payments-apis.md).
 VALIDATION_UNKNOWN_ACCOUNT = {"ResultCode": "C2B00012", "ResultDesc": "Rejected"}
+VALIDATION_BAD_AMOUNT = {"ResultCode": "C2B00013", "ResultDesc": "Rejected"}
 VALIDATION_UNREADABLE = {"ResultCode": "C2B00016", "ResultDesc": "Rejected"}
 
 
@@ -103,7 +112,8 @@ def c2b_validation(request: HttpRequest, ip: str | None, note: str) -> JsonRespo
         return JsonResponse(VALIDATION_UNREADABLE)
     # Before the money moves, a payload that cannot be right is refused (the payer keeps the
     # money and is told by SMS): an account number holding a NUL is no account number; a
-    # TransTime that is no date, or far from today, is no M-Pesa transaction's.
+    # TransTime that is no date, or far from today, is no M-Pesa transaction's; an amount that
+    # is none, not positive or above M-Pesa's limit is no M-Pesa payment.
     if NUL in reference:
         inbox_mark(inbox.pk, CallbackInbox.Status.PROCESSED, "account number with a NUL character, rejected")
         return JsonResponse(VALIDATION_UNKNOWN_ACCOUNT)
@@ -113,6 +123,10 @@ def c2b_validation(request: HttpRequest, ip: str | None, note: str) -> JsonRespo
         except ValueError as exc:
             inbox_mark(inbox.pk, CallbackInbox.Status.PROCESSED, f"{exc}, rejected")
             return JsonResponse(VALIDATION_UNREADABLE)
+    if mpesa_amount(data.get("TransAmount")) is None:
+        inbox_mark(inbox.pk, CallbackInbox.Status.PROCESSED,
+                   "; ".join(filter(None, [f"amount {str(data.get('TransAmount'))[:20]!r} rejected", note])))
+        return JsonResponse(VALIDATION_BAD_AMOUNT)
     known = client_for_account(reference) is not None
     accept = known or PaymentSettings.load().accept_unknown_accounts
     outcome = "accepted" if known else (f"unknown account {reference[:60]!r}, "
