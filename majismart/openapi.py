@@ -7,7 +7,7 @@ checked); the statuses every view shares come from here, from what the operation
 - 403 from the role check, and from the suspended-provider middleware,
 - 404 for an id in the path (anything outside the caller's provider too) and for a page past
   the end of a paginated list,
-- 400 for anything that takes input, 415 for a request body in a media type it cannot parse,
+- 400 on every operation (a body, or a query string holding a NUL character), 415 for a request body in a media type it cannot parse,
 - 429 when the view has throttles.
 """
 
@@ -84,8 +84,9 @@ class AutoSchema(openapi.AutoSchema):
     def _error_responses(self, operation: dict[str, Any]) -> dict[int, OpenApiResponse]:
         params = {(p["in"], p["name"]) for p in operation.get("parameters", []) if "in" in p}
         errors: dict[int, OpenApiResponse] = {}
-        if self.method in BODY_METHODS:
-            errors[400] = BAD_REQUEST
+        # Every operation: a body or a query string can be refused (a NUL character in any query
+        # value is refused before the view runs: majismart.badinput).
+        errors[400] = BAD_REQUEST
         if self.view.get_authenticators():
             errors[401] = OpenApiResponse(ErrorSerializer, description=MSG_401)
         errors[403] = OpenApiResponse(ErrorSerializer, description=MSG_403)
