@@ -195,7 +195,9 @@ def _send(port: int, method: str, path: str, host: str, **headers: str) -> int:
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
     try:
         conn.request(method, path, body=b"{}" if method == "POST" else None,
-                     headers={"Host": host, "Content-Type": "application/json", **headers})
+                     # As the TLS-terminating proxy in front of it forwards every request.
+                     headers={"Host": host, "Content-Type": "application/json", "X-Forwarded-Proto": "https",
+                              "X-Forwarded-For": "203.0.113.9", **headers})
         return conn.getresponse().status
     finally:
         conn.close()
@@ -213,7 +215,8 @@ def test_a_production_gunicorn_logs_no_token_phone_or_id(django_db_setup, django
         real = provider.callback_token
         port = free_port()
         env = child_env(DEBUG="false", SECRET_KEY=secrets.token_urlsafe(50), EMAIL_URL="consolemail://",
-                        LOG_LEVEL="INFO", GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1", GUNICORN_THREADS="2")
+                        LOG_LEVEL="INFO", GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="1", GUNICORN_THREADS="2",
+                        TRUSTED_PROXY_COUNT="1")
         env.pop("REDIS_URL", None)
         # DEBUG off serves hashed static files from collectstatic's manifest, as the image does; the
         # site's own files are enough here (the admin's and the API docs' take a minute to compress).
