@@ -95,7 +95,7 @@ def invoice_notices(invoice_ids: list[int]) -> int:
         elif send_settled:
             values["nothing_to_pay"] = nothing_to_pay_words(balance)
             settled.append(pair)
-    return _send("invoice_issued", due) + (_send("invoice_nothing_to_pay", settled) if settled else 0)
+    return (_send("invoice_issued", due) if due else 0) + (_send("invoice_nothing_to_pay", settled) if settled else 0)
 
 
 def payment_receipts(payment_ids: list[int]) -> int:
