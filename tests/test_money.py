@@ -175,3 +175,11 @@ def test_a_pay_link_owing_money_still_offers_the_form(tenant) -> None:  # type: 
     html = Http(HTTP_HOST=host_of("alpha")).get(f"/pay/{pay_link_token(client)}/").content.decode()
     assert 'data-testid="link-balance">KES 1,664.00<' in html and 'name="phone"' in html
     assert "Nothing to pay" not in html
+
+
+def test_the_portal_says_how_much_a_client_is_in_credit(settled) -> None:  # type: ignore[no-untyped-def]
+    settled.user = User.objects.get(email="carol@alpha.test")
+    settled.save()
+    carol = Http(HTTP_HOST=host_of("alpha"))
+    login(carol, "carol@alpha.test")
+    assert "in credit by KES 1,664.00" in carol.get("/portal/bills/").content.decode()
