@@ -16,6 +16,7 @@ from accounts.services import audit
 from billing.models import BillingSettings, CreditNote, Invoice, LedgerEntry, Tariff, TariffBlock
 from clients.models import Category, Client
 from majismart.badinput import MSG_NUL, NUL, nul_errors
+from majismart.money import kes
 
 MSG_BLOCKS_EMPTY = "Give at least one block; the last one has no upper limit."
 MSG_BLOCKS_ORDER = "Block limits must increase, and only the last block may be open-ended."
@@ -178,7 +179,7 @@ def credit_note_create(*, invoice: Invoice, amount: object, reason: object, acto
         raise ValidationError({"amount": [MSG_CREDIT_POSITIVE]})
     left = invoice.total - invoice_credited(invoice.pk)
     if value > left:
-        raise ValidationError({"amount": [MSG_CREDIT_TOO_MUCH.format(left=f"{max(left, Decimal(0)):,.2f}")]})
+        raise ValidationError({"amount": [MSG_CREDIT_TOO_MUCH.format(left=kes(max(left, Decimal(0))))]})
     today = timezone.localdate()
     note = CreditNote.objects.create(
         number=f"CN-{today.year}-{sequence_take(f'CN-{today.year}'):06d}", invoice=invoice, client_id=invoice.client_id,

@@ -40,6 +40,7 @@ SAMPLE = {"provider": "Mombasa Water Works", "name": "Esther Njeri", "account": 
           "portal_link": "https://mombasa-water.majismart.co.ke/portal/", "receipt": "TKL8A1B2C3",
           "date": "12 Nov 2026", "balance": "KES 500.00", "method": "M-Pesa", "days": "3",
           "link": "https://mombasa-water.majismart.co.ke/accounts/reset/…", "text": "Your message here.",
+          "nothing_to_pay": "Nothing to pay; credit of KES 500.00",
           "count": "2", "overdue": "1", "code": "482913", "title": "privacy policy", "version": "2026-12-01",
           "summary": "We now keep payment callbacks for 90 days."}
 
@@ -54,6 +55,15 @@ EVENTS: dict[str, Event] = {e.key: e for e in [
                      "How to pay: {how_to_pay}, or pay online: {pay_link}\n\n"
                      "See your usage and bills: {portal_link}\n\n{provider}",
           description="Sent when a billing run is finalised, with the bill PDF attached to the email."),
+    Event("invoice_nothing_to_pay", "Bill issued, nothing to pay", Purpose.BILLING,
+          ("period", "invoice", "amount", "nothing_to_pay", "portal_link"),
+          sms="{provider}: {period} bill {amount} for acc {account}. {nothing_to_pay}.",
+          email_subject="Your {period} water bill from {provider}: nothing to pay",
+          email_body="Dear {name},\n\nYour water bill {invoice} for {period} is {amount}. {nothing_to_pay}: "
+                     "your earlier payments cover it. The bill is attached.\n\n"
+                     "See your usage and bills: {portal_link}\n\n{provider}",
+          description="Sent instead of \"Bill issued\" when, after the bill, the client owes nothing (unless "
+                      "the SMS & email settings say to send nothing then)."),
     Event("payment_received", "Payment received", Purpose.BILLING,
           ("amount", "receipt", "date", "balance", "method"),
           sms="{provider}: we received {amount} for acc {account} on {date}, ref {receipt}. "

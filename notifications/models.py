@@ -58,6 +58,10 @@ class NotificationSettings(models.Model):
         SANDBOX = "sandbox", "Sandbox (testing)"
         LIVE = "live", "Live"
 
+    class ZeroBill(models.TextChoices):
+        NOTHING_TO_PAY = "nothing_to_pay", "Send it, saying there is nothing to pay (and the credit)"
+        SKIP = "skip", "Send nothing"
+
     sms_enabled = models.BooleanField(default=True)
     at_environment = models.CharField(max_length=10, choices=Environment.choices, default=Environment.SANDBOX)
     at_username = models.CharField(max_length=100, blank=True)
@@ -77,6 +81,9 @@ class NotificationSettings(models.Model):
     reminder_days_after = models.JSONField(default=default_days_after, blank=True)
     disconnection_notice_days = models.PositiveSmallIntegerField(
         default=30, help_text="Days after the due date for a disconnection notice; 0 for none.")
+    # A bill that leaves the client owing nothing must not ask them to "pay KES 0.00".
+    zero_bill_notice = models.CharField(max_length=20, choices=ZeroBill.choices, default=ZeroBill.NOTHING_TO_PAY,
+                                        help_text="The bill notice when, after the bill, the client owes nothing.")
     # Secret path segment of the delivery-report URL given to Africa's Talking.
     delivery_token = models.CharField(max_length=64, default=new_delivery_token, editable=False)
     updated = models.DateTimeField(auto_now=True)

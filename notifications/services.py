@@ -574,6 +574,10 @@ def settings_update(*, cfg: NotificationSettings, data: object, actor: object) -
     if env not in NotificationSettings.Environment.values:
         errors["at_environment"] = ["Choose one of the options."]
     values["at_environment"] = env
+    zero_bill = str(get("zero_bill_notice", cfg.zero_bill_notice))
+    if zero_bill not in NotificationSettings.ZeroBill.values:
+        errors["zero_bill_notice"] = ["Choose one of the options."]
+    values["zero_bill_notice"] = zero_bill
     if values["at_sender_id"] and not (str(values["at_sender_id"]).isalnum() and len(str(values["at_sender_id"])) <= 11):
         errors["at_sender_id"] = [MSG_SENDER]
     if values["at_username"] and (len(str(values["at_username"])) > 100 or " " in str(values["at_username"])):

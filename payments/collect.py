@@ -26,6 +26,7 @@ from django.utils.dateparse import parse_datetime
 from billing.selectors import client_balance
 from clients.models import Client
 from majismart.crypto import blind_index
+from majismart.money import kes
 from majismart.phones import normalize_phone
 from majismart.urls import domain_url
 from payments import daraja
@@ -49,7 +50,8 @@ MSG_AMOUNT = "Enter a whole number of shillings from 1 to 250,000."
 MSG_PHONE_WAIT = "An M-Pesa prompt was just sent to this phone. You can send another in about a minute."
 MSG_CLIENT_LIMIT = "Too many payment requests in the last hour. Please try again later, or pay by paybill."
 MSG_EMAIL = "Enter the email address for the card receipt."
-MSG_SENT = "Check your phone: enter your M-Pesa PIN to pay KES {amount}."
+MSG_SETTLED = "Nothing to pay — your account is settled."
+MSG_SENT = "Check your phone: enter your M-Pesa PIN to pay {amount}."
 MSG_PAID = "Paid. M-Pesa receipt {receipt}. Thank you!"
 MSG_CONFIRMED = ("M-Pesa confirmed the payment. It will show on your account as soon as M-Pesa sends the "
                  "receipt.")
@@ -154,7 +156,7 @@ def stk_start(*, client: Client, phone: str, amount: object, source: str = Payme
         return request
     PaymentRequest.objects.filter(pk=request.pk).update(
         reference=answer["CheckoutRequestID"], merchant_request_id=str(answer.get("MerchantRequestID", ""))[:80],
-        message=MSG_SENT.format(amount=whole))
+        message=MSG_SENT.format(amount=kes(whole)))
     request.refresh_from_db()
     return request
 

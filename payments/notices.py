@@ -71,18 +71,31 @@ def _values(client: Client, ways: dict | None) -> dict[str, str]:
             "how_to_pay": words, "paybill": number, "pay_link": pay_link_url(client)}
 
 
+def nothing_to_pay_words(balance: Decimal) -> str:
+    """What a client owing nothing (`balance` <= 0) is told instead of an amount to pay."""
+    return f"Nothing to pay; credit of {kes(-balance)}" if balance < 0 else "Nothing to pay"
+
+
 def invoice_notices(invoice_ids: list[int]) -> int:
-    """The "bill issued" SMS and email (with the PDF) for these issued invoices."""
+    """The "bill issued" SMS and email (with the PDF) for these issued invoices. A client the bill
+    leaves owing nothing is told so (or, as the provider chooses, nothing), never "pay KES 0.00"."""
     invoices = list(Invoice.objects.filter(pk__in=invoice_ids, status=Invoice.Status.ISSUED).select_related("client"))
     owed, ways = balances(i.client_id for i in invoices), documents.how_to_pay()
     portal = domain_url(connection.tenant.domain, "/portal/")
-    pairs = []
+    send_settled = NotificationSettings.load().zero_bill_notice == NotificationSettings.ZeroBill.NOTHING_TO_PAY
+    due, settled = [], []
     for inv in invoices:
+        balance = owed.get(inv.client_id) or Decimal(0)
         values = {**_values(inv.client, ways), "period": period_label(inv.period), "invoice": inv.number or "",
-                  "amount": kes(inv.total), "amount_due": kes(max(owed.get(inv.client_id, Decimal(0)), Decimal(0))),
-                  "due_date": day(inv.due_date) if inv.due_date else "", "portal_link": portal}
-        pairs.append((inv.client, f"invoice:{inv.pk}", values, [{"kind": "invoice_pdf", "id": inv.pk}]))
-    return _send("invoice_issued", pairs)
+                  "amount": kes(inv.total), "portal_link": portal}
+        pair = (inv.client, f"invoice:{inv.pk}", values, [{"kind": "invoice_pdf", "id": inv.pk}])
+        if balance > 0:
+            values.update(amount_due=kes(balance), due_date=day(inv.due_date) if inv.due_date else "")
+            due.append(pair)
+        elif send_settled:
+            values["nothing_to_pay"] = nothing_to_pay_words(balance)
+            settled.append(pair)
+    return (_send("invoice_issued", due) if due else 0) + (_send("invoice_nothing_to_pay", settled) if settled else 0)
 
 
 def payment_receipts(payment_ids: list[int]) -> int:

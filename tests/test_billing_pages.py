@@ -106,12 +106,12 @@ def test_credit_note_from_the_invoice_page(october, alpha) -> None:  # type: ign
     with tenant_context(alpha):
         invoice = Invoice.objects.get(client=october[1])  # 420.00
     page = anne.get(f"/dashboard/billing/invoices/{invoice.pk}/")
-    assert b"Issue a credit note" in page.content and b'data-testid="invoice-total">420.00<' in page.content
+    assert b"Issue a credit note" in page.content and b'data-testid="invoice-total">KES 420.00<' in page.content
     refused = anne.post(f"/dashboard/billing/invoices/{invoice.pk}/credit/", {"amount": "999", "reason": "Too high"})
-    assert refused.status_code == 400 and b"at most 420.00" in refused.content and b'value="Too high"' in refused.content
+    assert refused.status_code == 400 and b"at most KES 420.00" in refused.content and b'value="Too high"' in refused.content
     ok = anne.post(f"/dashboard/billing/invoices/{invoice.pk}/credit/", {"amount": "20", "reason": "Leak allowance"},
                    follow=True)
-    assert b"Credit note CN-2026-" in ok.content and b'data-testid="balance-due">400.00<' in ok.content
+    assert b"Credit note CN-2026-" in ok.content and b'data-testid="balance-due">KES 400.00<' in ok.content
     assert b"Leak allowance" in anne.get("/dashboard/billing/credit-notes/").content
     with tenant_context(alpha):
         assert CreditNote.objects.get(invoice=invoice).created_by.email == "anne@alpha.test"
@@ -155,12 +155,12 @@ def test_the_portal_shows_only_the_clients_own_issued_bills(october, alpha) -> N
         other = Invoice.objects.get(client=october[1])
     bills = carol.get("/portal/bills/")
     assert own.number.encode() in bills.content and other.number.encode() not in bills.content
-    assert b"balance to pay <strong>KES 1950.00" in bills.content
+    assert b"balance to pay <strong>KES 1,950.00" in bills.content
     detail = carol.get(f"/portal/bills/{own.pk}/")
     assert detail.status_code == 200 and b"Water 10\xe2\x80\x9330 m\xc2\xb3" in detail.content
     assert carol.get(f"/portal/bills/{other.pk}/").status_code == 404
     home = carol.get("/portal/")
-    assert b'data-testid="portal-balance">KES 1950.00<' in home.content and b"View bill" in home.content
+    assert b'data-testid="portal-balance">KES 1,950.00<' in home.content and b"View bill" in home.content
     assert anne.get("/portal/bills/").status_code == 403
 
 

@@ -319,7 +319,7 @@ def test_credit_notes_void_in_full_or_in_part_and_are_audited(tenant, alpha) -> 
     inv = invoice_of(client, "2026-10")  # 1,950.00
     part = credit_note_create(invoice=inv, amount="450.00", reason="Leak on the client's side, agreed", actor=anne)
     assert part.number.startswith("CN-2026-") and client_balance(client.pk) == D("1500.00")
-    for amount, message in (("1500.01", "at most 1,500.00"), ("0", "more than zero"), ("12.345", "2 decimals")):
+    for amount, message in (("1500.01", "at most KES 1,500.00"), ("0", "more than zero"), ("12.345", "2 decimals")):
         with pytest.raises(ValidationError, match=message):
             credit_note_create(invoice=inv, amount=amount, reason="Too much", actor=anne)
     with pytest.raises(ValidationError, match="reason"):

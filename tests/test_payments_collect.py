@@ -262,7 +262,7 @@ def test_a_pay_link_opens_one_account_without_logging_in(carol_account, daraja, 
     page = http.get(f"/pay/{token}/")
     assert page.status_code == 200 and page["Referrer-Policy"] == "no-referrer"
     html = page.content.decode()
-    assert carol_account.account_number in html and "KES 1440.00" in html
+    assert carol_account.account_number in html and "KES 1,440.00" in html
     assert "Carol" not in html and "254712345678" not in html and "345678" not in html  # nothing else personal
     response = http.post(f"/pay/{token}/", {"phone": PHONE, "amount": "1440"})
     request = PaymentRequest.objects.get()

@@ -150,7 +150,7 @@ def test_tariff_pages_and_the_calculator(alpha) -> None:  # type: ignore[no-unty
     saved = manager.post("/dashboard/billing/tariffs/new/", form)
     assert saved.status_code == 302
     calc = manager.get(saved.url + "?volume=35")
-    assert b'data-testid="bill-total">1850.00<' in calc.content
+    assert b'data-testid="bill-total">KES 1,850.00<' in calc.content
     assert manager.get(saved.url + "?volume=-3").status_code == 400
     assert b"Commercial" in manager.get("/dashboard/billing/tariffs/").content
     accountant = Http(HTTP_HOST="alpha.majismart.localhost")

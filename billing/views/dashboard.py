@@ -46,6 +46,7 @@ from billing.services import (
 from billing.tariffs import charge_for
 from clients.models import Category, Client
 from majismart.charts import bar_chart
+from majismart.money import kes
 
 BLOCK_ROWS = 6
 PAGE_SIZE = 50
@@ -183,7 +184,7 @@ def run_recompute(request: HttpRequest, pk: int) -> HttpResponse:
     run = get_object_or_404(BillingRun, pk=pk)
     try:
         run = billing_run_recompute(run=run, actor=request.user)
-        messages.success(request, f"Recomputed: {run.invoice_count} invoices, KES {run.total:,.2f}.")
+        messages.success(request, f"Recomputed: {run.invoice_count} invoices, {kes(run.total)}.")
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect("run_detail", pk=pk)
@@ -198,7 +199,7 @@ def run_finalize(request: HttpRequest, pk: int) -> HttpResponse:
         return redirect("run_detail", pk=pk)
     try:
         run = billing_run_finalize(run=run, actor=request.user)
-        messages.success(request, f"Issued {run.invoice_count} invoices for {run.period}, KES {run.total:,.2f}.")
+        messages.success(request, f"Issued {run.invoice_count} invoices for {run.period}, {kes(run.total)}.")
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     return redirect("run_detail", pk=pk)
@@ -238,7 +239,7 @@ def _invoice_page(request: HttpRequest, invoice: Invoice, *, errors: dict | None
         "credit_notes": invoice.credit_notes.select_related("created_by"),
         "can_credit": has_capability(request.user, "billing.run") and invoice.status == Invoice.Status.ISSUED
         and invoice.total - invoice.credited > 0,
-        "creditable": f"{max(invoice.total - invoice.credited, Decimal(0)):,.2f}",
+        "creditable": max(invoice.total - invoice.credited, Decimal(0)),
         "errors": errors or {}, "data": request.POST if errors else {}}, status=status)
 
 
@@ -265,7 +266,7 @@ def invoice_credit(request: HttpRequest, pk: int) -> HttpResponse:
                                   reason=request.POST.get("reason", ""), actor=request.user)
     except ValidationError as exc:
         return _invoice_page(request, invoice, errors=exc.message_dict, status=400)
-    messages.success(request, f"Credit note {note.number} for KES {note.amount:,.2f} issued.")
+    messages.success(request, f"Credit note {note.number} for {kes(note.amount)} issued.")
     return redirect("invoice_detail", pk=pk)
 
 
@@ -286,7 +287,7 @@ def client_adjust(request: HttpRequest, pk: int) -> HttpResponse:
                                 reason=request.POST.get("reason", ""), actor=request.user)
     except ValidationError as exc:
         return _statement_page(request, client, errors=exc.message_dict, status=400)
-    messages.success(request, f"Adjustment {entry.reference} of KES {entry.amount:,.2f} posted.")
+    messages.success(request, f"Adjustment {entry.reference} of {kes(entry.amount)} posted.")
     return redirect("client_statement", pk=pk)
 
 

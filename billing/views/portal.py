@@ -43,9 +43,10 @@ def _issued(client: Client | None):  # type: ignore[no-untyped-def]
 def invoices(request: HttpRequest) -> HttpResponse:
     client = own_client(request.user)
     bills = list(_issued(client).order_by("-period")[:36]) if client else []
+    balance = client_statement(client.pk).balance if client else None
     return render(request, "portal/invoices.html", {
-        "active": "bills", "client": client, "bills": bills,
-        "balance": client_statement(client.pk).balance if client else None})
+        "active": "bills", "client": client, "bills": bills, "balance": balance,
+        "credit": -balance if balance is not None and balance < 0 else None})
 
 
 @require_capability("portal.use")

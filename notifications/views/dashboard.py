@@ -136,7 +136,8 @@ def _settings_page(request: HttpRequest, cfg: NotificationSettings, *, errors: d
         "active": "messages", "tab": "settings", "cfg": cfg, "errors": errors or {},
         "data": request.POST if errors else {}, "secrets": {n: masked_secret(getattr(cfg, n)) for n in SECRET_FIELDS},
         "delivery_url": domain_url(request.tenant.domain, f"/notifications/sms/delivery/{cfg.delivery_token}/"),
-        "environments": NotificationSettings.Environment.choices, "test": test}, status=status)
+        "environments": NotificationSettings.Environment.choices,
+        "zero_bill_choices": NotificationSettings.ZeroBill.choices, "test": test}, status=status)
 
 
 @require_http_methods(["GET", "POST"])

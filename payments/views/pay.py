@@ -4,6 +4,8 @@ without logging in (amount due, account, an STK push button, nothing else person
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -130,8 +132,12 @@ def _link_client(token: str) -> Client:
 @require_http_methods(["GET", "POST"])
 def link_pay(request: HttpRequest, token: str) -> HttpResponse:
     client = _link_client(token)
+    balance = client_balance(client.pk)
     errors: dict[str, list[str]] = {}
-    if request.method == "POST":
+    if request.method == "POST" and balance <= 0:
+        # The page offers no form then; a stale one sent anyway must not start a payment.
+        errors = {"form": [collect.MSG_SETTLED]}
+    elif request.method == "POST":
         try:
             payment_request = collect.stk_start(client=client, phone=request.POST.get("phone", ""),
                                                 amount=request.POST.get("amount", ""),
@@ -140,7 +146,7 @@ def link_pay(request: HttpRequest, token: str) -> HttpResponse:
         except ValidationError as exc:
             errors = _errors(exc)
     response = render(request, "payments/link_pay.html", {
-        "account": client.account_number, "balance": client_balance(client.pk), "token": token,
+        "account": client.account_number, "balance": balance, "settled": balance <= 0, "credit": max(-balance, Decimal(0)), "token": token,
         "amount": collect.default_amount(client), "cfg": PaymentSettings.load(), "errors": errors,
         "data": request.POST if errors else {}}, status=400 if errors else 200)
     response["Referrer-Policy"] = "no-referrer"  # the link is a credential: never leak it onwards

@@ -74,13 +74,13 @@ def test_an_owner_bills_october_on_a_phone(page: Page, app_server: AppServer, pr
 
     page.get_by_role("link", name="Invoices", exact=True).first.click()
     page.get_by_role("link", name="INV-2026-000001").click()
-    expect(page.get_by_test_id("invoice-total")).to_have_text("1950.00")
+    expect(page.get_by_test_id("invoice-total")).to_have_text("KES 1,950.00")
     expect(page.get_by_text("Water 10–30 m³")).to_be_visible()
     page.screenshot(path=str(tmp_path / "invoice.png"), full_page=True)
 
     # The client sees the bill in the portal.
     page.context.clear_cookies()
     log_in(page, app_server, slug, f"client@{slug}.test")
-    expect(page.get_by_test_id("portal-balance")).to_have_text("KES 1950.00")
+    expect(page.get_by_test_id("portal-balance")).to_have_text("KES 1,950.00")
     page.get_by_role("link", name="View bill").click()
-    expect(page.get_by_test_id("balance-due")).to_have_text("1950.00")
+    expect(page.get_by_test_id("balance-due")).to_have_text("KES 1,950.00")
