@@ -23,9 +23,16 @@ ROOT = Path(__file__).resolve().parent.parent
 PY = sys.executable
 
 
+def dotenv_path() -> Path | None:
+    """The `.env` the settings read (majismart/settings/base.py): the checkout's, or the file
+    MAJISMART_DOTENV names; none when that is empty, as in the test suite and what it starts."""
+    name = os.environ.get("MAJISMART_DOTENV", str(ROOT / ".env"))
+    return Path(name) if name else None
+
+
 def ensure_dotenv() -> None:
-    path = ROOT / ".env"
-    if path.exists() or os.environ.get("SECRET_KEY"):
+    path = dotenv_path()
+    if path is None or path.exists() or os.environ.get("SECRET_KEY"):
         return  # configured already (a .env, or the environment itself)
     fernet_key = base64.urlsafe_b64encode(secrets.token_bytes(32)).decode()
     path.write_text(
@@ -41,7 +48,9 @@ def ensure_dotenv() -> None:
 def load_dotenv() -> None:
     import environ
 
-    environ.Env.read_env(str(ROOT / ".env"))
+    path = dotenv_path()
+    if path is not None and path.exists():
+        environ.Env.read_env(str(path))
 
 
 def manage(*args: str) -> None:

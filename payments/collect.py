@@ -41,6 +41,7 @@ from payments.services import (
     payment_plausible_or_now,
     payment_record,
 )
+from tenants.selectors import callback_urls
 
 log = logging.getLogger(__name__)
 
@@ -58,18 +59,6 @@ MSG_CONFIRMED = ("M-Pesa confirmed the payment. It will show on your account as 
 MSG_NO_ANSWER = "M-Pesa did not answer about this payment. If money left your account, it will reach us."
 MSG_CARD_STARTED = "Complete the card payment on Paystack's page."
 STK_MAX = int(MPESA_MAX_AMOUNT)
-
-
-def public_callback_urls(provider: object) -> dict[str, str]:
-    """The callback URLs we give Daraja: without "mpesa" in them, as Safaricom refuses URLs
-    that carry the word (§1.5 "URL restrictions"); the paths of shared/API.md work as well."""
-    domain, token = provider.domain, provider.callback_token  # type: ignore[attr-defined]
-    return {
-        "c2b_validation": domain_url(domain, f"/payments/c2b/validation/{token}/"),
-        "c2b_confirmation": domain_url(domain, f"/payments/c2b/confirmation/{token}/"),
-        "stk_callback": domain_url(domain, f"/payments/stk/callback/{token}/"),
-        "paystack_webhook": domain_url(domain, "/payments/paystack/webhook/"),
-    }
 
 
 def default_amount(client: Client) -> int:
@@ -135,7 +124,7 @@ def stk_start(*, client: Client, phone: str, amount: object, source: str = Payme
     try:
         answer = daraja.stk_push(daraja.Config.of(cfg), phone=e164, amount=whole,
                                  account_reference=client.account_number,
-                                 description="Water bill", callback_url=public_callback_urls(connection.tenant)["stk_callback"])
+                                 description="Water bill", callback_url=callback_urls(connection.tenant)["stk_callback"])
     except daraja.DarajaError as exc:
         log.warning("STK push refused for %s: %s %s", client.account_number, exc.code, exc.message)
         if exc.code == "unreachable":

@@ -3,7 +3,12 @@ or email the provider has on file, receive a 6-digit code there, and then choose
 attest they are 18 or older and accept the terms and privacy policy in force.
 
 Nobody learns whether an account exists: step 1 answers the same either way, and only someone
-holding the code hears that the account has a login already. Codes are kept hashed in the
+holding the code hears that the account has a login already. That answer never says a code was
+sent, only that one was if both match, and what to do when none arrives (ask the provider to put
+the number or email on the account). Two cases say plainly that no code went out: SMS codes
+while the provider has no SMS set up (the same for every account number, so it tells nothing),
+and a code whose sending failed (told only to whoever typed an account number with its own
+phone or email on file, the one case where "we have sent" would be false). Codes are kept hashed in the
 (database-backed) session, tried at most MAX_TRIES times, and expire after CODE_MINUTES; codes
 are sent at most so many times per account number and per IP address an hour (the cache).
 """
@@ -29,7 +34,7 @@ from accounts.services import audit
 from clients.models import Client
 from majismart.crypto import blind_index
 from majismart.phones import normalize_phone
-from notifications.models import Channel
+from notifications.models import Channel, Message, NotificationSettings
 from notifications.services import Outgoing, send_now
 from privacy.policy import policy_accept
 from tenants.forms import AdultWithPasswordMixin
@@ -51,12 +56,29 @@ MSG_EMAIL_TAKEN = "A login with this email exists already. Log in, or use anothe
 MSG_ADULT = "You must be 18 or older to open an online account."
 MSG_ACCEPT = "Please accept the terms of service and the privacy policy to continue."
 MSG_PASSWORD_MISMATCH = "The two passwords do not match."
+# {provider}: its name; {contact}: " at <its phone> or <its email>", or nothing; {what}: "phone
+# number" or "email address".
+MSG_NO_SMS = ("We cannot send you a code by SMS: {provider} has not set up text messages. Enter the email "
+              "address on your account instead, or ask {provider}{contact} to add one.")
+MSG_MAYBE_SENT = ("If the account number and the {what} match what {provider} has on record, we have sent a "
+                  "6-digit code there. It expires in 15 minutes. No code after a few minutes? {provider} may not "
+                  "have this {what} on your account: ask {provider}{contact} to add it, then start again.")
+MSG_NOT_SENT = ("We could not send you a code. Ask {provider}{contact} to check the {what} on your account, "
+                "then start again.")
 
 
 class RegistrationError(Exception):
-    def __init__(self, message: str, field: str | None = None) -> None:
+    def __init__(self, message: str, field: str | None = None, status: int = 400) -> None:
         super().__init__(message)
-        self.message, self.field = message, field
+        self.message, self.field, self.status = message, field, status
+
+
+def registration_message(template: str, channel: str) -> str:
+    """One of the MSG_* above for this provider: how its clients reach it."""
+    tenant = connection.tenant
+    ways = [way for way in (getattr(tenant, "contact_phone", ""), getattr(tenant, "contact_email", "")) if way]
+    return template.format(provider=tenant.name, contact=f" at {' or '.join(ways)}" if ways else "",
+                           what="phone number" if channel == Channel.SMS else "email address")
 
 
 # --- forms -------------------------------------------------------------------------------------
@@ -143,10 +165,13 @@ def _match(account_number: str, channel: str, contact: str) -> Client | None:
 def registration_start(*, session: object, account_number: str, channel: str, contact: str, ip: str) -> None:
     """Send a code to the account's phone or email when both match; otherwise do nothing, but
     leave the session looking the same (a code that can never be right). Raises
-    RegistrationError when the account number or the address asked too often."""
+    RegistrationError when the account number or the address asked too often, or when codes
+    cannot go by SMS at all (the provider's setting, the same for every account)."""
+    if channel == Channel.SMS and not NotificationSettings.load().sms_ready:
+        raise RegistrationError(registration_message(MSG_NO_SMS, channel), "contact")
     if not _count(f"registration:ip:{ip}", CODES_PER_IP_PER_HOUR) or \
             not _count(f"registration:account:{account_number}", CODES_PER_ACCOUNT_PER_HOUR):
-        raise RegistrationError(MSG_TOO_MANY)
+        raise RegistrationError(MSG_TOO_MANY, status=429)
     client = _match(account_number, channel, contact)
     code = f"{secrets.randbelow(10**6):06d}"
     session[SESSION_KEY] = {  # type: ignore[index]
@@ -173,9 +198,24 @@ def registration_code_send(*, client_id: int, channel: str, code: str) -> None:
         return
     recipient = client.phone if channel == Channel.SMS else client.email
     values = {"provider": connection.tenant.name, "name": client.full_name, "account": client.account_number}
-    send_now(event="registration_code", channel=channel,
-             outgoing=Outgoing(f"{client.pk}:{secrets.token_hex(6)}", recipient, values, client_id=client.pk),
-             secret_values={"code": code})
+    sent = send_now(event="registration_code", channel=channel,
+                    outgoing=Outgoing(f"{client.pk}:{secrets.token_hex(6)}", recipient, values, client_id=client.pk),
+                    secret_values={"code": code})
+    if sent.status != Message.Status.SENT:
+        cache.set(_unsent_key(_code_hash(client.pk, code)), True, CODE_MINUTES * 60)
+
+
+def _unsent_key(code_hash: str) -> str:
+    return f"registration:unsent:{code_hash}"
+
+
+def registration_code_status(pending: dict) -> tuple[str, bool]:
+    """What the code page says about the code, and whether it was not sent: MSG_MAYBE_SENT, the
+    same for an account that matched and one that did not, unless sending this code failed
+    (MSG_NOT_SENT). With a Celery worker the failure is known a moment after the page first shows."""
+    unsent = bool(cache.get(_unsent_key(pending["hash"])))
+    text = registration_message(MSG_NOT_SENT if unsent else MSG_MAYBE_SENT, pending.get("channel", Channel.SMS))
+    return text, unsent
 
 
 def registration_pending(session: object) -> dict | None:

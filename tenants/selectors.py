@@ -25,12 +25,16 @@ def provider_domain_name(slug: str) -> str:
 
 
 def callback_urls(provider: Provider) -> dict[str, str]:
-    domain = provider.domain
-    token = provider.callback_token
+    """The callback URLs of a provider, the one list that Settings, M-Pesa settings,
+    `provider_info` and the registration with Daraja show or send: without "mpesa" in them, as
+    Safaricom refuses URLs that carry the word (§1.5 "URL restrictions"). The `/payments/mpesa/…`
+    paths of shared/API.md answer the same, but cannot be registered."""
+    domain, token = provider.domain, provider.callback_token
     return {
-        "c2b_validation": domain_url(domain, f"/payments/mpesa/c2b/validation/{token}/"),
-        "c2b_confirmation": domain_url(domain, f"/payments/mpesa/c2b/confirmation/{token}/"),
-        "stk_callback": domain_url(domain, f"/payments/mpesa/stk/callback/{token}/"),
+        "c2b_validation": domain_url(domain, f"/payments/c2b/validation/{token}/"),
+        "c2b_confirmation": domain_url(domain, f"/payments/c2b/confirmation/{token}/"),
+        "stk_callback": domain_url(domain, f"/payments/stk/callback/{token}/"),
+        "paystack_webhook": domain_url(domain, "/payments/paystack/webhook/"),
     }
 
 

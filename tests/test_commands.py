@@ -41,9 +41,10 @@ def test_provider_info_json(alpha) -> None:  # type: ignore[no-untyped-def]
     assert info["domain"] == "alpha.majismart.localhost"
     assert info["callback_token"] == token
     assert info["callback_urls"] == {
-        "c2b_validation": f"https://alpha.majismart.localhost/payments/mpesa/c2b/validation/{token}/",
-        "c2b_confirmation": f"https://alpha.majismart.localhost/payments/mpesa/c2b/confirmation/{token}/",
-        "stk_callback": f"https://alpha.majismart.localhost/payments/mpesa/stk/callback/{token}/",
+        "c2b_validation": f"https://alpha.majismart.localhost/payments/c2b/validation/{token}/",
+        "c2b_confirmation": f"https://alpha.majismart.localhost/payments/c2b/confirmation/{token}/",
+        "stk_callback": f"https://alpha.majismart.localhost/payments/stk/callback/{token}/",
+        "paystack_webhook": "https://alpha.majismart.localhost/payments/paystack/webhook/",
     }
     with pytest.raises(CommandError):
         _run("provider_info", "tenant-base", "--json")

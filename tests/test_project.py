@@ -111,7 +111,9 @@ def test_make_run_migrates_seeds_and_serves(db, tmp_path) -> None:  # type: igno
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "MAJISMART_TESTING", "REDIS_URL"))}
     env.update(DATABASE_URL=admin_url.rsplit("/", 1)[0] + f"/{name}", PORT=str(port), DEBUG="true",
-               SECRET_KEY="run-check-" + "x" * 40, DJANGO_SETTINGS_MODULE="majismart.settings.base")
+               SECRET_KEY="run-check-" + "x" * 40, DJANGO_SETTINGS_MODULE="majismart.settings.base",
+               # Not 8701/8702: a `make run` of this checkout may hold them.
+               DARAJA_STANDIN_PORT=str(free_port()), AFRICASTALKING_STANDIN_PORT=str(free_port()))
     log = tmp_path / "run.log"
     try:
         with process([PYTHON, "-m", "majismart.dev"], env, log=log) as proc:

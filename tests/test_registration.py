@@ -113,8 +113,8 @@ def test_the_answer_is_the_same_whether_or_not_the_account_matched(account, at, 
         assert logged.status == "sent" and code not in logged.text and "[removed from the log]" in logged.text
     connection.set_schema_to_public()
     shown = {re.sub(r'name="csrfmiddlewaretoken" value="[^"]+"', "", b.get("/accounts/register/code/").content.decode())
-             .replace(' value="someone@example.com"', '') for b in pages}
-    assert len(shown) == 1  # the address they typed aside
+             .replace(' value="someone@example.com"', '').replace("email address", "phone number") for b in pages}
+    assert len(shown) == 1  # the address they typed, and whether it was a phone number or an email, aside
     refused = pages[2].post("/accounts/register/code/", {**GOOD, "code": "123456"})
     assert registration.MSG_BAD_CODE in refused.content.decode()
 
@@ -181,6 +181,9 @@ def test_a_client_with_a_login_is_told_to_log_in(account, at, alpha) -> None:  #
 
 
 def test_an_alpha_account_cannot_register_on_betas_domain(account, at, alpha, beta) -> None:  # type: ignore[no-untyped-def]
+    with tenant_context(beta):
+        sms_ready()
+    connection.set_schema_to_public()
     browser = http("beta")
     assert start(browser, "ALP00042", "0712000111")["Location"] == "/accounts/register/code/"
     assert at.messages == []
@@ -201,3 +204,53 @@ def test_signed_in_users_and_expired_registrations_are_sent_on(account) -> None:
     assert staff.get("/accounts/register/")["Location"] == "/"
     assert http().get("/accounts/register/code/")["Location"] == "/accounts/register/"
     assert PASSWORD
+
+
+def _provider_contact(alpha, **contact: str) -> None:  # type: ignore[no-untyped-def]
+    from tenants.models import Provider
+
+    provider = Provider.objects.get(pk=alpha.pk)
+    for name, value in contact.items():
+        setattr(provider, name, value)
+    provider.save(update_fields=list(contact))
+
+
+def test_without_sms_set_up_it_says_no_code_went_and_what_to_do(account, at, alpha) -> None:  # type: ignore[no-untyped-def]
+    _provider_contact(alpha, contact_phone="+254700000999", contact_email="help@alpha.test")
+    with tenant_context(alpha):
+        sms_ready(sms_enabled=False)
+    connection.set_schema_to_public()
+    told = registration.MSG_NO_SMS.format(provider="Alpha Water", contact=" at +254700000999 or help@alpha.test",
+                                          what="phone number")
+    for n, account_number in enumerate(("ALP00042", "NOSUCH1")):  # the provider's setting: the same for all
+        refused = start(http(ip=f"198.51.100.{n + 30}"), account_number, "0712000111")
+        assert refused.status_code == 400 and told in refused.content.decode()
+        assert "we have sent" not in refused.content.decode()
+    assert at.messages == []
+    by_email = http(ip="198.51.100.40")
+    mail.outbox.clear()
+    assert start(by_email, "ALP00042", "esther@example.com")["Location"] == "/accounts/register/code/"
+    assert len(mail.outbox) == 1
+
+
+def test_a_code_that_could_not_be_sent_is_never_said_to_be_sent(account, at, alpha) -> None:  # type: ignore[no-untyped-def]
+    _provider_contact(alpha, contact_email="help@alpha.test")
+    with tenant_context(alpha):
+        sms_ready(at_api_key="not-the-key")  # Africa's Talking refuses every message
+    connection.set_schema_to_public()
+    browser = http()
+    assert start(browser, "ALP00042", "0712000111")["Location"] == "/accounts/register/code/"
+    page = browser.get("/accounts/register/code/").content.decode()
+    assert registration.MSG_NOT_SENT.format(provider="Alpha Water", contact=" at help@alpha.test",
+                                            what="phone number") in page
+    assert "we have sent" not in page and 'role="alert"' in page
+    with tenant_context(alpha):
+        assert Message.objects.get(event="registration_code").status == "failed"
+    connection.set_schema_to_public()
+    # An unknown account still gets the answer a sent code gets, with what to do if none arrives.
+    stranger = http(ip="198.51.100.50")
+    start(stranger, "NOSUCH1", "0712000111")
+    answer = stranger.get("/accounts/register/code/").content.decode()
+    assert registration.MSG_MAYBE_SENT.format(provider="Alpha Water", contact=" at help@alpha.test",
+                                              what="phone number") in answer
+    assert "could not send" not in answer

@@ -18,9 +18,14 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 TESTING = os.environ.get("MAJISMART_TESTING") == "1"
 
+# A developer's `.env` (the one `make run` writes) configures development only. The test settings
+# set MAJISMART_DOTENV to nothing, and every process the suite starts inherits that, so no value
+# in it (DEBUG, DATABASE_URL, REDIS_URL, BASE_DOMAIN...) reaches a test, whichever ran first.
+DOTENV = os.environ.get("MAJISMART_DOTENV", str(BASE_DIR / ".env"))
+
 env = environ.Env()
-if not TESTING and (BASE_DIR / ".env").exists():
-    env.read_env(str(BASE_DIR / ".env"))
+if not TESTING and DOTENV and Path(DOTENV).exists():
+    env.read_env(DOTENV)
 
 
 def env_secret(name: str, default: str = "") -> str:

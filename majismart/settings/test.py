@@ -5,6 +5,9 @@ from __future__ import annotations
 import os
 
 os.environ["MAJISMART_TESTING"] = "1"
+# No `.env` for this process nor for any server, worker or settings check it starts (they run
+# majismart.settings.base without MAJISMART_TESTING, but keep this).
+os.environ["MAJISMART_DOTENV"] = ""
 
 from .base import *  # noqa: E402,F403
 from .base import REDIS_URL  # noqa: E402

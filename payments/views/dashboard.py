@@ -14,7 +14,6 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import has_capability, require_capability
 from majismart.crypto import masked_secret
-from payments.collect import public_callback_urls
 from payments.models import Payment, PaymentRequest, PaymentSettings
 from payments.services import payment_assign, payment_mark_refunded, payment_reverse
 from payments.settings import SECRET_FIELDS, payment_register_urls, payment_settings_update
@@ -149,7 +148,7 @@ def payment_settings(request: HttpRequest) -> HttpResponse:
     response = render(request, "payments/settings.html", {
         "active": "payments", "cfg": cfg, "errors": errors, "data": request.POST if errors else None,
         "secrets": {name: masked_secret(getattr(cfg, name)) for name in SECRET_FIELDS},
-        "urls": public_callback_urls(request.tenant), "api_urls": callback_urls(request.tenant),  # type: ignore[attr-defined]
+        "callback_urls": callback_urls(request.tenant),  # type: ignore[attr-defined]
         "environments": PaymentSettings.Environment.choices, "types": PaymentSettings.ShortcodeType.choices,
         "ip_checks": PaymentSettings.IpCheck.choices}, status=400 if errors else 200)
     add_never_cache_headers(response)
@@ -159,7 +158,7 @@ def payment_settings(request: HttpRequest) -> HttpResponse:
 @require_http_methods(["POST"])
 @require_capability("settings.manage")
 def payment_register_c2b(request: HttpRequest) -> HttpResponse:
-    cfg = payment_register_urls(actor=request.user, urls=public_callback_urls(request.tenant))  # type: ignore[attr-defined]
+    cfg = payment_register_urls(actor=request.user, urls=callback_urls(request.tenant))  # type: ignore[attr-defined]
     if cfg.c2b_register_result.startswith("Registered"):
         messages.success(request, cfg.c2b_register_result)
     else:

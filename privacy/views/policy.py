@@ -18,6 +18,7 @@ from privacy.registration import (
     RegistrationError,
     StartForm,
     client_ip_of,
+    registration_code_status,
     registration_finish,
     registration_pending,
     registration_start,
@@ -26,8 +27,6 @@ from tenants.models import PolicyVersion
 from tenants.views.public import policy_page
 
 MSG_ACCEPTED = "Thank you: your acceptance is recorded."
-MSG_CODE_SENT = ("If the account number and the phone number or email match our records, we have sent a "
-                 "6-digit code there. It expires in 15 minutes.")
 
 
 # --- acceptance at login -----------------------------------------------------------------------
@@ -91,9 +90,10 @@ def register_start(request: HttpRequest) -> HttpResponse:
             registration_start(session=request.session, account_number=form.cleaned_data["account_number"],
                                channel=channel, contact=contact, ip=client_ip_of(request))
         except RegistrationError as exc:
-            form.add_error(None, exc.message)
-            return render(request, "privacy/policy/register_start.html", {"form": form}, status=429)
-        messages.info(request, MSG_CODE_SENT)
+            form.add_error(exc.field if exc.field in form.fields else None, exc.message)
+            return render(request, "privacy/policy/register_start.html", {"form": form}, status=exc.status)
+        # The code page says what became of the code (registration_code_status), not a message
+        # written here before the code was sent.
         return redirect("register_finish")
     return render(request, "privacy/policy/register_start.html", {"form": form},
                   status=400 if form.errors else 200)
@@ -123,6 +123,8 @@ def register_finish(request: HttpRequest) -> HttpResponse:
             return redirect("portal")
     from tenants.selectors import current_policy_versions
 
+    code_status, code_unsent = registration_code_status(pending)
     return render(request, "privacy/policy/register_finish.html", {
         "form": form, "has_login": has_login, "policies": current_policy_versions(),
+        "code_status": code_status, "code_unsent": code_unsent,
     }, status=400 if form.errors else 200)
