@@ -9,6 +9,7 @@ from decimal import Decimal, InvalidOperation
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
+from django.db import connection
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
@@ -24,6 +25,7 @@ from billing.runs import (
     billing_run_recompute,
     billing_run_start,
     period_parse,
+    Period,
 )
 from billing.selectors import (
     INVOICE_STATES,
@@ -47,6 +49,7 @@ from billing.tariffs import charge_for
 from clients.models import Category, Client
 from majismart.charts import bar_chart
 from majismart.money import kes
+from notifications.models import NotificationSettings
 
 BLOCK_ROWS = 6
 PAGE_SIZE = 50
@@ -137,6 +140,68 @@ def _last_month() -> str:
     return f"{previous.year:04d}-{previous.month:02d}"
 
 
+def _suggested_period() -> str:
+    """The latest ended period with an accepted reading in it, as a run takes a period's
+    readings (read_at from the period's first Nairobi midnight up to, not including, the next
+    period's: billing.runs.Period.lo/hi); the last ended month when there are none."""
+    fallback = _last_month()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT to_char(max(read_at) AT TIME ZONE 'Africa/Nairobi', 'YYYY-MM') FROM meters_reading "
+            "WHERE status = 'accepted' AND read_at < %s", [period_parse(fallback).hi])
+        latest = cursor.fetchone()[0]
+    return latest or fallback
+
+
+# Categories whose tariffs all start after the period (so its clients have no tariff in force
+# for it) and meters installed after the period's end: one statement, counted for the preview.
+_ONBOARDING_SQL = """
+SELECT 'tariff', c.name, min(t.effective_from), count(DISTINCT cl.id)
+FROM clients_category c
+JOIN billing_tariff t ON t.category_id = c.id
+JOIN clients_client cl ON cl.category_id = c.id AND cl.status = 'active'
+WHERE NOT EXISTS (SELECT 1 FROM billing_tariff t2 WHERE t2.category_id = c.id AND t2.effective_from <= %(end)s)
+GROUP BY c.name
+UNION ALL
+SELECT 'meter', NULL, min(m.installed_on), count(*)
+FROM meters_meter m JOIN clients_client cl ON cl.id = m.client_id AND cl.status = 'active'
+WHERE m.installed_on > %(end)s
+HAVING count(*) > 0
+ORDER BY 1 DESC, 2
+"""
+
+
+def _period_warnings(period: Period) -> list[str]:
+    warnings = []
+    with connection.cursor() as cursor:
+        cursor.execute(_ONBOARDING_SQL, {"end": period.end})
+        rows = cursor.fetchall()
+    for kind, name, first, n in rows:
+        if kind == "tariff":
+            warnings.append(f"The {name} tariff starts on {first:%-d %b %Y}, after this period: its {n} "
+                            f"active client{'s' if n != 1 else ''} ha{'ve' if n != 1 else 's'} no tariff in force "
+                            f"for {period.label} and {'are' if n != 1 else 'is'} skipped.")
+        else:
+            warnings.append(f"{n} meter{'s were' if n != 1 else ' was'} installed after the period's end "
+                            f"({period.end:%-d %b %Y}); {'they are' if n != 1 else 'it is'} not billed for "
+                            f"{period.label}.")
+    return warnings
+
+
+CONTACTLESS_SHOWN = 5
+
+
+def _finalize_warnings(run: BillingRun) -> dict[str, object]:
+    """What finalising will not do: text the bills (SMS not set up) or reach clients with no
+    phone and no email (the blind indexes are empty exactly when the encrypted fields are)."""
+    contactless = (Invoice.objects.filter(run=run, client__phone_index="", client__email_index="")
+                   .order_by("client__account_number").values_list("client_id", "client__account_number"))
+    rows = list(contactless[:CONTACTLESS_SHOWN])
+    count = len(rows) if len(rows) < CONTACTLESS_SHOWN else contactless.count()
+    return {"sms_ready": NotificationSettings.load().sms_ready, "contactless_count": count,
+            "contactless": [{"id": pk, "account": account} for pk, account in rows]}
+
+
 def _runs_page(request: HttpRequest, *, suggested: str, errors: dict | None = None) -> HttpResponse:
     runs = list(BillingRun.objects.order_by("-period")[:36])
     chart = bar_chart([(r.period[2:], r.total) for r in sorted(runs, key=lambda r: r.period)[-12:]
@@ -149,7 +214,7 @@ def _runs_page(request: HttpRequest, *, suggested: str, errors: dict | None = No
 
 @require_capability("billing.view")
 def run_list(request: HttpRequest) -> HttpResponse:
-    return _runs_page(request, suggested=_last_month())
+    return _runs_page(request, suggested=_suggested_period())
 
 
 @require_http_methods(["POST"])
@@ -172,10 +237,13 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
                 .order_by("-total")[:15])
     categories = run.summary.get("categories", [])
     chart = bar_chart([(c["name"][:12], Decimal(c["total"])) for c in categories], unit="KES")
+    can_run = has_capability(request.user, "billing.run")
+    draft = run.status == BillingRun.Status.DRAFT
     return render(request, "billing/run_detail.html", {
         "active": "billing", "tab": "runs", "run": run, "period": period, "invoices": invoices,
         "categories": categories, "chart": chart, "skipped": run_skipped(run),
-        "can_run": has_capability(request.user, "billing.run")})
+        "can_run": can_run, "period_warnings": _period_warnings(period) if draft else [],
+        "finalize": _finalize_warnings(run) if draft and can_run else None})
 
 
 @require_http_methods(["POST"])
