@@ -78,13 +78,15 @@ def manual_payment_clean(data: object, *, reference_optional_for: tuple[str, ...
     out["client"] = Client.objects.filter(pk=int(client_id)).first() if client_id.isdigit() else None
     if out["client"] is None:
         errors.setdefault("client", ["Unknown client."])
-    try:
-        amount = Decimal(str(data.get("amount", "")).strip().replace(",", "") if "amount" not in errors else "x")
-        if not amount.is_finite() or amount <= 0 or amount.as_tuple().exponent < -2 or amount >= Decimal("1e10"):
-            raise InvalidOperation
-        out["amount"] = amount
-    except InvalidOperation:
-        errors.setdefault("amount", [MSG_AMOUNT])
+    if "amount" not in errors:  # a NUL said so already
+        try:
+            # "1,664.00" as typed at a counter; at most what an amount column holds (12 digits, 2 decimals).
+            amount = Decimal(str(data.get("amount", "") or "").strip().replace(",", ""))
+            if not amount.is_finite() or amount <= 0 or amount.as_tuple().exponent < -2 or amount >= Decimal("1e10"):
+                raise InvalidOperation
+            out["amount"] = amount
+        except InvalidOperation:
+            errors["amount"] = [MSG_AMOUNT]
     if data.get("method") not in MANUAL_METHODS:
         errors.setdefault("method", [MSG_METHOD])
     out["method"] = data.get("method")

@@ -161,3 +161,14 @@ def test_the_receipt_is_sent_as_for_a_payment_through_the_api(carol_account, at)
     [sent] = at.wait_for_messages(1)
     assert "KES 200.00" in sent["message"] and "CHQ-55" in sent["message"]
     assert Message.objects.get(event="payment_received", channel="sms").status == "sent"
+
+
+def test_the_api_checks_a_payment_as_the_cash_desk_does(carol_account, alpha_api) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
+    body = {"client": carol_account.pk, "amount": "1,664.00", "method": "cheque", "reference": "CHQ-9"}
+    created = alpha_api.post("/api/v1/payments/", body, format="json")
+    assert created.status_code == 201 and created.json()["method"] == "cheque" and created.json()["amount"] == "1664.00"
+    missing = alpha_api.post("/api/v1/payments/", {**body, "reference": ""}, format="json")
+    assert missing.json()["reference"] == ["Give the receipt, bank or cheque reference."]
+    future = alpha_api.post("/api/v1/payments/", {**body, "reference": "CHQ-10", "paid_at": "2099-01-01T00:00:00+03:00"},
+                            format="json")
+    assert future.json()["paid_at"] == [MSG_PAID_AT_FUTURE]
