@@ -1,10 +1,5 @@
 from __future__ import annotations
 
-from datetime import datetime
-from decimal import Decimal, InvalidOperation
-
-from django.utils import timezone
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -14,11 +9,14 @@ from rest_framework.views import APIView
 from clients.models import Client
 from majismart.api import Pagination
 from payments.models import Payment
-from payments.services import EARLIEST_PAYMENT, payment_record
-
-MSG_PAID_AT_FORMAT = "Give a date and time in ISO 8601, e.g. 2026-11-02T10:30:00+03:00."
-MSG_PAID_AT_FUTURE = "A payment cannot be in the future."
-MSG_PAID_AT_EARLY = "A payment cannot be dated before 1 Jan 2000: check the year."
+from payments.services import (  # noqa: F401 - the messages, for their tests
+    MANUAL_METHODS,
+    MSG_PAID_AT_EARLY,
+    MSG_PAID_AT_FORMAT,
+    MSG_PAID_AT_FUTURE,
+    manual_payment_clean,
+    payment_record,
+)
 
 
 class AllocationSerializer(serializers.Serializer):
@@ -41,52 +39,13 @@ class PaymentSerializer(serializers.Serializer):
 class ManualPaymentInput(serializers.Serializer):
     client = serializers.IntegerField()
     amount = serializers.DecimalField(max_digits=12, decimal_places=2)
-    method = serializers.ChoiceField(choices=["cash", "bank"])
+    method = serializers.ChoiceField(choices=list(MANUAL_METHODS))
     reference = serializers.CharField()
     paid_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
 
 
 def _clean(data: object) -> tuple[dict, dict[str, list[str]]]:
-    errors: dict[str, list[str]] = {}
-    if not isinstance(data, dict):
-        return {}, {"detail": ["Send a JSON object."]}
-    out: dict = {}
-    client_id = str(data.get("client", ""))
-    out["client"] = Client.objects.filter(pk=int(client_id)).first() if client_id.isdigit() else None
-    if out["client"] is None:
-        errors["client"] = ["Unknown client."]
-    try:
-        amount = Decimal(str(data.get("amount", "")).strip())
-        if not amount.is_finite() or amount <= 0 or amount.as_tuple().exponent < -2:
-            raise InvalidOperation
-        out["amount"] = amount
-    except InvalidOperation:
-        errors["amount"] = ["Enter an amount in KES above zero, with at most 2 decimals."]
-    if data.get("method") not in ("cash", "bank"):
-        errors["method"] = ['Give "cash" or "bank" (M-Pesa and card payments arrive by themselves).']
-    out["method"] = data.get("method")
-    reference = str(data.get("reference") or "").strip()
-    if not reference:
-        errors["reference"] = ["Give the receipt or bank reference."]
-    out["reference"] = reference[:64]
-    raw_time = data.get("paid_at")
-    paid_at: datetime | None = timezone.now()
-    if raw_time:
-        try:
-            paid_at = parse_datetime(str(raw_time))
-        except ValueError:  # the right shape, but no such moment: 2024-02-30, 12:99
-            paid_at = None
-        if paid_at is None:
-            errors["paid_at"] = [MSG_PAID_AT_FORMAT]
-        elif timezone.is_naive(paid_at):
-            paid_at = timezone.make_aware(paid_at)
-        if paid_at and paid_at > timezone.now():
-            errors["paid_at"] = [MSG_PAID_AT_FUTURE]
-        elif paid_at and paid_at < EARLIEST_PAYMENT:
-            # Year 1 would be stored, then break every page and PDF showing it in Nairobi time.
-            errors["paid_at"] = [MSG_PAID_AT_EARLY]
-    out["paid_at"] = paid_at
-    return out, errors
+    return manual_payment_clean(data)
 
 
 class PaymentListCreateApi(APIView):

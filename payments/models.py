@@ -61,6 +61,7 @@ class Payment(models.Model):
         PAYSTACK = "paystack", "Card (Paystack)"
         CASH = "cash", "Cash"
         BANK = "bank", "Bank"
+        CHEQUE = "cheque", "Cheque"
 
     class Status(models.TextChoices):
         MATCHED = "matched", "Matched"

@@ -1,10 +1,11 @@
 from django.urls import path
 
-from payments.views import dashboard, documents, pay, statements
+from payments.views import dashboard, desk, documents, pay, statements
 
 urlpatterns = [
     # The callback endpoints are in payments/urls_callbacks.py, first in the tenant URLconf.
     path("dashboard/payments/", dashboard.payment_list, name="payment_list"),
+    path("dashboard/payments/record/", desk.payment_record_view, name="payment_record"),
     path("dashboard/payments/settings/", dashboard.payment_settings, name="payment_settings"),
     path("dashboard/payments/settings/register-c2b/", dashboard.payment_register_c2b, name="payment_register_c2b"),
     path("dashboard/payments/requests/", dashboard.payment_requests, name="payment_requests"),
