@@ -31,6 +31,7 @@ class StaffInviteForm(forms.Form):
     def __init__(self, *args: object, roles: list[str], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.fields["role"].choices = role_choices(roles)  # only what the viewer may give
+        self.fields["role"].initial = Role.METER_READER  # the usual invitation; never "owner" by default
 
 
 class StaffRoleForm(forms.Form):

@@ -22,8 +22,14 @@ def _page(request: HttpRequest, *, name_form: ProfileNameForm | None = None,
     return render(request, "accounts/profile.html", {
         "active": "profile",
         "name_form": name_form or ProfileNameForm(initial={"full_name": user.full_name}),  # type: ignore[union-attr]
-        "password_form": password_form or PasswordChangeForm(user),
+        "password_form": password_form or _password_form(user),
     }, status=status)
+
+
+def _password_form(user: object, data: object = None) -> PasswordChangeForm:
+    form = PasswordChangeForm(user, data)
+    form.fields["old_password"].widget.attrs.pop("autofocus", None)  # the page opens on the name
+    return form
 
 
 @require_capability("dashboard.view")
@@ -50,7 +56,7 @@ def profile(request: HttpRequest) -> HttpResponse:
 def password_change(request: HttpRequest) -> HttpResponse:
     """Old password and the new one twice, through Django's validators; this session stays,
     every other session of the user ends (the password is part of their auth hash)."""
-    form = PasswordChangeForm(request.user, request.POST)
+    form = _password_form(request.user, request.POST)
     if not form.is_valid():
         return _page(request, password_form=form, status=400)
     user = form.save()

@@ -105,6 +105,11 @@ def test_an_invited_meter_reader_joins_reads_a_meter_and_meets_no_403(page: Page
     expect(row).to_contain_text("invited")
     expect(row).to_contain_text("Meter reader")
     page.screenshot(path=str(tmp_path / "team-invited.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.reload()
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # no page wider than a phone
+    row.get_by_text("Manage").or_(row.get_by_text("Change role")).first.click()
+    page.screenshot(path=str(tmp_path / "team-phone.png"), full_page=True)
 
     # The invited person opens the emailed link in their own browser, on a phone.
     link = _invite_link(app_server)
@@ -142,6 +147,12 @@ def test_an_invited_meter_reader_joins_reads_a_meter_and_meets_no_403(page: Page
         saved = Reading.objects.select_related("recorded_by").get(meter=team_route)
         assert saved.consumption == Decimal("7.500") and saved.recorded_by.email == INVITEE
     connection.set_schema_to_public()
+
+    # Their profile, on the phone.
+    reader.goto(app_server.url("alpha", "/dashboard/profile/"))
+    expect(reader.get_by_role("heading", name="Security")).to_be_visible()
+    assert reader.evaluate("document.documentElement.scrollWidth") <= 390
+    reader.screenshot(path=str(tmp_path / "profile-phone.png"), full_page=True)
 
     # Every link the sidebar and the home page show them: none answers 403.
     reader.goto(app_server.url("alpha", "/dashboard/"))
