@@ -34,6 +34,7 @@ MSG_MANAGER_TOUCHES_OWNER = "Only an owner can change or deactivate an owner."
 MSG_LAST_OWNER = "This is the last active owner: hand over ownership to someone else first."
 MSG_SELF_DEACTIVATE = "You cannot deactivate yourself."
 MSG_EMAIL_TAKEN = "Someone with this email already has an account here."
+MSG_EMAIL_DEACTIVATED = "This person's account is deactivated: reactivate it on the Team page instead."
 MSG_EMAIL_INVITED = "This email has already been invited: resend the invitation instead."
 MSG_NOT_ACCEPTED = "This person has not accepted the invitation yet: resend it instead."
 MSG_NOT_PENDING = "This invitation was already accepted or revoked."
@@ -145,6 +146,8 @@ def staff_invite(*, actor: object, email: str, role: str, full_name: str = "") -
     if existing is not None:
         if StaffInvite.objects.pending().filter(user=existing).exists():
             raise ValidationError({"email": [MSG_EMAIL_INVITED]})
+        if existing.role in STAFF_ROLES and not existing.is_active:
+            raise ValidationError({"email": [MSG_EMAIL_DEACTIVATED]})
         raise ValidationError({"email": [MSG_EMAIL_TAKEN]})
     full_name = (full_name or "").strip()
     if len(full_name) > 150:

@@ -134,6 +134,10 @@ def test_an_email_already_here_is_refused_clearly(team) -> None:  # type: ignore
     with pytest.raises(ValidationError) as twice:
         staff_invite(actor=team["alice"], email="twice@example.com", role=Role.ACCOUNTANT)
     assert "resend" in twice.value.message_dict["email"][0]
+    staff_deactivate(actor=team["alice"], user=team["ari"])
+    with pytest.raises(ValidationError) as gone:
+        staff_invite(actor=team["alice"], email="ari@alpha.test", role=Role.METER_READER)
+    assert "reactivate" in gone.value.message_dict["email"][0]
 
 
 def test_a_manager_cannot_make_or_touch_an_owner(team) -> None:  # type: ignore[no-untyped-def]
