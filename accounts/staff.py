@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import connection, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -130,11 +130,19 @@ def _send_invite(invite: StaffInvite, raw: str, actor: object) -> bool:
     return msg.status in (Message.Status.SENT, Message.Status.DELIVERED)
 
 
-@transaction.atomic
 def staff_invite(*, actor: object, email: str, role: str, full_name: str = "") -> tuple[StaffInvite, bool]:
-    """Invites `email` with `role`: their (inactive) user and a 7-day single-use link, emailed.
-    `full_name` is only a suggestion the person confirms or corrects when accepting.
-    Returns the invite and whether the email went."""
+    """Invites `email` with `role`: their (inactive) user and a 7-day single-use link, emailed
+    once the rows are committed. `full_name` is only a suggestion the person confirms or corrects
+    when accepting. Returns the invite and whether the email went."""
+    try:
+        invite, raw = _invite_create(actor=actor, email=email, role=role, full_name=full_name)
+    except IntegrityError as exc:  # the same email invited twice at the same moment
+        raise ValidationError({"email": [MSG_EMAIL_TAKEN]}) from exc
+    return invite, _send_invite(invite, raw, actor)
+
+
+@transaction.atomic
+def _invite_create(*, actor: object, email: str, role: str, full_name: str) -> tuple[StaffInvite, str]:
     _require_manage(actor)
     email = (email or "").strip().lower()
     try:
@@ -162,17 +170,17 @@ def staff_invite(*, actor: object, email: str, role: str, full_name: str = "") -
         token_hash=hashed, sent_at=now, expires_at=now + timedelta(days=INVITE_DAYS))
     audit(actor=actor, action="staff.invited", object_repr=f"user {user.pk}", target=("user", user.pk),
           role=role, invite=invite.pk)
-    sent = _send_invite(invite, raw, actor)
-    return invite, sent
+    return invite, raw
 
 
-def _pending_invite_of(user: User) -> StaffInvite | None:
-    return StaffInvite.objects.pending().filter(user=user).select_for_update().first()
+def staff_invite_resend(*, actor: object, invite: StaffInvite) -> tuple[StaffInvite, bool]:
+    """A new link, valid INVITE_DAYS from now; the old one stops working."""
+    invite, raw = _invite_renew(actor=actor, invite=invite)
+    return invite, _send_invite(invite, raw, actor)
 
 
 @transaction.atomic
-def staff_invite_resend(*, actor: object, invite: StaffInvite) -> tuple[StaffInvite, bool]:
-    """A new link, valid INVITE_DAYS from now; the old one stops working."""
+def _invite_renew(*, actor: object, invite: StaffInvite) -> tuple[StaffInvite, str]:
     invite = StaffInvite.objects.select_for_update().get(pk=invite.pk)
     if invite.user is not None:
         _check_target(actor, invite.user)
@@ -186,7 +194,7 @@ def staff_invite_resend(*, actor: object, invite: StaffInvite) -> tuple[StaffInv
     invite.save(update_fields=["token_hash", "sent_at", "expires_at"])
     audit(actor=actor, action="staff.invite_resent", object_repr=f"user {invite.user_id}",
           target=("user", invite.user_id), invite=invite.pk)
-    return invite, _send_invite(invite, raw, actor)
+    return invite, raw
 
 
 @transaction.atomic

@@ -437,3 +437,20 @@ def test_the_invite_page_does_not_need_a_login_and_logs_in_as_the_invitee(alpha,
                                                      "password2": NEW_PASSWORD})
     assert alpha_client.get("/api/v1/me/").json()["name"] == "switch@example.com"
     assert PASSWORD  # the personas' password is untouched
+
+
+def test_an_invitation_whose_email_fails_is_kept_and_says_so(alpha, alpha_client: Client, settings) -> None:  # type: ignore[no-untyped-def]
+    from majismart.testing import free_port
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"  # nothing listens there
+    settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2
+    login(alpha_client, "alice@alpha.test")
+    page = alpha_client.post("/dashboard/settings/team/", {"email": "nomail@example.com", "role": "accountant"},
+                             follow=True)
+    assert "could not be sent" in page.content.decode() and "nomail@example.com" in page.content.decode()
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    mail.outbox.clear()
+    with tenant_context(alpha):
+        invite = StaffInvite.objects.get(email="nomail@example.com")
+    resent = alpha_client.post(f"/dashboard/settings/team/invites/{invite.pk}/resend/", follow=True)
+    assert "A new link went to nomail@example.com" in resent.content.decode() and len(mail.outbox) == 1
