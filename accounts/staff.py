@@ -199,7 +199,7 @@ def _invite_renew(*, actor: object, invite: StaffInvite) -> tuple[StaffInvite, s
 
 @transaction.atomic
 def staff_invite_revoke(*, actor: object, invite: StaffInvite) -> StaffInvite:
-    """The link stops working and the invited (never activated) user goes."""
+    """The link stops working and the invited (never activated) user goes, their email with them."""
     invite = StaffInvite.objects.select_for_update().get(pk=invite.pk)
     if invite.user is not None:
         _check_target(actor, invite.user)
@@ -209,7 +209,8 @@ def staff_invite_revoke(*, actor: object, invite: StaffInvite) -> StaffInvite:
         raise ValidationError({"detail": [MSG_NOT_PENDING]})
     user_id = invite.user_id
     invite.revoked_at = timezone.now()
-    invite.save(update_fields=["revoked_at"])
+    invite.email = ""  # nothing left to send: the address is not kept (the row only explains a dead link)
+    invite.save(update_fields=["revoked_at", "email"])
     if invite.user is not None and not invite.user.is_active and not invite.user.has_usable_password():
         invite.user.delete()  # never logged in, never did anything: the email is free again
     audit(actor=actor, action="staff.invite_revoked", object_repr=f"user {user_id}", target=("user", user_id),

@@ -121,6 +121,7 @@ def test_revoking_kills_the_link_and_frees_the_email(team) -> None:  # type: ign
         invite_for_token(token)
     assert revoked.value.reason == "revoked"
     assert not User.objects.filter(email="gone@example.com").exists()
+    assert not StaffInvite.objects.filter(email="gone@example.com").exists()  # the address is not kept
     again, _ = staff_invite(actor=team["alice"], email="gone@example.com", role=Role.ACCOUNTANT)
     assert again.role == Role.ACCOUNTANT
 

@@ -121,6 +121,8 @@ def test_an_invited_meter_reader_joins_reads_a_meter_and_meets_no_403(page: Page
     reader.get_by_label("Your full name").fill("Wanjiku Njoroge")
     reader.get_by_label("Choose a password").fill(INVITEE_PASSWORD)
     reader.get_by_label("Type the password again").fill(INVITEE_PASSWORD)
+    assert reader.evaluate("document.documentElement.scrollWidth") <= 390
+    reader.screenshot(path=str(tmp_path / "invite-accept-phone.png"), full_page=True)
     reader.get_by_role("button", name="Set password and continue").click()
     expect(reader).to_have_url(app_server.url("alpha", "/dashboard/"))
     expect(reader.get_by_role("status").first).to_contain_text("Welcome to Alpha Water")
