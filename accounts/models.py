@@ -12,6 +12,7 @@ from django.core.validators import MaxLengthValidator
 from django.db import models
 from django.db.models.functions import Upper
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from majismart.crypto import EncryptedTextField, blind_index
 
@@ -64,6 +65,9 @@ class User(AbstractBaseUser, PermissionsMixin):
     is_active = models.BooleanField(default=True)
     is_staff = models.BooleanField(default=False, help_text="Platform admin (Django admin access).")
     date_joined = models.DateTimeField(default=timezone.now)
+    # Moved on by "sign out of my other sessions" and by deactivation: every session whose auth
+    # hash was minted before ends at its next request (whatever the session engine).
+    session_version = models.PositiveIntegerField(default=0, editable=False)
 
     objects = UserManager()
 
@@ -88,6 +92,14 @@ class User(AbstractBaseUser, PermissionsMixin):
     @property
     def is_provider_staff(self) -> bool:
         return self.role in STAFF_ROLES
+
+    def _get_session_auth_hash(self, secret: str | None = None) -> str:
+        # Django's hash (of the password hash) for version 0, so sessions from before survive.
+        if not self.session_version:
+            return super()._get_session_auth_hash(secret=secret)  # type: ignore[misc]
+        key_salt = "django.contrib.auth.models.AbstractBaseUser.get_session_auth_hash"
+        return salted_hmac(key_salt, f"{self.password}:{self.session_version}", secret=secret,
+                           algorithm="sha256").hexdigest()
 
     def get_full_name(self) -> str:
         return self.full_name or self.email
@@ -197,3 +209,63 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.actor} {self.action} {self.object_repr}"
+
+
+INVITE_DAYS = 7
+
+
+def hash_invite_token(raw: str) -> str:
+    # 256-bit random tokens: a fast hash is enough (nothing to guess from a dictionary).
+    return hashlib.sha256(raw.encode()).hexdigest()
+
+
+class StaffInviteQuerySet(models.QuerySet["StaffInvite"]):
+    def pending(self) -> StaffInviteQuerySet:
+        """Neither accepted nor revoked (expired ones included: they can be resent)."""
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True)
+
+
+class StaffInvite(models.Model):
+    """An invitation to join the provider's staff. The invited person's User exists from the
+    invitation on (inactive, no password, so the API and the team page have one id for them);
+    the single-use link (only its hash is stored) lets them set a name and password within
+    INVITE_DAYS, which activates it. Resending makes a new link and kills the old one."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Pending"
+        EXPIRED = "expired", "Expired"
+        ACCEPTED = "accepted", "Accepted"
+        REVOKED = "revoked", "Revoked"
+
+    user = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="invites")
+    email = models.EmailField()
+    role = models.CharField(max_length=20, choices=[(r.value, r.label) for r in Role if r in STAFF_ROLES])
+    invited_by = models.ForeignKey(User, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    created = models.DateTimeField(auto_now_add=True)
+    sent_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    revoked_at = models.DateTimeField(null=True, blank=True)
+
+    objects = StaffInviteQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"invite {self.pk}"
+
+    @property
+    def status(self) -> str:
+        if self.accepted_at:
+            return self.Status.ACCEPTED
+        if self.revoked_at:
+            return self.Status.REVOKED
+        if self.expires_at <= timezone.now():
+            return self.Status.EXPIRED
+        return self.Status.PENDING
+
+    @property
+    def is_usable(self) -> bool:
+        return self.status == self.Status.PENDING

@@ -40,7 +40,9 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "settings.view": STAFF_ROLES,
     "settings.manage": frozenset({Role.OWNER}),
     "api_keys.manage": frozenset({Role.OWNER}),
-    "staff.manage": frozenset({Role.OWNER}),
+    # The team page and /staff/: owners and managers. Which people and roles a manager may touch
+    # (everyone but owners; never making an owner) is decided in accounts/staff.py.
+    "staff.manage": _OPERATIONS,
     # The audit log shows who looked at whose data, from where: for the people who run the provider.
     "audit.view": _OPERATIONS,
     "api.use": STAFF_ROLES,

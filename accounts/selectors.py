@@ -1,4 +1,4 @@
-"""Reads for accounts: the audit log viewer's search."""
+"""Reads for accounts: the audit log viewer's search, the team list."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
-from django.db.models import QuerySet
+from django.db.models import OuterRef, QuerySet, Subquery
 
-from accounts.models import AuditCategory, AuditEvent
+from accounts.models import STAFF_ROLES, AuditCategory, AuditEvent, StaffInvite, User
 
 
 @dataclass(frozen=True)
@@ -88,3 +88,21 @@ def audit_search(filters: AuditFilters) -> QuerySet[AuditEvent]:
     if filters.end:
         qs = qs.filter(created__lt=_day_start(filters.end + timedelta(days=1)))
     return qs.order_by("-created", "-id")
+
+
+def staff_list() -> QuerySet[User]:
+    """The provider's staff (never its clients), invited people included, by email (names are
+    encrypted, so not sortable in SQL). Each row carries `invite_id` and `invite_expires_at` of
+    its pending invitation (None once accepted)."""
+    pending = StaffInvite.objects.pending().filter(user=OuterRef("pk")).order_by("-created")
+    return (User.objects.filter(role__in=STAFF_ROLES)
+            .annotate(invite_id=Subquery(pending.values("pk")[:1]),
+                      invite_expires_at=Subquery(pending.values("expires_at")[:1]))
+            .order_by("email", "pk"))
+
+
+def staff_status(user: User) -> str:
+    """"active", "invited" (their invitation not yet accepted, expired or not) or "deactivated"."""
+    if getattr(user, "invite_id", None):
+        return "invited"
+    return "active" if user.is_active else "deactivated"

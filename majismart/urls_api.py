@@ -12,6 +12,8 @@ from tenants import api as tenants_api
 urlpatterns = [
     path("provider/", tenants_api.ProviderDetailApi.as_view(), name="api-provider"),
     path("me/", accounts_api.WhoAmIApi.as_view(), name="api-me"),
+    path("staff/", accounts_api.StaffListCreateApi.as_view(), name="api-staff"),
+    path("staff/<int:pk>/", accounts_api.StaffDetailApi.as_view(), name="api-staff-member"),
     path("clients/", clients_api.ClientListCreateApi.as_view(), name="api-clients"),
     path("clients/<int:pk>/", clients_api.ClientDetailApi.as_view(), name="api-client"),
     path("clients/<int:pk>/statement/", billing_api.ClientStatementApi.as_view(), name="api-client-statement"),

@@ -42,7 +42,8 @@ SAMPLE = {"provider": "Mombasa Water Works", "name": "Esther Njeri", "account": 
           "link": "https://mombasa-water.majismart.co.ke/accounts/reset/…", "text": "Your message here.",
           "nothing_to_pay": "Nothing to pay; credit of KES 500.00",
           "count": "2", "overdue": "1", "code": "482913", "title": "privacy policy", "version": "2026-12-01",
-          "summary": "We now keep payment callbacks for 90 days."}
+          "summary": "We now keep payment callbacks for 90 days.",
+          "role": "Meter reader", "inviter": "Alice Achieng"}
 
 EVENTS: dict[str, Event] = {e.key: e for e in [
     Event("invoice_issued", "Bill issued", Purpose.BILLING,
@@ -110,6 +111,12 @@ EVENTS: dict[str, Event] = {e.key: e for e in [
                      "To choose a new password, open: {link}\n\nIf it wasn't you, ignore this email: "
                      "your password stays as it is.\n\n{provider}",
           description="Sent when a user asks for a password reset (never held, never opted out)."),
+    Event("staff_invite", "Staff invitation", Purpose.ACCOUNT, ("link", "role", "inviter", "days"),
+          email_subject="{inviter} invited you to {provider} on MajiSmart",
+          email_body="Hello,\n\n{inviter} invited you to join {provider} on MajiSmart as {role}.\n\n"
+                     "To set your name and password, open: {link}\n\nThe link works once and for {days} days. "
+                     "If you were not expecting this, ignore this email.\n\n{provider}",
+          description="Sent when an owner or manager invites someone to the team (never held, never opted out)."),
     Event("registration_code", "Portal registration code", Purpose.ACCOUNT, ("code",),
           sms="{provider}: your portal registration code is {code}. It expires in 15 minutes. Do not share it.",
           email_subject="{provider}: your portal registration code",

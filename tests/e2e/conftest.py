@@ -7,6 +7,7 @@ import os
 import shutil
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -34,6 +35,13 @@ def browser_type_launch_args(django_db_setup) -> dict[str, object]:  # type: ign
 @dataclass(frozen=True)
 class AppServer:
     port: int
+    mail_dir: Path | None = None  # the emails the server sent, one file per connection
+
+    def mail(self) -> str:
+        """Every email the server has sent so far, oldest first, as text."""
+        if self.mail_dir is None:
+            return ""
+        return "\n".join(p.read_text() for p in sorted(self.mail_dir.iterdir(), key=lambda p: p.stat().st_mtime))
 
     def url(self, slug: str | None = None, path: str = "/") -> str:
         host = f"{slug}.{settings.BASE_DOMAIN}" if slug else settings.BASE_DOMAIN
@@ -64,15 +72,17 @@ def africastalking_session() -> Iterator[object]:
 def app_server(django_db_setup, django_db_blocker, tmp_path_factory, daraja_session,  # type: ignore[no-untyped-def]
                africastalking_session) -> Iterator[AppServer]:
     port = free_port()
+    mail_dir = tmp_path_factory.mktemp("mail")
     with django_db_blocker.unblock():
         # The test settings (fast password hasher the personas were saved with), real gunicorn.
         env = child_env(SITE_PORT=str(port), SITE_SCHEME="http", CELERY_TASK_ALWAYS_EAGER="true",
                         DJANGO_SETTINGS_MODULE="majismart.settings.test",
                         DARAJA_SANDBOX_URL=daraja_session.base_url,
-                        AFRICASTALKING_SANDBOX_URL=africastalking_session.base_url)
+                        AFRICASTALKING_SANDBOX_URL=africastalking_session.base_url,
+                        MAJISMART_TEST_MAIL_DIR=str(mail_dir))
     env.pop("REDIS_URL", None)
     log = tmp_path_factory.mktemp("server") / "gunicorn.log"
     args = [PYTHON, "-m", "gunicorn", "majismart.wsgi:application", "--bind", f"127.0.0.1:{port}",
             "--workers", "2", "--access-logfile", "-", "--logger-class", "majismart.gunicorn_logging.RedactingLogger"]
     with process(args, env, port=port, log=log):
-        yield AppServer(port)
+        yield AppServer(port, mail_dir)
