@@ -305,3 +305,18 @@ def test_a_client_never_sees_another_clients_bill(story) -> None:  # type: ignor
     ann_bill = _bill(story["ann"], "2026-10").pk
     connection.set_schema_to_public()
     assert as_("carol@alpha.test").get(f"/portal/bills/{ann_bill}/").status_code == 404
+
+
+def test_another_provider_sees_neither_the_balances_nor_the_client_page(story) -> None:  # type: ignore[no-untyped-def]
+    ben = story["ben"].pk
+    connection.set_schema_to_public()
+    bob = as_("bob@beta.test", "beta")
+    assert bob.get(f"/dashboard/clients/{ben}/").status_code == 404
+    assert "KES 700.00" not in bob.get("/dashboard/clients/").content.decode()
+
+
+def test_a_provider_with_nothing_billed_says_so(alpha) -> None:  # type: ignore[no-untyped-def]
+    html = as_("anne@alpha.test").get("/dashboard/").content.decode()
+    assert 'data-testid="kpi-efficiency">—<' in html and "nothing billed" in html
+    assert 'data-testid="kpi-billed">KES 0.00<' in html and 'data-testid="money-chart"' not in html
+    assert "Nothing billed or collected in the last 12 months yet." in html
