@@ -5,7 +5,22 @@ from datetime import date
 from decimal import Decimal
 from urllib.parse import urlencode
 
-from django.db.models import Case, CharField, DecimalField, Exists, F, OuterRef, Q, QuerySet, Sum, Value, When, Window
+from django.db.models import (
+    Case,
+    CharField,
+    DecimalField,
+    Exists,
+    F,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+    Sum,
+    Value,
+    When,
+    Window,
+)
+from django.db.models.functions import Coalesce
 from django.db.models.expressions import RawSQL, RowRange
 from django.utils import timezone
 
@@ -74,7 +89,23 @@ def statement_range_query(start: date | None, end: date | None) -> str:
 
 
 def client_balance(client_id: int) -> Decimal:
+    """What the client owes (negative: in credit): the sum of its ledger entries."""
     return LedgerEntry.objects.filter(client_id=client_id).aggregate(s=Sum("amount"))["s"] or Decimal("0.00")
+
+
+def balance_of_client() -> Coalesce:
+    """client_balance as an expression, to annotate a list of clients in its own query:
+    `Client.objects.annotate(balance=balance_of_client())`."""
+    return Coalesce(Subquery(LedgerEntry.objects.filter(client_id=OuterRef("pk")).order_by().values("client_id")
+                             .annotate(s=Sum("amount")).values("s")[:1]),
+                    Value(Decimal("0.00")), output_field=DecimalField(max_digits=12, decimal_places=2))
+
+
+def client_overdue(client_id: int, *, today: date | None = None) -> Decimal:
+    """What the client still owes on bills past their due date (the invoice list's overdue ones)."""
+    return sum((i.balance_due for i in invoices_with_dues(
+        Invoice.objects.filter(client_id=client_id, status=Invoice.Status.ISSUED), today=today).filter(state="overdue")
+        .only("id", "client_id", "total", "due_date", "status")), Decimal("0.00"))
 
 
 def client_statement(client_id: int, *, start: date | None = None, end: date | None = None) -> Statement:
@@ -135,6 +166,33 @@ def invoices_with_dues(qs: QuerySet[Invoice] | None = None, *, today: date | Non
         # Something paid, something left (credit notes are not payments).
         When(balance_due__lt=F("total") - F("credited"), then=Value("partial")),
         default=Value("open"), output_field=CharField()))
+
+
+def _day(day: date | None) -> str:
+    return f"{day.day} {day:%b %Y}" if day else ""
+
+
+def bill_status(invoice: Invoice) -> str:
+    """A bill's state as its client reads it (an invoice from invoices_with_dues): "Paid",
+    "Partly paid (KES 400.00 of KES 940.00) · due 16 Nov 2026", "Due 16 Nov 2026",
+    "Overdue since 16 Nov 2026" (and what was paid of it), "Cancelled (credit note)"."""
+    from majismart.money import kes
+
+    state = invoice.state  # type: ignore[attr-defined]
+    payable = max(invoice.total - invoice.credited, Decimal("0.00"))  # type: ignore[attr-defined]
+    paid = payable - invoice.balance_due  # type: ignore[attr-defined]
+    if state == "void":
+        return "Cancelled (credit note)"
+    if state == "paid":
+        return "Paid"
+    if state == "overdue":
+        part = f" ({kes(paid)} of {kes(payable)} paid)" if paid > 0 else ""
+        return f"Overdue since {_day(invoice.due_date)}{part}"
+    if state == "partial":
+        return f"Partly paid ({kes(paid)} of {kes(payable)}) · due {_day(invoice.due_date)}"
+    if state == "draft":
+        return "Draft"
+    return f"Due {_day(invoice.due_date)}"
 
 
 def invoice_search(*, client: object = "", period: str = "", state: str = "", query: str = "",

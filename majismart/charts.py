@@ -33,3 +33,69 @@ def bar_chart(points: Sequence[tuple[str, Decimal | None]], unit: str = "m³", *
                         label=label, value=f"{value:.1f}"))
     return {"bars": bars, "width": WIDTH, "height": height, "baseline": height - PAD_BOTTOM,
             "label_y": height - 8, "unit": unit, "max": f"{top:.1f}", "empty": not any(values)}
+
+
+# --- grouped bars with labelled axes (money by month) --------------------------------------------
+G_WIDTH, G_HEIGHT, G_LEFT, G_RIGHT, G_TOP, G_BOTTOM = 720, 290, 78, 8, 14, 56
+
+
+def nice_step(top: Decimal, ticks: int = 4) -> Decimal:
+    """A round step (1, 2, 2.5 or 5 × a power of ten) so `ticks` steps reach at least `top`."""
+    if top <= 0:
+        return Decimal(1)
+    raw = top / ticks
+    power = Decimal(10) ** (len(str(int(raw))) - 1) if raw >= 1 else Decimal("0.01")
+    for factor in (1, 2, Decimal("2.5"), 5, 10):
+        if power * factor >= raw:
+            return power * factor
+    return power * 10
+
+
+@dataclass
+class GroupBar:
+    x: float
+    y: float
+    width: float
+    height: float
+    series: int
+    title: str
+
+
+@dataclass
+class Tick:
+    y: float
+    label: str
+
+
+@dataclass
+class XLabel:
+    x: float
+    label: str
+
+
+def grouped_bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[Decimal]]], *,
+                      unit: str = "KES", ticks: int = 4) -> dict[str, object]:
+    """Bars side by side for each label (e.g. billed and collected for each month), a y axis with
+    round ticks in `unit` and the labels under the x axis. Coordinates in a G_WIDTH × G_HEIGHT box
+    (drawn with its aspect kept, so the text is never stretched)."""
+    values = [v for _, vs in series for v in vs]
+    top = max(values, default=Decimal(0))
+    step = nice_step(top, ticks)
+    axis_top = step * ticks
+    plot_w, plot_h = G_WIDTH - G_LEFT - G_RIGHT, G_HEIGHT - G_TOP - G_BOTTOM
+    baseline = G_TOP + plot_h
+    slot = plot_w / max(len(labels), 1)
+    bar_w = slot * 0.78 / max(len(series), 1)
+    bars = []
+    for s, (name, vs) in enumerate(series):
+        for i, (label, value) in enumerate(zip(labels, vs, strict=True)):
+            h = float(value / axis_top) * plot_h if axis_top else 0.0
+            bars.append(GroupBar(x=G_LEFT + i * slot + slot * 0.11 + s * bar_w, y=baseline - h, width=bar_w, height=h,
+                                 series=s, title=f"{label} · {name}: {unit} {value:,.2f}"))
+    tick_rows = [Tick(y=baseline - plot_h * k / ticks, label=f"{step * k:,.0f}") for k in range(ticks + 1)]
+    return {"bars": bars, "ticks": tick_rows, "width": G_WIDTH, "height": G_HEIGHT, "left": G_LEFT,
+            "right": G_WIDTH - G_RIGHT, "baseline": baseline, "top": G_TOP, "unit": unit,
+            "x_labels": [XLabel(x=G_LEFT + i * slot + slot / 2, label=label) for i, label in enumerate(labels)],
+            "label_y": baseline + 16, "year_dy": 13, "axis_title_y": G_HEIGHT - 4, "mid_x": G_LEFT + plot_w / 2,
+            "unit_x": 14, "unit_y": G_TOP + plot_h / 2, "series": [name for name, _ in series],
+            "empty": not any(values)}

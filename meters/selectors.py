@@ -1,14 +1,15 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from dataclasses import dataclass
+from datetime import date, datetime, time
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from meters.models import Reading
+from meters.models import Meter, Reading
 from meters.validation import NAIROBI
 
 
@@ -29,3 +30,57 @@ def monthly_consumption(meter_ids: Sequence[int], months: int = 12) -> list[tupl
         out.append((date(y, m, 1).strftime("%b"), totals.get((y, m))))
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
     return out
+
+
+@dataclass
+class ZoneRound:
+    code: str  # "" for clients in no zone
+    name: str
+    meters: int  # active meters to read this month
+    read: int  # of them, with a reading this month
+
+    @property
+    def remaining(self) -> int:
+        return self.meters - self.read
+
+
+@dataclass
+class ReadingRound:
+    month: date  # the first day of the month being read
+    zones: list[ZoneRound]
+    captured_by_user: int | None = None  # readings the user captured this month
+
+    @property
+    def meters(self) -> int:
+        return sum(z.meters for z in self.zones)
+
+    @property
+    def read(self) -> int:
+        return sum(z.read for z in self.zones)
+
+    @property
+    def remaining(self) -> int:
+        return self.meters - self.read
+
+
+def reading_round(*, user: object = None, today: date | None = None) -> ReadingRound:
+    """This month's reading round (Nairobi): the active meters of active clients (as the route
+    sheet lists them) by zone, and how many already have a reading this month (anyone's, not
+    rejected). With `user`, also the readings that user captured this month. One or two queries."""
+    from clients.models import Client
+
+    today = today or timezone.localdate()
+    first = date(today.year, today.month, 1)
+    start = datetime.combine(first, time.min, tzinfo=NAIROBI)
+    end = datetime.combine(date(first.year + (first.month == 12), first.month % 12 + 1, 1), time.min, tzinfo=NAIROBI)
+    this_month = Reading.objects.filter(read_at__gte=start, read_at__lt=end).exclude(status=Reading.Status.REJECTED)
+    rows = (Meter.objects.filter(status=Meter.Status.ACTIVE, client__status=Client.Status.ACTIVE)
+            .annotate(done=Exists(this_month.filter(meter=OuterRef("pk"))))
+            .values("client__zone__code", "client__zone__name")
+            .annotate(meters=Count("pk"), read=Count("pk", filter=Q(done=True)))
+            .order_by("client__zone__name"))
+    zones = [ZoneRound(r["client__zone__code"] or "", r["client__zone__name"] or "", r["meters"], r["read"])
+             for r in rows]
+    zones.sort(key=lambda z: (z.code == "", z.name.lower()))  # clients in no zone last
+    captured = this_month.filter(recorded_by=user).count() if user is not None else None
+    return ReadingRound(month=first, zones=zones, captured_by_user=captured)

@@ -7,6 +7,7 @@ from accounts.permissions import require_capability
 from billing.documents import invoice_pdf, pdf_response, statement_pdf
 from billing.models import Invoice
 from billing.selectors import (
+    bill_status,
     client_statement,
     invoices_with_dues,
     statement_range,
@@ -54,7 +55,8 @@ def invoice(request: HttpRequest, pk: int) -> HttpResponse:
     client = own_client(request.user)
     bill = get_object_or_404(_issued(client).select_related("client", "category", "tariff"), pk=pk)
     return render(request, "portal/invoice.html", {"active": "bills", "client": client, "invoice": bill,
-                                                   "lines": bill.lines.all(), "meter_rows": list(bill.meters.all())})
+                                                   "lines": bill.lines.all(), "meter_rows": list(bill.meters.all()),
+                                                   "bill_state": bill_status(bill)})
 
 
 @require_capability("portal.use")
@@ -72,4 +74,4 @@ def home_panel(request: HttpRequest) -> tuple[str, dict] | None:
         return None
     latest = _issued(client).order_by("-period").first()
     return "portal/_billing_panel.html", {"client": client, "balance": client_statement(client.pk).balance,
-                                          "latest": latest}
+                                          "latest": latest, "latest_state": bill_status(latest) if latest else ""}

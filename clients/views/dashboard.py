@@ -15,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import has_capability, require_capability
 from accounts.services import audit
+from billing.selectors import balance_of_client, client_balance, client_overdue
 from clients.forms import AccountNumberForm, CategoryForm, ClientForm, ImportForm, ZoneForm
 from clients.imports import ClientImportError, clients_import
 from clients.models import Category, Client, ClientSettings, Zone
@@ -36,6 +37,9 @@ def client_list(request: HttpRequest) -> HttpResponse:
     q = request.GET
     clients = client_search(query=q.get("q", ""), status=q.get("status", ""), category=q.get("category", ""),
                             zone=q.get("zone", ""))
+    sees_money = has_capability(request.user, "billing.view")
+    if sees_money:  # the ledger's balance, summed in the list's own query (billing.selectors.client_balance)
+        clients = clients.annotate(balance=balance_of_client())
     page = Paginator(clients, PAGE_SIZE).get_page(q.get("page"))
     if q.get("q", "").strip():
         # A search is a look-up of people: one row per search, with the ids it showed (the words
@@ -48,7 +52,7 @@ def client_list(request: HttpRequest) -> HttpResponse:
     return render(request, "clients/list.html", {
         "active": "clients", "page": page, "q": q, "querystring": params.urlencode(),
         "categories": Category.objects.all(), "zones": Zone.objects.all(), "statuses": Client.Status.choices,
-        "can_manage": has_capability(request.user, "clients.manage"),
+        "can_manage": has_capability(request.user, "clients.manage"), "sees_money": sees_money,
     })
 
 
@@ -103,6 +107,7 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
     readings = (Reading.objects.filter(meter_id__in=meter_ids).select_related("meter", "recorded_by")
                 .order_by("-read_at")[:24])
     can_message = has_capability(request.user, "messages.send")
+    can_see_money = has_capability(request.user, "billing.view")
     return render(request, "clients/detail.html", {
         "active": "clients", "client": client, "readings": readings,
         "can_see_messages": has_capability(request.user, "messages.view"), "can_message": can_message,
@@ -112,7 +117,8 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_manage": has_capability(request.user, "clients.manage"),
         "can_see_identity": has_capability(request.user, "clients.view_sensitive"),
         "can_record": has_capability(request.user, "readings.record"),
-        "can_see_statement": has_capability(request.user, "billing.view"),
+        "can_see_statement": can_see_money,
+        **({"balance": client_balance(client.pk), "overdue": client_overdue(client.pk)} if can_see_money else {}),
     })
 
 

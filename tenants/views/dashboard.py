@@ -3,6 +3,8 @@ API keys); the provider's logo for its own staff and clients."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
@@ -10,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.models import APIKey, Role, User
+from accounts.models import APIKey
 from accounts.permissions import has_capability, require_capability
 from accounts.services import api_key_create, api_key_revoke
 from tenants.forms import APIKeyForm, BrandingForm
@@ -19,19 +21,20 @@ from tenants.selectors import callback_urls, logo_file
 from tenants.services import provider_branding_update
 
 
+# Higher apps add to the home page (payments: money, the reading round and the onboarding
+# checklist), each a function of the request returning context: the dashboard knows no app above it.
+DASHBOARD_HOME_PARTS: list[Callable[[HttpRequest], dict[str, object]]] = []
+
+
 @require_capability("dashboard.view")
 def home(request: HttpRequest) -> HttpResponse:
-    from clients.models import Client
-    from meters.models import Meter, Reading
-
-    context = {
-        "active": "home",
-        "staff_count": User.objects.exclude(role=Role.CLIENT).filter(is_active=True).count(),
-        "api_key_count": APIKey.objects.active().count(),
-        "client_count": Client.objects.filter(status=Client.Status.ACTIVE).count(),
-        "meter_count": Meter.objects.filter(status=Meter.Status.ACTIVE).count(),
-        "review_count": Reading.objects.filter(status=Reading.Status.FLAGGED).count(),
-    }
+    """What the viewer's role needs first: the money for owner, manager and accountant, the
+    reading round for whoever reads meters, the set-up checklist for owner and manager."""
+    context: dict[str, object] = {"active": "home"}
+    if has_capability(request.user, "api_keys.manage"):
+        context["api_key_count"] = APIKey.objects.active().count()
+    for part in DASHBOARD_HOME_PARTS:
+        context.update(part(request))
     return render(request, "dashboard/home.html", context)
 
 
