@@ -255,7 +255,7 @@ class Checklist:
 def onboarding_checklist() -> Checklist:
     """What a new provider has set up, in three queries (the settings rows are read, never
     created, here)."""
-    from accounts.models import STAFF_ROLES, User
+    from accounts.models import STAFF_ROLES, StaffInvite, User
     from billing.models import Tariff
     from clients.models import Client, Zone
     from meters.models import Meter
@@ -268,9 +268,10 @@ def onboarding_checklist() -> Checklist:
             f"SELECT EXISTS (SELECT 1 FROM {Zone._meta.db_table}), EXISTS (SELECT 1 FROM {Tariff._meta.db_table}), "
             f"EXISTS (SELECT 1 FROM {Client._meta.db_table}), EXISTS (SELECT 1 FROM {Meter._meta.db_table}), "
             f"EXISTS (SELECT 1 FROM {BillingRun._meta.db_table} WHERE status = %s), "
-            f"(SELECT count(*) FROM {User._meta.db_table} WHERE is_active AND role = ANY(%s))",
+            f"(SELECT count(*) FROM {User._meta.db_table} WHERE is_active AND role = ANY(%s)), "
+            f"EXISTS (SELECT 1 FROM {StaffInvite._meta.db_table} WHERE revoked_at IS NULL)",
             [BillingRun.Status.FINALIZED, roles])
-        zones, tariff, clients, meters, billed, staff = cursor.fetchone()
+        zones, tariff, clients, meters, billed, staff, invited = cursor.fetchone()
     sms = NotificationSettings.objects.filter(pk=1).first()
     mpesa = PaymentSettings.objects.filter(pk=1).first()
     return Checklist([
@@ -292,8 +293,8 @@ def onboarding_checklist() -> Checklist:
         Step("billing", "Finalise your first billing run", billed,
              "Capture the month's readings, preview the bills, then finalise: bills go out by SMS and email.",
              "run_list", "billing.run"),
-        # Ticked by a second active staff user. Once staff invitations land (Settings → Team), a
-        # pending invitation should count here too, and the step should link to the team page.
-        Step("staff", "Invite your staff", staff > 1,
-             "Give your meter readers and accountant their own logins (Settings → Team).", None, "staff.manage"),
+        # Ticked by a second active staff user or an invitation sent (and not withdrawn).
+        Step("staff", "Invite your staff", staff > 1 or invited,
+             "Give your meter readers and accountant their own logins (Settings → Team).", "staff_team",
+             "staff.manage"),
     ])

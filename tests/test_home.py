@@ -320,3 +320,22 @@ def test_a_provider_with_nothing_billed_says_so(alpha) -> None:  # type: ignore[
     assert 'data-testid="kpi-efficiency">—<' in html and "nothing billed" in html
     assert 'data-testid="kpi-billed">KES 0.00<' in html and 'data-testid="money-chart"' not in html
     assert "Nothing billed or collected in the last 12 months yet." in html
+
+
+def test_the_staff_step_ticks_with_an_invitation_and_links_to_the_team(alpha) -> None:  # type: ignore[no-untyped-def]
+    from accounts.models import STAFF_ROLES, User
+    from accounts.staff import staff_invite, staff_invite_revoke
+
+    with tenant_context(alpha):
+        alice = User.objects.get(email="alice@alpha.test")
+        User.objects.filter(role__in=STAFF_ROLES).exclude(pk=alice.pk).update(is_active=False)
+        assert not {s.key: s.done for s in onboarding_checklist().steps}["staff"]
+    connection.set_schema_to_public()
+    html = as_("alice@alpha.test").get("/dashboard/").content.decode()
+    assert _steps(html)["staff"] == "no"
+    assert 'href="/dashboard/settings/team/" data-testid="step-staff-link"' in html
+    with tenant_context(alpha):
+        invite, _sent = staff_invite(actor=alice, email="reader@alpha.test", role="meter_reader")
+        assert {s.key: s.done for s in onboarding_checklist().steps}["staff"]
+        staff_invite_revoke(actor=alice, invite=invite)
+        assert not {s.key: s.done for s in onboarding_checklist().steps}["staff"]
