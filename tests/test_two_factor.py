@@ -289,6 +289,13 @@ def test_a_required_user_can_still_log_out(alpha) -> None:  # type: ignore[no-un
     assert anne.get(DASHBOARD).url.startswith("/accounts/login/")
 
 
+def test_settings_links_each_role_to_what_it_may_open(alpha) -> None:  # type: ignore[no-untyped-def]
+    for email, owner in (("alice@alpha.test", True), ("amos@alpha.test", False), ("ari@alpha.test", False)):
+        html = _logged_in_as("alpha", email).get("/dashboard/settings/").content.decode()
+        assert f'href="{TWO_FACTOR}"' in html, email
+        assert (f'href="{SECURITY}"' in html) is owner, email
+
+
 def test_only_the_owner_sets_the_rule(alpha) -> None:  # type: ignore[no-untyped-def]
     for email in ("amos@alpha.test", "anne@alpha.test", "ari@alpha.test", "carol@alpha.test"):
         client = _logged_in_as("alpha", email)
@@ -316,6 +323,12 @@ def test_alphas_device_and_pending_login_mean_nothing_at_beta(alpha, beta) -> No
     elsewhere = Client(HTTP_HOST=host_of("beta"))
     elsewhere.cookies["sessionid"] = cookie
     assert elsewhere.post(CODE_STEP, {"code": alpha_codes[0]}).url == "/accounts/login/"
+    # Nor does a finished login's: alpha's owner is nobody on beta's pages.
+    assert alice.post(CODE_STEP, {"code": alpha_codes[0]}).status_code == 302
+    elsewhere.cookies["sessionid"] = alice.cookies["sessionid"].value
+    assert elsewhere.get(SECURITY).status_code == 302 and elsewhere.get(TWO_FACTOR).status_code == 302
+    assert elsewhere.post(SECURITY, {"two_factor_roles": ["owner"]}).status_code == 302
+    assert Provider.objects.get(pk=beta.pk).two_factor_roles == []
 
     # Bob at beta: alpha's codes (app and recovery) do not open his login.
     bob = Client(HTTP_HOST=host_of("beta"))

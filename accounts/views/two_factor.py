@@ -183,5 +183,6 @@ def security_settings(request: HttpRequest) -> HttpResponse:
     roles = [{"value": r.value, "label": r.label, "required": r.value in (provider.two_factor_roles or []),
               "staff": counts.get(r.value, {}).get("staff", 0), "enrolled": counts.get(r.value, {}).get("enrolled", 0)}
              for r in Role if r in STAFF_ROLES]
-    return render(request, "accounts/security_settings.html", {"active": "settings", "form": form, "roles": roles},
+    return render(request, "accounts/security_settings.html",
+                  {"active": "settings", "form": form, "roles": roles, "self_enrolled": tf.is_enrolled(request.user)},  # type: ignore[arg-type]
                   status=400 if form.errors else 200)
