@@ -191,6 +191,20 @@ def test_retyping_the_password_does_not_buy_more_code_attempts(alpha) -> None:  
     assert client.post(CODE_STEP, {"code": "wrong-4"}).status_code == 429
 
 
+def test_the_sign_up_hand_off_asks_an_enrolled_owner_for_the_code(alpha) -> None:  # type: ignore[no-untyped-def]
+    from accounts.services import handoff_token_make
+
+    device, _codes = _enrol(alpha, "alice@alpha.test")
+    with tenant_context(alpha):
+        token = handoff_token_make(User.objects.get(email="alice@alpha.test"))
+    connection.set_schema_to_public()
+    client = Client(HTTP_HOST=host_of("alpha"))
+    assert client.get(f"/accounts/welcome/{token}/").url == CODE_STEP
+    assert client.get(DASHBOARD).status_code == 302
+    assert client.post(CODE_STEP, {"code": app_code(device, steps_ahead=1)}).url == DASHBOARD
+    assert client.get(DASHBOARD).status_code == 200
+
+
 def test_a_user_without_two_factor_logs_in_as_before(alpha) -> None:  # type: ignore[no-untyped-def]
     client = Client(HTTP_HOST=host_of("alpha"))
     assert login(client, "amos@alpha.test").url == "/"
