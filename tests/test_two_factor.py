@@ -310,6 +310,29 @@ def test_settings_links_each_role_to_what_it_may_open(alpha) -> None:  # type: i
         assert (f'href="{SECURITY}"' in html) is owner, email
 
 
+def test_the_security_page_counts_enrolment_in_constant_queries(alpha) -> None:  # type: ignore[no-untyped-def]
+    from django.test.utils import CaptureQueriesContext
+
+    from accounts.two_factor import enrol_directly
+
+    alice = _logged_in_as("alpha", "alice@alpha.test")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert alice.get(SECURITY).status_code == 200
+        return len(captured)
+
+    before = queries()
+    with tenant_context(alpha):
+        for i in range(6):
+            user = User.objects.create_user(f"reader{i}@alpha.test", PASSWORD, role="meter_reader")
+            if i % 2:
+                enrol_directly(user=user, actor="test")
+    connection.set_schema_to_public()
+    assert queries() == before
+    assert 'data-testid="enrolled-meter_reader">3 of 7 set up' in alice.get(SECURITY).content.decode()
+
+
 def test_only_the_owner_sets_the_rule(alpha) -> None:  # type: ignore[no-untyped-def]
     for email in ("amos@alpha.test", "anne@alpha.test", "ari@alpha.test", "carol@alpha.test"):
         client = _logged_in_as("alpha", email)
