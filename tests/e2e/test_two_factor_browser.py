@@ -65,6 +65,7 @@ def test_an_owner_enrols_then_logs_in_with_a_code_and_with_a_recovery_code(  # t
     page.get_by_role("button", name="Log out").click()
     log_in(page, app_server, slug, email)
     expect(page).to_have_url(re.compile(r"/accounts/login/code/$"))
+    page.screenshot(path=str(tmp_path / "code-step.png"), full_page=True)
     page.get_by_label("Code from the app, or a recovery code").fill(code_from_secret(secret, steps_ahead=1))
     page.get_by_role("button", name="Verify").click()
     expect(page).to_have_url(app_server.url(slug, "/dashboard/"))
@@ -78,6 +79,8 @@ def test_an_owner_enrols_then_logs_in_with_a_code_and_with_a_recovery_code(  # t
     expect(page.get_by_text("You used a recovery code; 9 left")).to_be_visible()
     page.goto(app_server.url(slug, "/dashboard/profile/two-factor/"))
     expect(page.get_by_test_id("codes-left")).to_contain_text("9")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(tmp_path / "status.png"), full_page=True)
 
     # The spent recovery code does not work a second time.
     page.get_by_role("button", name="Log out").click()
