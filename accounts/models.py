@@ -13,8 +13,9 @@ from django.db import models
 from django.db.models.functions import Upper
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
+from django_otp.models import Device, ThrottlingMixin, TimestampMixin
 
-from majismart.crypto import EncryptedTextField, blind_index
+from majismart.crypto import EncryptedTextField, blind_index, keyed_digest
 
 
 class Role(models.TextChoices):
@@ -269,3 +270,101 @@ class StaffInvite(models.Model):
     @property
     def is_usable(self) -> bool:
         return self.status == self.Status.PENDING
+
+
+# --- two-factor authentication (accounts/two_factor.py) ----------------------------------------
+# django-otp's device framework (throttling, "verified" sessions, its admin site) with devices of
+# our own: the stock TOTP device keeps its secret in clear and the stock static device keeps
+# recovery codes in clear. Here the authenticator secret is encrypted at rest like every other
+# secret (FIELD_ENCRYPTION_KEYS, rotated by rotate_encryption_keys) and a recovery code is kept
+# only as a keyed digest (like an API key's hash): a copy of the database gives neither away.
+# Both live in every schema, beside the users they belong to.
+
+TOTP_STEP = 30
+TOTP_DIGITS = 6
+
+
+class AuthenticatorDevice(TimestampMixin, ThrottlingMixin, Device):
+    """An authenticator app (TOTP, RFC 6238: 30-second steps, 6 digits, SHA-1, as every app reads
+    an otpauth:// QR code). Unconfirmed until the user types a code it shows."""
+
+    key = EncryptedTextField(help_text="The shared secret, hex, encrypted at rest.")
+    tolerance = models.PositiveSmallIntegerField(default=1, help_text="Steps either side accepted.")
+    drift = models.SmallIntegerField(default=0, help_text="Steps the user's clock is known to be off.")
+    last_t = models.BigIntegerField(default=-1, help_text="The step of the last code accepted: never twice.")
+
+    class Meta(Device.Meta):
+        verbose_name = "authenticator app"
+
+    def get_throttle_factor(self) -> int:
+        return 1  # 1, 2, 4, 8... seconds between tries after failures
+
+    @property
+    def bin_key(self) -> bytes:
+        from binascii import unhexlify
+
+        return unhexlify(self.key.encode())
+
+    def verify_token(self, token: object) -> bool:
+        import time
+
+        from django_otp.oath import TOTP
+
+        allowed, _ = self.verify_is_allowed()
+        if not allowed:
+            return False
+        code = str(token).strip().replace(" ", "")
+        verified = False
+        if code.isdigit() and len(code) == TOTP_DIGITS:
+            totp = TOTP(self.bin_key, TOTP_STEP, 0, TOTP_DIGITS, self.drift)
+            totp.time = time.time()
+            verified = totp.verify(int(code), self.tolerance, self.last_t + 1)
+            if verified:
+                self.last_t = totp.t()
+                self.drift = totp.drift
+                self.throttle_reset(commit=False)
+                self.set_last_used_timestamp(commit=False)
+                self.save()
+        if not verified:
+            self.throttle_increment(commit=True)
+        return verified
+
+
+class RecoveryCodeDevice(TimestampMixin, ThrottlingMixin, Device):
+    """A user's one-time recovery codes, for when the phone is lost. Each code works once."""
+
+    class Meta(Device.Meta):
+        verbose_name = "recovery codes"
+
+    def get_throttle_factor(self) -> int:
+        return 1
+
+    def verify_token(self, token: object) -> bool:
+        allowed, _ = self.verify_is_allowed()
+        if not allowed:
+            return False
+        # Spent by the DELETE itself: two simultaneous uses of one code cannot both succeed.
+        spent, _ = self.codes.filter(digest=recovery_code_digest(str(token))).delete()
+        if spent:
+            self.throttle_reset(commit=False)
+            self.set_last_used_timestamp(commit=False)
+            self.save()
+            return True
+        self.throttle_increment(commit=True)
+        return False
+
+
+def recovery_code_normalise(code: str) -> str:
+    return "".join(ch for ch in code.lower() if ch.isalnum())
+
+
+def recovery_code_digest(code: str) -> str:
+    return keyed_digest("recovery-code:" + recovery_code_normalise(code))
+
+
+class RecoveryCode(models.Model):
+    device = models.ForeignKey(RecoveryCodeDevice, related_name="codes", on_delete=models.CASCADE)
+    digest = models.CharField(max_length=64, db_index=True)
+
+    def __str__(self) -> str:
+        return f"recovery code {self.pk}"

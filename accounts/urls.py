@@ -1,10 +1,11 @@
 from django.urls import include, path
 
-from accounts.views import auth, dashboard, profile, team
+from accounts.views import auth, dashboard, profile, team, two_factor
 
 urlpatterns = [
     path("", auth.home, name="home"),
     path("accounts/login/", auth.LoginView.as_view(), name="login"),
+    path("accounts/login/code/", two_factor.login_code, name="two_factor_login"),
     path("accounts/logout/", auth.LogoutView.as_view(), name="logout"),
     path("accounts/password-reset/", auth.PasswordResetView.as_view(), name="password_reset"),
     path("accounts/password-reset/sent/", auth.PasswordResetDoneView.as_view(), name="password_reset_done"),
@@ -27,6 +28,12 @@ urlpatterns = [
     path("dashboard/profile/", profile.profile, name="profile"),
     path("dashboard/profile/password/", profile.password_change, name="profile_password"),
     path("dashboard/profile/sessions/", profile.sessions_end, name="profile_sessions_end"),
+    path("dashboard/profile/two-factor/", two_factor.two_factor_status, name="two_factor"),
+    path("dashboard/profile/two-factor/setup/", two_factor.two_factor_setup, name="two_factor_setup"),
+    path("dashboard/profile/two-factor/recovery-codes/", two_factor.two_factor_recovery_codes,
+         name="two_factor_recovery_codes"),
+    path("dashboard/profile/two-factor/disable/", two_factor.two_factor_disable, name="two_factor_disable"),
+    path("dashboard/settings/security/", two_factor.security_settings, name="security_settings"),
     path("", include("tenants.urls_tenant")),
     path("", include("notifications.urls")),
     path("", include("clients.urls")),

@@ -4,6 +4,7 @@ import re
 import secrets
 import uuid
 
+from django.contrib.postgres.fields import ArrayField
 from django.core.validators import RegexValidator
 from django.db import models
 from django.utils.functional import cached_property
@@ -72,6 +73,9 @@ class Provider(TenantMixin):
     # Secret path segment of the M-Pesa callback URLs (shared/API.md).
     callback_token = models.CharField(max_length=64, unique=True, default=new_callback_token, editable=False)
     created = models.DateTimeField(auto_now_add=True)
+    # Staff roles whose users must use two-factor authentication (Settings → Security, by the
+    # owner). Here, on the row every request loads anyway, so enforcing it costs no query.
+    two_factor_roles = ArrayField(models.CharField(max_length=20), default=list, blank=True)
 
     auto_create_schema = True
     auto_drop_schema = False

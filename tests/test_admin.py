@@ -4,10 +4,11 @@ from django.test import Client
 
 from tenants.models import Provider, ProviderEvent
 from tests.conftest import PASSWORD
+from tests.two_factor_helpers import enrolled_admin_login
 
 
 def _admin(public_client: Client) -> Client:
-    response = public_client.post("/admin/login/", {"username": "root@platform.test", "password": PASSWORD, "next": "/admin/"})
+    response = enrolled_admin_login(public_client, "root@platform.test")
     assert response.status_code == 302 and response.url == "/admin/"
     return public_client
 
@@ -51,7 +52,7 @@ def test_view_only_staff_cannot_suspend(public_client: Client, alpha) -> None:  
 
     viewer = User.objects.create_user("viewer@platform.test", PASSWORD, is_staff=True)
     viewer.user_permissions.add(Permission.objects.get(codename="view_provider"))
-    public_client.post("/admin/login/", {"username": "viewer@platform.test", "password": PASSWORD, "next": "/admin/"})
+    enrolled_admin_login(public_client, "viewer@platform.test")
     assert public_client.get("/admin/tenants/provider/").status_code == 200
     public_client.post("/admin/tenants/provider/", {"action": "suspend", "_selected_action": [alpha.pk]})
     assert Provider.objects.get(pk=alpha.pk).status == "active"

@@ -21,6 +21,7 @@ from tenants.models import POLICY_VERSION, PolicyVersion
 from tenants.selectors import current_policy_version
 from tenants.services import policy_version_publish
 from tests.conftest import API_KEYS, PASSWORD, api_client, host_of, login
+from tests.two_factor_helpers import enrolled_admin_login
 
 pytestmark = pytest.mark.django_db
 
@@ -126,7 +127,7 @@ def test_the_portal_and_the_dashboard_link_the_policy_with_its_version(alpha) ->
 # --- publishing: the admin action and the notice ----------------------------------------------------
 def test_platform_admins_publish_from_the_admin_and_every_active_users_is_emailed(public_client, alpha, beta) -> None:  # type: ignore[no-untyped-def]
     version = draft(summary="We keep payment callbacks for 90 days.")
-    public_client.force_login(User.objects.get(email="root@platform.test"))
+    enrolled_admin_login(public_client, "root@platform.test")  # Django admin asks for a code (DEBUG off)
     mail.outbox.clear()
     with TestCase.captureOnCommitCallbacks() as after_commit:
         response = public_client.post("/admin/tenants/policyversion/", {

@@ -23,11 +23,11 @@ from tenants.models import Provider, ProviderEvent
 from tenants.services import provider_create
 from tests.billing_helpers import D
 from tests.conftest import PASSWORD
+from tests.two_factor_helpers import enrolled_admin_login
 
 
 def _admin(public_client: Http) -> Http:
-    assert public_client.post("/admin/login/", {"username": "root@platform.test", "password": PASSWORD,
-                                                "next": "/admin/"}).status_code == 302
+    assert enrolled_admin_login(public_client, "root@platform.test").status_code == 302
     return public_client
 
 

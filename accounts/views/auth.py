@@ -9,8 +9,9 @@ from django.contrib.auth import views as auth_views
 from django.contrib.auth.forms import PasswordResetForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
-from django.urls import reverse_lazy
+from django.urls import reverse, reverse_lazy
 
+from accounts import two_factor
 from accounts.forms import EmailAuthenticationForm
 from accounts.permissions import has_capability
 from accounts.services import handoff_token_user
@@ -20,6 +21,15 @@ class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = EmailAuthenticationForm
     redirect_authenticated_user = True
+
+    def form_valid(self, form: EmailAuthenticationForm) -> HttpResponse:
+        """The password is right. A user with an authenticator app is not logged in yet: the
+        session only remembers who is halfway, and the code step logs them in."""
+        user = form.get_user()
+        if user.is_provider_staff and two_factor.is_enrolled(user):
+            two_factor.pending_start(self.request, user, backend=user.backend, next_url=self.get_success_url())
+            return redirect("two_factor_login")
+        return super().form_valid(form)
 
 
 class LogoutView(auth_views.LogoutView):
@@ -89,6 +99,10 @@ def handoff(request: HttpRequest, token: str) -> HttpResponse:
     if user is None:
         messages.error(request, "That sign-in link has expired. Please log in with your email and password.")
         return redirect("login")
+    if user.is_provider_staff and two_factor.is_enrolled(user):
+        two_factor.pending_start(request, user, backend="django.contrib.auth.backends.ModelBackend",
+                                 next_url=reverse("dashboard"))
+        return redirect("two_factor_login")
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
     messages.success(request, "Welcome to MajiSmart! Your provider account is ready.")
     return redirect("dashboard")

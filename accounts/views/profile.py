@@ -14,6 +14,7 @@ from accounts.forms import ProfileNameForm
 from accounts.permissions import require_capability
 from accounts.services import audit
 from accounts.staff import profile_update_name, sessions_end_others
+from accounts.two_factor import is_enrolled
 
 
 def _page(request: HttpRequest, *, name_form: ProfileNameForm | None = None,
@@ -23,6 +24,7 @@ def _page(request: HttpRequest, *, name_form: ProfileNameForm | None = None,
         "active": "profile",
         "name_form": name_form or ProfileNameForm(initial={"full_name": user.full_name}),  # type: ignore[union-attr]
         "password_form": password_form or _password_form(user),
+        "two_factor_on": is_enrolled(user),  # type: ignore[arg-type]
     }, status=status)
 
 

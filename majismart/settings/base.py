@@ -69,11 +69,14 @@ SHARED_APPS = [
     "django.contrib.auth",
     "django.contrib.sessions",
     "django.contrib.messages",
-    "django.contrib.admin",
+    # Django admin on the platform's domain, asking platform admins for a two-factor code when
+    # DEBUG is off (accounts/admin_site.py).
+    "accounts.admin_apps.PlatformAdminConfig",
     "django.contrib.staticfiles",
     "django.contrib.postgres",  # OpClass in index expressions (the audit log's case-blind actor index)
     "accounts",
     "axes",
+    "django_otp",  # two-factor devices are accounts models (accounts/two_factor.py), where the users are
     "rest_framework",
     "drf_spectacular",
     "drf_spectacular_sidecar",
@@ -118,8 +121,13 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # request.user.is_verified(): Django admin's two-factor check (no query unless the session
+    # names a device, which only an admin login does).
+    "django_otp.middleware.OTPMiddleware",
     # Signed-in users accept a newly published privacy policy or terms before going on.
     "privacy.policy.PolicyAcceptanceMiddleware",
+    # Staff whose role the owner requires two-factor authentication for enrol before going on.
+    "accounts.two_factor.TwoFactorRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
