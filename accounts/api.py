@@ -13,6 +13,8 @@ from accounts.authentication import APIKeyPrincipal
 class WhoAmIApi(APIView):
     """Who the request authenticated as, on which provider."""
 
+    required_capability = "api.use"
+
     @extend_schema(
         responses=inline_serializer(
             "WhoAmI",
