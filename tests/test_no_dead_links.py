@@ -123,3 +123,30 @@ def test_no_page_shows_a_link_its_viewer_cannot_open(world) -> None:  # type: ig
         assert opened > 10, (role, opened)
         problems += found
     assert not problems, f"{len(problems)} dead ends:\n" + "\n".join(problems)
+
+
+SIDEBAR = {  # each item of the dashboard's sidebar, and what its page asks
+    "/dashboard/": "dashboard.view", "/dashboard/clients/": "clients.view", "/dashboard/meters/": "clients.view",
+    "/dashboard/readings/": "readings.record", "/dashboard/billing/": "billing.view",
+    "/dashboard/payments/": "payments.view", "/dashboard/messages/": "messages.view",
+    "/dashboard/privacy/requests/": "privacy.requests", "/dashboard/audit/": "audit.view",
+    "/dashboard/settings/": "settings.view",
+}
+
+
+def test_the_sidebar_shows_each_role_what_it_can_open(tenant) -> None:  # type: ignore[no-untyped-def]
+    from accounts.permissions import CAPABILITIES
+
+    for role in (Role.OWNER, Role.MANAGER, Role.ACCOUNTANT, Role.METER_READER):
+        http = Http(HTTP_HOST=host_of("alpha"))
+        login(http, PEOPLE[role])
+        page = http.get("/dashboard/settings/").content.decode()
+        sidebar = page[page.index('<aside class="sidebar"'):page.index("</aside>")]
+        parser = Links()
+        parser.feed(sidebar)
+        shown = {h for h in parser.hrefs if h in SIDEBAR}
+        assert shown == {path for path, cap in SIDEBAR.items() if role in CAPABILITIES[cap]}, role
+        # Reports are not there yet: announced to those who will have them only.
+        assert ("Reports" in sidebar) == (role in CAPABILITIES["reports.view"]), role
+        for path in shown:
+            assert http.get(path).status_code == 200, (role, path)
