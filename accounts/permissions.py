@@ -1,7 +1,8 @@
 """The one place that says which role may do what, used by dashboard views and the API alike.
 
 Every URL of a provider's domain declares who may open it, where its view is written:
-- `@require_capability("clients.view")` on a page (portal pages: `"portal.use"`);
+- `@require_capability("clients.view")` on a page (portal pages: `"portal.use"`), with another
+  capability for a method where it asks more (`@require_capability("clients.view", POST="clients.manage")`);
 - `required_capability = "..."` on an API view (or a dict of them by HTTP method);
 - `@public` for what anyone may open, signed in or not (login, password reset, pay links,
   callbacks carrying their token, policy texts);
@@ -126,9 +127,12 @@ def view_access(callback: Any) -> str | dict[str, str] | None:
     return None
 
 
-def require_capability(capability: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """View decorator: log in first, then 403 unless the user's role has `capability`."""
-    CAPABILITIES[capability]  # fail at import on a typo
+def require_capability(capability: str, **by_method: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """View decorator: log in first, then 403 unless the user's role has `capability`, and, for
+    a method named in `by_method` (`POST="clients.manage"`), that method's capability too."""
+    for name in (capability, *by_method.values()):
+        CAPABILITIES[name]  # fail at import on a typo
+    declared: str | dict[str, str] = {"*": capability, **by_method} if by_method else capability
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
@@ -137,9 +141,11 @@ def require_capability(capability: str) -> Callable[[Callable[..., HttpResponse]
                 return redirect_to_login(request.get_full_path())
             if not has_capability(request.user, capability):
                 raise PermissionDenied
+            if request.method in by_method and not has_capability(request.user, by_method[request.method]):
+                raise PermissionDenied
             return view(request, *args, **kwargs)
 
-        wrapped.required_capability = capability  # type: ignore[attr-defined]
+        wrapped.required_capability = declared  # type: ignore[attr-defined]
         return wrapped
 
     return decorator
