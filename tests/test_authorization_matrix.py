@@ -97,9 +97,9 @@ def capabilities_named(declared: Any) -> list[str]:
 
 
 # --- every URL declares ----------------------------------------------------------------------------
-def test_every_url_of_a_provider_domain_declares_who_may_open_it() -> None:
+def undeclared(routes: list[Route]) -> list[str]:
     problems = []
-    for r in tenant_routes():
+    for r in routes:
         declared = view_access(r.callback)
         if declared is None:
             problems.append(f"URL {r.route!r} (name {r.name!r}, view {r.view}) declares nothing. {HOW_TO_DECLARE}")
@@ -108,14 +108,41 @@ def test_every_url_of_a_provider_domain_declares_who_may_open_it() -> None:
             if capability not in CAPABILITIES:
                 problems.append(f"URL {r.route!r} (name {r.name!r}) names {capability!r}, which is not in "
                                 f"accounts.permissions.CAPABILITIES.")
+    return problems
+
+
+def test_every_url_of_a_provider_domain_declares_who_may_open_it() -> None:
+    problems = undeclared(tenant_routes())
     assert not problems, "\n".join(problems)
 
 
-def test_a_new_undeclared_view_is_caught() -> None:
-    def plain(request):  # type: ignore[no-untyped-def]
-        raise AssertionError
+def test_a_new_view_that_declares_nothing_is_named() -> None:
+    from rest_framework.views import APIView
 
-    assert view_access(plain) is None
+    from accounts.permissions import public, require_capability, signed_in
+
+    def plain():  # type: ignore[no-untyped-def]
+        def view(request):  # type: ignore[no-untyped-def]
+            raise AssertionError
+        return view
+
+    class Bare(APIView):
+        pass
+
+    class Declared(APIView):
+        required_capability = {"GET": "clients.view", "POST": "clients.manage"}
+
+    routes = [Route("dashboard/new/", "new_page", plain()), Route("api/v1/new/", "api-new", Bare.as_view()),
+              Route("dashboard/ok/", "ok", require_capability("clients.view")(plain())),
+              Route("dashboard/mixed/", "mixed", require_capability("clients.view", POST="clients.manage")(plain())),
+              Route("open/", "open", public(plain())), Route("mine/", "mine", signed_in(plain())),
+              Route("api/v1/ok/", "api-ok", Declared.as_view()),
+              Route("api/v1/typo/", "api-typo", type("Typo", (APIView,), {"required_capability": "client.view"}).as_view())]
+    problems = undeclared(routes)
+    assert len(problems) == 3, problems
+    assert "'new_page'" in problems[0] and "declares nothing" in problems[0] and "@require_capability" in problems[0]
+    assert "'api-new'" in problems[1] and "required_capability" in problems[1]
+    assert "'client.view'" in problems[2] and "not in" in problems[2]
 
 
 PNG = bytes.fromhex("89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -290,7 +317,7 @@ def ask(http: Any, method: str, path: str, *, api: bool) -> Any:
 
 
 def methods_of(declared: Any) -> list[str]:
-    """The methods checked besides GET for refused visitors: those an API view names."""
+    """The methods checked besides GET for refused visitors: those a declaration names apart."""
     return [m for m in declared if m not in ("GET", "*")] if isinstance(declared, dict) else []
 
 
