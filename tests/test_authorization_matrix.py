@@ -35,7 +35,7 @@ from django.utils.http import urlsafe_base64_encode
 from accounts.models import Role, User
 from accounts.permissions import CAPABILITIES, PUBLIC, SIGNED_IN, capability_for, view_access
 from accounts.services import api_key_create
-from tests.billing_helpers import D, billed_twice
+from tests.billing_helpers import D, metered, read, travel
 from tests.conftest import api_client, host_of, login
 
 TENANT_URLCONF = "majismart.urls_tenant"
@@ -155,6 +155,7 @@ def world(tenant, alpha):  # type: ignore[no-untyped-def]
     """Alpha with one of each object a URL can name; returns the example values of each URL's
     path converters, by URL name (or route, for the unnamed ones)."""
     from billing.models import BillingRun, Invoice, LedgerEntry, Tariff
+    from billing.runs import billing_run_finalize, billing_run_start
     from notifications.catalog import EVENTS
     from notifications.models import Broadcast, Message, NotificationSettings
     from payments.collect import pay_link_token
@@ -164,17 +165,23 @@ def world(tenant, alpha):  # type: ignore[no-untyped-def]
     from tenants.models import PolicyVersion
     from meters.models import ReadingImport
 
-    client = billed_twice("Carol Chebet")
-    carol = User.objects.get(email=PEOPLE[Role.CLIENT])
-    client.user = carol
+    # Carol's account: September billed; her October reading (with its photo) waits for review,
+    # and October's run is a draft that says so.
+    client, meter = metered("Carol Chebet")
+    client.user = User.objects.get(email=PEOPLE[Role.CLIENT])
     client.save(update_fields=["user"])
-    meter = client.meters.get()
+    read(meter, "0", "2026-08-31")
+    read(meter, "10", "2026-09-30")
+    read(meter, "28", "2026-10-31")
+    with travel("2026-10-02"):
+        billing_run_finalize(run=billing_run_start(period="2026-09")[0])
     reading = meter.readings.order_by("-read_at").first()
     reading.photo.save("matrix.png", ContentFile(PNG), save=False)
     reading.status = reading.Status.FLAGGED
     reading.save(update_fields=["photo", "status"])
-    run = BillingRun.objects.filter(status=BillingRun.Status.FINALIZED).order_by("-period").first()
-    invoice = Invoice.objects.filter(client=client).order_by("-period").first()
+    run = billing_run_start(period="2026-10")[0]
+    assert run.status == BillingRun.Status.DRAFT
+    invoice = Invoice.objects.get(client=client, status=Invoice.Status.ISSUED)
     entry = LedgerEntry.objects.filter(client=client).first()
     payment = payment_record(method="cash", receipt="MATRIX-1", amount=D("100.00"), paid_at=timezone.now(),
                              client=client, actor="test").payment
