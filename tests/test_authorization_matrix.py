@@ -191,10 +191,11 @@ def world(tenant, alpha):  # type: ignore[no-untyped-def]
                                   status=PaymentRequest.Status.FAILED)
     link_request = PaymentRequest.objects.create(channel="stk", reference="ws_CO_matrix2", client=client,
                                                  amount=D("50.00"), source=PaymentRequest.Source.PAY_LINK)
-    message = Message.objects.create(channel="sms", event="invoice_issued", purpose="billing", client_id=client.pk,
-                                     recipient="+254712345678", text="Your bill", dedup_key="matrix-1")
     broadcast = Broadcast.objects.create(title="Works on Monday", purpose="supply", channels=["sms"],
                                          sms_text="Water off on Monday")
+    message = Message.objects.create(channel="sms", event="broadcast", purpose="supply", client_id=client.pk,
+                                     recipient="+254712345678", text="Water off on Monday", dedup_key="matrix-1",
+                                     broadcast=broadcast)
     data_request = DataRequest.objects.create(kind="export", client=client, due_at=timezone.now() + timedelta(days=7))
     client_export = DataExport.objects.create(scope="client", client=client, token="matrix-client-export")
     provider_export = DataExport.objects.create(scope="provider", token="matrix-provider-export")
