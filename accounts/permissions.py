@@ -108,7 +108,8 @@ def signed_in(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
 
 
 def capability_for(required: str | dict[str, str], method: str) -> str:
-    """The capability an API view's `required_capability` asks of a request made with `method`."""
+    """The capability a view's `required_capability` (a capability, or a dict of them by method with
+    "*" for the rest) asks of a request made with `method`."""
     if isinstance(required, dict):
         return required.get(method, required.get("*", "api.use"))
     return required
