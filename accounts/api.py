@@ -21,6 +21,8 @@ STAFF_ROLE_CHOICES = [r.value for r in Role if r in STAFF_ROLES]
 class WhoAmIApi(APIView):
     """Who the request authenticated as, on which provider."""
 
+    required_capability = "api.use"
+
     @extend_schema(
         responses=inline_serializer(
             "WhoAmI",

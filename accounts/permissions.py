@@ -1,4 +1,14 @@
-"""The one place that says which role may do what, used by dashboard views and the API alike."""
+"""The one place that says which role may do what, used by dashboard views and the API alike.
+
+Every URL of a provider's domain declares who may open it, where its view is written:
+- `@require_capability("clients.view")` on a page (portal pages: `"portal.use"`), with another
+  capability for a method where it asks more (`@require_capability("clients.view", POST="clients.manage")`);
+- `required_capability = "..."` on an API view (or a dict of them by HTTP method);
+- `@public` for what anyone may open, signed in or not (login, password reset, pay links,
+  callbacks carrying their token, policy texts);
+- `@signed_in` for what any signed-in user may open, staff or client.
+tests/test_authorization_matrix.py walks the tenant URLconf and fails on a view that declares none.
+"""
 
 from __future__ import annotations
 
@@ -64,9 +74,68 @@ def has_capability(principal: Any, capability: str) -> bool:
     return getattr(principal, "role", None) in allowed
 
 
-def require_capability(capability: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
-    """View decorator: log in first, then 403 unless the user's role has `capability`."""
-    CAPABILITIES[capability]  # fail at import on a typo
+PUBLIC = "public"
+SIGNED_IN = "signed_in"
+
+ViewT = Any
+
+
+def access(kind: str) -> Callable[[ViewT], ViewT]:
+    """Declares who may open a view (function or class) that enforces it itself: `PUBLIC` or
+    `SIGNED_IN`. Prefer `public` / `signed_in` / `require_capability`."""
+    if kind not in (PUBLIC, SIGNED_IN):
+        raise ValueError(kind)
+
+    def declare(view: ViewT) -> ViewT:
+        view.url_access = kind
+        return view
+
+    return declare
+
+
+public = access(PUBLIC)
+
+
+def signed_in(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """View decorator: any signed-in user, staff or client (the login page first for anyone else)."""
+
+    @wraps(view)
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not request.user.is_authenticated:
+            return redirect_to_login(request.get_full_path())
+        return view(request, *args, **kwargs)
+
+    wrapped.url_access = SIGNED_IN  # type: ignore[attr-defined]
+    return wrapped
+
+
+def capability_for(required: str | dict[str, str], method: str) -> str:
+    """The capability a view's `required_capability` (a capability, or a dict of them by method with
+    "*" for the rest) asks of a request made with `method`."""
+    if isinstance(required, dict):
+        return required.get(method, required.get("*", "api.use"))
+    return required
+
+
+def view_access(callback: Any) -> str | dict[str, str] | None:
+    """What a URL pattern's view declares (a capability, a dict of them by method, `PUBLIC`,
+    `SIGNED_IN`), or None when it declares nothing."""
+    for holder in (callback, getattr(callback, "cls", None), getattr(callback, "view_class", None)):
+        if holder is None:
+            continue
+        for name in ("required_capability", "url_access"):
+            declared = getattr(holder, name, None)
+            if declared is not None:
+                return declared
+    return None
+
+
+def require_capability(capability: str, **by_method: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """View decorator: log in first, then 403 unless the user's role has `capability`, and, for
+    a method named in `by_method` (`POST="clients.manage"`), that method's capability too."""
+    for name in (capability, *by_method.values()):
+        CAPABILITIES[name]  # fail at import on a typo
+    declared: str | dict[str, str] = {"*": capability, **by_method} if by_method else capability
 
     def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
         @wraps(view)
@@ -75,8 +144,11 @@ def require_capability(capability: str) -> Callable[[Callable[..., HttpResponse]
                 return redirect_to_login(request.get_full_path())
             if not has_capability(request.user, capability):
                 raise PermissionDenied
+            if request.method in by_method and not has_capability(request.user, by_method[request.method]):
+                raise PermissionDenied
             return view(request, *args, **kwargs)
 
+        wrapped.required_capability = declared  # type: ignore[attr-defined]
         return wrapped
 
     return decorator
@@ -87,7 +159,5 @@ class StaffAPIPermission(BasePermission):
     method; the role map decides."""
 
     def has_permission(self, request: Any, view: Any) -> bool:
-        required = getattr(view, "required_capability", "api.use")
-        if isinstance(required, dict):
-            required = required.get(request.method, required.get("*", "api.use"))
+        required = capability_for(getattr(view, "required_capability", "api.use"), request.method)
         return has_capability(request.user, "api.use") and has_capability(request.user, required)

@@ -12,9 +12,11 @@ from rest_framework import exceptions, pagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
+from accounts.permissions import public
 from majismart.errors import ApplicationError
 
 
+@public
 @csrf_exempt  # as every API view: nothing here acts on a session
 def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
     """The 404 of a path under the API that no endpoint has, in the API's error shape."""

@@ -39,5 +39,5 @@ urlpatterns = [
     # Last: an id that is not a number (`/clients/abc/`) or a path the API has not is the API's
     # 404 (`{"detail": ...}`, JSON) rather than the site's HTML page. Only paths ending in "/", so
     # that CommonMiddleware still redirects `/clients` to `/clients/`.
-    re_path(r"^[\s\S]*/\Z", not_found),
+    re_path(r"^[\s\S]*/\Z", not_found, name="api-not-found"),
 ]

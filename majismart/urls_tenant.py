@@ -3,18 +3,19 @@
 from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
 from django.urls import include, path
+from accounts.permissions import public
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 # The split view serves Swagger UI's start-up script as a file (the plain view inlines it, which
 # the Content-Security-Policy refuses); Swagger UI's own inline styles and data: icons are
 # allowed on this page alone.
-api_docs = csp_update({"style-src": [UNSAFE_INLINE], "img-src": ["data:"]})(
-    SpectacularSwaggerSplitView.as_view(url_name="api-schema"))
+api_docs = public(csp_update({"style-src": [UNSAFE_INLINE], "img-src": ["data:"]})(
+    SpectacularSwaggerSplitView.as_view(url_name="api-schema")))
 
 urlpatterns = [
     path("", include("payments.urls_callbacks")),  # first: the busiest URLs resolve in a few steps
     path("", include("accounts.urls")),
     path("api/v1/", include("majismart.urls_api")),
-    path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
+    path("api/schema/", public(SpectacularAPIView.as_view()), name="api-schema"),
     path("api/docs/", api_docs, name="api-docs"),
 ]

@@ -10,6 +10,8 @@ from rest_framework.views import APIView
 class ProviderDetailApi(APIView):
     """The provider this domain belongs to."""
 
+    required_capability = "api.use"
+
     class OutputSerializer(serializers.Serializer):
         slug = serializers.CharField()
         name = serializers.CharField()

@@ -13,10 +13,11 @@ from django.urls import reverse, reverse_lazy
 
 from accounts import two_factor
 from accounts.forms import EmailAuthenticationForm
-from accounts.permissions import has_capability
+from accounts.permissions import has_capability, public
 from accounts.services import handoff_token_user
 
 
+@public
 class LoginView(auth_views.LoginView):
     template_name = "accounts/login.html"
     authentication_form = EmailAuthenticationForm
@@ -32,6 +33,7 @@ class LoginView(auth_views.LoginView):
         return super().form_valid(form)
 
 
+@public
 class LogoutView(auth_views.LogoutView):
     pass
 
@@ -64,6 +66,7 @@ class ProviderPasswordResetForm(PasswordResetForm):
                  secret_values={"link": link})
 
 
+@public
 class PasswordResetView(auth_views.PasswordResetView):
     form_class = ProviderPasswordResetForm
     template_name = "accounts/password_reset_form.html"
@@ -80,19 +83,23 @@ class PasswordResetView(auth_views.PasswordResetView):
         return super().form_valid(form)
 
 
+@public
 class PasswordResetDoneView(auth_views.PasswordResetDoneView):
     template_name = "accounts/password_reset_done.html"
 
 
+@public
 class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
     template_name = "accounts/password_reset_confirm.html"
     success_url = reverse_lazy("password_reset_complete")
 
 
+@public
 class PasswordResetCompleteView(auth_views.PasswordResetCompleteView):
     template_name = "accounts/password_reset_complete.html"
 
 
+@public
 def handoff(request: HttpRequest, token: str) -> HttpResponse:
     """Lands a freshly signed-up owner, logged in, on their provider's own dashboard."""
     user = handoff_token_user(token)
@@ -108,6 +115,7 @@ def handoff(request: HttpRequest, token: str) -> HttpResponse:
     return redirect("dashboard")
 
 
+@public  # a signpost: the login page, the portal or the dashboard
 def home(request: HttpRequest) -> HttpResponse:
     if not request.user.is_authenticated:
         return redirect("login")

@@ -374,7 +374,7 @@ def entry_reverse_view(request: HttpRequest, pk: int, entry_id: int) -> HttpResp
 
 
 @require_http_methods(["GET", "POST"])
-@require_capability("billing.view")
+@require_capability("billing.view", POST="billing.manage_tariffs")
 def billing_rules(request: HttpRequest) -> HttpResponse:
     rules = BillingSettings.load()
     can_manage = has_capability(request.user, "billing.manage_tariffs")

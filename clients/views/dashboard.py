@@ -150,7 +150,7 @@ def client_import(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
-@require_capability("clients.view")
+@require_capability("clients.view", POST="clients.manage")
 def register_settings(request: HttpRequest) -> HttpResponse:
     """Categories and zones (routes): the provider adds its own."""
     can_manage = has_capability(request.user, "clients.manage")

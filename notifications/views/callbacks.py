@@ -9,10 +9,12 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
+from accounts.permissions import public
 from notifications.models import NotificationSettings
 from notifications.services import delivery_report_receive
 
 
+@public  # behind the provider's secret token
 @csrf_exempt
 @require_POST
 def delivery_report(request: HttpRequest, token: str) -> HttpResponse:

@@ -16,6 +16,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from accounts.middleware import client_ip, current_request_context
+from accounts.permissions import public
 from majismart.badinput import NUL
 from payments.collect import paystack_signature_ok
 from payments.models import CallbackInbox, PaymentSettings
@@ -97,7 +98,7 @@ def _guarded(view):  # type: ignore[no-untyped-def]
             return JsonResponse({"ResultCode": 1, "ResultDesc": "Rejected"}, status=403)
         return view(request, ip, note)
 
-    return csrf_exempt(require_POST(wrapped))
+    return public(csrf_exempt(require_POST(wrapped)))
 
 
 @_guarded
@@ -160,6 +161,7 @@ def stk_callback(request: HttpRequest, ip: str | None, note: str) -> JsonRespons
     return JsonResponse(ACCEPTED)
 
 
+@public  # signed by Paystack
 @csrf_exempt
 @require_POST
 def paystack_webhook(request: HttpRequest) -> JsonResponse:

@@ -14,7 +14,7 @@ from django.urls import reverse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from accounts.permissions import require_capability
+from accounts.permissions import public, require_capability
 from billing.selectors import client_balance
 from clients.models import Client
 from clients.selectors import own_client
@@ -128,6 +128,7 @@ def _link_client(token: str) -> Client:
     return client
 
 
+@public  # the link's token is the credential
 @never_cache
 @require_http_methods(["GET", "POST"])
 def link_pay(request: HttpRequest, token: str) -> HttpResponse:
@@ -154,6 +155,7 @@ def link_pay(request: HttpRequest, token: str) -> HttpResponse:
     return response
 
 
+@public
 @never_cache
 def link_request(request: HttpRequest, token: str, pk: int) -> HttpResponse:
     client = _link_client(token)
@@ -165,6 +167,7 @@ def link_request(request: HttpRequest, token: str, pk: int) -> HttpResponse:
     return response
 
 
+@public
 @never_cache
 def link_request_status(request: HttpRequest, token: str, pk: int) -> JsonResponse:
     client = _link_client(token)

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.contrib.auth import login
-from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from accounts.permissions import public, signed_in
 from privacy import cookies
 from privacy.policy import policy_accept, policy_pending, remember_accepted, safe_next
 from privacy.registration import (
@@ -30,7 +30,7 @@ MSG_ACCEPTED = "Thank you: your acceptance is recorded."
 
 
 # --- acceptance at login -----------------------------------------------------------------------
-@login_required
+@signed_in
 @require_http_methods(["GET", "POST"])
 def policy_accept_view(request: HttpRequest) -> HttpResponse:
     next_url = safe_next(request, request.POST.get("next") or request.GET.get("next"))
@@ -51,15 +51,18 @@ def policy_document(request: HttpRequest, kind: str, version: str | None = None)
     return policy_page(request, kind, version, template="privacy/policy/document.html")
 
 
+@public
 def privacy_document(request: HttpRequest, version: str | None = None) -> HttpResponse:
     return policy_document(request, PolicyVersion.Kind.PRIVACY, version)
 
 
+@public
 def terms_document(request: HttpRequest, version: str | None = None) -> HttpResponse:
     return policy_document(request, PolicyVersion.Kind.TERMS, version)
 
 
 # --- cookies -----------------------------------------------------------------------------------
+@public
 @require_http_methods(["GET", "POST"])
 def cookie_settings(request: HttpRequest) -> HttpResponse:
     """The cookie choice: a plain form (the banner's buttons post here), answered with a redirect
@@ -79,6 +82,7 @@ def cookie_settings(request: HttpRequest) -> HttpResponse:
 
 
 # --- portal registration -----------------------------------------------------------------------
+@public
 @require_http_methods(["GET", "POST"])
 def register_start(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
@@ -99,6 +103,7 @@ def register_start(request: HttpRequest) -> HttpResponse:
                   status=400 if form.errors else 200)
 
 
+@public
 @require_http_methods(["GET", "POST"])
 def register_finish(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
