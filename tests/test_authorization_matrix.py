@@ -47,7 +47,7 @@ STAFF = (Role.OWNER, Role.MANAGER, Role.ACCOUNTANT, Role.METER_READER)
 
 # Public signposts that send some visitors on to the login page: "/" (anonymous), and an
 # expired sign-in hand-off link.
-SENDS_TO_LOGIN = {"home", "handoff"}
+SENDS_TO_LOGIN = {"home", "handoff", "two_factor_login"}  # the code step without a password step first
 
 HOW_TO_DECLARE = (
     "Declare who may open it where its view is written (accounts/permissions.py): "
@@ -207,6 +207,17 @@ def world(tenant, alpha):  # type: ignore[no-untyped-def]
     callback = {"token": alpha.callback_token}
     versions = {kind: PolicyVersion.objects.filter(kind=kind, published_at__isnull=False).first().version
                 for kind in ("privacy", "terms")}
+    # A pending invitation (its link read from the email, as the invited person would) and a
+    # member of staff to act on.
+    from django.core import mail
+
+    from accounts.staff import staff_invite
+
+    mail.outbox.clear()
+    invite, _sent = staff_invite(actor=User.objects.get(email=PEOPLE[Role.OWNER]), email="new.reader@example.com",
+                                 role=Role.METER_READER)
+    invite_token = re.search(r"/accounts/invite/([^/\s]+)/", mail.outbox[-1].body).group(1)
+    staff_pk = {"pk": ari.pk}
     client_pk = {"pk": client.pk}
     run_pk, invoice_pk, payment_pk = {"pk": run.pk}, {"pk": invoice.pk}, {"pk": payment.pk}
     return {
@@ -247,6 +258,10 @@ def world(tenant, alpha):  # type: ignore[no-untyped-def]
         "api-client-adjustments": client_pk, "api-meter": {"pk": meter.pk},
         "api-billing-run": run_pk, "api-billing-run-finalize": run_pk, "api-billing-run-recompute": run_pk,
         "api-invoice": invoice_pk, "api-invoice-pdf": invoice_pk, "api-payment-reverse": payment_pk,
+        "staff_invite_accept": {"token": invite_token},
+        "staff_invite_resend": {"pk": invite.pk}, "staff_invite_revoke": {"pk": invite.pk},
+        "staff_change_role": staff_pk, "staff_deactivate": staff_pk, "staff_reactivate": staff_pk,
+        "staff_hand_over": staff_pk, "api-staff-member": staff_pk,
     }
 
 

@@ -14,7 +14,7 @@ from django.views.decorators.http import require_POST
 
 from accounts.forms import InviteAcceptForm, StaffInviteForm
 from accounts.models import INVITE_DAYS, Role, StaffInvite, User
-from accounts.permissions import require_capability
+from accounts.permissions import public, require_capability
 from accounts.selectors import staff_list, staff_status
 from accounts.staff import (
     InviteUnusable,
@@ -168,6 +168,7 @@ def hand_over(request: HttpRequest, pk: int) -> HttpResponse:
     return _act(request, lambda: staff_hand_over(actor=request.user, user=person, step_down=step_down), done)
 
 
+@public
 @never_cache
 def invite_accept(request: HttpRequest, token: str) -> HttpResponse:
     """Public: the invited person sets their name and password, and lands on the dashboard."""

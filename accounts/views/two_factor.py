@@ -17,7 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts import two_factor as tf
 from accounts.forms_two_factor import CodeForm, DisableForm, PasswordConfirmForm, SecurityPolicyForm, SetupForm
 from accounts.models import STAFF_ROLES, AuthenticatorDevice, RecoveryCodeDevice, Role, User
-from accounts.permissions import require_capability
+from accounts.permissions import public, require_capability
 
 MSG_CODE_WRONG = "That code is not right, or it was used already. Use the newest code your app shows."
 MSG_WAIT = "Several wrong codes in a row: wait a few seconds, then type the newest code."
@@ -29,6 +29,7 @@ MSG_ROLE_REQUIRES = ("Your role requires two-factor authentication here, so it c
 
 # --- the login's second step ---------------------------------------------------------------
 
+@public
 @never_cache
 @require_http_methods(["GET", "POST"])
 def login_code(request: HttpRequest) -> HttpResponse:
