@@ -179,8 +179,8 @@ def staff_invite_resend(*, actor: object, invite: StaffInvite) -> tuple[StaffInv
     return invite, _send_invite(invite, raw, actor)
 
 
-@transaction.atomic
-def _invite_renew(*, actor: object, invite: StaffInvite) -> tuple[StaffInvite, str]:
+def _pending_invite_locked(actor: object, invite: StaffInvite) -> StaffInvite:
+    """The invitation, locked, once `actor` may act on it and it is still pending."""
     invite = StaffInvite.objects.select_for_update().get(pk=invite.pk)
     if invite.user is not None:
         _check_target(actor, invite.user)
@@ -188,6 +188,12 @@ def _invite_renew(*, actor: object, invite: StaffInvite) -> tuple[StaffInvite, s
         _require_manage(actor)
     if invite.accepted_at or invite.revoked_at:
         raise ValidationError({"detail": [MSG_NOT_PENDING]})
+    return invite
+
+
+@transaction.atomic
+def _invite_renew(*, actor: object, invite: StaffInvite) -> tuple[StaffInvite, str]:
+    invite = _pending_invite_locked(actor, invite)
     raw, hashed = _new_token()
     now = timezone.now()
     invite.token_hash, invite.sent_at, invite.expires_at = hashed, now, now + timedelta(days=INVITE_DAYS)
@@ -200,13 +206,7 @@ def _invite_renew(*, actor: object, invite: StaffInvite) -> tuple[StaffInvite, s
 @transaction.atomic
 def staff_invite_revoke(*, actor: object, invite: StaffInvite) -> StaffInvite:
     """The link stops working and the invited (never activated) user goes, their email with them."""
-    invite = StaffInvite.objects.select_for_update().get(pk=invite.pk)
-    if invite.user is not None:
-        _check_target(actor, invite.user)
-    else:
-        _require_manage(actor)
-    if invite.accepted_at or invite.revoked_at:
-        raise ValidationError({"detail": [MSG_NOT_PENDING]})
+    invite = _pending_invite_locked(actor, invite)
     user_id = invite.user_id
     invite.revoked_at = timezone.now()
     invite.email = ""  # nothing left to send: the address is not kept (the row only explains a dead link)

@@ -96,6 +96,8 @@ def collected_by_month(start: date, end: date) -> dict[str, Decimal]:
 
 @dataclass
 class MonthFigures:
+    """A month's billed and collected (see period_summary for the definitions)."""
+
     period: str  # YYYY-MM
     billed: Decimal
     collected: Decimal
@@ -132,22 +134,11 @@ def latest_billing_period(*, today: date | None = None) -> str:
 
 
 @dataclass
-class PeriodSummary:
-    period: str
-    billed: Decimal
-    collected: Decimal
-
+class PeriodSummary(MonthFigures):
     @property
     def label(self) -> str:
+        """`November 2026`."""
         return period_label(self.period)
-
-    @property
-    def efficiency(self) -> Decimal | None:
-        return efficiency(self.billed, self.collected)
-
-    @property
-    def efficiency_percent(self) -> Decimal | None:
-        return as_percent(self.efficiency)
 
 
 def period_summary(period: str, *, months: list[MonthFigures] | None = None) -> PeriodSummary:
