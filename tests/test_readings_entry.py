@@ -40,8 +40,9 @@ def serials(response) -> list[str]:  # type: ignore[no-untyped-def]
     return re.findall(r'data-serial="([^"]+)"', response.content.decode())
 
 
-def now_local() -> str:
-    return f"{timezone.localtime() - timedelta(minutes=1):%Y-%m-%dT%H:%M}"
+def now_local() -> dict[str, str]:
+    moment = timezone.localtime() - timedelta(minutes=1)
+    return {"read_on": f"{moment:%Y-%m-%d}", "read_time": f"{moment:%H:%M}"}
 
 
 # --- the route sheet ---------------------------------------------------------------------------
@@ -113,7 +114,7 @@ def test_a_meter_reader_records_a_reading_from_the_client_page(tenant) -> None: 
     assert f'action="/dashboard/meters/{meter.pk}/reading/"' in body and 'data-testid="reading-form-M-CP1"' in body
     assert "Reading for meter M-CP1" in text(page)
     saved = ari.post(f"/dashboard/meters/{meter.pk}/reading/",
-                     {"back": "client", "value": "123.456", "read_at": now_local(), "reason": "", "note": "gate locked"})
+                     {"back": "client", "value": "123.456", **now_local(), "reason": "", "note": "gate locked"})
     assert saved.status_code == 302 and saved["Location"] == f"/dashboard/clients/{meter.client_id}/"
     reading = Reading.objects.get()
     assert (reading.meter_id, reading.value, reading.consumption, reading.source, reading.note,
@@ -123,7 +124,8 @@ def test_a_meter_reader_records_a_reading_from_the_client_page(tenant) -> None: 
     assert "Reading 123.456 m³ saved for meter M-CP1: 23.456 m³ used." in text(back)
     # The same form sent twice (a double tap): one reading, and the reader is told.
     again = ari.post(f"/dashboard/meters/{meter.pk}/reading/",
-                     {"back": "client", "value": "123.456", "read_at": timezone.localtime(reading.read_at).strftime("%Y-%m-%dT%H:%M")})
+                     {"back": "client", "value": "123.456", "read_on": f"{timezone.localtime(reading.read_at):%Y-%m-%d}",
+                      "read_time": f"{timezone.localtime(reading.read_at):%H:%M}"})
     assert again.status_code == 302 and Reading.objects.count() == 1
     assert "was already saved" in text(ari.get(again["Location"]))
 
@@ -136,7 +138,7 @@ def test_a_reading_is_recorded_from_the_meter_page(tenant) -> None:  # type: ign
     assert page.status_code == 200 and 'data-testid="record-reading"' in page.content.decode()
     assert "150.000" in text(page) and "Client MP1" in text(page)
     saved = amos.post(f"/dashboard/meters/{meter.pk}/reading/",
-                      {"back": "meter", "value": "161", "read_at": now_local()})
+                      {"back": "meter", "value": "161", **now_local()})
     assert saved.status_code == 302 and saved["Location"] == f"/dashboard/meters/{meter.pk}/"
     assert "11.000 m³ used" in text(amos.get(saved["Location"]))
     assert meter.readings.count() == 2
@@ -150,24 +152,27 @@ def test_a_reading_below_the_previous_one_comes_back_with_the_error(tenant) -> N
     ari = as_user("ari@alpha.test")
     when = now_local()
     refused = ari.post(f"/dashboard/meters/{meter.pk}/reading/",
-                       {"back": "client", "value": "20", "read_at": when, "note": "new dial?"})
+                       {"back": "client", "value": "20", **when, "note": "new dial?"})
     assert refused.status_code == 400
     body = text(refused)
     assert "20.000 is lower than the previous reading (500.000 on 01 Nov 2026 09:00)" in body
     assert "Nothing was saved" in body
     html = refused.content.decode()
-    assert 'value="20"' in html and f'value="{when}"' in html and 'value="new dial?"' in html
+    assert 'value="20"' in html and f'value="{when["read_on"]}"' in html and f'value="{when["read_time"]}"' in html
+    assert 'value="new dial?"' in html
     assert 'name="back" value="client"' in html and meter.readings.count() == 1
     # With the reason, the same value is a dial that went round.
     Meter.objects.filter(pk=meter.pk).update(dial_capacity=D("999.999"))
     saved = ari.post(f"/dashboard/meters/{meter.pk}/reading/",
-                     {"back": "client", "value": "20", "read_at": when, "reason": "rollover"})
+                     {"back": "client", "value": "20", **when, "reason": "rollover"})
     assert saved.status_code == 302
     assert meter.readings.order_by("-read_at").first().consumption == D("520.000")
     for fields, name, message in (({"value": "abc"}, "value", "Enter the meter's value as a number of m³"),
-                                  ({"value": "1", "read_at": "2099-01-01T10:00"}, "read_at", "dated in the future"),
+                                  ({"value": "1", "read_on": "2099-01-01"}, "read_at", "dated in the future"),
+                                  ({"value": "1", "read_on": "2026-02-30"}, "read_at", "Enter the reading time as a date"),
+                                  ({"value": "1", "read_on": ""}, "read_at", "Give the date of the reading."),
                                   ({"value": "1", "reason": "magic"}, "reason", "Reason must be empty")):
-        bad = ari.post(f"/dashboard/meters/{meter.pk}/reading/", {"read_at": when, **fields})
+        bad = ari.post(f"/dashboard/meters/{meter.pk}/reading/", {**when, **fields})
         assert bad.status_code == 400 and message in text(bad), (name, text(bad)[:1500])
 
 
@@ -175,7 +180,7 @@ def test_an_accountant_cannot_record_readings(tenant) -> None:  # type: ignore[n
     meter = metered("AC1")
     anne = as_user("anne@alpha.test")
     assert anne.get(f"/dashboard/meters/{meter.pk}/reading/").status_code == 403
-    assert anne.post(f"/dashboard/meters/{meter.pk}/reading/", {"value": "120", "read_at": now_local()}).status_code == 403
+    assert anne.post(f"/dashboard/meters/{meter.pk}/reading/", {"value": "120", **now_local()}).status_code == 403
     with tenant_context(tenant):
         assert not Reading.objects.exists()
     for url in (f"/dashboard/clients/{meter.client_id}/", f"/dashboard/meters/{meter.pk}/"):
@@ -194,6 +199,6 @@ def test_another_provider_cannot_see_or_read_alphas_meter(tenant, path) -> None:
     login(bob, "bob@beta.test")
     assert bob.get(path.format(pk=meter.pk)).status_code == 404
     if path.endswith("reading/"):
-        assert bob.post(path.format(pk=meter.pk), {"value": "150", "read_at": now_local()}).status_code == 404
+        assert bob.post(path.format(pk=meter.pk), {"value": "150", **now_local()}).status_code == 404
     with tenant_context(tenant):
         assert not Reading.objects.exists()

@@ -61,7 +61,8 @@ def meter_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 READINGS_SHOWN = 24
-ENTRY_FIELDS = ("value", "read_at", "reason", "note")
+ENTRY_FIELDS = ("value", "read_on", "read_time", "reason", "note")
+MSG_READ_ON = "Give the date of the reading."
 MSG_SAVED = "Reading {value} m³ saved for meter {serial}: {used} m³ used."
 MSG_SAVED_FLAGGED = "Reading {value} m³ saved for meter {serial}, flagged for review: {flags}."
 MSG_REPEAT = "That reading ({value} m³ at that time) was already saved."
@@ -83,11 +84,17 @@ def meter_reading(request: HttpRequest, pk: int) -> HttpResponse:
     back = "client" if data.get("back") == "client" else "meter"
     values = {name: str(data.get(name, "")).strip()[:300] for name in ENTRY_FIELDS}
     errors: dict[str, list[str]] = {}
-    if request.method == "POST":
-        result = readings_record([{"meter": meter.serial, **values}], source=Reading.Source.MANUAL, user=request.user)
+    if request.method == "POST" and not values["read_on"]:
+        errors["read_at"] = [MSG_READ_ON]
+    elif request.method == "POST":
+        read_at = f"{values['read_on']}T{values['read_time']}" if values["read_time"] else values["read_on"]
+        row = {"meter": meter.serial, "value": values["value"], "read_at": read_at, "reason": values["reason"],
+               "note": values["note"]}
+        result = readings_record([row], source=Reading.Source.MANUAL, user=request.user)
         if result.errors:
             for name, messages_ in result.errors[0]["errors"].items():  # type: ignore[union-attr]
-                errors.setdefault(name if name in ENTRY_FIELDS else "detail", []).extend(messages_)
+                known = name in ("value", "read_at", "reason", "note")
+                errors.setdefault(name if known else "detail", []).extend(messages_)
         else:
             done = (result.created or result.repeats)[0]
             if done.repeat:
