@@ -243,7 +243,7 @@ def _credit(cell: dict[str, str], signed: bool, line: int, parsed: ParsedBank) -
     if credit is None or credit == 0 or drcr.startswith("D") or (credit < 0 and signed):
         parsed.money_out += 1
         return None
-    if credit < 0 or credit.as_tuple().exponent < -2 or credit >= Decimal("1e10"):  # type: ignore[operator]
+    if credit < 0 or credit != credit.quantize(Decimal("0.01")) or credit >= Decimal("1e10"):
         parsed.errors.append(RowError(line, MSG_AMOUNT_RANGE.format(value=cell["credit"])))
         return None
     return credit.quantize(Decimal("0.01"))
@@ -282,18 +282,23 @@ def _keys(rows: list[tuple[int, date, datetime, Decimal, str, str]]) -> list[str
     or without one a digest of date, amount and narrative (an identical row numbered too). The
     same file always gives the same keys."""
     seen: Counter[str] = Counter()
-    keys = []
+    keys: list[str] = []
+    taken: set[str] = set()
     for _line, day, _at, amount, narrative, reference in rows:
         if reference:
             base = reference[:64]
             seen[base.upper()] += 1
             n = seen[base.upper()]
-            keys.append(base if n == 1 else f"{base[:58]}-{n}")
+            key = base if n == 1 else f"{base[:58]}-{n}"
+            while key.upper() in taken:  # "FT1", "FT1" and a row whose own reference is "FT1-2"
+                n += 1
+                key = f"{base[:58]}-{n}"
         else:
             basis = f"{day.isoformat()}|{amount}|{narrative.upper()}"
             seen[basis] += 1
-            digest = hashlib.sha256(f"{basis}|{seen[basis]}".encode()).hexdigest()[:20].upper()
-            keys.append(f"BANK-{digest}")
+            key = f"BANK-{hashlib.sha256(f'{basis}|{seen[basis]}'.encode()).hexdigest()[:20].upper()}"
+        taken.add(key.upper())
+        keys.append(key)
     return keys
 
 

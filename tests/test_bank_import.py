@@ -256,6 +256,15 @@ def test_unmatched_rows_are_listed_and_can_be_given_to_a_client(billed) -> None:
     assert client_balance(billed.pk) == D("1040.00")
 
 
+def test_every_row_of_a_file_gets_its_own_reference() -> None:
+    rows = [credit("05/11/2026", "DEP A1", "10.00", ref) for ref in ("FT1", "ft1", "FT1-2", "")] + [
+        credit("05/11/2026", "DEP A1", "10.00"), credit("05/11/2026", "DEP A1", "10.000")]
+    keys = [row.key for row in bank_statement_parse(csv_bytes(*rows)).rows]
+    assert keys[:3] == ["FT1", "ft1-2", "FT1-2-2"]
+    assert len({k.upper() for k in keys}) == 6 and all(re.fullmatch(r"BANK-[0-9A-F]{20}", k) for k in keys[3:])
+    assert keys == [row.key for row in bank_statement_parse(csv_bytes(*rows)).rows]  # the same every time
+
+
 def test_account_numbers_are_found_as_whole_words() -> None:
     assert {"ACC0042", "ACC 0042", "ACC", "0042"} <= candidates("dep acc 0042.")
     assert "MS-0012" in candidates("FT/MS-0012/JOHN") and "0012" in candidates("FT/MS-0012/JOHN")
