@@ -21,10 +21,12 @@ from billing.selectors import client_balance
 from clients.models import Category, Client
 from notifications.models import Message
 from payments.bank_import import (
+    MAX_BYTES,
     MSG_AMBIGUOUS,
     MSG_EMPTY,
     MSG_EXCEL,
     MSG_NO_HEADER,
+    MSG_TOO_BIG,
     bank_statement_parse,
     candidates,
 )
@@ -182,6 +184,8 @@ def test_a_file_that_is_no_statement_gives_the_form_back(tenant) -> None:  # typ
         page = preview(anne, data)
         assert page.status_code == 400 and message in text(page), (data, text(page)[:2000])
         assert "Upload and preview" in text(page)
+    too_big = preview(anne, b"Date,Narrative,Credit\n" + b"x" * MAX_BYTES)
+    assert too_big.status_code == 400 and MSG_TOO_BIG in text(too_big)
     assert anne.post(URL, {}).status_code == 400
     assert not Payment.objects.exists()
 

@@ -90,6 +90,19 @@ def test_a_reading_saved_on_the_no_zone_sheet_comes_back_to_it(tenant) -> None: 
     assert fixed.status_code == 302 and fixed["Location"] == url
 
 
+def test_a_long_route_comes_in_pages_and_saving_stays_on_the_page(tenant, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr("meters.views.dashboard.SHEET_PAGE", 2)
+    meters = [metered(f"PG{i}") for i in range(3)]
+    ari = as_user("ari@alpha.test")
+    assert serials(ari.get(SHEET)) == ["M-PG0", "M-PG1"]
+    second = ari.get(SHEET, {"zone": ALL_CLIENTS, "page": "2"})
+    assert serials(second) == ["M-PG2"] and "3–3 of 3" in text(second)
+    saved = ari.post(f"{SHEET}?zone=%2Aall&page=2", {"opened_at": timezone.now().isoformat(),
+                                                     f"v-{meters[2].pk}": "101", f"v-{meters[0].pk}": "109"})
+    assert saved.status_code == 302 and saved["Location"] == f"{SHEET}?zone=%2Aall&page=2"
+    assert list(Reading.objects.values_list("meter__serial", flat=True)) == ["M-PG2"]  # only this page's meters
+
+
 def test_the_sheet_costs_the_same_queries_for_3_or_30_meters(tenant) -> None:  # type: ignore[no-untyped-def]
     ari = as_user("ari@alpha.test")
     for i in range(3):
