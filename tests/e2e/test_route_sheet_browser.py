@@ -153,3 +153,14 @@ def test_a_provider_without_zones_captures_readings_on_a_phone(page: Page, app_s
     expect(page.locator(".errorlist")).to_contain_text("40.000 is lower than the previous reading")
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     page.screenshot(path=str(tmp_path / "reading-error-phone.png"), full_page=True)
+
+    # And from the client's page: a good reading this time, saved, back on the client's page.
+    page.get_by_role("link", name="Back").click()  # to the meter's page
+    page.get_by_role("link", name="Client", exact=True).click()
+    form = page.get_by_test_id("reading-form-NZ-1")
+    form.get_by_label("Reading for meter NZ-1").fill("70")
+    form.get_by_role("button", name="Save reading").click()
+    expect(page.get_by_role("status").first).to_contain_text("Reading 70 m³ saved for meter NZ-1")
+    expect(page.get_by_role("heading", name="Nozone Client 1")).to_be_visible()
+    page.wait_for_function("document.documentElement.scrollWidth <= 390", timeout=3000)
+    page.screenshot(path=str(tmp_path / "client-page-reading-phone.png"), full_page=True)
