@@ -5,7 +5,7 @@ same pipeline as every other reading, its errors shown on the form."""
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from html import unescape
 
 import pytest
@@ -124,6 +124,7 @@ def test_a_meter_reader_records_a_reading_from_the_client_page(tenant) -> None: 
     page = ari.get(f"/dashboard/clients/{meter.client_id}/")
     assert page.status_code == 200
     body = page.content.decode()
+    opened = re.search(r'name="opened_at" value="([^"]+)"', body).group(1)
     assert f'action="/dashboard/meters/{meter.pk}/reading/"' in body and 'data-testid="reading-form-M-CP1"' in body
     assert "Reading for meter M-CP1" in text(page)
     saved = ari.post(f"/dashboard/meters/{meter.pk}/reading/",
@@ -135,11 +136,15 @@ def test_a_meter_reader_records_a_reading_from_the_client_page(tenant) -> None: 
                                           "ari@alpha.test")
     back = ari.get(saved["Location"])
     assert "Reading 123.456 m³ saved for meter M-CP1: 23.456 m³ used." in text(back)
-    # The same form sent twice (a double tap): one reading, and the reader is told.
-    again = ari.post(f"/dashboard/meters/{meter.pk}/reading/",
-                     {"back": "client", "value": "123.456", "read_on": f"{timezone.localtime(reading.read_at):%Y-%m-%d}",
-                      "read_time": f"{timezone.localtime(reading.read_at):%H:%M}"})
-    assert again.status_code == 302 and Reading.objects.count() == 1
+    # The form as it opened (its time left alone), sent twice (a double tap): one reading, at
+    # the moment the form opened, and the reader is told.
+    moment = timezone.localtime(datetime.fromisoformat(opened))
+    fields = {"back": "client", "value": "130", "opened_at": opened, "read_on": f"{moment:%Y-%m-%d}",
+              "read_time": f"{moment:%H:%M}"}
+    first = ari.post(f"/dashboard/meters/{meter.pk}/reading/", fields)
+    again = ari.post(f"/dashboard/meters/{meter.pk}/reading/", fields)
+    assert first.status_code == again.status_code == 302 and Reading.objects.count() == 2
+    assert Reading.objects.filter(value=D("130")).get().read_at == datetime.fromisoformat(opened)
     assert "was already saved" in text(ari.get(again["Location"]))
 
 

@@ -61,11 +61,21 @@ def meter_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 READINGS_SHOWN = 24
-ENTRY_FIELDS = ("value", "read_on", "read_time", "reason", "note")
+ENTRY_FIELDS = ("value", "read_on", "read_time", "reason", "note", "opened_at")
 MSG_READ_ON = "Give the date of the reading."
 MSG_SAVED = "Reading {value} m³ saved for meter {serial}: {used} m³ used."
 MSG_SAVED_FLAGGED = "Reading {value} m³ saved for meter {serial}, flagged for review: {flags}."
 MSG_REPEAT = "That reading ({value} m³ at that time) was already saved."
+
+
+def _entry_time(values: dict[str, str]) -> str:
+    """The reading's time as the form gives it (a minute). Left at the minute the form was
+    opened, it is that moment to the second, as the route sheet's: a reading saved on the sheet
+    a few seconds before is not "later" than this one, and the form sent twice repeats itself."""
+    opened = timezone.localtime(_sheet_time(values["opened_at"]))
+    if values["read_on"] == f"{opened:%Y-%m-%d}" and values["read_time"] == f"{opened:%H:%M}":
+        return opened.isoformat()
+    return f"{values['read_on']}T{values['read_time']}" if values["read_time"] else values["read_on"]
 
 
 def _reading_back(meter: Meter, where: str) -> str:
@@ -87,7 +97,7 @@ def meter_reading(request: HttpRequest, pk: int) -> HttpResponse:
     if request.method == "POST" and not values["read_on"]:
         errors["read_at"] = [MSG_READ_ON]
     elif request.method == "POST":
-        read_at = f"{values['read_on']}T{values['read_time']}" if values["read_time"] else values["read_on"]
+        read_at = _entry_time(values)
         row = {"meter": meter.serial, "value": values["value"], "read_at": read_at, "reason": values["reason"],
                "note": values["note"]}
         result = readings_record([row], source=Reading.Source.MANUAL, user=request.user)
