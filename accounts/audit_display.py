@@ -53,6 +53,7 @@ ACTION_LABELS = {
     "payment.recorded": "Recorded a payment",
     "payment.refunded": "Marked a payment refunded",
     "payment.reversed": "Reversed a payment",
+    "payments.bank_statement_imported": "Imported a bank statement",
     "payments.c2b_register_failed": "M-Pesa refused the callback addresses",
     "payments.c2b_registered": "Registered the callback addresses with M-Pesa",
     "payments.settings_changed": "Changed payment settings",

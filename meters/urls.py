@@ -5,7 +5,9 @@ from meters.views import dashboard, portal
 urlpatterns = [
     path("dashboard/meters/", dashboard.meter_list, name="meter_list"),
     path("dashboard/meters/new/", dashboard.meter_new, name="meter_new"),
+    path("dashboard/meters/<int:pk>/", dashboard.meter_detail, name="meter_detail"),
     path("dashboard/meters/<int:pk>/replace/", dashboard.meter_replace_view, name="meter_replace"),
+    path("dashboard/meters/<int:pk>/reading/", dashboard.meter_reading, name="meter_reading"),
     path("dashboard/readings/", dashboard.reading_sheet, name="reading_sheet"),
     path("dashboard/readings/review/", dashboard.review_queue, name="review_queue"),
     path("dashboard/readings/review/<int:pk>/", dashboard.review_decide, name="review_decide"),

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from payments.views import dashboard, desk, documents, pay, statements
+from payments.views import bank_import, dashboard, desk, documents, pay, statements
 
 urlpatterns = [
     # The callback endpoints are in payments/urls_callbacks.py, first in the tenant URLconf.
@@ -14,6 +14,7 @@ urlpatterns = [
     path("dashboard/payments/<int:pk>/reconcile/", dashboard.payment_reconcile, name="payment_reconcile"),
     path("dashboard/payments/<int:pk>/reverse/", dashboard.payment_reverse_view, name="payment_reverse"),
     path("dashboard/payments/statement/", statements.payment_statement, name="payment_statement"),
+    path("dashboard/payments/bank-import/", bank_import.payment_bank_import, name="payment_bank_import"),
     path("portal/pay/", pay.portal_pay, name="portal_pay"),
     path("portal/pay/<int:pk>/", pay.portal_request, name="portal_pay_request"),
     path("portal/pay/<int:pk>/status/", pay.portal_request_status, name="portal_pay_status"),

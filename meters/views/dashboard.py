@@ -4,6 +4,7 @@ the review queue and CSV upload."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.cache import cache
@@ -13,6 +14,7 @@ from django.db import transaction
 from django.db.models import OuterRef, Subquery
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
 
@@ -47,6 +49,78 @@ def meter_list(request: HttpRequest) -> HttpResponse:
     return render(request, "meters/list.html", {"active": "meters", "page": page, "q": q,
                                                 "querystring": f"q={q}" if q else "",
                                                 "can_manage": has_capability(request.user, "meters.manage")})
+
+
+@require_capability("clients.view")
+def meter_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    """A meter: its facts, its readings, and (for those who record readings) a reading form."""
+    meter = get_object_or_404(Meter.objects.select_related("client", "replaced_by"), pk=pk)
+    readings = list(meter.readings.select_related("recorded_by").order_by("-read_at")[:READINGS_SHOWN])
+    return render(request, "meters/detail.html", {"active": "meters", "meter": meter, "readings": readings,
+                                                  "values": {}, "errors": {}})
+
+
+READINGS_SHOWN = 24
+ENTRY_FIELDS = ("value", "read_on", "read_time", "reason", "note", "opened_at")
+MSG_READ_ON = "Give the date of the reading."
+MSG_SAVED = "Reading {value} m³ saved for meter {serial}: {used} m³ used."
+MSG_SAVED_FLAGGED = "Reading {value} m³ saved for meter {serial}, flagged for review: {flags}."
+MSG_REPEAT = "That reading ({value} m³ at that time) was already saved."
+
+
+def _entry_time(values: dict[str, str]) -> str:
+    """The reading's time as the form gives it (a minute). Left at the minute the form was
+    opened, it is that moment to the second, as the route sheet's: a reading saved on the sheet
+    a few seconds before is not "later" than this one, and the form sent twice repeats itself."""
+    opened = timezone.localtime(_sheet_time(values["opened_at"]))
+    if values["read_on"] == f"{opened:%Y-%m-%d}" and values["read_time"] == f"{opened:%H:%M}":
+        return opened.isoformat()
+    return f"{values['read_on']}T{values['read_time']}" if values["read_time"] else values["read_on"]
+
+
+def _reading_back(meter: Meter, where: str) -> str:
+    if where == "client":
+        return reverse("client_detail", args=[meter.client_id])
+    return reverse("meter_detail", args=[meter.pk])
+
+
+@require_http_methods(["GET", "POST"])
+@require_capability("readings.record")
+def meter_reading(request: HttpRequest, pk: int) -> HttpResponse:
+    """One reading of one meter, from its page or its client's page, through the same pipeline
+    as the route sheet (meters.services.readings_record); its errors come back on this form."""
+    meter = get_object_or_404(Meter.objects.select_related("client"), pk=pk)
+    data = request.POST if request.method == "POST" else request.GET
+    back = "client" if data.get("back") == "client" else "meter"
+    values = {name: str(data.get(name, "")).strip()[:300] for name in ENTRY_FIELDS}
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST" and not values["read_on"]:
+        errors["read_at"] = [MSG_READ_ON]
+    elif request.method == "POST":
+        read_at = _entry_time(values)
+        row = {"meter": meter.serial, "value": values["value"], "read_at": read_at, "reason": values["reason"],
+               "note": values["note"]}
+        result = readings_record([row], source=Reading.Source.MANUAL, user=request.user)
+        if result.errors:
+            for name, messages_ in result.errors[0]["errors"].items():  # type: ignore[union-attr]
+                known = name in ("value", "read_at", "reason", "note")
+                errors.setdefault(name if known else "detail", []).extend(messages_)
+        else:
+            done = (result.created or result.repeats)[0]
+            if done.repeat:
+                text = MSG_REPEAT.format(value=values["value"])
+            elif done.status == Reading.Status.FLAGGED:
+                labels = dict(Reading.Flag.choices)
+                text = MSG_SAVED_FLAGGED.format(value=values["value"], serial=meter.serial,
+                                                flags="; ".join(labels.get(f, f) for f in done.flags))
+            else:
+                text = MSG_SAVED.format(value=values["value"], serial=meter.serial, used=done.consumption)
+            messages.success(request, text)
+            return redirect(_reading_back(meter, back))
+    last = meter.readings.exclude(status=Reading.Status.REJECTED).order_by("-read_at").first()
+    return render(request, "meters/reading.html", {
+        "active": "meters", "meter": meter, "values": values, "errors": errors, "back": back, "last": last,
+        "back_url": _reading_back(meter, back)}, status=400 if errors else 200)
 
 
 @require_http_methods(["GET", "POST"])
@@ -93,19 +167,43 @@ def meter_replace_view(request: HttpRequest, pk: int) -> HttpResponse:
                   status=400 if form.errors else 200)
 
 
+# The route sheet's two choices besides a zone: not slugs, so no zone's code can take them.
+ALL_CLIENTS = "*all"
+NO_ZONE = "*none"
+SHEET_PAGE = 200
+
+
+def _route(zones: list[Zone], chosen: str) -> tuple[str, Zone | None, str]:
+    """(the choice, its zone if it is one, its name). A provider without zones starts on all
+    clients; one with zones on its first zone, as before."""
+    if chosen in (ALL_CLIENTS, NO_ZONE):
+        return chosen, None, "All clients" if chosen == ALL_CLIENTS else "No zone"
+    zone = next((z for z in zones if z.code == chosen), None)
+    if zone is None and not chosen and zones:
+        zone = zones[0]
+    if zone is None:
+        return ALL_CLIENTS, None, "All clients"
+    return zone.code, zone, zone.name
+
+
 @require_http_methods(["GET", "POST"])
 @require_capability("readings.record")
 def reading_sheet(request: HttpRequest) -> HttpResponse:
-    """A meter reader's route: every active meter of a zone, in account order, one box each."""
+    """A meter reader's route: every active meter of a zone (or of clients in no zone, or of
+    all clients), in account order, one box each; long routes in pages of SHEET_PAGE."""
     zones = list(Zone.objects.all())
-    zone_code = request.GET.get("zone") or (zones[0].code if zones else "")
-    zone = next((z for z in zones if z.code == zone_code), None)
+    zone_code, zone, route_name = _route(zones, request.GET.get("zone", ""))
     last = Reading.objects.filter(meter=OuterRef("pk")).exclude(status=Reading.Status.REJECTED).order_by("-read_at")
-    meters = list(
-        Meter.objects.filter(status=Meter.Status.ACTIVE, client__zone=zone, client__status=Client.Status.ACTIVE)
-        .select_related("client").order_by("client__account_number", "serial")
-        .annotate(last_value=Subquery(last.values("value")[:1]), last_at=Subquery(last.values("read_at")[:1]))
-    ) if zone else []
+    on_route = Meter.objects.filter(status=Meter.Status.ACTIVE, client__status=Client.Status.ACTIVE)
+    if zone is not None:
+        on_route = on_route.filter(client__zone=zone)
+    elif zone_code == NO_ZONE:
+        on_route = on_route.filter(client__zone__isnull=True)
+    page = Paginator(on_route.select_related("client").order_by("client__account_number", "serial")
+                     .annotate(last_value=Subquery(last.values("value")[:1]),
+                               last_at=Subquery(last.values("read_at")[:1])), SHEET_PAGE).get_page(request.GET.get("page"))
+    meters = list(page.object_list)
+    here = f"{request.path}?{urlencode({'zone': zone_code, **({'page': page.number} if page.number > 1 else {})})}"
     outcome: dict[str, dict[str, object]] = {}
     opened_at = _sheet_time(request.POST.get("opened_at", "")) if request.method == "POST" else timezone.now()
     if request.method == "POST":
@@ -128,10 +226,11 @@ def reading_sheet(request: HttpRequest) -> HttpResponse:
         elif result.errors:
             messages.error(request, "Nothing saved: correct the highlighted readings.")
         if not result.errors:
-            return redirect(f"{request.path}?zone={zone_code}")
-    return render(request, "meters/sheet.html", {"active": "readings", "zones": zones, "zone": zone,
-                                                 "meters": meters, "outcome": outcome,
-                                                 "opened_at": opened_at.isoformat()})
+            return redirect(here)
+    return render(request, "meters/sheet.html", {
+        "active": "readings", "zones": zones, "zone": zone, "zone_code": zone_code, "route_name": route_name,
+        "all_clients": ALL_CLIENTS, "no_zone": NO_ZONE, "meters": meters, "page": page,
+        "querystring": urlencode({"zone": zone_code}), "outcome": outcome, "opened_at": opened_at.isoformat()})
 
 
 def _sheet_time(text: str) -> datetime:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 from datetime import date
 from decimal import Decimal
 
@@ -88,3 +89,78 @@ def test_a_meter_reader_walks_a_route_on_a_phone(page: Page, app_server: AppServ
     assert recorded_by == {"ari@alpha.test"}
     assert saved == {"EM-1": Decimal("12.500"), "EM-2": Decimal("9.000"), "EM-3": Decimal("31.250"),
                      "EM-4": Decimal("4.000")}
+
+
+@pytest.fixture
+def zoneless_provider(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    """A provider of its own with no zones: two clients in no zone, with meters (committed)."""
+    from clients.models import Category, Client
+    from meters.services import meter_create
+    from tests.billing_helpers import own_provider
+
+    with own_provider(django_db_blocker, "nzn", name="Zoneless Water") as made:
+        with django_db_blocker.unblock(), tenant_context(made):
+            for i in (1, 2):
+                client = Client.objects.create(account_number=f"N{i:03d}", full_name=f"Nozone Client {i}",
+                                               category=Category.objects.get(code="domestic"))
+                meter_create(actor="e2e", serial=f"NZ-{i}", client=client, installed_on=date(2025, 1, 1),
+                             initial_reading=Decimal("50"))
+        connection.set_schema_to_public()
+        yield made
+
+
+def test_a_provider_without_zones_captures_readings_on_a_phone(page: Page, app_server: AppServer,  # type: ignore[no-untyped-def]
+                                                              zoneless_provider, tmp_path, django_db_blocker) -> None:
+    slug = zoneless_provider.slug
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(app_server.url(slug, "/accounts/login/"))
+    page.get_by_label("Email").fill(f"owner@{slug}.test")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).to_have_url(app_server.url(slug, "/dashboard/"))
+
+    page.goto(app_server.url(slug, "/dashboard/readings/"))
+    # No zones: the sheet opens on all clients, and "No zone" is one choice away.
+    expect(page.get_by_label("Zone / route")).to_have_value("*all")
+    expect(page.locator(".sheet-row")).to_have_count(2)
+    page.get_by_label("Zone / route").select_option(label="No zone")
+    expect(page).to_have_url(re.compile(r"/dashboard/readings/\?zone=(\*|%2A)none$"))
+    expect(page.get_by_label("Reading for meter NZ-1")).to_be_focused()
+    page.keyboard.type("61.5")
+    page.keyboard.press("Enter")
+    expect(page.get_by_label("Reading for meter NZ-2")).to_be_focused()
+    page.keyboard.type("57")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing wider than the phone
+    page.screenshot(path=str(tmp_path / "sheet-no-zone-phone.png"), full_page=True)
+    page.keyboard.press("Enter")  # the last Enter saves the sheet
+    expect(page.get_by_role("status").first).to_contain_text("Saved 2 readings")
+    expect(page).to_have_url(re.compile(r"/dashboard/readings/\?zone=(\*|%2A)none$"))
+
+    from meters.models import Reading
+
+    with django_db_blocker.unblock(), tenant_context(zoneless_provider):
+        saved = dict(Reading.objects.values_list("meter__serial", "consumption"))
+    assert saved == {"NZ-1": Decimal("11.500"), "NZ-2": Decimal("7.000")}
+
+    # One more from the meter's page (the register links it), on the same phone: below the last one.
+    page.goto(app_server.url(slug, "/dashboard/meters/"))
+    page.get_by_role("link", name="NZ-1").click()
+    form = page.get_by_test_id("reading-form-NZ-1")
+    expect(form.get_by_label("Date read")).to_have_value(re.compile(r"^\d{4}-\d{2}-\d{2}$"))
+    form.get_by_label("Reading").fill("40")
+    form.get_by_role("button", name="Save reading").click()
+    expect(page.get_by_test_id("reading-error")).to_be_visible()
+    expect(page.locator(".errorlist")).to_contain_text("40.000 is lower than the previous reading")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    page.screenshot(path=str(tmp_path / "reading-error-phone.png"), full_page=True)
+
+    # And from the client's page: a good reading this time, saved, back on the client's page.
+    page.get_by_role("link", name="Back").click()  # to the meter's page
+    page.get_by_role("link", name="Client", exact=True).click()
+    form = page.get_by_test_id("reading-form-NZ-1")
+    form.get_by_label("Reading for meter NZ-1").fill("70")
+    form.get_by_role("button", name="Save reading").click()
+    expect(page.get_by_role("status").first).to_contain_text("Reading 70 m³ saved for meter NZ-1")
+    expect(page.get_by_role("heading", name="Nozone Client 1")).to_be_visible()
+    page.wait_for_function("document.documentElement.scrollWidth <= 390", timeout=3000)
+    page.screenshot(path=str(tmp_path / "client-page-reading-phone.png"), full_page=True)
