@@ -235,7 +235,7 @@ def world(tenant, alpha):  # type: ignore[no-untyped-def]
         "client_preferences": client_pk, "client_statement": client_pk, "client_statement_pdf": client_pk,
         "client_adjust": client_pk, "entry_reverse": {"pk": client.pk, "entry_id": entry.pk},
         "broadcast_detail": {"pk": broadcast.pk}, "broadcast_status": {"pk": broadcast.pk},
-        "meter_replace": {"pk": meter.pk},
+        "meter_replace": {"pk": meter.pk}, "meter_detail": {"pk": meter.pk}, "meter_reading": {"pk": meter.pk},
         "review_decide": {"pk": reading.pk}, "reading_photo": {"pk": reading.pk},
         "reading_import": {"pk": reading_import.pk},
         "run_detail": run_pk, "run_recompute": run_pk, "run_finalize": run_pk, "run_discard": run_pk,

@@ -149,6 +149,7 @@ def test_the_meter_reader_sees_the_round_and_no_money(story) -> None:  # type: i
     assert 'data-testid="money"' not in html and "KES" not in html and "Collected" not in html
     assert 'data-testid="round-mine">1<' in html and 'data-testid="round-left">1<' in html
     assert 'href="/dashboard/readings/?zone=north"' in html and "No zone" in html
+    assert 'href="/dashboard/readings/?zone=%2Anone"' in html  # the meters of no zone have their sheet too
     # Nothing they cannot open: no checklist, no review queue, no billing or payments links.
     for path in ("/dashboard/readings/review/", "/dashboard/billing/", "/dashboard/payments/", "/dashboard/settings/#api"):
         assert f'href="{path}' not in main(html)
