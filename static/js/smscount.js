@@ -24,4 +24,6 @@
       " · about KES " + (s.parts * cost).toFixed(2) + " (placeholders are longer once filled in: press Preview)";
   }
   body.addEventListener("input", show);
+  // Typed before this script ran (a slow phone): count what is there now.
+  if (body.value !== body.defaultValue) show();
 })();
