@@ -19,8 +19,10 @@ Time. Each step happens at its own moment, passed to the services explicitly: re
 read_at, payments paid_at (the confirmation's TransTime), the billing run `at=` (its issue day,
 due dates and numbering year), SMS sending `now=` and the delivery report `now=`. Nothing fakes
 the process clock (seed_demo runs in production images, where time-machine is not installed,
-and a patched clock would leak into any thread running beside it). Bookkeeping columns that the
-database fills itself (a row's `created`, the audit log's time) keep the real time of seeding.
+and a patched clock would leak into any thread running beside it). Of the columns stamped with
+the moment a row is written, those people read (a message's time, a callback's) are moved to
+their step's moment at the end (restamp); the others (audit log, `created`) keep the real time
+of seeding.
 
 SMS go through the notifications path (notify, send_messages, delivery_report_receive) to an
 Africa's Talking stand-in started in this process for the seeding, never to the network.
@@ -270,6 +272,22 @@ class Year:
                      .values_list("pk", flat=True)), at)
 
 
+def restamp() -> None:
+    """The columns the database stamps with the moment a row is written (a message's `created`,
+    a callback's `received`, a delivery report's) moved to the moment of their step, so the
+    message log and a payment's "as received" read as the year happened. Nothing else moves:
+    the figures were all written by their services at their own times."""
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute("UPDATE notifications_message SET created = sent_at - interval '30 seconds' "
+                       "WHERE sent_at IS NOT NULL")
+        cursor.execute("UPDATE notifications_deliveryreport r SET received = m.delivered_at "
+                       "FROM notifications_message m WHERE r.message_id = m.id AND m.delivered_at IS NOT NULL")
+        cursor.execute("UPDATE payments_callbackinbox i SET received = p.paid_at + interval '3 seconds', "
+                       "processed = p.paid_at + interval '4 seconds' FROM payments_payment p WHERE p.inbox_id = i.id")
+
+
 def simulate(*, today: date | None = None, actor: object = ACTOR) -> bool:
     """The year, once per provider (not when it has billing runs already); True when seeded."""
     from billing.models import BillingRun
@@ -285,6 +303,7 @@ def simulate(*, today: date | None = None, actor: object = ACTOR) -> bool:
         # One transaction: a year seeded whole or not at all (seed_demo can simply run again).
         with sms_standin(), transaction.atomic():
             Year(today or timezone.localdate(), actor).run()
+            restamp()
     finally:
         NotificationSettings.objects.filter(pk=cfg.pk).update(quiet_hours=quiet)
     return True

@@ -6,6 +6,7 @@ page), the bill PDF (pdftotext), the bill SMS and the portal."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
@@ -80,6 +81,11 @@ def test_the_year_happened_in_time_order(seeded) -> None:  # type: ignore[no-unt
     assert set(sms.values_list("status", flat=True)) == {"delivered"}
     first_sms_run = runs[MONTHS - SMS_MONTHS]
     assert min(sms.values_list("sent_at", flat=True)) > first_sms_run.finalized_at
+    # The message log and a payment's "as received" read as the year happened.
+    for made, sent, delivered in sms.values_list("created", "sent_at", "delivered_at"):
+        assert made < sent < delivered and delivered - made < timedelta(minutes=5)
+    for paid, received in Payment.objects.filter(method="mpesa").values_list("paid_at", "inbox__received"):
+        assert timedelta(0) < received - paid < timedelta(minutes=1)
     # Seeding again changes nothing.
     counts = (Invoice.objects.count(), Payment.objects.count(), LedgerEntry.objects.count(), sms.count())
     demo.seed_provider("alpha", clients=CLIENTS)
