@@ -26,8 +26,8 @@ of seeding.
 
 SMS go through the notifications path (notify, send_messages, delivery_report_receive) to an
 Africa's Talking stand-in started in this process for the seeding, never to the network.
-Each step runs in one transaction and sends its own messages before it commits, so what its
-commit queues (the bill PDFs; notices already made) finds nothing left to send.
+Each day runs in one transaction and sends its own messages before it commits; what its commit
+queues (the bill PDFs, the notices already made) runs inline then (tasks_inline).
 """
 
 from __future__ import annotations
@@ -93,6 +93,21 @@ def sms_standin() -> Iterator[None]:
         settings.AFRICASTALKING_URLS = kept
         standin.stop()
         chatter.setLevel(level)
+
+
+@contextlib.contextmanager
+def tasks_inline() -> Iterator[None]:
+    """Celery tasks run in this process while the year is seeded: what a day's commit queues (the
+    bill PDFs, receipts and bill notices) runs then, with the provider as it was that day (SMS
+    not yet switched on), not later in a worker when it would text the whole year's bills."""
+    from majismart.celery import app
+
+    kept = app.conf.task_always_eager
+    app.conf.task_always_eager = True
+    try:
+        yield
+    finally:
+        app.conf.task_always_eager = kept
 
 
 def deliver(message_ids: list[int], at: datetime) -> None:
@@ -175,7 +190,7 @@ class Year:
         self.plan()
         for when in sorted(self.days):
             d = self.days[when]
-            with transaction.atomic():  # a savepoint in the year's transaction (simulate)
+            with transaction.atomic():
                 for k in d.readings:
                     self.readings(k)
                 if d.sms_from:
@@ -300,9 +315,9 @@ def simulate(*, today: date | None = None, actor: object = ACTOR) -> bool:
     quiet, cfg.quiet_hours = cfg.quiet_hours, False
     cfg.save(update_fields=["quiet_hours"])
     try:
-        # One transaction: a year seeded whole or not at all (seed_demo can simply run again).
-        with sms_standin(), transaction.atomic():
+        with sms_standin(), tasks_inline():
             Year(today or timezone.localdate(), actor).run()
+        with transaction.atomic():
             restamp()
     finally:
         NotificationSettings.objects.filter(pk=cfg.pk).update(quiet_hours=quiet)
