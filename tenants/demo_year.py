@@ -138,11 +138,16 @@ class Day:
 
 
 class Year:
-    def __init__(self, today: date, actor: object) -> None:
+    def __init__(self, today: date) -> None:
+        from accounts.models import Role, User
         from clients.models import Client
         from meters.models import Meter
 
-        self.today, self.now, self.actor = today, timezone.now(), actor
+        self.today, self.now = today, timezone.now()
+        # The manager runs billing; the accountant takes cash at the counter (seed_demo's staff).
+        staff = {role: User.objects.filter(role=role, is_active=True, email__endswith=".demo").first()
+                 for role in (Role.MANAGER, Role.ACCOUNTANT)}
+        self.biller, self.cashier = staff[Role.MANAGER] or ACTOR, staff[Role.ACCOUNTANT] or ACTOR
         self.clients = list(Client.objects.filter(status=Client.Status.ACTIVE).order_by("account_number"))
         self.meters = {m.client_id: m for m in Meter.objects.filter(client__in=self.clients)}
         self.values = {cid: m.initial_reading for cid, m in self.meters.items()}
@@ -226,8 +231,8 @@ class Year:
         from billing.runs import billing_run_finalize, billing_run_start
         from payments.notices import invoice_notices
 
-        run, _ = billing_run_start(period=period, actor=self.actor, at=at)
-        billing_run_finalize(run=run, actor=self.actor, at=at)
+        run, _ = billing_run_start(period=period, actor=self.biller, at=at)
+        billing_run_finalize(run=run, actor=self.biller, at=at)
         if self.sms_on():
                 self.notify(lambda: invoice_notices(list(Invoice.objects.filter(run=run).values_list("pk", flat=True))),
                         at + timedelta(minutes=5))
@@ -250,7 +255,7 @@ class Year:
             amount = Decimal(math.ceil(due / 2 if i % 6 == 2 else due))
             if i % 5 == 4:
                 receipt = f"CASH-{k:02d}{i:03d}{client.account_number[-3:]}"
-                cash_at_counter(client=client, amount=amount, at=when, receipt=receipt, actor=self.actor)
+                cash_at_counter(client=client, amount=amount, at=when, receipt=receipt, actor=self.cashier)
                 receipts.append((Payment.Method.CASH, receipt))
             else:
                 receipt = f"SD{k:02d}{i:03d}{'ABCDEFGHJK'[k % 10]}{'MNPQRSTUVW'[i % 10]}X"
@@ -303,7 +308,7 @@ def restamp() -> None:
                        "processed = p.paid_at + interval '4 seconds' FROM payments_payment p WHERE p.inbox_id = i.id")
 
 
-def simulate(*, today: date | None = None, actor: object = ACTOR) -> bool:
+def simulate(*, today: date | None = None) -> bool:
     """The year, once per provider (not when it has billing runs already); True when seeded."""
     from billing.models import BillingRun
     from notifications.models import NotificationSettings
@@ -316,7 +321,7 @@ def simulate(*, today: date | None = None, actor: object = ACTOR) -> bool:
     cfg.save(update_fields=["quiet_hours"])
     try:
         with sms_standin(), tasks_inline():
-            Year(today or timezone.localdate(), actor).run()
+            Year(today or timezone.localdate()).run()
         with transaction.atomic():
             restamp()
     finally:
