@@ -27,7 +27,8 @@ of seeding.
 SMS go through the notifications path (notify, send_messages, delivery_report_receive) to an
 Africa's Talking stand-in started in this process for the seeding, never to the network.
 Each day runs in one transaction and sends its own messages before it commits; what its commit
-queues (the bill PDFs, the notices already made) runs inline then (tasks_inline).
+queues (receipts and bill notices, already made) runs inline then (tasks_inline). The bill PDFs
+are queued for a worker at the end (with no worker, each is drawn on its first download).
 """
 
 from __future__ import annotations
@@ -319,11 +320,21 @@ def simulate(*, today: date | None = None) -> bool:
     # Messages made while seeding are sent at their step's time, not held for quiet hours now.
     quiet, cfg.quiet_hours = cfg.quiet_hours, False
     cfg.save(update_fields=["quiet_hours"])
+    from billing.receivers import queue_invoice_pdfs
+    from billing.signals import billing_run_finalized
+
+    # The bill PDFs say how the account stood when each bill was issued whenever they are drawn:
+    # they are queued once the year is lived (a worker draws them, or each on first download).
+    billing_run_finalized.disconnect(queue_invoice_pdfs)
     try:
         with sms_standin(), tasks_inline():
             Year(today or timezone.localdate()).run()
         with transaction.atomic():
             restamp()
     finally:
+        billing_run_finalized.connect(queue_invoice_pdfs)
         NotificationSettings.objects.filter(pk=cfg.pk).update(quiet_hours=quiet)
+    if settings.CELERY_TASK_ALWAYS_EAGER is False:
+        for run_id in BillingRun.objects.values_list("pk", flat=True):
+            queue_invoice_pdfs(sender=BillingRun, run_id=run_id)
     return True
