@@ -1,6 +1,7 @@
-"""Demo data for `seed_demo`: two providers with staff of every role and a client login.
+"""Demo data for `seed_demo`: two providers with staff of every role and a client login, each
+with 30 clients and a year lived month by month (tenants.demo_year).
 
-Idempotent: providers that already exist are left as they are.
+Idempotent: what already exists is left as it is (a provider's year is lived once).
 """
 
 from __future__ import annotations
