@@ -2,7 +2,8 @@
 
 Every month of the last twelve complete ones: the meters are read near the month's end; the
 morning after it, the month is billed by the billing run (the dashboard's own service, with its
-invoice numbering), and the bill SMS goes out; then the clients pay, each in their own way, as
+invoice numbering), and the bill SMS goes out; the reminders job runs every morning (reminders
+before the due date, overdue and disconnection notices after); the clients pay, each their way, as
 the payment paths record it (M-Pesa paybill through the C2B confirmation's processing, cash
 through the cash desk's service), and each receipt SMS goes out. So each bill's "amount due",
 each SMS and each statement line says what the account was at that moment, and the bill PDF,
@@ -129,11 +130,12 @@ def deliver(message_ids: list[int], at: datetime) -> None:
 
 @dataclass
 class Day:
-    """What happens on one day, in this order: readings, the billing run, payments."""
+    """What happens on one day, in this order: readings, the billing run, reminders, payments."""
 
     readings: list[int] = field(default_factory=list)  # months whose readings are taken
     bill: tuple[str, datetime] | None = None
     sms_from: bool = False  # the provider switches its SMS on this morning
+    remind: datetime | None = None  # the hourly reminders job's run once the reminder hour is here
     payments: list[tuple[datetime, int, int]] = field(default_factory=list)  # (when, client index, month)
     unmatched: datetime | None = None
 
@@ -173,6 +175,15 @@ class Year:
                 when = self.payday(i, k, issued, due_days)
                 if when is not None and (d := self.day(when)):
                     d.payments.append((when, i, k))
+        # Reminders, due and overdue notices: the hourly job, at the provider's reminder hour, every
+        # day since SMS was switched on.
+        from notifications.models import NotificationSettings
+
+        hour = NotificationSettings.load().reminder_hour
+        day = self.months[len(self.months) - SMS_MONTHS][2] + timedelta(days=1)
+        while (d := self.day(_at(day, hour, 30))) is not None:
+            d.remind = _at(day, hour, 30)
+            day += timedelta(days=1)
         # One paybill payment to an account number that does not exist, in the latest month it can.
         for _code, _first, last in reversed(self.months):
             when = _at(last + timedelta(days=2), 10, 14)
@@ -205,6 +216,8 @@ class Year:
                     seed_notifications(register=False)
                 if d.bill:
                     self.bill(*d.bill)
+                if d.remind:
+                    self.remind(d.remind)
                 if d.payments or d.unmatched:
                     self.pay(sorted(d.payments), d.unmatched)
 
@@ -237,6 +250,11 @@ class Year:
         if self.sms_on():
                 self.notify(lambda: invoice_notices(list(Invoice.objects.filter(run=run).values_list("pk", flat=True))),
                         at + timedelta(minutes=5))
+
+    def remind(self, at: datetime) -> None:
+        from payments.notices import reminders_send
+
+        self.notify(lambda: reminders_send(now=at), at + timedelta(minutes=1))
 
     def pay(self, payments: list[tuple[datetime, int, int]], unmatched: datetime | None) -> None:
         """The day's payments: cash as the desk records it; paybill payments as Safaricom's

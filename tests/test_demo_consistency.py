@@ -78,6 +78,8 @@ def test_the_year_happened_in_time_order(seeded) -> None:  # type: ignore[no-unt
     assert sms.filter(event="invoice_issued").count() == SMS_MONTHS * CLIENTS - sms.filter(
         event="invoice_nothing_to_pay").count()
     assert sms.filter(event="payment_received").count() > 0
+    # Reminders went out day by day: the client in arrears was told its bills were overdue.
+    assert sms.filter(event="overdue", client_id=arrears.pk).exists() and sms.filter(event="reminder_due").exists()
     assert set(sms.values_list("status", flat=True)) == {"delivered"}
     first_sms_run = runs[MONTHS - SMS_MONTHS]
     assert min(sms.values_list("sent_at", flat=True)) > first_sms_run.finalized_at
