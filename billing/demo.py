@@ -1,12 +1,9 @@
-"""Demo billing for `seed_demo`: tariffs for the default categories, the billing rules and the
-last three complete months billed and issued (once per provider)."""
+"""Demo billing for `seed_demo`: tariffs for the default categories and the billing rules."""
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import date
 from decimal import Decimal
-
-from django.utils import timezone
 
 D = Decimal
 # Illustrative block tariffs in the shape Kenyan utilities publish (shared/reference/kenya-water.md).
@@ -23,16 +20,15 @@ DEMO_TARIFFS = {
 }
 
 
-def seed_billing(months: int = 3) -> None:
-    from billing.models import BillingRun, BillingSettings, Tariff
-    from billing.runs import billing_run_finalize, billing_run_start
+def seed_tariffs(start: date) -> None:
+    """The demo's tariffs, in force from `start`, and its billing rules (once per provider).
+    Its bills are issued month by month by tenants.demo_year, through the billing run."""
+    from billing.models import BillingSettings, Tariff
     from billing.services import tariff_create
     from clients.models import Category
 
-    if Tariff.objects.exists() or BillingRun.objects.exists():
+    if Tariff.objects.exists():
         return
-    today = timezone.localdate()
-    start = date(today.year - 1, 1, 1)
     for category in Category.objects.filter(code__in=DEMO_TARIFFS):
         spec = dict(DEMO_TARIFFS[category.code])
         tariff_create(actor="seed_demo", blocks=spec.pop("blocks"), code=f"{category.code}-{start.year}",
@@ -40,11 +36,3 @@ def seed_billing(months: int = 3) -> None:
     rules = BillingSettings.load()
     rules.penalty_percent, rules.penalty_grace_days = D("2.00"), 7
     rules.save()
-    first = today.replace(day=1)
-    periods = []
-    for _ in range(months):
-        first = (first - timedelta(days=1)).replace(day=1)
-        periods.append(f"{first.year:04d}-{first.month:02d}")
-    for period in reversed(periods):
-        run, _ = billing_run_start(period=period, actor="seed_demo")
-        billing_run_finalize(run=run, actor="seed_demo")

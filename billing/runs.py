@@ -312,7 +312,7 @@ FROM (
 """
 
 
-def _summary(cursor, run_period: Period) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _summary(cursor, run_period: Period, today: date) -> dict[str, object]:  # type: ignore[no-untyped-def]
     cursor.execute(_SUMMARY_SQL)
     (billed, estimated, trued_up, penalties, penalty_total, credit_total, total, volume, inactive,
      zero, final_bills) = cursor.fetchone()
@@ -354,7 +354,7 @@ def _summary(cursor, run_period: Period) -> dict[str, object]:  # type: ignore[n
     if final_bills:
         warnings.append(f"{final_bills} disconnected or closed client{'s' if final_bills != 1 else ''} "
                         "get a final bill for readings taken before they left.")
-    if run_period.end >= timezone.localdate():
+    if run_period.end >= today:
         warnings.append("The period has not ended yet: readings taken after today are billed next period.")
     return {
         "billed": billed, "estimated": estimated, "actual": billed - estimated, "trued_up": trued_up,
@@ -375,16 +375,22 @@ def _drafts_delete(cursor, run_id: int) -> None:  # type: ignore[no-untyped-def]
     cursor.execute("DELETE FROM billing_invoice WHERE run_id = %s AND status = 'draft'", [run_id])
 
 
-def _compute(run: BillingRun) -> None:
+def _now(at: datetime | None) -> datetime:
+    """The moment a billing step happens: now, or `at` for a step replayed at a given time
+    (seed_demo simulates its year month by month; the dashboard and API never pass it)."""
+    return at if at is not None else timezone.now()
+
+
+def _compute(run: BillingRun, at: datetime | None = None) -> None:
     """(Re)build the draft invoices of `run`. Runs inside the caller's transaction.
 
     Overdue invoices are judged on the day of the run, or at the period's end for a run made
     later (each period's penalty looks at that period: catch-up runs do not all charge today's
     arrears)."""
     period = period_parse(run.period)
-    as_of = min(timezone.localdate(), period.end)
+    now = _now(at)
+    as_of = min(timezone.localdate(now), period.end)
     rules = BillingSettings.load()
-    now = timezone.now()
     params = {"period": period.code, "start": period.start, "end": period.end, "lo": period.lo, "hi": period.hi,
               "days": period.days, "as_of": as_of, "overdue_before": as_of - timedelta(days=rules.penalty_grace_days),
               "penalty_percent": rules.penalty_percent, "run": run.pk, "now": now}
@@ -413,7 +419,7 @@ def _compute(run: BillingRun) -> None:
         invoice_count = cursor.rowcount
         cursor.execute(_INVOICE_LINES_SQL, params)
         cursor.execute(_INVOICE_METERS_SQL, params)
-        summary = _summary(cursor, period)
+        summary = _summary(cursor, period, timezone.localdate(now))
         cursor.execute("DROP TABLE tmp_client, tmp_meter, tmp_bill, tmp_line")
     run.as_of = as_of
     run.summary = {**summary, "snapshot": snapshot}
@@ -433,11 +439,11 @@ def _latest_finalized_after(period: Period) -> str | None:
             .order_by("-period").values_list("period", flat=True).first())
 
 
-def billing_run_start(*, period: object, actor: object = None) -> tuple[BillingRun, bool]:
+def billing_run_start(*, period: object, actor: object = None, at: datetime | None = None) -> tuple[BillingRun, bool]:
     """The run for `period`: created and computed as a draft, or the existing one (never a
-    second). Returns (run, created)."""
+    second). Returns (run, created). `at`: the moment it happens (default now)."""
     parsed = period_parse(period)
-    today = timezone.localdate()
+    today = timezone.localdate(_now(at))
     if parsed.start > today:
         raise ValidationError({"period": [MSG_PERIOD_FUTURE.format(period=parsed.code)]})
     existing = BillingRun.objects.filter(period=parsed.code).first()
@@ -452,9 +458,9 @@ def billing_run_start(*, period: object, actor: object = None) -> tuple[BillingR
             later = _latest_finalized_after(parsed)
             if later:
                 raise ValidationError({"period": [MSG_PERIOD_CLOSED.format(later=later)]})
-            run = BillingRun.objects.create(period=parsed.code, as_of=today, computed_at=timezone.now(),
+            run = BillingRun.objects.create(period=parsed.code, as_of=today, computed_at=_now(at),
                                             created_by=actor if getattr(actor, "pk", None) else None)
-            _compute(run)
+            _compute(run, at)
             audit(actor=actor, action="billing_run.created", object_repr=str(run), invoices=run.invoice_count,
                   total=str(run.total))
     except IntegrityError:
@@ -573,12 +579,13 @@ def _numbers_take(name: str, count: int) -> int:
         return cursor.fetchone()[0]
 
 
-def billing_run_finalize(*, run: BillingRun, actor: object = None) -> BillingRun:
+def billing_run_finalize(*, run: BillingRun, actor: object = None, at: datetime | None = None) -> BillingRun:
     """Issue the run's invoices as a whole, in one transaction: the draft is recomputed if
     anything changed since it was computed, then numbers, due dates and ledger entries are
     written. Finalising again (or twice at once)
     returns the run as it is; the PDFs and notifications are queued once the transaction has
-    committed. Periods are issued in order: not while an earlier period's draft is open."""
+    committed. Periods are issued in order: not while an earlier period's draft is open.
+    `at`: the moment it happens (default now): the issue day, due dates and numbering year."""
     from billing.signals import run_finalized_queue
 
     with transaction.atomic():
@@ -594,15 +601,15 @@ def billing_run_finalize(*, run: BillingRun, actor: object = None) -> BillingRun
                    .order_by("period").values_list("period", flat=True).first())
         if earlier:
             raise ValidationError({"detail": [MSG_EARLIER_DRAFT.format(earlier=earlier)]})
-        today = timezone.localdate()
+        now = _now(at)
+        today = timezone.localdate(now)
         preview = (run.invoice_count, run.total)
         # Issue what the data says now: readings, reviews or payments that arrived since the
         # preview (even in transactions still open while it was computed) mean computing again.
         recomputed = run.as_of != min(today, period.end) or run_changed_since_computed(run)
         if recomputed:
-            _compute(run)
+            _compute(run, at)
         rules = BillingSettings.load()
-        now = timezone.now()
         count = run.invoice_count
         params = {"run": run.pk, "issued": today, "due": today + timedelta(days=rules.due_days),
                   "prefix": f"INV-{today.year}-", "first": 1, "user": getattr(actor, "pk", None), "now": now,

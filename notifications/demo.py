@@ -15,8 +15,9 @@ from majismart.urls import domain_url
 log = logging.getLogger(__name__)
 
 
-def seed_notifications() -> bool:
-    """Set up the current provider's SMS once; True when it was set up now."""
+def seed_notifications(*, register: bool = True) -> bool:
+    """Set up the current provider's SMS once; True when it was set up now. `register`: tell the
+    local Africa's Talking stand-in where to send delivery reports (register_delivery_reports)."""
     from notifications.models import NotificationSettings
 
     cfg = NotificationSettings.load()
@@ -25,8 +26,18 @@ def seed_notifications() -> bool:
     slug = connection.tenant.slug
     cfg.at_environment, cfg.at_username, cfg.at_api_key = "sandbox", slug, f"demo-at-key-{slug}"
     cfg.save()
-    _register_with_standin(slug, domain_url(connection.tenant.domain, f"/notifications/sms/delivery/{cfg.delivery_token}/"))
+    if register:
+        register_delivery_reports()
     return True
+
+
+def register_delivery_reports() -> None:
+    from notifications.models import NotificationSettings
+
+    cfg = NotificationSettings.load()
+    if cfg.at_username:
+        _register_with_standin(cfg.at_username, domain_url(connection.tenant.domain,
+                                                           f"/notifications/sms/delivery/{cfg.delivery_token}/"))
 
 
 def _register_with_standin(username: str, url: str) -> None:

@@ -509,9 +509,10 @@ FAILURE_TEXT = {
 }
 
 
-def delivery_report_receive(*, fields: dict[str, str], raw: str) -> DeliveryReport:
+def delivery_report_receive(*, fields: dict[str, str], raw: str, now: datetime | None = None) -> DeliveryReport:
     """Keep an Africa's Talking delivery report, then apply it to its message. Repeated or late
-    reports change nothing once a message is delivered or has failed for good."""
+    reports change nothing once a message is delivered or has failed for good. `now`: when it
+    arrived (default now; seed_demo replays its year)."""
     provider_id = fields.get("id", "")[:80]
     report = DeliveryReport.objects.create(body=raw, provider_message_id=provider_id,
                                            status=fields.get("status", "")[:30],
@@ -520,7 +521,7 @@ def delivery_report_receive(*, fields: dict[str, str], raw: str) -> DeliveryRepo
     if msg is None:
         return report
     DeliveryReport.objects.filter(pk=report.pk).update(message=msg)
-    now, changes = timezone.now(), {"network_code": fields.get("networkCode", "")[:10]}
+    now, changes = now or timezone.now(), {"network_code": fields.get("networkCode", "")[:10]}
     if msg.status in (Message.Status.SENT, Message.Status.SENDING, Message.Status.QUEUED):
         if report.status == "Success":
             changes.update(status=Message.Status.DELIVERED, delivered_at=now, note="")

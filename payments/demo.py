@@ -1,24 +1,25 @@
 """Demo payments for `seed_demo`: sandbox M-Pesa settings that work against the local Daraja
-stand-in (`make run` starts it), and a month of payments, a few of them unmatched."""
+stand-in (`make run` starts it), and payments made the ways clients make them: an M-Pesa paybill
+payment arrives as Safaricom's C2B confirmation and is processed as the callback's is; cash is
+taken at the counter as the cash desk records it. tenants.demo_year decides who pays when."""
 
 from __future__ import annotations
 
-import random
-from datetime import timedelta
+import json
+from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
-from django.utils import timezone
-
+NAIROBI = ZoneInfo("Africa/Nairobi")
 # Safaricom's public sandbox values (shared/reference/payments-apis.md §1.8).
 SANDBOX_SHORTCODE = "174379"
 SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"
+# One of the addresses Safaricom sends its callbacks from (payments-apis.md §1.7).
+SAFARICOM_IP = "196.201.214.200"
 
 
-def seed_payments() -> None:
-    from billing.selectors import client_balance
-    from clients.models import Client
-    from payments.models import Payment, PaymentSettings
-    from payments.services import payment_record
+def seed_mpesa_settings() -> None:
+    from payments.models import PaymentSettings
 
     cfg = PaymentSettings.load()
     if not cfg.mpesa_shortcode:
@@ -26,31 +27,41 @@ def seed_payments() -> None:
         cfg.mpesa_consumer_key, cfg.mpesa_consumer_secret = "demo-consumer-key", "demo-consumer-secret"
         cfg.mpesa_passkey = SANDBOX_PASSKEY
         cfg.save()
-    if Payment.objects.exists():
-        return
-    rng = random.Random(7)
-    now = timezone.now()
-    for i, client in enumerate(Client.objects.filter(status=Client.Status.ACTIVE).order_by("account_number")):
-        owed = client_balance(client.pk)
-        if owed <= 0 or i % 4 == 3:  # every fourth client has not paid yet
-            continue
-        amount = owed if i % 3 else (owed / 2).quantize(Decimal("1"))
-        method = Payment.Method.MPESA if i % 5 else Payment.Method.CASH
-        payment_record(method=method, receipt=f"SDEMO{i:05d}" if method == Payment.Method.MPESA else f"CASH-{i:04d}",
-                       amount=amount, paid_at=now - timedelta(days=rng.randint(1, 20), minutes=rng.randint(0, 600)),
-                       client=client, account_reference=client.account_number, payer="2547 ***** 149",
-                       payer_name="DEMO PAYER")
-    for j, typed in enumerate(["ACC-TYPO", "12345"]):
-        payment_record(method=Payment.Method.MPESA, receipt=f"SDEMOU{j:04d}", amount=Decimal("500.00"),
-                       paid_at=now - timedelta(days=2, hours=j), client=None, account_reference=typed,
-                       payer="2547 ***** 201", payer_name="UNKNOWN PAYER")
 
 
-def seed_notices() -> None:
-    """The latest bills texted to their clients (the demo's message log is not empty)."""
-    from billing.models import BillingRun, Invoice
-    from payments.notices import invoice_notices
+def c2b_body(*, receipt: str, amount: Decimal, at: datetime, account: str, phone: str, name: str) -> bytes:
+    """A C2B confirmation as Daraja POSTs it (numbers masked, as Safaricom sends them now)."""
+    first, _, last = name.partition(" ")
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    return json.dumps({
+        "TransactionType": "Pay Bill", "TransID": receipt,
+        "TransTime": at.astimezone(NAIROBI).strftime("%Y%m%d%H%M%S"), "TransAmount": f"{amount:.2f}",
+        "BusinessShortCode": SANDBOX_SHORTCODE, "BillRefNumber": account, "InvoiceNumber": "",
+        "OrgAccountBalance": "", "ThirdPartyTransID": "", "MSISDN": f"{digits[:4]} ***** {digits[-3:]}",
+        "FirstName": first.upper(), "MiddleName": "", "LastName": last.upper(),
+    }).encode()
 
-    run = BillingRun.objects.filter(status=BillingRun.Status.FINALIZED).order_by("-period").first()
-    if run is not None:
-        invoice_notices(list(Invoice.objects.filter(run=run).values_list("id", flat=True)))
+
+def c2b_stored(**fields: object) -> None:
+    """A paybill payment arriving: Safaricom's confirmation stored as the endpoint stores it."""
+    from payments.services import confirmation_store
+
+    confirmation_store(body=c2b_body(**fields), headers={"content-type": "application/json"},  # type: ignore[arg-type]
+                       source_ip=SAFARICOM_IP)
+
+
+def drain() -> int:
+    """The confirmations stored so far processed as the drain task processes them (in sets:
+    matched by account number, or left for reconciliation); the drain flag is lowered after."""
+    from payments.tasks import drain_confirmations
+
+    return drain_confirmations()
+
+
+def cash_at_counter(*, client: object, amount: Decimal, at: datetime, receipt: str, actor: object) -> None:
+    """Cash taken at the counter, recorded as the cash desk records it."""
+    from payments.models import Payment
+    from payments.services import payment_record
+
+    payment_record(method=Payment.Method.CASH, receipt=receipt, amount=amount, paid_at=at, client=client,  # type: ignore[arg-type]
+                   actor=actor)

@@ -1,11 +1,13 @@
-"""Demo data for `seed_demo`: two providers with staff of every role and a client login.
+"""Demo data for `seed_demo`: two providers with staff of every role and a client login, each
+with 30 clients and a year lived month by month (tenants.demo_year).
 
-Idempotent: providers that already exist are left as they are.
+Idempotent: what already exists is left as it is (a provider's year is lived once).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date
 
 from django.db import connection
 from django_tenants.utils import tenant_context
@@ -60,25 +62,36 @@ def seed() -> list[DemoProvider]:
                 brand(demo.provider, spec)
         assert demo is not None
         with tenant_context(demo.provider):
-            for local, role, name in DEMO_STAFF:
-                email = f"{local}@{spec['slug']}.demo"
-                if not User.objects.filter(email=email).exists():
-                    User.objects.create_user(email, DEMO_PASSWORD, full_name=name, role=role)
-                demo.logins.append((role.label, email))
-            seed_register(spec["slug"])
-            from billing.demo import seed_billing  # a higher app's demo data, loaded lazily
-
-            seed_billing()
-            from payments.demo import seed_payments
-
-            seed_payments()
-            from notifications.demo import seed_notifications
-            from payments.demo import seed_notices
-
-            if seed_notifications():
-                seed_notices()
+            demo.logins = seed_provider(spec["slug"])
         result.append(demo)
     return result
+
+
+def seed_provider(slug: str, *, clients: int = 30) -> list[tuple[str, str]]:
+    """The current provider's demo: staff of every role and a client login, its register, tariffs,
+    SMS and M-Pesa settings, then its year lived month by month (tenants.demo_year). Each part
+    only once. Returns the logins (role, email)."""
+    from django.utils import timezone
+
+    from billing.demo import seed_tariffs
+    from notifications.demo import register_delivery_reports, seed_notifications
+    from payments.demo import seed_mpesa_settings
+    from tenants.demo_year import first_day, simulate
+
+    logins = []
+    for local, role, name in DEMO_STAFF:
+        email = f"{local}@{slug}.demo"
+        if not User.objects.filter(email=email).exists():
+            User.objects.create_user(email, DEMO_PASSWORD, full_name=name, role=role)
+        logins.append((role.label, email))
+    start = first_day(timezone.localdate())
+    seed_register(slug, start, clients=clients)
+    seed_tariffs(date(start.year, 1, 1))
+    seed_mpesa_settings()
+    simulate()
+    seed_notifications(register=False)  # switched on during the year; here only if it was not
+    register_delivery_reports()
+    return logins
 
 
 def demo_logo(name: str, color: str) -> bytes:
@@ -115,24 +128,23 @@ LAST = ["Kariuki", "Odhiambo", "Wafula", "Njoroge", "Korir", "Macharia", "Onyang
 ZONES = [("north", "North route"), ("market", "Market route"), ("river", "Riverside route")]
 
 
-def seed_register(slug: str, clients: int = 30) -> None:
-    """Zones, clients with meters and a year of monthly readings (once per provider)."""
-    from datetime import date, datetime, time
+def seed_register(slug: str, start: date, clients: int = 30) -> None:
+    """Zones, and clients with meters installed on `start`, some bringing a balance from the
+    previous system (once per provider). Their readings come month by month (tenants.demo_year)."""
+    from datetime import datetime, time
     from decimal import Decimal
 
     from clients.models import Category, Client, Zone
     from clients.services import account_numbers_reserve
-    from meters.models import Meter, Reading
-    from meters.services import readings_record
-    from meters.validation import NAIROBI
+    from clients.signals import clients_registered
+    from meters.models import Meter
+    from tenants.demo_year import NAIROBI
 
     if Client.objects.exists():
         return
     zones = [Zone.objects.create(code=code, name=name) for code, name in ZONES]
     categories = {c.code: c for c in Category.objects.all()}
     numbers = account_numbers_reserve(clients)
-    today = date.today()
-    start = date(today.year - 1, today.month, 1)
     made = []
     for i in range(clients):
         category = categories["commercial" if i % 7 == 3 else "kiosk" if i % 11 == 5 else "domestic"]
@@ -140,24 +152,17 @@ def seed_register(slug: str, clients: int = 30) -> None:
             account_number=numbers[i], full_name=f"{FIRST[i % len(FIRST)]} {LAST[(i * 3) % len(LAST)]}",
             phone=f"+2547{(11000000 + i * 7919) % 100000000:08d}", category=category, zone=zones[i % len(zones)],
             location=f"Plot {100 + i}", opening_balance=Decimal(i % 4 * 250))
-        made.append(Meter.objects.create(serial=f"{slug[:3].upper()}-{10000 + i}", client=client,
-                                         installed_on=start, initial_reading=Decimal(100 + i)))
+        made.append(client)
+    Meter.objects.bulk_create([Meter(serial=f"{slug[:3].upper()}-{10000 + i}", client=client, installed_on=start,
+                                     initial_reading=Decimal(100 + i)) for i, client in enumerate(made)])
+    # They joined on `start`: the balances they bring are booked that day, as an import books them.
+    joined = datetime.combine(start, time(9), tzinfo=NAIROBI)
+    Client.objects.filter(pk__in=[c.pk for c in made]).update(created=joined)
+    for client in made:
+        client.created = joined
+    clients_registered.send(sender=Client, clients=made, actor=None)
     client_user = User.objects.filter(role=Role.CLIENT).first()
     if client_user:
-        first = made[0].client
+        first = made[0]
         first.user, first.full_name = client_user, client_user.full_name  # one person, one name
         first.save(update_fields=["user", "full_name"])
-    rows = []
-    for m_index, meter in enumerate(made):
-        value = meter.initial_reading
-        for month in range(1, 13):
-            y, mo = start.year + (start.month - 1 + month) // 12, (start.month - 1 + month) % 12 + 1
-            moment = datetime.combine(date(y, mo, 1), time(9), tzinfo=NAIROBI)
-            if moment.date() > today:
-                break
-            base = Decimal(6 + (m_index * 13 + month * 7) % 18)  # 6–23 m³ a month, varied
-            if m_index == 4 and month == 11:
-                base *= 5  # a leak: flagged for review
-            value += base + Decimal(m_index % 3) / 4
-            rows.append({"meter": meter.serial, "value": str(value), "read_at": moment.isoformat()})
-    readings_record(rows, source=Reading.Source.CSV, want_ids=False)

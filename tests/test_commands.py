@@ -77,14 +77,15 @@ def test_seed_demo_creates_two_providers_once(db) -> None:  # type: ignore[no-un
         from billing.models import BillingRun, Invoice, Tariff
 
         assert Tariff.objects.count() == 4
+        # A year billed month by month (tenants.demo_year; tests/test_demo_consistency.py).
         runs = list(BillingRun.objects.order_by("period").values_list("status", "invoice_count"))
-        assert runs == [("finalized", 30)] * 3
-        assert Invoice.objects.filter(status="issued", number__startswith="INV-").count() == 90
+        assert runs == [("finalized", 30)] * 12
+        assert Invoice.objects.filter(status="issued", number__startswith="INV-").count() == 360
         from payments.models import Payment, PaymentSettings
 
         assert PaymentSettings.load().mpesa_ready  # sandbox values, for the local Daraja stand-in
-        assert Payment.objects.filter(status="matched").count() >= 15
-        assert Payment.objects.filter(status="unmatched").count() == 2
+        assert Payment.objects.filter(status="matched").count() >= 300
+        assert Payment.objects.filter(status="unmatched").count() == 1
         paid = Payment.objects.filter(status="matched").first()
         assert paid.allocations.exists() and paid.ledger_entry.amount == -paid.amount
 

@@ -1,11 +1,21 @@
 """Pages on a phone-sized screen (390 px): the portal's header keeps to two rows with a menu
 that scrolls sideways; the audit log shows each event as a card that says what happened in
-words; the retention page previews the periods typed in the form without saving them."""
+words; the retention page previews the periods typed in the form without saving them.
+
+And every page, with a year of demo data behind it (tenants.demo_year): the owner walks every
+dashboard page and the client every portal page of the tenant URLconf. On each, the page is no
+wider than the screen; in list tables the amount and status cells are on screen (the table turns
+into cards, it does not push them off to the right); tab bars wrap so that every tab is on
+screen. The cookie banner takes little of the screen."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from django.db import connection
+from django.urls import get_resolver
+from django.urls.resolvers import URLPattern, URLResolver
 from django_tenants.utils import tenant_context
 from playwright.sync_api import Page, expect
 
@@ -115,3 +125,190 @@ def test_side_by_side_fields_line_up_and_stack_on_a_phone(page: Page, app_server
     date_from, date_to = page.get_by_label("From").bounding_box(), page.get_by_label("To").bounding_box()
     assert date_from and date_to and date_to["y"] > date_from["y"] + date_from["height"]  # one under the other
     assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+
+
+# --- every page -----------------------------------------------------------------------------
+# Not pages: actions (POST only), downloads (PDF, CSV, photos) and polling endpoints (JSON).
+NOT_PAGES = {
+    "api_key_revoke", "notification_test", "broadcast_status", "run_recompute", "run_finalize", "run_discard",
+    "invoice_pdf", "client_statement_pdf", "entry_reverse", "payment_receipt_pdf", "payment_register_c2b",
+    "portal_statement_pdf", "portal_invoice_pdf", "portal_receipt_pdf", "portal_pay_status", "portal_card_return",
+    "privacy_export_status", "privacy_export_download", "privacy_provider_export_status",
+    "privacy_provider_export_download", "privacy_retention_preview", "reading_photo", "privacy_provider_export",
+    "staff_change_role", "staff_deactivate", "staff_reactivate", "staff_hand_over", "staff_invite_resend",
+    "staff_invite_revoke",
+}
+# Pages with arguments the demo's year has no row for (a data request, a readings upload, a
+# payment request made in the portal); tests/test_no_dead_links.py renders them with data.
+NO_DEMO_ROW = {"privacy_request", "reading_import", "portal_pay_request"}
+
+# What the layout must hold, measured in the page: its width, the list tables' amount and status
+# cells (td.num, a td holding a .badge; their first rows) inside the screen unless hidden on
+# purpose (a secondary column, .hide-sm), and every tab on it.
+CHECK_JS = """() => {
+  const width = window.innerWidth, problems = [];
+  const onScreen = (el) => { const b = el.getBoundingClientRect();
+    return getComputedStyle(el).display !== 'none' && b.width > 0 && b.left >= -1 && b.right <= width + 1; };
+  const doc = document.documentElement.scrollWidth;
+  if (doc > width) problems.push(`page ${doc}px wide`);
+  document.querySelectorAll('table').forEach((table, t) => {
+    if (table.closest('.modal, details:not([open])')) return;
+    [...table.querySelectorAll('tbody tr')].slice(0, 3).forEach((row) => {
+      row.querySelectorAll('td.num, td:has(.badge)').forEach((cell) => {
+        if (getComputedStyle(cell).display === 'none') return;  // a secondary column hidden on phones
+        if (!onScreen(cell)) problems.push(`table ${t}: "${(cell.dataset.label || cell.textContent).trim().slice(0, 30)}" off screen`);
+      });
+    });
+  });
+  document.querySelectorAll('.tabs a').forEach((tab) => {
+    if (!onScreen(tab)) problems.push(`tab "${tab.textContent.trim()}" off screen`);
+  });
+  return problems;
+}"""
+FETCH_JS = """async (path) => { const r = await fetch(path, {credentials: 'same-origin'});
+  return [r.status, r.headers.get('content-type')]; }"""
+
+
+def _patterns(resolver=None, prefix: str = ""):  # type: ignore[no-untyped-def]
+    for p in (resolver or get_resolver("majismart.urls_tenant")).url_patterns:
+        if isinstance(p, URLResolver):
+            yield from _patterns(p, prefix + str(p.pattern))
+        elif isinstance(p, URLPattern):
+            yield prefix + str(p.pattern), p.name
+
+
+@pytest.fixture(scope="module")
+def demo_provider(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
+    """A provider with the demo's year (8 clients), a credit note and a broadcast; its demo
+    logins (owner@<slug>.test from own_provider, client@<slug>.demo) on the test password."""
+    from accounts.models import User
+    from billing.models import Invoice
+    from billing.services import credit_note_create
+    from tenants import demo
+
+    with own_provider(django_db_blocker, "lay", name="Maji ya Kijiji Community Water Project") as made:
+        with django_db_blocker.unblock(), tenant_context(made):
+            demo.seed_provider(made.slug, clients=8)
+            for user in User.objects.filter(email__endswith=".demo"):
+                user.set_password(PASSWORD)
+                user.save(update_fields=["password"])
+            invoice = Invoice.objects.filter(status="issued").order_by("-period", "number").first()
+            credit_note_create(invoice=invoice, amount="50.00", reason="Leak allowance on the meter", actor="test")
+            made.page_args = _ids(made)
+        connection.set_schema_to_public()
+        yield made
+
+
+def _ids(slug_provider) -> dict[str, list[object]]:  # type: ignore[no-untyped-def]
+    """The arguments each page with arguments is visited with (the demo's own rows)."""
+    from billing.models import BillingRun, Invoice, Tariff
+    from clients.models import Client
+    from meters.models import Meter, Reading
+    from notifications.models import Broadcast, Message
+    from payments.models import Payment
+
+    with tenant_context(slug_provider):
+        client = Client.objects.order_by("account_number")[2]  # pays about half: a long statement
+        portal_client = Client.objects.get(user__email__endswith=".demo")
+        first = lambda qs: qs.values_list("pk", flat=True).first()  # noqa: E731
+        pks = {
+            "message_detail": first(Message.objects.order_by("-pk")),
+            "client_detail": client.pk, "client_edit": client.pk, "client_message": client.pk,
+            "client_preferences": client.pk, "client_statement": client.pk, "client_adjust": client.pk,
+            "broadcast_detail": first(Broadcast.objects.all()),
+            "meter_replace": first(Meter.objects.all()), "meter_detail": first(Meter.objects.all()),
+            "meter_reading": first(Meter.objects.all()),
+            "review_decide": first(Reading.objects.filter(status="flagged")),
+            "run_detail": first(BillingRun.objects.order_by("-period")),
+            "invoice_detail": first(Invoice.objects.filter(credit_notes__isnull=False)),
+            "invoice_credit": first(Invoice.objects.order_by("-pk")),
+            "tariff_detail": first(Tariff.objects.all()),
+            "payment_detail": first(Payment.objects.filter(status="matched").order_by("-paid_at")),
+            "payment_reconcile": first(Payment.objects.filter(status="unmatched")),
+            "payment_reverse": first(Payment.objects.filter(status="matched").order_by("-paid_at")),
+            "portal_invoice": first(Invoice.objects.filter(client=portal_client).order_by("-period")),
+            "portal_receipt": first(Payment.objects.filter(client=portal_client).order_by("-paid_at")),
+        }
+    args = {name: [pk] for name, pk in pks.items() if pk is not None}
+    args["template_edit"] = ["invoice_issued", "sms"]
+    return args
+
+
+def _paths(prefix: str, args: dict[str, list[object]]) -> tuple[list[str], list[str]]:
+    """The pages under `prefix` (paths to visit) and those skipped for want of arguments."""
+    paths, skipped = [], []
+    for pattern, name in _patterns():
+        if not pattern.startswith(prefix) or name in NOT_PAGES:
+            continue
+        params = re.findall(r"<[^>]+>", pattern)
+        if params and name not in args:
+            skipped.append(name)
+            continue
+        path = pattern
+        for param, value in zip(params, args.get(name, []), strict=False):
+            path = path.replace(param, str(value), 1)
+        paths.append("/" + path)
+    return paths, skipped
+
+
+def _log_in_demo(page: Page, app_server: AppServer, slug: str, email: str) -> None:
+    page.set_viewport_size(PHONE)
+    page.goto(app_server.url(slug, "/accounts/login/"))
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page.get_by_test_id("cookie-banner")).to_be_visible()
+
+
+def _walk(page: Page, app_server: AppServer, slug: str, paths: list[str]) -> dict[str, list[str]]:
+    found = {}
+    for path in paths:
+        # Asked first from the page (*.localhost resolves in the browser only): what is no page is skipped.
+        status, kind = page.evaluate(FETCH_JS, path)
+        assert status < 500, f"{path}: {status}"
+        if status != 200 or "text/html" not in (kind or ""):
+            continue  # an action that takes no GET (405), or a redirect's end that is no page
+        response = page.goto(app_server.url(slug, path))
+        assert response is not None and response.status == 200, path
+        problems = page.evaluate(CHECK_JS)
+        if problems:
+            found[path] = problems
+    return found
+
+
+def test_every_dashboard_page_fits_a_phone_for_the_owner(page: Page, app_server: AppServer,
+                                                          demo_provider, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    slug = demo_provider.slug
+    _log_in_demo(page, app_server, slug, f"owner@{slug}.test")
+    # The cookie banner is compact: a strip at the foot of the first page, not a wall.
+    banner = page.get_by_test_id("cookie-banner").bounding_box()
+    assert banner and banner["height"] <= 150 and banner["width"] <= PHONE["width"]
+    page.screenshot(path=str(tmp_path / "cookie-banner.png"), full_page=True)
+    page.get_by_role("button", name="Essential only").click()
+    expect(page.get_by_test_id("cookie-banner")).to_be_hidden()
+    paths, skipped = _paths("dashboard/", demo_provider.page_args)
+    assert len(paths) >= 40, paths
+    assert set(skipped) <= NO_DEMO_ROW, f"give these pages an example in _ids() or list them in NOT_PAGES: {skipped}"
+    problems = _walk(page, app_server, slug, paths)
+    assert not problems, "\n".join(f"{path}: {found}" for path, found in problems.items())
+    # A list on a phone: one card per row, its amount and status in view (data-label says which).
+    page.goto(app_server.url(slug, "/dashboard/billing/invoices/"))
+    row = page.locator("table.stack-sm tbody tr").first
+    amount = row.locator('td[data-label="Total"]')
+    expect(amount).to_be_in_viewport()
+    assert row.bounding_box()["width"] <= PHONE["width"]  # type: ignore[index]
+    page.screenshot(path=str(tmp_path / "invoices-phone.png"), full_page=True)
+
+
+def test_every_portal_page_fits_a_phone_for_the_client(page: Page, app_server: AppServer,
+                                                        demo_provider, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    slug = demo_provider.slug
+    _log_in_demo(page, app_server, slug, f"client@{slug}.demo")
+    page.get_by_role("button", name="Essential only").click()
+    paths, skipped = _paths("portal/", demo_provider.page_args)
+    assert {"/portal/", "/portal/bills/", "/portal/statement/", "/portal/payments/"} <= set(paths)
+    assert set(skipped) <= NO_DEMO_ROW, f"give these pages an example in _ids() or list them in NOT_PAGES: {skipped}"
+    problems = _walk(page, app_server, slug, paths)
+    assert not problems, "\n".join(f"{path}: {found}" for path, found in problems.items())
+    page.goto(app_server.url(slug, "/portal/bills/"))
+    page.screenshot(path=str(tmp_path / "portal-bills-phone.png"), full_page=True)
