@@ -184,6 +184,7 @@ def demo_provider(django_db_setup, django_db_blocker):  # type: ignore[no-untype
     from accounts.models import User
     from billing.models import Invoice
     from billing.services import credit_note_create
+    from notifications.models import Broadcast
     from tenants import demo
 
     with own_provider(django_db_blocker, "lay", name="Maji ya Kijiji Community Water Project") as made:
@@ -194,6 +195,8 @@ def demo_provider(django_db_setup, django_db_blocker):  # type: ignore[no-untype
                 user.save(update_fields=["password"])
             invoice = Invoice.objects.filter(status="issued").order_by("-period", "number").first()
             credit_note_create(invoice=invoice, amount="50.00", reason="Leak allowance on the meter", actor="test")
+            Broadcast.objects.create(title="Water off on Monday for mains repairs", purpose="supply", channels=["sms"],
+                                     sms_text="{provider}: no water on Monday 9am-4pm while the main is repaired.")
             made.page_args = _ids(made)
         connection.set_schema_to_public()
         yield made
