@@ -7,7 +7,7 @@ Every URL of a provider's domain declares who may open it, where its view is wri
 - `@public` for what anyone may open, signed in or not (login, password reset, pay links,
   callbacks carrying their token, policy texts);
 - `@signed_in` for what any signed-in user may open, staff or client.
-tests/test_authorization_matrix.py walks the tenant URLconf and fails on a view that declares none.
+tests/accounts/test_authorization_matrix.py walks the tenant URLconf and fails on a view that declares none.
 """
 
 from __future__ import annotations

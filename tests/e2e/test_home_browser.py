@@ -2,7 +2,7 @@
 ones, the 12-month chart with its month labels, nothing wider than a 390 px screen.
 
 The server runs on the real clock, so the story is set in the last three months (M-2, M-1 and
-this month M0), with the figures of tests/test_home.py:
+this month M0), with the figures of tests/tenants/test_home.py:
 - Ann: M-2 10 m³ = 500.00, M-1 18 m³ = 940.00; Ben: M-2 5 m³ = 300.00, M-1 10 m³ = 500.00;
 - M-2 billed on the 2nd of M-1 (due in 14 days), M-1 billed on the 1st of M0 (due in 45 days);
 - paid in M-1: Ann 500.00, Ben 100.00, 250.00 to no account; paid on the 1st of M0: Ann 400.00.

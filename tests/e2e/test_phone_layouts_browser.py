@@ -139,7 +139,7 @@ NOT_PAGES = {
     "staff_invite_revoke",
 }
 # Pages with arguments the demo's year has no row for (a data request, a readings upload, a
-# payment request made in the portal); tests/test_no_dead_links.py renders them with data.
+# payment request made in the portal); tests/accounts/test_no_dead_links.py renders them with data.
 NO_DEMO_ROW = {"privacy_request", "reading_import", "portal_pay_request"}
 
 # What the layout must hold, measured in the page: its width, the list tables' amount and status

@@ -125,7 +125,7 @@ def test_a_lost_callback_is_answered_by_the_stk_query(carol_account, daraja, rec
     assert (failed.status, failed.message) == ("failed", "You cancelled the payment on your phone.")
     assert (waiting.status, waiting.queried_at is not None) == ("pending", True)
     assert not Payment.objects.exists()  # no payment without M-Pesa's receipt: it comes by C2B or statement
-    from tests.test_payments import confirmation
+    from tests.payments.test_payments import confirmation
 
     c2b = inbox_store(kind="c2b_confirmation", body=json.dumps(
         confirmation(carol_account.account_number, "200.00", "QRY0000001", TransTime=timezone.localtime().strftime(
@@ -451,7 +451,7 @@ def test_the_api_reverses_payments_and_hands_out_pay_links(carol_account, alpha_
 
 # --- what review found ------------------------------------------------------------------------------
 def test_an_stk_receipt_first_seen_unmatched_goes_to_the_requests_account(carol_account, daraja, recorder) -> None:  # type: ignore[no-untyped-def]
-    from tests.test_payments import confirmation
+    from tests.payments.test_payments import confirmation
 
     as_user("carol@alpha.test").post("/portal/pay/", {"method": "mpesa", "phone": PHONE, "amount": "500"})
     delivered = recorder.wait(1)[0]
@@ -495,7 +495,7 @@ def test_a_push_whose_answer_was_lost_is_still_matched(carol_account, daraja, re
 
 def test_one_poisoned_callback_does_not_hold_up_the_rest(carol_account) -> None:  # type: ignore[no-untyped-def]
     from payments.tasks import sweep_inbox
-    from tests.test_payments import confirmation
+    from tests.payments.test_payments import confirmation
 
     old = timezone.now() - timedelta(minutes=30)
     bodies = [confirmation(carol_account.account_number, "100", "GOOD000001"),

@@ -17,7 +17,7 @@ from payments.api import MSG_PAID_AT_EARLY, MSG_PAID_AT_FORMAT
 from payments.models import CallbackInbox, Payment
 from tests.billing_helpers import billed_twice
 from tests.conftest import host_of, login
-from tests.test_payments import confirmation, urls
+from tests.payments.test_payments import confirmation, urls
 
 NUL = "a\x00b"
 READ_AT = "2026-11-20T10:00:00+03:00"

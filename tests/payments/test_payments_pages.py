@@ -10,7 +10,7 @@ from django.utils import timezone
 from payments.models import CallbackInbox, Payment, PaymentRequest
 from payments.services import payment_record, payment_reverse
 from tests.billing_helpers import D, travel
-from tests.test_payments_collect import as_user, carol_account  # noqa: F401 - the fixture
+from tests.payments.test_payments_collect import as_user, carol_account  # noqa: F401 - the fixture
 
 
 def test_an_error_in_one_pay_form_leaves_the_other_as_it_was(carol_account) -> None:  # type: ignore[no-untyped-def]  # noqa: F811

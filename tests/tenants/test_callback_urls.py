@@ -11,7 +11,7 @@ from django.core.management import call_command
 from django.urls import resolve
 
 from tenants.selectors import callback_urls
-from tests.test_dashboard import _as
+from tests.tenants.test_dashboard import _as
 
 URL = re.compile(r"https?://alpha\.majismart\.localhost[^\s<\"']*/payments/[^\s<\"']*")
 

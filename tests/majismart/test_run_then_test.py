@@ -28,9 +28,9 @@ from majismart.testing import PYTHON, ROOT, free_port
 
 # What `make test` runs in the second step: a slice of the real suite that needs the database,
 # tenant schemas, encrypted fields and the settings (the whole suite runs in the outer `make test`).
-SUITE_SLICE = ["tests/test_money.py", "tests/test_dotenv.py",
-               "tests/test_clients.py::test_personal_fields_are_encrypted_at_rest_and_found_by_phone",
-               "tests/test_clients.py::test_another_providers_client_is_404"]
+SUITE_SLICE = ["tests/majismart/test_money.py", "tests/majismart/test_dotenv.py",
+               "tests/clients/test_clients.py::test_personal_fields_are_encrypted_at_rest_and_found_by_phone",
+               "tests/clients/test_clients.py::test_another_providers_client_is_404"]
 
 
 def _a_fresh_shell() -> dict[str, str]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.test_dashboard import _as
+from tests.tenants.test_dashboard import _as
 
 SANDBOX_SHORTCODE = "174379"
 SANDBOX_PASSKEY = "bfb279f9aa9bdbcf158e97dd71a467cd2e0c893059b10f78e6b72ada1ed2c919"

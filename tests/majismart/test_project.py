@@ -12,7 +12,7 @@ from django.test import Client
 
 from majismart.testing import PYTHON
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def _settings_process(**env: str) -> subprocess.CompletedProcess:

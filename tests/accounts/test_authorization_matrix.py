@@ -282,7 +282,7 @@ def concrete(r: Route, examples: dict[str, dict[str, Any]]) -> str:
     missing = [n for n in names if values is None or n not in values]
     assert not missing, (
         f"URL {r.route!r} (name {r.name!r}) has no example value for {missing}: add one to the `world` fixture "
-        f"of tests/test_authorization_matrix.py (make the object it names there; never skip it).")
+        f"of tests/accounts/test_authorization_matrix.py (make the object it names there; never skip it).")
     return "/" + re.sub(r"<(?:\w+:)?(\w+)>", lambda m: str(values[m.group(1)]), r.route)
 
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from majismart.testing import PYTHON, child_env
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 # Every value a developer's `.env` could hold that would change a test; each one says "evil".
 HOSTILE = {

@@ -20,7 +20,7 @@ from payments.models import CallbackInbox, Payment
 from payments.services import inbox_store
 from payments.tasks import drain_confirmations, process_callback, sweep_inbox
 from tests.billing_helpers import D, own_provider
-from tests.test_payments import confirmation
+from tests.payments.test_payments import confirmation
 
 
 def test_a_real_worker_processes_stored_callbacks(django_db_setup, django_db_blocker, tmp_path) -> None:  # type: ignore[no-untyped-def]

@@ -35,7 +35,7 @@ from payments.services import payment_record
 from tests.billing_helpers import NBO, D, billed_twice
 from tests.conftest import host_of, login
 from tests.notifications_helpers import at, committed, sms_ready  # noqa: F401 - the fixture
-from tests.test_payments_collect import as_user
+from tests.payments.test_payments_collect import as_user
 
 URL = "/dashboard/payments/bank-import/"
 HEADER = ["Transaction Date", "Value Date", "Narrative", "Reference", "Debit", "Credit", "Balance"]

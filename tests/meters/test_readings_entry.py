@@ -20,7 +20,7 @@ from meters.services import meter_create
 from meters.views.dashboard import ALL_CLIENTS, NO_ZONE
 from tests.billing_helpers import D, read
 from tests.conftest import host_of, login
-from tests.test_payments_collect import as_user
+from tests.payments.test_payments_collect import as_user
 
 SHEET = "/dashboard/readings/"
 

@@ -28,7 +28,7 @@ from payments.services import payment_record
 from tests.billing_helpers import D, own_provider
 from tests.conftest import api_client, host_of, login
 from tests.notifications_helpers import committed, sms_ready
-from tests.test_payments import confirmation, post
+from tests.payments.test_payments import confirmation, post
 
 NAME = "Wanjiku Nyambura-Otieno"
 PHONE = "+254722334455"

@@ -24,9 +24,9 @@ from payments.models import CallbackInbox, Payment
 from payments.services import inbox_process, inbox_store, payment_record
 from tests.billing_helpers import NBO, D, billed_twice
 from tests.conftest import API_KEYS, api_client, host_of, login
-from tests.test_payments import confirmation, post, urls
+from tests.payments.test_payments import confirmation, post, urls
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 PRODUCTION_ENV = {
     "DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(50), "DATABASE_URL": "postgres://x@127.0.0.1:1/x",
     "FIELD_ENCRYPTION_KEYS": "dGVzdC1rZXktb25lLW5vdC1mb3ItcHJvZHVjdGlvbiE=", "BLIND_INDEX_KEY": "i" * 40,

@@ -628,7 +628,7 @@ def test_http_control_endpoints(standin: AfricasTalkingStandIn, receiver: Receiv
 
 def test_command_line_serves_until_terminated() -> None:
     port = free_port()
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
         [sys.executable, "-m", "majismart.standins.africastalking", "--host", "127.0.0.1",
          "--port", str(port), "--credential", f"{USERNAME}={API_KEY}", "--sender-id", "MAJI",

@@ -598,7 +598,7 @@ def test_http_control_endpoints(standin: DarajaStandIn, token: str, receiver: Re
 
 def test_command_line_serves_until_terminated() -> None:
     port = free_port()
-    root = Path(__file__).resolve().parent.parent
+    root = Path(__file__).resolve().parents[2]
     proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
         [sys.executable, "-m", "majismart.standins.daraja", "--host", "127.0.0.1",
          "--port", str(port), "--quiet"],

@@ -32,7 +32,7 @@ from majismart.testing import PYTHON, TcpProxy, child_env, free_port, kill_hard,
 from payments.models import CallbackInbox, DrainFlag, Payment
 from payments.services import confirmation_store, inbox_store
 from tests.billing_helpers import own_provider
-from tests.test_payments import confirmation
+from tests.payments.test_payments import confirmation
 
 pytestmark = pytest.mark.worker
 
