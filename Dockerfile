@@ -18,6 +18,7 @@ COPY clients ./clients
 COPY meters ./meters
 COPY billing ./billing
 COPY payments ./payments
+COPY privacy ./privacy
 RUN pip install .
 COPY . .
 # collectstatic needs settings that import cleanly; these build-time values are never used at run time.

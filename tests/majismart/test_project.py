@@ -74,6 +74,25 @@ def test_docker_compose_services_and_their_commands_exist() -> None:
     assert "collectstatic" in dockerfile and "pip install" in dockerfile
 
 
+def test_the_package_and_the_image_hold_every_app_and_no_development_tool() -> None:
+    import tomllib
+
+    apps = sorted(p.parent.name for p in ROOT.glob("*/apps.py"))
+    assert {"tenants", "accounts", "notifications", "clients", "meters", "billing", "payments", "privacy"} <= set(apps)
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    packaged = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    assert [app for app in [*apps, "majismart"] if f"{app}*" not in packaged] == []
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert [app for app in [*apps, "majismart"] if f"COPY {app} ./{app}" not in dockerfile] == []
+    # The image installs the project without the dev extra: `make run`'s embedded PostgreSQL and
+    # Procfile runner, the test tools and linters are not in it.
+    assert re.search(r"pip install \.\s*$", dockerfile, re.M) and ".[dev]" not in dockerfile
+    production = " ".join(project["project"]["dependencies"]).lower()
+    for tool in ("pgserver", "honcho", "pytest", "playwright", "ruff", "schemathesis", "valkey"):
+        assert tool not in production, tool
+        assert tool in " ".join(project["project"]["optional-dependencies"]["dev"]).lower(), tool
+
+
 def test_ci_runs_the_readmes_test_command() -> None:
     readme = (ROOT / "README.md").read_text()
     assert "make run" in readme and "make test" in readme
