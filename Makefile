@@ -45,5 +45,5 @@ bench: install  ## performance benchmarks (ratios against in-process baselines)
 clean:  ## remove the virtualenv and local data (embedded database included)
 	rm -rf $(VENV) .data staticfiles
 
-lint: install  ## ruff: pyflakes, bugbear and import checks
-	$(VENV)/bin/ruff check . --select F,E9,B
+lint: install  ## ruff with the project's configuration (pyproject.toml): clean
+	$(VENV)/bin/ruff check .

@@ -505,10 +505,10 @@ _CHANGED_TABLES = {
 # subtransaction's id, which is higher than its transaction's. So a row whose id is above that of
 # a transaction still open at the snapshot may belong to it (a write we must not miss): counted
 # as changed too. At worst that recomputes once more than needed; it never issues stale bills.
-_CHANGED_SQL = "SELECT " + " OR ".join(
+_CHANGED_SQL = "SELECT " + " OR ".join(  # noqa: S608 - our table names
     f"EXISTS (SELECT 1 FROM {t}, LATERAL (SELECT ((%(now)s)::bigint - age(xmin))::text::xid8 AS x) r "  # noqa: S608
     f"WHERE (NOT pg_visible_in_snapshot(r.x, %(snapshot)s::pg_snapshot) "
-    f"OR r.x > (SELECT min(p) FROM pg_snapshot_xip(%(snapshot)s::pg_snapshot) p)) {extra})"
+    f"OR r.x > (SELECT min(p) FROM pg_snapshot_xip(%(snapshot)s::pg_snapshot) p)) {extra})"  # noqa: S608 - our table names
     for t, extra in _CHANGED_TABLES.items())
 
 

@@ -20,8 +20,8 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.functions import Coalesce
 from django.db.models.expressions import RawSQL, RowRange
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from billing.models import Invoice, LedgerEntry, Tariff
@@ -143,7 +143,7 @@ least(greatest(billing_invoice.total - {_CREDITED_SQL}, 0),
                                                                    WHERE cn2.invoice_id = j.id), 0), 0))
                            FROM billing_invoice j WHERE j.client_id = billing_invoice.client_id AND j.status = 'issued'
                              AND (j.due_date, j.id) > (billing_invoice.due_date, billing_invoice.id)), 0), 0))
-END"""
+END"""  # noqa: S608 - a constant: no input in it
 
 INVOICE_STATES = [("draft", "Draft"), ("open", "Open"), ("partial", "Partially paid"), ("overdue", "Overdue"),
                   ("paid", "Paid"), ("void", "Void")]
@@ -156,8 +156,8 @@ def invoices_with_dues(qs: QuerySet[Invoice] | None = None, *, today: date | Non
     today = today or timezone.localdate()
     qs = Invoice.objects.all() if qs is None else qs
     return qs.annotate(
-        credited=RawSQL(_CREDITED_SQL, [], output_field=DecimalField(max_digits=12, decimal_places=2)),
-        balance_due=RawSQL(_BALANCE_DUE_SQL, [], output_field=DecimalField(max_digits=12, decimal_places=2)),
+        credited=RawSQL(_CREDITED_SQL, [], output_field=DecimalField(max_digits=12, decimal_places=2)),  # noqa: S611 - constant SQL
+        balance_due=RawSQL(_BALANCE_DUE_SQL, [], output_field=DecimalField(max_digits=12, decimal_places=2)),  # noqa: S611 - constant SQL
     ).annotate(state=Case(
         When(status=Invoice.Status.DRAFT, then=Value("draft")),
         When(Q(credited__gte=F("total")) & Q(total__gt=0), then=Value("void")),

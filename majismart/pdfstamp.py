@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -325,7 +325,7 @@ class Frame:
         """One PDF: this frame with `layer` (drawing operators) over it."""
         base = 6 + len(self.objects)
         layer_z = zlib.compress(b"Q\n" + layer)
-        stamp = datetime.now(timezone.utc).strftime("D:%Y%m%d%H%M%SZ")
+        stamp = datetime.now(UTC).strftime("D:%Y%m%d%H%M%SZ")
         own = [
             b"<</Type /Catalog/Pages 2 0 R>>",
             b"<</Type /Pages/Kids [3 0 R]/Count 1>>",

@@ -374,7 +374,7 @@ def readings_record_csv(stream, columns: list[str], mapping: dict[str, int], *, 
         def col(key: str) -> str:
             return f"c{mapping[key]}" if key in mapping else "NULL"
 
-        cursor.execute(f"INSERT INTO tmp_raw SELECT line - 1, {col('meter')}, {col('value')}, {col('read_at')}, "
+        cursor.execute(f"INSERT INTO tmp_raw SELECT line - 1, {col('meter')}, {col('value')}, {col('read_at')}, "  # noqa: S608 - identifiers from our code; values are bound parameters
                        f"{col('reason')}, {col('note')} FROM tmp_csv")
         count = cursor.rowcount
 

@@ -272,7 +272,7 @@ def _claim(ids: list[int] | None, now: datetime, limit: int = SEND_BATCH) -> lis
     task finds them taken)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE notifications_message SET status = 'sending', updated = %s "
+            "UPDATE notifications_message SET status = 'sending', updated = %s "  # noqa: S608 - identifiers from our code; values are bound parameters
             "WHERE id IN (SELECT id FROM notifications_message WHERE status = 'queued' "
             "  AND (next_attempt_at IS NULL OR next_attempt_at <= %s) "
             + ("AND id = ANY(%s) " if ids is not None else "") +

@@ -208,7 +208,7 @@ def _day(raw: str) -> tuple[date, time | None]:
         text = found.group(1)
         for time_format in TIME_FORMATS:
             try:
-                clock = datetime.strptime(found.group(2).upper(), time_format).time()
+                clock = datetime.strptime(found.group(2).upper(), time_format).time()  # noqa: DTZ007 - a clock time only
                 break
             except ValueError:
                 continue
@@ -216,7 +216,7 @@ def _day(raw: str) -> tuple[date, time | None]:
             raise ValueError(raw)
     for day_format in DATE_FORMATS:
         try:
-            return datetime.strptime(text, day_format).date(), clock
+            return datetime.strptime(text, day_format).date(), clock  # noqa: DTZ007 - a calendar day only
         except ValueError:
             continue
     raise ValueError(raw)
@@ -502,7 +502,7 @@ def _insert(lines: list[Line], actor: object) -> dict[str, int]:
                               "%s::timestamptz)"] * len(values))
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO payments_payment (receipt, method, amount, client_id, status, paid_at, account_reference, "
+            "INSERT INTO payments_payment (receipt, method, amount, client_id, status, paid_at, account_reference, "  # noqa: S608 - identifiers from our code; values are bound parameters
             f"payer, payer_name, recorded_by_id, created) VALUES {placeholders} "
             "ON CONFLICT (method, receipt) DO NOTHING RETURNING receipt, id",
             [v for row in values for v in row])
@@ -524,7 +524,7 @@ def _settle(lines: list[Line], created: dict[str, int], actor: object) -> None:
     pairs = [(created[ln.row.key], e.pk) for ln, e in zip(fresh, entries, strict=True)]
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE payments_payment p SET ledger_entry_id = v.entry FROM (VALUES "
+            "UPDATE payments_payment p SET ledger_entry_id = v.entry FROM (VALUES "  # noqa: S608 - identifiers from our code; values are bound parameters
             + ", ".join(["(%s::bigint, %s::bigint)"] * len(pairs)) + ") AS v(payment, entry) WHERE p.id = v.payment",
             [x for pair in pairs for x in pair])
     receipts_queue([payment for payment, _ in pairs])  # one task for the import's receipts

@@ -140,7 +140,7 @@ def _process(limit: int) -> int:
                                  * len(values))
         with connection.cursor() as cursor:
             cursor.execute(
-                "INSERT INTO payments_payment (receipt, method, amount, client_id, status, paid_at, account_reference, "
+                "INSERT INTO payments_payment (receipt, method, amount, client_id, status, paid_at, account_reference, "  # noqa: S608 - identifiers from our code; values are bound parameters
                 f"payer, payer_name, inbox_id, created) VALUES {placeholders} "
                 "ON CONFLICT (method, receipt) DO NOTHING RETURNING receipt, id",
                 [v for row in values for v in row])
@@ -170,7 +170,7 @@ def _settle_all(rows: list[_Row], created: dict[str, int]) -> None:
     receipts_queue([payment for payment, _ in pairs])  # one task for the batch's receipts
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE payments_payment p SET ledger_entry_id = v.entry FROM (VALUES "
+            "UPDATE payments_payment p SET ledger_entry_id = v.entry FROM (VALUES "  # noqa: S608 - identifiers from our code; values are bound parameters
             + ", ".join(["(%s::bigint, %s::bigint)"] * len(pairs)) + ") AS v(payment, entry) WHERE p.id = v.payment",
             [x for pair in pairs for x in pair])
     # STK requests waiting for these payments (M-Pesa said "paid" by query, or a paybill
@@ -189,6 +189,6 @@ def _mark(rows: list[_Row]) -> None:
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE payments_callbackinbox i SET status = v.status, note = v.note, processed = %s FROM (VALUES "
+            "UPDATE payments_callbackinbox i SET status = v.status, note = v.note, processed = %s FROM (VALUES "  # noqa: S608 - identifiers from our code; values are bound parameters
             + ", ".join(["(%s::bigint, %s, %s)"] * len(rows)) + ") AS v(id, status, note) WHERE i.id = v.id",
             [now, *[x for r in rows for x in (r.inbox_id, r.status, printable(r.note)[:300])]])

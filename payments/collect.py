@@ -11,7 +11,6 @@ import logging
 import math
 import secrets
 import urllib.error
-import urllib.request
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
@@ -25,6 +24,7 @@ from django.utils.dateparse import parse_datetime
 
 from billing.selectors import client_balance
 from clients.models import Client
+from majismart import outbound
 from majismart.crypto import blind_index
 from majismart.money import kes
 from majismart.phones import normalize_phone
@@ -287,11 +287,13 @@ class PaystackError(Exception):
 
 
 def _paystack(method: str, path: str, secret: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        settings.PAYSTACK_URL + path, method=method, data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json", "Accept": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=settings.PAYMENTS_HTTP_TIMEOUT) as response:
+        with outbound.urlopen(
+                settings.PAYSTACK_URL + path, method=method,
+                data=json.dumps(body).encode() if body is not None else None,
+                headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json",
+                         "Accept": "application/json"},
+                timeout=settings.PAYMENTS_HTTP_TIMEOUT) as response:
             payload = json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
         try:

@@ -11,7 +11,12 @@ from django_tenants.utils import schema_context
 
 from tenants.models import Domain, PolicyVersion, Provider, ProviderEvent, UnsentTask
 from tenants.selectors import providers
-from tenants.services import logo_check, policy_version_publish, provider_reactivate, provider_suspend
+from tenants.services import (
+    logo_check,
+    policy_version_publish,
+    provider_reactivate,
+    provider_suspend,
+)
 
 
 class DomainInline(admin.TabularInline):

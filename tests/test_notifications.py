@@ -23,7 +23,13 @@ from billing.models import Invoice
 from billing.runs import billing_run_finalize, billing_run_start
 from clients.broadcasts import broadcast_create, broadcast_estimate, broadcast_progress
 from clients.models import Category, Client, Zone
-from notifications.models import Consent, DeliveryReport, Message, MessageTemplate, NotificationSettings
+from notifications.models import (
+    Consent,
+    DeliveryReport,
+    Message,
+    MessageTemplate,
+    NotificationSettings,
+)
 from notifications.services import MSG_NO_MARKETING, MSG_NO_SMS, consent_record, sweep
 from notifications.text import fill, mask_recipient, sms_size
 from payments.notices import invoice_notices, reminder_plan, reminders_send

@@ -19,7 +19,15 @@ from billing.selectors import client_balance
 from payments.models import Allocation, CallbackInbox, Payment
 from payments.services import inbox_process, inbox_store, payment_record
 from payments.tasks import sweep_inbox
-from tests.billing_helpers import billed_twice, D, domestic_tariff, invoice_of, metered, own_provider, travel
+from tests.billing_helpers import (
+    D,
+    billed_twice,
+    domestic_tariff,
+    invoice_of,
+    metered,
+    own_provider,
+    travel,
+)
 from tests.conftest import host_of, login
 
 NBO = ZoneInfo("Africa/Nairobi")

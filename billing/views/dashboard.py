@@ -20,12 +20,12 @@ from accounts.services import audit
 from billing.documents import invoice_pdf, pdf_response, statement_pdf
 from billing.models import BillingRun, BillingSettings, CreditNote, Invoice, Tariff
 from billing.runs import (
+    Period,
     billing_run_discard,
     billing_run_finalize,
     billing_run_recompute,
     billing_run_start,
     period_parse,
-    Period,
 )
 from billing.selectors import (
     INVOICE_STATES,

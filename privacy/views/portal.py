@@ -11,12 +11,18 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import require_capability
 from clients.selectors import own_client
-from notifications.services import consent_map
 from notifications.models import Consent
+from notifications.services import consent_map
 from privacy.cookies import ANALYTICS, ESSENTIAL, cookie_choice_set
 from privacy.exports import ExportError, export_open
 from privacy.models import DataExport, DataRequest, ErasureRecord
-from privacy.services import CONSENT_TOPICS, PURPOSES, PrivacyError, consent_choices_save, request_create
+from privacy.services import (
+    CONSENT_TOPICS,
+    PURPOSES,
+    PrivacyError,
+    consent_choices_save,
+    request_create,
+)
 
 KIND_BY_ACTION = {"export": DataRequest.Kind.EXPORT, "correction": DataRequest.Kind.CORRECTION,
                   "deletion": DataRequest.Kind.DELETION, "objection": DataRequest.Kind.OBJECTION,

@@ -20,7 +20,6 @@ from tenants.models import Provider
 from tenants.selectors import callback_urls, logo_file
 from tenants.services import provider_branding_update
 
-
 # Higher apps add to the home page (payments: money, the reading round and the onboarding
 # checklist), each a function of the request returning context: the dashboard knows no app above it.
 DASHBOARD_HOME_PARTS: list[Callable[[HttpRequest], dict[str, object]]] = []
