@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import connection, transaction
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -14,6 +14,7 @@ from accounts.models import STAFF_ROLES, Role, User
 from accounts.selectors import staff_list, staff_status
 from accounts.staff import staff_change_role, staff_deactivate, staff_invite, staff_reactivate
 from majismart.api import Pagination
+from majismart.tenancy import connection
 
 STAFF_ROLE_CHOICES = [r.value for r in Role if r in STAFF_ROLES]
 

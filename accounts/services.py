@@ -7,11 +7,12 @@ from typing import Any
 
 from django.core import signing
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.middleware import current_request_context
 from accounts.models import APIKey, AuditCategory, AuditEvent, Role, User, hash_api_key
+from majismart.tenancy import connection
 
 HANDOFF_MAX_AGE = 120  # seconds between sign-up on the platform domain and landing on the provider's
 

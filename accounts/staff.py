@@ -18,7 +18,7 @@ from datetime import timedelta
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -26,6 +26,7 @@ from django.utils import timezone
 from accounts.models import INVITE_DAYS, STAFF_ROLES, Role, StaffInvite, User, hash_invite_token
 from accounts.permissions import has_capability
 from accounts.services import actor_label, audit
+from majismart.tenancy import connection
 
 MSG_CANNOT_MANAGE = "Your role cannot manage staff."
 MSG_NOT_STAFF_ROLE = "Choose one of: owner, manager, accountant, meter reader."

@@ -49,7 +49,6 @@ from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import connection
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -64,6 +63,7 @@ from billing.selectors import client_statement
 from clients.models import Client
 from majismart import pdfstamp
 from majismart.charts import bar_chart
+from majismart.tenancy import connection
 from majismart.urls import domain_url
 from tenants.models import DEFAULT_BRAND_COLOR, Provider
 from tenants.selectors import logo_file

@@ -1,13 +1,20 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TypedDict
 
 from django.conf import settings
 from django.db import models
 
 from clients.models import Category, Client
 
-KES = {"max_digits": 12, "decimal_places": 2}
+
+class _Digits(TypedDict):
+    max_digits: int
+    decimal_places: int
+
+
+KES: _Digits = {"max_digits": 12, "decimal_places": 2}
 
 
 class Tariff(models.Model):

@@ -9,12 +9,13 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from accounts.services import audit
 from clients.models import Category, Client, Zone
+from majismart.tenancy import connection
 from notifications.catalog import COMMON
 from notifications.models import Broadcast, Channel, Message, NotificationSettings, Purpose
 from notifications.services import Outgoing, channel_ready, consent_map, notify

@@ -7,9 +7,9 @@ import json
 import logging
 
 from django.conf import settings
-from django.db import connection
 
 from majismart import outbound
+from majismart.tenancy import connection
 from majismart.urls import domain_url
 
 log = logging.getLogger(__name__)

@@ -17,12 +17,13 @@ from email.utils import formataddr, parseaddr
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import connection, transaction
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.services import audit
 from majismart.crypto import blind_index
+from majismart.tenancy import connection
 from notifications import africastalking
 from notifications.catalog import EVENTS, SAMPLE, Event
 from notifications.models import (

@@ -17,7 +17,7 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.dateparse import parse_datetime
@@ -28,6 +28,7 @@ from majismart import outbound
 from majismart.crypto import blind_index
 from majismart.money import kes
 from majismart.phones import normalize_phone
+from majismart.tenancy import connection
 from majismart.urls import domain_url
 from payments import daraja
 from payments.models import CallbackInbox, Payment, PaymentRequest, PaymentSettings

@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -17,6 +16,7 @@ from billing.models import Invoice, LedgerEntry
 from billing.selectors import invoices_with_dues
 from clients.models import Client
 from majismart.money import kes
+from majismart.tenancy import connection
 from majismart.urls import domain_url
 from notifications.models import Channel, NotificationSettings
 from notifications.services import Outgoing, notify

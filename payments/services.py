@@ -13,7 +13,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import psycopg
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Case, When
 from django.db.models.functions import Upper
 from django.utils import timezone
@@ -25,6 +25,7 @@ from clients.models import Client
 from majismart import crypto
 from majismart.badinput import MSG_NUL, NUL, printable
 from majismart.sql import quote_ident
+from majismart.tenancy import connection
 from payments.models import Allocation, CallbackInbox, Payment
 
 NAIROBI = ZoneInfo("Africa/Nairobi")

@@ -21,7 +21,7 @@ from typing import Any
 from django.apps import apps
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
@@ -29,6 +29,7 @@ from accounts.models import User
 from accounts.services import audit
 from billing.models import CreditNote, Invoice, InvoiceLine, LedgerEntry
 from clients.models import Client
+from majismart.tenancy import connection
 from meters.models import Meter, Reading
 from notifications.models import Consent, Message
 from payments.models import Allocation, Payment, PaymentRequest

@@ -26,7 +26,7 @@ from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.http import HttpRequest
 
 from accounts.models import Role, User
@@ -34,6 +34,7 @@ from accounts.services import audit
 from clients.models import Client
 from majismart.crypto import blind_index
 from majismart.phones import normalize_phone
+from majismart.tenancy import connection
 from notifications.models import Channel, Message, NotificationSettings
 from notifications.services import Outgoing, send_now
 from privacy.policy import policy_accept

@@ -31,13 +31,14 @@ from typing import Any
 
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import AuditEvent
 from accounts.services import audit, audit_purge_before
 from clients.models import Client
+from majismart.tenancy import connection
 from notifications.models import DeliveryReport, Message
 from payments.models import CallbackInbox, Payment
 from payments.services import UNDECRYPTABLE

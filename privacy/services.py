@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role, User
 from accounts.services import audit
 from clients.models import Client
+from majismart.tenancy import connection
 from notifications.models import Consent, NotificationSettings
 from notifications.services import Outgoing, consent_record, notify
 from privacy.erasure import client_pseudonymise

@@ -9,10 +9,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 
-from django.db import connection
 from django_tenants.utils import tenant_context
 
 from accounts.models import Role, User
+from majismart.tenancy import connection
 from tenants.models import Provider
 from tenants.services import provider_create
 

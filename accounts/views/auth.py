@@ -50,9 +50,9 @@ class ProviderPasswordResetForm(PasswordResetForm):
     def send_mail(self, subject_template_name: str, email_template_name: str, context: dict, from_email: str | None,
                   to_email: str, html_email_template_name: str | None = None) -> None:
         """Through notifications, like every message (its log keeps the email without the link)."""
-        from django.db import connection
         from django.urls import reverse
 
+        from majismart.tenancy import connection
         from notifications.services import Outgoing, send_now
 
         if connection.schema_name == "public":  # platform admins: no provider, no message log

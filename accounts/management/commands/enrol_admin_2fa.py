@@ -3,10 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection
 
 from accounts.models import User
 from accounts.two_factor import enrol_directly, is_enrolled, otpauth_uri, qr_svg, secret_text
+from majismart.tenancy import connection
 
 
 class Command(BaseCommand):
