@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast contract bench browser lint clean
+.PHONY: help install run test test-fast contract bench browser lint typecheck clean
 
 help:  ## list the recipes
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,3 +47,6 @@ clean:  ## remove the virtualenv and local data (embedded database included)
 
 lint: install  ## ruff with the project's configuration (pyproject.toml): clean
 	$(VENV)/bin/ruff check .
+
+typecheck: install  ## mypy with django-stubs and DRF stubs over the production code (pyproject.toml): clean
+	$(VENV)/bin/mypy

@@ -56,11 +56,11 @@ class PlatformAdminSite(OTPAdminSite):
         AdminSite.__init__(self, name)
 
     @property
-    def login_form(self) -> type[AdminAuthenticationForm]:  # type: ignore[override]
+    def login_form(self) -> type[AdminAuthenticationForm]:
         return AdminAuthenticationForm if settings.DEBUG else TwoFactorAdminAuthenticationForm
 
     @property
-    def login_template(self) -> str | None:  # type: ignore[override]
+    def login_template(self) -> str | None:
         return None if settings.DEBUG else "admin/two_factor_login.html"
 
     def has_permission(self, request: HttpRequest) -> bool:

@@ -107,7 +107,7 @@ def invite_link(invite_token: str, tenant: object | None = None) -> str:
     from majismart.urls import domain_url
 
     tenant = tenant or connection.tenant
-    return domain_url(tenant.domain, reverse("staff_invite_accept", args=[invite_token]))  # type: ignore[attr-defined]
+    return domain_url(tenant.domain, reverse("staff_invite_accept", args=[invite_token]))
 
 
 def _new_token() -> tuple[str, str]:

@@ -182,7 +182,7 @@ def _device_for_code(user: User, code: str, *, for_update: bool = False) -> Auth
     if looks_like_totp(code):
         devices = AuthenticatorDevice.objects.filter(user=user, confirmed=True)
     elif recovery_code_normalise(code):
-        devices = RecoveryCodeDevice.objects.filter(user=user, confirmed=True)  # type: ignore[assignment]
+        devices = RecoveryCodeDevice.objects.filter(user=user, confirmed=True)
     else:
         return None
     return (devices.select_for_update() if for_update else devices).first()

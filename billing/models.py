@@ -111,7 +111,7 @@ class LedgerEntry(models.Model):
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None:
             raise LedgerIsAppendOnly("Ledger entries are never edited: post a reversal instead.")
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        super().save(*args, **kwargs)
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise LedgerIsAppendOnly("Ledger entries are never deleted: post a reversal instead.")

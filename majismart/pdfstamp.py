@@ -376,7 +376,10 @@ def _objects(pdf: bytes) -> dict[int, tuple[bytes, bytes | None]]:
         end_at = pdf.find(b"endobj", start)
         if 0 <= stream_at < end_at:
             head = pdf[start:stream_at].rstrip()
-            length = int(re.search(rb"/Length (\d+)", head).group(1))
+            length_of = re.search(rb"/Length (\d+)", head)
+            if length_of is None:
+                raise ValueError(f"PDF object {number}: a stream without /Length")
+            length = int(length_of.group(1))
             data = pdf[stream_at + len(b"stream\n"):stream_at + len(b"stream\n") + length]
             found[number] = (head, data)
         else:

@@ -101,7 +101,7 @@ def process(args: list[str], env: dict[str, str], port: int | None = None, log: 
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 kill_hard(proc)
-        if log:
+        if not isinstance(out, int):  # our log file, not subprocess.DEVNULL
             out.close()
 
 

@@ -253,7 +253,7 @@ def _stage_rows(cursor, raw_rows: Sequence[dict[str, object]]) -> None:  # type:
 
 
 def _process(cursor, count: int, *, source: str, user_id: int | None, now: datetime, want_ids: bool,  # type: ignore[no-untyped-def]
-             chunk: int, progress=None) -> RecordResult:  # type: ignore[no-untyped-def]
+             chunk: int, progress=None) -> RecordResult:
     result = RecordResult()
     params = {"value_re": VALUE_RE, "datetime_shapes": sorted(DATETIME_SHAPES), "thousands_re": THOUSANDS_RE,
               "max_offset_minutes": MAX_OFFSET_HOURS * 60, "latest": now + FUTURE_TOLERANCE,

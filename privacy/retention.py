@@ -144,7 +144,7 @@ def _rule_transaction() -> Iterator[None]:
         yield
 
 
-def _delete(qs: QuerySet) -> int:  # type: ignore[type-arg]
+def _delete(qs: QuerySet) -> int:
     """DELETE … WHERE id IN (the query): one statement, below the ORM's per-object collector."""
     sql, params = qs.order_by().values("pk").query.sql_with_params()
     with connection.cursor() as cursor:

@@ -102,7 +102,7 @@ def meter_reading(request: HttpRequest, pk: int) -> HttpResponse:
                "note": values["note"]}
         result = readings_record([row], source=Reading.Source.MANUAL, user=request.user)
         if result.errors:
-            for name, messages_ in result.errors[0]["errors"].items():  # type: ignore[union-attr]
+            for name, messages_ in result.errors[0]["errors"].items():
                 known = name in ("value", "read_at", "reason", "note")
                 errors.setdefault(name if known else "detail", []).extend(messages_)
         else:
