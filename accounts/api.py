@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import cast
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import transaction
 from django.shortcuts import get_object_or_404
@@ -32,7 +34,8 @@ class WhoAmIApi(APIView):
         )
     )
     def get(self, request: Request) -> Response:
-        principal = request.user
+        # Authenticated (required_capability): a staff user or an API key, never anonymous.
+        principal = cast("User | APIKeyPrincipal", request.user)
         if isinstance(principal, APIKeyPrincipal):
             kind, name = "api_key", principal.api_key.name
         else:
@@ -131,6 +134,7 @@ class StaffListCreateApi(APIView):
             invite, _sent = staff_invite(actor=request.user, **body.validated_data)
         except DjangoPermissionDenied as exc:
             raise _denied(exc) from exc
+        assert invite.user_id is not None  # an invitation is made for the user it creates
         return Response(StaffOutput(_staff_row(invite.user_id)).data, status=status.HTTP_201_CREATED)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from typing import Protocol
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -102,7 +103,12 @@ def _lock_owners() -> None:
     list(User.objects.select_for_update().filter(role=Role.OWNER).values_list("pk", flat=True))
 
 
-def invite_link(invite_token: str, tenant: object | None = None) -> str:
+class _OnDomain(Protocol):
+    @property
+    def domain(self) -> str: ...
+
+
+def invite_link(invite_token: str, tenant: _OnDomain | None = None) -> str:
     """The acceptance link on the provider's own domain (never the Host a request carried)."""
     from majismart.urls import domain_url
 

@@ -245,7 +245,10 @@ def pending_get(request: HttpRequest) -> dict[str, Any] | None:
 
 
 def pending_user(pending: dict[str, Any]) -> User | None:
-    return User.objects.filter(pk=pending.get("user"), is_active=True).first()
+    user_id = pending.get("user")
+    if user_id is None:  # what filter(pk=None) found: nobody
+        return None
+    return User.objects.filter(pk=user_id, is_active=True).first()
 
 
 def pending_clear(request: HttpRequest) -> None:

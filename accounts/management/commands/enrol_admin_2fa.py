@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
@@ -34,7 +34,7 @@ class Command(BaseCommand):
         try:
             import segno
 
-            segno.make(uri, error="m").terminal(out=out, compact=True)
+            segno.make(uri, error="m").terminal(out=cast(TextIO, out), compact=True)  # a text stream
         except (UnicodeEncodeError, OSError):  # a terminal that cannot draw it: the key still works
             pass
         if opts["svg"]:
