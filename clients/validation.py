@@ -12,6 +12,7 @@ from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from clients.models import Category, Client, Zone
+from majismart.money import exponent
 from majismart.phones import normalize_phone
 
 MSG_REQUIRED = "This field is required."
@@ -54,7 +55,7 @@ def parse_amount(raw: str) -> Decimal:
         value = Decimal(text)
     except InvalidOperation as exc:
         raise ValidationError(MSG_BALANCE) from exc
-    if not value.is_finite() or value.as_tuple().exponent < -2 or abs(value) >= Decimal("10000000000"):
+    if not value.is_finite() or exponent(value) < -2 or abs(value) >= Decimal("10000000000"):
         raise ValidationError(MSG_BALANCE)
     return value.quantize(Decimal("0.01"))
 

@@ -18,7 +18,7 @@ from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.services import audit
+from accounts.services import actor_user, audit
 from clients.models import Client
 from meters.models import Meter, Reading
 from meters.validation import (
@@ -457,7 +457,7 @@ def reading_review(*, reading: Reading, accept: bool, actor: object) -> Reading:
     if accept:
         _review_check(reading)
     reading.status = Reading.Status.ACCEPTED if accept else Reading.Status.REJECTED
-    reading.reviewed_by = actor if getattr(actor, "pk", None) else None
+    reading.reviewed_by = actor_user(actor)
     reading.reviewed_at = timezone.now()
     reading.save(update_fields=["status", "reviewed_by", "reviewed_at"])
     consumption_recompute([reading.meter_id], reading.read_at)

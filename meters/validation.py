@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from majismart.badinput import MSG_NUL, NUL
+from majismart.money import exponent
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 # A phone's clock a little ahead of the server's is not "the future".
@@ -109,7 +110,7 @@ def parse_value(raw: object) -> Decimal:
         raise ValueError(MSG_NOT_A_NUMBER)
     if value < 0:
         raise ValueError(MSG_NEGATIVE)
-    if value.as_tuple().exponent < -3:
+    if exponent(value) < -3:
         raise ValueError(MSG_TOO_PRECISE)
     if value >= Decimal("1000000000"):
         raise ValueError(MSG_TOO_LARGE)

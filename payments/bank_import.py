@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from accounts.middleware import current_request_context
 from accounts.models import AuditCategory, AuditEvent
-from accounts.services import actor_label, audit
+from accounts.services import actor_label, actor_user, audit
 from billing.models import LedgerEntry
 from clients.models import Client
 from majismart.badinput import NUL
@@ -512,7 +512,7 @@ def _insert(lines: list[Line], actor: object) -> dict[str, int]:
 def _settle(lines: list[Line], created: dict[str, int], actor: object) -> None:
     """Allocate the new payments oldest invoice first (a client's in date order), post them to
     the ledger and queue their receipts: as payments.services.payment_record does one at a time."""
-    user = actor if getattr(actor, "pk", None) else None
+    user = actor_user(actor)
     fresh = sorted((line for line in lines if line.row.key in created), key=lambda ln: (ln.row.paid_at, ln.row.line))
     Allocation.objects.bulk_create(allocate_oldest_first(
         [(created[ln.row.key], ln.client.pk, ln.row.amount) for ln in fresh],  # type: ignore[union-attr]

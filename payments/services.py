@@ -18,12 +18,13 @@ from django.db.models import Case, When
 from django.db.models.functions import Upper
 from django.utils import timezone
 
-from accounts.services import audit
+from accounts.services import actor_user, audit
 from billing.models import Invoice, LedgerEntry
 from billing.selectors import invoices_with_dues
 from clients.models import Client
 from majismart import crypto
 from majismart.badinput import MSG_NUL, NUL, printable
+from majismart.money import exponent
 from majismart.sql import quote_ident
 from majismart.tenancy import connection
 from payments.models import Allocation, CallbackInbox, Payment
@@ -83,7 +84,7 @@ def manual_payment_clean(data: object, *, reference_optional_for: tuple[str, ...
         try:
             # "1,664.00" as typed at a counter; at most what an amount column holds (12 digits, 2 decimals).
             amount = Decimal(str(data.get("amount", "") or "").strip().replace(",", ""))
-            if not amount.is_finite() or amount <= 0 or amount.as_tuple().exponent < -2 or amount >= Decimal("1e10"):
+            if not amount.is_finite() or amount <= 0 or exponent(amount) < -2 or amount >= Decimal("1e10"):
                 raise InvalidOperation
             out["amount"] = amount
         except InvalidOperation:
@@ -167,7 +168,7 @@ def _settle(payment: Payment, *, actor: object, note: str = "") -> None:
         client_id=payment.client_id, kind=LedgerEntry.Kind.PAYMENT, amount=-payment.amount,
         booked_on=timezone.localdate(payment.paid_at), reference=payment.receipt,
         description=f"{payment.get_method_display()} payment{note}",
-        created_by=actor if getattr(actor, "pk", None) else None)
+        created_by=actor_user(actor))
     receipts_queue([payment.pk])
 
 
@@ -596,11 +597,11 @@ def payment_reverse(*, payment: Payment, reason: str, actor: object) -> Payment:
             client_id=payment.client_id, kind=LedgerEntry.Kind.REVERSAL, amount=-original.amount,
             booked_on=timezone.localdate(), reference=payment.receipt, reverses=original,
             description=f"Reversal of {payment.get_method_display()} payment {payment.receipt}: {reason}"[:200],
-            created_by=actor if getattr(actor, "pk", None) else None)
+            created_by=actor_user(actor))
         undone = [(a.invoice.number, str(a.amount)) for a in payment.allocations.select_related("invoice")]
         payment.allocations.all().delete()
         payment.status, payment.reversed_at = Payment.Status.REVERSED, timezone.now()
-        payment.reversed_by = actor if getattr(actor, "pk", None) else None
+        payment.reversed_by = actor_user(actor)
         payment.reversal_reason = reason[:300]
         payment.save(update_fields=["status", "reversal_entry", "reversed_at", "reversed_by", "reversal_reason"])
         _reallocate(payment.client_id)
