@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -77,9 +78,9 @@ class Estimate:
     no_consent: int
 
 
-def _clean(data: dict) -> dict:
+def _clean(data: dict) -> dict[str, Any]:
     channels = [c for c in data.get("channels", []) if c in Channel.values]
-    cleaned = {"title": str(data.get("title", "")).strip()[:120], "purpose": str(data.get("purpose", "")),
+    cleaned: dict[str, Any] = {"title": str(data.get("title", "")).strip()[:120], "purpose": str(data.get("purpose", "")),
                "channels": channels, "sms_text": str(data.get("sms_text", "")).replace("\r\n", "\n").strip(),
                "email_subject": str(data.get("email_subject", "")).strip()[:200],
                "email_text": str(data.get("email_text", "")).replace("\r\n", "\n").strip(),

@@ -7,6 +7,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
@@ -60,9 +61,9 @@ def parse_amount(raw: str) -> Decimal:
     return value.quantize(Decimal("0.01"))
 
 
-def clean_client(raw: Mapping[str, object], refs: References, *, partial: bool = False) -> tuple[dict, dict[str, list[str]]]:
+def clean_client(raw: Mapping[str, object], refs: References, *, partial: bool = False) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """Returns (cleaned values, {field: [messages]}). With `partial`, absent fields are skipped."""
-    out: dict[str, object] = {}
+    out: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
 
     def present(name: str) -> bool:

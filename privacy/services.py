@@ -36,7 +36,7 @@ PURPOSES: dict[str, tuple[str, str | None]] = {
     "other": ("Something else (say what in the details)", None),
 }
 # The choices a client makes in the privacy centre (withdraw or give consent, per purpose).
-CONSENT_TOPICS = [Consent.Topic.SMS, Consent.Topic.EMAIL, Consent.Topic.MARKETING, Consent.Topic.ANALYTICS]
+CONSENT_TOPICS: list[str] = [Consent.Topic.SMS, Consent.Topic.EMAIL, Consent.Topic.MARKETING, Consent.Topic.ANALYTICS]
 REMIND_WITHIN = timedelta(days=2)
 EXPORT_STUCK_AFTER = timedelta(hours=2)  # the export task's time limit is one hour
 REMIND_EVERY = timedelta(hours=20)
