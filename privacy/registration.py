@@ -20,6 +20,7 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
@@ -132,8 +133,8 @@ class FinishForm(AdultWithPasswordMixin, forms.Form):
     def clean_accept(self) -> bool:
         return self.accepted("accept")
 
-    def clean(self) -> dict[str, object]:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = cast(dict[str, Any], super().clean())  # Form.clean() returns cleaned_data
         self.check_passwords(data, email=str(data.get("email", "")))
         return data
 

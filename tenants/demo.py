@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from django_tenants.utils import tenant_context
 
@@ -19,7 +20,7 @@ from tenants.services import provider_create
 DEMO_PASSWORD = "maji-demo-2026"
 ADMIN_EMAIL = "admin@majismart.demo"
 
-DEMO_PROVIDERS = [
+DEMO_PROVIDERS: list[dict[str, Any]] = [
     {"slug": "mombasa-water", "name": "Mombasa Water Works", "phone": "+254711000001",
      "branding": {"address": "P.O. Box 90420-80100\nNkrumah Road, Mombasa", "kra_pin": "P051234567X",
                   "brand_color": "#0d6e9c", "website": "https://mombasa-water.example"}},
