@@ -7,7 +7,7 @@ import json
 import logging
 import weakref
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from zoneinfo import ZoneInfo
@@ -48,7 +48,7 @@ def payment_plausible_or_now(moment: datetime | None) -> datetime:
     be believed: the money is real, its time is only what the provider said."""
     now = timezone.now()
     if moment is not None and timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, timezone.UTC)  # Paystack writes UTC
+        moment = timezone.make_aware(moment, UTC)  # Paystack writes UTC
     return moment if moment is not None and payment_time_plausible(moment, now) else now
 
 
