@@ -350,7 +350,7 @@ def purge_billing(ctx: Context) -> dict[str, int]:
     cutoff day ("Balance brought forward at …"). Closed clients left with no record are noted
     for pseudonymisation (`ctx.closed_clients`)."""
     c = ctx.cutoffs
-    params = {"day": c.billing_day, "moment": c.billing, "month": c.billing_period, "bf": BROUGHT_FORWARD_REFERENCE,
+    params: dict[str, Any] = {"day": c.billing_day, "moment": c.billing, "month": c.billing_period, "bf": BROUGHT_FORWARD_REFERENCE,
               "bf_text": BROUGHT_FORWARD_TEXT.format(day=c.billing_day.isoformat()), "now": timezone.now()}
     with connection.cursor() as cursor:
         for name, select in _BILLING_SETS:

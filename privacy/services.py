@@ -36,7 +36,7 @@ PURPOSES: dict[str, tuple[str, str | None]] = {
     "other": ("Something else (say what in the details)", None),
 }
 # The choices a client makes in the privacy centre (withdraw or give consent, per purpose).
-CONSENT_TOPICS: list[str] = [Consent.Topic.SMS, Consent.Topic.EMAIL, Consent.Topic.MARKETING, Consent.Topic.ANALYTICS]
+CONSENT_TOPICS = [Consent.Topic.SMS, Consent.Topic.EMAIL, Consent.Topic.MARKETING, Consent.Topic.ANALYTICS]
 REMIND_WITHIN = timedelta(days=2)
 EXPORT_STUCK_AFTER = timedelta(hours=2)  # the export task's time limit is one hour
 REMIND_EVERY = timedelta(hours=20)
@@ -83,7 +83,7 @@ def request_create(*, client: Client, kind: str, actor: object, details: str = "
         from privacy.exports import export_request
 
         export_request(client=client, actor=actor, request=req)
-    topics = {PURPOSES[p][1]: False for p in purposes if PURPOSES[p][1]}
+    topics: dict[str, bool] = {topic: False for p in purposes if (topic := PURPOSES[p][1])}
     if topics:
         consent_record(client_id=client.pk, choices=topics, source="privacy_request", actor=actor,
                        policy_version=_current_policy())
@@ -133,7 +133,7 @@ def request_erase(*, request: DataRequest, actor: object) -> ErasureRecord:
 
 def consent_choices_save(*, client: Client, choices: dict[str, bool], actor: object, source: str = "portal") -> int:
     """The privacy centre's switches: give or withdraw consent per purpose (recorded, audited)."""
-    wanted = {topic: bool(choices.get(topic)) for topic in CONSENT_TOPICS}
+    wanted: dict[str, bool] = {topic: bool(choices.get(topic)) for topic in CONSENT_TOPICS}
     return len(consent_record(client_id=client.pk, choices=wanted, source=source, actor=actor,
                               policy_version=_current_policy()))
 
