@@ -569,5 +569,6 @@ def bank_statement_import(parsed: ParsedBank, *, assign: dict[int, str] | None =
         audit(actor=actor, action="payments.bank_statement_imported",
               object_repr=(f"Bank statement {review.first_day:%Y-%m-%d} – {review.last_day:%Y-%m-%d}"
                            if review.first_day else "Bank statement (no money in)"),
-              file=file_name[:200], created_amount=str(review.created_total), **review.counts())
+              file=file_name[:200], created_amount=str(review.created_total),
+              **review.counts())  # type: ignore[arg-type]  # counters only, none of audit()'s parameters
     return review

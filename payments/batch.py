@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import cast
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -158,12 +159,13 @@ def _process(limit: int) -> int:
 def _settle_all(rows: list[_Row], created: dict[str, int]) -> None:
     """Allocate the new matched payments oldest invoice first (a client's payments in arrival
     order) and post them to the ledger: two queries and three bulk writes."""
-    client_ids = sorted({r.client_id for r in rows})
+    # The caller passes matched rows only: each has its client.
+    client_ids = sorted({cast(int, r.client_id) for r in rows})
     Allocation.objects.bulk_create(allocate_oldest_first(
-        [(created[r.receipt], r.client_id, r.amount) for r in sorted(rows, key=lambda x: (x.paid_at, x.inbox_id))],
+        [(created[r.receipt], cast(int, r.client_id), r.amount) for r in sorted(rows, key=lambda x: (x.paid_at, x.inbox_id))],
         open_balances(client_ids)))
     entries = LedgerEntry.objects.bulk_create([
-        LedgerEntry(client_id=r.client_id, kind=LedgerEntry.Kind.PAYMENT, amount=-r.amount,
+        LedgerEntry(client_id=cast(int, r.client_id), kind=LedgerEntry.Kind.PAYMENT, amount=-r.amount,
                     booked_on=timezone.localdate(r.paid_at), reference=r.receipt, description="M-Pesa payment")
         for r in rows])
     pairs = [(created[r.receipt], e.pk) for r, e in zip(rows, entries, strict=True)]

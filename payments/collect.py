@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.dateparse import parse_datetime
 
+from billing.models import Invoice
 from billing.selectors import client_balance
 from clients.models import Client
 from majismart import outbound
@@ -86,7 +87,7 @@ def _mask(phone: str) -> str:
 
 # --- M-Pesa STK push ------------------------------------------------------------------------
 def stk_start(*, client: Client, phone: str, amount: object, source: str = PaymentRequest.Source.PORTAL,
-              invoice: object = None) -> PaymentRequest:
+              invoice: Invoice | None = None) -> PaymentRequest:
     """Ask Daraja to prompt `phone` for `amount` for `client`'s account. Limits: one push per
     phone per minute (Daraja locks a subscriber meanwhile), STK_PUSHES_PER_HOUR per client."""
     cfg = PaymentSettings.load()
@@ -373,13 +374,15 @@ def paystack_charge_record(data: dict, *, inbox: CallbackInbox | None = None) ->
     paid_at = payment_plausible_or_now(paid_at)
     request = (PaymentRequest.objects.select_for_update().select_related("client")
                .filter(channel=PaymentRequest.Channel.PAYSTACK, reference=reference).first())
-    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    raw_metadata = data.get("metadata")
+    metadata = raw_metadata if isinstance(raw_metadata, dict) else {}
     client = request.client if request else None
     if client is None and metadata.get("account_number"):
         from payments.services import client_for_account
 
         client = client_for_account(str(metadata["account_number"]))
-    customer = data.get("customer") if isinstance(data.get("customer"), dict) else {}
+    raw_customer = data.get("customer")
+    customer = raw_customer if isinstance(raw_customer, dict) else {}
     name = " ".join(str(customer.get(k) or "") for k in ("first_name", "last_name")).strip()
     recorded = payment_record(method=Payment.Method.PAYSTACK, receipt=reference[:64], amount=amount,
                               paid_at=paid_at, client=client,

@@ -131,7 +131,8 @@ def open_balances(client_ids: list[int]) -> dict[int, list[list]]:
     """What each client still owes, invoice by invoice in due order: [invoice id, amount]."""
     owed: dict[int, list[list]] = {}
     for inv in (invoices_with_dues(Invoice.objects.filter(client_id__in=client_ids, status=Invoice.Status.ISSUED))
-                .filter(balance_due__gt=0).order_by("client_id", "due_date", "id").only("id", "client_id")):
+                .filter(balance_due__gt=0)  # type: ignore[misc]  # an int compares with the numeric
+                .order_by("client_id", "due_date", "id").only("id", "client_id")):
         owed.setdefault(inv.client_id, []).append([inv.pk, inv.balance_due])
     return owed
 
@@ -154,6 +155,7 @@ def allocate_oldest_first(payments: list[tuple[int, int, Decimal]], owed: dict[i
 
 
 def _allocate(payment: Payment) -> list[Allocation]:
+    assert payment.client_id is not None  # matched
     return Allocation.objects.bulk_create(allocate_oldest_first(
         [(payment.pk, payment.client_id, payment.amount)], open_balances([payment.client_id])))
 
@@ -164,6 +166,7 @@ def _settle(payment: Payment, *, actor: object, note: str = "") -> None:
     from payments.receivers import receipts_queue
 
     _allocate(payment)
+    assert payment.client_id is not None  # matched
     payment.ledger_entry = LedgerEntry.objects.create(
         client_id=payment.client_id, kind=LedgerEntry.Kind.PAYMENT, amount=-payment.amount,
         booked_on=timezone.localdate(payment.paid_at), reference=payment.receipt,
@@ -178,6 +181,7 @@ def _close_waiting_request(payment: Payment) -> None:
     one of the same amount from the day before, M-Pesa-confirmed ones first."""
     from payments.models import PaymentRequest
 
+    assert payment.client_id is not None  # it has reached a client
     waiting = (PaymentRequest.objects.filter(
         channel=PaymentRequest.Channel.STK, client_id=payment.client_id, amount=payment.amount, payment__isnull=True,
         status__in=[PaymentRequest.Status.CONFIRMED, PaymentRequest.Status.PENDING],
@@ -273,12 +277,12 @@ class _Prepared:
         (DISCARD ALL, DEALLOCATE ALL) is forgotten; outside a transaction the failed call changed
         nothing, so it is prepared again and run."""
         try:
-            return _ok(conn.pgconn.exec_prepared(self._name(conn.pgconn, schema), params))
+            return _ok(conn.pgconn.exec_prepared(self._name(conn.pgconn, schema), params))  # type: ignore[arg-type]  # None is SQL NULL
         except psycopg.errors.InvalidSqlStatementName:
             self.names.pop(schema, None)
             if not conn.autocommit:
                 raise
-            return _ok(conn.pgconn.exec_prepared(self._name(conn.pgconn, schema), params))
+            return _ok(conn.pgconn.exec_prepared(self._name(conn.pgconn, schema), params))  # type: ignore[arg-type]  # None is SQL NULL
 
     def _name(self, pgconn: psycopg.pq.abc.PGconn, schema: str) -> bytes:
         name = self.names.get(schema)
@@ -591,8 +595,10 @@ def payment_reverse(*, payment: Payment, reason: str, actor: object) -> Payment:
         payment = Payment.objects.select_for_update().get(pk=payment.pk)
         if payment.status != Payment.Status.MATCHED or payment.ledger_entry_id is None:
             raise ValidationError({"payment": [MSG_NOT_REVERSIBLE]})
+        assert payment.client_id is not None  # matched: checked above
         Client.objects.select_for_update().filter(pk=payment.client_id).first()
         original = payment.ledger_entry
+        assert original is not None  # posted: checked above
         payment.reversal_entry = LedgerEntry.objects.create(
             client_id=payment.client_id, kind=LedgerEntry.Kind.REVERSAL, amount=-original.amount,
             booked_on=timezone.localdate(), reference=payment.receipt, reverses=original,
