@@ -26,7 +26,7 @@ def embedded_database_url() -> str:
 
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     _forget_dead_handles(DATA_DIR / "pg" / ".handle_pids.json")
-    _server = pgserver.get_server(DATA_DIR / "pg", cleanup_mode="stop")
+    _server = pgserver.get_server(DATA_DIR / "pg", cleanup_mode="stop")  # type: ignore[attr-defined]  # re-exported without __all__
     info = _server.get_postmaster_info()
     exists = _server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}';")  # noqa: S608 - identifiers from our code; values are bound parameters
     if "(1 row)" not in exists:
