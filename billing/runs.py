@@ -314,7 +314,7 @@ FROM (
 """
 
 
-def _summary(cursor: CursorWrapper, run_period: Period, today: date) -> dict[str, Any]:  # the run's JSON summary  # type: ignore[no-untyped-def]
+def _summary(cursor: CursorWrapper, run_period: Period, today: date) -> dict[str, Any]:  # the run's JSON summary
     cursor.execute(_SUMMARY_SQL)
     (billed, estimated, trued_up, penalties, penalty_total, credit_total, total, volume, inactive,
      zero, final_bills) = cursor.fetchone()

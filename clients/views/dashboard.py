@@ -208,7 +208,8 @@ def client_message(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, MSG_NO_ADDRESS.format(what="phone number" if channel == "sms" else "email address"))
     else:
         key = f"{client.pk}:{timezone.now().timestamp():.6f}"
-        values = {"provider": request.tenant.name,  # type: ignore[attr-defined]  # django-tenants' middleware sets it "name": client.full_name, "account": client.account_number,
+        provider = request.tenant  # type: ignore[attr-defined]  # django-tenants' middleware sets it
+        values = {"provider": provider.name, "name": client.full_name, "account": client.account_number,
                   "text": text}
         ids = notify(event="account_message", channel=channel, outgoing=[Outgoing(key, address, values, client.pk)])
         audit(actor=request.user, action="client.messaged", object_repr=client.account_number, target=client,
