@@ -555,6 +555,15 @@ def test_staff_message_a_client_and_record_their_choices(billed, at) -> None:  #
     assert reader.post(f"/dashboard/clients/{billed.pk}/message/", {"channel": "sms", "text": "x"}).status_code == 403
 
 
+def test_a_message_by_email_greets_the_client_by_name(billed, at) -> None:  # type: ignore[no-untyped-def]
+    amos = as_user("amos@alpha.test")
+    with committed():
+        assert amos.post(f"/dashboard/clients/{billed.pk}/message/",
+                         {"channel": "email", "text": "Meter visit Tuesday."}).status_code == 302
+    [email] = [m for m in mail.outbox if "Meter visit Tuesday." in m.body]
+    assert f"Dear {billed.full_name}," in email.body and "Alpha Water" in email.body
+
+
 def test_the_api_lists_messages_of_its_own_provider_only(billed, at, alpha_api, beta_api) -> None:  # type: ignore[no-untyped-def]
     finalize("2026-09", "2026-10-02")
     at.wait_for_messages(1)
