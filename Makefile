@@ -4,7 +4,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test test-fast contract bench browser lint clean
+.PHONY: help install run test test-fast contract bench browser lint typecheck clean
 
 help:  ## list the recipes
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,5 +45,8 @@ bench: install  ## performance benchmarks (ratios against in-process baselines)
 clean:  ## remove the virtualenv and local data (embedded database included)
 	rm -rf $(VENV) .data staticfiles
 
-lint: install  ## ruff: pyflakes, bugbear and import checks
-	$(VENV)/bin/ruff check . --select F,E9,B
+lint: install  ## ruff with the project's configuration (pyproject.toml): clean
+	$(VENV)/bin/ruff check .
+
+typecheck: install  ## mypy with django-stubs and DRF stubs over the production code (pyproject.toml): clean
+	$(VENV)/bin/mypy

@@ -37,6 +37,7 @@ class TwoFactorAdminAuthenticationForm(AdminAuthenticationForm):
         code = (self.cleaned_data.get("otp_token") or "").strip()
         if not code:
             raise forms.ValidationError(MSG_CODE_REQUIRED, code="token_required")
+        assert self.request is not None  # the admin's login view always gives its form the request
         if is_locked_out(self.request, user):
             raise forms.ValidationError(MSG_LOCKED, code="locked")
         device = verify_code(user, code)
@@ -44,7 +45,7 @@ class TwoFactorAdminAuthenticationForm(AdminAuthenticationForm):
             code_failed(self.request, user, step="admin")
             raise forms.ValidationError(MSG_CODE_WRONG, code="invalid_token")
         # django_otp's user_logged_in receiver stores the device in the session: "verified".
-        user.otp_device = device
+        user.otp_device = device  # type: ignore[attr-defined]  # django-otp's attribute on a user
         return cleaned
 
 
@@ -56,11 +57,11 @@ class PlatformAdminSite(OTPAdminSite):
         AdminSite.__init__(self, name)
 
     @property
-    def login_form(self) -> type[AdminAuthenticationForm]:  # type: ignore[override]
+    def login_form(self) -> type[AdminAuthenticationForm]:
         return AdminAuthenticationForm if settings.DEBUG else TwoFactorAdminAuthenticationForm
 
     @property
-    def login_template(self) -> str | None:  # type: ignore[override]
+    def login_template(self) -> str | None:
         return None if settings.DEBUG else "admin/two_factor_login.html"
 
     def has_permission(self, request: HttpRequest) -> bool:

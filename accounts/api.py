@@ -1,7 +1,9 @@
 from __future__ import annotations
 
+from typing import cast
+
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.db import connection, transaction
+from django.db import transaction
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
@@ -14,6 +16,7 @@ from accounts.models import STAFF_ROLES, Role, User
 from accounts.selectors import staff_list, staff_status
 from accounts.staff import staff_change_role, staff_deactivate, staff_invite, staff_reactivate
 from majismart.api import Pagination
+from majismart.tenancy import connection
 
 STAFF_ROLE_CHOICES = [r.value for r in Role if r in STAFF_ROLES]
 
@@ -31,7 +34,8 @@ class WhoAmIApi(APIView):
         )
     )
     def get(self, request: Request) -> Response:
-        principal = request.user
+        # Authenticated (required_capability): a staff user or an API key, never anonymous.
+        principal = cast("User | APIKeyPrincipal", request.user)
         if isinstance(principal, APIKeyPrincipal):
             kind, name = "api_key", principal.api_key.name
         else:
@@ -130,6 +134,7 @@ class StaffListCreateApi(APIView):
             invite, _sent = staff_invite(actor=request.user, **body.validated_data)
         except DjangoPermissionDenied as exc:
             raise _denied(exc) from exc
+        assert invite.user_id is not None  # an invitation is made for the user it creates
         return Response(StaffOutput(_staff_row(invite.user_id)).data, status=status.HTTP_201_CREATED)
 
 

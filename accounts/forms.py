@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 
@@ -30,8 +32,9 @@ class StaffInviteForm(forms.Form):
 
     def __init__(self, *args: object, roles: list[str], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["role"].choices = role_choices(roles)  # only what the viewer may give
-        self.fields["role"].initial = Role.METER_READER  # the usual invitation; never "owner" by default
+        role = cast(forms.ChoiceField, self.fields["role"])
+        role.choices = role_choices(roles)  # only what the viewer may give
+        role.initial = Role.METER_READER  # the usual invitation; never "owner" by default
 
 
 class StaffRoleForm(forms.Form):
@@ -39,7 +42,7 @@ class StaffRoleForm(forms.Form):
 
     def __init__(self, *args: object, roles: list[str], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["role"].choices = role_choices(roles)
+        cast(forms.ChoiceField, self.fields["role"]).choices = role_choices(roles)
 
 
 class InviteAcceptForm(forms.Form):

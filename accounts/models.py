@@ -51,7 +51,7 @@ class UserManager(BaseUserManager["User"]):
         return self.create_user(email, password, **extra)
 
 
-class User(AbstractBaseUser, PermissionsMixin):
+class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-missing]  # django-otp devices: untyped
     """A person who logs in: provider staff or a client (in a provider schema), or a platform
     admin (in the public schema). Every schema has its own users table."""
 
@@ -74,7 +74,7 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     USERNAME_FIELD = "email"
     EMAIL_FIELD = "email"
-    REQUIRED_FIELDS: list[str] = []
+    REQUIRED_FIELDS = []
 
     class Meta:
         ordering = ["email"]
@@ -289,9 +289,9 @@ class AuthenticatorDevice(TimestampMixin, ThrottlingMixin, Device):
     an otpauth:// QR code). Unconfirmed until the user types a code it shows."""
 
     key = EncryptedTextField(help_text="The shared secret, hex, encrypted at rest.")
-    tolerance = models.PositiveSmallIntegerField(default=1, help_text="Steps either side accepted.")
-    drift = models.SmallIntegerField(default=0, help_text="Steps the user's clock is known to be off.")
-    last_t = models.BigIntegerField(default=-1, help_text="The step of the last code accepted: never twice.")
+    tolerance: models.PositiveSmallIntegerField[int, int] = models.PositiveSmallIntegerField(default=1, help_text="Steps either side accepted.")
+    drift: models.SmallIntegerField[int, int] = models.SmallIntegerField(default=0, help_text="Steps the user's clock is known to be off.")
+    last_t: models.BigIntegerField[int, int] = models.BigIntegerField(default=-1, help_text="The step of the last code accepted: never twice.")
 
     class Meta(Device.Meta):
         verbose_name = "authenticator app"

@@ -18,7 +18,8 @@ from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from rest_framework.permissions import BasePermission
 
 from accounts.models import STAFF_ROLES, Role
@@ -96,11 +97,11 @@ def access(kind: str) -> Callable[[ViewT], ViewT]:
 public = access(PUBLIC)
 
 
-def signed_in(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+def signed_in(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
     """View decorator: any signed-in user, staff or client (the login page first for anyone else)."""
 
     @wraps(view)
-    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return redirect_to_login(request.get_full_path())
         return view(request, *args, **kwargs)
@@ -130,16 +131,16 @@ def view_access(callback: Any) -> str | dict[str, str] | None:
     return None
 
 
-def require_capability(capability: str, **by_method: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+def require_capability(capability: str, **by_method: str) -> Callable[[Callable[..., HttpResponseBase]], Callable[..., HttpResponseBase]]:
     """View decorator: log in first, then 403 unless the user's role has `capability`, and, for
     a method named in `by_method` (`POST="clients.manage"`), that method's capability too."""
     for name in (capability, *by_method.values()):
         CAPABILITIES[name]  # fail at import on a typo
     declared: str | dict[str, str] = {"*": capability, **by_method} if by_method else capability
 
-    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    def decorator(view: Callable[..., HttpResponseBase]) -> Callable[..., HttpResponseBase]:
         @wraps(view)
-        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        def wrapped(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
             if not request.user.is_authenticated:
                 return redirect_to_login(request.get_full_path())
             if not has_capability(request.user, capability):

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.core import signing
 from django.core.cache import cache
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from accounts.middleware import current_request_context
 from accounts.models import APIKey, AuditCategory, AuditEvent, Role, User, hash_api_key
+from majismart.tenancy import connection
 
 HANDOFF_MAX_AGE = 120  # seconds between sign-up on the platform domain and landing on the provider's
 
@@ -48,6 +49,12 @@ def actor_label(actor: object) -> str:
     if isinstance(api_key, APIKey):
         return f"API key {api_key.name} (mjs_{api_key.prefix})"
     return str(getattr(actor, "email", actor) or "")
+
+
+def actor_user(actor: object) -> User | None:
+    """Who to record as having done it (created_by, reviewed_by...): the actor when it is a saved
+    user; nobody for an API key, a Celery job, a command or "system"."""
+    return cast("User | None", actor) if getattr(actor, "pk", None) else None
 
 
 def audit(*, actor: object, action: str, object_repr: str = "", category: str | None = None,

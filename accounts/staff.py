@@ -15,10 +15,11 @@ from __future__ import annotations
 
 import secrets
 from datetime import timedelta
+from typing import Protocol
 
 from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.urls import reverse
 from django.utils import timezone
@@ -26,6 +27,7 @@ from django.utils import timezone
 from accounts.models import INVITE_DAYS, STAFF_ROLES, Role, StaffInvite, User, hash_invite_token
 from accounts.permissions import has_capability
 from accounts.services import actor_label, audit
+from majismart.tenancy import connection
 
 MSG_CANNOT_MANAGE = "Your role cannot manage staff."
 MSG_NOT_STAFF_ROLE = "Choose one of: owner, manager, accountant, meter reader."
@@ -101,12 +103,17 @@ def _lock_owners() -> None:
     list(User.objects.select_for_update().filter(role=Role.OWNER).values_list("pk", flat=True))
 
 
-def invite_link(invite_token: str, tenant: object | None = None) -> str:
+class _OnDomain(Protocol):
+    @property
+    def domain(self) -> str: ...
+
+
+def invite_link(invite_token: str, tenant: _OnDomain | None = None) -> str:
     """The acceptance link on the provider's own domain (never the Host a request carried)."""
     from majismart.urls import domain_url
 
     tenant = tenant or connection.tenant
-    return domain_url(tenant.domain, reverse("staff_invite_accept", args=[invite_token]))  # type: ignore[attr-defined]
+    return domain_url(tenant.domain, reverse("staff_invite_accept", args=[invite_token]))
 
 
 def _new_token() -> tuple[str, str]:

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from celery import shared_task
 from django.contrib.sessions.models import Session
-from django.db import connection
 from django.utils import timezone
+
+from majismart.tenancy import connection
 
 
 @shared_task

@@ -182,7 +182,7 @@ def _device_for_code(user: User, code: str, *, for_update: bool = False) -> Auth
     if looks_like_totp(code):
         devices = AuthenticatorDevice.objects.filter(user=user, confirmed=True)
     elif recovery_code_normalise(code):
-        devices = RecoveryCodeDevice.objects.filter(user=user, confirmed=True)  # type: ignore[assignment]
+        devices = RecoveryCodeDevice.objects.filter(user=user, confirmed=True)
     else:
         return None
     return (devices.select_for_update() if for_update else devices).first()
@@ -245,7 +245,10 @@ def pending_get(request: HttpRequest) -> dict[str, Any] | None:
 
 
 def pending_user(pending: dict[str, Any]) -> User | None:
-    return User.objects.filter(pk=pending.get("user"), is_active=True).first()
+    user_id = pending.get("user")
+    if user_id is None:  # what filter(pk=None) found: nobody
+        return None
+    return User.objects.filter(pk=user_id, is_active=True).first()
 
 
 def pending_clear(request: HttpRequest) -> None:

@@ -43,8 +43,8 @@ def _setup(provider) -> str:  # type: ignore[no-untyped-def]
         cursor.execute("INSERT INTO meters_meter (serial, client_id, installed_on, initial_reading, dial_capacity, "
                        "status, created) SELECT 'M' || substr(account_number, 2), id, %s, 100, 99999.999, 'active', "
                        "now() FROM clients_client WHERE account_number LIKE 'B%%'", [date(2025, 1, 1)])
-    path = tempfile.mktemp(suffix=".csv")
-    with open(path, "w", newline="") as fh:
+    with tempfile.NamedTemporaryFile("w", suffix=".csv", newline="", delete=False) as fh:
+        path = fh.name
         writer = csv.writer(fh)
         writer.writerow(["meter", "value", "read_at"])
         for i in range(N):

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 D = Decimal
 # Illustrative block tariffs in the shape Kenyan utilities publish (shared/reference/kenya-water.md).
-DEMO_TARIFFS = {
+DEMO_TARIFFS: dict[str, dict[str, Any]] = {
     "domestic": {"blocks": [(D(6), D("53.00")), (D(20), D("63.00")), (D(50), D("80.00")), (None, D("95.00"))],
                  "fixed_charge": D("100.00"), "meter_rent": D("50.00"), "sewerage_percent": D("0"),
                  "minimum_charge": D("318.00")},

@@ -43,13 +43,13 @@ from datetime import date
 from decimal import Decimal
 from itertools import pairwise
 from pathlib import PurePosixPath
+from typing import cast
 from urllib.parse import unquote, urlsplit
 
 from django.conf import settings
 from django.contrib.staticfiles import finders
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage
-from django.db import connection
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
@@ -64,6 +64,7 @@ from billing.selectors import client_statement
 from clients.models import Client
 from majismart import pdfstamp
 from majismart.charts import bar_chart
+from majismart.tenancy import connection
 from majismart.urls import domain_url
 from tenants.models import DEFAULT_BRAND_COLOR, Provider
 from tenants.selectors import logo_file
@@ -465,7 +466,7 @@ def _render_flowing(bills: list[Bill], head: Letterhead, fetcher: DocumentFetche
         by_key = {b.invoice.pk: b.invoice for b in part}
         html = document_html([_flowing_section(b, head) for b in part], head, title=f"{head.name} bills")
         for key, pdf in render_pdfs(html, {pk: f"Invoice {i.number}" for pk, i in by_key.items()}, fetcher):
-            _store(invoice_pdf_path(by_key[key]), pdf)
+            _store(invoice_pdf_path(by_key[cast(int, key)]), pdf)  # the keys we gave: invoice ids
             stored += 1
     return stored
 

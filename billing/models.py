@@ -1,13 +1,20 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TypedDict
 
 from django.conf import settings
 from django.db import models
 
 from clients.models import Category, Client
 
-KES = {"max_digits": 12, "decimal_places": 2}
+
+class _Digits(TypedDict):
+    max_digits: int
+    decimal_places: int
+
+
+KES: _Digits = {"max_digits": 12, "decimal_places": 2}
 
 
 class Tariff(models.Model):
@@ -104,7 +111,7 @@ class LedgerEntry(models.Model):
     def save(self, *args: object, **kwargs: object) -> None:
         if self.pk is not None:
             raise LedgerIsAppendOnly("Ledger entries are never edited: post a reversal instead.")
-        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        super().save(*args, **kwargs)
 
     def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
         raise LedgerIsAppendOnly("Ledger entries are never deleted: post a reversal instead.")

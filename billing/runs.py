@@ -25,13 +25,15 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
+from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
 
-from accounts.services import audit
+from accounts.services import actor_user, audit
 from billing.models import BillingRun, BillingSettings
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
@@ -312,7 +314,7 @@ FROM (
 """
 
 
-def _summary(cursor, run_period: Period, today: date) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def _summary(cursor: CursorWrapper, run_period: Period, today: date) -> dict[str, Any]:  # the run's JSON summary
     cursor.execute(_SUMMARY_SQL)
     (billed, estimated, trued_up, penalties, penalty_total, credit_total, total, volume, inactive,
      zero, final_bills) = cursor.fetchone()
@@ -391,7 +393,7 @@ def _compute(run: BillingRun, at: datetime | None = None) -> None:
     now = _now(at)
     as_of = min(timezone.localdate(now), period.end)
     rules = BillingSettings.load()
-    params = {"period": period.code, "start": period.start, "end": period.end, "lo": period.lo, "hi": period.hi,
+    params: dict[str, Any] = {"period": period.code, "start": period.start, "end": period.end, "lo": period.lo, "hi": period.hi,
               "days": period.days, "as_of": as_of, "overdue_before": as_of - timedelta(days=rules.penalty_grace_days),
               "penalty_percent": rules.penalty_percent, "run": run.pk, "now": now}
     with connection.cursor() as cursor:
@@ -459,7 +461,7 @@ def billing_run_start(*, period: object, actor: object = None, at: datetime | No
             if later:
                 raise ValidationError({"period": [MSG_PERIOD_CLOSED.format(later=later)]})
             run = BillingRun.objects.create(period=parsed.code, as_of=today, computed_at=_now(at),
-                                            created_by=actor if getattr(actor, "pk", None) else None)
+                                            created_by=actor_user(actor))
             _compute(run, at)
             audit(actor=actor, action="billing_run.created", object_repr=str(run), invoices=run.invoice_count,
                   total=str(run.total))
@@ -505,10 +507,10 @@ _CHANGED_TABLES = {
 # subtransaction's id, which is higher than its transaction's. So a row whose id is above that of
 # a transaction still open at the snapshot may belong to it (a write we must not miss): counted
 # as changed too. At worst that recomputes once more than needed; it never issues stale bills.
-_CHANGED_SQL = "SELECT " + " OR ".join(
+_CHANGED_SQL = "SELECT " + " OR ".join(  # noqa: S608 - our table names
     f"EXISTS (SELECT 1 FROM {t}, LATERAL (SELECT ((%(now)s)::bigint - age(xmin))::text::xid8 AS x) r "  # noqa: S608
     f"WHERE (NOT pg_visible_in_snapshot(r.x, %(snapshot)s::pg_snapshot) "
-    f"OR r.x > (SELECT min(p) FROM pg_snapshot_xip(%(snapshot)s::pg_snapshot) p)) {extra})"
+    f"OR r.x > (SELECT min(p) FROM pg_snapshot_xip(%(snapshot)s::pg_snapshot) p)) {extra})"  # noqa: S608 - our table names
     for t, extra in _CHANGED_TABLES.items())
 
 
@@ -611,7 +613,7 @@ def billing_run_finalize(*, run: BillingRun, actor: object = None, at: datetime 
             _compute(run, at)
         rules = BillingSettings.load()
         count = run.invoice_count
-        params = {"run": run.pk, "issued": today, "due": today + timedelta(days=rules.due_days),
+        params: dict[str, Any] = {"run": run.pk, "issued": today, "due": today + timedelta(days=rules.due_days),
                   "prefix": f"INV-{today.year}-", "first": 1, "user": getattr(actor, "pk", None), "now": now,
                   "label": period.label}
         with connection.cursor() as cursor:
@@ -622,7 +624,7 @@ def billing_run_finalize(*, run: BillingRun, actor: object = None, at: datetime 
                 cursor.execute(_LEDGER_SQL, params)
         run.status = BillingRun.Status.FINALIZED
         run.finalized_at = now
-        run.finalized_by = actor if getattr(actor, "pk", None) else None
+        run.finalized_by = actor_user(actor)
         run.summary = {**run.summary, "recomputed_at_finalize": recomputed,
                        "preview_invoices": preview[0], "preview_total": f"{preview[1]:.2f}",
                        "changed_since_preview": preview != (run.invoice_count, run.total),

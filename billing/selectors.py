@@ -3,6 +3,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING, TypedDict, cast
 from urllib.parse import urlencode
 
 from django.db.models import (
@@ -20,9 +21,12 @@ from django.db.models import (
     When,
     Window,
 )
-from django.db.models.functions import Coalesce
 from django.db.models.expressions import RawSQL, RowRange
+from django.db.models.functions import Coalesce
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 from billing.models import Invoice, LedgerEntry, Tariff
 from billing.tariffs import Band, TariffTerms
@@ -108,6 +112,11 @@ def client_overdue(client_id: int, *, today: date | None = None) -> Decimal:
         .only("id", "client_id", "total", "due_date", "status")), Decimal("0.00"))
 
 
+class _Running(TypedDict):
+    is_reversed: bool
+    running: Decimal
+
+
 def client_statement(client_id: int, *, start: date | None = None, end: date | None = None) -> Statement:
     """Entries in [start, end] with a running balance (one query with a window sum), the balance
     brought forward from before `start`, and totals by kind."""
@@ -116,8 +125,11 @@ def client_statement(client_id: int, *, start: date | None = None, end: date | N
         running=Window(Sum("amount"), order_by=[F("booked_on").asc(), F("id").asc()],
                        frame=RowRange(start=None, end=0)))
     labels = dict(LedgerEntry.Kind.choices)
-    lines, previous, totals = [], Decimal("0.00"), {}
-    for e in entries.order_by("booked_on", "id"):
+    lines: list[StatementLine] = []
+    previous = Decimal("0.00")
+    totals: dict[str, Decimal] = {}
+    # The ledger's own queryset class drops the annotations from its type (not from its rows).
+    for e in cast("QuerySet[WithAnnotations[LedgerEntry, _Running]]", entries.order_by("booked_on", "id")):
         if start and e.booked_on < start:
             previous = e.running
             continue
@@ -143,21 +155,30 @@ least(greatest(billing_invoice.total - {_CREDITED_SQL}, 0),
                                                                    WHERE cn2.invoice_id = j.id), 0), 0))
                            FROM billing_invoice j WHERE j.client_id = billing_invoice.client_id AND j.status = 'issued'
                              AND (j.due_date, j.id) > (billing_invoice.due_date, billing_invoice.id)), 0), 0))
-END"""
+END"""  # noqa: S608 - a constant: no input in it
 
 INVOICE_STATES = [("draft", "Draft"), ("open", "Open"), ("partial", "Partially paid"), ("overdue", "Overdue"),
                   ("paid", "Paid"), ("void", "Void")]
 
 
-def invoices_with_dues(qs: QuerySet[Invoice] | None = None, *, today: date | None = None) -> QuerySet[Invoice]:
+class InvoiceDues(TypedDict):
+    """What invoices_with_dues() adds to each invoice."""
+
+    credited: Decimal
+    balance_due: Decimal
+    state: str
+
+
+def invoices_with_dues(qs: QuerySet[Invoice] | None = None, *,
+                       today: date | None = None) -> QuerySet[WithAnnotations[Invoice, InvoiceDues]]:
     """Invoices annotated with `credited`, `balance_due` and `state` (draft, open, partially
     paid, overdue, paid, void), which can be filtered on. An overdue invoice is overdue whether
     or not part of it was paid."""
     today = today or timezone.localdate()
     qs = Invoice.objects.all() if qs is None else qs
     return qs.annotate(
-        credited=RawSQL(_CREDITED_SQL, [], output_field=DecimalField(max_digits=12, decimal_places=2)),
-        balance_due=RawSQL(_BALANCE_DUE_SQL, [], output_field=DecimalField(max_digits=12, decimal_places=2)),
+        credited=RawSQL(_CREDITED_SQL, [], output_field=DecimalField(max_digits=12, decimal_places=2)),  # noqa: S611 - constant SQL
+        balance_due=RawSQL(_BALANCE_DUE_SQL, [], output_field=DecimalField(max_digits=12, decimal_places=2)),  # noqa: S611 - constant SQL
     ).annotate(state=Case(
         When(status=Invoice.Status.DRAFT, then=Value("draft")),
         When(Q(credited__gte=F("total")) & Q(total__gt=0), then=Value("void")),

@@ -6,17 +6,18 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import Sum
 from django.utils import timezone
 
-from accounts.services import audit
+from accounts.services import actor_user, audit
 from billing.models import BillingSettings, CreditNote, Invoice, LedgerEntry, Tariff, TariffBlock
 from clients.models import Category, Client
 from majismart.badinput import MSG_NUL, NUL, nul_errors
-from majismart.money import kes
+from majismart.money import exponent, kes
 
 MSG_BLOCKS_EMPTY = "Give at least one block; the last one has no upper limit."
 MSG_BLOCKS_ORDER = "Block limits must increase, and only the last block may be open-ended."
@@ -33,16 +34,16 @@ def _amount(raw: object, field: str, errors: dict[str, list[str]], *, places: in
     except InvalidOperation:
         errors.setdefault(field, []).append(MSG_AMOUNT)
         return Decimal(0)
-    if not value.is_finite() or value < 0 or value.as_tuple().exponent < -places or (top is not None and value > top):
+    if not value.is_finite() or value < 0 or exponent(value) < -places or (top is not None and value > top):
         errors.setdefault(field, []).append(MSG_PERCENT if top is not None else MSG_AMOUNT)
         return Decimal(0)
     return value
 
 
-def clean_tariff(data: dict[str, object]) -> tuple[dict[str, object], dict[str, list[str]]]:
+def clean_tariff(data: dict[str, object]) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """The fields of a tariff version and its blocks, checked; shared by the API and the page."""
     errors: dict[str, list[str]] = nul_errors(data)
-    out: dict[str, object] = {}
+    out: dict[str, Any] = {}  # tariff_create's arguments
     if errors:  # before any lookup: the database cannot compare text holding a NUL
         return out, errors
     for name in ("code", "name"):
@@ -93,7 +94,7 @@ def clean_tariff(data: dict[str, object]) -> tuple[dict[str, object], dict[str, 
 
 @transaction.atomic
 def tariff_create(*, actor: object, blocks: Sequence[tuple[Decimal | None, Decimal]], **fields: object) -> Tariff:
-    tariff = Tariff.objects.create(created_by=actor if getattr(actor, "pk", None) else None, **fields)
+    tariff = Tariff.objects.create(created_by=actor_user(actor), **fields)
     TariffBlock.objects.bulk_create(
         TariffBlock(tariff=tariff, position=i, up_to=up_to, price=price) for i, (up_to, price) in enumerate(blocks))
     # Tariffs are money configuration: who set which prices, from when.
@@ -108,7 +109,7 @@ def opening_balances_post(clients: Sequence[Client], *, actor: object = None) ->
     entries = [LedgerEntry(client=c, kind=LedgerEntry.Kind.OPENING_BALANCE, amount=c.opening_balance,
                            booked_on=timezone.localdate(c.created) if c.created else timezone.localdate(),
                            reference=c.account_number, description="Balance brought forward from the previous system",
-                           created_by=actor if getattr(actor, "pk", None) else None)
+                           created_by=actor_user(actor))
                for c in clients if c.opening_balance]
     LedgerEntry.objects.bulk_create(entries, batch_size=2000)
     return len(entries)
@@ -148,7 +149,7 @@ def _signed_amount(raw: object, field: str) -> Decimal:
         value = Decimal(str(raw).strip().replace(",", ""))
     except (InvalidOperation, AttributeError):
         raise ValidationError({field: [MSG_CREDIT_FORMAT]}) from None
-    if not value.is_finite() or value.as_tuple().exponent < -2 or abs(value) >= Decimal("1e10"):
+    if not value.is_finite() or exponent(value) < -2 or abs(value) >= Decimal("1e10"):
         raise ValidationError({field: [MSG_CREDIT_FORMAT]})
     return value
 
@@ -183,7 +184,7 @@ def credit_note_create(*, invoice: Invoice, amount: object, reason: object, acto
     today = timezone.localdate()
     note = CreditNote.objects.create(
         number=f"CN-{today.year}-{sequence_take(f'CN-{today.year}'):06d}", invoice=invoice, client_id=invoice.client_id,
-        amount=value, reason=why, issued_on=today, created_by=actor if getattr(actor, "pk", None) else None)
+        amount=value, reason=why, issued_on=today, created_by=actor_user(actor))
     LedgerEntry.objects.create(client_id=invoice.client_id, kind=LedgerEntry.Kind.CREDIT_NOTE, amount=-value,
                                booked_on=today, reference=note.number, invoice=invoice,
                                description=f"Credit note on {invoice.number}: {why}"[:200],
@@ -204,15 +205,15 @@ def adjustment_post(*, client: Client, amount: object, reason: object, actor: ob
     entry = LedgerEntry.objects.create(
         client=client, kind=LedgerEntry.Kind.ADJUSTMENT, amount=value, booked_on=today,
         reference=f"ADJ-{today.year}-{sequence_take(f'ADJ-{today.year}'):06d}", description=why[:200],
-        created_by=actor if getattr(actor, "pk", None) else None)
+        created_by=actor_user(actor))
     audit(actor=actor, action="adjustment.posted", object_repr=f"{entry.reference} for {client.account_number}",
           target=client, amount=str(value), reason=why)
     return entry
 
 
-def clean_billing_rules(data: object) -> tuple[dict[str, object], dict[str, list[str]]]:
+def clean_billing_rules(data: object) -> tuple[dict[str, Any], dict[str, list[str]]]:
     errors: dict[str, list[str]] = {}
-    out: dict[str, object] = {}
+    out: dict[str, Any] = {}  # billing_rules_update's arguments
     for name, top in (("due_days", 120), ("penalty_grace_days", 120)):
         raw = str(data.get(name, "")).strip()  # type: ignore[attr-defined]
         if not raw.isdigit() or int(raw) > top:
@@ -257,6 +258,6 @@ def entry_reverse(*, entry: LedgerEntry, reason: object, actor: object) -> Ledge
         client_id=entry.client_id, kind=LedgerEntry.Kind.REVERSAL, amount=-entry.amount,
         booked_on=timezone.localdate(), reference=entry.reference, reverses=entry,
         description=f"Reversal of {entry.reference}: {why}"[:200],
-        created_by=actor if getattr(actor, "pk", None) else None)
+        created_by=actor_user(actor))
     audit(actor=actor, action="ledger.reversed", object_repr=entry.reference, amount=str(entry.amount), reason=why)
     return reversal

@@ -92,6 +92,7 @@ class ClientListCreateApi(APIView):
         )
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
+        assert page is not None  # Pagination always has a page size
         # One row per request (not per client), with the ids it returned; search words are not kept.
         audit(actor=request.user, action="clients.listed", object_repr=f"{len(page)} clients returned",
               client_ids=[c.pk for c in page], searched=bool(request.query_params.get("search", "").strip()))

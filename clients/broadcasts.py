@@ -7,14 +7,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Count, Q, QuerySet
 from django.utils import timezone
 
 from accounts.services import audit
 from clients.models import Category, Client, Zone
+from majismart.tenancy import connection
 from notifications.catalog import COMMON
 from notifications.models import Broadcast, Channel, Message, NotificationSettings, Purpose
 from notifications.services import Outgoing, channel_ready, consent_map, notify
@@ -76,9 +78,9 @@ class Estimate:
     no_consent: int
 
 
-def _clean(data: dict) -> dict:
+def _clean(data: dict) -> dict[str, Any]:
     channels = [c for c in data.get("channels", []) if c in Channel.values]
-    cleaned = {"title": str(data.get("title", "")).strip()[:120], "purpose": str(data.get("purpose", "")),
+    cleaned: dict[str, Any] = {"title": str(data.get("title", "")).strip()[:120], "purpose": str(data.get("purpose", "")),
                "channels": channels, "sms_text": str(data.get("sms_text", "")).replace("\r\n", "\n").strip(),
                "email_subject": str(data.get("email_subject", "")).strip()[:200],
                "email_text": str(data.get("email_text", "")).replace("\r\n", "\n").strip(),

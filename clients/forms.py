@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any, cast
+
 from django import forms
 
 from clients.models import Category, Client, ClientSettings, Zone
@@ -21,15 +23,15 @@ class ClientForm(forms.Form):
 
     def __init__(self, *args: object, editing: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["category"].choices = [(c.code, c.name) for c in Category.objects.all()]
-        self.fields["zone"].choices = [("", "—")] + [(z.code, z.name) for z in Zone.objects.all()]
+        cast(forms.ChoiceField, self.fields["category"]).choices = [(c.code, c.name) for c in Category.objects.all()]
+        cast(forms.ChoiceField, self.fields["zone"]).choices = [("", "—")] + [(z.code, z.name) for z in Zone.objects.all()]
         if editing:
             # The opening balance belongs to the migration from a previous system; later changes
             # to what a client owes are ledger entries, not edits.
             del self.fields["opening_balance"]
-        self.cleaned: dict[str, object] = {}
+        self.cleaned: dict[str, Any] = {}
 
-    def clean(self) -> dict[str, object]:
+    def clean(self) -> dict[str, Any] | None:
         data = super().clean()
         cleaned, errors = clean_client({k: v for k, v in self.data.items() if k in self.fields}, References.load(),
                                        partial=False)

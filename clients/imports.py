@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import Any
 
 from django.db import transaction
 
@@ -42,7 +43,7 @@ class ClientImportSummary:
     valid: int = 0
     created: int = 0
     opening_balance_total: object = 0
-    errors: list[dict[str, object]] = field(default_factory=list)  # the first `max_errors`
+    errors: list[dict[str, Any]] = field(default_factory=list)  # the first `max_errors`
 
     @property
     def error_count(self) -> int:

@@ -100,12 +100,6 @@ class Client(models.Model):
     def __str__(self) -> str:
         return f"{self.account_number} {self.full_name}"
 
-    def fill_indexes(self) -> None:
-        self.phone_index = blind_index(self.phone) if self.phone else ""
-        self.email_index = blind_index(self.email) if self.email else ""
-        self.national_id_index = blind_index(self.national_id) if self.national_id else ""
-        self.name_tokens = word_tokens(self.full_name or "")
-
     def save(self, *args: Any, **kwargs: Any) -> None:
         self.fill_indexes()
         update_fields = kwargs.get("update_fields")
@@ -113,3 +107,9 @@ class Client(models.Model):
             kwargs["update_fields"] = {*update_fields, "phone_index", "email_index", "national_id_index",
                                        "name_tokens"}
         super().save(*args, **kwargs)
+
+    def fill_indexes(self) -> None:
+        self.phone_index = blind_index(self.phone) if self.phone else ""
+        self.email_index = blind_index(self.email) if self.email else ""
+        self.national_id_index = blind_index(self.national_id) if self.national_id else ""
+        self.name_tokens = word_tokens(self.full_name or "")

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, cast
+
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
 
 from clients.models import Client
 from majismart.crypto import blind_index, word_tokens
 from majismart.phones import normalize_phone
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 
 def name_matches(query: str, prefix: str = "") -> Q:
@@ -41,4 +46,4 @@ def client_search(*, query: str = "", status: str = "", category: str = "", zone
 
 def own_client(user: object) -> Client | None:
     """The water account a portal login belongs to (None for a login without one)."""
-    return Client.objects.filter(user=user).select_related("category").first()
+    return Client.objects.filter(user=cast("User", user)).select_related("category").first()  # a signed-in user

@@ -7,11 +7,13 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import validate_email
 
 from clients.models import Category, Client, Zone
+from majismart.money import exponent
 from majismart.phones import normalize_phone
 
 MSG_REQUIRED = "This field is required."
@@ -54,14 +56,14 @@ def parse_amount(raw: str) -> Decimal:
         value = Decimal(text)
     except InvalidOperation as exc:
         raise ValidationError(MSG_BALANCE) from exc
-    if not value.is_finite() or value.as_tuple().exponent < -2 or abs(value) >= Decimal("10000000000"):
+    if not value.is_finite() or exponent(value) < -2 or abs(value) >= Decimal("10000000000"):
         raise ValidationError(MSG_BALANCE)
     return value.quantize(Decimal("0.01"))
 
 
-def clean_client(raw: Mapping[str, object], refs: References, *, partial: bool = False) -> tuple[dict, dict[str, list[str]]]:
+def clean_client(raw: Mapping[str, object], refs: References, *, partial: bool = False) -> tuple[dict[str, Any], dict[str, list[str]]]:
     """Returns (cleaned values, {field: [messages]}). With `partial`, absent fields are skipped."""
-    out: dict[str, object] = {}
+    out: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
 
     def present(name: str) -> bool:

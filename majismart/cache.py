@@ -52,6 +52,8 @@ def _resilient(name: str):  # type: ignore[no-untyped-def]
 class ResilientRedisCache(RedisCache):
     """Django's Redis cache, falling back to this process's memory while Redis is unreachable."""
 
+    _servers: list[str]  # set by RedisCache.__init__ (the LOCATION list); not in django-stubs
+
     def __init__(self, server: str, params: dict[str, Any]) -> None:
         params = {**params, "OPTIONS": {**DEFAULT_OPTIONS, **params.get("OPTIONS", {})}}
         super().__init__(server, params)

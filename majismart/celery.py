@@ -15,11 +15,11 @@ from typing import Any
 import kombu.exceptions
 import redis.exceptions
 from celery.utils import uuid
-from django.db import connection
 from tenant_schemas_celery.app import CeleryApp as TenantAwareCeleryApp
 from tenant_schemas_celery.task import TenantTask, headers_with_schema
 
 from majismart.breaker import Breaker
+from majismart.tenancy import connection
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "majismart.settings.base")
 

@@ -123,7 +123,7 @@ def contract_database() -> Iterator[str]:
 
     parts = urlsplit(url)
     name = f"{parts.path.lstrip('/') or 'majismart'}_contract"
-    server = make_conninfo(**{k: v for k, v in conninfo_to_dict(url).items() if k != "dbname"}, dbname="postgres")
+    server = make_conninfo("", **{k: v for k, v in conninfo_to_dict(url).items() if k != "dbname"}, dbname="postgres")
 
     def recreate(create: bool) -> None:
         with psycopg.connect(server, autocommit=True) as conn:

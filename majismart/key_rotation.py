@@ -25,7 +25,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from cryptography.fernet import InvalidToken
 from django.apps import apps
@@ -106,7 +106,9 @@ def targets() -> list[Target]:
             continue
         columns = tuple(f.column for f in meta.concrete_fields if isinstance(f, crypto.EncryptedTextField))
         if columns and meta.db_table not in found:
-            found[meta.db_table] = Target(meta.db_table, meta.pk.column, meta.pk.db_type(connection), columns)
+            found[meta.db_table] = Target(meta.db_table, meta.pk.column,
+                                           cast(str, meta.pk.db_type(connection)),  # a key column has a type
+                                           columns)
     return sorted(found.values(), key=lambda t: t.table)
 
 

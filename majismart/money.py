@@ -5,8 +5,15 @@ float would already have lost cents."""
 from __future__ import annotations
 
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import cast
 
 CENT = Decimal("0.01")
+
+
+def exponent(value: Decimal) -> int:
+    """The exponent of a finite Decimal (`1.50` → -2). Only NaN and infinities have a letter
+    there instead of a number: call it once `value.is_finite()` is known."""
+    return cast(int, value.as_tuple().exponent)
 
 
 def kes(amount: object) -> str:

@@ -21,7 +21,7 @@ import shutil
 import subprocess
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import lru_cache
 from pathlib import Path
 
@@ -325,7 +325,7 @@ class Frame:
         """One PDF: this frame with `layer` (drawing operators) over it."""
         base = 6 + len(self.objects)
         layer_z = zlib.compress(b"Q\n" + layer)
-        stamp = datetime.now(timezone.utc).strftime("D:%Y%m%d%H%M%SZ")
+        stamp = datetime.now(UTC).strftime("D:%Y%m%d%H%M%SZ")
         own = [
             b"<</Type /Catalog/Pages 2 0 R>>",
             b"<</Type /Pages/Kids [3 0 R]/Count 1>>",
@@ -376,7 +376,10 @@ def _objects(pdf: bytes) -> dict[int, tuple[bytes, bytes | None]]:
         end_at = pdf.find(b"endobj", start)
         if 0 <= stream_at < end_at:
             head = pdf[start:stream_at].rstrip()
-            length = int(re.search(rb"/Length (\d+)", head).group(1))
+            length_of = re.search(rb"/Length (\d+)", head)
+            if length_of is None:
+                raise ValueError(f"PDF object {number}: a stream without /Length")
+            length = int(length_of.group(1))
             data = pdf[stream_at + len(b"stream\n"):stream_at + len(b"stream\n") + length]
             found[number] = (head, data)
         else:

@@ -88,7 +88,8 @@ def process(args: list[str], env: dict[str, str], port: int | None = None, log: 
             ) -> Iterator[subprocess.Popen]:
     """A process of its own session, so that `kill_hard` can take it with its children."""
     out = open(log, "w") if log else subprocess.DEVNULL  # noqa: SIM115
-    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(args, env=env, cwd=ROOT, stdout=out, stderr=subprocess.STDOUT,  # noqa: S603 - our commands
+                            start_new_session=True)
     try:
         if port is not None:
             wait_for_port(port, proc=proc, timeout=30)
@@ -100,7 +101,7 @@ def process(args: list[str], env: dict[str, str], port: int | None = None, log: 
                 proc.wait(15)
             except subprocess.TimeoutExpired:
                 kill_hard(proc)
-        if log:
+        if not isinstance(out, int):  # our log file, not subprocess.DEVNULL
             out.close()
 
 

@@ -3,8 +3,9 @@
 from csp.constants import UNSAFE_INLINE
 from csp.decorators import csp_update
 from django.urls import include, path
-from accounts.permissions import public
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+
+from accounts.permissions import public
 
 # The split view serves Swagger UI's start-up script as a file (the plain view inlines it, which
 # the Content-Security-Policy refuses); Swagger UI's own inline styles and data: icons are

@@ -83,7 +83,8 @@ ReadingOut = inline_serializer("ReadingOut", {
 
 class ReadingBulkError(serializers.Serializer):
     index = serializers.IntegerField(help_text="Position of the reading in the list sent")
-    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),
+    # A declared field: DRF's metaclass takes it off the class, so Serializer.errors stays a property.
+    errors = serializers.DictField(child=serializers.ListField(child=serializers.CharField()),  # type: ignore[assignment]
                                    help_text='`{"field": ["message"]}`')
 
 

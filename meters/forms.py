@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import cast
 
 from django import forms
 
@@ -18,8 +19,9 @@ class MeterForm(forms.Form):
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["client"].queryset = Client.objects.all()
-        self.fields["client"].error_messages["invalid_choice"] = "No client with that account number."
+        client = cast(forms.ModelChoiceField, self.fields["client"])
+        client.queryset = Client.objects.all()
+        client.error_messages["invalid_choice"] = "No client with that account number."
 
 
 class ReplaceForm(forms.Form):

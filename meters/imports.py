@@ -8,7 +8,7 @@ import csv
 import io
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import psycopg
 from django.db import DataError as DjangoDataError
@@ -37,7 +37,7 @@ class ImportSummary:
     unchanged: int = 0
     flagged: int = 0
     error_count: int = 0
-    errors: list[dict[str, object]] = field(default_factory=list)  # the first `max_errors`
+    errors: list[dict[str, Any]] = field(default_factory=list)  # the first `max_errors`
 
 
 class _Prefixed(io.RawIOBase):

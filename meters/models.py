@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TypedDict
 
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
@@ -8,7 +9,13 @@ from django.db import models
 
 from clients.models import Client
 
-M3 = {"max_digits": 12, "decimal_places": 3}
+
+class _Digits(TypedDict):
+    max_digits: int
+    decimal_places: int
+
+
+M3: _Digits = {"max_digits": 12, "decimal_places": 3}
 
 
 class Meter(models.Model):

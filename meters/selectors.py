@@ -4,6 +4,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from decimal import Decimal
+from typing import TYPE_CHECKING, cast
 
 from django.db.models import Count, Exists, OuterRef, Q, Sum
 from django.db.models.functions import TruncMonth
@@ -11,6 +12,9 @@ from django.utils import timezone
 
 from meters.models import Meter, Reading
 from meters.validation import NAIROBI
+
+if TYPE_CHECKING:
+    from accounts.models import User
 
 
 def monthly_consumption(meter_ids: Sequence[int], months: int = 12) -> list[tuple[str, Decimal | None]]:
@@ -82,5 +86,5 @@ def reading_round(*, user: object = None, today: date | None = None) -> ReadingR
     zones = [ZoneRound(r["client__zone__code"] or "", r["client__zone__name"] or "", r["meters"], r["read"])
              for r in rows]
     zones.sort(key=lambda z: (z.code == "", z.name.lower()))  # clients in no zone last
-    captured = this_month.filter(recorded_by=user).count() if user is not None else None
+    captured = this_month.filter(recorded_by=cast("User", user)).count() if user is not None else None
     return ReadingRound(month=first, zones=zones, captured_by_user=captured)

@@ -9,16 +9,17 @@ Python from that one result; the accepted and flagged rows are written with COPY
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
 
-from accounts.services import audit
+from accounts.services import actor_user, audit
 from clients.models import Client
 from meters.models import Meter, Reading
 from meters.validation import (
@@ -66,7 +67,7 @@ class RecordedReading:
 class RecordResult:
     created: list[RecordedReading] = field(default_factory=list)
     repeats: list[RecordedReading] = field(default_factory=list)
-    errors: list[dict[str, object]] = field(default_factory=list)
+    errors: list[dict[str, Any]] = field(default_factory=list)
     created_count: int = 0
     flagged_count: int = 0
     repeat_count: int = 0
@@ -239,7 +240,7 @@ SELECT (SELECT count(*) FROM stored), (SELECT count(*) FROM stored WHERE status 
        (SELECT count(*) FROM kept)
 """
 
-def _stage_rows(cursor, raw_rows: Sequence[dict[str, object]]) -> None:  # type: ignore[no-untyped-def]
+def _stage_rows(cursor, raw_rows: Sequence[Mapping[str, object]]) -> None:  # type: ignore[no-untyped-def]
     with cursor.copy("COPY tmp_raw (idx, serial, value_raw, read_at_raw, reason_raw, note_raw) FROM STDIN") as copy:
         for i, raw in enumerate(raw_rows):
             if has_nul(raw):
@@ -253,7 +254,7 @@ def _stage_rows(cursor, raw_rows: Sequence[dict[str, object]]) -> None:  # type:
 
 
 def _process(cursor, count: int, *, source: str, user_id: int | None, now: datetime, want_ids: bool,  # type: ignore[no-untyped-def]
-             chunk: int, progress=None) -> RecordResult:  # type: ignore[no-untyped-def]
+             chunk: int, progress=None) -> RecordResult:
     result = RecordResult()
     params = {"value_re": VALUE_RE, "datetime_shapes": sorted(DATETIME_SHAPES), "thousands_re": THOUSANDS_RE,
               "max_offset_minutes": MAX_OFFSET_HOURS * 60, "latest": now + FUTURE_TOLERANCE,
@@ -342,7 +343,7 @@ def _begin(cursor) -> None:  # type: ignore[no-untyped-def]
     cursor.execute(_TABLES_SQL)
 
 
-def readings_record(raw_rows: Sequence[dict[str, object]], *, source: str, user: object = None,
+def readings_record(raw_rows: Sequence[Mapping[str, object]], *, source: str, user: object = None,
                     want_ids: bool = True, max_errors: int = 1000) -> RecordResult:
     """Validate and store a batch of readings: valid rows are kept, each invalid row reported
     with its index and field messages; a repeat of a stored reading is not an error."""
@@ -374,11 +375,11 @@ def readings_record_csv(stream, columns: list[str], mapping: dict[str, int], *, 
         def col(key: str) -> str:
             return f"c{mapping[key]}" if key in mapping else "NULL"
 
-        cursor.execute(f"INSERT INTO tmp_raw SELECT line - 1, {col('meter')}, {col('value')}, {col('read_at')}, "
+        cursor.execute(f"INSERT INTO tmp_raw SELECT line - 1, {col('meter')}, {col('value')}, {col('read_at')}, "  # noqa: S608 - identifiers from our code; values are bound parameters
                        f"{col('reason')}, {col('note')} FROM tmp_csv")
         count = cursor.rowcount
 
-        def raw_of(idxs: list[int]) -> dict[int, dict[str, object]]:
+        def raw_of(idxs: list[int]) -> dict[int, Mapping[str, object]]:
             cursor.execute("SELECT idx, serial, value_raw, read_at_raw, reason_raw, note_raw FROM tmp_raw "
                            "WHERE idx = ANY(%s)", [idxs])
             return {r[0]: {"meter": r[1], "value": r[2], "read_at": r[3], "reason": r[4], "note": r[5]}
@@ -457,7 +458,7 @@ def reading_review(*, reading: Reading, accept: bool, actor: object) -> Reading:
     if accept:
         _review_check(reading)
     reading.status = Reading.Status.ACCEPTED if accept else Reading.Status.REJECTED
-    reading.reviewed_by = actor if getattr(actor, "pk", None) else None
+    reading.reviewed_by = actor_user(actor)
     reading.reviewed_at = timezone.now()
     reading.save(update_fields=["status", "reviewed_by", "reviewed_at"])
     consumption_recompute([reading.meter_id], reading.read_at)

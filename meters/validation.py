@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
@@ -12,6 +13,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
 
 from majismart.badinput import MSG_NUL, NUL
+from majismart.money import exponent
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 # A phone's clock a little ahead of the server's is not "the future".
@@ -109,7 +111,7 @@ def parse_value(raw: object) -> Decimal:
         raise ValueError(MSG_NOT_A_NUMBER)
     if value < 0:
         raise ValueError(MSG_NEGATIVE)
-    if value.as_tuple().exponent < -3:
+    if exponent(value) < -3:
         raise ValueError(MSG_TOO_PRECISE)
     if value >= Decimal("1000000000"):
         raise ValueError(MSG_TOO_LARGE)
@@ -150,12 +152,12 @@ def parse_time(raw: object, now: datetime) -> datetime:
 READING_FIELDS = ("meter", "value", "read_at", "reason", "note")
 
 
-def has_nul(raw: dict[str, object]) -> bool:
+def has_nul(raw: Mapping[str, object]) -> bool:
     """Whether a reading's text holds a NUL character (PostgreSQL text cannot)."""
     return any(NUL in str(raw.get(name) or "") for name in READING_FIELDS)
 
 
-def parse_reading(index: int, raw: dict[str, object], now: datetime) -> ParsedReading:
+def parse_reading(index: int, raw: Mapping[str, object], now: datetime) -> ParsedReading:
     serial = str(raw.get("meter") or "").strip().upper()
     parsed = ParsedReading(index=index, serial=serial, note=str(raw.get("note") or "")[:300])
     if has_nul(raw):

@@ -11,11 +11,12 @@ import json
 import logging
 import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
+
+from majismart import outbound
 
 log = logging.getLogger(__name__)
 
@@ -88,13 +89,13 @@ def send(*, environment: str, username: str, api_key: str, sender_id: str, to: l
     form = {"username": username, "to": ",".join(to), "message": message, "bulkSMSMode": "1", "enqueue": "1"}
     if sender_id:
         form["from"] = sender_id
-    request = urllib.request.Request(
-        f"{settings.AFRICASTALKING_URLS[environment]}/version1/messaging",
-        data=urllib.parse.urlencode(form).encode(), method="POST",
-        headers={"apiKey": api_key, "Accept": "application/json",
-                 "Content-Type": "application/x-www-form-urlencoded"})
     try:
-        with urllib.request.urlopen(request, timeout=settings.NOTIFICATIONS_HTTP_TIMEOUT) as response:
+        with outbound.urlopen(
+                f"{settings.AFRICASTALKING_URLS[environment]}/version1/messaging", method="POST",
+                data=urllib.parse.urlencode(form).encode(),
+                headers={"apiKey": api_key, "Accept": "application/json",
+                         "Content-Type": "application/x-www-form-urlencoded"},
+                timeout=settings.NOTIFICATIONS_HTTP_TIMEOUT) as response:
             raw = response.read()
     except urllib.error.HTTPError as exc:
         body = exc.read()[:200].decode("utf-8", "replace").strip()

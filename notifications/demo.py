@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 import logging
-import urllib.request
 
 from django.conf import settings
-from django.db import connection
 
+from majismart import outbound
+from majismart.tenancy import connection
 from majismart.urls import domain_url
 
 log = logging.getLogger(__name__)
@@ -45,10 +45,9 @@ def _register_with_standin(username: str, url: str) -> None:
     base = settings.AFRICASTALKING_URLS["sandbox"]
     if not base.startswith("http://127.0.0.1"):
         return
-    request = urllib.request.Request(f"{base}/__standin__/dlr-url", method="POST",
-                                     data=json.dumps({"username": username, "url": url}).encode(),
-                                     headers={"Content-Type": "application/json"})
     try:
-        urllib.request.urlopen(request, timeout=3).close()  # noqa: S310 - a loopback URL, checked above
+        outbound.urlopen(f"{base}/__standin__/dlr-url", method="POST",
+                         data=json.dumps({"username": username, "url": url}).encode(),
+                         headers={"Content-Type": "application/json"}, timeout=3).close()
     except OSError as exc:
         log.warning("The Africa's Talking stand-in did not take the delivery-report URL: %s", exc)

@@ -256,7 +256,7 @@ class Consent(models.Model):
         return f"{self.client_id} {self.topic} {'yes' if self.granted else 'no'}"
 
 
-DEFAULT_TOPICS = {Consent.Topic.SMS: True, Consent.Topic.EMAIL: True, Consent.Topic.MARKETING: False,
+DEFAULT_TOPICS: dict[str, bool] = {Consent.Topic.SMS: True, Consent.Topic.EMAIL: True, Consent.Topic.MARKETING: False,
                   Consent.Topic.ANALYTICS: False}
 # The topics of the SMS and email preferences (portal "Messages", the client page): analytics
 # is chosen in the cookie banner and the privacy centre, so these forms neither show nor reset it.

@@ -13,16 +13,18 @@ from dataclasses import dataclass, field
 from datetime import datetime, time, timedelta
 from decimal import Decimal, InvalidOperation
 from email.utils import formataddr, parseaddr
+from typing import cast
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
-from django.db import connection, transaction
+from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
 from accounts.services import audit
 from majismart.crypto import blind_index
+from majismart.tenancy import connection
 from notifications import africastalking
 from notifications.catalog import EVENTS, SAMPLE, Event
 from notifications.models import (
@@ -231,7 +233,8 @@ def notify(*, event: str, channel: str, outgoing: list[Outgoing], purpose: str =
         o.values.setdefault("provider", provider)
     prefs = consent_map(o.client_id for o in outgoing if o.client_id is not None)
     held = quiet_until(cfg) if channel == Channel.SMS and purpose != Purpose.ACCOUNT else None
-    rows = [_message(ev, channel, purpose, o, subject, body, prefs.get(o.client_id), held, broadcast_id)
+    rows = [_message(ev, channel, purpose, o, subject, body,
+                     prefs.get(o.client_id) if o.client_id is not None else None, held, broadcast_id)
             for o in outgoing]
     Message.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
     ids = list(Message.objects.filter(dedup_key__in=[r.dedup_key for r in rows], status=Message.Status.QUEUED,
@@ -272,7 +275,7 @@ def _claim(ids: list[int] | None, now: datetime, limit: int = SEND_BATCH) -> lis
     task finds them taken)."""
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE notifications_message SET status = 'sending', updated = %s "
+            "UPDATE notifications_message SET status = 'sending', updated = %s "  # noqa: S608 - identifiers from our code; values are bound parameters
             "WHERE id IN (SELECT id FROM notifications_message WHERE status = 'queued' "
             "  AND (next_attempt_at IS NULL OR next_attempt_at <= %s) "
             + ("AND id = ANY(%s) " if ids is not None else "") +
@@ -521,7 +524,8 @@ def delivery_report_receive(*, fields: dict[str, str], raw: str, now: datetime |
     if msg is None:
         return report
     DeliveryReport.objects.filter(pk=report.pk).update(message=msg)
-    now, changes = now or timezone.now(), {"network_code": fields.get("networkCode", "")[:10]}
+    now = now or timezone.now()
+    changes: dict[str, object] = {"network_code": fields.get("networkCode", "")[:10]}
     if msg.status in (Message.Status.SENT, Message.Status.SENDING, Message.Status.QUEUED):
         if report.status == "Success":
             changes.update(status=Message.Status.DELIVERED, delivered_at=now, note="")
@@ -587,7 +591,7 @@ def settings_update(*, cfg: NotificationSettings, data: object, actor: object) -
         from django.core.validators import validate_email
 
         try:
-            validate_email(values["email_reply_to"])
+            validate_email(cast(str, values["email_reply_to"]))
         except ValidationError:
             errors["email_reply_to"] = ["Enter a valid email address."]
     for name in ("quiet_start", "quiet_end"):

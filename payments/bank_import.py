@@ -27,7 +27,7 @@ from django.utils import timezone
 
 from accounts.middleware import current_request_context
 from accounts.models import AuditCategory, AuditEvent
-from accounts.services import actor_label, audit
+from accounts.services import actor_label, actor_user, audit
 from billing.models import LedgerEntry
 from clients.models import Client
 from majismart.badinput import NUL
@@ -208,7 +208,7 @@ def _day(raw: str) -> tuple[date, time | None]:
         text = found.group(1)
         for time_format in TIME_FORMATS:
             try:
-                clock = datetime.strptime(found.group(2).upper(), time_format).time()
+                clock = datetime.strptime(found.group(2).upper(), time_format).time()  # noqa: DTZ007 - a clock time only
                 break
             except ValueError:
                 continue
@@ -216,7 +216,7 @@ def _day(raw: str) -> tuple[date, time | None]:
             raise ValueError(raw)
     for day_format in DATE_FORMATS:
         try:
-            return datetime.strptime(text, day_format).date(), clock
+            return datetime.strptime(text, day_format).date(), clock  # noqa: DTZ007 - a calendar day only
         except ValueError:
             continue
     raise ValueError(raw)
@@ -502,7 +502,7 @@ def _insert(lines: list[Line], actor: object) -> dict[str, int]:
                               "%s::timestamptz)"] * len(values))
     with connection.cursor() as cursor:
         cursor.execute(
-            "INSERT INTO payments_payment (receipt, method, amount, client_id, status, paid_at, account_reference, "
+            "INSERT INTO payments_payment (receipt, method, amount, client_id, status, paid_at, account_reference, "  # noqa: S608 - identifiers from our code; values are bound parameters
             f"payer, payer_name, recorded_by_id, created) VALUES {placeholders} "
             "ON CONFLICT (method, receipt) DO NOTHING RETURNING receipt, id",
             [v for row in values for v in row])
@@ -512,7 +512,7 @@ def _insert(lines: list[Line], actor: object) -> dict[str, int]:
 def _settle(lines: list[Line], created: dict[str, int], actor: object) -> None:
     """Allocate the new payments oldest invoice first (a client's in date order), post them to
     the ledger and queue their receipts: as payments.services.payment_record does one at a time."""
-    user = actor if getattr(actor, "pk", None) else None
+    user = actor_user(actor)
     fresh = sorted((line for line in lines if line.row.key in created), key=lambda ln: (ln.row.paid_at, ln.row.line))
     Allocation.objects.bulk_create(allocate_oldest_first(
         [(created[ln.row.key], ln.client.pk, ln.row.amount) for ln in fresh],  # type: ignore[union-attr]
@@ -524,7 +524,7 @@ def _settle(lines: list[Line], created: dict[str, int], actor: object) -> None:
     pairs = [(created[ln.row.key], e.pk) for ln, e in zip(fresh, entries, strict=True)]
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE payments_payment p SET ledger_entry_id = v.entry FROM (VALUES "
+            "UPDATE payments_payment p SET ledger_entry_id = v.entry FROM (VALUES "  # noqa: S608 - identifiers from our code; values are bound parameters
             + ", ".join(["(%s::bigint, %s::bigint)"] * len(pairs)) + ") AS v(payment, entry) WHERE p.id = v.payment",
             [x for pair in pairs for x in pair])
     receipts_queue([payment for payment, _ in pairs])  # one task for the import's receipts
@@ -569,5 +569,6 @@ def bank_statement_import(parsed: ParsedBank, *, assign: dict[int, str] | None =
         audit(actor=actor, action="payments.bank_statement_imported",
               object_repr=(f"Bank statement {review.first_day:%Y-%m-%d} – {review.last_day:%Y-%m-%d}"
                            if review.first_day else "Bank statement (no money in)"),
-              file=file_name[:200], created_amount=str(review.created_total), **review.counts())
+              file=file_name[:200], created_amount=str(review.created_total),
+              **review.counts())  # type: ignore[arg-type]  # counters only, none of audit()'s parameters
     return review

@@ -12,6 +12,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import cast
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -140,7 +141,7 @@ def _process(limit: int) -> int:
                                  * len(values))
         with connection.cursor() as cursor:
             cursor.execute(
-                "INSERT INTO payments_payment (receipt, method, amount, client_id, status, paid_at, account_reference, "
+                "INSERT INTO payments_payment (receipt, method, amount, client_id, status, paid_at, account_reference, "  # noqa: S608 - identifiers from our code; values are bound parameters
                 f"payer, payer_name, inbox_id, created) VALUES {placeholders} "
                 "ON CONFLICT (method, receipt) DO NOTHING RETURNING receipt, id",
                 [v for row in values for v in row])
@@ -158,19 +159,20 @@ def _process(limit: int) -> int:
 def _settle_all(rows: list[_Row], created: dict[str, int]) -> None:
     """Allocate the new matched payments oldest invoice first (a client's payments in arrival
     order) and post them to the ledger: two queries and three bulk writes."""
-    client_ids = sorted({r.client_id for r in rows})
+    # The caller passes matched rows only: each has its client.
+    client_ids = sorted({cast(int, r.client_id) for r in rows})
     Allocation.objects.bulk_create(allocate_oldest_first(
-        [(created[r.receipt], r.client_id, r.amount) for r in sorted(rows, key=lambda x: (x.paid_at, x.inbox_id))],
+        [(created[r.receipt], cast(int, r.client_id), r.amount) for r in sorted(rows, key=lambda x: (x.paid_at, x.inbox_id))],
         open_balances(client_ids)))
     entries = LedgerEntry.objects.bulk_create([
-        LedgerEntry(client_id=r.client_id, kind=LedgerEntry.Kind.PAYMENT, amount=-r.amount,
+        LedgerEntry(client_id=cast(int, r.client_id), kind=LedgerEntry.Kind.PAYMENT, amount=-r.amount,
                     booked_on=timezone.localdate(r.paid_at), reference=r.receipt, description="M-Pesa payment")
         for r in rows])
     pairs = [(created[r.receipt], e.pk) for r, e in zip(rows, entries, strict=True)]
     receipts_queue([payment for payment, _ in pairs])  # one task for the batch's receipts
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE payments_payment p SET ledger_entry_id = v.entry FROM (VALUES "
+            "UPDATE payments_payment p SET ledger_entry_id = v.entry FROM (VALUES "  # noqa: S608 - identifiers from our code; values are bound parameters
             + ", ".join(["(%s::bigint, %s::bigint)"] * len(pairs)) + ") AS v(payment, entry) WHERE p.id = v.payment",
             [x for pair in pairs for x in pair])
     # STK requests waiting for these payments (M-Pesa said "paid" by query, or a paybill
@@ -189,6 +191,6 @@ def _mark(rows: list[_Row]) -> None:
     now = timezone.now()
     with connection.cursor() as cursor:
         cursor.execute(
-            "UPDATE payments_callbackinbox i SET status = v.status, note = v.note, processed = %s FROM (VALUES "
+            "UPDATE payments_callbackinbox i SET status = v.status, note = v.note, processed = %s FROM (VALUES "  # noqa: S608 - identifiers from our code; values are bound parameters
             + ", ".join(["(%s::bigint, %s, %s)"] * len(rows)) + ") AS v(id, status, note) WHERE i.id = v.id",
             [now, *[x for r in rows for x in (r.inbox_id, r.status, printable(r.note)[:300])]])

@@ -11,23 +11,25 @@ import logging
 import math
 import secrets
 import urllib.error
-import urllib.request
 from datetime import date, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 
 from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 from django.utils.dateparse import parse_datetime
 
+from billing.models import Invoice
 from billing.selectors import client_balance
 from clients.models import Client
+from majismart import outbound
 from majismart.crypto import blind_index
 from majismart.money import kes
 from majismart.phones import normalize_phone
+from majismart.tenancy import connection
 from majismart.urls import domain_url
 from payments import daraja
 from payments.models import CallbackInbox, Payment, PaymentRequest, PaymentSettings
@@ -85,7 +87,7 @@ def _mask(phone: str) -> str:
 
 # --- M-Pesa STK push ------------------------------------------------------------------------
 def stk_start(*, client: Client, phone: str, amount: object, source: str = PaymentRequest.Source.PORTAL,
-              invoice: object = None) -> PaymentRequest:
+              invoice: Invoice | None = None) -> PaymentRequest:
     """Ask Daraja to prompt `phone` for `amount` for `client`'s account. Limits: one push per
     phone per minute (Daraja locks a subscriber meanwhile), STK_PUSHES_PER_HOUR per client."""
     cfg = PaymentSettings.load()
@@ -287,11 +289,13 @@ class PaystackError(Exception):
 
 
 def _paystack(method: str, path: str, secret: str, body: dict | None = None) -> dict:
-    request = urllib.request.Request(
-        settings.PAYSTACK_URL + path, method=method, data=json.dumps(body).encode() if body is not None else None,
-        headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json", "Accept": "application/json"})
     try:
-        with urllib.request.urlopen(request, timeout=settings.PAYMENTS_HTTP_TIMEOUT) as response:
+        with outbound.urlopen(
+                settings.PAYSTACK_URL + path, method=method,
+                data=json.dumps(body).encode() if body is not None else None,
+                headers={"Authorization": f"Bearer {secret}", "Content-Type": "application/json",
+                         "Accept": "application/json"},
+                timeout=settings.PAYMENTS_HTTP_TIMEOUT) as response:
             payload = json.loads(response.read() or b"{}")
     except urllib.error.HTTPError as exc:
         try:
@@ -370,13 +374,15 @@ def paystack_charge_record(data: dict, *, inbox: CallbackInbox | None = None) ->
     paid_at = payment_plausible_or_now(paid_at)
     request = (PaymentRequest.objects.select_for_update().select_related("client")
                .filter(channel=PaymentRequest.Channel.PAYSTACK, reference=reference).first())
-    metadata = data.get("metadata") if isinstance(data.get("metadata"), dict) else {}
+    raw_metadata = data.get("metadata")
+    metadata = raw_metadata if isinstance(raw_metadata, dict) else {}
     client = request.client if request else None
     if client is None and metadata.get("account_number"):
         from payments.services import client_for_account
 
         client = client_for_account(str(metadata["account_number"]))
-    customer = data.get("customer") if isinstance(data.get("customer"), dict) else {}
+    raw_customer = data.get("customer")
+    customer = raw_customer if isinstance(raw_customer, dict) else {}
     name = " ".join(str(customer.get(k) or "") for k in ("first_name", "last_name")).strip()
     recorded = payment_record(method=Payment.Method.PAYSTACK, receipt=reference[:64], amount=amount,
                               paid_at=paid_at, client=client,

@@ -14,7 +14,6 @@ import hashlib
 import json
 import logging
 import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -23,6 +22,7 @@ from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
+from majismart import outbound
 from payments.models import PaymentSettings
 
 log = logging.getLogger(__name__)
@@ -63,10 +63,10 @@ class Config:
 
 def _call(method: str, url: str, *, headers: dict[str, str], body: dict | None = None) -> tuple[int, dict]:
     data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url, data=data, method=method, headers={
-        "Accept": "application/json", **({"Content-Type": "application/json"} if data else {}), **headers})
     try:
-        with urllib.request.urlopen(request, timeout=settings.PAYMENTS_HTTP_TIMEOUT) as response:
+        with outbound.urlopen(url, method=method, data=data, headers={
+                "Accept": "application/json", **({"Content-Type": "application/json"} if data else {}), **headers},
+                timeout=settings.PAYMENTS_HTTP_TIMEOUT) as response:
             status, raw = response.status, response.read()
     except urllib.error.HTTPError as exc:
         status, raw = exc.code, exc.read()

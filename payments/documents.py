@@ -3,6 +3,8 @@ in billing.documents.PAYMENT_INSTRUCTIONS by PaymentsConfig.ready) and payment r
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.db.models import Sum
 
 from billing.documents import single_document_pdf
@@ -28,7 +30,8 @@ def receipt_pdf(payment: Payment) -> bytes:
     payment = Payment.objects.select_related("client").get(pk=payment.pk)
     balance_after = None
     if payment.ledger_entry_id:
-        balance_after = LedgerEntry.objects.filter(client_id=payment.client_id, pk__lte=payment.ledger_entry_id
+        # Posted to the ledger: matched to a client.
+        balance_after = LedgerEntry.objects.filter(client_id=cast(int, payment.client_id), pk__lte=payment.ledger_entry_id
                                                    ).aggregate(s=Sum("amount"))["s"]
     return single_document_pdf("pdf/receipt.html", {
         "payment": payment, "client": payment.client, "key": f"receipt-{payment.pk}", "kind": "receipt",

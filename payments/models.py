@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import TypedDict
 
 from django.conf import settings
 from django.db import models
@@ -9,7 +10,13 @@ from billing.models import Invoice, LedgerEntry
 from clients.models import Client
 from majismart.crypto import EncryptedTextField
 
-KES = {"max_digits": 12, "decimal_places": 2}
+
+class _Digits(TypedDict):
+    max_digits: int
+    decimal_places: int
+
+
+KES: _Digits = {"max_digits": 12, "decimal_places": 2}
 
 
 class CallbackInbox(models.Model):

@@ -9,7 +9,6 @@ from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 
-from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
@@ -17,6 +16,7 @@ from billing.models import Invoice, LedgerEntry
 from billing.selectors import invoices_with_dues
 from clients.models import Client
 from majismart.money import kes
+from majismart.tenancy import connection
 from majismart.urls import domain_url
 from notifications.models import Channel, NotificationSettings
 from notifications.services import Outgoing, notify
@@ -47,7 +47,8 @@ def how_to_pay_words(ways: dict | None, account: str) -> tuple[str, str]:
     return f"Buy Goods Till {ways['number']}", str(ways["number"])
 
 
-def balances(client_ids: Iterable[int]) -> dict[int, Decimal]:
+def balances(client_ids: Iterable[int | None]) -> dict[int, Decimal]:
+    """What each client owes (None, no client, owes nothing: an IN list leaves it out)."""
     rows = (LedgerEntry.objects.filter(client_id__in=list(client_ids)).values("client_id")
             .annotate(total=Sum("amount")).values_list("client_id", "total"))
     return dict(rows)
@@ -103,8 +104,9 @@ def payment_receipts(payment_ids: list[int]) -> int:
     payments = list(Payment.objects.filter(pk__in=payment_ids, status=Payment.Status.MATCHED,
                                            client__isnull=False).select_related("client"))
     owed, ways = balances(p.client_id for p in payments), documents.how_to_pay()
-    pairs = []
+    pairs: list[tuple[Client, str, dict[str, str], list[dict]]] = []
     for p in payments:
+        assert p.client is not None and p.client_id is not None  # client__isnull=False above
         values = {**_values(p.client, ways), "amount": kes(p.amount), "receipt": p.receipt, "date": day(p.paid_at),
                   "balance": kes(owed.get(p.client_id, Decimal(0))), "method": p.get_method_display()}
         pairs.append((p.client, f"payment:{p.pk}", values, [{"kind": "receipt_pdf", "id": p.pk}]))
@@ -150,7 +152,8 @@ def reminders_send(*, now: datetime | None = None) -> dict[str, int]:
         due = (invoices_with_dues(Invoice.objects.filter(
             status=Invoice.Status.ISSUED, due_date__gt=today - timedelta(days=end), due_date__lte=today - timedelta(days=first),
             client__status__in=[Client.Status.ACTIVE] + ([] if event == "disconnection" else [Client.Status.DISCONNECTED])),
-            today=today).filter(balance_due__gt=0).select_related("client").order_by("id"))
+            today=today).filter(balance_due__gt=0)  # type: ignore[misc]  # an int compares with the numeric
+            .select_related("client").order_by("id"))
         ids = list(due.values_list("id", flat=True))
         for start in range(0, len(ids), CHUNK):
             made[event] = made.get(event, 0) + _reminders(event, first, ids[start:start + CHUNK], today)
@@ -161,8 +164,9 @@ def _reminders(event: str, first: int, ids: list[int], today: date) -> int:
     # Keyed by the reminder day of the schedule (not today's distance): once per bill and day.
     invoices = list(Invoice.objects.filter(pk__in=ids).select_related("client"))
     owed, ways = balances(i.client_id for i in invoices), documents.how_to_pay()
-    pairs = []
+    pairs: list[tuple[Client, str, dict[str, str], list[dict]]] = []
     for inv in invoices:
+        assert inv.due_date is not None  # issued bills have a due date
         offset = (today - inv.due_date).days
         values = {**_values(inv.client, ways), "amount_due": kes(owed.get(inv.client_id, Decimal(0))),
                   "due_date": day(inv.due_date), "days": str(abs(offset))}

@@ -7,24 +7,26 @@ import json
 import logging
 import weakref
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 import psycopg
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Case, When
 from django.db.models.functions import Upper
 from django.utils import timezone
 
-from accounts.services import audit
+from accounts.services import actor_user, audit
 from billing.models import Invoice, LedgerEntry
 from billing.selectors import invoices_with_dues
 from clients.models import Client
 from majismart import crypto
 from majismart.badinput import MSG_NUL, NUL, printable
+from majismart.money import exponent
 from majismart.sql import quote_ident
+from majismart.tenancy import connection
 from payments.models import Allocation, CallbackInbox, Payment
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
@@ -46,7 +48,7 @@ def payment_plausible_or_now(moment: datetime | None) -> datetime:
     be believed: the money is real, its time is only what the provider said."""
     now = timezone.now()
     if moment is not None and timezone.is_naive(moment):
-        moment = timezone.make_aware(moment, timezone.UTC)  # Paystack writes UTC
+        moment = timezone.make_aware(moment, UTC)  # Paystack writes UTC
     return moment if moment is not None and payment_time_plausible(moment, now) else now
 
 
@@ -82,7 +84,7 @@ def manual_payment_clean(data: object, *, reference_optional_for: tuple[str, ...
         try:
             # "1,664.00" as typed at a counter; at most what an amount column holds (12 digits, 2 decimals).
             amount = Decimal(str(data.get("amount", "") or "").strip().replace(",", ""))
-            if not amount.is_finite() or amount <= 0 or amount.as_tuple().exponent < -2 or amount >= Decimal("1e10"):
+            if not amount.is_finite() or amount <= 0 or exponent(amount) < -2 or amount >= Decimal("1e10"):
                 raise InvalidOperation
             out["amount"] = amount
         except InvalidOperation:
@@ -129,7 +131,8 @@ def open_balances(client_ids: list[int]) -> dict[int, list[list]]:
     """What each client still owes, invoice by invoice in due order: [invoice id, amount]."""
     owed: dict[int, list[list]] = {}
     for inv in (invoices_with_dues(Invoice.objects.filter(client_id__in=client_ids, status=Invoice.Status.ISSUED))
-                .filter(balance_due__gt=0).order_by("client_id", "due_date", "id").only("id", "client_id")):
+                .filter(balance_due__gt=0)  # type: ignore[misc]  # an int compares with the numeric
+                .order_by("client_id", "due_date", "id").only("id", "client_id")):
         owed.setdefault(inv.client_id, []).append([inv.pk, inv.balance_due])
     return owed
 
@@ -152,6 +155,7 @@ def allocate_oldest_first(payments: list[tuple[int, int, Decimal]], owed: dict[i
 
 
 def _allocate(payment: Payment) -> list[Allocation]:
+    assert payment.client_id is not None  # matched
     return Allocation.objects.bulk_create(allocate_oldest_first(
         [(payment.pk, payment.client_id, payment.amount)], open_balances([payment.client_id])))
 
@@ -162,11 +166,12 @@ def _settle(payment: Payment, *, actor: object, note: str = "") -> None:
     from payments.receivers import receipts_queue
 
     _allocate(payment)
+    assert payment.client_id is not None  # matched
     payment.ledger_entry = LedgerEntry.objects.create(
         client_id=payment.client_id, kind=LedgerEntry.Kind.PAYMENT, amount=-payment.amount,
         booked_on=timezone.localdate(payment.paid_at), reference=payment.receipt,
         description=f"{payment.get_method_display()} payment{note}",
-        created_by=actor if getattr(actor, "pk", None) else None)
+        created_by=actor_user(actor))
     receipts_queue([payment.pk])
 
 
@@ -176,6 +181,7 @@ def _close_waiting_request(payment: Payment) -> None:
     one of the same amount from the day before, M-Pesa-confirmed ones first."""
     from payments.models import PaymentRequest
 
+    assert payment.client_id is not None  # it has reached a client
     waiting = (PaymentRequest.objects.filter(
         channel=PaymentRequest.Channel.STK, client_id=payment.client_id, amount=payment.amount, payment__isnull=True,
         status__in=[PaymentRequest.Status.CONFIRMED, PaymentRequest.Status.PENDING],
@@ -252,7 +258,7 @@ WITH ins AS (
     VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id),
   flip AS (UPDATE {q}.payments_drainflag SET pending = true, beat = now() WHERE id = 1 AND NOT pending RETURNING 1)
 SELECT (SELECT id FROM ins), EXISTS (SELECT 1 FROM flip)
-""".encode()
+""".encode()  # noqa: S608 - the schema is quoted by quote_ident; values are $n parameters
 
 
 class _Prepared:
@@ -271,12 +277,12 @@ class _Prepared:
         (DISCARD ALL, DEALLOCATE ALL) is forgotten; outside a transaction the failed call changed
         nothing, so it is prepared again and run."""
         try:
-            return _ok(conn.pgconn.exec_prepared(self._name(conn.pgconn, schema), params))
+            return _ok(conn.pgconn.exec_prepared(self._name(conn.pgconn, schema), params))  # type: ignore[arg-type]  # None is SQL NULL
         except psycopg.errors.InvalidSqlStatementName:
             self.names.pop(schema, None)
             if not conn.autocommit:
                 raise
-            return _ok(conn.pgconn.exec_prepared(self._name(conn.pgconn, schema), params))
+            return _ok(conn.pgconn.exec_prepared(self._name(conn.pgconn, schema), params))  # type: ignore[arg-type]  # None is SQL NULL
 
     def _name(self, pgconn: psycopg.pq.abc.PGconn, schema: str) -> bytes:
         name = self.names.get(schema)
@@ -589,17 +595,19 @@ def payment_reverse(*, payment: Payment, reason: str, actor: object) -> Payment:
         payment = Payment.objects.select_for_update().get(pk=payment.pk)
         if payment.status != Payment.Status.MATCHED or payment.ledger_entry_id is None:
             raise ValidationError({"payment": [MSG_NOT_REVERSIBLE]})
+        assert payment.client_id is not None  # matched: checked above
         Client.objects.select_for_update().filter(pk=payment.client_id).first()
         original = payment.ledger_entry
+        assert original is not None  # posted: checked above
         payment.reversal_entry = LedgerEntry.objects.create(
             client_id=payment.client_id, kind=LedgerEntry.Kind.REVERSAL, amount=-original.amount,
             booked_on=timezone.localdate(), reference=payment.receipt, reverses=original,
             description=f"Reversal of {payment.get_method_display()} payment {payment.receipt}: {reason}"[:200],
-            created_by=actor if getattr(actor, "pk", None) else None)
+            created_by=actor_user(actor))
         undone = [(a.invoice.number, str(a.amount)) for a in payment.allocations.select_related("invoice")]
         payment.allocations.all().delete()
         payment.status, payment.reversed_at = Payment.Status.REVERSED, timezone.now()
-        payment.reversed_by = actor if getattr(actor, "pk", None) else None
+        payment.reversed_by = actor_user(actor)
         payment.reversal_reason = reason[:300]
         payment.save(update_fields=["status", "reversal_entry", "reversed_at", "reversed_by", "reversal_reason"])
         _reallocate(payment.client_id)

@@ -4,6 +4,7 @@ never shown back in full and never logged; the C2B URL registration with Daraja.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
@@ -29,7 +30,7 @@ def payment_settings_update(*, cfg: PaymentSettings, data: object, actor: object
     get = data.get  # type: ignore[attr-defined]
     errors: dict[str, list[str]] = {}
     changed: list[str] = []
-    values: dict[str, object] = {}
+    values: dict[str, Any] = {}  # PaymentSettings fields
     for name, allowed in PLAIN_CHOICES.items():
         value = str(get(name, getattr(cfg, name)) or "")
         if value not in allowed:

@@ -201,7 +201,8 @@ def watch_callbacks() -> dict[str, list[str]]:
     schemas = _provider_schemas()
     if not schemas:
         return {"drains": [], "sweeps": []}
-    sql, params = [], {"stalled": DRAIN_STALLED_SECONDS, "waiting": CALLBACK_WAITING_SECONDS}
+    sql: list[str] = []
+    params: dict[str, int | str] = {"stalled": DRAIN_STALLED_SECONDS, "waiting": CALLBACK_WAITING_SECONDS}
     for n, schema in enumerate(schemas):
         sql.append(_WATCH_SQL.replace("%(name)s", f"%(s{n})s").format(q=quote_ident(schema)))
         params[f"s{n}"] = schema

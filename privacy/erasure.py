@@ -13,6 +13,7 @@ finds the record and does nothing).
 from __future__ import annotations
 
 import secrets
+from typing import cast
 
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.core.files.storage import default_storage
@@ -116,7 +117,7 @@ def clients_pseudonymise(*, client_ids: list[int], actor: object, reason: str = 
 
     # Readings (water-usage records) stay; photos of the premises go.
     photos = Reading.objects.filter(meter__client_id__in=ids).exclude(Q(photo="") | Q(photo=None))
-    photo_names = list(photos.values_list("photo", flat=True))
+    photo_names = cast("list[str]", list(photos.values_list("photo", flat=True)))  # None excluded above
     photos.update(photo="")
 
     # Stored bills carry the name: removed, rendered again under the pseudonym when asked for.

@@ -16,12 +16,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.apps import apps
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import connection, models, transaction
+from django.db import models, transaction
 from django.db.models import F, QuerySet
 from django.utils import timezone
 
@@ -29,6 +29,7 @@ from accounts.models import User
 from accounts.services import audit
 from billing.models import CreditNote, Invoice, InvoiceLine, LedgerEntry
 from clients.models import Client
+from majismart.tenancy import connection
 from meters.models import Meter, Reading
 from notifications.models import Consent, Message
 from payments.models import Allocation, Payment, PaymentRequest
@@ -146,7 +147,7 @@ def provider_datasets() -> list[Dataset]:
         meta = model._meta
         if meta.app_label not in PROVIDER_APPS or (meta.app_label, meta.model_name) in SKIPPED_MODELS:
             continue
-        hidden = SECRET_COLUMNS.get((meta.app_label, meta.model_name), set())
+        hidden = SECRET_COLUMNS.get((meta.app_label, cast(str, meta.model_name)), set())
         columns = [f.attname for f in meta.concrete_fields if f.name not in hidden]
         sets.append(Dataset(f"{meta.app_label}_{meta.model_name}", columns,
                             _values(model._default_manager.order_by("pk"), columns)))

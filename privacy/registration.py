@@ -20,13 +20,14 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any, cast
 
 from django import forms
 from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.db import connection, transaction
+from django.db import transaction
 from django.http import HttpRequest
 
 from accounts.models import Role, User
@@ -34,6 +35,7 @@ from accounts.services import audit
 from clients.models import Client
 from majismart.crypto import blind_index
 from majismart.phones import normalize_phone
+from majismart.tenancy import connection
 from notifications.models import Channel, Message, NotificationSettings
 from notifications.services import Outgoing, send_now
 from privacy.policy import policy_accept
@@ -131,8 +133,8 @@ class FinishForm(AdultWithPasswordMixin, forms.Form):
     def clean_accept(self) -> bool:
         return self.accepted("accept")
 
-    def clean(self) -> dict[str, object]:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = cast(dict[str, Any], super().clean())  # Form.clean() returns cleaned_data
         self.check_passwords(data, email=str(data.get("email", "")))
         return data
 

@@ -31,13 +31,14 @@ from typing import Any
 
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 
 from accounts.models import AuditEvent
 from accounts.services import audit, audit_purge_before
 from clients.models import Client
+from majismart.tenancy import connection
 from notifications.models import DeliveryReport, Message
 from payments.models import CallbackInbox, Payment
 from payments.services import UNDECRYPTABLE
@@ -143,7 +144,7 @@ def _rule_transaction() -> Iterator[None]:
         yield
 
 
-def _delete(qs: QuerySet) -> int:  # type: ignore[type-arg]
+def _delete(qs: QuerySet) -> int:
     """DELETE … WHERE id IN (the query): one statement, below the ORM's per-object collector."""
     sql, params = qs.order_by().values("pk").query.sql_with_params()
     with connection.cursor() as cursor:
@@ -349,7 +350,7 @@ def purge_billing(ctx: Context) -> dict[str, int]:
     cutoff day ("Balance brought forward at …"). Closed clients left with no record are noted
     for pseudonymisation (`ctx.closed_clients`)."""
     c = ctx.cutoffs
-    params = {"day": c.billing_day, "moment": c.billing, "month": c.billing_period, "bf": BROUGHT_FORWARD_REFERENCE,
+    params: dict[str, Any] = {"day": c.billing_day, "moment": c.billing, "month": c.billing_period, "bf": BROUGHT_FORWARD_REFERENCE,
               "bf_text": BROUGHT_FORWARD_TEXT.format(day=c.billing_day.isoformat()), "now": timezone.now()}
     with connection.cursor() as cursor:
         for name, select in _BILLING_SETS:

@@ -6,13 +6,14 @@ from __future__ import annotations
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import connection, transaction
+from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
 
 from accounts.models import Role, User
 from accounts.services import audit
 from clients.models import Client
+from majismart.tenancy import connection
 from notifications.models import Consent, NotificationSettings
 from notifications.services import Outgoing, consent_record, notify
 from privacy.erasure import client_pseudonymise
@@ -82,7 +83,7 @@ def request_create(*, client: Client, kind: str, actor: object, details: str = "
         from privacy.exports import export_request
 
         export_request(client=client, actor=actor, request=req)
-    topics = {PURPOSES[p][1]: False for p in purposes if PURPOSES[p][1]}
+    topics: dict[str, bool] = {topic: False for p in purposes if (topic := PURPOSES[p][1])}
     if topics:
         consent_record(client_id=client.pk, choices=topics, source="privacy_request", actor=actor,
                        policy_version=_current_policy())
@@ -132,7 +133,7 @@ def request_erase(*, request: DataRequest, actor: object) -> ErasureRecord:
 
 def consent_choices_save(*, client: Client, choices: dict[str, bool], actor: object, source: str = "portal") -> int:
     """The privacy centre's switches: give or withdraw consent per purpose (recorded, audited)."""
-    wanted = {topic: bool(choices.get(topic)) for topic in CONSENT_TOPICS}
+    wanted: dict[str, bool] = {topic: bool(choices.get(topic)) for topic in CONSENT_TOPICS}
     return len(consent_record(client_id=client.pk, choices=wanted, source=source, actor=actor,
                               policy_version=_current_policy()))
 

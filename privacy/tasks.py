@@ -30,9 +30,9 @@ def requests_remind_task() -> int:
 @shared_task(acks_late=True, time_limit=3600, soft_time_limit=3500)
 def retention_apply_task(schema_name: str | None = None, dry_run: bool = False) -> dict[str, int]:
     """Daily, per provider (fanned out by beat): apply its retention policy (privacy.retention)."""
-    from django.db import connection
     from django_tenants.utils import schema_context
 
+    from majismart.tenancy import connection
     from privacy.retention import retention_apply
 
     with schema_context(schema_name or connection.schema_name):

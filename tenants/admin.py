@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import cast
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
@@ -11,7 +13,17 @@ from django_tenants.utils import schema_context
 
 from tenants.models import Domain, PolicyVersion, Provider, ProviderEvent, UnsentTask
 from tenants.selectors import providers
-from tenants.services import logo_check, policy_version_publish, provider_reactivate, provider_suspend
+from tenants.services import (
+    logo_check,
+    policy_version_publish,
+    provider_reactivate,
+    provider_suspend,
+)
+
+
+def _admin_email(request: HttpRequest) -> str:
+    """Who ran an admin action: the signed-in admin's login, their email (USERNAME_FIELD)."""
+    return request.user.get_username()
 
 
 class DomainInline(admin.TabularInline):
@@ -77,13 +89,13 @@ class ProviderAdmin(TenantAdminMixin, admin.ModelAdmin):
     @admin.action(description="Suspend selected providers", permissions=["change"])
     def suspend(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
         for provider in queryset:
-            provider_suspend(provider=provider, actor=request.user.email, reason="admin action")
+            provider_suspend(provider=provider, actor=_admin_email(request), reason="admin action")
         messages.success(request, f"Suspended {queryset.count()} provider(s).")
 
     @admin.action(description="Reactivate selected providers", permissions=["change"])
     def reactivate(self, request: HttpRequest, queryset: QuerySet[Provider]) -> None:
         for provider in queryset:
-            provider_reactivate(provider=provider, actor=request.user.email)
+            provider_reactivate(provider=provider, actor=_admin_email(request))
         messages.success(request, f"Reactivated {queryset.count()} provider(s).")
 
 
@@ -94,7 +106,7 @@ class ProviderAdmin(TenantAdminMixin, admin.ModelAdmin):
 
         for provider in queryset:
             try:
-                counts = provider_close(provider=provider, actor=request.user.email, reason="admin action")
+                counts = provider_close(provider=provider, actor=_admin_email(request), reason="admin action")
             except ProviderClosureError as exc:
                 messages.error(request, str(exc))
             else:
@@ -109,7 +121,7 @@ class ProviderAdmin(TenantAdminMixin, admin.ModelAdmin):
         for provider in queryset:
             name = provider.name
             try:
-                provider_erase(provider=provider, actor=request.user.email)
+                provider_erase(provider=provider, actor=_admin_email(request))
             except ProviderClosureError as exc:
                 messages.error(request, str(exc))
             else:
@@ -156,7 +168,7 @@ class PolicyVersionAdmin(admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: PolicyVersion | None = None) -> list[str]:
         if obj is not None and obj.is_published:
-            return list(self.fields)
+            return cast("list[str]", list(self.fields))  # field names, no groups
         return list(self.readonly_fields)
 
     def has_delete_permission(self, request: HttpRequest, obj: PolicyVersion | None = None) -> bool:

@@ -21,4 +21,4 @@ class ProviderDetailApi(APIView):
 
     @extend_schema(responses=OutputSerializer)
     def get(self, request: Request) -> Response:
-        return Response(self.OutputSerializer(request.tenant).data)
+        return Response(self.OutputSerializer(request.tenant).data)  # type: ignore[attr-defined]  # set by django-tenants' middleware

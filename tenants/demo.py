@@ -8,18 +8,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
-from django.db import connection
 from django_tenants.utils import tenant_context
 
 from accounts.models import Role, User
+from majismart.tenancy import connection
 from tenants.models import Provider
 from tenants.services import provider_create
 
 DEMO_PASSWORD = "maji-demo-2026"
 ADMIN_EMAIL = "admin@majismart.demo"
 
-DEMO_PROVIDERS = [
+DEMO_PROVIDERS: list[dict[str, Any]] = [
     {"slug": "mombasa-water", "name": "Mombasa Water Works", "phone": "+254711000001",
      "branding": {"address": "P.O. Box 90420-80100\nNkrumah Road, Mombasa", "kra_pin": "P051234567X",
                   "brand_color": "#0d6e9c", "website": "https://mombasa-water.example"}},

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth import password_validation
@@ -20,7 +21,7 @@ class AdultWithPasswordMixin:
     """What a person opening an account confirms: that they are 18 or older, that they accept the
     terms and privacy policy, and a password typed twice (provider sign-up, portal registration)."""
 
-    cleaned_data: dict[str, object]
+    cleaned_data: dict[str, Any]
     msg_adult, msg_accept, msg_mismatch = MSG_ADULT, MSG_ACCEPT, MSG_PASSWORD_MISMATCH
 
     def clean_adult(self) -> bool:
@@ -81,8 +82,8 @@ class SignupForm(AdultWithPasswordMixin, forms.Form):
     def clean_accept_terms(self) -> bool:
         return self.accepted("accept_terms")
 
-    def clean(self) -> dict[str, object]:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = cast(dict[str, Any], super().clean())  # Form.clean() returns cleaned_data
         self.check_passwords(data, email=str(data.get("owner_email", "")), name=str(data.get("owner_name", "")))
         return data
 

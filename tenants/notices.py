@@ -3,9 +3,8 @@ privacy policy or terms is in force, sent through notifications like every messa
 
 from __future__ import annotations
 
-from django.db import connection
-
 from accounts.models import User
+from majismart.tenancy import connection
 from majismart.urls import domain_url
 from notifications.models import Channel
 from notifications.services import Outgoing, notify

@@ -4,9 +4,9 @@ import re
 
 from django.conf import settings
 from django.core.cache import caches
-from django.db import connection
 from django.db.models import QuerySet
 
+from majismart.tenancy import connection
 from majismart.urls import domain_url
 from tenants.models import POLICY_VERSION, PUBLIC_SLUG, PolicyVersion, Provider
 

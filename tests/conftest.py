@@ -167,5 +167,5 @@ def tenant(alpha):  # type: ignore[no-untyped-def]
 
 
 # The payments fixtures (Daraja stand-in, callback recorder, Paystack stand-in), for every test.
-from tests.payments_helpers import daraja, paystack, recorder  # noqa: E402,F401
 from tests.notifications_helpers import at  # noqa: E402,F401
+from tests.payments_helpers import daraja, paystack, recorder  # noqa: E402,F401

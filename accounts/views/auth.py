@@ -6,7 +6,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import login
 from django.contrib.auth import views as auth_views
-from django.contrib.auth.forms import PasswordResetForm
+from django.contrib.auth.forms import AuthenticationForm, PasswordResetForm
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect
 from django.urls import reverse, reverse_lazy
@@ -23,12 +23,13 @@ class LoginView(auth_views.LoginView):
     authentication_form = EmailAuthenticationForm
     redirect_authenticated_user = True
 
-    def form_valid(self, form: EmailAuthenticationForm) -> HttpResponse:
+    def form_valid(self, form: AuthenticationForm) -> HttpResponse:
         """The password is right. A user with an authenticator app is not logged in yet: the
         session only remembers who is halfway, and the code step logs them in."""
         user = form.get_user()
         if user.is_provider_staff and two_factor.is_enrolled(user):
-            two_factor.pending_start(self.request, user, backend=user.backend, next_url=self.get_success_url())
+            backend = user.backend  # type: ignore[attr-defined]  # set on the user by authenticate()
+            two_factor.pending_start(self.request, user, backend=backend, next_url=self.get_success_url())
             return redirect("two_factor_login")
         return super().form_valid(form)
 
@@ -41,8 +42,8 @@ class LogoutView(auth_views.LogoutView):
 class ProviderPasswordResetForm(PasswordResetForm):
     def save(self, domain_override: str | None = None, **kwargs: Any) -> None:  # type: ignore[override]
         # The link names the provider's own domain, never whatever Host the request carried.
-        tenant = getattr(kwargs.get("request"), "tenant", None)
-        if tenant is not None and getattr(tenant, "domain", ""):
+        tenant: Any = getattr(kwargs.get("request"), "tenant", None)
+        if tenant is not None and getattr(tenant, "domain", None):
             port = settings.SITE_PORT
             domain_override = tenant.domain + (f":{port}" if port and port not in ("80", "443") else "")
         super().save(domain_override=domain_override, **kwargs)
@@ -50,9 +51,9 @@ class ProviderPasswordResetForm(PasswordResetForm):
     def send_mail(self, subject_template_name: str, email_template_name: str, context: dict, from_email: str | None,
                   to_email: str, html_email_template_name: str | None = None) -> None:
         """Through notifications, like every message (its log keeps the email without the link)."""
-        from django.db import connection
         from django.urls import reverse
 
+        from majismart.tenancy import connection
         from notifications.services import Outgoing, send_now
 
         if connection.schema_name == "public":  # platform admins: no provider, no message log

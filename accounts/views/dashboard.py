@@ -32,9 +32,11 @@ def audit_log(request: HttpRequest) -> HttpResponse:
     filters = AuditFilters.from_query(q)
     page = Paginator(audit_search(filters), PAGE_SIZE).get_page(q.get("page"))
     for event in page:
-        event.link = _target_link(event)
-        event.action_label = action_label(event.action)
-        event.details = details(event.extra_data if isinstance(event.extra_data, dict) else {})
+        # Display attributes for the template.
+        event.link = _target_link(event)  # type: ignore[attr-defined]
+        event.action_label = action_label(event.action)  # type: ignore[attr-defined]
+        event.details = details(  # type: ignore[attr-defined]
+            event.extra_data if isinstance(event.extra_data, dict) else {})
     params = q.copy()
     params.pop("page", None)
     return render(request, "accounts/audit_list.html", {

@@ -56,11 +56,13 @@ def _team_page(request: HttpRequest, form: StaffInviteForm | None = None, status
     is_owner = request.user.role == Role.OWNER  # type: ignore[union-attr]
     now = timezone.now()
     for person in people:
-        person.status = staff_status(person)
-        person.invite_expired = bool(person.invite_expires_at and person.invite_expires_at <= now)
-        person.manageable = may_manage(request.user, person) and person.pk != request.user.pk
-        person.can_take_ownership = is_owner and person.status == "active" and person.role != Role.OWNER \
-            and person.pk != request.user.pk
+        # Display attributes for the template (invite_expires_at: staff_list()'s annotation).
+        person_status = person.status = staff_status(person)  # type: ignore[attr-defined]
+        expires = person.invite_expires_at  # type: ignore[attr-defined]
+        person.invite_expired = bool(expires and expires <= now)  # type: ignore[attr-defined]
+        person.manageable = may_manage(request.user, person) and person.pk != request.user.pk  # type: ignore[attr-defined]
+        person.can_take_ownership = (  # type: ignore[attr-defined]
+            is_owner and person_status == "active" and person.role != Role.OWNER and person.pk != request.user.pk)
     return render(request, "accounts/team.html", {
         "active": "settings", "people": people, "roles": [(r, dict(Role.choices)[r]) for r in roles],
         "form": form or StaffInviteForm(roles=roles), "is_owner": is_owner, "invite_days": INVITE_DAYS,
@@ -195,7 +197,8 @@ def invite_accept(request: HttpRequest, token: str) -> HttpResponse:
                         form.add_error(target if target in form.fields else None, error)
             else:
                 login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-                messages.success(request, f"Welcome to {getattr(request.tenant, 'name', 'MajiSmart')}!")
+                provider = request.tenant  # type: ignore[attr-defined]  # django-tenants' middleware sets it
+                messages.success(request, f"Welcome to {getattr(provider, 'name', 'MajiSmart')}!")
                 return redirect("dashboard")
     else:
         form = InviteAcceptForm(initial={"full_name": invite.user.full_name if invite.user else ""})

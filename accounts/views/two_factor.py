@@ -15,7 +15,13 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods, require_POST
 
 from accounts import two_factor as tf
-from accounts.forms_two_factor import CodeForm, DisableForm, PasswordConfirmForm, SecurityPolicyForm, SetupForm
+from accounts.forms_two_factor import (
+    CodeForm,
+    DisableForm,
+    PasswordConfirmForm,
+    SecurityPolicyForm,
+    SetupForm,
+)
 from accounts.models import STAFF_ROLES, AuthenticatorDevice, RecoveryCodeDevice, Role, User
 from accounts.permissions import public, require_capability
 

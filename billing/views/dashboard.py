@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 from decimal import Decimal, InvalidOperation
+from typing import cast
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -20,12 +21,12 @@ from accounts.services import audit
 from billing.documents import invoice_pdf, pdf_response, statement_pdf
 from billing.models import BillingRun, BillingSettings, CreditNote, Invoice, Tariff
 from billing.runs import (
+    Period,
     billing_run_discard,
     billing_run_finalize,
     billing_run_recompute,
     billing_run_start,
     period_parse,
-    Period,
 )
 from billing.selectors import (
     INVOICE_STATES,
@@ -48,7 +49,7 @@ from billing.services import (
 from billing.tariffs import charge_for
 from clients.models import Category, Client
 from majismart.charts import bar_chart
-from majismart.money import kes
+from majismart.money import exponent, kes
 from notifications.models import NotificationSettings
 
 BLOCK_ROWS = 6
@@ -75,7 +76,7 @@ def tariff_detail(request: HttpRequest, pk: int) -> HttpResponse:
     error, bill = "", None
     try:
         volume = Decimal(raw)
-        if not volume.is_finite() or volume < 0 or volume.as_tuple().exponent < -3:
+        if not volume.is_finite() or volume < 0 or exponent(volume) < -3:
             raise InvalidOperation
         bill = charge_for(terms_of(tariff), volume)
     except InvalidOperation:
@@ -320,7 +321,7 @@ def invoice_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def invoice_pdf_view(request: HttpRequest, pk: int) -> HttpResponse:
     # Drafts are working copies, not documents: only what was issued has a PDF.
     invoice = get_object_or_404(Invoice, pk=pk, status=Invoice.Status.ISSUED)
-    audit(actor=request.user, action="invoice.exported", object_repr=invoice.number,
+    audit(actor=request.user, action="invoice.exported", object_repr=cast(str, invoice.number),  # issued: numbered
           target=("client", invoice.client_id), format="pdf", invoice_id=invoice.pk)
     return pdf_response(invoice_pdf(invoice), f"{invoice.number}.pdf")
 

@@ -208,7 +208,8 @@ def client_message(request: HttpRequest, pk: int) -> HttpResponse:
         messages.error(request, MSG_NO_ADDRESS.format(what="phone number" if channel == "sms" else "email address"))
     else:
         key = f"{client.pk}:{timezone.now().timestamp():.6f}"
-        values = {"provider": request.tenant.name, "name": client.full_name, "account": client.account_number,
+        provider = request.tenant  # type: ignore[attr-defined]  # django-tenants' middleware sets it
+        values = {"provider": provider.name, "name": client.full_name, "account": client.account_number,
                   "text": text}
         ids = notify(event="account_message", channel=channel, outgoing=[Outgoing(key, address, values, client.pk)])
         audit(actor=request.user, action="client.messaged", object_repr=client.account_number, target=client,
@@ -229,7 +230,7 @@ def client_message(request: HttpRequest, pk: int) -> HttpResponse:
 def client_preferences(request: HttpRequest, pk: int) -> HttpResponse:
     """Record what the client told staff (by phone, at the office) about being contacted."""
     client = get_object_or_404(Client, pk=pk)
-    choices = {topic: request.POST.get(topic) == "on" for topic in CONTACT_TOPICS}
+    choices: dict[str, bool] = {topic: request.POST.get(topic) == "on" for topic in CONTACT_TOPICS}
     if consent_record(client_id=client.pk, choices=choices, source="staff", actor=request.user):
         messages.success(request, "The client's message choices are saved.")
     return redirect("client_detail", pk=client.pk)

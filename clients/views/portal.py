@@ -17,7 +17,7 @@ from tenants.selectors import current_policy_version
 def portal_messages(request: HttpRequest) -> HttpResponse:
     client = own_client(request.user)
     if request.method == "POST" and client is not None:
-        choices = {topic: request.POST.get(topic) == "on" for topic in CONTACT_TOPICS}
+        choices: dict[str, bool] = {topic: request.POST.get(topic) == "on" for topic in CONTACT_TOPICS}
         if consent_record(client_id=client.pk, choices=choices, source="portal", actor=request.user,
                           policy_version=current_policy_version("privacy").version):
             messages.success(request, "Your choices are saved.")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote
 
 import environ
@@ -433,7 +434,7 @@ SPECTACULAR_SETTINGS = {
 # Every handler redacts (majismart/log_redaction.py, the rule gunicorn's logs use too): no callback
 # token, pay link or other credential in a path, and no query-string value (dashboard searches by
 # phone or national ID number), reaches a log line, whichever logger wrote it.
-LOGGING = {
+LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"tenant": {"()": "django_tenants.log.TenantContextFilter"},

@@ -4,6 +4,7 @@ the review queue and CSV upload."""
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import BinaryIO, cast
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -102,7 +103,7 @@ def meter_reading(request: HttpRequest, pk: int) -> HttpResponse:
                "note": values["note"]}
         result = readings_record([row], source=Reading.Source.MANUAL, user=request.user)
         if result.errors:
-            for name, messages_ in result.errors[0]["errors"].items():  # type: ignore[union-attr]
+            for name, messages_ in result.errors[0]["errors"].items():
                 known = name in ("value", "read_at", "reason", "note")
                 errors.setdefault(name if known else "detail", []).extend(messages_)
         else:
@@ -126,7 +127,7 @@ def meter_reading(request: HttpRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 @require_capability("meters.manage")
 def meter_new(request: HttpRequest) -> HttpResponse:
-    initial = {"installed_on": timezone.localdate()}
+    initial: dict[str, object] = {"installed_on": timezone.localdate()}
     if client_id := request.GET.get("client"):
         client = Client.objects.filter(pk=client_id).first() if client_id.isdigit() else None
         if client:
@@ -268,7 +269,7 @@ def review_decide(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_capability("readings.review")
-def reading_photo(request: HttpRequest, pk: int) -> HttpResponse:
+def reading_photo(request: HttpRequest, pk: int) -> FileResponse:
     """Photos are personal data: served only to staff who review, never from a public path."""
     reading = get_object_or_404(Reading, pk=pk)
     kind = reading.photo.name.rsplit(".", 1)[-1].lower() if reading.photo else ""
@@ -304,7 +305,8 @@ def readings_upload(request: HttpRequest) -> HttpResponse:
         context["form"] = form
         if form.is_valid():
             context.update(uploads.preview(form, "readings",
-                                           lambda kept: readings_import(kept, user=request.user, dry_run=True),
+                                           lambda kept: readings_import(cast(BinaryIO, kept),  # opened "rb"
+                                                                          user=request.user, dry_run=True),
                                            (ImportFormatError,)))
     return render(request, "meters/upload.html", context)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import cast
 
 from django import forms
 from django.contrib import messages
@@ -41,7 +42,7 @@ class SelfReadingForm(forms.Form):
 
     def __init__(self, *args: object, client: Client, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
-        self.fields["meter"].queryset = client.meters.filter(status=Meter.Status.ACTIVE)
+        cast(forms.ModelChoiceField, self.fields["meter"]).queryset = client.meters.filter(status=Meter.Status.ACTIVE)
 
     def clean_photo(self) -> object:
         photo = self.cleaned_data.get("photo")

@@ -65,7 +65,7 @@ def message_list(request: HttpRequest) -> HttpResponse:
     q = request.GET
     page = Paginator(message_search(q), PAGE_SIZE).get_page(q.get("page"))
     for m in page:
-        m.shown_to = mask_recipient(m.recipient) if m.recipient else ""
+        m.shown_to = mask_recipient(m.recipient) if m.recipient else ""  # type: ignore[attr-defined]  # for the template
     params = q.copy()
     params.pop("page", None)
     return render(request, "notifications/list.html", {
@@ -93,7 +93,7 @@ def template_list(request: HttpRequest) -> HttpResponse:
         for channel in ev.channels:
             subject, body = template_text(ev, channel, overrides)
             versions.append({"channel": channel, "custom": (ev.key, channel) in overrides, "preview": preview(
-                event=ev.key, channel=channel, subject=subject, body=body, provider_name=request.tenant.name)})
+                event=ev.key, channel=channel, subject=subject, body=body, provider_name=request.tenant.name)})  # type: ignore[attr-defined]  # django-tenants' middleware sets it
         rows.append({"event": ev, "versions": versions})
     return render(request, "notifications/templates.html", {
         "active": "messages", "tab": "templates", "rows": rows, "cfg": cfg})
@@ -122,7 +122,7 @@ def template_edit(request: HttpRequest, event: str, channel: str) -> HttpRespons
             else:
                 messages.success(request, f"“{ev.label}” ({channel.upper()}) saved.")
                 return redirect("template_list")
-    shown = preview(event=event, channel=channel, subject=subject, body=body, provider_name=request.tenant.name)
+    shown = preview(event=event, channel=channel, subject=subject, body=body, provider_name=request.tenant.name)  # type: ignore[attr-defined]  # django-tenants' middleware sets it
     return render(request, "notifications/template_edit.html", {
         "active": "messages", "tab": "templates", "event": ev, "channel": channel, "subject": subject, "body": body,
         "preview": shown, "errors": errors, "placeholders": sorted(ev.allowed()),
@@ -135,7 +135,7 @@ def _settings_page(request: HttpRequest, cfg: NotificationSettings, *, errors: d
     return render(request, "notifications/settings.html", {
         "active": "messages", "tab": "settings", "cfg": cfg, "errors": errors or {},
         "data": request.POST if errors else {}, "secrets": {n: masked_secret(getattr(cfg, n)) for n in SECRET_FIELDS},
-        "delivery_url": domain_url(request.tenant.domain, f"/notifications/sms/delivery/{cfg.delivery_token}/"),
+        "delivery_url": domain_url(request.tenant.domain, f"/notifications/sms/delivery/{cfg.delivery_token}/"),  # type: ignore[attr-defined]  # django-tenants' middleware sets it
         "environments": NotificationSettings.Environment.choices,
         "zero_bill_choices": NotificationSettings.ZeroBill.choices, "test": test}, status=status)
 

@@ -98,6 +98,7 @@ def payment_reconcile(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             payment = payment_assign(payment=payment, account_number=request.POST.get("account_number", ""),
                                      actor=request.user)
+            assert payment.client is not None  # assigned
             messages.success(request, f"{payment.receipt} assigned to {payment.client.account_number}.")
     except ValidationError as exc:
         return _detail(request, payment, errors=exc.message_dict, status=400)

@@ -36,7 +36,7 @@ def _status_json(payment_request: PaymentRequest, client: Client) -> JsonRespons
     return JsonResponse({
         "status": payment_request.status, "finished": payment_request.finished,
         "message": payment_request.message, "amount": str(payment_request.amount),
-        "receipt": payment_request.payment.receipt if payment_request.payment_id else "",
+        "receipt": payment_request.payment.receipt if payment_request.payment is not None else "",
         "balance": str(client_balance(client.pk))})
 
 

@@ -4,6 +4,7 @@ was recorded and what differs (the page is the report; the audit row keeps the c
 from __future__ import annotations
 
 from datetime import date
+from typing import Any, cast
 
 from django import forms
 from django.core.exceptions import ValidationError
@@ -37,8 +38,8 @@ class StatementForm(forms.Form):
             raise ValidationError(MSG_TOO_BIG)
         return upload
 
-    def clean(self) -> dict[str, object]:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        data = cast(dict[str, Any], super().clean())  # Form.clean() returns cleaned_data
         if data.get("date_from") and data.get("date_to"):
             try:
                 statement_range_check(data["date_from"], data["date_to"])

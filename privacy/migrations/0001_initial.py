@@ -2,8 +2,9 @@
 
 import django.core.validators
 import django.db.models.deletion
-import majismart.crypto
 from django.db import migrations, models
+
+import majismart.crypto
 
 
 class Migration(migrations.Migration):

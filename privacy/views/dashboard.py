@@ -3,10 +3,13 @@ the action it needs, and the provider's full export (its right as controller).""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Case, IntegerField, Value, When
 from django.http import FileResponse, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
@@ -43,7 +46,7 @@ def request_list(request: HttpRequest) -> HttpResponse:
         "active": "privacy", "page": page, "q": q, "status": status, "query": params.urlencode(), "now": now,
         "kinds": DataRequest.Kind.choices, "statuses": DataRequest.Status.choices,
         "open_count": open_rows.count(), "overdue_count": open_rows.filter(due_at__lte=now).count(),
-        "soon": now + timezone.timedelta(days=2)})
+        "soon": now + timedelta(days=2)})
 
 
 @require_capability("privacy.requests")
@@ -129,13 +132,14 @@ def provider_export_status(request: HttpRequest, pk: int) -> JsonResponse:
 
 
 @require_capability("privacy.export_all")
-def provider_export_download(request: HttpRequest, token: str) -> HttpResponse:
+def provider_export_download(request: HttpRequest, token: str) -> HttpResponseBase:
     export = get_object_or_404(DataExport, token=token, scope=DataExport.Scope.PROVIDER)
     try:
         handle = export_open(export=export, actor=request.user)
     except ExportError as exc:
         messages.error(request, str(exc))
         return redirect("privacy_provider_export")
+    schema = request.tenant.schema_name  # type: ignore[attr-defined]  # django-tenants' middleware sets it
     return FileResponse(handle, as_attachment=True, content_type="application/zip",
-                        filename=f"{request.tenant.schema_name}-export-{export.created:%Y%m%d}.zip")
+                        filename=f"{schema}-export-{export.created:%Y%m%d}.zip")
 

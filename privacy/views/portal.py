@@ -5,18 +5,25 @@ from __future__ import annotations
 
 from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import require_capability
 from clients.selectors import own_client
-from notifications.services import consent_map
 from notifications.models import Consent
+from notifications.services import consent_map
 from privacy.cookies import ANALYTICS, ESSENTIAL, cookie_choice_set
 from privacy.exports import ExportError, export_open
 from privacy.models import DataExport, DataRequest, ErasureRecord
-from privacy.services import CONSENT_TOPICS, PURPOSES, PrivacyError, consent_choices_save, request_create
+from privacy.services import (
+    CONSENT_TOPICS,
+    PURPOSES,
+    PrivacyError,
+    consent_choices_save,
+    request_create,
+)
 
 KIND_BY_ACTION = {"export": DataRequest.Kind.EXPORT, "correction": DataRequest.Kind.CORRECTION,
                   "deletion": DataRequest.Kind.DELETION, "objection": DataRequest.Kind.OBJECTION,
@@ -51,7 +58,7 @@ def privacy_centre(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and client is not None:
         action = request.POST.get("action", "")
         if action == "consent":
-            choices = {t: request.POST.get(t) == "on" for t in CONSENT_TOPICS}
+            choices: dict[str, bool] = {t: request.POST.get(t) == "on" for t in CONSENT_TOPICS}
             changed = consent_choices_save(client=client, actor=request.user, choices=choices)
             messages.success(request, "Your choices are saved." if changed else "Nothing changed.")
             # This browser's cookie choice follows (the analytics script reads it).
@@ -69,7 +76,8 @@ def privacy_centre(request: HttpRequest) -> HttpResponse:
                 except PrivacyError as exc:
                     errors[exc.field or "general"] = str(exc)
                 else:
-                    messages.success(request, SAVED[kind].format(provider=request.tenant.name,
+                    provider = request.tenant  # type: ignore[attr-defined]  # django-tenants' middleware sets it
+                    messages.success(request, SAVED[kind].format(provider=provider.name,
                                                                  due=f"{req.due_at.day} {req.due_at:%b %Y}"))
                     if "analytics" in req.purposes:
                         return _with_cookie_choice(redirect("privacy_centre"), request, False)
@@ -104,8 +112,9 @@ def export_status(request: HttpRequest, pk: int) -> JsonResponse:
 
 
 @require_capability("portal.use")
-def export_download(request: HttpRequest, token: str) -> HttpResponse:
+def export_download(request: HttpRequest, token: str) -> HttpResponseBase:
     export = _own_export(request, token=token)
+    assert export.client is not None  # the signed-in client's own export
     try:
         handle = export_open(export=export, actor=request.user)
     except ExportError as exc:

@@ -4,10 +4,12 @@ bounds, the last runs with what each removed, and a dry run on demand."""
 from __future__ import annotations
 
 from types import SimpleNamespace
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
 from django.core.validators import MaxValueValidator, MinValueValidator
+from django.db.models import Field
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils.cache import add_never_cache_headers
@@ -32,7 +34,7 @@ class RetentionPolicyForm(forms.ModelForm):
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         # The model's legal bounds, shown on the inputs too (the model validates them).
         for name, f in self.fields.items():
-            model_field = RetentionPolicy._meta.get_field(name)
+            model_field = cast("Field[Any, Any]", RetentionPolicy._meta.get_field(name))  # a column
             for v in model_field.validators:
                 if isinstance(v, MinValueValidator):
                     f.widget.attrs["min"] = v.limit_value
@@ -55,7 +57,8 @@ def _runs() -> list[tuple[RetentionRun, list[tuple[str, int]]]]:
 
 
 def _page(request: HttpRequest, form: RetentionPolicyForm, preview: dict | None = None) -> HttpResponse:
-    fields = [(form[name], UNITS[name], RetentionPolicy._meta.get_field(name).help_text) for name in POLICY_FIELDS]
+    fields = [(form[name], UNITS[name], cast("Field[Any, Any]", RetentionPolicy._meta.get_field(name)).help_text)
+              for name in POLICY_FIELDS]
     response = render(request, "privacy/retention.html", {
         "active": "privacy", "form": form, "fields": fields, "runs": _runs(), "preview": preview},
         status=400 if form.errors else 200)

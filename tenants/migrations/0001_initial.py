@@ -2,9 +2,10 @@
 
 import django.db.models.deletion
 import django_tenants.postgresql_backend.base
+from django.db import migrations, models
+
 import majismart.crypto
 import tenants.models
-from django.db import migrations, models
 
 
 class Migration(migrations.Migration):

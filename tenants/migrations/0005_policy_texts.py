@@ -2,12 +2,12 @@
 terms.html) become their first recorded versions, POLICY_VERSION: sign-ups accepted exactly these
 texts, so nobody is asked to accept them again (asks_acceptance off)."""
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from django.db import migrations
 
 VERSION = "2026-11-23"
-PUBLISHED = datetime(2026, 11, 22, 21, 0, tzinfo=timezone.utc)  # 23 Nov 2026 00:00 in Nairobi
+PUBLISHED = datetime(2026, 11, 22, 21, 0, tzinfo=UTC)  # 23 Nov 2026 00:00 in Nairobi
 
 PRIVACY = """How MajiSmart and the water providers that use it handle personal data, in line with Kenya's Data Protection Act, 2019.
 

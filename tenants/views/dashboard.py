@@ -4,6 +4,7 @@ API keys); the provider's logo for its own staff and clients."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import cast
 
 from django.contrib import messages
 from django.core.exceptions import ValidationError
@@ -12,14 +13,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.views.decorators.http import require_http_methods, require_POST
 
-from accounts.models import APIKey
+from accounts.models import APIKey, User
 from accounts.permissions import has_capability, require_capability
 from accounts.services import api_key_create, api_key_revoke
 from tenants.forms import APIKeyForm, BrandingForm
 from tenants.models import Provider
 from tenants.selectors import callback_urls, logo_file
 from tenants.services import provider_branding_update
-
 
 # Higher apps add to the home page (payments: money, the reading round and the onboarding
 # checklist), each a function of the request returning context: the dashboard knows no app above it.
@@ -44,7 +44,7 @@ def _settings_context(request: HttpRequest) -> dict[str, object]:
         "active": "settings",
         "can_manage_keys": can_manage_keys,
         "can_see_secrets": has_capability(request.user, "settings.manage"),
-        "callback_urls": callback_urls(request.tenant),
+        "callback_urls": callback_urls(request.tenant),  # type: ignore[attr-defined]  # django-tenants' middleware sets it
         "api_keys": APIKey.objects.select_related("created_by") if can_manage_keys else [],
         "key_form": APIKeyForm(),
     }
@@ -62,7 +62,7 @@ def api_key_new(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         messages.error(request, "Give the key a name and a role.")
         return redirect("settings")
-    key, raw = api_key_create(name=form.cleaned_data["name"], role=form.cleaned_data["role"], created_by=request.user)
+    key, raw = api_key_create(name=form.cleaned_data["name"], role=form.cleaned_data["role"], created_by=cast(User, request.user))  # signed in: require_capability
     # Shown once, in this response only (not cached, not kept in the session or anywhere else).
     response = render(request, "dashboard/settings.html",
                       {**_settings_context(request), "new_key": {"name": key.name, "raw": raw}}, status=201)
@@ -99,7 +99,7 @@ def branding(request: HttpRequest) -> HttpResponse:
                   status=400 if form.errors else 200)
 
 
-def provider_logo(request: HttpRequest) -> HttpResponse:
+def provider_logo(request: HttpRequest) -> FileResponse:
     """The logo, for the provider's own logins (staff and clients): every user lives in this
     provider's schema, so a session from another provider's domain is never authenticated here."""
     if not request.user.is_authenticated:

@@ -156,6 +156,7 @@ def world(tenant, alpha):  # type: ignore[no-untyped-def]
     path converters, by URL name (or route, for the unnamed ones)."""
     from billing.models import BillingRun, Invoice, LedgerEntry, Tariff
     from billing.runs import billing_run_finalize, billing_run_start
+    from meters.models import ReadingImport
     from notifications.catalog import EVENTS
     from notifications.models import Broadcast, Message, NotificationSettings
     from payments.collect import pay_link_token
@@ -163,7 +164,6 @@ def world(tenant, alpha):  # type: ignore[no-untyped-def]
     from payments.services import payment_record
     from privacy.models import DataExport, DataRequest
     from tenants.models import PolicyVersion
-    from meters.models import ReadingImport
 
     # Carol's account: September billed; her October reading (with its photo) waits for review,
     # and October's run is a draft that says so.

@@ -15,8 +15,15 @@ from django.urls import Resolver404, resolve
 from accounts.models import Role
 from accounts.permissions import PUBLIC, SIGNED_IN, view_access
 from tests.conftest import host_of, login
-from tests.accounts.test_authorization_matrix import PEOPLE, TENANT_URLCONF, Route, allowed, concrete, tenant_routes
-from tests.accounts.test_authorization_matrix import world  # noqa: F401 - the fixture
+from tests.accounts.test_authorization_matrix import (
+    PEOPLE,
+    TENANT_URLCONF,
+    Route,
+    allowed,
+    concrete,
+    tenant_routes,
+    world,  # noqa: F401 - the fixture
+)
 
 # Pages not crawled (none: the home page adapts its links to the role too).
 EXCLUDED_PAGES: set[str] = set()

@@ -8,6 +8,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test import Client as Http
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -136,7 +137,7 @@ def test_the_tariffs_api(alpha_api, beta_api) -> None:  # type: ignore[no-untype
     assert beta_api.get("/api/v1/tariffs/").json()["count"] == 0  # another provider's tariffs are not there
     default_day = alpha_api.post("/api/v1/tariffs/", {**body, "effective_from": None, "code": "k", "category": "kiosk"},
                                  format="json")
-    assert default_day.status_code == 201 and default_day.json()["effective_from"] == date.today().isoformat()
+    assert default_day.status_code == 201 and default_day.json()["effective_from"] == timezone.localdate().isoformat()
 
 
 def test_tariff_pages_and_the_calculator(alpha) -> None:  # type: ignore[no-untyped-def]

@@ -206,8 +206,9 @@ def _send(port: int, method: str, path: str, host: str, **headers: str) -> int:
 def test_a_production_gunicorn_logs_no_token_phone_or_id(django_db_setup, django_db_blocker, tmp_path) -> None:  # type: ignore[no-untyped-def]
     """gunicorn started as the Procfile starts it (gunicorn.conf.py: the access log on stdout),
     DEBUG off, logging at INFO; everything it prints is read back."""
-    from accounts.services import api_key_create
     from django_tenants.utils import tenant_context
+
+    from accounts.services import api_key_create
 
     with own_provider(django_db_blocker, "logs") as provider, django_db_blocker.unblock():
         with tenant_context(provider):

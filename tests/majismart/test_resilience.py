@@ -28,7 +28,15 @@ from django_tenants.utils import tenant_context
 
 from clients.models import Category, Client
 from majismart.embedded import embedded_redis_url
-from majismart.testing import PYTHON, TcpProxy, child_env, free_port, kill_hard, process, wait_for_port
+from majismart.testing import (
+    PYTHON,
+    TcpProxy,
+    child_env,
+    free_port,
+    kill_hard,
+    process,
+    wait_for_port,
+)
 from payments.models import CallbackInbox, DrainFlag, Payment
 from payments.services import confirmation_store, inbox_store
 from tests.billing_helpers import own_provider

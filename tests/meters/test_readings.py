@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
@@ -230,11 +230,10 @@ def test_an_impossible_utc_offset_is_a_clear_error_not_a_crash(meter) -> None:  
 
 
 def test_times_without_a_zone_are_nairobi_time(meter) -> None:  # type: ignore[no-untyped-def]
-    from datetime import timezone as dt_timezone
 
     date_only = record(one(value="110", read_at="2025-02-01")).created[0]
     naive = record(one(value="111", read_at="2025-02-02 08:30")).created[0]
-    stored = {r.id: r.read_at.astimezone(dt_timezone.utc) for r in Reading.objects.all()}
+    stored = {r.id: r.read_at.astimezone(UTC) for r in Reading.objects.all()}
     assert stored[date_only.id].isoformat() == "2025-01-31T21:00:00+00:00"
     assert stored[naive.id].isoformat() == "2025-02-02T05:30:00+00:00"
 

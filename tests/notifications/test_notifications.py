@@ -23,7 +23,13 @@ from billing.models import Invoice
 from billing.runs import billing_run_finalize, billing_run_start
 from clients.broadcasts import broadcast_create, broadcast_estimate, broadcast_progress
 from clients.models import Category, Client, Zone
-from notifications.models import Consent, DeliveryReport, Message, MessageTemplate, NotificationSettings
+from notifications.models import (
+    Consent,
+    DeliveryReport,
+    Message,
+    MessageTemplate,
+    NotificationSettings,
+)
 from notifications.services import MSG_NO_MARKETING, MSG_NO_SMS, consent_record, sweep
 from notifications.text import fill, mask_recipient, sms_size
 from payments.notices import invoice_notices, reminder_plan, reminders_send
@@ -547,6 +553,15 @@ def test_staff_message_a_client_and_record_their_choices(billed, at) -> None:  #
     assert "Meter visit Tuesday." in page
     reader = as_user("ari@alpha.test")
     assert reader.post(f"/dashboard/clients/{billed.pk}/message/", {"channel": "sms", "text": "x"}).status_code == 403
+
+
+def test_a_message_by_email_greets_the_client_by_name(billed, at) -> None:  # type: ignore[no-untyped-def]
+    amos = as_user("amos@alpha.test")
+    with committed():
+        assert amos.post(f"/dashboard/clients/{billed.pk}/message/",
+                         {"channel": "email", "text": "Meter visit Tuesday."}).status_code == 302
+    [email] = [m for m in mail.outbox if "Meter visit Tuesday." in m.body]
+    assert f"Dear {billed.full_name}," in email.body and "Alpha Water" in email.body
 
 
 def test_the_api_lists_messages_of_its_own_provider_only(billed, at, alpha_api, beta_api) -> None:  # type: ignore[no-untyped-def]

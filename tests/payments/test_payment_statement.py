@@ -29,7 +29,7 @@ from payments.statements import (
     statement_reconcile,
 )
 from payments.views.statements import MSG_NO_FILE
-from tests.billing_helpers import billed_twice, NBO, D
+from tests.billing_helpers import NBO, D, billed_twice
 from tests.conftest import host_of, login
 
 URL = "/dashboard/payments/statement/"

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -17,9 +17,17 @@ from django_tenants.utils import tenant_context
 from billing.models import LedgerEntry
 from billing.selectors import client_balance
 from payments.models import Allocation, CallbackInbox, Payment
-from payments.services import inbox_process, inbox_store, payment_record
+from payments.services import inbox_process, inbox_store, payment_plausible_or_now, payment_record
 from payments.tasks import sweep_inbox
-from tests.billing_helpers import billed_twice, D, domestic_tariff, invoice_of, metered, own_provider, travel
+from tests.billing_helpers import (
+    D,
+    billed_twice,
+    domestic_tariff,
+    invoice_of,
+    metered,
+    own_provider,
+    travel,
+)
 from tests.conftest import host_of, login
 
 NBO = ZoneInfo("Africa/Nairobi")
@@ -435,3 +443,13 @@ def test_the_confirmation_store_survives_a_new_connection_and_a_failed_statement
         assert connection.connection is None
         store("CST0000010")
         assert stored()[-1] == "CST0000010" and "CST0000009" not in stored()
+
+
+def test_a_paystack_time_without_an_offset_is_read_as_utc() -> None:
+    """Found by the type check: this branch named django.utils.timezone.UTC, which does not
+    exist, so a paid_at without an offset raised AttributeError instead of being read as UTC."""
+    naive = (timezone.now() - timedelta(days=1)).replace(tzinfo=None, microsecond=0)
+    moment = payment_plausible_or_now(naive)
+    assert moment == naive.replace(tzinfo=UTC)
+    assert moment.utcoffset() == timedelta(0)
+

@@ -15,14 +15,22 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from accounts.models import AuditEvent, User
-from billing.selectors import client_balance, invoices_with_dues
 from billing.models import Invoice, LedgerEntry
+from billing.selectors import client_balance, invoices_with_dues
 from payments.collect import _b36, pay_link_token, stk_query_stale
 from payments.models import CallbackInbox, Payment, PaymentRequest, PaymentSettings
 from payments.services import inbox_process, inbox_store, payment_record
 from tests.billing_helpers import D, billed_twice, metered, travel
 from tests.conftest import host_of, login
-from tests.payments_helpers import PAYSTACK_SECRET, charge_success, deliver, mpesa_ready, paystack_sign, settle, stk_bodies
+from tests.payments_helpers import (
+    PAYSTACK_SECRET,
+    charge_success,
+    deliver,
+    mpesa_ready,
+    paystack_sign,
+    settle,
+    stk_bodies,
+)
 
 PHONE = "0712 345 678"
 

@@ -18,7 +18,12 @@ from billing.selectors import client_balance
 from billing.services import opening_balances_post
 from clients.models import Category, Client
 from privacy.models import ErasureRecord
-from privacy.provider import ProviderClosureError, provider_close, provider_erase, records_kept_until
+from privacy.provider import (
+    ProviderClosureError,
+    provider_close,
+    provider_erase,
+    records_kept_until,
+)
 from tenants.models import Provider, ProviderEvent
 from tenants.services import provider_create
 from tests.billing_helpers import D

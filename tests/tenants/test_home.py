@@ -36,7 +36,12 @@ from clients.models import Client, Zone
 from meters.selectors import reading_round
 from meters.services import readings_record
 from payments.models import Payment
-from payments.selectors import amounts_owed, billed_vs_collected, money_at_a_glance, onboarding_checklist
+from payments.selectors import (
+    amounts_owed,
+    billed_vs_collected,
+    money_at_a_glance,
+    onboarding_checklist,
+)
 from payments.services import payment_record
 from tests.billing_helpers import metered, read, travel
 from tests.conftest import host_of, login

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TextIO, cast
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
-from django.db import connection
 
 from accounts.models import User
 from accounts.two_factor import enrol_directly, is_enrolled, otpauth_uri, qr_svg, secret_text
+from majismart.tenancy import connection
 
 
 class Command(BaseCommand):
@@ -34,7 +34,7 @@ class Command(BaseCommand):
         try:
             import segno
 
-            segno.make(uri, error="m").terminal(out=out, compact=True)
+            segno.make(uri, error="m").terminal(out=cast(TextIO, out), compact=True)  # a text stream
         except (UnicodeEncodeError, OSError):  # a terminal that cannot draw it: the key still works
             pass
         if opts["svg"]:
