@@ -14,7 +14,6 @@ from django.urls import Resolver404, resolve
 
 from accounts.models import Role
 from accounts.permissions import PUBLIC, SIGNED_IN, view_access
-from tests.conftest import host_of, login
 from tests.accounts.test_authorization_matrix import (
     PEOPLE,
     TENANT_URLCONF,
@@ -24,6 +23,7 @@ from tests.accounts.test_authorization_matrix import (
     tenant_routes,
     world,  # noqa: F401 - the fixture
 )
+from tests.conftest import host_of, login
 
 # Pages not crawled (none: the home page adapts its links to the role too).
 EXCLUDED_PAGES: set[str] = set()

@@ -44,8 +44,8 @@ def test_without_dejavu_bills_still_render_one_pdf_each(no_dejavu, tenant, setti
 
     from billing import documents
     from billing.models import Invoice
-    from tests.billing_helpers import metered, read
     from tests.billing.test_documents import bill, flat, pages_of, text_of
+    from tests.billing_helpers import metered, read
 
     settings.MEDIA_ROOT = tmp_path
     storages["default"].__dict__.pop("relative_media_root", None)

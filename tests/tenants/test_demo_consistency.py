@@ -22,8 +22,8 @@ from notifications.models import Message
 from payments.models import CallbackInbox, Payment
 from tenants import demo
 from tenants.demo_year import ARREARS_CLIENT, ARREARS_MONTHS, MONTHS, SMS_MONTHS
-from tests.conftest import host_of
 from tests.billing.test_documents import figure, flat, text_of
+from tests.conftest import host_of
 
 CLIENTS = 12
 # By account-number order: 0 the portal's client (M-Pesa, a week after each bill), 2 pays about
