@@ -37,6 +37,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from accounts.services import audit, audit_purge_before
+from billing.services import ledger_carry_forward
 from clients.models import Client
 from majismart.tenancy import connection
 from notifications.models import DeliveryReport, Message
@@ -372,8 +373,9 @@ def purge_billing(ctx: Context) -> dict[str, int]:
         files = [row[0] for row in cursor.fetchall()]
         cursor.execute("SELECT photo FROM ret_readings WHERE photo IS NOT NULL AND photo <> ''")
         files += [row[0] for row in cursor.fetchall()]
-        for statement in _BILLING_DELETES:
-            cursor.execute(statement, params)
+        with ledger_carry_forward():  # the one exception to the append-only ledger
+            for statement in _BILLING_DELETES:
+                cursor.execute(statement, params)
     _files_delete_on_commit(files)
     return counts
 

@@ -48,6 +48,47 @@ def test_entries_are_never_edited_or_deleted(alpha) -> None:  # type: ignore[no-
         assert LedgerEntry.objects.get(pk=entry.pk).amount == Decimal("100.00")
 
 
+@pytest.mark.parametrize("statement", [
+    "UPDATE billing_ledgerentry SET amount = 0 WHERE id = %s",
+    "UPDATE billing_ledgerentry SET description = 'edited' WHERE id = %s",
+    "DELETE FROM billing_ledgerentry WHERE id = %s",
+    "TRUNCATE billing_ledgerentry CASCADE",
+])
+def test_postgresql_refuses_to_edit_or_delete_entries_whatever_the_client(alpha, statement: str) -> None:  # type: ignore[no-untyped-def]
+    """Raw SQL, a psql session or another tool meet the trigger (billing migration 0010)."""
+    from django.db import DatabaseError, transaction
+
+    with tenant_context(alpha):
+        entry = LedgerEntry.objects.get(client=_client(opening_balance="100"))
+        with pytest.raises(DatabaseError, match="the ledger is append-only"), transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the test's own inserts checked first
+                cursor.execute(statement, [entry.pk] if "%s" in statement else [])
+        assert LedgerEntry.objects.get(pk=entry.pk).amount == Decimal("100.00")
+
+
+def test_only_the_carry_forward_deletes_and_only_inside_it(alpha) -> None:  # type: ignore[no-untyped-def]
+    from django.db import DatabaseError, transaction
+
+    from billing.services import ledger_carry_forward
+
+    with tenant_context(alpha):
+        client = _client(opening_balance="100")
+        entry = LedgerEntry.objects.get(client=client)
+        with transaction.atomic():
+            with ledger_carry_forward(), connection.cursor() as cursor:
+                cursor.execute("DELETE FROM billing_ledgerentry WHERE id = %s", [entry.pk])
+                cursor.execute("INSERT INTO billing_ledgerentry (client_id, kind, amount, booked_on, reference, "
+                               "description, created) VALUES (%s, 'opening_balance', 100, %s, 'RETENTION', "
+                               "'Balance brought forward', now()) RETURNING id", [client.pk, date(2020, 1, 1)])
+                forward = cursor.fetchone()[0]
+            # Out of the block, in the same transaction: refused again.
+            with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("DELETE FROM billing_ledgerentry WHERE id = %s", [forward])
+        assert client_balance(client) == Decimal("100.00")
+
+
 _numbers = itertools.count(1)
 
 
