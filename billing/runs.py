@@ -35,6 +35,7 @@ from django.utils import timezone
 
 from accounts.services import actor_user, audit
 from billing.models import BillingRun, BillingSettings
+from billing.services import sequence_take
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
@@ -571,16 +572,6 @@ def billing_run_discard(*, run: BillingRun, actor: object = None) -> None:
     run.delete()
 
 
-def _numbers_take(name: str, count: int) -> int:
-    """Take `count` consecutive numbers of a gapless sequence at once; returns the first."""
-    with connection.cursor() as cursor:
-        cursor.execute("INSERT INTO billing_numbersequence (name, next_value) VALUES (%s, 1) "
-                       "ON CONFLICT (name) DO NOTHING", [name])
-        cursor.execute("UPDATE billing_numbersequence SET next_value = next_value + %s WHERE name = %s "
-                       "RETURNING next_value - %s", [count, name, count])
-        return cursor.fetchone()[0]
-
-
 def billing_run_finalize(*, run: BillingRun, actor: object = None, at: datetime | None = None) -> BillingRun:
     """Issue the run's invoices as a whole, in one transaction: the draft is recomputed if
     anything changed since it was computed, then numbers, due dates and ledger entries are
@@ -619,7 +610,7 @@ def billing_run_finalize(*, run: BillingRun, actor: object = None, at: datetime 
         with connection.cursor() as cursor:
             cursor.execute("SET LOCAL work_mem = '64MB'")
             if count:
-                params["first"] = _numbers_take(f"INV-{today.year}", count)
+                params["first"] = sequence_take(f"INV-{today.year}", count)
                 cursor.execute(_ISSUE_SQL, params)
                 cursor.execute(_LEDGER_SQL, params)
         run.status = BillingRun.Status.FINALIZED

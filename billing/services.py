@@ -116,21 +116,25 @@ def opening_balances_post(clients: Sequence[Client], *, actor: object = None) ->
     return len(entries)
 
 
-def sequence_take(name: str) -> int:
-    """The next number of sequence `name`, gapless.
+def sequence_take(name: str, count: int = 1) -> int:
+    """Take `count` consecutive numbers of sequence `name`, gapless; returns the first. The one
+    way a number is taken: a credit note's one, a billing run's block of invoice numbers.
 
-    Must run inside the transaction that stores the numbered document: the UPDATE locks the
+    Must run inside the transaction that stores the numbered documents: the UPDATE locks the
     counter row until that transaction ends, so concurrent issuers queue instead of racing, and
-    a rollback returns the number (no gaps, no duplicates).
+    a rollback returns the numbers (no gaps, no duplicates).
     """
     if not connection.in_atomic_block:
         raise RuntimeError("sequence_take() must run inside the transaction that uses the number")
+    if count < 1:
+        raise ValueError("count must be at least 1")
     with connection.cursor() as cursor:
         cursor.execute("INSERT INTO billing_numbersequence (name, next_value) VALUES (%s, 1) "
                        "ON CONFLICT (name) DO NOTHING", [name])
-        cursor.execute("UPDATE billing_numbersequence SET next_value = next_value + 1 WHERE name = %s "
-                       "RETURNING next_value - 1", [name])
-        return cursor.fetchone()[0]
+        cursor.execute("UPDATE billing_numbersequence SET next_value = next_value + %s WHERE name = %s "
+                       "RETURNING next_value - %s", [count, name, count])
+        first: int = cursor.fetchone()[0]
+        return first
 
 
 def invoice_number_take(year: int) -> str:
