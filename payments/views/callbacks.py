@@ -21,6 +21,7 @@ from majismart.badinput import NUL
 from payments.collect import paystack_signature_ok
 from payments.models import CallbackInbox, PaymentSettings
 from payments.services import (
+    KEPT_HEADERS,
     _trans_time,
     client_for_account,
     confirmation_store,
@@ -73,10 +74,11 @@ class PermissionDeniedCallback(Exception):
     pass
 
 
-# The headers an inbox row keeps, read straight from META: request.headers would parse every
-# header of every callback on the busiest endpoint to keep these few.
-_KEPT_META = {"CONTENT_TYPE": "content-type", "HTTP_USER_AGENT": "user-agent", "HTTP_X_FORWARDED_FOR": "x-forwarded-for",
-              "HTTP_X_REAL_IP": "x-real-ip", "HTTP_X_PAYSTACK_SIGNATURE": "x-paystack-signature"}
+# The headers an inbox row keeps (payments.services.KEPT_HEADERS, the one list), read straight
+# from META by their CGI names: request.headers would parse every header of every callback on the
+# busiest endpoint to keep these few.
+_KEPT_META = {("CONTENT_TYPE" if name == "content-type" else "HTTP_" + name.upper().replace("-", "_")): name
+              for name in KEPT_HEADERS}
 
 
 def _headers(request: HttpRequest) -> dict[str, str]:
