@@ -28,7 +28,9 @@ from payments.services import (
     _close_waiting_request,
     _receipt,
     _sealed,
+    account_key,
     allocate_oldest_first,
+    clients_for_accounts,
     inbox_process,
     open_balances,
     payer_name,
@@ -113,16 +115,10 @@ def _process(limit: int) -> int:
     if not rows:
         return 0
     good = [r for r in rows if r.status != CallbackInbox.Status.INVALID]
-    # Accounts: one lookup for the batch (trimmed, any case; closed accounts take no money).
-    wanted = sorted({r.reference.strip().upper() for r in good if r.reference.strip()})
-    accounts: dict[str, int] = {}
-    if wanted:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT upper(account_number), id FROM clients_client "
-                           "WHERE upper(account_number) = ANY(%s) AND status <> 'closed'", [wanted])
-            accounts = dict(cursor.fetchall())
+    # Accounts: one lookup for the batch, by the rule every payment path matches with.
+    accounts = clients_for_accounts(r.reference for r in good)
     for r in good:
-        r.client_id = None if r.held else accounts.get(r.reference.strip().upper())
+        r.client_id = None if r.held else accounts.get(account_key(r.reference))
     clients = sorted({r.client_id for r in good if r.client_id})
     if clients:  # one payment of a client at a time, as one by one (and in id order: no deadlocks)
         with connection.cursor() as cursor:

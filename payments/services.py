@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import logging
 import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -14,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 from django.db import transaction
-from django.db.models import Case, When
+from django.db.models import Case, Q, When
 from django.db.models.functions import Upper
 from django.utils import timezone
 
@@ -116,15 +117,37 @@ def manual_payment_clean(data: object, *, reference_optional_for: tuple[str, ...
     return out, errors
 
 
-def client_for_account(reference: str) -> Client | None:
-    """The client (not closed) whose account number the payer typed (trimmed, any case): one lookup
-    in the index on UPPER(account_number), for every callback."""
+# --- the account-matching rule: what the payer typed finds a client ------------------------------
+def account_key(reference: str | None) -> str:
+    """What the payer typed as the account number, as it is matched: trimmed, any case. Empty
+    when nothing can match (nothing typed, or a NUL no account number holds)."""
     reference = (reference or "").strip()
-    if not reference or NUL in reference:  # no account number holds one (nor can be compared to it)
+    if not reference or NUL in reference:
+        return ""
+    return reference.upper()
+
+
+# A disconnected client still pays arrears; only a closed account takes no money. Matched through
+# the index on UPPER(account_number).
+_ACCOUNT_UPPER = Upper("account_number")
+_TAKES_MONEY = ~Q(status=Client.Status.CLOSED)
+
+
+def client_for_account(reference: str) -> Client | None:
+    """The client whose account number the payer typed: one lookup, for every callback."""
+    key = account_key(reference)
+    if not key:
         return None
-    # A disconnected client still pays arrears; only a closed account takes no money.
-    return (Client.objects.annotate(account_upper=Upper("account_number"))
-            .filter(account_upper=reference.upper()).exclude(status=Client.Status.CLOSED).first())
+    return Client.objects.annotate(account_upper=_ACCOUNT_UPPER).filter(_TAKES_MONEY, account_upper=key).first()
+
+
+def clients_for_accounts(references: Iterable[str]) -> dict[str, int]:
+    """{account_key: client id} for many typed references in one lookup (a drain batch)."""
+    keys = sorted({key for key in map(account_key, references) if key})
+    if not keys:
+        return {}
+    return dict(Client.objects.annotate(account_upper=_ACCOUNT_UPPER).filter(_TAKES_MONEY, account_upper__in=keys)
+                .values_list("account_upper", "id"))
 
 
 def open_balances(client_ids: list[int]) -> dict[int, list[list]]:

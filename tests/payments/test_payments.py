@@ -453,3 +453,21 @@ def test_a_paystack_time_without_an_offset_is_read_as_utc() -> None:
     assert moment == naive.replace(tzinfo=UTC)
     assert moment.utcoffset() == timedelta(0)
 
+
+
+@pytest.mark.parametrize("typed", ["{acct}", " {acct} ", "{lower}", "\t{lower}\n"])
+def test_one_account_rule_for_one_callback_and_for_a_drain_batch(tenant, typed: str) -> None:  # type: ignore[no-untyped-def]
+    """The callback path (client_for_account) and the drain's batch (clients_for_accounts) match
+    by the same rule: trimmed, any case; closed accounts and NULs match nothing."""
+    from clients.models import Client
+    from payments.services import account_key, client_for_account, clients_for_accounts
+
+    open_client, _ = metered("Open Account")
+    closed, _ = metered("Closed Account")
+    Client.objects.filter(pk=closed.pk).update(status=Client.Status.CLOSED)
+    reference = typed.format(acct=open_client.account_number, lower=open_client.account_number.lower())
+    assert client_for_account(reference) == open_client
+    assert clients_for_accounts([reference]) == {account_key(reference): open_client.pk}
+    for nothing in (closed.account_number, "", "   ", f"{open_client.account_number}\x00", "NO-SUCH-ACCOUNT"):
+        assert client_for_account(nothing) is None
+        assert clients_for_accounts([nothing]) == {}
