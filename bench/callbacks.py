@@ -12,11 +12,11 @@ against the stored rows, then it is deleted).
 
 Load: a second process posts Daraja C2B confirmation bodies (unique TransID each, the
 BillRefNumber of a real client or, 2%, an unknown one, masked MSISDN) with the provider's Host
-header and, as our reverse proxy would pass it on, Safaricom's address in X-Forwarded-For (the
-server runs with TRUSTED_PROXY_COUNT=1, as docker-compose.yml does, so the address screen passes
-as for real callbacks), from BENCH_CALLBACK_CONNECTIONS threads (default 6, twice the server's
-workers), each on its own http.client connection to 127.0.0.1 (reopened whenever gunicorn closes
-it). After a warm-up of each, bare and confirmation rounds
+header and, as our TLS-terminating reverse proxy would pass them on, Safaricom's address in
+X-Forwarded-For and X-Forwarded-Proto https (the server runs with TRUSTED_PROXY_COUNT=1, as
+docker-compose.yml does, so the address screen passes as for real callbacks), from
+BENCH_CALLBACK_CONNECTIONS threads (default 6, twice the server's workers), each on its own
+http.client connection to 127.0.0.1 (reopened whenever gunicorn closes it). After a warm-up of each, bare and confirmation rounds
 alternate (BENCH_CALLBACK_ROUNDS each, BENCH_CALLBACK_SECONDS long); the median round of each
 is reported. Target: confirmation >= 0.7x the bare view's requests/s. Each round also reports
 the CPU a request cost (on Linux, from /proc: gunicorn's master and workers, every PostgreSQL
@@ -96,10 +96,11 @@ def _load(spec: dict) -> dict:
     import threading
 
     accounts = json.loads(Path(spec["accounts_file"]).read_text())
-    # As our reverse proxy passes it on: Safaricom's address in X-Forwarded-For (the server trusts
-    # 127.0.0.1 as its proxy), so the endpoint's address screen passes, as for real callbacks.
+    # As our TLS-terminating reverse proxy passes it on: Safaricom's address in X-Forwarded-For (the
+    # server trusts 127.0.0.1 as its proxy), so the endpoint's address screen passes, as for real
+    # callbacks, and X-Forwarded-Proto https (without it, DEBUG off redirects every request to https).
     headers = {"Host": spec["host"], "Content-Type": "application/json", "User-Agent": "bench-callbacks/1",
-               "X-Forwarded-For": SAFARICOM_IP}
+               "X-Forwarded-For": SAFARICOM_IP, "X-Forwarded-Proto": "https"}
     clock: dict[str, float] = {}
 
     def start() -> None:
