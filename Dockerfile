@@ -19,6 +19,7 @@ COPY meters ./meters
 COPY billing ./billing
 COPY payments ./payments
 COPY privacy ./privacy
+COPY web ./web
 RUN pip install .
 COPY . .
 # collectstatic needs settings that import cleanly; these build-time values are never used at run time.

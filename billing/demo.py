@@ -23,7 +23,7 @@ DEMO_TARIFFS: dict[str, dict[str, Any]] = {
 
 def seed_tariffs(start: date) -> None:
     """The demo's tariffs, in force from `start`, and its billing rules (once per provider).
-    Its bills are issued month by month by tenants.demo_year, through the billing run."""
+    Its bills are issued month by month by web.demo_year, through the billing run."""
     from billing.models import BillingSettings, Tariff
     from billing.services import tariff_create
     from clients.models import Category

@@ -1,7 +1,7 @@
 """Demo payments for `seed_demo`: sandbox M-Pesa settings that work against the local Daraja
 stand-in (`make run` starts it), and payments made the ways clients make them: an M-Pesa paybill
 payment arrives as Safaricom's C2B confirmation and is processed as the callback's is; cash is
-taken at the counter as the cash desk records it. tenants.demo_year decides who pays when."""
+taken at the counter as the cash desk records it. web.demo_year decides who pays when."""
 
 from __future__ import annotations
 

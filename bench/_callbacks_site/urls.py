@@ -6,8 +6,8 @@ from django.urls import path
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from majismart.urls_tenant import urlpatterns as tenant_urlpatterns
 from payments.views.callbacks import ACCEPTED
+from web.urls_tenant import urlpatterns as tenant_urlpatterns
 
 
 @csrf_exempt

@@ -82,6 +82,8 @@ SHARED_APPS = [
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "django_celery_beat",
+    # The top of the stack (URLconfs, the demo): no models; listed for its seed_demo command.
+    "web",
 ]
 TENANT_APPS = [
     "django.contrib.contenttypes",
@@ -100,8 +102,8 @@ INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_
 
 TENANT_MODEL = "tenants.Provider"
 TENANT_DOMAIN_MODEL = "tenants.Domain"
-PUBLIC_SCHEMA_URLCONF = "majismart.urls_public"
-ROOT_URLCONF = "majismart.urls_tenant"
+PUBLIC_SCHEMA_URLCONF = "web.urls_public"
+ROOT_URLCONF = "web.urls_tenant"
 # New providers are cloned from this migrated, empty schema instead of replaying every
 # migration (see tenants/services.py and bench/bench_provider_create.py for the figures).
 TENANT_BASE_SCHEMA = "tenant_base"
@@ -274,7 +276,7 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 SECURE_REFERRER_POLICY = "same-origin"
 # No page runs inline script or carries an inline style: everything comes from our own static
-# files (no CDN). Swagger UI (/api/docs/, majismart/urls_tenant.py) and Django's admin
+# files (no CDN). Swagger UI (/api/docs/, web/urls_tenant.py) and Django's admin
 # (majismart/middleware.py) alone add inline styles; an analytics script, when one is
 # configured, adds its origin (see ANALYTICS_SCRIPT_URL).
 CONTENT_SECURITY_POLICY = {

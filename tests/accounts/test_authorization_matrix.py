@@ -1,4 +1,4 @@
-"""The authorisation matrix: every URL pattern of a provider's domain (majismart.urls_tenant and
+"""The authorisation matrix: every URL pattern of a provider's domain (web.urls_tenant and
 all it includes) declares who may open it, and answers every role, a client and an anonymous
 visitor accordingly.
 
@@ -38,7 +38,7 @@ from accounts.services import api_key_create
 from tests.billing_helpers import D, metered, read, travel
 from tests.conftest import api_client, host_of, login
 
-TENANT_URLCONF = "majismart.urls_tenant"
+TENANT_URLCONF = "web.urls_tenant"
 LOGIN = "/accounts/login/"
 
 PEOPLE = {Role.OWNER: "alice@alpha.test", Role.MANAGER: "amos@alpha.test", Role.ACCOUNTANT: "anne@alpha.test",

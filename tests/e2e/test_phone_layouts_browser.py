@@ -2,7 +2,7 @@
 that scrolls sideways; the audit log shows each event as a card that says what happened in
 words; the retention page previews the periods typed in the form without saving them.
 
-And every page, with a year of demo data behind it (tenants.demo_year): the owner walks every
+And every page, with a year of demo data behind it (web.demo_year): the owner walks every
 dashboard page and the client every portal page of the tenant URLconf. On each, the page is no
 wider than the screen; in list tables the amount and status cells are on screen (the table turns
 into cards, it does not push them off to the right); tab bars wrap so that every tab is on
@@ -170,7 +170,7 @@ FETCH_JS = """async (path) => { const r = await fetch(path, {credentials: 'same-
 
 
 def _patterns(resolver=None, prefix: str = ""):  # type: ignore[no-untyped-def]
-    for p in (resolver or get_resolver("majismart.urls_tenant")).url_patterns:
+    for p in (resolver or get_resolver("web.urls_tenant")).url_patterns:
         if isinstance(p, URLResolver):
             yield from _patterns(p, prefix + str(p.pattern))
         elif isinstance(p, URLPattern):
@@ -185,7 +185,7 @@ def demo_provider(django_db_setup, django_db_blocker):  # type: ignore[no-untype
     from billing.models import Invoice
     from billing.services import credit_note_create
     from notifications.models import Broadcast
-    from tenants import demo
+    from web import demo
 
     with own_provider(django_db_blocker, "lay", name="Maji ya Kijiji Community Water Project") as made:
         with django_db_blocker.unblock(), tenant_context(made):

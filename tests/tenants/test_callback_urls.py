@@ -32,7 +32,7 @@ def test_it_shows_the_same_urls_on_settings_and_on_mpesa_settings(alpha) -> None
 def test_it_shows_only_urls_safaricom_accepts_and_that_answer(alpha) -> None:  # type: ignore[no-untyped-def]
     for url in callback_urls(alpha).values():
         assert "mpesa" not in url.lower()  # Safaricom refuses a URL with the word anywhere
-        resolve(urlsplit(url).path, urlconf="majismart.urls_tenant")  # a real route, not a 404
+        resolve(urlsplit(url).path, urlconf="web.urls_tenant")  # a real route, not a 404
 
 
 def test_provider_info_prints_the_same_urls(alpha) -> None:  # type: ignore[no-untyped-def]

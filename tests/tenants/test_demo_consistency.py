@@ -1,4 +1,4 @@
-"""The demo tells one story: seed_demo's year (tenants.demo_year) lived in time order on a fresh
+"""The demo tells one story: seed_demo's year (web.demo_year) lived in time order on a fresh
 provider, then, for clients who pay in full, late, partly, at the counter and not at all, every
 figure read back where people read it: the ledger statement (API and page), the invoices (API and
 page), the bill PDF (pdftotext), the bill SMS and the portal."""
@@ -20,10 +20,10 @@ from clients.models import Client
 from majismart.money import kes
 from notifications.models import Message
 from payments.models import CallbackInbox, Payment
-from tenants import demo
-from tenants.demo_year import ARREARS_CLIENT, ARREARS_MONTHS, MONTHS, SMS_MONTHS
 from tests.billing.test_documents import figure, flat, text_of
 from tests.conftest import host_of
+from web import demo
+from web.demo_year import ARREARS_CLIENT, ARREARS_MONTHS, MONTHS, SMS_MONTHS
 
 CLIENTS = 12
 # By account-number order: 0 the portal's client (M-Pesa, a week after each bill), 2 pays about

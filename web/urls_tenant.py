@@ -16,7 +16,7 @@ api_docs = public(csp_update({"style-src": [UNSAFE_INLINE], "img-src": ["data:"]
 urlpatterns = [
     path("", include("payments.urls_callbacks")),  # first: the busiest URLs resolve in a few steps
     path("", include("accounts.urls")),
-    path("api/v1/", include("majismart.urls_api")),
+    path("api/v1/", include("web.urls_api")),
     path("api/schema/", public(SpectacularAPIView.as_view()), name="api-schema"),
     path("api/docs/", api_docs, name="api-docs"),
 ]

@@ -5,7 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from majismart.urls import domain_url
-from tenants import demo
+from web import demo
 
 
 class Command(BaseCommand):

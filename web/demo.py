@@ -1,5 +1,5 @@
 """Demo data for `seed_demo`: two providers with staff of every role and a client login, each
-with 30 clients and a year lived month by month (tenants.demo_year).
+with 30 clients and a year lived month by month (web.demo_year).
 
 Idempotent: what already exists is left as it is (a provider's year is lived once).
 """
@@ -70,14 +70,14 @@ def seed() -> list[DemoProvider]:
 
 def seed_provider(slug: str, *, clients: int = 30) -> list[tuple[str, str]]:
     """The current provider's demo: staff of every role and a client login, its register, tariffs,
-    SMS and M-Pesa settings, then its year lived month by month (tenants.demo_year). Each part
+    SMS and M-Pesa settings, then its year lived month by month (web.demo_year). Each part
     only once. Returns the logins (role, email)."""
     from django.utils import timezone
 
     from billing.demo import seed_tariffs
     from notifications.demo import register_delivery_reports, seed_notifications
     from payments.demo import seed_mpesa_settings
-    from tenants.demo_year import first_day, simulate
+    from web.demo_year import first_day, simulate
 
     logins = []
     for local, role, name in DEMO_STAFF:
@@ -131,7 +131,7 @@ ZONES = [("north", "North route"), ("market", "Market route"), ("river", "Rivers
 
 def seed_register(slug: str, start: date, clients: int = 30) -> None:
     """Zones, and clients with meters installed on `start`, some bringing a balance from the
-    previous system (once per provider). Their readings come month by month (tenants.demo_year)."""
+    previous system (once per provider). Their readings come month by month (web.demo_year)."""
     from datetime import datetime, time
     from decimal import Decimal
 
@@ -139,7 +139,7 @@ def seed_register(slug: str, start: date, clients: int = 30) -> None:
     from clients.services import account_numbers_reserve
     from clients.signals import clients_registered
     from meters.models import Meter
-    from tenants.demo_year import NAIROBI
+    from web.demo_year import NAIROBI
 
     if Client.objects.exists():
         return

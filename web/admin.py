@@ -1,3 +1,7 @@
+"""Django admin for the platform: providers (suspend, reactivate, close, erase: actions that reach
+the privacy app), domains, policy versions, the outbox. Here, at the top of the stack, because
+closing a provider goes through every app's data."""
+
 from __future__ import annotations
 
 from typing import cast
