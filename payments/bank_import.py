@@ -40,6 +40,7 @@ from payments.services import (
     _sealed,
     allocate_oldest_first,
     open_balances,
+    payments_ledger_link,
 )
 
 MAX_BYTES = 5 * 1024 * 1024
@@ -522,11 +523,7 @@ def _settle(lines: list[Line], created: dict[str, int], actor: object) -> None:
                     booked_on=ln.row.day, reference=ln.row.key, description="Bank payment", created_by=user)
         for ln in fresh])
     pairs = [(created[ln.row.key], e.pk) for ln, e in zip(fresh, entries, strict=True)]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE payments_payment p SET ledger_entry_id = v.entry FROM (VALUES "  # noqa: S608 - identifiers from our code; values are bound parameters
-            + ", ".join(["(%s::bigint, %s::bigint)"] * len(pairs)) + ") AS v(payment, entry) WHERE p.id = v.payment",
-            [x for pair in pairs for x in pair])
+    payments_ledger_link(pairs)
     receipts_queue([payment for payment, _ in pairs])  # one task for the import's receipts
     context = current_request_context()
     AuditEvent.objects.bulk_create([AuditEvent(

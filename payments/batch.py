@@ -34,6 +34,7 @@ from payments.services import (
     inbox_process,
     open_balances,
     payer_name,
+    payments_ledger_link,
     trans_time_or_held,
 )
 
@@ -166,11 +167,7 @@ def _settle_all(rows: list[_Row], created: dict[str, int]) -> None:
         for r in rows])
     pairs = [(created[r.receipt], e.pk) for r, e in zip(rows, entries, strict=True)]
     receipts_queue([payment for payment, _ in pairs])  # one task for the batch's receipts
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "UPDATE payments_payment p SET ledger_entry_id = v.entry FROM (VALUES "  # noqa: S608 - identifiers from our code; values are bound parameters
-            + ", ".join(["(%s::bigint, %s::bigint)"] * len(pairs)) + ") AS v(payment, entry) WHERE p.id = v.payment",
-            [x for pair in pairs for x in pair])
+    payments_ledger_link(pairs)
     # STK requests waiting for these payments (M-Pesa said "paid" by query, or a paybill
     # confirmation beat the STK callback): only for clients that have any.
     from payments.models import PaymentRequest

@@ -150,6 +150,17 @@ def clients_for_accounts(references: Iterable[str]) -> dict[str, int]:
                 .values_list("account_upper", "id"))
 
 
+def payments_ledger_link(pairs: list[tuple[int, int]]) -> None:
+    """Point each payment of a set at its ledger entry, in one statement: (payment id, entry id)."""
+    if not pairs:
+        return
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE payments_payment p SET ledger_entry_id = v.entry FROM (VALUES "  # noqa: S608 - values bound
+            + ", ".join(["(%s::bigint, %s::bigint)"] * len(pairs)) + ") AS v(payment, entry) WHERE p.id = v.payment",
+            [x for pair in pairs for x in pair])
+
+
 def open_balances(client_ids: list[int]) -> dict[int, list[list]]:
     """What each client still owes, invoice by invoice in due order: [invoice id, amount]."""
     owed: dict[int, list[list]] = {}
