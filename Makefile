@@ -45,8 +45,9 @@ bench: install  ## performance benchmarks (ratios against in-process baselines)
 clean:  ## remove the virtualenv and local data (embedded database included)
 	rm -rf $(VENV) .data staticfiles
 
-lint: install  ## ruff with the project's configuration (pyproject.toml): clean
+lint: install  ## ruff with the project's configuration, and the layering as import contracts (pyproject.toml): clean
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
 
 typecheck: install  ## mypy with django-stubs and DRF stubs over the production code (pyproject.toml): clean
 	$(VENV)/bin/mypy

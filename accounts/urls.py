@@ -1,6 +1,6 @@
-from django.urls import include, path
+from django.urls import path
 
-from accounts.views import auth, dashboard, profile, team, two_factor
+from accounts.views import auth, profile, team, two_factor
 
 urlpatterns = [
     path("", auth.home, name="home"),
@@ -16,7 +16,6 @@ urlpatterns = [
     ),
     path("accounts/reset/done/", auth.PasswordResetCompleteView.as_view(), name="password_reset_complete"),
     path("accounts/welcome/<str:token>/", auth.handoff, name="handoff"),
-    path("dashboard/audit/", dashboard.audit_log, name="audit_log"),
     path("accounts/invite/<str:token>/", team.invite_accept, name="staff_invite_accept"),
     path("dashboard/settings/team/", team.team, name="staff_team"),
     path("dashboard/settings/team/invites/<int:pk>/resend/", team.invite_resend, name="staff_invite_resend"),
@@ -34,13 +33,4 @@ urlpatterns = [
          name="two_factor_recovery_codes"),
     path("dashboard/profile/two-factor/disable/", two_factor.two_factor_disable, name="two_factor_disable"),
     path("dashboard/settings/security/", two_factor.security_settings, name="security_settings"),
-    path("", include("tenants.urls_tenant")),
-    path("", include("notifications.urls")),
-    path("", include("clients.urls")),
-    path("", include("meters.urls")),
-    path("", include("billing.urls")),
-    path("", include("payments.urls")),
-    path("", include("privacy.urls")),
-    path("", include("privacy.urls_retention")),
-    path("", include("privacy.urls_policy")),
 ]

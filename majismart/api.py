@@ -6,21 +6,12 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
-from django.http import Http404, HttpRequest, JsonResponse
-from django.views.decorators.csrf import csrf_exempt
+from django.http import Http404
 from rest_framework import exceptions, pagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
-from accounts.permissions import public
 from majismart.errors import ApplicationError
-
-
-@public
-@csrf_exempt  # as every API view: nothing here acts on a session
-def not_found(request: HttpRequest, *args: Any, **kwargs: Any) -> JsonResponse:
-    """The 404 of a path under the API that no endpoint has, in the API's error shape."""
-    return JsonResponse({"detail": exceptions.NotFound.default_detail}, status=404)
 
 
 class Pagination(pagination.PageNumberPagination):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from typing import Any
 
 import kombu.exceptions
@@ -48,8 +49,12 @@ broker = Breaker("Celery broker")
 class MajiCelery(TenantAwareCeleryApp):
     """Sending never fails nor hangs because the broker is away: a message it does not take
     within a few seconds (settings: publish timeouts), or while it failed moments ago in this
-    process, is kept in PostgreSQL and sent later by `majismart.tasks.send_unsent`
-    (majismart.outbox). Beat's entries, `.delay()` in requests and in tasks all come here."""
+    process, is handed to `keep_unsent`: the tenants app registers its outbox there
+    (tenants.outbox.keep, kept in PostgreSQL and sent later by `tenants.tasks.send_unsent`), so
+    the kernel names no app. Beat's entries, `.delay()` in requests and in tasks all come here."""
+
+    # keep_unsent(schema=, name=, task_id=, args=, kwargs=, options=, error=) -> kept or not.
+    keep_unsent: Callable[..., bool] | None = None
 
     def send_task(self, name: str, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
         keep_if_unsent = options.pop("keep_if_unsent", True)
@@ -68,9 +73,11 @@ class MajiCelery(TenantAwareCeleryApp):
             else:
                 broker.succeeded()
                 return result
-        from majismart.outbox import keep
-
-        if keep(schema=options["headers"]["_schema_name"], name=name, task_id=options["task_id"], args=args,
+        if self.keep_unsent is None:  # nowhere to keep it: the caller sees the broker's failure
+            if error is not None:
+                raise error
+            return super().send_task(name, args, kwargs, **options)
+        if self.keep_unsent(schema=options["headers"]["_schema_name"], name=name, task_id=options["task_id"], args=args,
                 kwargs=kwargs, options=options, error=error):
             log.info("Task %s kept to be sent when the broker is back", name)
         return self.AsyncResult(options["task_id"])
@@ -78,10 +85,8 @@ class MajiCelery(TenantAwareCeleryApp):
 
 app = MajiCelery("majismart", task_cls=MajiTask)
 app.config_from_object("django.conf:settings", namespace="CELERY")
-# The apps' tasks modules, and the project's own (majismart.tasks: fan_out, send_unsent), which
-# no app's autodiscovery would find: without it beat's every entry was "unregistered" in a worker.
+# The apps' tasks modules (fan_out and send_unsent are the tenants app's).
 app.autodiscover_tasks()
-app.autodiscover_tasks(["majismart"])
 
 # Periodic jobs, declared in code and written to django-celery-beat's tables by
 # `manage.py setup_periodic_tasks`: a `crontab`, or `every` N seconds. Provider jobs go through
@@ -90,7 +95,7 @@ app.autodiscover_tasks(["majismart"])
 # provider in one statement and only send work where there is some.
 PERIODIC_TASKS: dict[str, dict[str, Any]] = {
     "Send task messages kept while the broker was unreachable (platform)": {
-        "task": "majismart.tasks.send_unsent",
+        "task": "tenants.tasks.send_unsent",
         "every": 10,
     },
     "Restart stalled drains of M-Pesa confirmations, sweep callbacks left waiting (platform)": {
@@ -98,42 +103,42 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "every": 10,
     },
     "Clear expired sessions (every provider)": {
-        "task": "majismart.tasks.fan_out",
+        "task": "tenants.tasks.fan_out",
         "args": ["accounts.tasks.clear_expired_sessions"],
         "crontab": {"minute": "15", "hour": "3"},
     },
     "Process callbacks left in the inbox (every provider)": {
-        "task": "majismart.tasks.fan_out",
+        "task": "tenants.tasks.fan_out",
         "args": ["payments.tasks.sweep_inbox"],
         "crontab": {"minute": "*/5"},
     },
     "Ask M-Pesa about STK pushes left without an answer (every provider)": {
-        "task": "majismart.tasks.fan_out",
+        "task": "tenants.tasks.fan_out",
         "args": ["payments.tasks.query_stale_stk"],
         "crontab": {"minute": "*"},
     },
     "Send messages whose time has come: quiet hours over, retries due (every provider)": {
-        "task": "majismart.tasks.fan_out",
+        "task": "tenants.tasks.fan_out",
         "args": ["notifications.tasks.sweep_messages"],
         "crontab": {"minute": "*"},
     },
     "Send reminders, overdue and disconnection notices from each provider's hour (every provider)": {
-        "task": "majismart.tasks.fan_out",
+        "task": "tenants.tasks.fan_out",
         "args": ["payments.tasks.send_reminders"],
         "crontab": {"minute": "5"},
     },
     "Delete abandoned upload previews (every provider)": {
-        "task": "majismart.tasks.fan_out",
+        "task": "tenants.tasks.fan_out",
         "args": ["meters.tasks.purge_stale_uploads"],
         "crontab": {"minute": "45", "hour": "*"},
     },
     "Remind owners of privacy requests due soon or overdue (every provider)": {
-        "task": "majismart.tasks.fan_out",
+        "task": "tenants.tasks.fan_out",
         "args": ["privacy.tasks.requests_remind_task"],
         "crontab": {"minute": "0", "hour": "6"},
     },
     "Apply the retention policy: purge what is past retention (every provider)": {
-        "task": "majismart.tasks.fan_out",
+        "task": "tenants.tasks.fan_out",
         "args": ["privacy.tasks.retention_apply_task"],
         "crontab": {"minute": "30", "hour": "2"},
     },

@@ -15,14 +15,6 @@ def get_item(mapping: object, key: object) -> object:
 
 
 @register.filter
-def can(user: object, capability: str) -> bool:
-    """`{% if request.user|can:"payments.reverse" %}`: the role map decides, as in views."""
-    from accounts.permissions import has_capability
-
-    return has_capability(user, capability)
-
-
-@register.filter
 def kes(amount: object) -> str:
     """`{{ invoice.total|kes }}` → `KES 1,948.75` (majismart.money.kes)."""
     return money.kes(amount)

@@ -1,8 +1,9 @@
 from django.urls import path
 
-from privacy.views import dashboard, portal
+from privacy.views import audit, dashboard, portal
 
 urlpatterns = [
+    path("dashboard/audit/", audit.audit_log, name="audit_log"),
     path("portal/privacy/", portal.privacy_centre, name="privacy_centre"),
     path("portal/privacy/exports/<int:pk>/status/", portal.export_status, name="privacy_export_status"),
     path("portal/privacy/exports/<str:token>/", portal.export_download, name="privacy_export_download"),

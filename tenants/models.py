@@ -200,8 +200,8 @@ class PolicyVersion(models.Model):
 # --- task messages the broker could not take ------------------------------------------------------
 class UnsentTask(models.Model):
     """A Celery message that could not be handed to the broker (Redis down or cut off), kept so
-    that nothing depends on one message: `majismart.tasks.send_unsent` sends it, in the schema it
-    was meant for, as soon as the broker takes messages again (majismart.outbox). Its arguments
+    that nothing depends on one message: `tenants.tasks.send_unsent` sends it, in the schema it
+    was meant for, as soon as the broker takes messages again (tenants.outbox). Its arguments
     are encrypted (a task may carry a one-time code); the same message kept twice is kept once."""
 
     schema_name = models.CharField(max_length=63)

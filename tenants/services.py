@@ -306,8 +306,8 @@ def policy_version_publish(*, version: PolicyVersion, actor: object) -> PolicyVe
         version_id = version.pk
 
         def after_commit() -> None:
-            from majismart.tasks import fan_out
-            from tenants import tasks  # noqa: F401 - registers the task fan_out names (autodiscovery is lazy)
+            # Importing tasks also registers policy_notice_task (autodiscovery is lazy).
+            from tenants.tasks import fan_out
 
             policy_cache_clear()
             fan_out.delay("tenants.tasks.policy_notice_task", version_id)

@@ -4,7 +4,6 @@ from tenants.views import public
 
 urlpatterns = [
     path("", public.landing, name="landing"),
-    path("signup/", public.signup, name="signup"),
     path("login/", public.find_provider, name="find_provider"),
     path("privacy/", public.privacy, name="privacy"),
     path("privacy/<str:version>/", public.privacy, name="privacy_version"),

@@ -6,6 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.permissions import public
+from web.views import clients
 
 # The split view serves Swagger UI's start-up script as a file (the plain view inlines it, which
 # the Content-Security-Policy refuses); Swagger UI's own inline styles and data: icons are
@@ -16,6 +17,17 @@ api_docs = public(csp_update({"style-src": [UNSAFE_INLINE], "img-src": ["data:"]
 urlpatterns = [
     path("", include("payments.urls_callbacks")),  # first: the busiest URLs resolve in a few steps
     path("", include("accounts.urls")),
+    path("", include("tenants.urls_tenant")),
+    path("", include("notifications.urls")),
+    path("dashboard/clients/", clients.client_list, name="client_list"),
+    path("dashboard/clients/<int:pk>/", clients.client_detail, name="client_detail"),
+    path("", include("clients.urls")),
+    path("", include("meters.urls")),
+    path("", include("billing.urls")),
+    path("", include("payments.urls")),
+    path("", include("privacy.urls")),
+    path("", include("privacy.urls_retention")),
+    path("", include("privacy.urls_policy")),
     path("api/v1/", include("web.urls_api")),
     path("api/schema/", public(SpectacularAPIView.as_view()), name="api-schema"),
     path("api/docs/", api_docs, name="api-docs"),

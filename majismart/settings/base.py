@@ -152,7 +152,7 @@ TEMPLATES = [
                 "privacy.cookies.cookie_context",
                 "privacy.policy.policy_context",
             ],
-            "builtins": ["majismart.template_filters"],
+            "builtins": ["majismart.template_filters", "accounts.template_filters"],
         },
     }
 ]
@@ -210,7 +210,7 @@ CELERY_BROKER_URL = REDIS_URL or "memory://"
 # read a real worker's results give it CELERY_RESULT_BACKEND.)
 CELERY_RESULT_BACKEND = env.str("CELERY_RESULT_BACKEND", default="") or None
 # A publish that the broker does not take within a few seconds is given up and the message kept
-# in PostgreSQL (majismart/outbox.py), to be sent when the broker is back: a request, a callback
+# in PostgreSQL (tenants/outbox.py), to be sent when the broker is back: a request, a callback
 # or beat never hangs on a Redis that is down or cut off. The timeouts bound every Redis socket
 # of Celery's (a dead connection that swallows packets included); the visibility timeout bounds
 # how long a message taken by a worker that died waits before Redis hands it out again.

@@ -16,8 +16,8 @@ from django_tenants.utils import tenant_context
 
 from accounts.tasks import clear_expired_sessions
 from majismart.celery import app
-from majismart.tasks import fan_out
 from majismart.testing import celery_worker
+from tenants.tasks import fan_out
 
 
 def test_a_task_runs_in_the_schema_it_was_sent_from(alpha, beta) -> None:  # type: ignore[no-untyped-def]

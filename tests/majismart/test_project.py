@@ -106,6 +106,24 @@ def test_ci_runs_the_readmes_test_command() -> None:
         assert re.search(rf"^#? ?{name}=", example, re.M), name
 
 
+def test_the_layering_of_design_is_a_contract_and_holds() -> None:
+    """shared/DESIGN.md's order (`tenants, accounts, notifications → clients → … → privacy`) is the
+    import-linter contract, with the kernel below every app and `web` on top; `make lint` checks it."""
+    import tomllib
+
+    contracts = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]["contracts"]
+    layers = next(c for c in contracts if c["type"] == "layers")["layers"]
+    assert layers == ["web", "privacy", "payments", "billing", "meters", "clients", "tenants : accounts : notifications",
+                      "majismart"]
+    kernel = next(c for c in contracts if c["type"] == "forbidden" and c["source_modules"] == ["majismart"])
+    apps = sorted(p.parent.name for p in ROOT.glob("*/apps.py"))
+    assert sorted(kernel["forbidden_modules"]) == apps
+    assert "lint-imports" in (ROOT / "Makefile").read_text().split("\nlint:")[1].split("\n\n")[0]
+    result = subprocess.run([str(Path(PYTHON).with_name("lint-imports")), "--no-cache"], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    assert result.returncode == 0 and f"Contracts: {len(contracts)} kept, 0 broken." in result.stdout, result.stdout
+
+
 def test_no_migrations_are_missing() -> None:
     result = subprocess.run([PYTHON, "manage.py", "makemigrations", "--check", "--dry-run"],
                             cwd=ROOT, capture_output=True, text=True, timeout=120,

@@ -140,8 +140,8 @@ def _payments(provider) -> int:  # type: ignore[no-untyped-def]
 
 
 def test_beat_entries_run_in_a_worker_started_as_in_production(django_db_setup, django_db_blocker, tmp_path) -> None:  # type: ignore[no-untyped-def]
-    from majismart.outbox import keep
     from tenants.models import UnsentTask
+    from tenants.outbox import keep
 
     queue = f"test-{uuid.uuid4().hex[:8]}"
     with own_provider(django_db_blocker, "beat") as provider, django_db_blocker.unblock(), _redis() as (port, _, _), \
@@ -170,7 +170,7 @@ def test_beat_entries_run_in_a_worker_started_as_in_production(django_db_setup, 
             assert DrainFlag.objects.get().pending is False
     log = (tmp_path / "worker.log").read_text()
     assert "unregistered" not in log.lower(), log[-3000:]
-    assert "majismart.tasks.fan_out" in log and "payments.tasks.watch_callbacks" in log
+    assert "tenants.tasks.fan_out" in log and "payments.tasks.watch_callbacks" in log
 
 
 def _session_left(provider, key: str) -> bool:  # type: ignore[no-untyped-def]

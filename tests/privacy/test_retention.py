@@ -526,10 +526,10 @@ def test_the_command_goes_through_every_active_provider(alpha, beta) -> None:  #
 def test_the_daily_job_applies_each_active_providers_policy(alpha, beta, gamma) -> None:  # type: ignore[no-untyped-def]
     import privacy.tasks  # noqa: F401  (a worker finds it by autodiscovery)
     from majismart.celery import PERIODIC_TASKS
-    from majismart.tasks import fan_out
+    from tenants.tasks import fan_out
 
     spec = next(s for s in PERIODIC_TASKS.values() if s.get("args") == ["privacy.tasks.retention_apply_task"])
-    assert spec["task"] == "majismart.tasks.fan_out" and spec["crontab"] == {"minute": "30", "hour": "2"}
+    assert spec["task"] == "tenants.tasks.fan_out" and spec["crontab"] == {"minute": "30", "hour": "2"}
     with tenant_context(alpha):
         with at(timezone_now() - timedelta(days=100)):
             CallbackInbox.objects.create(kind="c2b_confirmation", body="{}", status="processed", processed=timezone_now())

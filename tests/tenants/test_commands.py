@@ -98,7 +98,7 @@ def test_setup_periodic_tasks_declares_the_schedule(db) -> None:  # type: ignore
     assert len(PERIODIC_TASKS) == 10
     assert _run("setup_periodic_tasks") == "10 periodic task(s) scheduled."
     task = PeriodicTask.objects.get(name="Clear expired sessions (every provider)")
-    assert task.task == "majismart.tasks.fan_out"
+    assert task.task == "tenants.tasks.fan_out"
     assert json.loads(task.args) == ["accounts.tasks.clear_expired_sessions"]
     _run("setup_periodic_tasks")
     assert PeriodicTask.objects.count() == 10

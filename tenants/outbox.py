@@ -2,8 +2,9 @@
 
 A `.delay()` in a request, in beat or in a task must neither fail nor hang because Redis is down
 or cut off. `MajiCelery.send_task` (majismart.celery) gives the broker a few seconds at most;
-when it fails, or failed moments ago in this process (majismart.breaker), the message is kept
-here instead (tenants.UnsentTask, in the public schema, with the provider schema it was meant
+when it fails, or failed moments ago in this process (majismart.breaker), the message is handed
+to the keeper this module registers on the Celery app (TenantsConfig.ready) and kept here
+instead (tenants.UnsentTask, in the public schema, with the provider schema it was meant
 for) and the caller goes on. `send_unsent`, run by beat every few seconds in a worker, sends the
 kept messages, oldest first, as soon as the broker answers again.
 
@@ -22,6 +23,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from majismart import crypto
+from tenants.models import UnsentTask
 
 log = logging.getLogger(__name__)
 
@@ -41,8 +43,6 @@ def keep(*, schema: str, name: str, task_id: str, args: Any, kwargs: Any, option
          error: BaseException | None) -> bool:
     """Keep a message the broker did not take; False when it could not be kept either (the
     database is down too: the domain's own sweepers, e.g. the callback inbox, are the last word)."""
-    from tenants.models import UnsentTask
-
     args, kwargs = list(args or []), dict(kwargs or {})
     eta = _eta(options)
     content = {"args": args, "kwargs": kwargs, "retries": options.get("retries") or 0}
@@ -66,8 +66,6 @@ def send_unsent(send: Any, limit: int = SEND_BATCH) -> int:
     """Send kept messages, oldest first; stops at the first the broker refuses (it is still down:
     the rest wait for the next run). `send(name, args, kwargs, **options)` publishes one message
     without keeping it again. Returns how many were sent."""
-    from tenants.models import UnsentTask
-
     sent = 0
     # The rows stay locked (SKIP LOCKED: two runs never send the same message at once) and are
     # deleted only after the broker took them, in the same transaction: a crash in between sends

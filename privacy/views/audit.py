@@ -1,4 +1,5 @@
-"""Dashboard → Audit log: who saw or changed what, when, from where (owner and manager)."""
+"""Dashboard → Audit log: who saw or changed what, when, from where (owner and manager), and how
+long the log is kept (the retention policy): the privacy promise of accountability, shown."""
 
 from __future__ import annotations
 
