@@ -16,8 +16,3 @@ class PaymentsConfig(AppConfig):
         from payments.documents import receipt_attachment
 
         ATTACHMENTS["receipt_pdf"] = Attachment(make=receipt_attachment)
-        from payments.views.home import home_part
-        from tenants.views.dashboard import DASHBOARD_HOME_PARTS
-
-        if home_part not in DASHBOARD_HOME_PARTS:
-            DASHBOARD_HOME_PARTS.append(home_part)

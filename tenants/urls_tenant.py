@@ -4,7 +4,6 @@ from accounts.permissions import SIGNED_IN, access
 from tenants.views import dashboard, portal
 
 urlpatterns = [
-    path("dashboard/", dashboard.home, name="dashboard"),
     path("dashboard/settings/", dashboard.settings_page, name="settings"),
     path("dashboard/settings/branding/", dashboard.branding, name="branding"),
     # Any signed-in user of this provider (the view answers 404 to anyone else).

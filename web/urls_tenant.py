@@ -6,7 +6,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from accounts.permissions import public
-from web.views import clients
+from web.views import clients, home
 
 # The split view serves Swagger UI's start-up script as a file (the plain view inlines it, which
 # the Content-Security-Policy refuses); Swagger UI's own inline styles and data: icons are
@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("tenants.urls_tenant")),
     path("", include("notifications.urls")),
+    path("dashboard/", home.home, name="dashboard"),
     path("dashboard/clients/", clients.client_list, name="client_list"),
     path("dashboard/clients/<int:pk>/", clients.client_detail, name="client_detail"),
     path("", include("clients.urls")),

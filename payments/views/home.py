@@ -1,5 +1,4 @@
-"""The dashboard home's figures, by role (registered in payments.apps into
-tenants.views.dashboard.DASHBOARD_HOME_PARTS): money for owner, manager and accountant; the
+"""The dashboard home's figures, by role (the page: web.views.home): money for owner, manager and accountant; the
 month's reading round, by zone, for those who read meters; the set-up checklist for owner and
 manager until everything on it is done."""
 
@@ -13,7 +12,7 @@ from meters.selectors import reading_round
 from payments.selectors import money_at_a_glance, onboarding_checklist
 
 
-def home_part(request: HttpRequest) -> dict[str, object]:
+def home_figures(request: HttpRequest) -> dict[str, object]:
     from clients.models import Client
     from meters.models import Reading
 

@@ -1,9 +1,8 @@
-"""The provider dashboard: home and settings (provider details and branding, M-Pesa callbacks,
-API keys); the provider's logo for its own staff and clients."""
+"""The provider dashboard's settings (provider details and branding, M-Pesa callbacks, API keys);
+the provider's logo for its own staff and clients. (The home page: web.views.home.)"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import cast
 
 from django.contrib import messages
@@ -20,22 +19,6 @@ from tenants.forms import APIKeyForm, BrandingForm
 from tenants.models import Provider
 from tenants.selectors import callback_urls, logo_file
 from tenants.services import provider_branding_update
-
-# Higher apps add to the home page (payments: money, the reading round and the onboarding
-# checklist), each a function of the request returning context: the dashboard knows no app above it.
-DASHBOARD_HOME_PARTS: list[Callable[[HttpRequest], dict[str, object]]] = []
-
-
-@require_capability("dashboard.view")
-def home(request: HttpRequest) -> HttpResponse:
-    """What the viewer's role needs first: the money for owner, manager and accountant, the
-    reading round for whoever reads meters, the set-up checklist for owner and manager."""
-    context: dict[str, object] = {"active": "home"}
-    if has_capability(request.user, "api_keys.manage"):
-        context["api_key_count"] = APIKey.objects.active().count()
-    for part in DASHBOARD_HOME_PARTS:
-        context.update(part(request))
-    return render(request, "dashboard/home.html", context)
 
 
 def _settings_context(request: HttpRequest) -> dict[str, object]:
