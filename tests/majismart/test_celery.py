@@ -15,9 +15,9 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from accounts.tasks import clear_expired_sessions
+from devkit.testing import celery_worker
 from majismart.celery import app
 from majismart.tasks import fan_out
-from majismart.testing import celery_worker
 
 
 def test_a_task_runs_in_the_schema_it_was_sent_from(alpha, beta) -> None:  # type: ignore[no-untyped-def]
