@@ -21,6 +21,8 @@ COPY payments ./payments
 COPY privacy ./privacy
 COPY web ./web
 RUN pip install .
+# The rest (manage.py, gunicorn.conf.py, static/, templates/): .dockerignore keeps development's
+# devkit/, tests/, bench/ and docs/ out.
 COPY . .
 # collectstatic needs settings that import cleanly; these build-time values are never used at run time.
 RUN DEBUG=false EMAIL_URL=consolemail:// \

@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)  ## create .venv and install the project
 
 run: install  ## start MajiSmart on http://majismart.localhost:8000 (embedded database if no DATABASE_URL)
-	$(PY) -m majismart.dev
+	$(PY) -m devkit.dev
 
 browser:  ## make sure Debian's chromium (browser tests) and poppler-utils (PDF checks) are installed
 	@if ! command -v chromium >/dev/null 2>&1 || ! command -v pdftotext >/dev/null 2>&1; then \
@@ -37,7 +37,7 @@ test-fast: install  ## the suite without browser tests
 	$(PY) -m pytest -q -m "not e2e"
 
 contract: install  ## the REST API against its OpenAPI schema: schemathesis on a real server (a few minutes)
-	$(PY) -m majismart.contract
+	$(PY) -m devkit.contract
 
 bench: install  ## performance benchmarks (ratios against in-process baselines)
 	$(PY) bench/run.py

@@ -246,7 +246,7 @@ def _server_env(redis: str, queue: str, settings_module: str) -> dict[str, str]:
     """Production-like: DEBUG off (a throw-away secret key), persistent connections, not eager."""
     import secrets
 
-    from majismart.testing import child_env
+    from devkit.testing import child_env
 
     return child_env(DEBUG="false", SECRET_KEY=secrets.token_urlsafe(50), EMAIL_URL="consolemail://",
                      CONN_MAX_AGE="60", CELERY_TASK_ALWAYS_EAGER="false", REDIS_URL=redis,
@@ -277,7 +277,7 @@ def _endpoint(provider, accounts_file: str, redis: str, work: Path) -> Iterator[
     from django.db.models import Count
     from django_tenants.utils import tenant_context
 
-    from majismart.testing import PYTHON, free_port, process
+    from devkit.testing import PYTHON, free_port, process
     from payments.models import CallbackInbox
 
     queue = f"bench-callbacks-load-{os.getpid()}"
@@ -374,8 +374,8 @@ def _drain_with_worker(provider, ids: list[int], redis: str, work: Path) -> tupl
     from django.db import connection
     from django_tenants.utils import tenant_context
 
+    from devkit.testing import PYTHON, process
     from majismart.celery import app
-    from majismart.testing import PYTHON, process
     from payments.batch import BATCH
     from payments.models import CallbackInbox
     from payments.tasks import drain_confirmations
@@ -479,7 +479,7 @@ def run() -> Iterator[str]:
     from django.conf import settings
     from django.db import connection
 
-    from majismart.testing import redis_url
+    from devkit.testing import redis_url
     from tenants.models import Provider
 
     # The eager billing runs of the set-up log a line each; keep them out of the figures.

@@ -18,7 +18,7 @@ def scratch_database() -> None:
     os.environ.setdefault("DEBUG", "true")
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "majismart.settings.base")
     if not os.environ.get("DATABASE_URL"):
-        from majismart.embedded import embedded_database_url
+        from devkit.embedded import embedded_database_url
 
         os.environ["DATABASE_URL"] = embedded_database_url()
     url = urlsplit(os.environ["DATABASE_URL"])

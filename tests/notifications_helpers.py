@@ -10,7 +10,7 @@ import pytest
 from django.test import Client as Http
 from django.test import TestCase
 
-from majismart.standins.africastalking import AfricasTalkingStandIn
+from devkit.standins.africastalking import AfricasTalkingStandIn
 from notifications.models import NotificationSettings
 
 AT_USERNAME, AT_KEY = "alpha-water", "atsk_6f1e0c2b9d8a7f3e5c4b1a0d9e8f7a6b5c4d3e2f1a0b9c8d"

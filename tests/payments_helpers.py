@@ -18,7 +18,7 @@ import pytest
 from django.test import Client as Http
 from django.test import TestCase
 
-from majismart.standins.daraja import DarajaStandIn
+from devkit.standins.daraja import DarajaStandIn
 from payments.demo import SANDBOX_PASSKEY, SANDBOX_SHORTCODE
 from payments.models import PaymentSettings
 

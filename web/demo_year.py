@@ -25,8 +25,10 @@ the moment a row is written, those people read (a message's time, a callback's) 
 their step's moment at the end (restamp); the others (audit log, `created`) keep the real time
 of seeding.
 
-SMS go through the notifications path (notify, send_messages, delivery_report_receive) to an
-Africa's Talking stand-in started in this process for the seeding, never to the network.
+SMS go through the notifications path (notify, send_messages, delivery_report_receive) and its
+HTTP client to Africa's Talking's answer given in this process for the seeding (sms_answered:
+every number accepted), never to the network. Not the development stand-in (devkit/): seed_demo
+runs in the production image, which does not hold it.
 Each day runs in one transaction and sends its own messages before it commits; what its commit
 queues (receipts and bill notices, already made) runs inline then (tasks_inline). The bill PDFs
 are queued for a worker at the end (with no worker, each is drawn on its first download).
@@ -36,19 +38,25 @@ from __future__ import annotations
 
 import calendar
 import contextlib
-import logging
+import json
 import math
+import threading
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
+
+from notifications.text import sms_size
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 MONTHS = 12
@@ -77,24 +85,49 @@ def first_day(today: date, months: int = MONTHS) -> date:
     return periods(today, months)[0][1]
 
 
-@contextlib.contextmanager
-def sms_standin() -> Iterator[None]:
-    """Africa's Talking's sandbox answered by a stand-in in this process while the year is
-    seeded (no delivery reports from it: the year's reports are replayed with their times)."""
-    from majismart.standins.africastalking import AfricasTalkingStandIn
+DEMO_SMS_PRICE = Decimal("0.80")  # KES a part, as the demo providers' cost estimates say
 
-    chatter = logging.getLogger("majismart.standins")  # each request and dropped report logged
-    level = chatter.level
-    chatter.setLevel(logging.ERROR)
-    standin = AfricasTalkingStandIn("127.0.0.1", 0, dlr_delay=0).start()
+
+class _SandboxAnswer(BaseHTTPRequestHandler):
+    """Africa's Talking's answer to a send (shared/reference/payments-apis.md §2), for the demo:
+    HTTP 201, every number "Success" (101) with a message id, its parts and their cost."""
+
+    def do_POST(self) -> None:  # noqa: N802 - http.server calls do_<METHOD>
+        length = int(self.headers.get("Content-Length") or 0)
+        form = urllib.parse.parse_qs(self.rfile.read(length).decode())
+        parts = sms_size(form.get("message", [""])[0]).segments
+        recipients = [{"statusCode": 101, "number": number, "status": "Success", "messageParts": parts,
+                       "cost": f"KES {DEMO_SMS_PRICE * parts:.4f}", "messageId": f"ATXid_demo{uuid.uuid4().hex}"}
+                      for number in form.get("to", [""])[0].split(",") if number]
+        body = json.dumps({"SMSMessageData": {"Message": f"Sent to {len(recipients)}/{len(recipients)}",
+                                              "Recipients": recipients}}).encode()
+        self.send_response(201)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - http.server's name
+        """Quiet: the year sends thousands."""
+
+
+@contextlib.contextmanager
+def sms_answered() -> Iterator[None]:
+    """Africa's Talking's sandbox answered on loopback by this process while the year is seeded (no
+    delivery reports from it: the year's reports are replayed with their times, see deliver)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _SandboxAnswer)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
+    thread.start()
     kept = settings.AFRICASTALKING_URLS
-    settings.AFRICASTALKING_URLS = {**kept, "sandbox": standin.base_url}
+    settings.AFRICASTALKING_URLS = {**kept, "sandbox": f"http://127.0.0.1:{server.server_address[1]}"}
     try:
         yield
     finally:
         settings.AFRICASTALKING_URLS = kept
-        standin.stop()
-        chatter.setLevel(level)
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
 
 
 @contextlib.contextmanager
@@ -345,7 +378,7 @@ def simulate(*, today: date | None = None) -> bool:
     # they are queued once the year is lived (a worker draws them, or each on first download).
     billing_run_finalized.disconnect(queue_invoice_pdfs)
     try:
-        with sms_standin(), tasks_inline():
+        with sms_answered(), tasks_inline():
             Year(today or timezone.localdate()).run()
         with transaction.atomic():
             restamp()

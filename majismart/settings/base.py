@@ -1,8 +1,9 @@
 """Settings, read from the environment (django-environ) and, for developers, a local `.env`.
 
-Unsafe defaults (insecure SECRET_KEY, development encryption key, the embedded database)
-exist only while DEBUG is on or the test suite runs; production refuses to start without
-real values.
+Unsafe defaults (insecure SECRET_KEY, development encryption key) exist only while DEBUG is
+on or the test suite runs; production refuses to start without real values. DATABASE_URL is
+always required: with none, `make run` and `make test` set it to an embedded PostgreSQL
+(devkit.embedded, development only) before anything reads these settings.
 """
 
 from __future__ import annotations
@@ -162,12 +163,8 @@ WSGI_APPLICATION = "majismart.wsgi.application"
 # --- database ---------------------------------------------------------------------------
 DATABASE_URL = env.str("DATABASE_URL", default="")
 if not DATABASE_URL:
-    if not UNSAFE_DEFAULTS_OK:
-        raise ImproperlyConfigured("DATABASE_URL is not set (required when DEBUG is off).")
-    from majismart.embedded import embedded_database_url
-
-    DATABASE_URL = embedded_database_url()
-    os.environ["DATABASE_URL"] = DATABASE_URL  # child processes (autoreload, workers) reuse it
+    raise ImproperlyConfigured("DATABASE_URL is not set (`make run` and `make test` start an embedded "
+                               "PostgreSQL when it is unset in the shell).")
 DATABASES = {"default": env.db_url_config(DATABASE_URL)}
 # A unix-socket directory arrives percent-encoded in the URL's host part.
 DATABASES["default"]["HOST"] = unquote(DATABASES["default"].get("HOST") or "")
@@ -352,7 +349,7 @@ if ANYMAIL_ESP:
 
 # --- SMS (Africa's Talking) -------------------------------------------------------------
 # Each provider sends with its own Africa's Talking username and key (Messages → Settings).
-# `make run` points the sandbox at the local stand-in (majismart.standins.africastalking).
+# `make run` points the sandbox at the local stand-in (devkit.standins.africastalking).
 AFRICASTALKING_URLS = {
     "sandbox": env.str("AFRICASTALKING_SANDBOX_URL", default="https://api.sandbox.africastalking.com").rstrip("/"),
     "live": env.str("AFRICASTALKING_LIVE_URL", default="https://api.africastalking.com").rstrip("/"),
@@ -361,7 +358,7 @@ NOTIFICATIONS_HTTP_TIMEOUT = env.float("NOTIFICATIONS_HTTP_TIMEOUT", default=15.
 
 # --- payments ---------------------------------------------------------------------------
 # Daraja (M-Pesa) and Paystack base URLs. Point them at the project's stand-in
-# (majismart.standins.daraja, started by `make run`) for development and tests.
+# (devkit.standins.daraja, started by `make run`) for development and tests.
 DARAJA_URLS = {
     "sandbox": env.str("DARAJA_SANDBOX_URL", default="https://sandbox.safaricom.co.ke").rstrip("/"),
     "production": env.str("DARAJA_PRODUCTION_URL", default="https://api.safaricom.co.ke").rstrip("/"),

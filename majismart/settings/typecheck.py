@@ -1,5 +1,5 @@
-"""Settings django-stubs loads for `make typecheck` (mypy): the test settings, and a database URL
-that is never connected, so the type check neither reads `.env` nor starts the embedded PostgreSQL."""
+"""Settings django-stubs loads for `make typecheck` (mypy): the test settings, and the database URL
+they require, never connected, so the type check neither reads `.env` nor needs a PostgreSQL."""
 
 from __future__ import annotations
 

@@ -441,7 +441,7 @@ def test_the_invite_page_does_not_need_a_login_and_logs_in_as_the_invitee(alpha,
 
 
 def test_an_invitation_whose_email_fails_is_kept_and_says_so(alpha, alpha_client: Client, settings) -> None:  # type: ignore[no-untyped-def]
-    from majismart.testing import free_port
+    from devkit.testing import free_port
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"  # nothing listens there
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2

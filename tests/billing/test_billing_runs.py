@@ -597,7 +597,7 @@ def test_a_reading_still_uncommitted_while_the_preview_was_computed_is_issued(  
         # the reading's id, which is a savepoint's (subtransaction) id the snapshot does not list.
         import psycopg
 
-        from majismart.testing import test_database_url
+        from devkit.testing import test_database_url
         with psycopg.connect(test_database_url(), autocommit=True) as other:
             other.execute("SELECT pg_current_xact_id()")
         with django_db_blocker.unblock(), tenant_context(provider), travel("2026-11-02"):

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from majismart.testing import PYTHON, child_env, free_port, process
+from devkit.testing import PYTHON, child_env, free_port, process
 
 # Playwright's sync API keeps an event loop running in this thread; our own DB access in
 # fixtures is ordinary synchronous code, not async code touching the ORM.
@@ -51,7 +51,7 @@ class AppServer:
 @pytest.fixture(scope="session")
 def daraja_session() -> Iterator[object]:
     """One Daraja stand-in for the browser tests' server: it posts its callbacks straight to it."""
-    from majismart.standins.daraja import DarajaStandIn
+    from devkit.standins.daraja import DarajaStandIn
 
     standin = DarajaStandIn("127.0.0.1", 0, callback_delay=1.5).start()
     yield standin
@@ -61,7 +61,7 @@ def daraja_session() -> Iterator[object]:
 @pytest.fixture(scope="session")
 def africastalking_session() -> Iterator[object]:
     """One Africa's Talking stand-in (any username and key) for the browser tests' server."""
-    from majismart.standins.africastalking import AfricasTalkingStandIn
+    from devkit.standins.africastalking import AfricasTalkingStandIn
 
     standin = AfricasTalkingStandIn("127.0.0.1", 0, dlr_delay=0.5).start()
     yield standin

@@ -15,8 +15,8 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from accounts.tasks import clear_expired_sessions
+from devkit.testing import celery_worker
 from majismart.celery import app
-from majismart.testing import celery_worker
 from tenants.tasks import fan_out
 
 

@@ -13,7 +13,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from majismart.testing import PYTHON, child_env
+from devkit.testing import PYTHON, child_env
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -39,11 +39,8 @@ HOSTILE = {
 SHOWN = ("DEBUG", "SECRET_KEY", "DATABASES", "REDIS_URL", "CELERY_BROKER_URL", "BASE_DOMAIN", "ALLOWED_HOSTS",
          "SITE_SCHEME", "SITE_PORT", "EMAIL_HOST", "DEFAULT_FROM_EMAIL", "BLIND_INDEX_KEY", "DARAJA_URLS",
          "AFRICASTALKING_URLS", "CELERY_TASK_DEFAULT_QUEUE", "MEDIA_ROOT", "LOGGING")
-# The embedded database is stubbed: importing the settings must not start a PostgreSQL.
 SHOW_SETTINGS = (
     "import json, sys\n"
-    "import majismart.embedded as embedded\n"
-    "embedded.embedded_database_url = lambda: 'postgres://embedded@127.0.0.1:1/embedded'\n"
     "from importlib import import_module\n"
     "s = import_module(sys.argv[1])\n"
     f"print(json.dumps({{name: repr(getattr(s, name)) for name in {SHOWN!r}}}))\n"
@@ -56,17 +53,24 @@ def _checkout_with_a_hostile_dotenv(tmp_path: Path) -> Path:
     return tmp_path
 
 
-def _settings(checkout: Path, module: str, env: dict[str, str]) -> dict[str, str]:
-    done = subprocess.run([PYTHON, "-c", SHOW_SETTINGS, module], env=env, cwd=checkout,  # noqa: S603
+def _run_settings(checkout: Path, module: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PYTHON, "-c", SHOW_SETTINGS, module], env=env, cwd=checkout,  # noqa: S603
                           capture_output=True, text=True, timeout=120)
+
+
+def _settings(checkout: Path, module: str, env: dict[str, str]) -> dict[str, str]:
+    done = _run_settings(checkout, module, env)
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
 def _a_fresh_shell() -> dict[str, str]:
-    """The environment `make test` starts from: the developer's shell, nothing of a test run."""
-    return {k: v for k, v in os.environ.items()
-            if k not in HOSTILE and not k.startswith(("MAJISMART_", "PYTEST_", "DJANGO_"))}
+    """The environment `make test` starts from: the developer's shell, nothing of a test run, and
+    the DATABASE_URL `make test` sets when the shell has none (devkit.pytest_plugin: the embedded
+    PostgreSQL), before anything reads the settings."""
+    return {**{k: v for k, v in os.environ.items()
+               if k not in HOSTILE and not k.startswith(("MAJISMART_", "PYTEST_", "DJANGO_"))},
+            "DATABASE_URL": "postgres://embedded@127.0.0.1:1/embedded"}
 
 
 def test_the_settings_read_the_checkouts_dotenv_outside_the_tests(tmp_path) -> None:  # type: ignore[no-untyped-def]
@@ -86,6 +90,15 @@ def test_a_developers_dotenv_changes_nothing_in_the_test_settings(tmp_path) -> N
     assert "'NAME': 'embedded'" in shown["DATABASES"]
 
 
+def test_with_no_database_url_the_settings_refuse_and_start_no_database(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Development's embedded PostgreSQL is started by `make run` and `make test` (devkit/), never
+    by the settings: the `.env`'s DATABASE_URL aside (the test settings read no `.env`), none."""
+    env = {k: v for k, v in _a_fresh_shell().items() if k != "DATABASE_URL"}
+    done = _run_settings(_checkout_with_a_hostile_dotenv(tmp_path), "majismart.settings.test", env)
+    assert done.returncode != 0 and "ImproperlyConfigured: DATABASE_URL is not set" in done.stderr
+    assert not (tmp_path / ".data").exists()
+
+
 def test_no_process_the_suite_starts_reads_the_dotenv(tmp_path) -> None:  # type: ignore[no-untyped-def]
     """Servers, workers and `make run`'s launcher run majismart.settings.base without
     MAJISMART_TESTING; what they inherit from the suite keeps the `.env` out all the same."""
@@ -97,6 +110,6 @@ def test_no_process_the_suite_starts_reads_the_dotenv(tmp_path) -> None:  # type
     assert [f"{name}={value}" for name, value in shown.items() if "evil" in value.lower()] == []
     assert shown["SITE_SCHEME"] == "'http'"  # DEBUG (the child's own) and no SITE_SCHEME
 
-    from majismart import dev
+    from devkit import dev
 
     assert dev.dotenv_path() is None  # `make run`'s launcher, started by a test, neither reads nor writes one

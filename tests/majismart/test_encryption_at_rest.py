@@ -19,8 +19,8 @@ from billing.selectors import invoice_search
 from clients.models import Category, Client
 from clients.selectors import client_search
 from clients.services import client_create
+from devkit.testing import pg_dump
 from majismart import crypto, key_rotation
-from majismart.testing import pg_dump
 from notifications.models import Message
 from notifications.services import Outgoing, notify, send_messages
 from payments.models import CallbackInbox, Payment

@@ -19,7 +19,7 @@ from django_tenants.utils import tenant_context
 
 from accounts.models import User
 from billing.models import Invoice
-from majismart.testing import PYTHON
+from devkit.testing import PYTHON
 from payments.models import CallbackInbox, Payment
 from payments.services import inbox_process, inbox_store, payment_record
 from tests.billing_helpers import NBO, D, billed_twice

@@ -21,8 +21,8 @@ from django.http import HttpResponseNotFound, HttpResponseServerError
 from django.test import Client, RequestFactory
 from django.utils.log import log_response
 
+from devkit.testing import PYTHON, ROOT, child_env, free_port, process
 from majismart.log_redaction import MARK, RedactFilter, redact_query, redact_text, redact_url
-from majismart.testing import PYTHON, ROOT, child_env, free_port, process
 from tests.billing_helpers import own_provider
 from tests.conftest import host_of
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import yaml
 from django.test import Client
 
-from majismart.testing import PYTHON
+from devkit.testing import PYTHON
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -91,6 +91,60 @@ def test_the_package_and_the_image_hold_every_app_and_no_development_tool() -> N
     for tool in ("pgserver", "honcho", "pytest", "playwright", "ruff", "schemathesis", "valkey"):
         assert tool not in production, tool
         assert tool in " ".join(project["project"]["optional-dependencies"]["dev"]).lower(), tool
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"pip install .*-e \"\.\[dev\]\"", makefile)  # `make install`: the dev extra
+
+
+def _production_packages() -> list[str]:
+    import tomllib
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    return [p.rstrip("*") for p in project["tool"]["setuptools"]["packages"]["find"]["include"]]
+
+
+def test_devkit_is_neither_packaged_nor_in_the_image() -> None:
+    """devkit/ (the stand-ins, `make run`'s launcher, test helpers, the embedded servers) is for
+    development: no package pattern takes it, and the image's `COPY . .` leaves it out."""
+    import tomllib
+    from fnmatch import fnmatch
+
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    include = project["tool"]["setuptools"]["packages"]["find"]["include"]
+    development = ("devkit", "devkit.standins", "tests", "tests.majismart", "bench")
+    assert [(name, p) for name in development for p in include if fnmatch(name, p)] == []
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    copied = re.findall(r"^COPY\s+(\S+)", dockerfile, re.M)
+    assert [src for src in copied if src.strip("./") in ("devkit", "tests", "bench")] == []
+    ignored = {line.strip().strip("/") for line in (ROOT / ".dockerignore").read_text().splitlines()
+               if line.strip() and not line.startswith("#")}
+    assert {"devkit", "tests", "bench", ".venv", ".git", ".env"} <= ignored
+    # ...and none of what the image runs is ignored.
+    assert ignored.isdisjoint([*_production_packages(), "manage.py", "gunicorn.conf.py", "static", "templates"])
+
+
+def test_no_production_module_imports_devkit() -> None:
+    """What the image holds (every production package, manage.py, gunicorn.conf.py) imports nothing
+    of devkit/, at module level or inside a function, nor names a devkit module by its path."""
+    import ast
+
+    files = [path for package in _production_packages() for path in sorted((ROOT / package).rglob("*.py"))]
+    files += [ROOT / "manage.py", ROOT / "gunicorn.conf.py"]
+    assert len(files) > 100
+
+    def devkit_names(tree: ast.AST) -> list[str]:
+        names = []
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Import):
+                names += [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.append(node.module)
+            elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                names.append(node.value)  # import_module("devkit...") or a dotted path in settings
+        return [n for n in names if re.fullmatch(r"devkit(\.\w+)*(:\w+)?", n)]
+
+    found = {str(path.relative_to(ROOT)): hits for path in files
+             if (hits := devkit_names(ast.parse(path.read_text(), str(path))))}
+    assert found == {}
 
 
 def test_ci_runs_the_readmes_test_command() -> None:
@@ -139,7 +193,7 @@ def test_make_run_migrates_seeds_and_serves(db, tmp_path) -> None:  # type: igno
     import psycopg
     from django.db import connection
 
-    from majismart.testing import free_port, process, test_database_url
+    from devkit.testing import free_port, process, test_database_url
 
     name = f"majismart_runcheck_{os.getpid()}"
     admin_url = test_database_url().rsplit("/", 1)[0] + "/postgres"
@@ -156,7 +210,7 @@ def test_make_run_migrates_seeds_and_serves(db, tmp_path) -> None:  # type: igno
                DARAJA_STANDIN_PORT=str(free_port()), AFRICASTALKING_STANDIN_PORT=str(free_port()))
     log = tmp_path / "run.log"
     try:
-        with process([PYTHON, "-m", "majismart.dev"], env, log=log) as proc:
+        with process([PYTHON, "-m", "devkit.dev"], env, log=log) as proc:
             deadline = time.monotonic() + 120
             body = ""
             while time.monotonic() < deadline and proc.poll() is None:

@@ -27,8 +27,8 @@ from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from clients.models import Category, Client
-from majismart.embedded import embedded_redis_url
-from majismart.testing import (
+from devkit.embedded import embedded_redis_url
+from devkit.testing import (
     PYTHON,
     TcpProxy,
     child_env,

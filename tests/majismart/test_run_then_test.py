@@ -1,7 +1,7 @@
 """The README's two commands, in its order, in one checkout: `make run`, then `make test`.
 
 A copy of this checkout (no `.env`, no `.data`) is started the way `make run` starts it
-(`python -m majismart.dev`: it writes the development `.env`, migrates, seeds the demo and
+(`python -m devkit.dev`: it writes the development `.env`, migrates, seeds the demo and
 serves); once a demo provider's login page answers, it is stopped, and the test suite is started
 in that same checkout, `.env` and all, on a part of the suite that touches the database, the
 tenant schemas and the settings. It must pass: the developer's `.env` (DEBUG on, its own secret
@@ -24,7 +24,7 @@ from urllib.parse import quote
 import psycopg
 from django.db import connection
 
-from majismart.testing import PYTHON, ROOT, free_port
+from devkit.testing import PYTHON, ROOT, free_port
 
 # What `make test` runs in the second step: a slice of the real suite that needs the database,
 # tenant schemas, encrypted fields and the settings (the whole suite runs in the outer `make test`).
@@ -77,7 +77,7 @@ def _get(port: int, host: str, path: str) -> tuple[int, str]:
 def _make_run(checkout: Path, env: dict[str, str], port: int, log: Path) -> None:
     """`make run` until a demo provider's login page answers, then Ctrl-C as a developer would."""
     with open(log, "w") as out:
-        proc = subprocess.Popen([PYTHON, "-m", "majismart.dev"], cwd=checkout, env=env, stdout=out,  # noqa: S603
+        proc = subprocess.Popen([PYTHON, "-m", "devkit.dev"], cwd=checkout, env=env, stdout=out,  # noqa: S603
                                 stderr=subprocess.STDOUT, start_new_session=True)
         try:
             deadline = time.monotonic() + 300

@@ -24,7 +24,7 @@ from typing import Any
 
 import pytest
 
-from majismart.standins.africastalking import AfricasTalkingStandIn, network_code, sms_segments
+from devkit.standins.africastalking import AfricasTalkingStandIn, network_code, sms_segments
 
 USERNAME = "majismart"
 API_KEY = "atsk_live_key_123"
@@ -630,7 +630,7 @@ def test_command_line_serves_until_terminated() -> None:
     port = free_port()
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-        [sys.executable, "-m", "majismart.standins.africastalking", "--host", "127.0.0.1",
+        [sys.executable, "-m", "devkit.standins.africastalking", "--host", "127.0.0.1",
          "--port", str(port), "--credential", f"{USERNAME}={API_KEY}", "--sender-id", "MAJI",
          "--dlr-url", "http://127.0.0.1:9/dlr", "--dlr-delay", "2", "--quiet"],
         cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ})

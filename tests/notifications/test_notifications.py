@@ -184,7 +184,7 @@ def test_a_number_africas_talking_refuses_fails_at_once(tenant, at) -> None:  # 
 
 
 def test_an_email_that_cannot_be_sent_is_retried(billed, at, settings) -> None:  # type: ignore[no-untyped-def]
-    from majismart.testing import free_port
+    from devkit.testing import free_port
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"  # nothing listens there
     settings.EMAIL_HOST, settings.EMAIL_PORT, settings.EMAIL_TIMEOUT = "127.0.0.1", free_port(), 2

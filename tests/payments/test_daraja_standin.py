@@ -26,7 +26,7 @@ from typing import Any
 
 import pytest
 
-from majismart.standins.daraja import SANDBOX_PASSKEY, DarajaStandIn
+from devkit.standins.daraja import SANDBOX_PASSKEY, DarajaStandIn
 
 NAIROBI = timezone(timedelta(hours=3))
 SHORTCODE = "174379"
@@ -600,7 +600,7 @@ def test_command_line_serves_until_terminated() -> None:
     port = free_port()
     root = Path(__file__).resolve().parents[2]
     proc = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-        [sys.executable, "-m", "majismart.standins.daraja", "--host", "127.0.0.1",
+        [sys.executable, "-m", "devkit.standins.daraja", "--host", "127.0.0.1",
          "--port", str(port), "--quiet"],
         cwd=root, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env={**os.environ})
     try:

@@ -19,8 +19,8 @@ from accounts.models import User
 from billing.selectors import client_balance
 from billing.services import opening_balances_post
 from clients.models import Category, Client
-from majismart.testing import celery_worker, pg_dump
-from majismart.testing import test_database_url as database_url
+from devkit.testing import celery_worker, pg_dump
+from devkit.testing import test_database_url as database_url
 from notifications.services import Outgoing, notify
 from payments.models import CallbackInbox, Payment
 from payments.services import inbox_store, payment_record

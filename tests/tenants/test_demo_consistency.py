@@ -19,6 +19,7 @@ from billing.selectors import client_balance, invoices_with_dues
 from clients.models import Client
 from majismart.money import kes
 from notifications.models import Message
+from notifications.text import sms_size
 from payments.models import CallbackInbox, Payment
 from tests.billing.test_documents import figure, flat, text_of
 from tests.conftest import host_of
@@ -81,6 +82,11 @@ def test_the_year_happened_in_time_order(seeded) -> None:  # type: ignore[no-unt
     # Reminders went out day by day: the client in arrears was told its bills were overdue.
     assert sms.filter(event="overdue", client_id=arrears.pk).exists() and sms.filter(event="reminder_due").exists()
     assert set(sms.values_list("status", flat=True)) == {"delivered"}
+    # Africa's Talking's answer, given in the seeding process (the image has no stand-in): an id,
+    # the parts and what they cost, as the client reads them from a real answer.
+    for text, provider_id, segments, cost in sms.values_list("text", "provider_message_id", "segments", "cost"):
+        assert provider_id.startswith("ATXid_") and segments == sms_size(text).segments >= 1
+        assert cost == Decimal("0.80") * segments
     first_sms_run = runs[MONTHS - SMS_MONTHS]
     assert min(sms.values_list("sent_at", flat=True)) > first_sms_run.finalized_at
     # The message log and a payment's "as received" read as the year happened.

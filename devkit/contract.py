@@ -36,9 +36,9 @@ CHECKS = "not_a_server_error,status_code_conformance,content_type_conformance,re
 
 
 def main() -> int:
-    from majismart.standins.africastalking import AfricasTalkingStandIn
-    from majismart.standins.daraja import DarajaStandIn
-    from majismart.testing import free_port, process
+    from devkit.standins.africastalking import AfricasTalkingStandIn
+    from devkit.standins.daraja import DarajaStandIn
+    from devkit.testing import free_port, process
 
     started = time.monotonic()
     REPORT_DIR.mkdir(parents=True, exist_ok=True)
@@ -113,7 +113,7 @@ def contract_database() -> Iterator[str]:
     if not url:
         with tempfile.TemporaryDirectory(prefix="majismart-contract-") as data_dir:
             os.environ["MAJISMART_DATA_DIR"] = data_dir
-            from majismart.embedded import embedded_database_url
+            from devkit.embedded import embedded_database_url
 
             yield embedded_database_url()  # this process keeps the server running
         return

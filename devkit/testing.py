@@ -71,7 +71,7 @@ def redis_url() -> Iterator[str]:
     if settings.REDIS_URL:
         yield settings.REDIS_URL
         return
-    from majismart.embedded import embedded_redis_url
+    from devkit.embedded import embedded_redis_url
 
     port = free_port()
     proc = embedded_redis_url(port)

@@ -51,7 +51,7 @@ What it is not
 
 Run it on its own::
 
-    python -m majismart.standins.africastalking --host 127.0.0.1 --port 8702
+    python -m devkit.standins.africastalking --host 127.0.0.1 --port 8702
 """
 
 from __future__ import annotations
@@ -74,7 +74,7 @@ from decimal import Decimal
 from http import HTTPStatus
 from typing import Any
 
-from majismart.standins.base import StandIn, post
+from devkit.standins.base import StandIn, post
 
 log = logging.getLogger(__name__)
 
@@ -642,7 +642,7 @@ def _pairs(values: Sequence[str], what: str) -> dict[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m majismart.standins.africastalking",
+        prog="python -m devkit.standins.africastalking",
         description="Serve a local Africa's Talking SMS stand-in until interrupted.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8702)

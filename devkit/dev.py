@@ -65,7 +65,7 @@ def run() -> None:
     os.environ.setdefault("SITE_PORT", port)
     os.environ.setdefault("SITE_SCHEME", "http")
     if not os.environ.get("DATABASE_URL"):
-        from majismart.embedded import embedded_database_url
+        from devkit.embedded import embedded_database_url
 
         os.environ["DATABASE_URL"] = embedded_database_url()  # this process keeps it running
         print("No DATABASE_URL: using the embedded PostgreSQL in .data/pg")
@@ -110,14 +110,14 @@ def _standin(cls, label: str, url_env: str, port_env: str, default_port: int, **
 
 
 def _daraja_standin():  # type: ignore[no-untyped-def]
-    from majismart.standins.daraja import DarajaStandIn
+    from devkit.standins.daraja import DarajaStandIn
 
     return _standin(DarajaStandIn, "Daraja", "DARAJA_SANDBOX_URL", "DARAJA_STANDIN_PORT", 8701, callback_delay=2.0)
 
 
 def _africastalking_standin():  # type: ignore[no-untyped-def]
     """seed_demo registers the demo providers' delivery-report URLs with it."""
-    from majismart.standins.africastalking import AfricasTalkingStandIn
+    from devkit.standins.africastalking import AfricasTalkingStandIn
 
     return _standin(AfricasTalkingStandIn, "Africa's Talking", "AFRICASTALKING_SANDBOX_URL",
                     "AFRICASTALKING_STANDIN_PORT", 8702, dlr_delay=3.0)

@@ -36,7 +36,7 @@ What it is not
 
 Run it on its own::
 
-    python -m majismart.standins.daraja --host 127.0.0.1 --port 8701
+    python -m devkit.standins.daraja --host 127.0.0.1 --port 8701
 """
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from majismart.standins.base import StandIn, post
+from devkit.standins.base import StandIn, post
 
 log = logging.getLogger(__name__)
 
@@ -770,7 +770,7 @@ def _pairs(values: Sequence[str], what: str) -> dict[str, str]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m majismart.standins.daraja",
+        prog="python -m devkit.standins.daraja",
         description="Serve a local Daraja (M-Pesa) stand-in until interrupted.")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8701)
