@@ -7,7 +7,7 @@ before the due date, overdue and disconnection notices after); the clients pay, 
 the payment paths record it (M-Pesa paybill through the C2B confirmation's processing, cash
 through the cash desk's service), and each receipt SMS goes out. So each bill's "amount due",
 each SMS and each statement line says what the account was at that moment, and the bill PDF,
-the statement, the invoice page and the portal agree (tests/tenants/test_demo_consistency.py).
+the statement, the invoice page and the portal agree (tests/web/test_demo_consistency.py).
 
 Who pays how (clients by account number):
 - most pay the whole balance by M-Pesa within 12 days; every fifth pays cash at the counter;

@@ -77,7 +77,7 @@ def test_seed_demo_creates_two_providers_once(db) -> None:  # type: ignore[no-un
         from billing.models import BillingRun, Invoice, Tariff
 
         assert Tariff.objects.count() == 4
-        # A year billed month by month (web.demo_year; tests/tenants/test_demo_consistency.py).
+        # A year billed month by month (web.demo_year; tests/web/test_demo_consistency.py).
         runs = list(BillingRun.objects.order_by("period").values_list("status", "invoice_count"))
         assert runs == [("finalized", 30)] * 12
         assert Invoice.objects.filter(status="issued", number__startswith="INV-").count() == 360
