@@ -439,7 +439,7 @@ def _drain_with_worker(provider, ids: list[int], redis: str, work: Path) -> tupl
 def _drain_in_process(provider, ids: list[int]) -> tuple[float, str]:  # type: ignore[no-untyped-def]
     from django_tenants.utils import tenant_context
 
-    from payments.services import inbox_process
+    from payments.callbacks import inbox_process
 
     with tenant_context(provider):
         started = time.perf_counter()

@@ -6,11 +6,13 @@ from collections.abc import Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
+from django.db.models import F
 
 from accounts.services import audit
 from clients.models import Client, ClientSettings
 from clients.signals import clients_registered
 from clients.validation import MSG_ACCOUNT_TAKEN
+from majismart.sql import AnyOf
 
 PERSONAL_FIELDS = ("full_name", "phone", "email", "national_id", "location")
 
@@ -39,6 +41,15 @@ def account_numbers_reserve(count: int, *, skip: Iterable[str] = ()) -> list[str
         used = set(Client.objects.filter(account_number__in=candidates).values_list("account_number", flat=True))
         result.extend(c for c in candidates if c not in used and c not in taken)
     return result
+
+
+def clients_lock(client_ids: Iterable[int]) -> None:
+    """Hold these clients' rows until the transaction ends, so that money reaching a client is
+    booked one payment at a time (allocations see each other's effect). One statement, rows taken
+    in id order: two lockers of overlapping sets never deadlock."""
+    ids = sorted(set(client_ids))
+    if ids:
+        list(Client.objects.select_for_update().filter(AnyOf(F("pk"), ids)).order_by("pk").values_list("pk", flat=True))
 
 
 @transaction.atomic

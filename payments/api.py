@@ -9,14 +9,8 @@ from rest_framework.views import APIView
 from clients.models import Client
 from majismart.api import Pagination
 from payments.models import Payment
-from payments.services import (  # noqa: F401 - the messages, for their tests
-    MANUAL_METHODS,
-    MSG_PAID_AT_EARLY,
-    MSG_PAID_AT_FORMAT,
-    MSG_PAID_AT_FUTURE,
-    manual_payment_clean,
-    payment_record,
-)
+from payments.office import MANUAL_METHODS, manual_payment_clean
+from payments.services import payment_record
 
 
 class AllocationSerializer(serializers.Serializer):

@@ -30,18 +30,15 @@ from accounts.models import AuditCategory, AuditEvent
 from accounts.services import actor_label, actor_user, audit
 from billing.models import LedgerEntry
 from clients.models import Client
+from clients.services import clients_lock
 from majismart.badinput import NUL
+from majismart.crypto import sealed
 from majismart.uploads import decode_text
+from payments.allocation import allocate_oldest_first, open_balances, payments_ledger_link
+from payments.dates import EARLIEST_PAYMENT, NAIROBI
+from payments.matching import clients_taking_money
 from payments.models import Allocation, Payment
-from payments.receivers import receipts_queue
-from payments.services import (
-    EARLIEST_PAYMENT,
-    NAIROBI,
-    _sealed,
-    allocate_oldest_first,
-    open_balances,
-    payments_ledger_link,
-)
+from payments.signals import payments_settled
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_ROWS = 5000
@@ -344,13 +341,11 @@ def candidates(narrative: str) -> set[str]:
 
 
 def clients_by_account(wanted: set[str]) -> dict[str, Client]:
-    """The open clients (not closed) whose account number, upper-cased, is one of `wanted`: one
-    query on the index of UPPER(account_number), the numbers passed as one array."""
+    """The clients taking money (payments.matching, the one rule) whose account number, upper-cased,
+    is one of `wanted`: one query on the index of UPPER(account_number), the numbers as one array."""
     if not wanted:
         return {}
-    found = Client.objects.filter(pk__in=RawSQL(
-        "SELECT id FROM clients_client WHERE upper(account_number) = ANY(%s) AND status <> 'closed'",
-        [sorted(wanted)])).only("pk", "account_number", "full_name", "status")
+    found = clients_taking_money(sorted(wanted)).only("pk", "account_number", "full_name", "status")
     return {client.account_number.upper(): client for client in found}
 
 
@@ -497,7 +492,7 @@ def _insert(lines: list[Line], actor: object) -> dict[str, int]:
     now = timezone.now()
     user_id = getattr(actor, "pk", None) or None
     values = [(line.row.key, Payment.Method.BANK, line.row.amount, line.client.pk, Payment.Status.MATCHED,  # type: ignore[union-attr]
-               line.row.paid_at, line.client.account_number, _sealed(line.row.narrative[:120]), _sealed(""),  # type: ignore[union-attr]
+               line.row.paid_at, line.client.account_number, sealed(line.row.narrative[:120]), sealed(""),  # type: ignore[union-attr]
                user_id, now) for line in lines]
     placeholders = ", ".join(["(%s, %s, %s::numeric, %s::bigint, %s, %s::timestamptz, %s, %s, %s, %s::bigint, "
                               "%s::timestamptz)"] * len(values))
@@ -524,7 +519,7 @@ def _settle(lines: list[Line], created: dict[str, int], actor: object) -> None:
         for ln in fresh])
     pairs = [(created[ln.row.key], e.pk) for ln, e in zip(fresh, entries, strict=True)]
     payments_ledger_link(pairs)
-    receipts_queue([payment for payment, _ in pairs])  # one task for the import's receipts
+    payments_settled.send(sender=Payment, payment_ids=[payment for payment, _ in pairs])  # one task for the import's receipts
     context = current_request_context()
     AuditEvent.objects.bulk_create([AuditEvent(
         actor=actor_label(actor)[:254], action="payment.recorded", category=AuditCategory.CHANGE,
@@ -555,8 +550,7 @@ def bank_statement_import(parsed: ParsedBank, *, assign: dict[int, str] | None =
             # One payment of a client at a time (as payment_record): the allocations of a
             # concurrent cash-desk payment or a second import see these, and a second import's
             # look for "already recorded", taken again below, sees them too.
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT id FROM clients_client WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [client_ids])
+            clients_lock(client_ids)
             review = bank_statement_review(parsed, assign=assign, file_name=file_name)
         if review.to_create:
             created = _insert(review.to_create, actor)

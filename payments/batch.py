@@ -1,6 +1,6 @@
 """C2B confirmations processed in sets: a batch of stored callbacks becomes its payments,
 allocations, ledger entries and inbox verdicts in a handful of statements, not a dozen queries
-per callback. The same rules as one at a time (payments.services.c2b_confirmation_process): one
+per callback. The same rules as one at a time (payments.mpesa.c2b_confirmation_process): one
 payment per receipt (INSERT … ON CONFLICT), matched by account number, oldest invoice first,
 overpayment left as credit, unmatched kept for reconciliation. A batch that fails for a reason
 nobody foresaw is retried row by row, so one bad callback never holds up the others."""
@@ -18,25 +18,18 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from billing.models import LedgerEntry
+from clients.services import clients_lock
 from majismart import crypto
 from majismart.badinput import printable
-from payments.models import Allocation, CallbackInbox, Payment
-from payments.receivers import receipts_queue
-from payments.services import (
-    UNDECRYPTABLE,
-    _amount,
-    _close_waiting_request,
-    _receipt,
-    _sealed,
-    account_key,
-    allocate_oldest_first,
-    clients_for_accounts,
-    inbox_process,
-    open_balances,
-    payer_name,
-    payments_ledger_link,
-    trans_time_or_held,
-)
+from majismart.crypto import sealed
+from payments import daraja
+from payments.allocation import allocate_oldest_first, open_balances, payments_ledger_link
+from payments.callbacks import inbox_process
+from payments.inbox import UNDECRYPTABLE
+from payments.matching import account_key, clients_for_accounts
+from payments.models import Allocation, CallbackInbox, Payment, PaymentRequest
+from payments.services import close_waiting_request
+from payments.signals import payments_settled
 
 log = logging.getLogger(__name__)
 BATCH = 500
@@ -59,7 +52,7 @@ class _Row:
 
 def _opened(inbox_id: int, stored: str, received: datetime) -> _Row:
     """A stored body, decrypted and read. One no configured key opens is flagged as such; the
-    sweeper puts it back in the queue once the keys open it (payments.services.inbox_reopen_decryptable)."""
+    sweeper puts it back in the queue once the keys open it (payments.inbox.inbox_reopen_decryptable)."""
     try:
         body = crypto.decrypt(stored) if stored else ""
     except ValueError as exc:
@@ -78,16 +71,16 @@ def _parse(inbox_id: int, body: str, received: datetime) -> _Row:
     row = _Row(inbox_id)
     try:
         data = json.loads(body)
-        row.receipt = _receipt(data["TransID"])
-        row.amount = _amount(data["TransAmount"])
-        row.paid_at, row.note = trans_time_or_held(data.get("TransTime"), received)
+        row.receipt = daraja.read_receipt(data["TransID"])
+        row.amount = daraja.read_amount(data["TransAmount"])
+        row.paid_at, row.note = daraja.trans_time_or_held(data.get("TransTime"), received)
     except (ValueError, KeyError, TypeError, InvalidOperation, AttributeError) as exc:
         row.status, row.note = CallbackInbox.Status.INVALID, f"Could not be read: {type(exc).__name__} {exc}"[:300]
         return row
     row.held = bool(row.note)
     row.reference = printable(str(data.get("BillRefNumber") or ""))[:64]
     row.payer = printable(str(data.get("MSISDN") or ""))[:120]
-    row.name = payer_name(data)[:200]
+    row.name = daraja.payer_name(data)[:200]
     return row
 
 
@@ -111,7 +104,7 @@ def _process(limit: int) -> int:
             "SELECT id, body, received FROM payments_callbackinbox WHERE kind = %s AND status = %s "
             "ORDER BY id LIMIT %s FOR UPDATE SKIP LOCKED",
             [CallbackInbox.Kind.C2B_CONFIRMATION, CallbackInbox.Status.RECEIVED, limit])
-        # Bodies are stored encrypted (payments.services.confirmation_store): decrypted here, in bulk.
+        # Bodies are stored encrypted (payments.inbox.confirmation_store): decrypted here, in bulk.
         rows = [_opened(i, body, received) for i, body, received in cursor.fetchall()]
     if not rows:
         return 0
@@ -120,10 +113,8 @@ def _process(limit: int) -> int:
     accounts = clients_for_accounts(r.reference for r in good)
     for r in good:
         r.client_id = None if r.held else accounts.get(account_key(r.reference))
-    clients = sorted({r.client_id for r in good if r.client_id})
-    if clients:  # one payment of a client at a time, as one by one (and in id order: no deadlocks)
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT id FROM clients_client WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [clients])
+    # One payment of a client at a time, as one by one (rows taken in id order: no deadlocks).
+    clients_lock(r.client_id for r in good if r.client_id)
     # One payment per receipt: the unique constraint decides, for this batch and any other.
     created: dict[str, int] = {}
     first_of: dict[str, _Row] = {}
@@ -133,7 +124,7 @@ def _process(limit: int) -> int:
     if first_of:
         values = [(r.receipt, Payment.Method.MPESA, r.amount, r.client_id,
                    Payment.Status.MATCHED if r.client_id else Payment.Status.UNMATCHED, r.paid_at, r.reference,
-                   _sealed(r.payer), _sealed(r.name), r.inbox_id, now) for r in first_of.values()]
+                   sealed(r.payer), sealed(r.name), r.inbox_id, now) for r in first_of.values()]
         placeholders = ", ".join(["(%s, %s, %s::numeric, %s::bigint, %s, %s::timestamptz, %s, %s, %s, %s::bigint, %s::timestamptz)"]
                                  * len(values))
         with connection.cursor() as cursor:
@@ -166,18 +157,16 @@ def _settle_all(rows: list[_Row], created: dict[str, int]) -> None:
                     booked_on=timezone.localdate(r.paid_at), reference=r.receipt, description="M-Pesa payment")
         for r in rows])
     pairs = [(created[r.receipt], e.pk) for r, e in zip(rows, entries, strict=True)]
-    receipts_queue([payment for payment, _ in pairs])  # one task for the batch's receipts
+    payments_settled.send(sender=Payment, payment_ids=[payment for payment, _ in pairs])  # one task for the batch's receipts
     payments_ledger_link(pairs)
     # STK requests waiting for these payments (M-Pesa said "paid" by query, or a paybill
     # confirmation beat the STK callback): only for clients that have any.
-    from payments.models import PaymentRequest
-
     waiting = set(PaymentRequest.objects.filter(
         client_id__in=client_ids, channel=PaymentRequest.Channel.STK, payment__isnull=True,
         status__in=[PaymentRequest.Status.CONFIRMED, PaymentRequest.Status.PENDING]).values_list("client_id", flat=True))
     if waiting:
         for payment in Payment.objects.filter(pk__in=[created[r.receipt] for r in rows if r.client_id in waiting]):
-            _close_waiting_request(payment)
+            close_waiting_request(payment)
 
 
 def _mark(rows: list[_Row]) -> None:

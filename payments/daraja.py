@@ -1,4 +1,5 @@
-"""Safaricom Daraja (M-Pesa) client: OAuth, STK push and query, C2B URL registration.
+"""Safaricom Daraja (M-Pesa) client: OAuth, STK push and query, C2B URL registration; and
+what Daraja posts back, read (receipts, amounts, times, names, STK result codes).
 
 Facts from shared/reference/payments-apis.md §1: every call but OAuth is a JSON POST with a
 Bearer token; the token lives 3600 s and is cached (in the shared cache, so every worker uses
@@ -15,18 +16,20 @@ import json
 import logging
 import urllib.error
 from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
 from majismart import outbound
+from majismart.badinput import NUL, printable
+from payments.dates import NAIROBI, payment_time_plausible
 from payments.models import PaymentSettings
 
 log = logging.getLogger(__name__)
-NAIROBI = ZoneInfo("Africa/Nairobi")
 # STK query's answer while the payer has not acted yet: pending, not failed (§1.4).
 STILL_PROCESSING = "The transaction is being processed"
 
@@ -186,3 +189,68 @@ STK_MESSAGE_OTHER = "M-Pesa could not complete the payment ({code}). Please try 
 def stk_message(code: object) -> str:
     code = str(code)
     return STK_MESSAGES.get(code, STK_MESSAGE_OTHER.format(code=code))
+
+
+# --- what Daraja posts back, read --------------------------------------------------------------
+# M-Pesa's limit per transaction (KES 1 to 250,000, shared/reference/payments-apis.md): C2B
+# validation refuses more, and a confirmation or STK result above it did not come from M-Pesa.
+MPESA_MAX_AMOUNT = Decimal("250000")
+
+
+def read_amount(raw: object) -> Decimal:
+    """A TransAmount (or an STK result's Amount) as money; InvalidOperation (or ValueError,
+    TypeError) when unreadable, not positive or above M-Pesa's limit."""
+    value = Decimal(str(raw).strip())
+    if not value.is_finite() or value <= 0 or value > MPESA_MAX_AMOUNT:
+        raise InvalidOperation(f"amount {str(raw)[:20]!r} not within 0 to {MPESA_MAX_AMOUNT}")
+    return value.quantize(Decimal("0.01"))
+
+
+def mpesa_amount(raw: object) -> Decimal | None:
+    """A callback's TransAmount as money, or None when unreadable, not positive or above M-Pesa's
+    limit."""
+    try:
+        return read_amount(raw)
+    except (InvalidOperation, ValueError, TypeError):
+        return None
+
+
+def read_receipt(raw: object) -> str:
+    """A TransID or MpesaReceiptNumber; ValueError for none, or one no receipt column holds."""
+    receipt = str(raw).strip()
+    if not receipt or len(receipt) > 64 or NUL in receipt:
+        raise ValueError(f"receipt {receipt[:70]!r}")
+    return receipt
+
+
+def read_trans_time(raw: str) -> datetime:
+    """Daraja's TransTime, YYYYMMDDHHmmss in Nairobi time; ValueError for one that is no date
+    (20240230…, …1299…) or is far from today (before 2000, more than a year ahead)."""
+    if len(raw) != 14 or not raw.isascii() or not raw.isdigit():
+        raise ValueError(f"TransTime {raw[:20]!r}")
+    moment = datetime.strptime(raw, "%Y%m%d%H%M%S").replace(tzinfo=NAIROBI)
+    if not payment_time_plausible(moment):
+        raise ValueError(f"TransTime {raw!r} is far from today")
+    return moment
+
+
+MSG_TIME_HELD = ("TransTime {value} is no possible date or is far from today: recorded at the time it "
+                 "arrived and held for review in reconciliation")
+
+
+def trans_time_or_held(raw: object, received: datetime) -> tuple[datetime, str]:
+    """When the payment was made, and why it is held for review ("" when it is not). A
+    confirmation is money M-Pesa has already moved, so a TransTime that cannot be believed does
+    not make it unreadable: the payment is recorded at the moment the callback arrived (seconds
+    after the payment) and, its payload being suspect, goes to reconciliation for a person to
+    check and assign, rather than settling invoices on its own."""
+    try:
+        return read_trans_time(str(raw if raw is not None else "")), ""
+    except ValueError:
+        return received, MSG_TIME_HELD.format(value=repr(printable(str(raw))[:20]))
+
+
+def payer_name(data: dict) -> str:
+    """Daraja's FirstName, MiddleName and LastName as one name; an empty part leaves no gap."""
+    return printable(" ".join(part for k in ("FirstName", "MiddleName", "LastName")
+                              if (part := str(data.get(k) or "").strip())))

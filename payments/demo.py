@@ -44,7 +44,7 @@ def c2b_body(*, receipt: str, amount: Decimal, at: datetime, account: str, phone
 
 def c2b_stored(**fields: object) -> None:
     """A paybill payment arriving: Safaricom's confirmation stored as the endpoint stores it."""
-    from payments.services import confirmation_store
+    from payments.inbox import confirmation_store
 
     confirmation_store(body=c2b_body(**fields), headers={"content-type": "application/json"},  # type: ignore[arg-type]
                        source_ip=SAFARICOM_IP)

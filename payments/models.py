@@ -53,7 +53,7 @@ class CallbackInbox(models.Model):
         # sweeper), and every callback costs each index one insert: one small partial index
         # instead of two on status (Django adds a LIKE index to an indexed CharField).
         indexes = [models.Index(fields=["kind", "id"], condition=models.Q(status="received"), name="inbox_waiting"),
-                   # The sweeper's look for bodies no key opened (payments.services.inbox_reopen_decryptable):
+                   # The sweeper's look for bodies no key opened (payments.inbox.inbox_reopen_decryptable):
                    # a callback enters it only when flagged, never on the endpoint's insert.
                    models.Index(fields=["id"], condition=models.Q(status="invalid"), name="inbox_flagged")]
         verbose_name_plural = "callback inbox"

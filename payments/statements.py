@@ -28,8 +28,10 @@ from django.db.models import Q
 
 from accounts.services import audit
 from majismart.uploads import decode_text
+from payments.dates import NAIROBI, payment_time_plausible
+from payments.matching import client_for_account
 from payments.models import Payment
-from payments.services import NAIROBI, client_for_account, payment_record, payment_time_plausible
+from payments.services import payment_record
 
 MAX_DAYS = 93
 MAX_BYTES = 20 * 1024 * 1024

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from payments.services import inbox_process
+from payments.callbacks import inbox_process
 
 
 @shared_task(bind=True, acks_late=True, max_retries=40)
@@ -106,8 +106,8 @@ def sweep_inbox() -> int:
     from django.utils import timezone
 
     from payments.batch import process_confirmations
+    from payments.inbox import inbox_reopen_decryptable
     from payments.models import CallbackInbox
-    from payments.services import inbox_reopen_decryptable
 
     inbox_reopen_decryptable()  # bodies a restored key opens again: queued like the rest below
     done = 0
@@ -129,7 +129,7 @@ def sweep_inbox() -> int:
 @shared_task
 def query_stale_stk() -> int:
     """STK pushes with no callback after a few minutes: ask Daraja's STK query."""
-    from payments.collect import stk_query_stale
+    from payments.mpesa import stk_query_stale
 
     return stk_query_stale()
 

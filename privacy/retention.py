@@ -41,8 +41,8 @@ from billing.services import ledger_carry_forward
 from clients.models import Client
 from majismart.tenancy import connection
 from notifications.models import DeliveryReport, Message
+from payments.inbox import UNDECRYPTABLE
 from payments.models import CallbackInbox, Payment
-from payments.services import UNDECRYPTABLE
 from privacy.models import DataExport, RetentionPolicy, RetentionRun
 
 log = logging.getLogger(__name__)
@@ -172,7 +172,7 @@ def _files_delete_on_commit(names: list[str]) -> None:
 def purge_callbacks(ctx: Context) -> dict[str, int]:
     """Raw callbacks processed (or found duplicate or unreadable) before the cutoff. One still
     waiting to be processed is never removed, nor one waiting for its key to be configured again
-    (payments.services.UNDECRYPTABLE: money not booked yet); payments keep working without theirs."""
+    (payments.inbox.UNDECRYPTABLE: money not booked yet); payments keep working without theirs."""
     cutoff = ctx.cutoffs.callbacks
     due = (CallbackInbox.objects.exclude(status=CallbackInbox.Status.RECEIVED)
            .exclude(status=CallbackInbox.Status.INVALID, note=UNDECRYPTABLE)

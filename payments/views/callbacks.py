@@ -18,17 +18,11 @@ from django.views.decorators.http import require_POST
 from accounts.middleware import client_ip, current_request_context
 from accounts.permissions import public
 from majismart.badinput import NUL
-from payments.collect import paystack_signature_ok
+from payments.daraja import mpesa_amount, read_trans_time
+from payments.inbox import KEPT_HEADERS, confirmation_store, inbox_mark, inbox_store
+from payments.matching import client_for_account
 from payments.models import CallbackInbox, PaymentSettings
-from payments.services import (
-    KEPT_HEADERS,
-    _trans_time,
-    client_for_account,
-    confirmation_store,
-    inbox_mark,
-    inbox_store,
-    mpesa_amount,
-)
+from payments.paystack import paystack_signature_ok
 
 log = logging.getLogger(__name__)
 
@@ -74,7 +68,7 @@ class PermissionDeniedCallback(Exception):
     pass
 
 
-# The headers an inbox row keeps (payments.services.KEPT_HEADERS, the one list), read straight
+# The headers an inbox row keeps (payments.inbox.KEPT_HEADERS, the one list), read straight
 # from META by their CGI names: request.headers would parse every header of every callback on the
 # busiest endpoint to keep these few.
 _KEPT_META = {("CONTENT_TYPE" if name == "content-type" else "HTTP_" + name.upper().replace("-", "_")): name
@@ -122,7 +116,7 @@ def c2b_validation(request: HttpRequest, ip: str | None, note: str) -> JsonRespo
         return JsonResponse(VALIDATION_UNKNOWN_ACCOUNT)
     if stamp:
         try:
-            _trans_time(stamp)
+            read_trans_time(stamp)
         except ValueError as exc:
             inbox_mark(inbox.pk, CallbackInbox.Status.PROCESSED, f"{exc}, rejected")
             return JsonResponse(VALIDATION_UNREADABLE)

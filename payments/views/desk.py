@@ -1,5 +1,5 @@
 """Dashboard: the cash desk. A cash, bank or cheque payment recorded by staff, checked as the
-API checks it (payments.services.manual_payment_clean) and recorded by the same service, so
+API checks it (payments.office.manual_payment_clean) and recorded by the same service, so
 it is allocated, posted and its receipt sent by SMS and email alike."""
 
 from __future__ import annotations
@@ -16,7 +16,8 @@ from accounts.permissions import require_capability
 from accounts.services import audit
 from clients.models import Client
 from clients.selectors import client_search
-from payments.services import manual_payment_clean, payment_record
+from payments.office import manual_payment_clean
+from payments.services import payment_record
 
 SEARCH_LIMIT = 10
 MSG_DATE = "Give the date (and time) of the payment."

@@ -19,7 +19,7 @@ from billing.selectors import client_balance
 from clients.models import Client
 from clients.selectors import own_client
 from majismart.urls import domain_url
-from payments import collect
+from payments import collect, mpesa, paystack
 from payments.models import Payment, PaymentRequest, PaymentSettings
 
 PORTAL_PAGE_SIZE = 25
@@ -55,10 +55,10 @@ def portal_pay(request: HttpRequest) -> HttpResponse:
         try:
             if method == "card":
                 return_url = domain_url(request.tenant.domain, reverse("portal_card_return"), request)  # type: ignore[attr-defined]
-                _, checkout = collect.paystack_start(client=client, amount=request.POST.get("amount", ""),
+                _, checkout = paystack.paystack_start(client=client, amount=request.POST.get("amount", ""),
                                                      email=request.POST.get("email", ""), return_url=return_url)
                 return redirect(checkout)
-            payment_request = collect.stk_start(client=client, phone=request.POST.get("phone", ""),
+            payment_request = mpesa.stk_start(client=client, phone=request.POST.get("phone", ""),
                                                 amount=request.POST.get("amount", ""))
             return redirect("portal_pay_request", pk=payment_request.pk)
         except ValidationError as exc:
@@ -97,7 +97,7 @@ def portal_card_return(request: HttpRequest) -> HttpResponse:
     reference = request.GET.get("reference") or request.GET.get("trxref") or ""
     payment_request = get_object_or_404(PaymentRequest, channel=PaymentRequest.Channel.PAYSTACK,
                                         reference=reference, client=client)
-    collect.paystack_verify(payment_request)
+    paystack.paystack_verify(payment_request)
     return redirect("portal_pay_request", pk=payment_request.pk)
 
 
@@ -140,7 +140,7 @@ def link_pay(request: HttpRequest, token: str) -> HttpResponse:
         errors = {"form": [collect.MSG_SETTLED]}
     elif request.method == "POST":
         try:
-            payment_request = collect.stk_start(client=client, phone=request.POST.get("phone", ""),
+            payment_request = mpesa.stk_start(client=client, phone=request.POST.get("phone", ""),
                                                 amount=request.POST.get("amount", ""),
                                                 source=PaymentRequest.Source.PAY_LINK)
             return redirect("pay_link_request", token=token, pk=payment_request.pk)

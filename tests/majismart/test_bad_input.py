@@ -13,8 +13,8 @@ from django_tenants.utils import tenant_context
 from billing.models import LedgerEntry, Tariff
 from majismart.badinput import MSG_NUL
 from meters.models import Meter, Reading
-from payments.api import MSG_PAID_AT_EARLY, MSG_PAID_AT_FORMAT
 from payments.models import CallbackInbox, Payment
+from payments.office import MSG_PAID_AT_EARLY, MSG_PAID_AT_FORMAT
 from tests.billing_helpers import billed_twice
 from tests.conftest import host_of, login
 from tests.payments.test_payments import confirmation, urls

@@ -357,7 +357,7 @@ def test_a_callback_no_key_opens_is_flagged_and_processed_once_the_key_is_back(
     from django.utils import timezone
 
     from payments.batch import process_confirmations
-    from payments.services import UNDECRYPTABLE, confirmation_store, inbox_store
+    from payments.inbox import UNDECRYPTABLE, confirmation_store, inbox_store
     from payments.tasks import sweep_inbox
 
     client = _person()
@@ -367,7 +367,7 @@ def test_a_callback_no_key_opens_is_flagged_and_processed_once_the_key_is_back(
     stk = inbox_store(kind=CallbackInbox.Kind.STK_CALLBACK, body=b'{"Body": {}}', headers={}, source_ip=None)
     settings.FIELD_ENCRYPTION_KEYS = [Fernet.generate_key().decode()]  # the old key is missing
     assert process_confirmations() == 1
-    from payments.services import inbox_process
+    from payments.callbacks import inbox_process
 
     inbox_process(stk.pk)
     with connection.cursor() as cursor:
@@ -400,8 +400,9 @@ def test_only_a_body_no_key_opens_waits_for_the_key_and_retention_keeps_it(tenan
     from django.utils import timezone
 
     from payments.batch import process_confirmations
+    from payments.callbacks import inbox_process
+    from payments.inbox import UNDECRYPTABLE, confirmation_store, inbox_store
     from payments.models import PaymentRequest
-    from payments.services import UNDECRYPTABLE, confirmation_store, inbox_process, inbox_store
     from payments.tasks import sweep_inbox
     from privacy.retention import retention_apply
 

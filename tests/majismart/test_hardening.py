@@ -20,8 +20,10 @@ from django_tenants.utils import tenant_context
 from accounts.models import User
 from billing.models import Invoice
 from devkit.testing import PYTHON
+from payments.callbacks import inbox_process
+from payments.inbox import inbox_store
 from payments.models import CallbackInbox, Payment
-from payments.services import inbox_process, inbox_store, payment_record
+from payments.services import payment_record
 from tests.billing_helpers import NBO, D, billed_twice
 from tests.conftest import API_KEYS, api_client, host_of, login
 from tests.payments.test_payments import confirmation, post, urls

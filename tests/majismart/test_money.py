@@ -19,8 +19,9 @@ from billing.runs import billing_run_finalize, billing_run_start
 from billing.services import adjustment_post
 from majismart.money import kes
 from notifications.models import Message, NotificationSettings
-from payments.collect import MSG_AMOUNT, pay_link_token, stk_start
+from payments.collect import MSG_AMOUNT, pay_link_token
 from payments.models import PaymentRequest
+from payments.mpesa import stk_start
 from payments.notices import reminders_send
 from payments.services import payment_record
 from tests.billing_helpers import NBO, D, metered, read, travel

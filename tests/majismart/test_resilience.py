@@ -37,8 +37,8 @@ from devkit.testing import (
     process,
     wait_for_port,
 )
+from payments.inbox import confirmation_store, inbox_store
 from payments.models import CallbackInbox, DrainFlag, Payment
-from payments.services import confirmation_store, inbox_store
 from tests.billing_helpers import own_provider
 from tests.payments.test_payments import confirmation
 

@@ -120,7 +120,7 @@ def test_a_burst_of_paybill_payments_sends_one_receipt_each(billed, at, alpha) -
     import json
 
     from payments.batch import process_confirmations
-    from payments.services import confirmation_store
+    from payments.inbox import confirmation_store
 
     finalize("2026-09", "2026-10-02")
     for n in range(3):

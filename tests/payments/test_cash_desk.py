@@ -15,7 +15,7 @@ from accounts.models import AuditEvent
 from billing.selectors import client_balance
 from notifications.models import Message
 from payments.models import Payment
-from payments.services import MSG_PAID_AT_EARLY, MSG_PAID_AT_FUTURE
+from payments.office import MSG_PAID_AT_EARLY, MSG_PAID_AT_FUTURE
 from tests.billing_helpers import D, metered
 from tests.notifications_helpers import at, committed, sms_ready  # noqa: F401 - the fixture
 from tests.payments.test_payments_collect import as_user, carol_account  # noqa: F401 - the fixture

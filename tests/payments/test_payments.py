@@ -16,8 +16,11 @@ from django_tenants.utils import tenant_context
 
 from billing.models import LedgerEntry
 from billing.selectors import client_balance
+from payments.callbacks import inbox_process
+from payments.dates import payment_plausible_or_now
+from payments.inbox import inbox_store
 from payments.models import Allocation, CallbackInbox, Payment
-from payments.services import inbox_process, inbox_store, payment_plausible_or_now, payment_record
+from payments.services import payment_record
 from payments.tasks import sweep_inbox
 from tests.billing_helpers import (
     D,
@@ -323,8 +326,8 @@ def test_two_drains_at_once_make_each_payment_once(django_db_setup, django_db_bl
 
 
 def test_one_drain_per_burst_and_none_left_behind(alpha, tenant) -> None:  # type: ignore[no-untyped-def]
+    from payments.inbox import confirmation_store
     from payments.models import DrainFlag
-    from payments.services import confirmation_store
     from payments.tasks import _drain_idle_unless_work_left, drain_confirmations
 
     def store(trans_id: str) -> bool:
@@ -356,19 +359,19 @@ def _our_prepared_schemas() -> set[str]:
 def test_the_prepared_confirmation_insert_follows_each_providers_schema(alpha, beta, gamma, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     from django.db import connection
 
-    from payments.services import _Prepared, _prepared, confirmation_store
+    from payments.inbox import CONFIRMATION_STATEMENT, confirmation_store
 
     # As on a new connection: none of the statements earlier tests prepared on this one.
     with connection.cursor() as cursor:
         cursor.execute("SELECT name FROM pg_prepared_statements WHERE name LIKE 'majismart_c2b_%%'")
         for (name,) in cursor.fetchall():
             cursor.execute(f"DEALLOCATE {name}")
-    _prepared.pop(connection.connection, None)
+    CONFIRMATION_STATEMENT.forget(connection.connection)
 
     # One connection serves every provider: a statement prepared on it for each provider's schema
     # writes to that provider's table. Past the cap the oldest is deallocated (and prepared again
     # when its provider is back).
-    monkeypatch.setattr(_Prepared, "PREPARED_MAX", 2)
+    monkeypatch.setattr(CONFIRMATION_STATEMENT, "prepared_max", 2)
     for provider, receipt, held in ((alpha, "PREP-A1", {alpha}), (beta, "PREP-B1", {alpha, beta}),
                                     (alpha, "PREP-A2", {alpha, beta}), (gamma, "PREP-C1", {beta, gamma}),
                                     (beta, "PREP-B2", {beta, gamma}), (alpha, "PREP-A3", {gamma, alpha})):
@@ -390,8 +393,8 @@ def test_the_confirmation_store_survives_a_new_connection_and_a_failed_statement
     import psycopg
     from django.db import DataError, OperationalError, ProgrammingError, connection, transaction
 
+    from payments.inbox import confirmation_store
     from payments.models import DrainFlag
-    from payments.services import confirmation_store
 
     def store(receipt: str, source_ip: str | None = "196.201.214.200") -> None:
         confirmation_store(body=json.dumps({"TransID": receipt}).encode(), headers={}, source_ip=source_ip)
@@ -460,7 +463,7 @@ def test_one_account_rule_for_one_callback_and_for_a_drain_batch(tenant, typed: 
     """The callback path (client_for_account) and the drain's batch (clients_for_accounts) match
     by the same rule: trimmed, any case; closed accounts and NULs match nothing."""
     from clients.models import Client
-    from payments.services import account_key, client_for_account, clients_for_accounts
+    from payments.matching import account_key, client_for_account, clients_for_accounts
 
     open_client, _ = metered("Open Account")
     closed, _ = metered("Closed Account")

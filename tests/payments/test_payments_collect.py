@@ -17,9 +17,12 @@ from django_tenants.utils import tenant_context
 from accounts.models import AuditEvent, User
 from billing.models import Invoice, LedgerEntry
 from billing.selectors import client_balance, invoices_with_dues
-from payments.collect import _b36, pay_link_token, stk_query_stale
+from payments.callbacks import inbox_process
+from payments.collect import _b36, pay_link_token
+from payments.inbox import inbox_store
 from payments.models import CallbackInbox, Payment, PaymentRequest, PaymentSettings
-from payments.services import inbox_process, inbox_store, payment_record
+from payments.mpesa import stk_query_stale
+from payments.services import payment_record
 from tests.billing_helpers import D, billed_twice, metered, travel
 from tests.conftest import host_of, login
 from tests.payments_helpers import (

@@ -56,7 +56,8 @@ def test_the_portal_history_pages_instead_of_stopping_at_a_hundred(carol_account
 
 
 def test_the_reconciliation_queue_and_a_failed_action_on_a_phone_sized_page(carol_account, alpha) -> None:  # type: ignore[no-untyped-def]  # noqa: F811
-    from payments.services import confirmation_store, inbox_process
+    from payments.callbacks import inbox_process
+    from payments.inbox import confirmation_store
 
     body = {"TransactionType": "Pay Bill", "TransID": "RQ00000001", "TransTime": "20261105143015",
             "TransAmount": "300.00", "BusinessShortCode": "600966", "BillRefNumber": "", "InvoiceNumber": "",
@@ -96,7 +97,8 @@ def test_the_requests_page_says_what_the_payer_was_told_and_the_mpesa_code(carol
 
 def test_the_batch_drain_joins_a_payers_names_without_gaps(tenant) -> None:  # type: ignore[no-untyped-def]
     from payments.batch import process_confirmations
-    from payments.services import confirmation_store, payer_name
+    from payments.daraja import payer_name
+    from payments.inbox import confirmation_store
 
     assert payer_name({"FirstName": " JUMA ", "MiddleName": "", "LastName": "HAMISI"}) == "JUMA HAMISI"
     assert payer_name({"FirstName": "", "MiddleName": None}) == ""

@@ -16,8 +16,8 @@ from django_tenants.utils import tenant_context
 from billing.selectors import client_balance
 from clients.models import Category, Client
 from devkit.testing import celery_worker
+from payments.inbox import inbox_store
 from payments.models import CallbackInbox, Payment
-from payments.services import inbox_store
 from payments.tasks import drain_confirmations, process_callback, sweep_inbox
 from tests.billing_helpers import D, own_provider
 from tests.payments.test_payments import confirmation

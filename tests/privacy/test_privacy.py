@@ -24,8 +24,9 @@ from clients.models import Client
 from meters.models import Reading
 from notifications.models import Consent, Message
 from notifications.services import Outgoing, consent_map, notify
+from payments.inbox import inbox_store
 from payments.models import CallbackInbox, Payment
-from payments.services import inbox_store, payment_record
+from payments.services import payment_record
 from privacy.models import DataExport, DataRequest, ErasureRecord
 from privacy.services import requests_remind
 from tests.billing_helpers import D, billed_twice, metered, on, read

@@ -22,8 +22,9 @@ from clients.models import Category, Client
 from devkit.testing import celery_worker, pg_dump
 from devkit.testing import test_database_url as database_url
 from notifications.services import Outgoing, notify
+from payments.inbox import inbox_store
 from payments.models import CallbackInbox, Payment
-from payments.services import inbox_store, payment_record
+from payments.services import payment_record
 from privacy.erasure import client_pseudonymise
 from privacy.models import DataExport
 from privacy.tasks import export_build_task
