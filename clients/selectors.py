@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, cast
 
 from django.core.exceptions import ValidationError
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 
 from clients.models import Client
 from majismart.crypto import blind_index, word_tokens
@@ -47,3 +49,11 @@ def client_search(*, query: str = "", status: str = "", category: str = "", zone
 def own_client(user: object) -> Client | None:
     """The water account a portal login belongs to (None for a login without one)."""
     return Client.objects.filter(user=cast("User", user)).select_related("category").first()  # a signed-in user
+
+
+def open_clients_by_account(accounts: Iterable[str]) -> QuerySet[Client]:
+    """The clients not closed whose account number, upper-cased, is one of `accounts`: one query
+    on the index of UPPER(account_number), the numbers passed as one array (however many)."""
+    return Client.objects.filter(pk__in=RawSQL(
+        "SELECT id FROM clients_client WHERE upper(account_number) = ANY(%s) AND status <> 'closed'",
+        [sorted(accounts)]))

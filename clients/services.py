@@ -76,3 +76,10 @@ def client_update(*, client: Client, actor: object, **fields: object) -> Client:
         audit(actor=actor, action="client.updated", object_repr=client.account_number, target=client,
               fields=sorted(changed))
     return client
+
+
+def clients_lock(ids: Iterable[int]) -> None:
+    """Lock these clients' rows until the transaction ends (one payment of a client at a time),
+    in id order: two transactions locking overlapping sets wait for each other, never deadlock."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT id FROM clients_client WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [sorted(ids)])

@@ -30,6 +30,8 @@ from accounts.models import AuditCategory, AuditEvent
 from accounts.services import actor_label, actor_user, audit
 from billing.models import LedgerEntry
 from clients.models import Client
+from clients.selectors import open_clients_by_account
+from clients.services import clients_lock
 from majismart.badinput import NUL
 from majismart.uploads import decode_text
 from payments.models import Allocation, Payment
@@ -348,9 +350,7 @@ def clients_by_account(wanted: set[str]) -> dict[str, Client]:
     query on the index of UPPER(account_number), the numbers passed as one array."""
     if not wanted:
         return {}
-    found = Client.objects.filter(pk__in=RawSQL(
-        "SELECT id FROM clients_client WHERE upper(account_number) = ANY(%s) AND status <> 'closed'",
-        [sorted(wanted)])).only("pk", "account_number", "full_name", "status")
+    found = open_clients_by_account(wanted).only("pk", "account_number", "full_name", "status")
     return {client.account_number.upper(): client for client in found}
 
 
@@ -555,8 +555,7 @@ def bank_statement_import(parsed: ParsedBank, *, assign: dict[int, str] | None =
             # One payment of a client at a time (as payment_record): the allocations of a
             # concurrent cash-desk payment or a second import see these, and a second import's
             # look for "already recorded", taken again below, sees them too.
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT id FROM clients_client WHERE id = ANY(%s) ORDER BY id FOR UPDATE", [client_ids])
+            clients_lock(client_ids)
             review = bank_statement_review(parsed, assign=assign, file_name=file_name)
         if review.to_create:
             created = _insert(review.to_create, actor)
