@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 
 from django.apps import apps
+from django.db.models import Model
 
 ROOT = Path(__file__).resolve().parents[2]
 APPS = ("tenants", "accounts", "notifications", "clients", "meters", "billing", "payments", "privacy", "web")
@@ -21,13 +22,33 @@ PENDING = {
 
 
 def _strings(tree: ast.AST) -> list[tuple[int, str]]:
+    """Each string in the module, an f-string with its `{Model._meta.db_table}` parts written
+    as the table of the model the module imports under that name."""
+    tables = {alias.asname or alias.name: model._meta.db_table
+              for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module
+              for alias in node.names
+              if node.module.endswith(".models") and (model := _model(node.module, alias.name)) is not None}
     found = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Constant) and isinstance(node.value, str):
             found.append((node.lineno, node.value))
         elif isinstance(node, ast.JoinedStr):
-            found.append((node.lineno, "".join(v.value for v in node.values if isinstance(v, ast.Constant))))
+            found.append((node.lineno, "".join(_part(v, tables) for v in node.values)))
     return found
+
+
+def _model(module: str, name: str) -> type[Model] | None:
+    try:
+        return apps.get_model(module.split(".")[0], name)
+    except LookupError:
+        return None
+
+
+def _part(value: ast.expr, tables: dict[str, str]) -> str:
+    if isinstance(value, ast.Constant):
+        return str(value.value)
+    meta = re.fullmatch(r"(\w+)\._meta\.db_table", ast.unparse(value.value)) if isinstance(value, ast.FormattedValue) else None
+    return tables.get(meta.group(1), "") if meta else ""
 
 
 def test_raw_sql_names_no_other_apps_table() -> None:
