@@ -34,7 +34,7 @@ from typing import Any
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import AuditEvent
@@ -43,7 +43,7 @@ from billing import retention as billing_retention
 from billing.retention import BROUGHT_FORWARD_REFERENCE, BROUGHT_FORWARD_TEXT
 from clients import retention as clients_retention
 from clients.models import Client
-from majismart.sql import Step, steps_run
+from majismart.sql import Step, queryset_delete, steps_run
 from majismart.tenancy import connection
 from meters import retention as meters_retention
 from notifications.models import DeliveryReport, Message
@@ -148,14 +148,6 @@ def _rule_transaction() -> Iterator[None]:
         yield
 
 
-def _delete(qs: QuerySet) -> int:
-    """DELETE … WHERE id IN (the query): one statement, below the ORM's per-object collector."""
-    sql, params = qs.order_by().values("pk").query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {qs.model._meta.db_table} WHERE id IN ({sql})", params)  # noqa: S608
-        return cursor.rowcount
-
-
 def _files_delete_on_commit(names: list[str]) -> None:
     names = [n for n in names if n]
     if not names:
@@ -183,7 +175,7 @@ def purge_callbacks(ctx: Context) -> dict[str, int]:
     if ctx.dry_run:
         return {"callbacks": due.count()}
     Payment.objects.filter(inbox__in=due).update(inbox=None)
-    return {"callbacks": _delete(due)}
+    return {"callbacks": queryset_delete(due)}
 
 
 def purge_notifications(ctx: Context) -> dict[str, int]:
@@ -194,9 +186,9 @@ def purge_notifications(ctx: Context) -> dict[str, int]:
     reports = DeliveryReport.objects.filter(received__lt=cutoff)
     if ctx.dry_run:
         return {"messages": messages.count(), "delivery_reports": reports.count()}
-    gone_reports = _delete(reports)
+    gone_reports = queryset_delete(reports)
     DeliveryReport.objects.filter(message__in=messages).update(message=None)
-    return {"messages": _delete(messages), "delivery_reports": gone_reports}
+    return {"messages": queryset_delete(messages), "delivery_reports": gone_reports}
 
 
 def purge_audit(ctx: Context) -> dict[str, int]:
