@@ -36,6 +36,10 @@ from django.utils import timezone
 from accounts.services import actor_user, audit
 from billing.models import BillingRun, BillingSettings
 from billing.services import sequence_take
+from clients.models import Client
+from clients.sql import CATEGORIES, CLIENTS
+from meters.models import Meter, Reading
+from meters.sql import ACCEPTED_READINGS, FLAGGED_READINGS, METERS
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
 PERIOD_RE = re.compile(r"^(\d{4})-(\d{2})$")
@@ -89,23 +93,23 @@ def period_parse(raw: object) -> Period:
 
 # --- the computation ------------------------------------------------------------------------
 # One row per client: what it is billed on, its pending estimates and its history.
-_CLIENTS_SQL = """
+_CLIENTS_SQL = f"""
 DROP TABLE IF EXISTS tmp_client;
 CREATE TEMP TABLE tmp_client ON COMMIT DROP AS
 WITH tariffs AS (
     SELECT DISTINCT ON (category_id) id, category_id FROM billing_tariff
     WHERE effective_from <= %(end)s ORDER BY category_id, effective_from DESC
 )
-SELECT c.id AS client_id, c.category_id, c.status = 'active' AS active, t.id AS tariff_id,
-       CASE WHEN NOT EXISTS (SELECT 1 FROM meters_meter m WHERE m.client_id = c.id) THEN 'no_meter'
-            WHEN NOT EXISTS (SELECT 1 FROM meters_meter m WHERE m.client_id = c.id AND m.installed_on <= %(end)s
+SELECT c.id AS client_id, c.category_id, c.active, t.id AS tariff_id,
+       CASE WHEN NOT EXISTS (SELECT 1 FROM ({METERS}) m WHERE m.client_id = c.id) THEN 'no_meter'
+            WHEN NOT EXISTS (SELECT 1 FROM ({METERS}) m WHERE m.client_id = c.id AND m.installed_on <= %(end)s
                              AND (m.removed_on IS NULL OR m.removed_on >= %(start)s)) THEN 'no_meter_in_period'
             WHEN t.id IS NULL THEN 'no_tariff' END AS skip,
        -- A meter never billed yet counts from the start of its client's first bill (or this period).
        coalesce(to_date(fi.period, 'YYYY-MM')::timestamp AT TIME ZONE 'Africa/Nairobi', %(lo)s) AS first_from,
        coalesce(pe.volume, 0) AS pending_volume, coalesce(pe.amount, 0) AS pending_amount,
        hi.volume AS history_volume, hi.days AS history_days
-FROM clients_client c
+FROM ({CLIENTS}) c
 LEFT JOIN tariffs t ON t.category_id = c.category_id
 LEFT JOIN LATERAL (
     SELECT i.period FROM billing_invoice i WHERE i.client_id = c.id AND i.status = 'issued' AND i.period < %(period)s
@@ -129,36 +133,36 @@ LEFT JOIN LATERAL (
           WHERE i.client_id = c.id AND i.status = 'issued' AND i.period < %(period)s
           ORDER BY i.period DESC LIMIT 3) h
 ) hi ON true
-"""
+"""  # noqa: S608 - our fragments; values are bound parameters
 
 # One row per meter of a billable client: its unbilled accepted readings up to the period's end.
-_METERS_SQL = """
+_METERS_SQL = f"""
 DROP TABLE IF EXISTS tmp_meter;
 CREATE TEMP TABLE tmp_meter ON COMMIT DROP AS
 SELECT m.id AS meter_id, m.client_id, m.serial, coalesce(pos.to_at, b.first_from) AS from_at,
        coalesce(pos.current_reading, pv.value, m.initial_reading) AS previous_value,
        rd.volume, rd.last_at, rd.last_value, coalesce(rd.in_period, false) AS in_period
 FROM tmp_client b
-JOIN meters_meter m ON m.client_id = b.client_id
+JOIN ({METERS}) m ON m.client_id = b.client_id
 LEFT JOIN LATERAL (
     SELECT im.to_at, im.current_reading FROM billing_invoicemeter im JOIN billing_invoice i ON i.id = im.invoice_id
     WHERE im.meter_id = m.id AND i.status = 'issued' ORDER BY im.to_at DESC LIMIT 1
 ) pos ON true
 LEFT JOIN LATERAL (
-    SELECT r.value FROM meters_reading r
-    WHERE r.meter_id = m.id AND r.status = 'accepted' AND r.read_at < b.first_from
+    SELECT r.value FROM ({ACCEPTED_READINGS}) r
+    WHERE r.meter_id = m.id AND r.read_at < b.first_from
     ORDER BY r.read_at DESC LIMIT 1
 ) pv ON pos.to_at IS NULL
 LEFT JOIN LATERAL (
     SELECT sum(r.consumption) AS volume, max(r.read_at) AS last_at,
            (array_agg(r.value ORDER BY r.read_at DESC))[1] AS last_value, bool_or(r.read_at >= %(lo)s) AS in_period
-    FROM meters_reading r
-    WHERE r.meter_id = m.id AND r.status = 'accepted' AND r.read_at < %(hi)s
+    FROM ({ACCEPTED_READINGS}) r
+    WHERE r.meter_id = m.id AND r.read_at < %(hi)s
       AND (r.read_at > pos.to_at OR (pos.to_at IS NULL AND r.read_at >= b.first_from))
 ) rd ON true
 WHERE b.skip IS NULL;
 ANALYZE tmp_meter;
-"""
+"""  # noqa: S608 - our fragments; values are bound parameters
 
 # The client's volume: actual where a meter was read in the period (for a client no longer
 # active: any unbilled reading, its final bill), less what estimates already billed; otherwise
@@ -295,10 +299,10 @@ SELECT i.id, l.position, l.kind, l.description, l.quantity, l.unit_price, l.amou
 FROM tmp_line l JOIN billing_invoice i ON i.client_id = l.client_id AND i.period = %(period)s
 """
 
-_SUMMARY_SQL = """
+_SUMMARY_SQL = f"""
 -- One pass over each temporary table.
 SELECT b.billed, b.estimated, b.trued_up, l.penalties, l.penalty_total, l.credit_total, l.total, b.volume,
-       (SELECT count(*) FROM clients_client WHERE status <> 'active'), b.zero, b.final_bills
+       (SELECT count(*) FROM ({CLIENTS}) c WHERE NOT c.active), b.zero, b.final_bills
 FROM (
     SELECT count(*) AS billed, count(*) FILTER (WHERE NOT has_actual) AS estimated,
            count(*) FILTER (WHERE credit_volume > 0) AS trued_up, coalesce(sum(volume), 0) AS volume,
@@ -312,7 +316,7 @@ FROM (
            coalesce(sum(amount), 0) AS total
     FROM tmp_line
 ) l
-"""
+"""  # noqa: S608 - our fragments
 
 
 def _summary(cursor: CursorWrapper, run_period: Period, today: date) -> dict[str, Any]:  # the run's JSON summary
@@ -320,9 +324,9 @@ def _summary(cursor: CursorWrapper, run_period: Period, today: date) -> dict[str
     (billed, estimated, trued_up, penalties, penalty_total, credit_total, total, volume, inactive,
      zero, final_bills) = cursor.fetchone()
     cursor.execute(
-        "SELECT b.skip, count(*), (array_agg(c.id ORDER BY c.account_number))[1:20], "
+        "SELECT b.skip, count(*), (array_agg(c.id ORDER BY c.account_number))[1:20], "  # noqa: S608 - our fragment
         "(array_agg(c.account_number ORDER BY c.account_number))[1:20] "
-        "FROM tmp_bill b JOIN clients_client c ON c.id = b.client_id WHERE b.skip IS NOT NULL "
+        f"FROM tmp_bill b JOIN ({CLIENTS}) c ON c.id = b.client_id WHERE b.skip IS NOT NULL "
         "GROUP BY b.skip ORDER BY b.skip")
     # Account numbers only: names are encrypted at rest and never copied into a run's summary
     # (the run page looks them up: billing.selectors.run_skipped).
@@ -330,18 +334,18 @@ def _summary(cursor: CursorWrapper, run_period: Period, today: date) -> dict[str
                 "clients": [{"id": i, "account": account} for i, account in zip(ids, accounts, strict=True)]}
                for reason, n, ids, accounts in cursor.fetchall()]
     cursor.execute(
-        "SELECT c.name, c.code, count(*), sum(b.volume), sum(coalesce(l.total, 0)) "
-        "FROM tmp_bill b JOIN clients_category c ON c.id = b.category_id "
+        "SELECT c.name, c.code, count(*), sum(b.volume), sum(coalesce(l.total, 0)) "  # noqa: S608 - our fragment
+        f"FROM tmp_bill b JOIN ({CATEGORIES}) c ON c.id = b.category_id "
         "LEFT JOIN (SELECT client_id, sum(amount) AS total FROM tmp_line GROUP BY client_id) l "
         "ON l.client_id = b.client_id WHERE b.skip IS NULL GROUP BY c.name, c.code ORDER BY c.name")
     categories = [{"category": code, "name": name, "invoices": n, "consumption": f"{vol:.3f}", "total": f"{tot:.2f}"}
                   for name, code, n, vol, tot in cursor.fetchall()]
     # Flagged readings the run could have billed: waiting for review, so not billed yet.
     cursor.execute(
-        "SELECT count(*), count(DISTINCT b.client_id) FROM meters_reading r "
-        "JOIN meters_meter m ON m.id = r.meter_id JOIN tmp_bill b ON b.client_id = m.client_id "
+        f"SELECT count(*), count(DISTINCT b.client_id) FROM ({FLAGGED_READINGS}) r "  # noqa: S608 - our fragments
+        f"JOIN ({METERS}) m ON m.id = r.meter_id JOIN tmp_bill b ON b.client_id = m.client_id "
         "JOIN tmp_meter tm ON tm.meter_id = m.id "
-        "WHERE r.status = 'flagged' AND r.read_at < %s AND r.read_at >= tm.from_at AND b.skip IS NULL",
+        "WHERE r.read_at < %s AND r.read_at >= tm.from_at AND b.skip IS NULL",
         [run_period.hi])
     flagged, flagged_clients = cursor.fetchone()
     warnings = []
@@ -498,7 +502,7 @@ FROM pg_current_snapshot() s, (SELECT pg_current_xact_id()::text::bigint AS me) 
 # Rows written since a snapshot: a row's full transaction id is recovered from its 32-bit xmin
 # by its age, then tested against the snapshot (committed after it, or open when it was taken).
 _CHANGED_TABLES = {
-    "meters_reading": "", "meters_meter": "", "clients_client": "", "billing_ledgerentry": "",
+    Reading._meta.db_table: "", Meter._meta.db_table: "", Client._meta.db_table: "", "billing_ledgerentry": "",
     "billing_creditnote": "", "billing_tariff": "", "billing_tariffblock": "", "billing_billingsettings": "",
     # other runs' invoices (issued since), not this run's own drafts
     "billing_invoice": "AND run_id <> %(run)s",
@@ -530,13 +534,13 @@ def run_changed_since_computed(run: BillingRun) -> bool:
         return cursor.fetchone()[0]
 
 
-_ISSUE_SQL = """
+_ISSUE_SQL = f"""
 UPDATE billing_invoice i SET status = 'issued', issued_on = %(issued)s, due_date = %(due)s,
        number = %(prefix)s || lpad((%(first)s + x.rn - 1)::text, greatest(6, length((%(first)s + x.rn - 1)::text)), '0')
 FROM (SELECT i2.id, row_number() OVER (ORDER BY c.account_number, i2.id) AS rn
-      FROM billing_invoice i2 JOIN clients_client c ON c.id = i2.client_id WHERE i2.run_id = %(run)s) x
+      FROM billing_invoice i2 JOIN ({CLIENTS}) c ON c.id = i2.client_id WHERE i2.run_id = %(run)s) x
 WHERE i.id = x.id AND i.status = 'draft'
-"""
+"""  # noqa: S608 - our fragment; values are bound parameters
 
 # The ledger: the charges, the penalty and an estimate correction as entries of their own kinds.
 _LEDGER_SQL = """

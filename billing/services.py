@@ -3,8 +3,7 @@ adjustments. Billing runs (compute, recompute, finalise) are in billing/runs.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -266,22 +265,3 @@ def entry_reverse(*, entry: LedgerEntry, reason: object, actor: object) -> Ledge
         created_by=actor_user(actor))
     audit(actor=actor, action="ledger.reversed", object_repr=entry.reference, amount=str(entry.amount), reason=why)
     return reversal
-
-
-LEDGER_CARRY_FORWARD_SETTING = "majismart.ledger_carry_forward"
-
-
-@contextmanager
-def ledger_carry_forward() -> Iterator[None]:
-    """The one way ledger entries leave the append-only ledger (trigger of migration 0010): the
-    retention purge, inside one transaction, deletes entries past the retention period and books
-    one "balance brought forward" entry of their sum, so every balance stays what it was. The
-    setting is on for the statements inside this block only, then off again."""
-    with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT set_config(%s, 'on', true)", [LEDGER_CARRY_FORWARD_SETTING])
-        try:
-            yield
-        finally:
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT set_config(%s, 'off', true)", [LEDGER_CARRY_FORWARD_SETTING])

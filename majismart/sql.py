@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
+from django.db import connection
 from django.db.models import Lookup
+
+if TYPE_CHECKING:
+    from django.db.backends.utils import CursorWrapper
+    from django.db.models import QuerySet
 
 
 def quote_ident(name: str) -> str:
@@ -24,3 +31,40 @@ class AnyOf(Lookup):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
         return f"{lhs} = ANY({rhs})", [*lhs_params, *rhs_params]
+
+
+@dataclass(frozen=True)
+class Step:
+    """One statement of a set-based job that decides in temporary tables (the retention purge):
+    with `table`, its SELECT is kept as that temporary table (an `id` primary key, analysed);
+    without, it runs as it is (e.g. a DELETE narrowing a temporary table made before). Each app
+    writes the steps that read its own tables; the job runs them in its order."""
+
+    sql: str
+    table: str = ""
+
+
+def steps_run(cursor: CursorWrapper, steps: Iterable[Step], params: Mapping[str, Any]) -> None:
+    for step in steps:
+        if step.table:
+            temp_table(cursor, step.table, step.sql, params)
+        else:
+            cursor.execute(step.sql, params)
+
+
+def temp_table(cursor: CursorWrapper, name: str, select: str, params: Mapping[str, Any]) -> None:
+    # Dropped at commit; dropped here too for a job run inside a longer transaction (tests, a
+    # second run in one transaction).
+    cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
+    cursor.execute(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS {select}", params)
+    cursor.execute(f"ALTER TABLE {name} ADD PRIMARY KEY (id)")
+    cursor.execute(f"ANALYZE {name}")
+
+
+def queryset_delete(qs: QuerySet) -> int:
+    """DELETE … WHERE id IN (the query): one statement, below the ORM's per-object collector (no
+    cascade, no signals: what refers to the rows must have let go of them). Returns the count."""
+    sql, params = qs.order_by().values("pk").query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"DELETE FROM {qs.model._meta.db_table} WHERE id IN ({sql})", params)  # noqa: S608 - the model's table; values bound
+        return cursor.rowcount

@@ -27,7 +27,8 @@ from django.db.models import Count, Sum
 from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
-from billing.models import BillingRun, CreditNote, Invoice, LedgerEntry
+from billing.models import BillingRun, Invoice
+from billing.selectors import owed_totals
 from payments.models import Payment
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
@@ -161,30 +162,10 @@ class Owed:
 
 
 def amounts_owed(*, today: date | None = None) -> Owed:
-    """One query. A client's balance is the sum of its ledger entries; payments and credits settle
-    the oldest invoices first, so the unpaid part of a balance sits on the newest invoices: what is
-    overdue is the balance left once the invoices not yet due are counted, capped at what the
-    overdue invoices come to (after credit notes) - the sum of `balance_due` over the invoice
-    list's overdue invoices."""
-    today = today or timezone.localdate()
-    ledger, invoice, credit = LedgerEntry._meta.db_table, Invoice._meta.db_table, CreditNote._meta.db_table
-    sql = f"""
-        WITH bal AS (SELECT client_id, sum(amount) AS balance FROM {ledger} GROUP BY client_id HAVING sum(amount) > 0),
-        net AS (SELECT i.client_id,
-                       sum(CASE WHEN i.due_date < %(today)s THEN i.net ELSE 0 END) AS overdue_net,
-                       sum(CASE WHEN i.due_date < %(today)s THEN 0 ELSE i.net END) AS later_net
-                FROM (SELECT inv.client_id, inv.due_date,
-                             greatest(inv.total - coalesce((SELECT sum(cn.amount) FROM {credit} cn
-                                                            WHERE cn.invoice_id = inv.id), 0), 0) AS net
-                      FROM {invoice} inv WHERE inv.status = %(issued)s AND inv.client_id IN (SELECT client_id FROM bal)) i
-                GROUP BY i.client_id)
-        SELECT count(*), coalesce(sum(bal.balance), 0),
-               coalesce(sum(least(greatest(bal.balance - coalesce(net.later_net, 0), 0), coalesce(net.overdue_net, 0))), 0)
-        FROM bal LEFT JOIN net ON net.client_id = bal.client_id"""  # noqa: S608 - table names from model meta; values bound
-    with connection.cursor() as cursor:
-        cursor.execute(sql, {"today": today, "issued": Invoice.Status.ISSUED})
-        clients, total, overdue = cursor.fetchone()
-    return Owed(total=Decimal(total).quantize(ZERO), overdue=Decimal(overdue).quantize(ZERO), clients=clients)
+    """One query (billing.selectors.owed_totals): every positive client balance and, of it, what
+    is overdue - the sum of `balance_due` over the invoice list's overdue invoices."""
+    clients, total, overdue = owed_totals(today=today or timezone.localdate())
+    return Owed(total=total.quantize(ZERO), overdue=overdue.quantize(ZERO), clients=clients)
 
 
 @dataclass
@@ -253,15 +234,16 @@ def onboarding_checklist() -> Checklist:
     from notifications.models import NotificationSettings
     from payments.models import PaymentSettings
 
-    roles = sorted(STAFF_ROLES)
+    # One query; each subquery is the ORM's SQL of its app's model (no table is named here).
+    exists, count = "EXISTS ({})", "(SELECT count(*) FROM ({}) s)"
+    checks = [(exists, Zone.objects.all()), (exists, Tariff.objects.all()), (exists, Client.objects.all()),
+              (exists, Meter.objects.all()), (exists, BillingRun.objects.filter(status=BillingRun.Status.FINALIZED)),
+              (count, User.objects.filter(is_active=True, role__in=sorted(STAFF_ROLES))),
+              (exists, StaffInvite.objects.filter(revoked_at__isnull=True))]
+    compiled = [(shape, qs.order_by().values("pk").query.sql_with_params()) for shape, qs in checks]
     with connection.cursor() as cursor:
-        cursor.execute(
-            f"SELECT EXISTS (SELECT 1 FROM {Zone._meta.db_table}), EXISTS (SELECT 1 FROM {Tariff._meta.db_table}), "  # noqa: S608 - identifiers from our code; values are bound parameters
-            f"EXISTS (SELECT 1 FROM {Client._meta.db_table}), EXISTS (SELECT 1 FROM {Meter._meta.db_table}), "
-            f"EXISTS (SELECT 1 FROM {BillingRun._meta.db_table} WHERE status = %s), "
-            f"(SELECT count(*) FROM {User._meta.db_table} WHERE is_active AND role = ANY(%s)), "
-            f"EXISTS (SELECT 1 FROM {StaffInvite._meta.db_table} WHERE revoked_at IS NULL)",
-            [BillingRun.Status.FINALIZED, roles])
+        cursor.execute("SELECT " + ", ".join(shape.format(sql) for shape, (sql, _) in compiled),  # noqa: S608 - the ORM's SQL; values bound
+                       [p for _, (_, params) in compiled for p in params])
         zones, tariff, clients, meters, billed, staff, invited = cursor.fetchone()
     sms = NotificationSettings.objects.filter(pk=1).first()
     mpesa = PaymentSettings.objects.filter(pk=1).first()

@@ -14,7 +14,9 @@ size; nothing outside the rules is ever removed, and a rule run twice removes no
 - closed clients: pseudonymised once none of their billing records is left.
 
 The billing purge is the single exception to the ledger being append-only (billing.models
-LedgerEntry): it deletes entries in SQL, below the ORM guard, and only those past retention.
+LedgerEntry): it deletes entries in SQL, below the ORM guard, and only those past retention
+(billing.retention.ledger_carry_forward). Each app's part of it, the SQL that reads and deletes
+its tables, is in that app's `retention` module.
 """
 
 from __future__ import annotations
@@ -32,15 +34,20 @@ from typing import Any
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
 from django.core.files.storage import default_storage
 from django.db import transaction
-from django.db.models import Q, QuerySet
+from django.db.models import Q
 from django.utils import timezone
 
 from accounts.models import AuditEvent
 from accounts.services import audit, audit_purge_before
-from billing.services import ledger_carry_forward
+from billing import retention as billing_retention
+from billing.retention import BROUGHT_FORWARD_REFERENCE, BROUGHT_FORWARD_TEXT
+from clients import retention as clients_retention
 from clients.models import Client
+from majismart.sql import Step, queryset_delete, steps_run
 from majismart.tenancy import connection
+from meters import retention as meters_retention
 from notifications.models import DeliveryReport, Message
+from payments import retention as payments_retention
 from payments.inbox import UNDECRYPTABLE
 from payments.models import CallbackInbox, Payment
 from privacy.models import DataExport, RetentionPolicy, RetentionRun
@@ -48,10 +55,6 @@ from privacy.models import DataExport, RetentionPolicy, RetentionRun
 log = logging.getLogger(__name__)
 
 ACTOR = "retention"
-# Marks the ledger entry that stands for the entries a purge removed (kind opening_balance, the
-# statement's "Opening balance"); a later purge rolls it into the next one.
-BROUGHT_FORWARD_REFERENCE = "RETENTION"
-BROUGHT_FORWARD_TEXT = "Balance brought forward at {day}"
 POLICY_FIELDS = ("billing_years", "callback_days", "audit_months", "notification_months", "export_days")
 
 # What a run reports, in the order pages and the command show it.
@@ -145,14 +148,6 @@ def _rule_transaction() -> Iterator[None]:
         yield
 
 
-def _delete(qs: QuerySet) -> int:
-    """DELETE … WHERE id IN (the query): one statement, below the ORM's per-object collector."""
-    sql, params = qs.order_by().values("pk").query.sql_with_params()
-    with connection.cursor() as cursor:
-        cursor.execute(f"DELETE FROM {qs.model._meta.db_table} WHERE id IN ({sql})", params)  # noqa: S608
-        return cursor.rowcount
-
-
 def _files_delete_on_commit(names: list[str]) -> None:
     names = [n for n in names if n]
     if not names:
@@ -180,7 +175,7 @@ def purge_callbacks(ctx: Context) -> dict[str, int]:
     if ctx.dry_run:
         return {"callbacks": due.count()}
     Payment.objects.filter(inbox__in=due).update(inbox=None)
-    return {"callbacks": _delete(due)}
+    return {"callbacks": queryset_delete(due)}
 
 
 def purge_notifications(ctx: Context) -> dict[str, int]:
@@ -191,9 +186,9 @@ def purge_notifications(ctx: Context) -> dict[str, int]:
     reports = DeliveryReport.objects.filter(received__lt=cutoff)
     if ctx.dry_run:
         return {"messages": messages.count(), "delivery_reports": reports.count()}
-    gone_reports = _delete(reports)
+    gone_reports = queryset_delete(reports)
     DeliveryReport.objects.filter(message__in=messages).update(message=None)
-    return {"messages": _delete(messages), "delivery_reports": gone_reports}
+    return {"messages": queryset_delete(messages), "delivery_reports": gone_reports}
 
 
 def purge_audit(ctx: Context) -> dict[str, int]:
@@ -221,95 +216,32 @@ def expire_exports(ctx: Context) -> dict[str, int]:
     return {"exports": done}
 
 
-# The billing purge decides in temporary tables (one statement each, on one snapshot of the
-# data), counts them, and on a real run deletes in dependency order. %(day)s is the cutoff day,
-# %(moment)s its midnight, %(month)s its `YYYY-MM`.
-_BILLING_SETS: list[tuple[str, str]] = [
-    # Clients whose ledger cannot be rolled forward: an opening balance on or after the cutoff
-    # with entries before it (it cannot be replaced by a balance brought forward). Nothing of
-    # theirs is purged; in practice an account migrated with backdated payments.
-    ("ret_held", """
-        SELECT DISTINCT o.client_id AS id FROM billing_ledgerentry o
-        WHERE o.kind = 'opening_balance' AND o.booked_on >= %(day)s
-          AND EXISTS (SELECT 1 FROM billing_ledgerentry e WHERE e.client_id = o.client_id AND e.booked_on < %(day)s)"""),
-    # Invoices whose period ended before the cutoff day, with nothing still in retention that
-    # refers to them: no ledger entry or credit note on or after the cutoff, and no allocation of
-    # a payment made on or after it (that payment's record stays, and so does what it paid).
-    ("ret_invoices", """
-        SELECT i.id FROM billing_invoice i
-        WHERE i.period < %(month)s
-          AND NOT EXISTS (SELECT 1 FROM ret_held h WHERE h.id = i.client_id)
-          AND NOT EXISTS (SELECT 1 FROM billing_ledgerentry e WHERE e.invoice_id = i.id AND e.booked_on >= %(day)s)
-          AND NOT EXISTS (SELECT 1 FROM billing_creditnote n WHERE n.invoice_id = i.id AND n.issued_on >= %(day)s)
-          AND NOT EXISTS (SELECT 1 FROM payments_allocation a JOIN payments_payment p ON p.id = a.payment_id
-                          WHERE a.invoice_id = i.id AND p.paid_at >= %(moment)s)"""),
-    # Payments made before the cutoff whose ledger entries (and reversal) are past it too, and
-    # all of whose allocations go with their invoices: a payment allocated to an invoice that
-    # stays, stays (and so does that allocation).
-    ("ret_payments", """
-        SELECT p.id FROM payments_payment p
-        WHERE p.paid_at < %(moment)s
-          AND NOT EXISTS (SELECT 1 FROM ret_held h WHERE h.id = p.client_id)
-          AND NOT EXISTS (SELECT 1 FROM billing_ledgerentry e
-                          WHERE e.id IN (p.ledger_entry_id, p.reversal_entry_id) AND e.booked_on >= %(day)s)
-          AND NOT EXISTS (SELECT 1 FROM payments_allocation a
-                          WHERE a.payment_id = p.id AND NOT EXISTS (SELECT 1 FROM ret_invoices r WHERE r.id = a.invoice_id))"""),
-    # Ledger entries booked before the cutoff day that nothing staying refers to.
-    ("ret_ledger", """
-        SELECT e.id, e.client_id, e.kind, e.reference, e.amount, e.reverses_id FROM billing_ledgerentry e
-        WHERE e.booked_on < %(day)s
-          AND NOT EXISTS (SELECT 1 FROM ret_held h WHERE h.id = e.client_id)
-          AND (e.invoice_id IS NULL OR EXISTS (SELECT 1 FROM ret_invoices r WHERE r.id = e.invoice_id))
-          AND NOT EXISTS (SELECT 1 FROM payments_payment p WHERE p.ledger_entry_id = e.id
-                          AND NOT EXISTS (SELECT 1 FROM ret_payments r WHERE r.id = p.id))
-          AND NOT EXISTS (SELECT 1 FROM payments_payment p WHERE p.reversal_entry_id = e.id
-                          AND NOT EXISTS (SELECT 1 FROM ret_payments r WHERE r.id = p.id))"""),
-]
-_BILLING_NARROW = [
-    # An entry and its reversal go together or not at all (a reversal outlives its original
-    # only if the original is still referred to: then both stay).
-    """DELETE FROM ret_ledger r WHERE (r.reverses_id IS NOT NULL
-                                       AND NOT EXISTS (SELECT 1 FROM ret_ledger o WHERE o.id = r.reverses_id))
-          OR EXISTS (SELECT 1 FROM billing_ledgerentry v WHERE v.reverses_id = r.id
-                     AND NOT EXISTS (SELECT 1 FROM ret_ledger o WHERE o.id = v.id))""",
-    # A client whose only entry past retention is its balance brought forward has nothing to
-    # roll forward: rewriting it every day would change nothing.
-    """DELETE FROM ret_ledger r WHERE NOT EXISTS (
-          SELECT 1 FROM ret_ledger k WHERE k.client_id = r.client_id
-             AND NOT (k.kind = 'opening_balance' AND k.reference = %(bf)s))""",
-]
-_BILLING_DERIVED: list[tuple[str, str]] = [
-    ("ret_forward", """SELECT client_id AS id, sum(amount) AS total FROM ret_ledger GROUP BY client_id
-                       HAVING sum(amount) <> 0"""),
-    ("ret_credit_notes", "SELECT n.id FROM billing_creditnote n JOIN ret_invoices r ON r.id = n.invoice_id"),
-    ("ret_allocations", "SELECT a.id FROM payments_allocation a JOIN ret_invoices r ON r.id = a.invoice_id"),
-    ("ret_lines", "SELECT l.id FROM billing_invoiceline l JOIN ret_invoices r ON r.id = l.invoice_id"),
-    ("ret_runs", """SELECT b.id FROM billing_billingrun b WHERE b.period < %(month)s
-                    AND NOT EXISTS (SELECT 1 FROM billing_invoice i WHERE i.run_id = b.id
-                                    AND NOT EXISTS (SELECT 1 FROM ret_invoices r WHERE r.id = i.id))"""),
-    # Requests to pay made before the cutoff, unless the payment they led to stays.
-    ("ret_requests", """SELECT q.id FROM payments_paymentrequest q WHERE q.created < %(moment)s
-                        AND (q.payment_id IS NULL OR EXISTS (SELECT 1 FROM ret_payments r WHERE r.id = q.payment_id))"""),
-    # Readings before the cutoff, except each meter's latest and latest accepted reading (the
-    # next bill starts from it).
-    ("ret_readings", """SELECT m.id, m.photo FROM meters_reading m WHERE m.read_at < %(moment)s
-                        AND EXISTS (SELECT 1 FROM meters_reading l WHERE l.meter_id = m.meter_id AND l.read_at > m.read_at)
-                        AND (m.status <> 'accepted' OR EXISTS (
-                             SELECT 1 FROM meters_reading l WHERE l.meter_id = m.meter_id AND l.read_at > m.read_at
-                                AND l.status = 'accepted'))"""),
-    # Closed clients with no billing record left once the above goes (their balance brought
-    # forward is not a record of its own): their identity is replaced by a pseudonym.
-    ("ret_closed", """SELECT c.id FROM clients_client c WHERE c.status = 'closed'
-        AND NOT EXISTS (SELECT 1 FROM privacy_erasurerecord x WHERE x.client_id = c.id)
-        AND NOT EXISTS (SELECT 1 FROM billing_invoice i WHERE i.client_id = c.id
-                        AND NOT EXISTS (SELECT 1 FROM ret_invoices r WHERE r.id = i.id))
-        AND NOT EXISTS (SELECT 1 FROM payments_payment p WHERE p.client_id = c.id
-                        AND NOT EXISTS (SELECT 1 FROM ret_payments r WHERE r.id = p.id))
-        AND NOT EXISTS (SELECT 1 FROM payments_paymentrequest q WHERE q.client_id = c.id
-                        AND NOT EXISTS (SELECT 1 FROM ret_requests r WHERE r.id = q.id))
-        AND NOT EXISTS (SELECT 1 FROM billing_ledgerentry e WHERE e.client_id = c.id
-                        AND NOT (e.kind = 'opening_balance' AND e.reference = %(bf)s)
-                        AND NOT EXISTS (SELECT 1 FROM ret_ledger r WHERE r.id = e.id))"""),
+# The billing purge decides in temporary tables (one statement each), each app selecting from its
+# own tables (its `retention` module; billing.retention describes the tables they share), counts
+# them, and on a real run deletes in dependency order. %(day)s is the cutoff day, %(moment)s its
+# midnight, %(month)s its `YYYY-MM`.
+_BILLING_SELECT: list[Step] = [
+    billing_retention.HELD,
+    billing_retention.INVOICES,
+    payments_retention.INVOICES_PAID_SINCE,
+    payments_retention.PAYMENTS,
+    billing_retention.PAYMENTS_BOOKED_SINCE,
+    billing_retention.LEDGER,
+    payments_retention.LEDGER_OF_KEPT_PAYMENTS,
+    *billing_retention.LEDGER_NARROW,
+    billing_retention.FORWARD,
+    billing_retention.CREDIT_NOTES,
+    payments_retention.ALLOCATIONS,
+    billing_retention.LINES,
+    billing_retention.RUNS,
+    payments_retention.REQUESTS,
+    meters_retention.READINGS,
+    # Closed clients with no billing record left once the above goes: their identity is replaced
+    # by a pseudonym (not twice).
+    clients_retention.CLOSED,
+    Step("DELETE FROM ret_closed c WHERE EXISTS (SELECT 1 FROM privacy_erasurerecord x WHERE x.client_id = c.id)"),
+    billing_retention.CLOSED_WITH_RECORDS,
+    payments_retention.CLOSED_WITH_RECORDS,
 ]
 _BILLING_COUNTS = {
     "invoices": "ret_invoices", "invoice_lines": "ret_lines", "credit_notes": "ret_credit_notes",
@@ -317,27 +249,6 @@ _BILLING_COUNTS = {
     "payments": "ret_payments", "allocations": "ret_allocations", "payment_requests": "ret_requests",
     "readings": "ret_readings",
 }
-# In dependency order: what refers to a row goes (or lets go of it) before the row.
-_BILLING_DELETES = [
-    "UPDATE payments_paymentrequest SET payment_id = NULL WHERE payment_id IN (SELECT id FROM ret_payments)"
-    " AND id NOT IN (SELECT id FROM ret_requests)",
-    "UPDATE payments_paymentrequest SET invoice_id = NULL WHERE invoice_id IN (SELECT id FROM ret_invoices)"
-    " AND id NOT IN (SELECT id FROM ret_requests)",
-    "DELETE FROM payments_paymentrequest WHERE id IN (SELECT id FROM ret_requests)",
-    "DELETE FROM payments_allocation WHERE id IN (SELECT id FROM ret_allocations)",
-    "DELETE FROM payments_payment WHERE id IN (SELECT id FROM ret_payments)",
-    "DELETE FROM billing_creditnote WHERE id IN (SELECT id FROM ret_credit_notes)",
-    "DELETE FROM billing_ledgerentry WHERE id IN (SELECT id FROM ret_ledger)",
-    # After the delete: the client's old balance brought forward (if any) has just gone, and a
-    # client has one opening balance.
-    """INSERT INTO billing_ledgerentry (client_id, kind, amount, booked_on, reference, description, created)
-       SELECT id, 'opening_balance', total, %(day)s, %(bf)s, %(bf_text)s, %(now)s FROM ret_forward""",
-    "DELETE FROM billing_invoiceline WHERE id IN (SELECT id FROM ret_lines)",
-    "DELETE FROM billing_invoicemeter WHERE invoice_id IN (SELECT id FROM ret_invoices)",
-    "DELETE FROM billing_invoice WHERE id IN (SELECT id FROM ret_invoices)",
-    "DELETE FROM billing_billingrun WHERE id IN (SELECT id FROM ret_runs)",
-    "DELETE FROM meters_reading WHERE id IN (SELECT id FROM ret_readings)",
-]
 
 
 def purge_billing(ctx: Context) -> dict[str, int]:
@@ -354,12 +265,7 @@ def purge_billing(ctx: Context) -> dict[str, int]:
     params: dict[str, Any] = {"day": c.billing_day, "moment": c.billing, "month": c.billing_period, "bf": BROUGHT_FORWARD_REFERENCE,
               "bf_text": BROUGHT_FORWARD_TEXT.format(day=c.billing_day.isoformat()), "now": timezone.now()}
     with connection.cursor() as cursor:
-        for name, select in _BILLING_SETS:
-            _temp_table(cursor, name, select, params)
-        for statement in _BILLING_NARROW:
-            cursor.execute(statement, params)
-        for name, select in _BILLING_DERIVED:
-            _temp_table(cursor, name, select, params)
+        steps_run(cursor, _BILLING_SELECT, params)
         counts = {}
         for key, table in _BILLING_COUNTS.items():
             cursor.execute(f"SELECT count(*) FROM {table}")  # noqa: S608
@@ -368,25 +274,13 @@ def purge_billing(ctx: Context) -> dict[str, int]:
         ctx.closed_clients = [row[0] for row in cursor.fetchall()]
         if ctx.dry_run:
             return counts
-        cursor.execute("""SELECT 'invoices/' || i.period || '/' || i.number || '.pdf' FROM billing_invoice i
-                          JOIN ret_invoices r ON r.id = i.id WHERE i.status = 'issued' AND i.number IS NOT NULL""")
-        files = [row[0] for row in cursor.fetchall()]
-        cursor.execute("SELECT photo FROM ret_readings WHERE photo IS NOT NULL AND photo <> ''")
-        files += [row[0] for row in cursor.fetchall()]
-        with ledger_carry_forward():  # the one exception to the append-only ledger
-            for statement in _BILLING_DELETES:
-                cursor.execute(statement, params)
+        files = billing_retention.invoice_files(cursor) + meters_retention.reading_files(cursor)
+        # What refers to a row goes (or lets go of it) before the row.
+        steps_run(cursor, payments_retention.DELETE, params)
+        billing_retention.billing_purge(cursor, params)
+        steps_run(cursor, meters_retention.DELETE, params)
     _files_delete_on_commit(files)
     return counts
-
-
-def _temp_table(cursor, name: str, select: str, params: dict[str, object]) -> None:  # type: ignore[no-untyped-def]
-    # Dropped at commit; dropped here too for a run inside a longer transaction (tests, a
-    # second run in one transaction).
-    cursor.execute(f"DROP TABLE IF EXISTS pg_temp.{name}")
-    cursor.execute(f"CREATE TEMP TABLE {name} ON COMMIT DROP AS {select}", params)
-    cursor.execute(f"ALTER TABLE {name} ADD PRIMARY KEY (id)")
-    cursor.execute(f"ANALYZE {name}")
 
 
 def pseudonymise_closed_clients(ctx: Context) -> dict[str, int]:

@@ -349,15 +349,17 @@ def restamp() -> None:
     a callback's `received`, a delivery report's) moved to the moment of their step, so the
     message log and a payment's "as received" read as the year happened. Nothing else moves:
     the figures were all written by their services at their own times."""
-    from django.db import connection
+    from django.db.models import F, OuterRef, Subquery
 
-    with connection.cursor() as cursor:
-        cursor.execute("UPDATE notifications_message SET created = sent_at - interval '30 seconds' "
-                       "WHERE sent_at IS NOT NULL")
-        cursor.execute("UPDATE notifications_deliveryreport r SET received = m.delivered_at "
-                       "FROM notifications_message m WHERE r.message_id = m.id AND m.delivered_at IS NOT NULL")
-        cursor.execute("UPDATE payments_callbackinbox i SET received = p.paid_at + interval '3 seconds', "
-                       "processed = p.paid_at + interval '4 seconds' FROM payments_payment p WHERE p.inbox_id = i.id")
+    from notifications.models import DeliveryReport, Message
+    from payments.models import CallbackInbox, Payment
+
+    Message.objects.filter(sent_at__isnull=False).update(created=F("sent_at") - timedelta(seconds=30))
+    delivered = Message.objects.filter(pk=OuterRef("message_id")).values("delivered_at")
+    DeliveryReport.objects.filter(message__delivered_at__isnull=False).update(received=Subquery(delivered))
+    paid = Subquery(Payment.objects.filter(inbox=OuterRef("pk")).order_by().values("paid_at")[:1])
+    CallbackInbox.objects.filter(payments__isnull=False).update(received=paid + timedelta(seconds=3),
+                                                                processed=paid + timedelta(seconds=4))
 
 
 def simulate(*, today: date | None = None) -> bool:

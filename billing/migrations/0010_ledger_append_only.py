@@ -3,7 +3,7 @@ ORM's refusal (LedgerEntry.save/delete) is not the only guard, raw SQL and other
 trigger too.
 
 - UPDATE never: a mistake is corrected by a reversal entry;
-- DELETE only inside `billing.services.ledger_carry_forward()` (the retention purge replacing
+- DELETE only inside `billing.retention.ledger_carry_forward()` (the retention purge replacing
   entries past the retention period by one "balance brought forward" entry of their sum), which
   sets `majismart.ledger_carry_forward` for its statements only;
 - TRUNCATE never.

@@ -48,8 +48,10 @@ from billing.services import (
 )
 from billing.tariffs import charge_for
 from clients.models import Category, Client
+from clients.sql import CATEGORIES, CLIENTS
 from majismart.charts import bar_chart
 from majismart.money import exponent, kes
+from meters.sql import ACCEPTED_READINGS, METERS
 from notifications.models import NotificationSettings
 
 BLOCK_ROWS = 6
@@ -148,28 +150,28 @@ def _suggested_period() -> str:
     fallback = _last_month()
     with connection.cursor() as cursor:
         cursor.execute(
-            "SELECT to_char(max(read_at) AT TIME ZONE 'Africa/Nairobi', 'YYYY-MM') FROM meters_reading "
-            "WHERE status = 'accepted' AND read_at < %s", [period_parse(fallback).hi])
+            "SELECT to_char(max(r.read_at) AT TIME ZONE 'Africa/Nairobi', 'YYYY-MM') "  # noqa: S608 - our fragment
+            f"FROM ({ACCEPTED_READINGS}) r WHERE r.read_at < %s", [period_parse(fallback).hi])
         latest = cursor.fetchone()[0]
     return latest or fallback
 
 
 # Categories whose tariffs all start after the period (so its clients have no tariff in force
 # for it) and meters installed after the period's end: one statement, counted for the preview.
-_ONBOARDING_SQL = """
+_ONBOARDING_SQL = f"""
 SELECT 'tariff', c.name, min(t.effective_from), count(DISTINCT cl.id)
-FROM clients_category c
+FROM ({CATEGORIES}) c
 JOIN billing_tariff t ON t.category_id = c.id
-JOIN clients_client cl ON cl.category_id = c.id AND cl.status = 'active'
+JOIN ({CLIENTS}) cl ON cl.category_id = c.id AND cl.active
 WHERE NOT EXISTS (SELECT 1 FROM billing_tariff t2 WHERE t2.category_id = c.id AND t2.effective_from <= %(end)s)
 GROUP BY c.name
 UNION ALL
 SELECT 'meter', NULL, min(m.installed_on), count(*)
-FROM meters_meter m JOIN clients_client cl ON cl.id = m.client_id AND cl.status = 'active'
+FROM ({METERS}) m JOIN ({CLIENTS}) cl ON cl.id = m.client_id AND cl.active
 WHERE m.installed_on > %(end)s
 HAVING count(*) > 0
 ORDER BY 1 DESC, 2
-"""
+"""  # noqa: S608 - our fragments; values are bound parameters
 
 
 def _period_warnings(period: Period) -> list[str]:

@@ -70,7 +70,7 @@ def test_postgresql_refuses_to_edit_or_delete_entries_whatever_the_client(alpha,
 def test_only_the_carry_forward_deletes_and_only_inside_it(alpha) -> None:  # type: ignore[no-untyped-def]
     from django.db import DatabaseError, transaction
 
-    from billing.services import ledger_carry_forward
+    from billing.retention import ledger_carry_forward
 
     with tenant_context(alpha):
         client = _client(opening_balance="100")

@@ -25,6 +25,7 @@ from django_tenants.utils import tenant_context
 from accounts.models import AuditEvent
 from accounts.services import audit
 from billing.models import BillingRun, CreditNote, Invoice, InvoiceLine, InvoiceMeter, LedgerEntry
+from billing.retention import BROUGHT_FORWARD_REFERENCE
 from billing.runs import billing_run_finalize, billing_run_start
 from billing.services import adjustment_post, credit_note_create
 from clients.models import Client
@@ -33,7 +34,7 @@ from notifications.models import DeliveryReport, Message
 from payments.models import Allocation, CallbackInbox, Payment, PaymentRequest
 from payments.services import payment_record
 from privacy.models import DataExport, ErasureRecord, RetentionPolicy, RetentionRun
-from privacy.retention import BROUGHT_FORWARD_REFERENCE, RULE_LABELS, months_before, retention_apply
+from privacy.retention import RULE_LABELS, months_before, retention_apply
 from tests.billing_helpers import metered, on, read, travel
 from tests.conftest import host_of, login
 

@@ -1,0 +1,14 @@
+"""Meters' tables as other apps' set-based statements read them (the billing run): each a SELECT
+used as a subquery, `FROM ({METERS}) m`, which PostgreSQL pulls up into the statement, so it
+plans as if it named the table. Which columns exist and which readings count stay here."""
+
+from __future__ import annotations
+
+from meters.models import Meter, Reading
+
+METERS = f"SELECT id, client_id, serial, installed_on, removed_on, initial_reading FROM {Meter._meta.db_table}"  # noqa: S608 - our identifiers
+_READINGS = f"SELECT id, meter_id, read_at, value, consumption FROM {Reading._meta.db_table}"  # noqa: S608 - our identifiers
+# Readings a bill is worked out from.
+ACCEPTED_READINGS = f"{_READINGS} WHERE status = '{Reading.Status.ACCEPTED.value}'"
+# Readings waiting for review: billed once accepted.
+FLAGGED_READINGS = f"{_READINGS} WHERE status = '{Reading.Status.FLAGGED.value}'"
