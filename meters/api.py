@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -10,9 +12,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clients.models import Client
-from majismart.api import Pagination
+from majismart.api import AnyCaseChoiceField, CleanedInput, GroupedDecimalField, Pagination
 from meters.models import Meter, Reading
 from meters.services import RecordResult, meter_create, readings_record
+from meters.validation import parse_reading
 
 MAX_BULK = 10_000
 
@@ -63,14 +66,26 @@ class MeterDetailApi(APIView):
         return Response(MeterSerializer(get_object_or_404(Meter, pk=pk)).data)
 
 
-class ReadingIn(serializers.Serializer):
-    """Documents one reading; values are checked by `readings_record`."""
+class ReadingIn(CleanedInput):
+    """One reading. Its values are checked as every path checks them (meters.validation; in
+    `readings_record`, with the meter's history, which answers with all of a reading's faults):
+    this refuses before it only what those checks would take but the schema forbids."""
+
+    body_message = "Send one reading as a JSON object."
 
     meter = serializers.CharField(help_text="Meter serial")
-    value = serializers.DecimalField(max_digits=12, decimal_places=3, help_text="m³")
-    read_at = serializers.DateTimeField()
-    reason = serializers.ChoiceField(choices=["", "rollover", "replacement"], required=False)
-    note = serializers.CharField(required=False)
+    value = GroupedDecimalField(max_digits=12, decimal_places=3, min_value=Decimal(0),
+                                help_text="m³, at most 3 decimals; not below the previous reading without a reason")
+    read_at = serializers.DateTimeField(help_text="Not in the future; a time without an offset is Nairobi's.")
+    reason = AnyCaseChoiceField(choices=["", "rollover", "replacement"], required=False, allow_null=True)
+    note = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=300)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        own = parse_reading(0, attrs, timezone.now()).errors
+        beyond = {name: messages for name, messages in self._field_errors.items() if name not in own}
+        if beyond:
+            raise serializers.ValidationError({**own, **beyond})
+        return attrs
 
 
 ReadingOut = inline_serializer("ReadingOut", {
@@ -100,11 +115,9 @@ class ReadingCreateApi(APIView):
 
     @extend_schema(request=ReadingIn, responses={201: ReadingOut, 200: ReadingOut})
     def post(self, request: Request) -> Response:
-        if not isinstance(request.data, dict):
-            raise serializers.ValidationError({"detail": ["Send one reading as a JSON object."]})
-        # Form-encoded bodies arrive as a QueryDict of lists: take each field's value.
-        data = request.data.dict() if hasattr(request.data, "dict") else dict(request.data)
-        result = readings_record([data], source=Reading.Source.API, user=_user(request))
+        body = ReadingIn(data=request.data)  # a form's QueryDict too: each field's value
+        body.is_valid(raise_exception=True)
+        result = readings_record([body.validated_data], source=Reading.Source.API, user=_user(request))
         if result.errors:
             raise serializers.ValidationError(result.errors[0]["errors"])
         if result.repeats:
