@@ -23,12 +23,19 @@ MAX_BULK = 10_000
 class MeterSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     serial = serializers.CharField(max_length=40)
-    client = serializers.IntegerField(source="client_id")
+    client = serializers.IntegerField(source="client_id", help_text="The client's id")
     initial_reading = serializers.DecimalField(max_digits=12, decimal_places=3, min_value=Decimal(0), default=Decimal(0))
     dial_capacity = serializers.DecimalField(max_digits=12, decimal_places=3, min_value=Decimal("0.001"),
                                              default=Decimal("99999.999"))
     installed_on = serializers.DateField()
     status = serializers.CharField(read_only=True)
+
+    def validate_client(self, value: int) -> Client:
+        """The client itself (kept under the field's source, `client_id`), of this provider."""
+        client = Client.objects.filter(pk=value).first()
+        if client is None:
+            raise serializers.ValidationError("No such client.")
+        return client
 
 
 class MeterListCreateApi(APIView):
@@ -49,10 +56,7 @@ class MeterListCreateApi(APIView):
         data = MeterSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        client = Client.objects.filter(pk=values["client_id"]).first()
-        if client is None:
-            raise serializers.ValidationError({"client": ["No such client."]})
-        meter = meter_create(actor=request.user, serial=values["serial"], client=client,
+        meter = meter_create(actor=request.user, serial=values["serial"], client=values["client_id"],
                              installed_on=values["installed_on"], initial_reading=values["initial_reading"],
                              dial_capacity=values["dial_capacity"])
         return Response(MeterSerializer(meter).data, status=status.HTTP_201_CREATED)
