@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
@@ -13,11 +13,13 @@ from rest_framework.views import APIView
 
 from clients.models import Client
 from majismart.api import AnyCaseChoiceField, CleanedInput, GroupedDecimalField, Pagination
+from majismart.badinput import NUL
 from meters.models import Meter, Reading
 from meters.services import RecordResult, meter_create, readings_record
 from meters.validation import parse_reading
 
 MAX_BULK = 10_000
+NOTE_MAX = 300  # characters: what a reading keeps
 
 
 class MeterSerializer(serializers.Serializer):
@@ -82,7 +84,7 @@ class ReadingIn(CleanedInput):
                                 help_text="m³, at most 3 decimals; not below the previous reading without a reason")
     read_at = serializers.DateTimeField(help_text="Not in the future; a time without an offset is Nairobi's.")
     reason = AnyCaseChoiceField(choices=["", "rollover", "replacement"], required=False, allow_null=True)
-    note = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=300)
+    note = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=NOTE_MAX)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         own = parse_reading(0, attrs, timezone.now()).errors
@@ -149,10 +151,12 @@ class ReadingBulkApi(APIView):
             raise serializers.ValidationError({"detail": [f"At most {MAX_BULK} readings per request."]})
         rows, shape_errors = [], []
         for i, item in enumerate(items):
-            if isinstance(item, dict):
-                rows.append((i, item))
-            else:
+            if not isinstance(item, dict):
                 shape_errors.append({"index": i, "errors": {"detail": ["Each reading must be a JSON object."]}})
+            elif note_errors := _note_errors(item):
+                shape_errors.append({"index": i, "errors": note_errors})
+            else:
+                rows.append((i, item))
         # Every bad row is reported (API.md: none lost silently), however many there are.
         result: RecordResult = readings_record([r for _, r in rows], source=Reading.Source.API, user=_user(request),
                                                max_errors=len(rows))
@@ -160,6 +164,22 @@ class ReadingBulkApi(APIView):
         errors = shape_errors + [{"index": positions[e["index"]], "errors": e["errors"]} for e in result.errors]
         errors.sort(key=lambda e: e["index"])
         return Response({"created": len(result.created), "unchanged": len(result.repeats), "errors": errors})
+
+
+_NOTE = ReadingIn().fields["note"]
+
+
+def _note_errors(item: dict) -> dict[str, list[str]]:
+    """The schema's limits on a reading's note, which the reading checks take as any text (one
+    field, not the whole ReadingIn: a bulk list holds thousands). A NUL readings_record reports."""
+    note = item.get("note")
+    if isinstance(note, str) and (NUL in note or len(note.strip()) <= NOTE_MAX):
+        return {}
+    try:
+        _NOTE.run_validation(note)
+    except serializers.ValidationError as exc:
+        return {"note": [str(message) for message in cast(list, exc.detail)]}  # a field's errors: a list
+    return {}
 
 
 def _user(request: Request) -> object:
