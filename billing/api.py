@@ -47,7 +47,7 @@ from billing.services import (
     tariff_create,
 )
 from clients.models import Client
-from majismart.api import CleanedInput, GroupedDecimalField, Pagination
+from majismart.api import CleanedInput, DateOrBlank, DecimalOrBlank, GroupedDecimalField, Pagination
 from majismart.openapi import BAD_REQUEST
 
 
@@ -70,7 +70,7 @@ class TariffSerializer(serializers.Serializer):
 
 
 def _amount_field(places: int = 2, digits: int = 12, **kwargs: Any) -> serializers.DecimalField:
-    return serializers.DecimalField(max_digits=digits, decimal_places=places, min_value=Decimal(0), **kwargs)
+    return DecimalOrBlank(max_digits=digits, decimal_places=places, min_value=Decimal(0), **kwargs)
 
 
 class BlockInput(serializers.Serializer):
@@ -85,8 +85,8 @@ class TariffInput(CleanedInput):
     code = serializers.CharField(max_length=100)
     name = serializers.CharField(max_length=100)
     category = serializers.CharField(help_text="Category code, e.g. domestic.")
-    effective_from = serializers.DateField(required=False, allow_null=True,
-                                           help_text="Defaults to today; one version per category and day.")
+    effective_from = DateOrBlank(required=False, allow_null=True,
+                                 help_text="Defaults to today; one version per category and day.")
     fixed_charge = _amount_field(required=False, allow_null=True, help_text="KES; 0 when absent.")
     meter_rent = _amount_field(required=False, allow_null=True, help_text="KES; 0 when absent.")
     sewerage_percent = _amount_field(digits=5, max_value=Decimal(500), required=False, allow_null=True,

@@ -28,7 +28,27 @@ MSG_NOT_OBJECT = "Send a JSON object."
 MSG_UNKNOWN_FIELD = "Unknown field."
 
 
-class GroupedDecimalField(serializers.DecimalField):
+class BlankIsNull(serializers.Field):
+    """A field that may be null takes "" as null too, as the shared cleaners read an empty value
+    (no amount: 0, no date: today, no time: now)."""
+
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        return super().validate_empty_values(None if data == "" and self.allow_null else data)
+
+
+class DecimalOrBlank(BlankIsNull, serializers.DecimalField):
+    pass
+
+
+class DateOrBlank(BlankIsNull, serializers.DateField):
+    pass
+
+
+class DateTimeOrBlank(BlankIsNull, serializers.DateTimeField):
+    pass
+
+
+class GroupedDecimalField(DecimalOrBlank):
     """A decimal as people type it: "1,664.00" is 1664.00 (the shared cleaners drop the thousands
     separators too; the schema's pattern says so: majismart.openapi)."""
 

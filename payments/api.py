@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clients.models import Client
-from majismart.api import CleanedInput, GroupedDecimalField, Pagination
+from majismart.api import CleanedInput, DateTimeOrBlank, GroupedDecimalField, Pagination
 from payments.models import Payment
 from payments.services import (  # noqa: F401 - the messages, for their tests
     MANUAL_METHODS,
@@ -47,8 +47,8 @@ class ManualPaymentInput(CleanedInput):
     method = serializers.ChoiceField(choices=list(MANUAL_METHODS))
     reference = serializers.CharField(max_length=64, help_text="The bank's or the receipt book's; the same "
                                                                "reference again returns the payment recorded.")
-    paid_at = serializers.DateTimeField(required=False, allow_null=True,
-                                        help_text="Defaults to now; not in the future nor before 2000.")
+    paid_at = DateTimeOrBlank(required=False, allow_null=True,
+                              help_text="Defaults to now; not in the future nor before 2000.")
 
     def clean(self, raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
         return manual_payment_clean(raw)

@@ -339,6 +339,23 @@ def test_operations_on_one_object_answer_as_documented(contract: Contract, world
         contract.check_response("post", f"/api/v1/billing-runs/{{id}}/{action}/", response)
 
 
+def test_an_empty_optional_value_is_none_as_the_cleaners_read_it(world: World, alpha_api: APIClient) -> None:
+    # Outside the schema's formats, but taken before the serializers checked bodies: still taken.
+    tariff = _send(alpha_api, "post", "/api/v1/tariffs/", {
+        "code": "dom-x", "name": "Domestic X", "category": "domestic", "effective_from": "", "fixed_charge": "",
+        "meter_rent": None, "blocks": [{"up_to": "10", "price": "40"}, {"up_to": "", "price": "50"}]})
+    assert tariff.status_code == 201, tariff.content
+    assert (tariff.json()["effective_from"], tariff.json()["fixed_charge"]) == ("2026-11-23", "0.00")
+    assert tariff.json()["blocks"][-1]["up_to"] is None
+    paid = _send(alpha_api, "post", "/api/v1/payments/", {"client": world.client_id, "amount": "10", "method": "cash",
+                                                          "reference": "RCPT-99", "paid_at": ""})
+    assert paid.status_code == 201 and paid.json()["paid_at"].startswith("2026-11-23")
+    client = _send(alpha_api, "post", "/api/v1/clients/", {"full_name": "Blank Balance", "category": "domestic",
+                                                          "opening_balance": "", "zone": "", "status": ""})
+    assert client.status_code == 201 and client.json()["opening_balance"] == "0.00"
+    assert client.json()["status"] == "active"
+
+
 def test_the_checks_catch_a_body_the_schema_forbids(contract: Contract) -> None:
     # The checks themselves: a forbidden body is seen as one, an allowed one is not.
     body = {"full_name": "x" * 201, "category": "domestic"}
