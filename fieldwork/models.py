@@ -13,7 +13,6 @@ from clients.models import Client
 from majismart.crypto import EncryptedTextField
 from meters.models import Meter, Reading
 
-KES = {"max_digits": 12, "decimal_places": 2}
 
 
 class FieldSettings(models.Model):
@@ -127,7 +126,7 @@ class WorkOrder(models.Model):
     # What made it, once: e.g. "disconnection:42" (arrears), so a retried task never makes two.
     source = models.CharField(max_length=60, unique=True, null=True, blank=True)
     instructions = models.TextField(blank=True)  # directions, what to do
-    balance = models.DecimalField(**KES, null=True, blank=True)  # the client's balance when ordered
+    balance = models.DecimalField(max_digits=12, decimal_places=2, null=True, blank=True)  # the client's balance when ordered
     due_on = models.DateField()
     assigned_to = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                     related_name="+")

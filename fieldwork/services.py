@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.utils import timezone
@@ -21,7 +22,7 @@ def work_order_reference() -> str:
     return f"WO-{year}-{sequence_take(f'WO-{year}'):06d}"
 
 
-def work_order_open(*, client: Client, kind: str, due_on: date, actor: object = None, source: str | None = None,
+def work_order_open(*, client: Client, kind: str, due_on: date, actor: Any = None, source: str | None = None,
                     instructions: str = "", balance: Decimal | None = None, meter: Meter | None = None,
                     service_request_id: int | None = None) -> WorkOrder:
     """A work order for the field staff. With `source` ("disconnection:42"), at most one per
