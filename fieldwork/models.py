@@ -14,7 +14,6 @@ from majismart.crypto import EncryptedTextField
 from meters.models import Meter, Reading
 
 
-
 class FieldSettings(models.Model):
     """One row per provider: its service levels, hours from a request to its due time, by kind."""
 
