@@ -18,6 +18,8 @@ COPY clients ./clients
 COPY meters ./meters
 COPY billing ./billing
 COPY payments ./payments
+COPY fieldwork ./fieldwork
+COPY arrears ./arrears
 COPY privacy ./privacy
 COPY web ./web
 RUN pip install .

@@ -62,6 +62,21 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     # answer them; erasing a person's data and exporting everything are the owner's and manager's.
     "privacy.requests": _OPERATIONS,
     "privacy.export_all": frozenset({Role.OWNER}),
+    # Collections and field work (issue 19). The fee catalogue is the provider's price list;
+    # accountants charge fees and make payment plans; starting a disconnection is the people who
+    # run the provider's call; field staff (meter readers) carry out work orders but start none;
+    # writing off a bad debt is the owner's.
+    "fees.manage": _OPERATIONS,
+    "fees.charge": _FINANCE,
+    "plans.manage": _FINANCE,
+    "disconnections.view": _FINANCE,
+    "disconnections.manage": _OPERATIONS,
+    "work_orders.view": frozenset({Role.OWNER, Role.MANAGER, Role.METER_READER}),
+    "work_orders.complete": frozenset({Role.OWNER, Role.MANAGER, Role.METER_READER}),
+    "work_orders.manage": _OPERATIONS,
+    "service_requests.view": _FINANCE,
+    "service_requests.manage": _FINANCE,
+    "write_offs.manage": frozenset({Role.OWNER}),
 }
 
 

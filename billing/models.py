@@ -82,6 +82,11 @@ class LedgerEntry(models.Model):
         CREDIT_NOTE = "credit_note", "Credit note"
         ADJUSTMENT = "adjustment", "Adjustment"
         REVERSAL = "reversal", "Reversal"
+        FEE = "fee", "Fee"
+        DEPOSIT = "deposit", "Deposit"
+        DEPOSIT_APPLIED = "deposit_applied", "Deposit applied"
+        REFUND = "refund", "Refund"
+        WRITE_OFF = "write_off", "Bad debt written off"
 
     # Indexed by (client, booked_on, id) below.
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="ledger", db_index=False)
@@ -231,6 +236,8 @@ class InvoiceLine(models.Model):
         METER_RENT = "meter_rent", "Meter rent"
         ESTIMATE_CREDIT = "estimate_credit", "Estimate correction"
         PENALTY = "penalty", "Late-payment penalty"
+        FEE = "fee", "Fee"
+        DEPOSIT = "deposit", "Deposit"
 
     invoice = models.ForeignKey(Invoice, on_delete=models.CASCADE, related_name="lines", db_index=False)
     position = models.PositiveSmallIntegerField()
@@ -294,3 +301,52 @@ class CreditNote(models.Model):
 
     def __str__(self) -> str:
         return self.number
+
+
+class Fee(models.Model):
+    """The provider's fee catalogue: connection, reconnection, meter test, penalties, deposits."""
+
+    class Kind(models.TextChoices):
+        FEE = "fee", "Fee"
+        DEPOSIT = "deposit", "Deposit"
+
+    code = models.SlugField(max_length=30, unique=True)
+    name = models.CharField(max_length=100)
+    amount = models.DecimalField(**KES)
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.FEE)
+    active = models.BooleanField(default=True)
+    created = models.DateTimeField(auto_now_add=True)
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["code"]
+        constraints = [models.CheckConstraint(condition=models.Q(amount__gte=0), name="fee_not_negative")]
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.name}"
+
+
+class Charge(models.Model):
+    """A fee or deposit charged to a client: in the ledger at once (its entry), then on a bill
+    (the next one, as its own line, or a one-off invoice of its own)."""
+
+    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="charges")
+    fee = models.ForeignKey(Fee, on_delete=models.PROTECT, related_name="charges")
+    kind = models.CharField(max_length=10, choices=Fee.Kind.choices)
+    description = models.CharField(max_length=200)  # the fee's name when charged
+    amount = models.DecimalField(**KES)
+    note = models.CharField(max_length=300, blank=True)
+    ledger_entry = models.OneToOneField(LedgerEntry, on_delete=models.PROTECT, related_name="charge")
+    invoice = models.ForeignKey(Invoice, null=True, blank=True, on_delete=models.PROTECT, related_name="charges")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [models.CheckConstraint(condition=models.Q(amount__gt=0), name="charge_positive")]
+        # The next billing run's question: which charges are on no bill yet.
+        indexes = [models.Index(fields=["client"], name="charge_unbilled", condition=models.Q(invoice__isnull=True))]
+
+    def __str__(self) -> str:
+        return f"{self.client_id} {self.kind} {self.amount}"

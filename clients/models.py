@@ -84,6 +84,8 @@ class Client(models.Model):
     location = EncryptedTextField("location / plot", blank=True, default="")
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.ACTIVE, db_index=True)
     opening_balance = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
+    # Never put up for disconnection (a hospital, a school): the provider's call, per client.
+    disconnection_exempt = models.BooleanField(default=False, db_default=False)  # raw COPY (bench) leaves it out
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="client"
     )

@@ -26,6 +26,8 @@ urlpatterns = [
     path("", include("meters.urls")),
     path("", include("billing.urls")),
     path("", include("payments.urls")),
+    path("", include("fieldwork.urls")),
+    path("", include("arrears.urls")),
     path("", include("privacy.urls")),
     path("", include("privacy.urls_retention")),
     path("", include("privacy.urls_policy")),

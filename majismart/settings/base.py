@@ -97,6 +97,8 @@ TENANT_APPS = [
     "meters",
     "billing",
     "payments",
+    "fieldwork",
+    "arrears",
     "privacy",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
