@@ -89,7 +89,7 @@ def work_order_assign(*, order: WorkOrder, assignee: Any, actor: Any) -> WorkOrd
 def _locked_open(order: WorkOrder) -> WorkOrder:
     # Lock the order: two officers (or a retried phone request) finishing the same order must
     # not both record a reading and change the client.
-    order = WorkOrder.objects.select_for_update().select_related("client", "meter").get(pk=order.pk)
+    order = WorkOrder.objects.select_for_update(of=("self",)).select_related("client", "meter").get(pk=order.pk)
     if order.status != WorkOrder.Status.OPEN:
         raise ValidationError({"detail": [MSG_ALREADY_FINISHED.format(
             ref=order.reference, status=order.get_status_display().lower(), when=_when(order.done_at))]})
