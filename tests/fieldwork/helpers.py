@@ -12,7 +12,6 @@ from tests.billing_helpers import metered
 from tests.conftest import host_of, login
 
 
-
 def photo(name: str = "dial.png") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, PNG, content_type="image/png")
 

@@ -17,7 +17,12 @@ from accounts.models import AuditEvent, User
 from accounts.permissions import has_capability
 from clients.models import Client, Zone
 from fieldwork.models import WorkOrder
-from fieldwork.services import MSG_REASON_NEEDED, work_order_complete, work_order_not_done, work_order_open
+from fieldwork.services import (
+    MSG_REASON_NEEDED,
+    work_order_complete,
+    work_order_not_done,
+    work_order_open,
+)
 from fieldwork.signals import work_order_finished
 from meters.models import Reading
 from meters.validation import MSG_BELOW_PREVIOUS
