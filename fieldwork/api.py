@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -28,6 +31,12 @@ def _body(request: Request, allowed: tuple[str, ...]) -> dict:
     if unknown:
         raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
     return data
+
+
+def _paginated(view: APIView, request: Request, qs: QuerySet[Any], output: type[serializers.Serializer]) -> Response:
+    paginator = Pagination()
+    page = paginator.paginate_queryset(qs, request, view=view)
+    return paginator.get_paginated_response(output(page, many=True).data)
 
 
 class ServiceRequestOutput(serializers.Serializer):
@@ -67,9 +76,7 @@ class ServiceRequestListCreateApi(APIView):
         q = request.query_params
         qs = request_queue(status=q.get("status", ""), kind=q.get("kind", ""), assignee=q.get("assigned_to", ""),
                            user=request.user)
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(ServiceRequestOutput(page, many=True).data)
+        return _paginated(self, request, qs, ServiceRequestOutput)
 
     @extend_schema(request=ServiceRequestInput, responses={201: ServiceRequestOutput})
     def post(self, request: Request) -> Response:
@@ -124,9 +131,7 @@ class WorkOrderListApi(APIView):
         q = request.query_params
         qs = work_orders(status=q.get("status", ""), kind=q.get("kind", ""), assigned_to=q.get("assigned_to", ""),
                          user=request.user)
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(WorkOrderOutput(page, many=True).data)
+        return _paginated(self, request, qs, WorkOrderOutput)
 
 
 def _order_out(order: WorkOrder) -> dict:

@@ -16,6 +16,19 @@ def _pk(user: Any) -> int | None:
     return getattr(user, "pk", None)
 
 
+def _assigned(qs: QuerySet[Any], assigned_to: str, user: Any) -> QuerySet[Any]:
+    """"me", "mine" (mine and nobody's), "none" or a user id; anything else: everyone's."""
+    if assigned_to == "me":  # an API key is nobody's: none are its own
+        return qs.filter(assigned_to_id=_pk(user)) if _pk(user) else qs.none()
+    if assigned_to == "mine":
+        return qs.filter(Q(assigned_to_id=_pk(user)) | Q(assigned_to__isnull=True))
+    if assigned_to == "none":
+        return qs.filter(assigned_to__isnull=True)
+    if assigned_to.isdigit():
+        return qs.filter(assigned_to_id=int(assigned_to))
+    return qs
+
+
 OPEN_REQUEST = [ServiceRequest.Status.OPEN, ServiceRequest.Status.IN_PROGRESS]
 
 
@@ -30,13 +43,7 @@ def request_queue(*, status: str = "", kind: str = "", assignee: str = "", user:
         qs = qs.filter(status=status)
     if kind:
         qs = qs.filter(kind=kind)
-    if assignee == "me":  # an API key is nobody's: none are its own
-        qs = qs.filter(assigned_to_id=_pk(user)) if _pk(user) else qs.none()
-    elif assignee == "none":
-        qs = qs.filter(assigned_to__isnull=True)
-    elif assignee.isdigit():
-        qs = qs.filter(assigned_to_id=int(assignee))
-    return qs.annotate(
+    return _assigned(qs, assignee, user).annotate(
         closed=ExpressionWrapper(~Q(status__in=OPEN_REQUEST), output_field=BooleanField()),
         is_overdue=ExpressionWrapper(Q(status__in=OPEN_REQUEST, due_by__lt=Now()), output_field=BooleanField()),
     ).order_by("closed", "due_by", "id")
@@ -60,15 +67,7 @@ def work_orders(*, status: str = "", kind: str = "", assigned_to: str = "", user
         qs = qs.filter(status=status)
     if kind:
         qs = qs.filter(kind=kind)
-    if assigned_to == "me":  # an API key is nobody's: none are its own
-        qs = qs.filter(assigned_to_id=_pk(user)) if _pk(user) else qs.none()
-    elif assigned_to == "mine":
-        qs = qs.filter(Q(assigned_to_id=_pk(user)) | Q(assigned_to__isnull=True))
-    elif assigned_to == "none":
-        qs = qs.filter(assigned_to__isnull=True)
-    elif assigned_to.isdigit():
-        qs = qs.filter(assigned_to_id=int(assigned_to))
-    return qs.order_by("client__zone__name", "due_on", "id")
+    return _assigned(qs, assigned_to, user).order_by("client__zone__name", "due_on", "id")
 
 
 def work_order_counts() -> dict[str, int]:

@@ -189,10 +189,15 @@ def work_order_detail(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"Work order {order.reference} completed.")
             return redirect("field_list")
+    return _order_page(request, order, form, NotDoneForm())
+
+
+def _order_page(request: HttpRequest, order: WorkOrder, form: CompleteForm, not_done: NotDoneForm) -> HttpResponse:
     return render(request, "fieldwork/work_order.html", {
-        "active": "field", "order": order, "form": form, "not_done": NotDoneForm(),
+        "active": "field", "order": order, "form": form, "not_done": not_done,
         "can_complete": has_capability(request.user, "work_orders.complete"),
-        "can_manage": has_capability(request.user, "work_orders.manage")}, status=400 if form.errors else 200)
+        "can_manage": has_capability(request.user, "work_orders.manage")},
+        status=400 if form.errors or not_done.errors else 200)
 
 
 @require_POST
@@ -208,9 +213,7 @@ def work_order_not_done_view(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"Work order {order.reference} marked as not done.")
             return redirect("field_list")
-    return render(request, "fieldwork/work_order.html", {
-        "active": "field", "order": order, "form": CompleteForm(), "not_done": form,
-        "can_complete": True, "can_manage": has_capability(request.user, "work_orders.manage")}, status=400)
+    return _order_page(request, order, CompleteForm(), form)
 
 
 @require_capability("work_orders.view")
