@@ -216,3 +216,15 @@ def test_another_provider_s_staff_get_404(tenant, beta) -> None:  # type: ignore
         assert bob.get(path).status_code == 404, path
     assert bob.post(f"/dashboard/requests/{made.pk}/", {"action": "cancel", "reason": "x"}).status_code == 404
     assert made.reference not in bob.get("/dashboard/requests/?status=").content.decode()
+
+
+def test_the_client_page_lists_their_requests_and_work_orders(tenant) -> None:  # type: ignore[no-untyped-def]
+    client, _ = reachable()
+    made = _make(client)
+    order = service_request_work_order(request=made, actor="test")
+    owner = as_user("alice@alpha.test").get(f"/dashboard/clients/{client.pk}/").content.decode()
+    assert made.reference in owner and order.reference in owner and "Record a request" in owner
+    accountant = as_user("anne@alpha.test").get(f"/dashboard/clients/{client.pk}/").content.decode()
+    assert made.reference in accountant and order.reference not in accountant  # no field work for them
+    reader = as_user("ari@alpha.test").get(f"/dashboard/clients/{client.pk}/").content.decode()
+    assert made.reference not in reader and order.reference in reader and "Record a request" not in reader
