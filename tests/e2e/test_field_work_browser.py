@@ -25,8 +25,8 @@ def field_order(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-
     disconnection order assigned to Ari."""
     from accounts.models import User
     from clients.models import Category, Client, Zone
-    from fieldwork.models import WorkOrder
-    from fieldwork.services import work_order_open
+    from fieldwork.models import ServiceRequest, ServiceRequestEvent, WorkOrder
+    from fieldwork.services import service_request_create, work_order_open
     from meters.models import Meter, Reading
     from meters.services import meter_create, readings_record
     from tenants.models import Provider
@@ -36,18 +36,24 @@ def field_order(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-
         with tenant_context(alpha):
             zone = Zone.objects.create(code="kisauni", name="Kisauni")
             client = Client.objects.create(account_number="FW001", full_name="Field Client", zone=zone,
-                                           category=Category.objects.get(code="domestic"), location="Plot 9, Kisauni")
+                                           category=Category.objects.get(code="domestic"), location="Plot 9, Kisauni",
+                                           user=User.objects.get(email="carol@alpha.test"))
             meter = meter_create(actor="e2e", serial="FWM-1", client=client, installed_on=date(2025, 1, 1),
                                  initial_reading=Decimal("100"))
             readings_record([{"meter": "FWM-1", "value": "150", "read_at": "2026-10-31T09:00:00+03:00"}], source="api")
             order = work_order_open(client=client, kind="disconnect", due_on=date(2026, 11, 24),
                                     balance=Decimal("3250.00"), instructions="Behind the mosque, green gate")
             WorkOrder.objects.filter(pk=order.pk).update(assigned_to=User.objects.get(email="ari@alpha.test"))
+            request = service_request_create(client=client, kind="no_water", actor="e2e", channel="phone",
+                                             description="No water in the whole compound since Monday morning")
+            order.page_request = request
         connection.set_schema_to_public()
     yield order
     with django_db_blocker.unblock():
         with tenant_context(alpha):
             WorkOrder.objects.filter(client=client).delete()
+            ServiceRequestEvent.objects.filter(request__client=client).delete()
+            ServiceRequest.objects.filter(client=client).delete()
             Reading.objects.filter(meter=meter).delete()
             Meter.objects.filter(pk=meter.pk).delete()
             client.delete()
@@ -58,12 +64,7 @@ def field_order(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-
 
 def test_a_field_officer_completes_a_disconnection_on_a_phone(page: Page, app_server: AppServer, field_order,  # type: ignore[no-untyped-def]
                                                             django_db_blocker, tmp_path) -> None:
-    page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(app_server.url("alpha", "/accounts/login/"))
-    page.get_by_label("Email").fill("ari@alpha.test")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Log in").click()
-    expect(page).to_have_url(app_server.url("alpha", "/dashboard/"))
+    _log_in(page, app_server, "ari@alpha.test")
 
     page.goto(app_server.url("alpha", "/dashboard/field/"))
     item = page.get_by_test_id(f"order-{field_order.reference}")
@@ -100,3 +101,42 @@ def test_a_field_officer_completes_a_disconnection_on_a_phone(page: Page, app_se
         assert order.status == "done" and order.reading.value == Decimal("162.500") and order.photo
         assert Client.objects.get(pk=order.client_id).status == "disconnected"
     connection.set_schema_to_public()
+
+
+def _log_in(page: Page, app_server: AppServer, email: str) -> None:
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(app_server.url("alpha", "/accounts/login/"))
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Log in").click()
+    expect(page).not_to_have_url(app_server.url("alpha", "/accounts/login/"))
+
+
+def test_the_field_work_pages_fit_a_phone(page: Page, app_server: AppServer, field_order) -> None:  # type: ignore[no-untyped-def]
+    from tests.e2e.test_phone_layouts_browser import CHECK_JS
+
+    request = field_order.page_request
+    _log_in(page, app_server, "alice@alpha.test")
+    problems = {}
+    for path in ("/dashboard/requests/", f"/dashboard/requests/{request.pk}/", "/dashboard/requests/new/",
+                 "/dashboard/field/", "/dashboard/work-orders/", f"/dashboard/work-orders/{field_order.pk}/",
+                 f"/dashboard/clients/{field_order.client_id}/"):
+        response = page.goto(app_server.url("alpha", path))
+        assert response is not None and response.status == 200, path
+        found = page.evaluate(CHECK_JS)
+        if found:
+            problems[path] = found
+    expect(page.get_by_test_id("client-field-work")).to_contain_text(request.reference)
+    page.context.clear_cookies()
+    _log_in(page, app_server, "carol@alpha.test")
+    page.goto(app_server.url("alpha", "/portal/requests/"))
+    expect(page.get_by_test_id(f"my-request-{request.reference}")).to_contain_text("No water")
+    page.get_by_label("What is the problem?").select_option("leak")
+    page.get_by_label("Tell us more").fill("Water gushing at the meter")
+    page.get_by_label("Photo").set_input_files({"name": "leak.png", "mimeType": "image/png", "buffer": PNG})
+    page.get_by_role("button", name="Send").click()
+    expect(page.get_by_role("status").first).to_contain_text("was received")
+    found = page.evaluate(CHECK_JS)
+    if found:
+        problems["/portal/requests/"] = found
+    assert not problems, problems
