@@ -58,3 +58,13 @@ class CompleteForm(PhotoForm):
 class NotDoneForm(forms.Form):
     reason = forms.CharField(label="Why it could not be done", max_length=300,
                              widget=forms.TextInput(attrs={"placeholder": "e.g. gate locked, meter not found"}))
+
+
+class ServiceLevelsForm(forms.Form):
+    """Hours from a request to its due time, by kind (at most 30 days)."""
+
+    leak_hours = forms.IntegerField(label="Leak", min_value=1, max_value=720)
+    no_water_hours = forms.IntegerField(label="No water", min_value=1, max_value=720)
+    billing_hours = forms.IntegerField(label="Billing question", min_value=1, max_value=720)
+    meter_hours = forms.IntegerField(label="Meter fault", min_value=1, max_value=720)
+    other_hours = forms.IntegerField(label="Other", min_value=1, max_value=720)

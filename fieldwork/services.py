@@ -156,6 +156,28 @@ def work_order_not_done(*, order: WorkOrder, actor: Any, reason: str) -> WorkOrd
     return order
 
 
+# --- service levels ----------------------------------------------------------------------------
+LEVEL_FIELDS = ("leak_hours", "no_water_hours", "billing_hours", "meter_hours", "other_hours")
+
+
+@transaction.atomic
+def field_settings_update(*, actor: Any, **hours: int) -> FieldSettings:
+    """The provider's service levels (hours from a request to its due time, by kind); requests
+    made before keep their due time."""
+    levels = FieldSettings.objects.select_for_update().get(pk=FieldSettings.load().pk)
+    before = {name: getattr(levels, name) for name in LEVEL_FIELDS}
+    for name, value in hours.items():
+        if name not in LEVEL_FIELDS:
+            raise ValueError(name)
+        setattr(levels, name, value)
+    levels.full_clean()
+    levels.save()
+    changed = {name: [before[name], getattr(levels, name)] for name in LEVEL_FIELDS if before[name] != getattr(levels, name)}
+    if changed:
+        audit(actor=actor, action="fieldwork.service_levels_changed", object_repr="service levels", changed=changed)
+    return levels
+
+
 # --- service requests --------------------------------------------------------------------------
 def service_request_reference() -> str:
     """SR-2026-000123: per provider and year, gapless."""

@@ -6,6 +6,7 @@ from fieldwork.views import dashboard, portal
 
 urlpatterns = [
     path("dashboard/requests/", dashboard.request_list, name="request_list"),
+    path("dashboard/requests/service-levels/", dashboard.service_levels, name="service_levels"),
     path("dashboard/requests/new/", dashboard.request_new, name="request_new"),
     path("dashboard/requests/<int:pk>/", dashboard.request_detail, name="request_detail"),
     path("dashboard/requests/<int:pk>/photo/", dashboard.request_photo, name="request_photo"),

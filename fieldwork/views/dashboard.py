@@ -19,10 +19,12 @@ from django.views.decorators.http import require_POST
 from accounts.models import User
 from accounts.permissions import CAPABILITIES, has_capability, require_capability
 from clients.models import Client
-from fieldwork.forms import CompleteForm, NotDoneForm, StaffRequestForm
-from fieldwork.models import ServiceRequest, ServiceRequestEvent, WorkOrder
+from fieldwork.forms import CompleteForm, NotDoneForm, ServiceLevelsForm, StaffRequestForm
+from fieldwork.models import FieldSettings, ServiceRequest, ServiceRequestEvent, WorkOrder
 from fieldwork.selectors import request_counts, request_queue, work_order_counts, work_orders
 from fieldwork.services import (
+    LEVEL_FIELDS,
+    field_settings_update,
     service_request_assign,
     service_request_cancel,
     service_request_create,
@@ -156,6 +158,19 @@ def _request_action(request: HttpRequest, sr: ServiceRequest, action: str) -> st
                                            instructions=post.get("instructions", "").strip()[:2000])
         return f"Work order {order.reference} made for the field staff."
     return ""
+
+
+@require_capability("service_requests.view", POST="settings.manage")
+def service_levels(request: HttpRequest) -> HttpResponse:
+    levels = FieldSettings.load()
+    form = ServiceLevelsForm(request.POST or None, initial={name: getattr(levels, name) for name in LEVEL_FIELDS})
+    if request.method == "POST" and form.is_valid():
+        field_settings_update(actor=request.user, **form.cleaned_data)
+        messages.success(request, "Service levels saved; new requests are due by them.")
+        return redirect("service_levels")
+    return render(request, "fieldwork/service_levels.html", {
+        "active": "requests", "form": form, "can_change": has_capability(request.user, "settings.manage")},
+        status=400 if form.errors else 200)
 
 
 @require_capability("service_requests.view")

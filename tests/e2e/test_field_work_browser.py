@@ -119,6 +119,7 @@ def test_the_field_work_pages_fit_a_phone(page: Page, app_server: AppServer, fie
     _log_in(page, app_server, "alice@alpha.test")
     problems = {}
     for path in ("/dashboard/requests/", f"/dashboard/requests/{request.pk}/", "/dashboard/requests/new/",
+                 "/dashboard/requests/service-levels/",
                  "/dashboard/field/", "/dashboard/work-orders/", f"/dashboard/work-orders/{field_order.pk}/",
                  f"/dashboard/clients/{field_order.client_id}/"):
         response = page.goto(app_server.url("alpha", path))

@@ -228,3 +228,15 @@ def test_the_client_page_lists_their_requests_and_work_orders(tenant) -> None:  
     assert made.reference in accountant and order.reference not in accountant  # no field work for them
     reader = as_user("ari@alpha.test").get(f"/dashboard/clients/{client.pk}/").content.decode()
     assert made.reference not in reader and order.reference in reader and "Record a request" not in reader
+
+
+def test_the_owner_sets_the_service_levels(tenant) -> None:  # type: ignore[no-untyped-def]
+    levels = {"leak_hours": "4", "no_water_hours": "12", "billing_hours": "48", "meter_hours": "72", "other_hours": "96"}
+    alice = as_user("alice@alpha.test")
+    assert alice.post("/dashboard/requests/service-levels/", {**levels, "leak_hours": "0"}).status_code == 400
+    assert alice.post("/dashboard/requests/service-levels/", levels).status_code == 302
+    assert FieldSettings.load().due_after("leak") == timedelta(hours=4)
+    assert AuditEvent.objects.get(action="fieldwork.service_levels_changed").extra_data["changed"]["leak_hours"] == [24, 4]
+    anne = as_user("anne@alpha.test")
+    assert "4 hours" in anne.get("/dashboard/requests/service-levels/").content.decode()
+    assert anne.post("/dashboard/requests/service-levels/", levels).status_code == 403
