@@ -136,7 +136,8 @@ def _request_action(request: HttpRequest, sr: ServiceRequest, action: str) -> st
     post = request.POST
     if action == "assign":
         raw = post.get("assignee", "")
-        assignee = User.objects.filter(pk=int(raw), is_active=True).first() if raw.isdigit() else None
+        staff = User.objects.filter(is_active=True, role__in=CAPABILITIES["dashboard.view"])
+        assignee = staff.filter(pk=int(raw)).first() if raw.isdigit() else None
         if raw and assignee is None:
             raise ValidationError({"assignee": ["Choose someone on the team."]})
         service_request_assign(request=sr, assignee=assignee, actor=request.user)

@@ -185,6 +185,8 @@ def test_staff_record_a_phone_request_and_act_on_it(tenant) -> None:  # type: ig
     assert made.channel == "phone" and made.created_by.email == "anne@alpha.test"
     url = f"/dashboard/requests/{made.pk}/"
     ari = User.objects.get(email="ari@alpha.test")
+    carol = User.objects.get(email="carol@alpha.test")  # a client is nobody to assign work to
+    assert anne.post(url, {"action": "assign", "assignee": carol.pk}).status_code == 400
     assert anne.post(url, {"action": "assign", "assignee": ari.pk}).status_code == 302
     spawned = anne.post(url, {"action": "work_order", "due_on": "2026-11-25", "instructions": "Bring a spanner"})
     assert spawned.status_code == 302
