@@ -29,6 +29,7 @@ MSG_READING_NEEDED = "Enter the meter reading."
 MSG_REASON_NEEDED = "Say why the work could not be done."
 MSG_RESOLUTION_NEEDED = "Write what was done to resolve it."
 MSG_FUTURE = "The time cannot be in the future."
+MSG_NOT_STAFF = "Requests can only be assigned to active staff."
 MSG_NOT_FIELD_STAFF = "Work orders can only be assigned to active staff who may complete them."
 CLIENT_STATUS_AFTER = {WorkOrder.Kind.DISCONNECT: Client.Status.DISCONNECTED,
                        WorkOrder.Kind.RECONNECT: Client.Status.ACTIVE}
@@ -217,6 +218,8 @@ def _locked_request(request: ServiceRequest) -> ServiceRequest:
 
 @transaction.atomic
 def service_request_assign(*, request: ServiceRequest, assignee: Any, actor: Any) -> ServiceRequest:
+    if assignee is not None and not has_capability(assignee, "dashboard.view"):
+        raise ValidationError({"assignee": [MSG_NOT_STAFF]})
     request = _locked_request(request)
     request.assigned_to = assignee
     if assignee is not None:
