@@ -43,7 +43,9 @@ SAMPLE = {"provider": "Mombasa Water Works", "name": "Esther Njeri", "account": 
           "nothing_to_pay": "Nothing to pay; credit of KES 500.00",
           "count": "2", "overdue": "1", "code": "482913", "title": "privacy policy", "version": "2026-12-01",
           "summary": "We now keep payment callbacks for 90 days.",
-          "role": "Meter reader", "inviter": "Alice Achieng"}
+          "role": "Meter reader", "inviter": "Alice Achieng",
+          "reference": "SR-2026-000123", "kind": "leak", "due": "13 Nov 2026 09:30",
+          "resolution": "The pipe at the meter was repaired."}
 
 EVENTS: dict[str, Event] = {e.key: e for e in [
     Event("invoice_issued", "Bill issued", Purpose.BILLING,
@@ -105,6 +107,21 @@ EVENTS: dict[str, Event] = {e.key: e for e in [
           sms="{provider}: {text}", email_subject="A message from {provider}",
           email_body="Dear {name},\n\n{text}\n\n{provider}",
           description="Written by staff from a client's page."),
+    Event("service_request_received", "Service request received", Purpose.BILLING,
+          ("reference", "kind", "due", "portal_link"),
+          sms="{provider}: we received your report ({kind}), ref {reference}. We aim to deal with it by {due}.",
+          email_subject="{provider}: we received your report {reference}",
+          email_body="Dear {name},\n\nWe received your report ({kind}) on account {account}. Its reference is "
+                     "{reference}; we aim to deal with it by {due}.\n\nFollow it in your account: {portal_link}"
+                     "\n\n{provider}",
+          description="Sent when a client's service request or complaint is recorded (portal, phone, office, API)."),
+    Event("service_request_resolved", "Service request resolved", Purpose.BILLING,
+          ("reference", "kind", "resolution", "portal_link"),
+          sms="{provider}: your report {reference} ({kind}) is resolved: {resolution}",
+          email_subject="{provider}: your report {reference} is resolved",
+          email_body="Dear {name},\n\nYour report {reference} ({kind}) on account {account} is resolved.\n\n"
+                     "{resolution}\n\nIf the problem is still there, tell us: {portal_link}\n\n{provider}",
+          description="Sent when staff resolve a client's service request, with what was done."),
     Event("password_reset", "Password reset", Purpose.ACCOUNT, ("link",),
           email_subject="Reset your {provider} password",
           email_body="Someone asked to reset the password of your {provider} account.\n\n"

@@ -25,6 +25,7 @@ from accounts.models import User
 from accounts.services import audit, audit_actors_replace
 from billing.models import Invoice
 from clients.models import Client
+from fieldwork.models import ServiceRequest, ServiceRequestEvent, WorkOrder
 from majismart.crypto import PREFIX, blind_index, decrypt, word_tokens
 from meters.models import Reading
 from notifications.models import DeliveryReport, Message
@@ -120,6 +121,16 @@ def clients_pseudonymise(*, client_ids: list[int], actor: object, reason: str = 
     photo_names = cast("list[str]", list(photos.values_list("photo", flat=True)))  # None excluded above
     photos.update(photo="")
 
+    # Service requests and work orders stay as records of the service (kind, dates, status, the
+    # reading); what the client wrote, staff notes about the premises and photos go.
+    requests = ServiceRequest.objects.filter(client_id__in=ids)
+    orders = WorkOrder.objects.filter(client_id__in=ids)
+    field_photos = cast("list[str]", [*requests.exclude(Q(photo="") | Q(photo=None)).values_list("photo", flat=True),
+                                      *orders.exclude(Q(photo="") | Q(photo=None)).values_list("photo", flat=True)])
+    counts["service_requests"] = requests.update(description="", resolution="", photo="")
+    ServiceRequestEvent.objects.filter(request__client_id__in=ids).update(note="")
+    counts["work_orders"] = orders.update(instructions="", note="", not_done_reason="", photo="")
+
     # Stored bills carry the name: removed, rendered again under the pseudonym when asked for.
     issued = Invoice.objects.filter(client_id__in=ids, status=Invoice.Status.ISSUED).exclude(number=None)
     pdf_names = [f"invoices/{period}/{number}.pdf" for period, number in issued.values_list("period", "number")]
@@ -132,10 +143,10 @@ def clients_pseudonymise(*, client_ids: list[int], actor: object, reason: str = 
 
     # Files go once the rows no longer name them (a rollback keeps both).
     def remove_files() -> None:
-        _delete_files(photo_names + pdf_names + export_names)
+        _delete_files(photo_names + field_photos + pdf_names + export_names)
 
     transaction.on_commit(remove_files)
-    counts.update(reading_photos=len(photo_names), invoice_pdfs=len(pdf_names), exports=len(export_names))
+    counts.update(reading_photos=len(photo_names), field_photos=len(field_photos), invoice_pdfs=len(pdf_names), exports=len(export_names))
 
     by = str(getattr(actor, "email", actor) or "")
     ErasureRecord.objects.bulk_create([

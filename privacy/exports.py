@@ -29,6 +29,7 @@ from accounts.models import User
 from accounts.services import audit
 from billing.models import CreditNote, Invoice, InvoiceLine, LedgerEntry
 from clients.models import Client
+from fieldwork.models import ServiceRequest, ServiceRequestEvent, WorkOrder
 from majismart.tenancy import connection
 from meters.models import Meter, Reading
 from notifications.models import Consent, Message
@@ -46,7 +47,7 @@ SECRET_COLUMNS = {
                                       "paystack_secret_key"},
     ("notifications", "notificationsettings"): {"at_api_key"},
 }
-PROVIDER_APPS = ("accounts", "clients", "meters", "billing", "payments", "notifications", "privacy")
+PROVIDER_APPS = ("accounts", "clients", "meters", "billing", "payments", "notifications", "privacy", "fieldwork")
 SKIPPED_MODELS = {("privacy", "dataexport")}
 
 
@@ -126,6 +127,19 @@ def client_datasets(client: Client) -> list[Dataset]:
         Dataset("consents", ["topic", "granted", "source", "policy_version", "recorded_at"],
                 _values(Consent.objects.filter(client_id=cid).order_by("recorded_at", "id"),
                         ["topic", "granted", "source", "policy_version", "recorded_at"])),
+        Dataset("service_requests", ["reference", "kind", "channel", "description", "photo", "status", "due_by",
+                                     "resolution", "resolved_at", "created"],
+                _values(ServiceRequest.objects.filter(client_id=cid).order_by("created", "id"),
+                        ["reference", "kind", "channel", "description", "photo", "status", "due_by", "resolution",
+                         "resolved_at", "created"])),
+        Dataset("service_request_history", ["request", "status", "note", "at"],
+                _values(ServiceRequestEvent.objects.filter(request__client_id=cid).order_by("request_id", "at", "id"),
+                        ["request__reference", "status", "note", "at"])),
+        Dataset("work_orders", ["reference", "kind", "status", "due_on", "instructions", "balance", "done_at",
+                                "reading", "note", "photo", "not_done_reason"],
+                _values(WorkOrder.objects.filter(client_id=cid).order_by("created", "id"),
+                        ["reference", "kind", "status", "due_on", "instructions", "balance", "done_at",
+                         "reading__value", "note", "photo", "not_done_reason"])),
         Dataset("privacy_requests", ["kind", "status", "created", "due_at", "resolved_at", "details", "resolution"],
                 _values(DataRequest.objects.filter(client_id=cid).order_by("created", "id"),
                         ["kind", "status", "created", "due_at", "resolved_at", "details", "resolution"])),

@@ -43,6 +43,7 @@ from billing import retention as billing_retention
 from billing.retention import BROUGHT_FORWARD_REFERENCE, BROUGHT_FORWARD_TEXT
 from clients import retention as clients_retention
 from clients.models import Client
+from fieldwork import retention as fieldwork_retention
 from majismart.sql import Step, queryset_delete, steps_run
 from majismart.tenancy import connection
 from meters import retention as meters_retention
@@ -75,6 +76,8 @@ RULE_LABELS: dict[str, str] = {
     "allocations": "Payment allocations",
     "payment_requests": "Payment requests",
     "readings": "Meter readings",
+    "work_orders": "Finished work orders",
+    "service_requests": "Closed service requests",
     "clients_pseudonymised": "Closed clients pseudonymised",
 }
 
@@ -236,6 +239,8 @@ _BILLING_SELECT: list[Step] = [
     billing_retention.RUNS,
     payments_retention.REQUESTS,
     meters_retention.READINGS,
+    fieldwork_retention.WORK_ORDERS,
+    fieldwork_retention.REQUESTS,
     # Closed clients with no billing record left once the above goes: their identity is replaced
     # by a pseudonym (not twice).
     clients_retention.CLOSED,
@@ -247,7 +252,7 @@ _BILLING_COUNTS = {
     "invoices": "ret_invoices", "invoice_lines": "ret_lines", "credit_notes": "ret_credit_notes",
     "ledger_entries": "ret_ledger", "balances_brought_forward": "ret_forward", "billing_runs": "ret_runs",
     "payments": "ret_payments", "allocations": "ret_allocations", "payment_requests": "ret_requests",
-    "readings": "ret_readings",
+    "readings": "ret_readings", "work_orders": "ret_work_orders", "service_requests": "ret_service_requests",
 }
 
 
@@ -274,10 +279,12 @@ def purge_billing(ctx: Context) -> dict[str, int]:
         ctx.closed_clients = [row[0] for row in cursor.fetchall()]
         if ctx.dry_run:
             return counts
-        files = billing_retention.invoice_files(cursor) + meters_retention.reading_files(cursor)
+        files = (billing_retention.invoice_files(cursor) + meters_retention.reading_files(cursor)
+                 + fieldwork_retention.photo_files(cursor))
         # What refers to a row goes (or lets go of it) before the row.
         steps_run(cursor, payments_retention.DELETE, params)
         billing_retention.billing_purge(cursor, params)
+        steps_run(cursor, fieldwork_retention.DELETE, params)
         steps_run(cursor, meters_retention.DELETE, params)
     _files_delete_on_commit(files)
     return counts

@@ -9,6 +9,7 @@ from accounts import api as accounts_api
 from accounts.permissions import public
 from billing import api as billing_api
 from clients import api as clients_api
+from fieldwork import api as fieldwork_api
 from meters import api as meters_api
 from notifications import api as notifications_api
 from payments import api as payments_api
@@ -48,6 +49,10 @@ urlpatterns = [
     path("clients/<int:pk>/pay-link/", payments_api.PayLinkApi.as_view(), name="api-client-pay-link"),
     path("messages/", notifications_api.MessageListApi.as_view(), name="api-messages"),
     path("clients/<int:pk>/adjustments/", billing_api.ClientAdjustmentApi.as_view(), name="api-client-adjustments"),
+    path("service-requests/", fieldwork_api.ServiceRequestListCreateApi.as_view(), name="api-service-requests"),
+    path("work-orders/", fieldwork_api.WorkOrderListApi.as_view(), name="api-work-orders"),
+    path("work-orders/<int:pk>/complete/", fieldwork_api.WorkOrderCompleteApi.as_view(), name="api-work-order-complete"),
+    path("work-orders/<int:pk>/not-done/", fieldwork_api.WorkOrderNotDoneApi.as_view(), name="api-work-order-not-done"),
     # Last: an id that is not a number (`/clients/abc/`) or a path the API has not is the API's
     # 404 (`{"detail": ...}`, JSON) rather than the site's HTML page. Only paths ending in "/", so
     # that CommonMiddleware still redirects `/clients` to `/clients/`.

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import cast
+from typing import Any, cast
 
 from django import forms
 from django.contrib import messages
@@ -35,6 +35,21 @@ def image_kind(head: bytes) -> str | None:
 MSG_PHOTO = "The photo must be a JPEG, PNG or WebP image of at most 5 MB."
 
 
+def checked_photo(photo: Any) -> Any:
+    """An uploaded photo (a form's cleaned value) fit to keep, or a ValidationError. Judge the
+    bytes, not the name or the browser's word: only real images are kept, and under a name of
+    our choosing with the image's own extension."""
+    if not photo:
+        return photo
+    head = photo.read(12)
+    photo.seek(0)
+    kind = image_kind(head)
+    if photo.size > MAX_PHOTO or kind is None:
+        raise forms.ValidationError(MSG_PHOTO)
+    photo.name = f"{uuid.uuid4().hex}.{kind}"
+    return photo
+
+
 class SelfReadingForm(forms.Form):
     meter = forms.ModelChoiceField(queryset=Meter.objects.none(), empty_label=None)
     value = forms.CharField(label="Reading (m³)", widget=forms.TextInput(attrs={"inputmode": "decimal"}))
@@ -45,18 +60,7 @@ class SelfReadingForm(forms.Form):
         cast(forms.ModelChoiceField, self.fields["meter"]).queryset = client.meters.filter(status=Meter.Status.ACTIVE)
 
     def clean_photo(self) -> object:
-        photo = self.cleaned_data.get("photo")
-        if not photo:
-            return photo
-        # Judge the bytes, not the name or the browser's word: only real images are kept, and
-        # under a name of our choosing with the image's own extension.
-        head = photo.read(12)
-        photo.seek(0)
-        kind = image_kind(head)
-        if photo.size > MAX_PHOTO or kind is None:
-            raise forms.ValidationError(MSG_PHOTO)
-        photo.name = f"{uuid.uuid4().hex}.{kind}"
-        return photo
+        return checked_photo(self.cleaned_data.get("photo"))
 
 
 @require_capability("portal.use")

@@ -217,6 +217,17 @@ def world(tenant, alpha):  # type: ignore[no-untyped-def]
     invite, _sent = staff_invite(actor=User.objects.get(email=PEOPLE[Role.OWNER]), email="new.reader@example.com",
                                  role=Role.METER_READER)
     invite_token = re.search(r"/accounts/invite/([^/\s]+)/", mail.outbox[-1].body).group(1)
+    # A service request with its photo, and a work order done with one (their photo URLs answer).
+    from fieldwork.models import WorkOrder
+    from fieldwork.services import service_request_create, work_order_open
+
+    service_request = service_request_create(client=client, kind="leak", description="Pipe burst at the gate",
+                                             actor="test", channel="phone")
+    service_request.photo.save("matrix.png", ContentFile(PNG), save=True)
+    work_order = work_order_open(client=client, kind=WorkOrder.Kind.SERVICE, due_on=timezone.localdate(),
+                                 service_request_id=service_request.pk)
+    work_order.photo.save("matrix.png", ContentFile(PNG), save=True)
+    request_pk, order_pk = {"pk": service_request.pk}, {"pk": work_order.pk}
     staff_pk = {"pk": ari.pk}
     client_pk = {"pk": client.pk}
     run_pk, invoice_pk, payment_pk = {"pk": run.pk}, {"pk": invoice.pk}, {"pk": payment.pk}
@@ -262,6 +273,9 @@ def world(tenant, alpha):  # type: ignore[no-untyped-def]
         "staff_invite_resend": {"pk": invite.pk}, "staff_invite_revoke": {"pk": invite.pk},
         "staff_change_role": staff_pk, "staff_deactivate": staff_pk, "staff_reactivate": staff_pk,
         "staff_hand_over": staff_pk, "api-staff-member": staff_pk,
+        "request_detail": request_pk, "request_photo": request_pk,
+        "work_order_detail": order_pk, "work_order_not_done": order_pk, "work_order_assign": order_pk,
+        "work_order_photo": order_pk, "api-work-order-complete": order_pk, "api-work-order-not-done": order_pk,
     }
 
 

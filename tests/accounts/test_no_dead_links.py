@@ -136,7 +136,8 @@ SIDEBAR = {  # each item of the dashboard's sidebar, and what its page asks
     "/dashboard/readings/": "readings.record", "/dashboard/billing/": "billing.view",
     "/dashboard/payments/": "payments.view", "/dashboard/messages/": "messages.view",
     "/dashboard/privacy/requests/": "privacy.requests", "/dashboard/audit/": "audit.view",
-    "/dashboard/settings/": "settings.view",
+    "/dashboard/settings/": "settings.view", "/dashboard/requests/": "service_requests.view",
+    "/dashboard/field/": "work_orders.view",
 }
 
 

@@ -136,11 +136,11 @@ NOT_PAGES = {
     "privacy_export_status", "privacy_export_download", "privacy_provider_export_status",
     "privacy_provider_export_download", "privacy_retention_preview", "reading_photo", "privacy_provider_export",
     "staff_change_role", "staff_deactivate", "staff_reactivate", "staff_hand_over", "staff_invite_resend",
-    "staff_invite_revoke",
+    "staff_invite_revoke", "request_photo", "work_order_photo", "work_order_not_done", "work_order_assign",
 }
 # Pages with arguments the demo's year has no row for (a data request, a readings upload, a
 # payment request made in the portal); tests/accounts/test_no_dead_links.py renders them with data.
-NO_DEMO_ROW = {"privacy_request", "reading_import", "portal_pay_request"}
+NO_DEMO_ROW = {"privacy_request", "reading_import", "portal_pay_request", "request_detail", "work_order_detail"}
 
 # What the layout must hold, measured in the page: its width, the list tables' amount and status
 # cells (td.num, a td holding a .badge; their first rows) inside the screen unless hidden on

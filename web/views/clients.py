@@ -13,6 +13,7 @@ from accounts.services import audit
 from billing.selectors import balance_of_client, client_balance, client_overdue
 from clients.models import Category, Client, Zone
 from clients.selectors import client_search
+from fieldwork.models import ServiceRequest, WorkOrder
 from majismart.charts import bar_chart
 from meters.models import Meter, Reading
 from meters.selectors import monthly_consumption
@@ -58,6 +59,8 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
     readings = (Reading.objects.filter(meter_id__in=meter_ids).select_related("meter", "recorded_by")
                 .order_by("-read_at")[:24])
     can_message = has_capability(request.user, "messages.send")
+    can_see_requests = has_capability(request.user, "service_requests.view")
+    can_see_orders = has_capability(request.user, "work_orders.view")
     can_see_money = has_capability(request.user, "billing.view")
     return render(request, "clients/detail.html", {
         "active": "clients", "client": client, "readings": readings,
@@ -69,5 +72,11 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_see_identity": has_capability(request.user, "clients.view_sensitive"),
         "can_record": has_capability(request.user, "readings.record"),
         "can_see_statement": can_see_money,
+        "can_see_requests": can_see_requests, "can_see_orders": can_see_orders,
+        "can_record_request": has_capability(request.user, "service_requests.manage"),
+        "service_requests": list(ServiceRequest.objects.filter(client=client).order_by("-created", "-id")[:10])
+        if can_see_requests else [],
+        "work_orders": list(WorkOrder.objects.filter(client=client).order_by("-created", "-id")[:10])
+        if can_see_orders else [],
         **({"balance": client_balance(client.pk), "overdue": client_overdue(client.pk)} if can_see_money else {}),
     })

@@ -1,0 +1,162 @@
+"""The REST endpoints of field work (shared/API.md): service requests, work orders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from fieldwork.models import ServiceRequest, WorkOrder
+from fieldwork.selectors import request_queue, work_orders
+from fieldwork.services import service_request_create, work_order_complete, work_order_not_done
+from fieldwork.validation import clean_completion, clean_request
+from majismart.api import Pagination
+
+MSG_OBJECT = "Send a JSON object."
+REQUEST_FIELDS = ("client", "kind", "description", "channel")
+COMPLETE_FIELDS = ("reading", "done_at", "note")
+
+
+def _body(request: Request, allowed: tuple[str, ...]) -> dict:
+    if not isinstance(request.data, dict):
+        raise serializers.ValidationError({"detail": [MSG_OBJECT]})
+    data = request.data.dict() if hasattr(request.data, "dict") else dict(request.data)
+    unknown = sorted(set(data) - set(allowed))
+    if unknown:
+        raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
+    return data
+
+
+def _paginated(view: APIView, request: Request, qs: QuerySet[Any], output: type[serializers.Serializer]) -> Response:
+    paginator = Pagination()
+    page = paginator.paginate_queryset(qs, request, view=view)
+    return paginator.get_paginated_response(output(page, many=True).data)
+
+
+class ServiceRequestOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    reference = serializers.CharField()
+    client = serializers.IntegerField(source="client_id")
+    account_number = serializers.CharField(source="client.account_number")
+    kind = serializers.CharField()
+    channel = serializers.CharField()
+    description = serializers.CharField()
+    status = serializers.CharField()
+    due_by = serializers.DateTimeField()
+    assigned_to = serializers.EmailField(source="assigned_to.email", allow_null=True, default=None)
+    resolution = serializers.CharField()
+    resolved_at = serializers.DateTimeField(allow_null=True)
+    created = serializers.DateTimeField()
+
+
+class ServiceRequestInput(serializers.Serializer):
+    """Documents the body; values are checked by fieldwork.validation.clean_request."""
+
+    client = serializers.IntegerField()
+    kind = serializers.ChoiceField(choices=ServiceRequest.Kind.choices)
+    description = serializers.CharField()
+    channel = serializers.ChoiceField(choices=ServiceRequest.Channel.choices, required=False,
+                                      help_text="How it reached the provider; api when absent.")
+
+
+class ServiceRequestListCreateApi(APIView):
+    required_capability = {"GET": "service_requests.view", "POST": "service_requests.manage"}
+    pagination_class = Pagination
+
+    @extend_schema(responses=ServiceRequestOutput(many=True), parameters=[
+        OpenApiParameter("status", str, description="open, in_progress, resolved, cancelled or active"),
+        OpenApiParameter("kind", str), OpenApiParameter("assigned_to", str, description="me, none or a user id")])
+    def get(self, request: Request) -> Response:
+        q = request.query_params
+        qs = request_queue(status=q.get("status", ""), kind=q.get("kind", ""), assignee=q.get("assigned_to", ""),
+                           user=request.user)
+        return _paginated(self, request, qs, ServiceRequestOutput)
+
+    @extend_schema(request=ServiceRequestInput, responses={201: ServiceRequestOutput})
+    def post(self, request: Request) -> Response:
+        cleaned, errors = clean_request(_body(request, REQUEST_FIELDS), channel_default=ServiceRequest.Channel.API)
+        if errors:
+            raise serializers.ValidationError(errors)
+        made = service_request_create(actor=request.user, **cleaned)
+        made = ServiceRequest.objects.select_related("client", "assigned_to").get(pk=made.pk)
+        return Response(ServiceRequestOutput(made).data, status=status.HTTP_201_CREATED)
+
+
+class WorkOrderOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    reference = serializers.CharField()
+    kind = serializers.CharField()
+    status = serializers.CharField()
+    client = serializers.IntegerField(source="client_id")
+    account_number = serializers.CharField(source="client.account_number")
+    zone = serializers.CharField(source="client.zone.code", allow_null=True, default=None)
+    meter = serializers.CharField(source="meter.serial", allow_null=True, default=None)
+    service_request = serializers.IntegerField(source="service_request_id", allow_null=True)
+    instructions = serializers.CharField()
+    balance = serializers.DecimalField(max_digits=12, decimal_places=2, allow_null=True)
+    due_on = serializers.DateField()
+    assigned_to = serializers.EmailField(source="assigned_to.email", allow_null=True, default=None)
+    done_at = serializers.DateTimeField(allow_null=True)
+    reading = serializers.IntegerField(source="reading_id", allow_null=True)
+    note = serializers.CharField()
+    not_done_reason = serializers.CharField()
+
+
+class WorkOrderCompleteInput(serializers.Serializer):
+    """Documents the body; values are checked by fieldwork.validation.clean_completion and the readings pipeline."""
+
+    reading = serializers.DecimalField(max_digits=12, decimal_places=3, help_text="The meter's reading in m³.")
+    done_at = serializers.DateTimeField(required=False, help_text="When the work was done; now when absent.")
+    note = serializers.CharField(required=False)
+
+
+class WorkOrderNotDoneInput(serializers.Serializer):
+    reason = serializers.CharField()
+
+
+class WorkOrderListApi(APIView):
+    required_capability = "work_orders.view"
+    pagination_class = Pagination
+
+    @extend_schema(responses=WorkOrderOutput(many=True), parameters=[
+        OpenApiParameter("status", str), OpenApiParameter("kind", str),
+        OpenApiParameter("assigned_to", str, description="me, none or a user id")])
+    def get(self, request: Request) -> Response:
+        q = request.query_params
+        qs = work_orders(status=q.get("status", ""), kind=q.get("kind", ""), assigned_to=q.get("assigned_to", ""),
+                         user=request.user)
+        return _paginated(self, request, qs, WorkOrderOutput)
+
+
+def _order_out(order: WorkOrder) -> dict:
+    order = work_orders().get(pk=order.pk)
+    return WorkOrderOutput(order).data
+
+
+class WorkOrderCompleteApi(APIView):
+    required_capability = "work_orders.complete"
+
+    @extend_schema(request=WorkOrderCompleteInput, responses=WorkOrderOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        order = get_object_or_404(WorkOrder, pk=pk)
+        cleaned, errors = clean_completion(_body(request, COMPLETE_FIELDS))
+        if errors:
+            raise serializers.ValidationError(errors)
+        return Response(_order_out(work_order_complete(order=order, actor=request.user, **cleaned)))
+
+
+class WorkOrderNotDoneApi(APIView):
+    required_capability = "work_orders.complete"
+
+    @extend_schema(request=WorkOrderNotDoneInput, responses=WorkOrderOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        order = get_object_or_404(WorkOrder, pk=pk)
+        data = _body(request, ("reason",))
+        return Response(_order_out(work_order_not_done(order=order, actor=request.user,
+                                                       reason=str(data.get("reason") or ""))))
