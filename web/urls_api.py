@@ -7,6 +7,7 @@ from rest_framework import exceptions
 
 from accounts import api as accounts_api
 from accounts.permissions import public
+from arrears import api as arrears_api
 from billing import api as billing_api
 from clients import api as clients_api
 from meters import api as meters_api
@@ -48,6 +49,11 @@ urlpatterns = [
     path("clients/<int:pk>/pay-link/", payments_api.PayLinkApi.as_view(), name="api-client-pay-link"),
     path("messages/", notifications_api.MessageListApi.as_view(), name="api-messages"),
     path("clients/<int:pk>/adjustments/", billing_api.ClientAdjustmentApi.as_view(), name="api-client-adjustments"),
+    path("payment-plans/", arrears_api.PaymentPlanListCreateApi.as_view(), name="api-payment-plans"),
+    path("payment-plans/<int:pk>/", arrears_api.PaymentPlanDetailApi.as_view(), name="api-payment-plan"),
+    path("disconnections/", arrears_api.DisconnectionListCreateApi.as_view(), name="api-disconnections"),
+    path("disconnections/candidates/", arrears_api.DisconnectionCandidatesApi.as_view(),
+         name="api-disconnection-candidates"),
     # Last: an id that is not a number (`/clients/abc/`) or a path the API has not is the API's
     # 404 (`{"detail": ...}`, JSON) rather than the site's HTML page. Only paths ending in "/", so
     # that CommonMiddleware still redirects `/clients` to `/clients/`.
