@@ -217,6 +217,14 @@ def world(tenant, alpha):  # type: ignore[no-untyped-def]
     invite, _sent = staff_invite(actor=User.objects.get(email=PEOPLE[Role.OWNER]), email="new.reader@example.com",
                                  role=Role.METER_READER)
     invite_token = re.search(r"/accounts/invite/([^/\s]+)/", mail.outbox[-1].body).group(1)
+    # A payment plan (arrears) for a client of its own.
+    from arrears.services import plan_create
+    from billing.services import adjustment_post
+
+    plan_client, _plan_meter = metered("Plan Client")
+    adjustment_post(client=plan_client, amount="900.00", reason="Arrears", actor="test")
+    plan = plan_create(client=plan_client, instalments=3, first_due=timezone.localdate() + timedelta(days=7),
+                       actor="test")
     staff_pk = {"pk": ari.pk}
     client_pk = {"pk": client.pk}
     run_pk, invoice_pk, payment_pk = {"pk": run.pk}, {"pk": invoice.pk}, {"pk": payment.pk}
@@ -262,6 +270,7 @@ def world(tenant, alpha):  # type: ignore[no-untyped-def]
         "staff_invite_resend": {"pk": invite.pk}, "staff_invite_revoke": {"pk": invite.pk},
         "staff_change_role": staff_pk, "staff_deactivate": staff_pk, "staff_reactivate": staff_pk,
         "staff_hand_over": staff_pk, "api-staff-member": staff_pk,
+        "plan_detail": {"pk": plan.pk}, "api-payment-plan": {"pk": plan.pk},
     }
 
 
