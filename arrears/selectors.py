@@ -104,3 +104,11 @@ def client_plan(client_id: int) -> PaymentPlan | None:
     """The client's current plan (active or asked for), else its latest one."""
     plans = PaymentPlan.objects.filter(client_id=client_id).prefetch_related("instalments")
     return plans.filter(status__in=["active", "requested"]).first() or plans.first()
+
+
+def client_arrears(client_id: int) -> dict[str, object]:
+    """For the client page: the current (or latest) plan and the latest disconnection."""
+    return {"plan": PaymentPlan.objects.filter(client_id=client_id).order_by(
+                # an open plan first, else the latest
+                F("ended").desc(nulls_first=True), "-created").first(),
+            "disconnection": Disconnection.objects.filter(client_id=client_id).order_by("-created", "-id").first()}

@@ -81,6 +81,8 @@ def test_plans_are_made_listed_and_shown(tenant, django_assert_max_num_queries) 
     assert made.status_code == 302 and made["Location"] == f"/dashboard/arrears/plans/{plan.pk}/"
     shown = anne.get(f"/dashboard/arrears/plans/{plan.pk}/").content.decode()
     assert "KES 3,333.34" in shown and "KES 3,333.33" in shown
+    on_client_page = anne.get(f"/dashboard/clients/{client.pk}/").content.decode()
+    assert "Payment plan</a>: Active · KES 0.00 of KES 10,000.00 paid" in on_client_page
     for i in range(3):
         services.plan_create(client=owing("500.00", f"More {i}"), instalments=2, first_due=date(2026, 12, 1),
                              actor="test")
