@@ -255,3 +255,26 @@ def test_the_lists_are_a_fixed_number_of_queries(tenant, alpha_api, django_asser
         services.disconnection_start(client=client, actor="test")
     with django_assert_max_num_queries(12):  # key, audit, settings (made once): then count and page
         assert alpha_api.get(START).json()["count"] == 3
+
+
+def test_a_payment_after_the_order_withdraws_the_open_order(tenant, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    client = late()
+    item = services.disconnection_start(client=client, actor="test")
+    with travel("2026-11-30"):
+        services.disconnections_due()
+        with django_capture_on_commit_callbacks(execute=True):
+            pay(client, "1440.00")
+    item.refresh_from_db()
+    assert item.status == "cancelled"
+    assert WorkOrder.objects.get(source=f"disconnection:{item.pk}").status == "cancelled"
+
+
+def test_the_daily_job_breaks_plans_and_opens_orders(tenant) -> None:  # type: ignore[no-untyped-def]
+    from arrears.tasks import daily
+
+    first, second = lates("On A Plan", "Noticed")
+    services.plan_create(client=first, instalments=2, first_due=date(2026, 11, 25), actor="test")
+    services.disconnection_start(client=second, actor="test")
+    with travel("2026-12-03"):  # the plan's first instalment 8 days late (grace 7); the notice's date passed
+        assert daily.delay().get() == {"plans_broken": 1, "orders_opened": 1}
+        assert daily.delay().get() == {"plans_broken": 0, "orders_opened": 0}

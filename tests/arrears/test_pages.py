@@ -38,14 +38,16 @@ def test_the_disconnection_list_and_starting_one(tenant, django_assert_max_num_q
     response = amos.post("/dashboard/arrears/", {"client": first.pk})
     assert response.status_code == 302
     assert Disconnection.objects.get(client=first).notice_date == date(2026, 11, 30)
-    listed = amos.get("/dashboard/arrears/disconnections/").content.decode()
+    amos.post("/dashboard/arrears/", {"client": second.pk})
+    with django_assert_max_num_queries(12):
+        listed = amos.get("/dashboard/arrears/disconnections/").content.decode()
     assert first.account_number in listed and "Notice sent" in listed
     anne = as_("anne@alpha.test")  # accountants see the list, start nothing
     assert anne.get("/dashboard/arrears/").status_code == 200
     assert "Start disconnection" not in anne.get("/dashboard/arrears/").content.decode()
-    assert anne.post("/dashboard/arrears/", {"client": second.pk}).status_code == 403
+    assert anne.post("/dashboard/arrears/", {"client": third.pk}).status_code == 403
     assert as_("ari@alpha.test").get("/dashboard/arrears/").status_code == 403
-    assert not Disconnection.objects.filter(client=second).exists()
+    assert not Disconnection.objects.filter(client=third).exists()
 
 
 def test_the_rule_settings_are_saved_audited_and_checked(tenant) -> None:  # type: ignore[no-untyped-def]
