@@ -506,7 +506,8 @@ def work_order_finished(order: WorkOrder) -> None:
             item.save(update_fields=["status"])
             return
         item.status, item.disconnected_at = Disconnection.Status.DISCONNECTED, order.done_at or timezone.now()
-        fee = Fee.objects.filter(code="reconnection", active=True).first()
+        # The provider's reconnection fee, when its catalogue has one (a fee of 0 charges nothing).
+        fee = Fee.objects.filter(code="reconnection", active=True, amount__gt=0).first()
         if fee is not None:
             item.fee = fee_charge(client=item.client, code=fee.code, note=f"Disconnection {item.pk}", actor="system").amount
         item.save(update_fields=["status", "disconnected_at", "fee"])

@@ -278,3 +278,17 @@ def test_the_daily_job_breaks_plans_and_opens_orders(tenant) -> None:  # type: i
     with travel("2026-12-03"):  # the plan's first instalment 8 days late (grace 7); the notice's date passed
         assert daily.delay().get() == {"plans_broken": 1, "orders_opened": 1}
         assert daily.delay().get() == {"plans_broken": 0, "orders_opened": 0}
+
+
+def test_without_a_reconnection_fee_paying_the_arrears_is_enough(tenant, django_capture_on_commit_callbacks) -> None:  # type: ignore[no-untyped-def]
+    client = late()
+    item = services.disconnection_start(client=client, actor="test")
+    with travel("2026-11-30"):
+        services.disconnections_due()
+    finish(WorkOrder.objects.get(source=f"disconnection:{item.pk}"))
+    item.refresh_from_db()
+    assert (item.status, item.fee) == ("disconnected", D("0.00"))
+    with django_capture_on_commit_callbacks(execute=True):
+        pay(client, "1440.00")
+    item.refresh_from_db()
+    assert item.status == "reconnect_ordered"
