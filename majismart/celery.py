@@ -127,6 +127,11 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "args": ["payments.tasks.send_reminders"],
         "crontab": {"minute": "5"},
     },
+    "Break payment plans missed past grace, order disconnections whose date has come (every provider)": {
+        "task": "tenants.tasks.fan_out",
+        "args": ["arrears.tasks.daily"],
+        "crontab": {"minute": "20", "hour": "7"},
+    },
     "Delete abandoned upload previews (every provider)": {
         "task": "tenants.tasks.fan_out",
         "args": ["meters.tasks.purge_stale_uploads"],

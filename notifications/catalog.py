@@ -45,7 +45,8 @@ SAMPLE = {"provider": "Mombasa Water Works", "name": "Esther Njeri", "account": 
           "summary": "We now keep payment callbacks for 90 days.",
           "role": "Meter reader", "inviter": "Alice Achieng",
           "reference": "SR-2026-000123", "kind": "leak", "due": "13 Nov 2026 09:30",
-          "resolution": "The pipe at the meter was repaired."}
+          "resolution": "The pipe at the meter was repaired.",
+          "instalment": "KES 3,333.33", "reason": "Please pay the October bill first."}
 
 EVENTS: dict[str, Event] = {e.key: e for e in [
     Event("invoice_issued", "Bill issued", Purpose.BILLING,
@@ -152,6 +153,34 @@ EVENTS: dict[str, Event] = {e.key: e for e in [
                      "days or overdue ({overdue} overdue). The law gives 7 days to answer.\n\n"
                      "Open the request queue: {link}\n\n{provider}",
           description="Sent each morning to the provider's owners while privacy requests are due or overdue."),
+    # Arrears (issue 19): payment plans, disconnection and reconnection.
+    Event("plan_active", "Payment plan agreed", Purpose.BILLING, ("amount", "count", "date", "instalment"),
+          sms="{provider}: your payment plan for {amount} is agreed: {count} instalments of {instalment}, "
+              "the first by {date}. {pay_link}",
+          email_subject="Your payment plan with {provider}",
+          email_body="Dear {name},\n\nYour payment plan for {amount} on account {account} is agreed: {count} "
+                     "monthly instalments of {instalment}, the first by {date}. Pay each on time to keep the plan."
+                     "\n\nHow to pay: {how_to_pay}, or online: {pay_link}\n\n{provider}",
+          description="Sent when staff make a payment plan or approve one the client asked for."),
+    Event("plan_declined", "Payment plan declined", Purpose.BILLING, ("reason",),
+          sms="{provider}: we could not agree the payment plan you asked for on account {account}: {reason}",
+          description="Sent when staff decline a plan the client asked for in the portal."),
+    Event("plan_broken", "Payment plan broken", Purpose.BILLING, ("amount", "date", "amount_due"),
+          sms="{provider}: the instalment of {amount} due {date} is unpaid, so your payment plan has ended. "
+              "Pay {amount_due} to avoid disconnection. {pay_link}",
+          description="Sent when an instalment is still unpaid after the provider's grace days."),
+    Event("disconnection_scheduled", "Disconnection scheduled", Purpose.BILLING, ("amount_due", "date"),
+          sms="{provider}: account {account} owes {amount_due}. Unless paid, your water will be disconnected "
+              "on {date}. {how_to_pay}. {pay_link}",
+          email_subject="Disconnection on {date}: account {account}",
+          email_body="Dear {name},\n\nAccount {account} owes {amount_due}, overdue. Unless it is paid or a "
+                     "payment plan agreed, your water supply will be disconnected on {date}.\n\nHow to pay: "
+                     "{how_to_pay}, or online: {pay_link}\n\nIf you have paid already, please ignore this notice."
+                     "\n\n{provider}",
+          description="Sent when staff start a disconnection, with the date set by the provider's notice days."),
+    Event("reconnection_ordered", "Reconnection ordered", Purpose.BILLING, (),
+          sms="{provider}: thank you for your payment. Account {account} will be reconnected soon.",
+          description="Sent when a disconnected client has paid what reconnection requires."),
     Event("test", "Test message", Purpose.ACCOUNT, (),
           sms="{provider}: this is a test message from MajiSmart. SMS works.",
           email_subject="{provider}: test email", email_body="This is a test email from MajiSmart.\n\n{provider}",

@@ -7,6 +7,7 @@ from rest_framework import exceptions
 
 from accounts import api as accounts_api
 from accounts.permissions import public
+from arrears import api as arrears_api
 from billing import api as billing_api
 from clients import api as clients_api
 from fieldwork import api as fieldwork_api
@@ -53,6 +54,11 @@ urlpatterns = [
     path("work-orders/", fieldwork_api.WorkOrderListApi.as_view(), name="api-work-orders"),
     path("work-orders/<int:pk>/complete/", fieldwork_api.WorkOrderCompleteApi.as_view(), name="api-work-order-complete"),
     path("work-orders/<int:pk>/not-done/", fieldwork_api.WorkOrderNotDoneApi.as_view(), name="api-work-order-not-done"),
+    path("payment-plans/", arrears_api.PaymentPlanListCreateApi.as_view(), name="api-payment-plans"),
+    path("payment-plans/<int:pk>/", arrears_api.PaymentPlanDetailApi.as_view(), name="api-payment-plan"),
+    path("disconnections/", arrears_api.DisconnectionListCreateApi.as_view(), name="api-disconnections"),
+    path("disconnections/candidates/", arrears_api.DisconnectionCandidatesApi.as_view(),
+         name="api-disconnection-candidates"),
     # Last: an id that is not a number (`/clients/abc/`) or a path the API has not is the API's
     # 404 (`{"detail": ...}`, JSON) rather than the site's HTML page. Only paths ending in "/", so
     # that CommonMiddleware still redirects `/clients` to `/clients/`.

@@ -228,6 +228,14 @@ def world(tenant, alpha):  # type: ignore[no-untyped-def]
                                  service_request_id=service_request.pk)
     work_order.photo.save("matrix.png", ContentFile(PNG), save=True)
     request_pk, order_pk = {"pk": service_request.pk}, {"pk": work_order.pk}
+    # A payment plan (arrears) for a client of its own.
+    from arrears.services import plan_create
+    from billing.services import adjustment_post
+
+    plan_client, _plan_meter = metered("Plan Client")
+    adjustment_post(client=plan_client, amount="900.00", reason="Arrears", actor="test")
+    plan = plan_create(client=plan_client, instalments=3, first_due=timezone.localdate() + timedelta(days=7),
+                       actor="test")
     staff_pk = {"pk": ari.pk}
     client_pk = {"pk": client.pk}
     run_pk, invoice_pk, payment_pk = {"pk": run.pk}, {"pk": invoice.pk}, {"pk": payment.pk}
@@ -276,6 +284,7 @@ def world(tenant, alpha):  # type: ignore[no-untyped-def]
         "request_detail": request_pk, "request_photo": request_pk,
         "work_order_detail": order_pk, "work_order_not_done": order_pk, "work_order_assign": order_pk,
         "work_order_photo": order_pk, "api-work-order-complete": order_pk, "api-work-order-not-done": order_pk,
+        "plan_detail": {"pk": plan.pk}, "api-payment-plan": {"pk": plan.pk},
     }
 
 

@@ -11,11 +11,13 @@ screen. The cookie banner takes little of the screen."""
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.urls import get_resolver
 from django.urls.resolvers import URLPattern, URLResolver
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 from playwright.sync_api import Page, expect
 
@@ -197,6 +199,12 @@ def demo_provider(django_db_setup, django_db_blocker):  # type: ignore[no-untype
             credit_note_create(invoice=invoice, amount="50.00", reason="Leak allowance on the meter", actor="test")
             Broadcast.objects.create(title="Water off on Monday for mains repairs", purpose="supply", channels=["sms"],
                                      sms_text="{provider}: no water on Monday 9am-4pm while the main is repaired.")
+            from arrears.services import plan_create
+            from billing.selectors import balance_of_client
+            from clients.models import Client
+
+            owing = Client.objects.annotate(balance=balance_of_client()).filter(balance__gt=0).order_by("-balance")[0]
+            plan_create(client=owing, instalments=3, first_due=timezone.localdate() + timedelta(days=7), actor="test")
             made.page_args = _ids(made)
         connection.set_schema_to_public()
         yield made
@@ -204,6 +212,7 @@ def demo_provider(django_db_setup, django_db_blocker):  # type: ignore[no-untype
 
 def _ids(slug_provider) -> dict[str, list[object]]:  # type: ignore[no-untyped-def]
     """The arguments each page with arguments is visited with (the demo's own rows)."""
+    from arrears.models import PaymentPlan
     from billing.models import BillingRun, Invoice, Tariff
     from clients.models import Client
     from meters.models import Meter, Reading
@@ -231,6 +240,7 @@ def _ids(slug_provider) -> dict[str, list[object]]:  # type: ignore[no-untyped-d
             "payment_reverse": first(Payment.objects.filter(status="matched").order_by("-paid_at")),
             "portal_invoice": first(Invoice.objects.filter(client=portal_client).order_by("-period")),
             "portal_receipt": first(Payment.objects.filter(client=portal_client).order_by("-paid_at")),
+            "plan_detail": first(PaymentPlan.objects.all()),
         }
     args = {name: [pk] for name, pk in pks.items() if pk is not None}
     args["template_edit"] = ["invoice_issued", "sms"]

@@ -15,7 +15,8 @@ if TYPE_CHECKING:
     from rest_framework.test import APIClient
 
 LISTS = ("/api/v1/billing-runs/", "/api/v1/clients/", "/api/v1/credit-notes/", "/api/v1/invoices/",
-         "/api/v1/messages/", "/api/v1/meters/", "/api/v1/payments/", "/api/v1/staff/", "/api/v1/tariffs/")
+         "/api/v1/messages/", "/api/v1/meters/", "/api/v1/payments/", "/api/v1/staff/", "/api/v1/tariffs/",
+         "/api/v1/payment-plans/", "/api/v1/disconnections/", "/api/v1/disconnections/candidates/")
 METHODS = ("get", "post", "put", "patch", "delete")
 
 

@@ -233,11 +233,15 @@ def cases(w: World) -> list[Case]:
             {"email": "newcomer@alpha.test", "role": "accountant", "full_name": "New Comer"}]),
         Case("patch", "/api/v1/staff/{id}/", f"/api/v1/staff/{w.staff_id}/", [
             {"role": "meter_reader"}, {"is_active": True, "email": "anne@alpha.test"}]),
+        Case("post", "/api/v1/payment-plans/", "/api/v1/payment-plans/", [
+            {"client": w.client_id, "instalments": 3, "first_due": "2026-12-01", "down_payment": "100.00"}]),
+        Case("post", "/api/v1/disconnections/", "/api/v1/disconnections/", [{"client": w.client_id}]),
     ]
 
 
 CASE_NAMES = ["post clients", "patch client", "post tariffs", "post billing-runs", "post credit-notes",
-              "post adjustments", "post payments", "post meters", "post readings", "post staff", "patch staff"]
+              "post adjustments", "post payments", "post meters", "post readings", "post staff", "patch staff",
+              "post payment-plans", "post disconnections"]
 
 
 def _send(api: APIClient, method: str, url: str, body: object) -> Any:

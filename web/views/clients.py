@@ -10,6 +10,7 @@ from django.shortcuts import get_object_or_404, render
 
 from accounts.permissions import has_capability, require_capability
 from accounts.services import audit
+from arrears.selectors import client_arrears
 from billing.selectors import balance_of_client, client_balance, client_overdue
 from clients.models import Category, Client, Zone
 from clients.selectors import client_search
@@ -78,5 +79,6 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if can_see_requests else [],
         "work_orders": list(WorkOrder.objects.filter(client=client).order_by("-created", "-id")[:10])
         if can_see_orders else [],
-        **({"balance": client_balance(client.pk), "overdue": client_overdue(client.pk)} if can_see_money else {}),
+        **({"balance": client_balance(client.pk), "overdue": client_overdue(client.pk),
+            "arrears": client_arrears(client.pk)} if can_see_money else {}),
     })

@@ -1,0 +1,28 @@
+"""What clients are told about plans, disconnections and reconnections (SMS and email through
+notifications; each message once per dedup key)."""
+
+from __future__ import annotations
+
+from clients.models import Client
+from majismart.tenancy import connection
+from notifications.models import Channel, NotificationSettings
+from notifications.services import Outgoing, notify
+from payments import documents
+from payments.collect import pay_link_url
+from payments.notices import how_to_pay_words
+
+
+def tell(client: Client, event: str, key: str, values: dict[str, str], *, email: bool = True) -> int:
+    """One message to the client's phone (and email) with the common values added."""
+    words, number = how_to_pay_words(documents.how_to_pay(), client.account_number)
+    values = {"provider": connection.tenant.name, "name": client.full_name, "account": client.account_number,
+              "how_to_pay": words, "paybill": number, "pay_link": pay_link_url(client), **values}
+    cfg = NotificationSettings.load()
+    made = 0
+    channels = ((Channel.SMS, client.phone), (Channel.EMAIL, client.email)) if email else ((Channel.SMS, client.phone),)
+    for channel, address in channels:
+        if address:
+            made += len(notify(event=event, channel=channel, cfg=cfg, outgoing=[
+                Outgoing(key=key, recipient=address, values=dict(values), client_id=client.pk)]))
+    return made
+
