@@ -14,23 +14,20 @@ from rest_framework.views import APIView
 
 from fieldwork.models import ServiceRequest, WorkOrder
 from fieldwork.selectors import request_queue, work_orders
-from fieldwork.services import service_request_create, work_order_complete, work_order_not_done
-from fieldwork.validation import clean_completion, clean_request
-from majismart.api import Pagination
+from fieldwork.services import (
+    MSG_REASON_NEEDED,
+    service_request_create,
+    work_order_complete,
+    work_order_not_done,
+)
+from fieldwork.validation import MAX_DESCRIPTION, MAX_NOTE, clean_completion, clean_request
+from majismart.api import CleanedInput, DateTimeOrBlank, DecimalOrBlank, Pagination
 
-MSG_OBJECT = "Send a JSON object."
-REQUEST_FIELDS = ("client", "kind", "description", "channel")
-COMPLETE_FIELDS = ("reading", "done_at", "note")
 
-
-def _body(request: Request, allowed: tuple[str, ...]) -> dict:
-    if not isinstance(request.data, dict):
-        raise serializers.ValidationError({"detail": [MSG_OBJECT]})
-    data = request.data.dict() if hasattr(request.data, "dict") else dict(request.data)
-    unknown = sorted(set(data) - set(allowed))
-    if unknown:
-        raise serializers.ValidationError({name: ["Unknown field."] for name in unknown})
-    return data
+def _validated(serializer: type[CleanedInput], request: Request) -> dict[str, Any]:
+    body = serializer(data=request.data)
+    body.is_valid(raise_exception=True)
+    return body.validated_data
 
 
 def _paginated(view: APIView, request: Request, qs: QuerySet[Any], output: type[serializers.Serializer]) -> Response:
@@ -55,14 +52,19 @@ class ServiceRequestOutput(serializers.Serializer):
     created = serializers.DateTimeField()
 
 
-class ServiceRequestInput(serializers.Serializer):
-    """Documents the body; values are checked by fieldwork.validation.clean_request."""
+class ServiceRequestInput(CleanedInput):
+    """A request's fields, checked by fieldwork.validation.clean_request (the staff form's too)."""
 
-    client = serializers.IntegerField()
+    unknown_fields_refused = True
+
+    client = serializers.IntegerField(help_text="The client's id.")
     kind = serializers.ChoiceField(choices=ServiceRequest.Kind.choices)
-    description = serializers.CharField()
+    description = serializers.CharField(max_length=MAX_DESCRIPTION)
     channel = serializers.ChoiceField(choices=ServiceRequest.Channel.choices, required=False,
                                       help_text="How it reached the provider; api when absent.")
+
+    def clean(self, raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        return clean_request(raw, channel_default=ServiceRequest.Channel.API)
 
 
 class ServiceRequestListCreateApi(APIView):
@@ -80,10 +82,7 @@ class ServiceRequestListCreateApi(APIView):
 
     @extend_schema(request=ServiceRequestInput, responses={201: ServiceRequestOutput})
     def post(self, request: Request) -> Response:
-        cleaned, errors = clean_request(_body(request, REQUEST_FIELDS), channel_default=ServiceRequest.Channel.API)
-        if errors:
-            raise serializers.ValidationError(errors)
-        made = service_request_create(actor=request.user, **cleaned)
+        made = service_request_create(actor=request.user, **_validated(ServiceRequestInput, request))
         made = ServiceRequest.objects.select_related("client", "assigned_to").get(pk=made.pk)
         return Response(ServiceRequestOutput(made).data, status=status.HTTP_201_CREATED)
 
@@ -108,16 +107,29 @@ class WorkOrderOutput(serializers.Serializer):
     not_done_reason = serializers.CharField()
 
 
-class WorkOrderCompleteInput(serializers.Serializer):
-    """Documents the body; values are checked by fieldwork.validation.clean_completion and the readings pipeline."""
+class WorkOrderCompleteInput(CleanedInput):
+    """Checked by fieldwork.validation.clean_completion; the reading itself by the readings pipeline."""
 
-    reading = serializers.DecimalField(max_digits=12, decimal_places=3, help_text="The meter's reading in m³.")
-    done_at = serializers.DateTimeField(required=False, help_text="When the work was done; now when absent.")
-    note = serializers.CharField(required=False)
+    unknown_fields_refused = True
+
+    reading = DecimalOrBlank(max_digits=12, decimal_places=3, required=False, allow_null=True,
+                             help_text="The meter's reading in m³ (required when the order has a meter).")
+    done_at = DateTimeOrBlank(required=False, allow_null=True, help_text="When the work was done; now when absent.")
+    note = serializers.CharField(max_length=MAX_NOTE, required=False, allow_blank=True)
+
+    def clean(self, raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        return clean_completion(raw)
 
 
-class WorkOrderNotDoneInput(serializers.Serializer):
-    reason = serializers.CharField()
+class WorkOrderNotDoneInput(CleanedInput):
+    unknown_fields_refused = True
+
+    reason = serializers.CharField(max_length=300, help_text="Why the work could not be done.")
+
+    def clean(self, raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        reason = raw.get("reason")
+        reason = reason.strip() if isinstance(reason, str) else reason
+        return {"reason": reason}, {} if reason else {"reason": [MSG_REASON_NEEDED]}
 
 
 class WorkOrderListApi(APIView):
@@ -145,9 +157,7 @@ class WorkOrderCompleteApi(APIView):
     @extend_schema(request=WorkOrderCompleteInput, responses=WorkOrderOutput)
     def post(self, request: Request, pk: int) -> Response:
         order = get_object_or_404(WorkOrder, pk=pk)
-        cleaned, errors = clean_completion(_body(request, COMPLETE_FIELDS))
-        if errors:
-            raise serializers.ValidationError(errors)
+        cleaned = _validated(WorkOrderCompleteInput, request)
         return Response(_order_out(work_order_complete(order=order, actor=request.user, **cleaned)))
 
 
@@ -157,6 +167,5 @@ class WorkOrderNotDoneApi(APIView):
     @extend_schema(request=WorkOrderNotDoneInput, responses=WorkOrderOutput)
     def post(self, request: Request, pk: int) -> Response:
         order = get_object_or_404(WorkOrder, pk=pk)
-        data = _body(request, ("reason",))
-        return Response(_order_out(work_order_not_done(order=order, actor=request.user,
-                                                       reason=str(data.get("reason") or ""))))
+        cleaned = _validated(WorkOrderNotDoneInput, request)
+        return Response(_order_out(work_order_not_done(order=order, actor=request.user, **cleaned)))

@@ -182,6 +182,8 @@ class World:
     meter_serial: str
     staff_id: int
     payment_id: int = 0
+    work_order_id: int = 0  # one to complete
+    other_work_order_id: int = 0  # one that could not be done
 
 
 @pytest.fixture
@@ -194,8 +196,16 @@ def world(tenant) -> World:  # type: ignore[no-untyped-def]
     _, meter = metered("Schema Meter")
     invoice = Invoice.objects.filter(client=client, status=Invoice.Status.ISSUED).order_by("period").first()
     assert invoice is not None
+    from django.utils import timezone
+
+    from fieldwork.models import WorkOrder
+    from fieldwork.services import work_order_open
+
+    done, not_done = (work_order_open(client=meter.client, kind=WorkOrder.Kind.SERVICE, due_on=timezone.localdate(),
+                                      meter=meter, actor="test") for _ in range(2))
     return World(client_id=client.pk, invoice_id=invoice.pk, meter_serial=meter.serial,
-                 staff_id=User.objects.get(email="anne@alpha.test").pk)
+                 staff_id=User.objects.get(email="anne@alpha.test").pk, work_order_id=done.pk,
+                 other_work_order_id=not_done.pk)
 
 
 def cases(w: World) -> list[Case]:
@@ -236,12 +246,20 @@ def cases(w: World) -> list[Case]:
         Case("post", "/api/v1/payment-plans/", "/api/v1/payment-plans/", [
             {"client": w.client_id, "instalments": 3, "first_due": "2026-12-01", "down_payment": "100.00"}]),
         Case("post", "/api/v1/disconnections/", "/api/v1/disconnections/", [{"client": w.client_id}]),
+        Case("post", "/api/v1/service-requests/", "/api/v1/service-requests/", [
+            {"client": w.client_id, "kind": "leak", "description": "Pipe burst at the gate"},
+            {"client": w.client_id, "kind": "billing", "description": "Why is my bill high?", "channel": "phone"}]),
+        Case("post", "/api/v1/work-orders/{id}/complete/", f"/api/v1/work-orders/{w.work_order_id}/complete/", [
+            {"reading": "45.500", "done_at": "2026-11-23T09:00:00+03:00", "note": "Valve checked"}]),
+        Case("post", "/api/v1/work-orders/{id}/not-done/", f"/api/v1/work-orders/{w.other_work_order_id}/not-done/", [
+            {"reason": "Gate locked"}]),
     ]
 
 
 CASE_NAMES = ["post clients", "patch client", "post tariffs", "post billing-runs", "post credit-notes",
               "post adjustments", "post payments", "post meters", "post readings", "post staff", "patch staff",
-              "post payment-plans", "post disconnections"]
+              "post payment-plans", "post disconnections", "post service-requests", "post work-order complete",
+              "post work-order not-done"]
 
 
 def _send(api: APIClient, method: str, url: str, body: object) -> Any:
