@@ -24,7 +24,7 @@ from billing.write_offs import write_off_post
 from clients.models import Client
 from clients.services import clients_lock
 from fieldwork.models import WorkOrder
-from fieldwork.services import work_order_open
+from fieldwork.services import work_order_cancel, work_order_open
 from majismart.badinput import MSG_NUL
 from majismart.money import kes
 from payments.models import Payment
@@ -403,9 +403,7 @@ def disconnections_settle(client_ids: Iterable[int]) -> int:
         item.status, item.cancel_reason = Disconnection.Status.CANCELLED, "Paid or on a payment plan"
         item.save(update_fields=["status", "cancel_reason"])
         if item.disconnect_order_id:
-            # No cancel service in fieldwork yet: the open order (only) is withdrawn here.
-            WorkOrder.objects.filter(pk=item.disconnect_order_id, status=WorkOrder.Status.OPEN).update(
-                status=WorkOrder.Status.CANCELLED)
+            work_order_cancel(order_id=item.disconnect_order_id, reason=item.cancel_reason)
         audit(actor="system", action="disconnection.cancelled",
               object_repr=f"disconnection {item.pk} of {item.client.account_number}", target=item.client,
               reason=item.cancel_reason)

@@ -157,6 +157,21 @@ def work_order_not_done(*, order: WorkOrder, actor: Any, reason: str) -> WorkOrd
     return order
 
 
+def work_order_cancel(*, order_id: int, reason: str, actor: Any = None) -> bool:
+    """Withdraw an order still open (its reason: paid, on a plan); False when it was already
+    finished or withdrawn. No work_order_finished: nothing was done in the field."""
+    with transaction.atomic():
+        order = (WorkOrder.objects.select_for_update(of=("self",)).select_related("client")
+                 .filter(pk=order_id, status=WorkOrder.Status.OPEN).first())
+        if order is None:
+            return False
+        order.status, order.not_done_reason = WorkOrder.Status.CANCELLED, reason[:300]
+        order.save(update_fields=["status", "not_done_reason"])
+        audit(actor=actor or "system", action="work_order.cancelled", object_repr=order.reference,
+              target=order.client, work_order=order.pk, kind=order.kind, reason=reason)
+    return True
+
+
 # --- service levels ----------------------------------------------------------------------------
 LEVEL_FIELDS = ("leak_hours", "no_water_hours", "billing_hours", "meter_hours", "other_hours")
 
