@@ -11,7 +11,6 @@ from billing.models import Fee
 from billing.services import adjustment_post
 from clients.models import Client
 from fieldwork.models import WorkOrder
-from fieldwork.signals import work_order_finished
 from payments.services import payment_record
 from tests.billing_helpers import metered
 
@@ -37,12 +36,19 @@ def reconnection_fee(amount: str = "1000.00") -> Fee:
 
 
 def finish(order: WorkOrder, *, done: bool = True) -> None:
-    """What fieldwork's completion does: the order done (the client's status follows its kind)
-    or not done, then work_order_finished."""
-    order.status = WorkOrder.Status.DONE if done else WorkOrder.Status.NOT_DONE
-    order.done_at = timezone.now()
-    order.save(update_fields=["status", "done_at"])
-    if done:
-        status = Client.Status.DISCONNECTED if order.kind == WorkOrder.Kind.DISCONNECT else Client.Status.ACTIVE
-        Client.objects.filter(pk=order.client_id).update(status=status)
-    work_order_finished.send(sender=WorkOrder, order=order)
+    """The field officer finishes the order through fieldwork's own services (a reading above the
+    meter's last when it has one); work_order_finished runs as after the commit."""
+    from django.test import TestCase
+
+    from fieldwork.services import work_order_complete, work_order_not_done
+    from meters.models import Reading
+
+    with TestCase.captureOnCommitCallbacks(execute=True):
+        if not done:
+            work_order_not_done(order=order, actor="test", reason="Gate locked")
+            return
+        reading = None
+        if order.meter is not None:
+            last = Reading.objects.filter(meter=order.meter).order_by("-read_at").values_list("value", flat=True).first()
+            reading = (last if last is not None else order.meter.initial_reading) + 1
+        work_order_complete(order=order, actor="test", reading=reading)
