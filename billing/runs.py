@@ -495,6 +495,9 @@ _SNAPSHOT_SQL = """
 SELECT pg_snapshot_xmin(s)::text || ':' || greatest(pg_snapshot_xmax(s)::text::bigint, me + 1)::text || ':' ||
        coalesce((SELECT string_agg(x::text, ',' ORDER BY x) FROM (
            SELECT x::text::bigint AS x FROM pg_snapshot_xip(s) x WHERE x::text::bigint <> me
+             -- A transaction of another database writes no row here: not a change to wait for.
+             AND xid(x) NOT IN (SELECT backend_xid FROM pg_stat_activity
+                                WHERE datname IS DISTINCT FROM current_database() AND backend_xid IS NOT NULL)
            UNION SELECT g FROM generate_series(pg_snapshot_xmax(s)::text::bigint, me - 1) g) q), '')
 FROM pg_current_snapshot() s, (SELECT pg_current_xact_id()::text::bigint AS me) m
 """
@@ -512,6 +515,8 @@ _CHANGED_TABLES = {
 # subtransaction's id, which is higher than its transaction's. So a row whose id is above that of
 # a transaction still open at the snapshot may belong to it (a write we must not miss): counted
 # as changed too. At worst that recomputes once more than needed; it never issues stale bills.
+# Transactions of other databases on the same server (still running when the draft was computed)
+# are left out of the snapshot's list: they cannot have written these tables.
 _CHANGED_SQL = "SELECT " + " OR ".join(  # noqa: S608 - our table names
     f"EXISTS (SELECT 1 FROM {t}, LATERAL (SELECT ((%(now)s)::bigint - age(xmin))::text::xid8 AS x) r "  # noqa: S608
     f"WHERE (NOT pg_visible_in_snapshot(r.x, %(snapshot)s::pg_snapshot) "
