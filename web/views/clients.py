@@ -8,6 +8,8 @@ from django.db.models import Prefetch
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, render
 
+from accounts.audit_display import action_label
+from accounts.models import AuditCategory, AuditEvent
 from accounts.permissions import has_capability, require_capability
 from accounts.services import audit
 from arrears.selectors import client_arrears
@@ -22,6 +24,7 @@ from notifications.models import CONTACT_TOPICS, Message
 from notifications.services import consent_map
 
 PAGE_SIZE = 25
+TIMELINE_SIZE = 30
 
 
 @require_capability("clients.view")
@@ -73,6 +76,7 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "can_see_identity": has_capability(request.user, "clients.view_sensitive"),
         "can_record": has_capability(request.user, "readings.record"),
         "can_see_statement": can_see_money,
+        "timeline": _timeline(client) if can_see_money else None,
         "can_see_requests": can_see_requests, "can_see_orders": can_see_orders,
         "can_record_request": has_capability(request.user, "service_requests.manage"),
         "service_requests": list(ServiceRequest.objects.filter(client=client).order_by("-created", "-id")[:10])
@@ -82,3 +86,15 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
         **({"balance": client_balance(client.pk), "overdue": client_overdue(client.pk),
             "arrears": client_arrears(client.pk)} if can_see_money else {}),
     })
+
+
+def _timeline(client: Client) -> list[AuditEvent]:
+    """What happened to this account, newest first: every change audited against it (fees, plans,
+    disconnection and reconnection, work orders, requests, payments recorded, edits), not who
+    looked at it. One query on the audit log's target index."""
+    events = list(AuditEvent.objects.filter(target_type="client", target_id=client.pk)
+                  .exclude(category=AuditCategory.ACCESS)
+                  .only("action", "actor", "object_repr", "created")[:TIMELINE_SIZE])
+    for event in events:
+        event.label = action_label(event.action)  # type: ignore[attr-defined]
+    return events
