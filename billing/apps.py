@@ -7,11 +7,6 @@ class BillingConfig(AppConfig):
 
     def ready(self) -> None:
         from billing import receivers  # noqa: F401 - connects the signal receivers
-        from billing.views.portal import home_panel
-        from tenants.views.portal import PORTAL_HOME_PANELS
-
-        if home_panel not in PORTAL_HOME_PANELS:
-            PORTAL_HOME_PANELS.append(home_panel)
         from billing.documents import invoice_attachment, invoice_pdf_ready
         from notifications.services import ATTACHMENTS, Attachment
 

@@ -1,7 +1,7 @@
 from django.urls import path
 
 from accounts.permissions import SIGNED_IN, access
-from tenants.views import dashboard, portal
+from tenants.views import dashboard
 
 urlpatterns = [
     path("dashboard/settings/", dashboard.settings_page, name="settings"),
@@ -10,5 +10,4 @@ urlpatterns = [
     path("branding/logo/", access(SIGNED_IN)(dashboard.provider_logo), name="provider_logo"),
     path("dashboard/settings/api-keys/", dashboard.api_key_new, name="api_key_new"),
     path("dashboard/settings/api-keys/<str:prefix>/revoke/", dashboard.api_key_revoke_view, name="api_key_revoke"),
-    path("portal/", portal.home, name="portal"),
 ]

@@ -20,6 +20,7 @@ urlpatterns = [
     path("", include("tenants.urls_tenant")),
     path("", include("notifications.urls")),
     path("dashboard/", home.home, name="dashboard"),
+    path("portal/", home.portal_home, name="portal"),
     path("dashboard/clients/", clients.client_list, name="client_list"),
     path("dashboard/clients/<int:pk>/", clients.client_detail, name="client_detail"),
     path("", include("clients.urls")),

@@ -9,6 +9,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import require_capability
+from arrears.models import Disconnection
 from arrears.selectors import client_plan
 from arrears.services import clean_plan, plan_request
 from billing.selectors import client_balance
@@ -35,3 +36,20 @@ def portal_plan(request: HttpRequest) -> HttpResponse:
         "active": "plan", "client": client, "plan": plan, "instalments": list(plan.instalments.all()) if plan else [],
         "balance": client_balance(client.pk) if client else None, "errors": errors,
         "data": request.POST if errors else {}}, status=400 if errors else 200)
+
+
+def home_panel(request: HttpRequest) -> tuple[str, dict] | None:
+    """The portal home's word on disconnection, when there is one under way: the date in the
+    notice and what stops it, or, once disconnected, what reconnection asks (the balance, the
+    reconnection fee in it, or a plan's down payment and the fee) and that it then comes by itself."""
+    client = own_client(request.user)
+    if client is None:
+        return None
+    item = (Disconnection.objects.filter(client=client).exclude(status__in=["cancelled", "reconnected", "not_done"])
+            .order_by("-created", "-id").first())
+    if item is None:
+        return None
+    plan = client_plan(client.pk)
+    on_plan = plan is not None and plan.status == "active"
+    return "portal/_arrears_panel.html", {"item": item, "balance": client_balance(client.pk), "plan": plan,
+                                          "on_plan": on_plan}

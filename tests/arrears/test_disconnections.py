@@ -292,3 +292,26 @@ def test_without_a_reconnection_fee_paying_the_arrears_is_enough(tenant, django_
         pay(client, "1440.00")
     item.refresh_from_db()
     assert item.status == "reconnect_ordered"
+
+
+def test_the_portal_home_tells_the_client_the_date_then_what_reconnection_asks(tenant) -> None:  # type: ignore[no-untyped-def]
+    from accounts.models import User
+
+    reconnection_fee("1000.00")
+    client = late()
+    Client.objects.filter(pk=client.pk).update(user=User.objects.get(email="carol@alpha.test"))
+    carol = Http(HTTP_HOST=host_of("alpha"))
+    assert login(carol, "carol@alpha.test").status_code == 302
+    assert 'data-testid="portal-disconnection"' not in carol.get("/portal/").content.decode()
+
+    item = services.disconnection_start(client=client, actor="test")
+    home = carol.get("/portal/").content.decode()
+    assert "will be disconnected on 30 November 2026" in home and "Pay KES 1,440.00" in home
+
+    with travel("2026-11-30"):
+        services.disconnections_due()
+        finish(WorkOrder.objects.get(source=f"disconnection:{item.pk}"))
+        home = carol.get("/portal/").content.decode()
+    # 1,440.00 arrears + 1,000.00 reconnection fee.
+    assert "Your water supply is disconnected" in home
+    assert "Pay KES 2,440.00 (your arrears and the reconnection fee of KES 1,000.00)" in home

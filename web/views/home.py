@@ -1,5 +1,6 @@
-"""The provider dashboard's home page: what the viewer's role needs first, drawn from the apps
-below (payments' figures: money, the reading round, the set-up checklist)."""
+"""The home pages: the provider dashboard's (what the viewer's role needs first: payments' figures,
+the reading round, the set-up checklist) and the client portal's (arrears' word on a disconnection,
+billing's balance and latest bill), each drawn from the apps below."""
 
 from __future__ import annotations
 
@@ -8,6 +9,8 @@ from django.shortcuts import render
 
 from accounts.models import APIKey
 from accounts.permissions import has_capability, require_capability
+from arrears.views.portal import home_panel as arrears_panel
+from billing.views.portal import home_panel as billing_panel
 from payments.views.home import home_figures
 
 
@@ -19,3 +22,10 @@ def home(request: HttpRequest) -> HttpResponse:
     if has_capability(request.user, "api_keys.manage"):
         context["api_key_count"] = APIKey.objects.active().count()
     return render(request, "dashboard/home.html", context)
+
+
+@require_capability("portal.use")
+def portal_home(request: HttpRequest) -> HttpResponse:
+    """The client's account: what is urgent first (a disconnection under way), then the balance."""
+    panels = [p for p in (arrears_panel(request), billing_panel(request)) if p is not None]
+    return render(request, "portal/home.html", {"active": "home", "panels": panels})
