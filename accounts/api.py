@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import cast
+from typing import Any, cast
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.db import transaction
@@ -15,7 +15,7 @@ from accounts.authentication import APIKeyPrincipal
 from accounts.models import STAFF_ROLES, Role, User
 from accounts.selectors import staff_list, staff_status
 from accounts.staff import staff_change_role, staff_deactivate, staff_invite, staff_reactivate
-from majismart.api import Pagination
+from majismart.api import CleanedInput, Pagination
 from majismart.tenancy import connection
 
 STAFF_ROLE_CHOICES = [r.value for r in Role if r in STAFF_ROLES]
@@ -64,38 +64,40 @@ class StaffOutput(serializers.Serializer):
         return data
 
 
-class StaffInviteInput(serializers.Serializer):
+class StaffInviteInput(CleanedInput):
+    """Who to invite, in which role."""
+
+    # The representation's other fields may be sent back (a copied row); any other key is unknown.
+    unknown_fields_refused = True
+    tolerated = frozenset({"id", "is_active", "status"})
+
     email = serializers.EmailField()
     role = serializers.ChoiceField(choices=STAFF_ROLE_CHOICES,
                                    help_text="A manager (or a manager's key) cannot invite an owner.")
-    full_name = serializers.CharField(required=False, help_text="A suggestion: the person sets their own name.")
+    full_name = serializers.CharField(required=False, max_length=150,
+                                      help_text="A suggestion: the person sets their own name.")
 
 
-class StaffPatchInput(serializers.Serializer):
+FIXED_FIELDS = frozenset({"id", "email", "full_name", "status", "invite_expires_at"})
+
+
+class StaffPatchInput(CleanedInput):
+    """`role` and `is_active` change; the representation's other fields may be sent back
+    unchanged (context `fixed`: their values), anything else is an unknown field."""
+
+    unknown_fields_refused = True
+    tolerated = FIXED_FIELDS
+
     role = serializers.ChoiceField(choices=STAFF_ROLE_CHOICES, required=False,
                                    help_text="A manager cannot make or change an owner; the last active owner "
                                              "keeps the role.")
     is_active = serializers.BooleanField(required=False,
                                          help_text="false deactivates (their sessions end), true reactivates.")
 
-
-def _body(request: Request, allowed: tuple[str, ...], fixed: dict[str, object]) -> dict:
-    """The body's writable fields; the other fields of the representation may be sent back
-    unchanged (`id`, `email`, ...), anything else is a field error."""
-    if not isinstance(request.data, dict):
-        raise serializers.ValidationError({"detail": ["Send a JSON object."]})
-    errors: dict[str, list[str]] = {}
-    for name, value in request.data.items():
-        if name in allowed:
-            continue
-        if name in fixed:
-            if value != fixed[name]:
-                errors[name] = ["Cannot be changed here."]
-        else:
-            errors[name] = ["Unknown field."]
-    if errors:
-        raise serializers.ValidationError(errors)
-    return {k: v for k, v in request.data.items() if k in allowed}
+    def clean(self, raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        fixed = self.context["fixed"]
+        return dict(self._typed), {name: ["Cannot be changed here."] for name, value in raw.items()
+                                   if name in fixed and value != fixed[name]}
 
 
 def _denied(exc: DjangoPermissionDenied) -> exceptions.PermissionDenied:
@@ -120,16 +122,8 @@ class StaffListCreateApi(APIView):
 
     @extend_schema(request=StaffInviteInput, responses={201: StaffOutput})
     def post(self, request: Request) -> Response:
-        if not isinstance(request.data, dict):
-            raise serializers.ValidationError({"detail": ["Send a JSON object."]})
-        unknown = sorted(set(request.data) - {"email", "role", "full_name", "id", "is_active", "status"})
         body = StaffInviteInput(data=request.data)
-        body.is_valid(raise_exception=False)
-        errors = dict(body.errors)
-        for name in unknown:
-            errors[name] = ["Unknown field."]
-        if errors:
-            raise serializers.ValidationError(errors)
+        body.is_valid(raise_exception=True)
         try:
             invite, _sent = staff_invite(actor=request.user, **body.validated_data)
         except DjangoPermissionDenied as exc:
@@ -146,8 +140,7 @@ class StaffDetailApi(APIView):
         user = _staff_row(pk)
         fixed = {"id": user.pk, "email": user.email, "full_name": user.full_name, "status": staff_status(user),
                  "invite_expires_at": StaffOutput(user).data["invite_expires_at"]}
-        raw = _body(request, ("role", "is_active"), fixed)
-        body = StaffPatchInput(data=raw)
+        body = StaffPatchInput(data=request.data, context={"fixed": fixed})
         body.is_valid(raise_exception=True)
         data = body.validated_data
         try:

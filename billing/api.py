@@ -1,8 +1,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import cast
+from typing import Any, cast
 
+from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import QuerySet
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
@@ -28,6 +29,7 @@ from billing.runs import (
     billing_run_finalize,
     billing_run_recompute,
     billing_run_start,
+    period_parse,
 )
 from billing.selectors import (
     INVOICE_STATES,
@@ -36,9 +38,16 @@ from billing.selectors import (
     invoice_search,
     invoices_with_dues,
 )
-from billing.services import adjustment_post, clean_tariff, credit_note_create, tariff_create
+from billing.services import (
+    MSG_CREDIT_NOT_ISSUED,
+    adjustment_post,
+    clean_amount_and_reason,
+    clean_tariff,
+    credit_note_create,
+    tariff_create,
+)
 from clients.models import Client
-from majismart.api import Pagination
+from majismart.api import CleanedInput, DateOrBlank, DecimalOrBlank, GroupedDecimalField, Pagination
 from majismart.openapi import BAD_REQUEST
 
 
@@ -60,6 +69,36 @@ class TariffSerializer(serializers.Serializer):
     blocks = BlockSerializer(many=True)
 
 
+def _amount_field(places: int = 2, digits: int = 12, **kwargs: Any) -> serializers.DecimalField:
+    return DecimalOrBlank(max_digits=digits, decimal_places=places, min_value=Decimal(0), **kwargs)
+
+
+class BlockInput(serializers.Serializer):
+    up_to = _amount_field(3, allow_null=True, required=False,
+                          help_text="m³ the block goes up to, above the previous block's; null (or absent) for the last.")
+    price = _amount_field(help_text="KES per m³")
+
+
+class TariffInput(CleanedInput):
+    """A tariff version, checked by the shared tariff cleaner (the dashboard page's too)."""
+
+    code = serializers.CharField(max_length=100)
+    name = serializers.CharField(max_length=100)
+    category = serializers.CharField(help_text="Category code, e.g. domestic.")
+    effective_from = DateOrBlank(required=False, allow_null=True,
+                                 help_text="Defaults to today; one version per category and day.")
+    fixed_charge = _amount_field(required=False, allow_null=True, help_text="KES; 0 when absent.")
+    meter_rent = _amount_field(required=False, allow_null=True, help_text="KES; 0 when absent.")
+    sewerage_percent = _amount_field(digits=5, max_value=Decimal(500), required=False, allow_null=True,
+                                     help_text="% of the water charge, 0–500; 0 when absent.")
+    minimum_charge = _amount_field(required=False, allow_null=True, help_text="KES; 0 when absent.")
+    blocks = serializers.ListField(child=BlockInput(), min_length=1,
+                                   help_text="In order of up_to; the last one open (up_to null).")
+
+    def clean(self, raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        return clean_tariff(raw)
+
+
 class TariffListCreateApi(APIView):
     required_capability = {"GET": "billing.view", "POST": "billing.manage_tariffs"}
     pagination_class = Pagination
@@ -71,14 +110,11 @@ class TariffListCreateApi(APIView):
         page = paginator.paginate_queryset(qs, request, view=self)
         return paginator.get_paginated_response(TariffSerializer(page, many=True).data)
 
-    @extend_schema(request=TariffSerializer, responses={201: TariffSerializer})
+    @extend_schema(request=TariffInput, responses={201: TariffSerializer})
     def post(self, request: Request) -> Response:
-        if not isinstance(request.data, dict):
-            raise serializers.ValidationError({"detail": ["Send a JSON object."]})
-        cleaned, errors = clean_tariff(dict(request.data))
-        if errors:
-            raise serializers.ValidationError(errors)
-        tariff = tariff_create(actor=request.user, **cleaned)
+        body = TariffInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        tariff = tariff_create(actor=request.user, **body.validated_data)
         tariff = Tariff.objects.select_related("category").prefetch_related("blocks").get(pk=tariff.pk)
         return Response(TariffSerializer(tariff).data, status=status.HTTP_201_CREATED)
 
@@ -128,14 +164,16 @@ class BillingRunSerializer(serializers.Serializer):
                                               "pending, totals by category, warnings.")
 
 
-class PeriodInput(serializers.Serializer):
-    period = serializers.RegexField(r"^\d{4}-\d{2}$", help_text="YYYY-MM")
+class PeriodInput(CleanedInput):
+    """The month to bill, checked as the billing run checks it."""
 
+    period = serializers.RegexField(r"^\d{4}-(0[1-9]|1[0-2])$", help_text="YYYY-MM, from 2000-01, not in the future")
 
-def _json_object(request: Request) -> dict:
-    if not isinstance(request.data, dict):
-        raise serializers.ValidationError({"detail": ["Send a JSON object."]})
-    return request.data
+    def clean(self, raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        try:
+            return {"period": period_parse(raw.get("period")).code}, {}
+        except DjangoValidationError as exc:
+            return {}, exc.message_dict
 
 
 class BillingRunListCreateApi(APIView):
@@ -152,7 +190,9 @@ class BillingRunListCreateApi(APIView):
 
     @extend_schema(request=PeriodInput, responses={201: BillingRunSerializer, 200: BillingRunSerializer})
     def post(self, request: Request) -> Response:
-        run, created = billing_run_start(period=_json_object(request).get("period"), actor=request.user)
+        body = PeriodInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        run, created = billing_run_start(period=body.validated_data["period"], actor=request.user)
         return Response(BillingRunSerializer(run).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
 
 
@@ -287,6 +327,26 @@ class CreditNoteSerializer(serializers.Serializer):
     issued_on = serializers.DateField(read_only=True)
 
 
+class CreditNoteInput(CleanedInput):
+    """`{invoice, amount, reason}`: the invoice must be issued; the first fault is the answer, as
+    credit_note_create gives it."""
+
+    invoice = serializers.IntegerField(min_value=1, help_text="An issued invoice's id")
+    amount = GroupedDecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"),
+                            help_text="KES, at most what is left of the invoice after earlier credits")
+    reason = serializers.CharField(max_length=300)
+
+    def clean(self, raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        invoice_id = str(raw.get("invoice", ""))
+        invoice = Invoice.objects.filter(pk=int(invoice_id)).first() if invoice_id.isdigit() else None
+        if invoice is None:
+            return {}, {"invoice": ["Unknown invoice."]}
+        if invoice.status != Invoice.Status.ISSUED:
+            return {}, {"invoice": [MSG_CREDIT_NOT_ISSUED]}
+        cleaned, errors = clean_amount_and_reason(raw)
+        return {"invoice": invoice, **cleaned}, errors
+
+
 class CreditNoteListCreateApi(APIView):
     """Credit notes void an issued invoice in full or in part (`{invoice, amount, reason}`)."""
 
@@ -299,22 +359,23 @@ class CreditNoteListCreateApi(APIView):
         page = paginator.paginate_queryset(CreditNote.objects.order_by("-id"), request, view=self)
         return paginator.get_paginated_response(CreditNoteSerializer(page, many=True).data)
 
-    @extend_schema(request=CreditNoteSerializer, responses={201: CreditNoteSerializer})
+    @extend_schema(request=CreditNoteInput, responses={201: CreditNoteSerializer})
     def post(self, request: Request) -> Response:
-        data = _json_object(request)
-        invoice_id = str(data.get("invoice", ""))
-        invoice = Invoice.objects.filter(pk=int(invoice_id)).first() if invoice_id.isdigit() else None
-        if invoice is None:
-            raise serializers.ValidationError({"invoice": ["Unknown invoice."]})
-        note = credit_note_create(invoice=invoice, amount=data.get("amount", ""), reason=data.get("reason", ""),
-                                  actor=request.user)
+        body = CreditNoteInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        note = credit_note_create(**body.validated_data, actor=request.user)
         return Response(CreditNoteSerializer(note).data, status=status.HTTP_201_CREATED)
 
 
-class AdjustmentInput(serializers.Serializer):
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2,
-                                      help_text="Positive raises what the client owes, negative lowers it.")
-    reason = serializers.CharField()
+class AdjustmentInput(CleanedInput):
+    """`{amount, reason}`, checked as adjustment_post checks them."""
+
+    amount = GroupedDecimalField(max_digits=12, decimal_places=2,
+                            help_text="Positive raises what the client owes, negative lowers it; not 0.")
+    reason = serializers.CharField(max_length=300)
+
+    def clean(self, raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        return clean_amount_and_reason(raw)
 
 
 class ClientAdjustmentApi(APIView):
@@ -325,9 +386,9 @@ class ClientAdjustmentApi(APIView):
         "amount": serializers.DecimalField(max_digits=12, decimal_places=2), "balance": _running_balance()})})
     def post(self, request: Request, pk: int) -> Response:
         client = get_object_or_404(Client, pk=pk)
-        data = _json_object(request)
-        entry = adjustment_post(client=client, amount=data.get("amount", ""), reason=data.get("reason", ""),
-                                actor=request.user)
+        body = AdjustmentInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        entry = adjustment_post(client=client, **body.validated_data, actor=request.user)
         return Response({"date": entry.booked_on.isoformat(), "kind": entry.kind, "reference": entry.reference,
                          "amount": f"{entry.amount:.2f}", "balance": f"{client_balance(client.pk):.2f}"},
                         status=status.HTTP_201_CREATED)

@@ -3,7 +3,7 @@ adjustments. Billing runs (compute, recompute, finalise) are in billing/runs.py.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -165,6 +165,16 @@ def _reason(raw: object) -> str:
     if NUL in reason:
         raise ValidationError({"reason": [MSG_NUL]})
     return reason[:300]
+
+
+def clean_amount_and_reason(data: Mapping[str, object]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """`{amount, reason}` of a credit note or an adjustment, checked as credit_note_create and
+    adjustment_post check them, for a body checked before either runs: the cleaned values, or
+    the first fault."""
+    try:
+        return {"amount": _signed_amount(data.get("amount", ""), "amount"), "reason": _reason(data.get("reason", ""))}, {}
+    except ValidationError as exc:
+        return {}, exc.message_dict
 
 
 def invoice_credited(invoice_id: int) -> Decimal:

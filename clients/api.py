@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -13,12 +15,10 @@ from accounts.services import audit
 from clients.models import Client
 from clients.selectors import client_search
 from clients.services import client_create, client_update
-from clients.validation import References, clean_client
-from majismart.api import Pagination
+from clients.validation import ACCOUNT_PATTERN, References, clean_client
+from majismart.api import AnyCaseChoiceField, CleanedInput, GroupedDecimalField, Pagination
 
 MSG_OPENING_BALANCE_FIXED = "The opening balance is set when the client is created and cannot be edited."
-WRITE_FIELDS = ("account_number", "full_name", "phone", "email", "national_id", "category", "zone",
-                "location", "status", "opening_balance")
 
 
 class ClientOutput(serializers.Serializer):
@@ -41,32 +41,40 @@ class ClientOutput(serializers.Serializer):
         return data
 
 
-class ClientInput(serializers.Serializer):
-    """Documents the body; values are checked by the shared client cleaner."""
-
-    account_number = serializers.CharField(required=False, help_text="Generated when absent.")
-    full_name = serializers.CharField()
-    phone = serializers.CharField(required=False, help_text="07…, 01…, 2547…, +2547…; stored as E.164.")
-    email = serializers.CharField(required=False)
-    national_id = serializers.CharField(required=False)
-    category = serializers.CharField(help_text="Category code, e.g. domestic.")
-    zone = serializers.CharField(required=False)
-    location = serializers.CharField(required=False)
-    status = serializers.CharField(required=False)
-    opening_balance = serializers.DecimalField(max_digits=12, decimal_places=2, required=False)
+def _optional(**kwargs: Any) -> dict[str, Any]:
+    return {"required": False, "allow_blank": True, "allow_null": True, **kwargs}
 
 
-def _clean(request: Request, *, partial: bool) -> dict:
-    if not isinstance(request.data, dict):
-        raise serializers.ValidationError({"detail": ["Send a JSON object."]})
-    raw = {k: v for k, v in request.data.items() if k in WRITE_FIELDS}
-    unknown = sorted(set(request.data) - set(WRITE_FIELDS) - {"id"})
-    cleaned, errors = clean_client(raw, References.load(), partial=partial)
-    for name in unknown:
-        errors[name] = ["Unknown field."]
-    if errors:
-        raise serializers.ValidationError(errors)
-    return cleaned
+class ClientInput(CleanedInput):
+    """A client's fields, checked by the shared client cleaner (the dashboard form's and CSV
+    import's too). `id` may be sent back; any other key is an unknown field."""
+
+    unknown_fields_refused = True
+    tolerated = frozenset({"id"})
+
+    account_number = serializers.RegexField(ACCOUNT_PATTERN, max_length=30, **_optional(
+        help_text="3–30 letters, digits, hyphens or slashes (stored in capitals); generated when absent."))
+    full_name = serializers.CharField(max_length=200)
+    phone = serializers.CharField(**_optional(help_text="07…, 01…, 2547…, +2547…; stored as E.164."))
+    email = serializers.EmailField(**_optional())
+    national_id = serializers.CharField(**_optional(help_text="6–10 digits, or a passport number: letters and "
+                                                              "digits, up to 12."))
+    category = serializers.CharField(help_text="Category code (or name), e.g. domestic.")
+    zone = serializers.CharField(**_optional(help_text="Zone code (or name)."))
+    location = serializers.CharField(max_length=200, **_optional())
+    status = AnyCaseChoiceField(choices=Client.Status.values, **_optional(help_text="Defaults to active."))
+    opening_balance = GroupedDecimalField(max_digits=12, decimal_places=2, required=False, allow_null=True,
+                                     help_text="KES owed when the client is created (negative: credit).")
+
+    def clean(self, raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        return clean_client({k: v for k, v in raw.items() if k in self.fields}, References.load(),
+                            partial=self.partial)
+
+
+def _clean(request: Request, *, partial: bool) -> dict[str, Any]:
+    body = ClientInput(data=request.data, partial=partial)
+    body.is_valid(raise_exception=True)
+    return body.validated_data
 
 
 def _out(request: Request, client: Client | list[Client] | QuerySet[Client], many: bool = False) -> dict:

@@ -26,7 +26,9 @@ MSG_ACCOUNT_FORMAT = "Account numbers are 3–30 letters, digits, hyphens or sla
 MSG_ACCOUNT_TAKEN = "Account number {value} is already in use."
 MSG_NATIONAL_ID = "A national ID is 6–10 digits (passport numbers: letters and digits, up to 12)."
 
-ACCOUNT_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9/-]{2,29}$")
+_ACCOUNT = r"[A-Za-z0-9][A-Za-z0-9/-]{2,29}"
+ACCOUNT_RE = re.compile(rf"^{_ACCOUNT}$")
+ACCOUNT_PATTERN = rf"^(?:{_ACCOUNT})?$"  # the API's: an account number, or nothing (one is generated)
 NATIONAL_ID_RE = re.compile(r"^[A-Za-z0-9]{6,12}$")
 
 

@@ -2,16 +2,108 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Mapping
+from typing import Any, ClassVar
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
-from rest_framework import exceptions, pagination
+from rest_framework import exceptions, pagination, serializers
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from majismart.errors import ApplicationError
+
+MSG_NOT_OBJECT = "Send a JSON object."
+MSG_UNKNOWN_FIELD = "Unknown field."
+
+
+class BlankIsNull(serializers.Field):
+    """A field that may be null takes "" as null too, as the shared cleaners read an empty value
+    (no amount: 0, no date: today, no time: now)."""
+
+    def validate_empty_values(self, data: Any) -> tuple[bool, Any]:
+        return super().validate_empty_values(None if data == "" and self.allow_null else data)
+
+
+class DecimalOrBlank(BlankIsNull, serializers.DecimalField):
+    pass
+
+
+class DateOrBlank(BlankIsNull, serializers.DateField):
+    pass
+
+
+class DateTimeOrBlank(BlankIsNull, serializers.DateTimeField):
+    pass
+
+
+class GroupedDecimalField(DecimalOrBlank):
+    """A decimal as people type it: "1,664.00" is 1664.00 (the shared cleaners drop the thousands
+    separators too; the schema's pattern says so: majismart.openapi)."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return super().to_internal_value(data.replace(",", "") if isinstance(data, str) else data)
+
+
+class AnyCaseChoiceField(serializers.ChoiceField):
+    """A choice in any case ("Rollover"), as the shared cleaners take it."""
+
+    def to_internal_value(self, data: Any) -> Any:
+        return super().to_internal_value(data.strip().lower() if isinstance(data, str) else data)
+
+
+class CleanedInput(serializers.Serializer):
+    """A request body checked by its serializer: `Input(data=request.data)`, `is_valid(raise_exception=True)`,
+    `validated_data` is what the shared cleaner made of it.
+
+    The declared fields are the schema's constraints (required, lengths, choices, ranges,
+    decimals) and check each value's type and shape; `clean` (the cleaner the dashboard forms and
+    CSV import use too) checks the values and makes the cleaned ones. For a field the cleaner
+    refuses its messages are the answer, so every path keeps the same words; the field's own
+    check answers only for what the cleaner let through but the schema forbids (an object for a
+    name, too many characters for a column it used to cut).
+
+    A body that is not an object is `{"detail": [body_message]}`; with `unknown_fields_refused`,
+    any key that is not a field (nor one of `tolerated`: the representation's read-only fields,
+    which may be sent back) is `{"name": ["Unknown field."]}`."""
+
+    body_message: ClassVar[str] = MSG_NOT_OBJECT
+    unknown_fields_refused: ClassVar[bool] = False
+    tolerated: ClassVar[frozenset[str]] = frozenset()
+
+    def clean(self, raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        """(cleaned values, {field: [messages]}) from the body as sent. Without a cleaner, the
+        fields' own values."""
+        return dict(self._typed), {}
+
+    def run_validation(self, data: Any = serializers.empty) -> Any:
+        if not isinstance(data, Mapping):
+            raise serializers.ValidationError({"detail": [self.body_message]})
+        return super().run_validation(data)
+
+    def to_internal_value(self, data: Mapping[str, Any]) -> dict[str, Any]:
+        """The body as sent (each key's last value, for a form), the fields' own verdicts kept
+        for `validate`."""
+        self._field_errors: dict[str, Any] = {}
+        self._typed: dict[str, Any] = {}
+        try:
+            self._typed = super().to_internal_value(data)
+        except serializers.ValidationError as exc:
+            self._field_errors = dict(exc.detail)  # type: ignore[arg-type]  # a serializer's errors: by field
+        return dict(data.items())
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        cleaned, errors = self.clean(attrs)
+        errors = dict(errors)
+        for name, messages in self._field_errors.items():
+            errors.setdefault(name, messages)
+        if self.unknown_fields_refused:
+            for name in sorted(set(attrs) - set(self.fields) - self.tolerated):
+                errors[name] = [MSG_UNKNOWN_FIELD]
+        if errors:
+            raise serializers.ValidationError(errors)
+        return cleaned
 
 
 class Pagination(pagination.PageNumberPagination):

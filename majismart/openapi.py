@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from drf_spectacular import openapi
-from drf_spectacular.extensions import OpenApiSerializerExtension
+from drf_spectacular.extensions import OpenApiSerializerExtension, OpenApiSerializerFieldExtension
 from drf_spectacular.utils import OpenApiResponse
 from rest_framework import serializers
 
@@ -57,6 +57,20 @@ class ValidationErrorSchema(OpenApiSerializerExtension):
             "additionalProperties": {"anyOf": [messages, {"type": "string"}, {"type": "object"}]},
             "example": {"amount": ["Enter an amount in KES above zero, with at most 2 decimals."]},
         }
+
+
+class GroupedDecimalSchema(OpenApiSerializerFieldExtension):
+    """A decimal in a request may group its thousands ("1,664.00"), as the cleaners accept."""
+
+    target_class = "majismart.api.GroupedDecimalField"
+
+    def map_serializer_field(self, auto_schema: Any, direction: Any) -> dict[str, Any]:
+        schema: dict[str, Any] = auto_schema._map_serializer_field(self.target, direction, bypass_extensions=True)
+        field = self.target
+        if direction == "request" and field.max_whole_digits:
+            schema["pattern"] = (rf"^-?(?:\d{{0,{field.max_whole_digits}}}|\d{{1,3}}(?:,\d{{3}})+)"
+                                 rf"(?:\.\d{{0,{field.decimal_places}}})?$")
+        return schema
 
 
 BAD_REQUEST = OpenApiResponse(ValidationErrorSerializer, description=MSG_400)

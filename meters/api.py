@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any, cast
 
 from django.shortcuts import get_object_or_404
+from django.utils import timezone
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -10,22 +12,32 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clients.models import Client
-from majismart.api import Pagination
+from majismart.api import AnyCaseChoiceField, CleanedInput, GroupedDecimalField, Pagination
+from majismart.badinput import NUL
 from meters.models import Meter, Reading
 from meters.services import RecordResult, meter_create, readings_record
+from meters.validation import parse_reading
 
 MAX_BULK = 10_000
+NOTE_MAX = 300  # characters: what a reading keeps
 
 
 class MeterSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     serial = serializers.CharField(max_length=40)
-    client = serializers.IntegerField(source="client_id")
+    client = serializers.IntegerField(source="client_id", help_text="The client's id")
     initial_reading = serializers.DecimalField(max_digits=12, decimal_places=3, min_value=Decimal(0), default=Decimal(0))
     dial_capacity = serializers.DecimalField(max_digits=12, decimal_places=3, min_value=Decimal("0.001"),
                                              default=Decimal("99999.999"))
     installed_on = serializers.DateField()
     status = serializers.CharField(read_only=True)
+
+    def validate_client(self, value: int) -> Client:
+        """The client itself (kept under the field's source, `client_id`), of this provider."""
+        client = Client.objects.filter(pk=value).first()
+        if client is None:
+            raise serializers.ValidationError("No such client.")
+        return client
 
 
 class MeterListCreateApi(APIView):
@@ -46,10 +58,7 @@ class MeterListCreateApi(APIView):
         data = MeterSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        client = Client.objects.filter(pk=values["client_id"]).first()
-        if client is None:
-            raise serializers.ValidationError({"client": ["No such client."]})
-        meter = meter_create(actor=request.user, serial=values["serial"], client=client,
+        meter = meter_create(actor=request.user, serial=values["serial"], client=values["client_id"],
                              installed_on=values["installed_on"], initial_reading=values["initial_reading"],
                              dial_capacity=values["dial_capacity"])
         return Response(MeterSerializer(meter).data, status=status.HTTP_201_CREATED)
@@ -63,14 +72,26 @@ class MeterDetailApi(APIView):
         return Response(MeterSerializer(get_object_or_404(Meter, pk=pk)).data)
 
 
-class ReadingIn(serializers.Serializer):
-    """Documents one reading; values are checked by `readings_record`."""
+class ReadingIn(CleanedInput):
+    """One reading. Its values are checked as every path checks them (meters.validation; in
+    `readings_record`, with the meter's history, which answers with all of a reading's faults):
+    this refuses before it only what those checks would take but the schema forbids."""
+
+    body_message = "Send one reading as a JSON object."
 
     meter = serializers.CharField(help_text="Meter serial")
-    value = serializers.DecimalField(max_digits=12, decimal_places=3, help_text="m³")
-    read_at = serializers.DateTimeField()
-    reason = serializers.ChoiceField(choices=["", "rollover", "replacement"], required=False)
-    note = serializers.CharField(required=False)
+    value = GroupedDecimalField(max_digits=12, decimal_places=3, min_value=Decimal(0),
+                                help_text="m³, at most 3 decimals; not below the previous reading without a reason")
+    read_at = serializers.DateTimeField(help_text="Not in the future; a time without an offset is Nairobi's.")
+    reason = AnyCaseChoiceField(choices=["", "rollover", "replacement"], required=False, allow_null=True)
+    note = serializers.CharField(required=False, allow_blank=True, allow_null=True, max_length=NOTE_MAX)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        own = parse_reading(0, attrs, timezone.now()).errors
+        beyond = {name: messages for name, messages in self._field_errors.items() if name not in own}
+        if beyond:
+            raise serializers.ValidationError({**own, **beyond})
+        return attrs
 
 
 ReadingOut = inline_serializer("ReadingOut", {
@@ -100,11 +121,9 @@ class ReadingCreateApi(APIView):
 
     @extend_schema(request=ReadingIn, responses={201: ReadingOut, 200: ReadingOut})
     def post(self, request: Request) -> Response:
-        if not isinstance(request.data, dict):
-            raise serializers.ValidationError({"detail": ["Send one reading as a JSON object."]})
-        # Form-encoded bodies arrive as a QueryDict of lists: take each field's value.
-        data = request.data.dict() if hasattr(request.data, "dict") else dict(request.data)
-        result = readings_record([data], source=Reading.Source.API, user=_user(request))
+        body = ReadingIn(data=request.data)  # a form's QueryDict too: each field's value
+        body.is_valid(raise_exception=True)
+        result = readings_record([body.validated_data], source=Reading.Source.API, user=_user(request))
         if result.errors:
             raise serializers.ValidationError(result.errors[0]["errors"])
         if result.repeats:
@@ -132,10 +151,12 @@ class ReadingBulkApi(APIView):
             raise serializers.ValidationError({"detail": [f"At most {MAX_BULK} readings per request."]})
         rows, shape_errors = [], []
         for i, item in enumerate(items):
-            if isinstance(item, dict):
-                rows.append((i, item))
-            else:
+            if not isinstance(item, dict):
                 shape_errors.append({"index": i, "errors": {"detail": ["Each reading must be a JSON object."]}})
+            elif note_errors := _note_errors(item):
+                shape_errors.append({"index": i, "errors": note_errors})
+            else:
+                rows.append((i, item))
         # Every bad row is reported (API.md: none lost silently), however many there are.
         result: RecordResult = readings_record([r for _, r in rows], source=Reading.Source.API, user=_user(request),
                                                max_errors=len(rows))
@@ -143,6 +164,22 @@ class ReadingBulkApi(APIView):
         errors = shape_errors + [{"index": positions[e["index"]], "errors": e["errors"]} for e in result.errors]
         errors.sort(key=lambda e: e["index"])
         return Response({"created": len(result.created), "unchanged": len(result.repeats), "errors": errors})
+
+
+_NOTE = ReadingIn().fields["note"]
+
+
+def _note_errors(item: dict) -> dict[str, list[str]]:
+    """The schema's limits on a reading's note, which the reading checks take as any text (one
+    field, not the whole ReadingIn: a bulk list holds thousands). A NUL readings_record reports."""
+    note = item.get("note")
+    if isinstance(note, str) and (NUL in note or len(note.strip()) <= NOTE_MAX):
+        return {}
+    try:
+        _NOTE.run_validation(note)
+    except serializers.ValidationError as exc:
+        return {"note": [str(message) for message in cast(list, exc.detail)]}  # a field's errors: a list
+    return {}
 
 
 def _user(request: Request) -> object:

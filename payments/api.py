@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+from decimal import Decimal
+from typing import Any
+
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.request import Request
@@ -7,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clients.models import Client
-from majismart.api import Pagination
+from majismart.api import CleanedInput, DateTimeOrBlank, GroupedDecimalField, Pagination
 from payments.models import Payment
 from payments.office import MANUAL_METHODS, manual_payment_clean
 from payments.services import payment_record
@@ -30,16 +33,19 @@ class PaymentSerializer(serializers.Serializer):
     allocations = AllocationSerializer(many=True)
 
 
-class ManualPaymentInput(serializers.Serializer):
-    client = serializers.IntegerField()
-    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+class ManualPaymentInput(CleanedInput):
+    """A payment typed by staff, checked by the cleaner the dashboard's cash desk uses too."""
+
+    client = serializers.IntegerField(min_value=1)
+    amount = GroupedDecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"), help_text="KES")
     method = serializers.ChoiceField(choices=list(MANUAL_METHODS))
-    reference = serializers.CharField()
-    paid_at = serializers.DateTimeField(required=False, help_text="Defaults to now.")
+    reference = serializers.CharField(max_length=64, help_text="The bank's or the receipt book's; the same "
+                                                               "reference again returns the payment recorded.")
+    paid_at = DateTimeOrBlank(required=False, allow_null=True,
+                              help_text="Defaults to now; not in the future nor before 2000.")
 
-
-def _clean(data: object) -> tuple[dict, dict[str, list[str]]]:
-    return manual_payment_clean(data)
+    def clean(self, raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        return manual_payment_clean(raw)
 
 
 class PaymentListCreateApi(APIView):
@@ -58,9 +64,9 @@ class PaymentListCreateApi(APIView):
 
     @extend_schema(request=ManualPaymentInput, responses={201: PaymentSerializer, 200: PaymentSerializer})
     def post(self, request: Request) -> Response:
-        cleaned, errors = _clean(request.data)
-        if errors:
-            raise serializers.ValidationError(errors)
+        body = ManualPaymentInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        cleaned = body.validated_data
         recorded = payment_record(method=cleaned["method"], receipt=cleaned["reference"], amount=cleaned["amount"],
                                   paid_at=cleaned["paid_at"], client=cleaned["client"], actor=request.user)
         payment = Payment.objects.prefetch_related("allocations__invoice").get(pk=recorded.payment.pk)
@@ -71,8 +77,12 @@ class PaymentListCreateApi(APIView):
                         status=status.HTTP_201_CREATED if recorded.created else status.HTTP_200_OK)
 
 
-class PaymentReverseInput(serializers.Serializer):
-    reason = serializers.CharField()
+class PaymentReverseInput(CleanedInput):
+    """Why a payment recorded in error is undone."""
+
+    # What the reason must be (said, no NUL) payment_reverse checks, with the payment's state.
+    reason = serializers.CharField(required=False, allow_blank=True, allow_null=True,
+                                   help_text="Why the payment is reversed (required: an empty one is refused).")
 
 
 class PaymentReverseApi(APIView):
@@ -89,9 +99,11 @@ class PaymentReverseApi(APIView):
         from payments.services import payment_reverse
 
         payment = get_object_or_404(Payment, pk=pk)
-        reason = request.data.get("reason", "") if isinstance(request.data, dict) else ""
+        # A body that is no object says no reason: payment_reverse answers so, as for an empty one.
+        body = PaymentReverseInput(data=request.data if isinstance(request.data, dict) else {})
+        body.is_valid(raise_exception=True)
         try:
-            payment_reverse(payment=payment, reason=str(reason or ""), actor=request.user)
+            payment_reverse(payment=payment, reason=str(body.validated_data.get("reason") or ""), actor=request.user)
         except ValidationError as exc:
             raise serializers.ValidationError(exc.message_dict) from exc
         payment = Payment.objects.prefetch_related("allocations__invoice").get(pk=pk)
