@@ -47,6 +47,8 @@ urlpatterns = [
     path("payments/<int:pk>/reverse/", payments_api.PaymentReverseApi.as_view(), name="api-payment-reverse"),
     path("clients/<int:pk>/pay-link/", payments_api.PayLinkApi.as_view(), name="api-client-pay-link"),
     path("messages/", notifications_api.MessageListApi.as_view(), name="api-messages"),
+    path("fees/", billing_api.FeeListCreateApi.as_view(), name="api-fees"),
+    path("clients/<int:pk>/charges/", billing_api.ClientChargeApi.as_view(), name="api-client-charges"),
     path("clients/<int:pk>/adjustments/", billing_api.ClientAdjustmentApi.as_view(), name="api-client-adjustments"),
     # Last: an id that is not a number (`/clients/abc/`) or a path the API has not is the API's
     # 404 (`{"detail": ...}`, JSON) rather than the site's HTML page. Only paths ending in "/", so
