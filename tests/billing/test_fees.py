@@ -13,7 +13,14 @@ from django.test import Client as Http
 from django_tenants.utils import tenant_context
 
 from billing.documents import invoice_pdf
-from billing.fees import charge_reverse, deposit_held, deposits_held, fee_charge, fee_create, fee_update
+from billing.fees import (
+    charge_reverse,
+    deposit_held,
+    deposits_held,
+    fee_charge,
+    fee_create,
+    fee_update,
+)
 from billing.models import Charge, CreditNote, Fee, Invoice, LedgerEntry
 from billing.runs import billing_run_finalize, billing_run_start
 from billing.selectors import client_balance, invoices_with_dues

@@ -18,6 +18,7 @@ import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -187,10 +188,12 @@ class World:
 @pytest.fixture
 def world(tenant) -> World:  # type: ignore[no-untyped-def]
     from accounts.models import User
+    from billing.fees import fee_create
     from billing.models import Invoice
     from tests.billing_helpers import billed_twice, metered
 
     client = billed_twice("Schema Client")
+    fee_create(actor="test", code="reconnection", name="Reconnection fee", amount=Decimal("1000.00"), kind="fee")
     _, meter = metered("Schema Meter")
     invoice = Invoice.objects.filter(client=client, status=Invoice.Status.ISSUED).order_by("period").first()
     assert invoice is not None
@@ -233,11 +236,19 @@ def cases(w: World) -> list[Case]:
             {"email": "newcomer@alpha.test", "role": "accountant", "full_name": "New Comer"}]),
         Case("patch", "/api/v1/staff/{id}/", f"/api/v1/staff/{w.staff_id}/", [
             {"role": "meter_reader"}, {"is_active": True, "email": "anne@alpha.test"}]),
+        Case("post", "/api/v1/fees/", "/api/v1/fees/", [
+            {"code": "meter-test", "name": "Meter test fee", "amount": "500.00", "kind": "fee"},
+            {"code": "deposit", "name": "Water deposit", "amount": "2,000", "kind": "deposit"},
+            {"code": "waiver", "name": "Free visit", "amount": "0"}]),
+        Case("post", "/api/v1/clients/{id}/charges/", f"/api/v1/clients/{w.client_id}/charges/", [
+            {"fee": "reconnection"}, {"fee": "reconnection", "amount": "1,250.50", "note": "Night call-out",
+                                      "bill_now": True}, {"fee": "reconnection", "amount": None, "note": ""}]),
     ]
 
 
 CASE_NAMES = ["post clients", "patch client", "post tariffs", "post billing-runs", "post credit-notes",
-              "post adjustments", "post payments", "post meters", "post readings", "post staff", "patch staff"]
+              "post adjustments", "post payments", "post meters", "post readings", "post staff", "patch staff",
+              "post fees", "post charges"]
 
 
 def _send(api: APIClient, method: str, url: str, body: object) -> Any:
