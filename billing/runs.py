@@ -583,7 +583,7 @@ HAVING sum(l.amount) <> 0
 _CHARGES_BILLED_SQL = """
 UPDATE billing_charge c SET invoice_id = l.invoice_id
 FROM billing_invoiceline l JOIN billing_invoice i ON i.id = l.invoice_id
-WHERE i.run_id = %(run)s AND l.charge_id = c.id
+WHERE i.run_id = %(run)s AND l.charge_id = c.id AND c.invoice_id IS NULL
 """
 
 

@@ -301,3 +301,32 @@ def test_charging_through_the_api(alpha_api, beta_api, alpha, tenant) -> None:  
     assert beta_api.post(url, {"fee": "reconnection"}, format="json").status_code == 404
     with tenant_context(alpha):
         assert client_balance(client.pk) == D("4440.00")
+
+
+def test_the_retention_purge_takes_old_charges_with_their_entries_and_bills(tenant) -> None:  # type: ignore[no-untyped-def]
+    """Seven years on, a charge billed now, one on its next bill and one reversed go with their
+    ledger entries and bills; the balance brought forward keeps the balance; a recent one stays."""
+    from datetime import UTC, datetime
+
+    import time_machine
+
+    from privacy.retention import retention_apply
+
+    _catalogue()
+    client, meter = metered("Old Fee Client")
+    read(meter, "0", "2026-08-31")
+    read(meter, "10", "2026-09-30")
+    with travel("2026-09-10"):
+        fee_charge(client=client, code="meter-test", bill_now=True, actor="test")
+        fee_charge(client=client, code="reconnection", actor="test")
+        charge_reverse(charge=fee_charge(client=client, code="meter-test", actor="test"), reason="Error", actor="test")
+    _run("2026-09", "2026-10-02")
+    with travel("2026-11-20"):
+        recent = fee_charge(client=client, code="reconnection", actor="test")
+    owed = client_balance(client.pk)
+    now = datetime(2033, 10, 20, 12, 0, tzinfo=UTC)
+    with time_machine.travel(now, tick=False):
+        retention_apply(now=now)
+    assert list(Charge.objects.filter(client=client)) == [recent]
+    assert client_balance(client.pk) == owed == D("500.00") + D("1000.00") + D("500.00") + D("1000.00")
+    assert not Invoice.objects.filter(client=client).exists()
