@@ -48,6 +48,14 @@ def _run(period: str, day: str) -> None:
         billing_run_finalize(run=billing_run_start(period=period)[0])
 
 
+def _read_to_september(name: str):  # type: ignore[no-untyped-def]
+    """A metered client read 0 on 31 Aug and 10 on 30 Sep: September's water is 500.00."""
+    client, meter = metered(name)
+    read(meter, "0", "2026-08-31")
+    read(meter, "10", "2026-09-30")
+    return client, meter
+
+
 def _number(invoice: Invoice) -> int:
     match = re.match(r"^INV-2026-(\d+)$", invoice.number or "")
     assert match, invoice.number
@@ -57,9 +65,7 @@ def _number(invoice: Invoice) -> int:
 # --- charges on the next bill -------------------------------------------------------------------
 def test_a_charge_is_in_the_balance_at_once_and_on_the_next_bill_once(tenant) -> None:  # type: ignore[no-untyped-def]
     _catalogue()
-    client, meter = metered("Fee Client")
-    read(meter, "0", "2026-08-31")
-    read(meter, "10", "2026-09-30")
+    client, meter = _read_to_september("Fee Client")
     read(meter, "28", "2026-10-31")
     with travel("2026-09-15"):
         charge = fee_charge(client=client, code="meter-test", note="Client asked", actor="test")
@@ -91,9 +97,7 @@ def test_a_charge_not_yet_billed_is_not_overdue_for_the_penalty(tenant) -> None:
 
     BillingSettings.objects.filter(pk=BillingSettings.load().pk).update(penalty_percent=D("10.00"))
     _catalogue()
-    client, meter = metered("Penalty Client")
-    read(meter, "0", "2026-08-31")
-    read(meter, "10", "2026-09-30")
+    client, meter = _read_to_september("Penalty Client")
     with travel("2026-10-20"):
         fee_charge(client=client, code="reconnection", actor="test")
     _run("2026-09", "2026-10-21")
@@ -141,9 +145,7 @@ def test_a_billed_charge_is_reversed_by_a_credit_note_on_its_bill(tenant) -> Non
 
 def test_an_unbilled_charge_is_reversed_by_an_entry_and_never_billed(tenant) -> None:  # type: ignore[no-untyped-def]
     _catalogue()
-    client, meter = metered("Reversed Client")
-    read(meter, "0", "2026-08-31")
-    read(meter, "10", "2026-09-30")
+    client, meter = _read_to_september("Reversed Client")
     with travel("2026-09-15"):
         charge = fee_charge(client=client, code="meter-test", actor="test")
         entry = charge_reverse(charge=charge, reason="Wrong client", actor="test")
@@ -160,9 +162,7 @@ def test_an_unbilled_charge_is_reversed_by_an_entry_and_never_billed(tenant) -> 
 # --- deposits -----------------------------------------------------------------------------------------
 def test_a_paid_deposit_is_held_and_never_spent_on_water_then_settled_at_closure(tenant, alpha) -> None:  # type: ignore[no-untyped-def]
     _catalogue()
-    client, meter = metered("Deposit Client")
-    read(meter, "0", "2026-08-31")
-    read(meter, "10", "2026-09-30")
+    client, meter = _read_to_september("Deposit Client")
     with travel("2026-09-01"):
         fee_charge(client=client, code="deposit", bill_now=True, actor="test")
     assert (client_balance(client.pk), deposit_held(client.pk)) == (D("2000.00"), D("0.00"))
@@ -313,9 +313,7 @@ def test_the_retention_purge_takes_old_charges_with_their_entries_and_bills(tena
     from privacy.retention import retention_apply
 
     _catalogue()
-    client, meter = metered("Old Fee Client")
-    read(meter, "0", "2026-08-31")
-    read(meter, "10", "2026-09-30")
+    client, meter = _read_to_september("Old Fee Client")
     with travel("2026-09-10"):
         fee_charge(client=client, code="meter-test", bill_now=True, actor="test")
         fee_charge(client=client, code="reconnection", actor="test")

@@ -114,3 +114,26 @@ def test_the_fees_page_lists_in_a_few_queries_and_offers_the_usual_fees(tenant, 
     assert "Reconnection fee" in html and 'data-testid="fee-add"' not in html
     bad = amos.post("/dashboard/settings/fees/", {"code": "reconnection", "name": "Again", "amount": "10"})
     assert bad.status_code == 400 and "already exists" in bad.content.decode()
+
+
+def test_a_one_off_bill_shows_in_the_dashboard_the_portal_and_as_a_pdf(tenant) -> None:  # type: ignore[no-untyped-def]
+    from accounts.models import User
+    from billing.models import Invoice
+
+    _catalogue()
+    client = billed_twice("One-off Page Client")
+    client.user = User.objects.get(email="carol@alpha.test")
+    client.save(update_fields=["user"])
+    with travel("2026-11-10"):
+        invoice = fee_charge(client=client, code="reconnection", bill_now=True, actor="test").invoice
+    assert isinstance(invoice, Invoice)
+    amos = _as("amos@alpha.test")
+    page = amos.get(f"/dashboard/billing/invoices/{invoice.pk}/")
+    assert page.status_code == 200 and 'data-testid="one-off-bill"' in page.content.decode()
+    assert "Reconnection fee" in page.content.decode()
+    pdf = amos.get(f"/dashboard/billing/invoices/{invoice.pk}/pdf/")
+    assert pdf.status_code == 200 and pdf.content[:4] == b"%PDF"
+    carol = _as("carol@alpha.test")
+    assert carol.get(f"/portal/bills/{invoice.pk}/").status_code == 200
+    assert invoice.number in carol.get("/portal/bills/").content.decode()
+    assert carol.get(f"/portal/bills/{invoice.pk}/pdf/").content[:4] == b"%PDF"
