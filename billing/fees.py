@@ -47,6 +47,8 @@ MSG_REQUIRED = "This field is required."
 MSG_CLOSED = "This account is closed: it can no longer be charged."
 MSG_REVERSED = "This charge has already been reversed."
 MSG_REASON = "Give the reason for the reversal."
+MSG_DEPOSIT_HELD = ("This client has a deposit of {amount} held: close the account with “Close account” on the "
+                    "client's page, which applies it to the final bill and refunds the rest.")
 CODE_RE = re.compile(r"^[a-z0-9][a-z0-9-]{0,29}$")
 
 # What a new provider is offered to start its catalogue with (and what the demo providers have).
@@ -289,3 +291,10 @@ def deposits_held(client_ids: list[int]) -> dict[int, Deposit]:
 def deposit_held(client_id: int) -> Decimal:
     found = deposits_held([client_id]).get(client_id)
     return found.held if found else Decimal("0.00")
+
+
+def deposit_close_guard(client: Client) -> str | None:
+    """clients.services.CLOSE_GUARDS: an account holding a deposit is closed by account closure
+    (payments.services.account_close), which settles it, never by an edit of its status."""
+    held = deposit_held(client.pk)
+    return MSG_DEPOSIT_HELD.format(amount=f"KES {held:,.2f}") if held > 0 else None

@@ -328,3 +328,20 @@ def test_the_retention_purge_takes_old_charges_with_their_entries_and_bills(tena
     assert list(Charge.objects.filter(client=client)) == [recent]
     assert client_balance(client.pk) == owed == D("500.00") + D("1000.00") + D("500.00") + D("1000.00")
     assert not Invoice.objects.filter(client=client).exists()
+
+
+def test_an_account_holding_a_deposit_is_not_closed_by_an_edit(alpha_api, tenant) -> None:  # type: ignore[no-untyped-def]
+    from clients.services import client_update
+
+    _catalogue()
+    client, _ = metered("Edit Close Client")
+    with travel("2026-11-01"):
+        fee_charge(client=client, code="deposit", actor="test")
+    _pay(client, "2000.00", "DEP-E", "2026-11-02")
+    with pytest.raises(ValidationError, match="deposit of KES 2,000.00 held"):
+        client_update(client=client, actor="test", status=Client.Status.CLOSED)
+    refused = alpha_api.patch(f"/api/v1/clients/{client.pk}/", {"status": "closed"}, format="json")
+    assert refused.status_code == 400 and "Close account" in refused.json()["status"][0]
+    client.refresh_from_db()
+    assert client.status == Client.Status.ACTIVE
+    client_update(client=client, actor="test", status=Client.Status.DISCONNECTED)  # other changes as before
