@@ -88,6 +88,7 @@ def test_the_deposit_held_on_the_client_page_statement_and_portal_and_closing_th
     assert 'data-testid="deposit-held">KES 2,000.00' in amos.get(f"/dashboard/clients/{client.pk}/statement/").content.decode()
     carol = _as("carol@alpha.test")
     assert 'data-testid="deposit-held">KES 2,000.00' in carol.get("/portal/statement/").content.decode()
+    assert 'data-testid="portal-deposit">KES 2,000.00' in carol.get("/portal/").content.decode()
     # Closing: an accountant may not; a manager sees the figures, then closes.
     assert _as("anne@alpha.test").get(f"/dashboard/clients/{client.pk}/close/").status_code == 403
     confirm = amos.get(f"/dashboard/clients/{client.pk}/close/").content.decode()
