@@ -221,8 +221,10 @@ class Invoice(models.Model):
 
     class Meta:
         ordering = ["-period", "number", "id"]
-        # One bill of a run per client and period; one-off bills of charges are besides.
-        constraints = [models.UniqueConstraint(fields=["client", "period"], condition=models.Q(run__isnull=False),
+        # A period has one run, so this is one bill of a run per client and period; one-off bills of
+        # charges (no run: NULLs are distinct) come besides. Its index leads with the client, and
+        # every per-client look-up of invoices uses it.
+        constraints = [models.UniqueConstraint(fields=["client", "period", "run"],
                                                name="one_invoice_per_client_and_period")]
         indexes = [models.Index(fields=["run", "client"]), models.Index(fields=["period", "status"]),
                    models.Index(fields=["due_date"])]

@@ -33,6 +33,6 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='invoice',
-            constraint=models.UniqueConstraint(condition=models.Q(('run__isnull', False)), fields=('client', 'period'), name='one_invoice_per_client_and_period'),
+            constraint=models.UniqueConstraint(fields=('client', 'period', 'run'), name='one_invoice_per_client_and_period'),
         ),
     ]
