@@ -283,6 +283,9 @@ def test_charging_through_the_api(alpha_api, beta_api, alpha, tenant) -> None:  
     assert Charge.objects.get(pk=body["id"]).note == "Reconnected on Monday"
     now = alpha_api.post(url, {"fee": "deposit", "amount": "1500", "bill_now": True}, format="json").json()
     assert (now["kind"], now["balance"]) == ("deposit", "3940.00") and now["invoice"].startswith("INV-2026-")
+    one_off = Invoice.objects.get(number=now["invoice"])
+    shown = alpha_api.get(f"/api/v1/invoices/{one_off.pk}/").json()
+    assert (shown["total"], shown["balance_due"], [ln["kind"] for ln in shown["lines"]]) == ("1500.00", "1500.00", ["deposit"])
     unknown = alpha_api.post(url, {"fee": "no-such-fee"}, format="json")
     assert unknown.status_code == 400 and unknown.json() == {"fee": ["There is no fee with the code “no-such-fee”."]}
     for amount in ("0", "-5", "abc", "1.234"):
