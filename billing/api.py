@@ -22,7 +22,8 @@ from rest_framework.views import APIView
 
 from accounts.services import audit
 from billing.documents import invoice_pdf, pdf_response
-from billing.models import BillingRun, CreditNote, Invoice, Tariff
+from billing.fees import clean_charge, clean_fee, fee_charge, fee_create
+from billing.models import BillingRun, CreditNote, Fee, Invoice, Tariff
 from billing.runs import (
     MSG_PERIOD_FORMAT,
     PERIOD_RE,
@@ -391,4 +392,87 @@ class ClientAdjustmentApi(APIView):
         entry = adjustment_post(client=client, **body.validated_data, actor=request.user)
         return Response({"date": entry.booked_on.isoformat(), "kind": entry.kind, "reference": entry.reference,
                          "amount": f"{entry.amount:.2f}", "balance": f"{client_balance(client.pk):.2f}"},
+                        status=status.HTTP_201_CREATED)
+
+
+# --- fees and charges (issue 19) -----------------------------------------------------------------
+class FeeSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    name = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    kind = serializers.CharField()
+
+
+class FeeInput(CleanedInput):
+    """`{code, name, amount, kind}`, checked as the Fees page checks them (billing.fees.clean_fee)."""
+
+    unknown_fields_refused = True
+    code = serializers.RegexField(r"^[a-z0-9][a-z0-9-]{0,29}$", max_length=30,
+                                  help_text="Lower-case letters, digits and dashes; unique, e.g. reconnection")
+    name = serializers.CharField(max_length=100)
+    amount = GroupedDecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0"),
+                                 help_text="The default amount, KES, 0 or more")
+    kind = serializers.ChoiceField(choices=Fee.Kind.choices, required=False, help_text="fee (default) or deposit")
+
+    def clean(self, raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        return clean_fee(raw)
+
+
+class FeeListCreateApi(APIView):
+    """The provider's fee catalogue (`{code, name, amount, kind: "fee"|"deposit"}`), fees in use."""
+
+    required_capability = {"GET": "billing.view", "POST": "fees.manage"}
+    pagination_class = Pagination
+
+    @extend_schema(responses=FeeSerializer(many=True))
+    def get(self, request: Request) -> Response:
+        paginator = self.pagination_class()
+        page = paginator.paginate_queryset(Fee.objects.filter(active=True).order_by("code"), request, view=self)
+        return paginator.get_paginated_response(FeeSerializer(page, many=True).data)
+
+    @extend_schema(request=FeeInput, responses={201: FeeSerializer})
+    def post(self, request: Request) -> Response:
+        body = FeeInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        fee = fee_create(actor=request.user, **body.validated_data)
+        return Response(FeeSerializer(fee).data, status=status.HTTP_201_CREATED)
+
+
+class ChargeInput(CleanedInput):
+    """`{fee, amount, note, bill_now}`, checked as billing.fees.clean_charge checks them."""
+
+    unknown_fields_refused = True
+    fee = serializers.CharField(max_length=30, help_text="The code of a fee in the catalogue")
+    amount = GroupedDecimalField(max_digits=12, decimal_places=2, min_value=Decimal("0.01"), required=False,
+                                 allow_null=True, help_text="KES; defaults to the fee's amount")
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True)
+    bill_now = serializers.BooleanField(required=False, default=False,
+                                        help_text="Bill it at once on a one-off invoice instead of the next bill")
+
+    def clean(self, raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
+        return clean_charge(raw)
+
+
+class ChargeOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    kind = serializers.CharField()
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2)
+    balance = serializers.DecimalField(max_digits=12, decimal_places=2, help_text="The client's balance after it")
+    invoice = serializers.CharField(allow_null=True, help_text="The one-off invoice's number when billed now")
+
+
+class ClientChargeApi(APIView):
+    """Charge a client a catalogue fee: in its ledger (and balance) at once, on its next bill."""
+
+    required_capability = "fees.charge"
+
+    @extend_schema(request=ChargeInput, responses={201: ChargeOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        client = get_object_or_404(Client, pk=pk)
+        body = ChargeInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        charge = fee_charge(client=client, **body.validated_data, actor=request.user)
+        return Response({"id": charge.pk, "kind": charge.kind, "amount": f"{charge.amount:.2f}",
+                         "balance": f"{client_balance(client.pk):.2f}",
+                         "invoice": charge.invoice.number if charge.invoice else None},
                         status=status.HTTP_201_CREATED)

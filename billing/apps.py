@@ -11,3 +11,8 @@ class BillingConfig(AppConfig):
         from notifications.services import ATTACHMENTS, Attachment
 
         ATTACHMENTS["invoice_pdf"] = Attachment(make=invoice_attachment, ready=invoice_pdf_ready)
+        from billing.fees import deposit_close_guard
+        from clients.services import CLOSE_GUARDS
+
+        if deposit_close_guard not in CLOSE_GUARDS:
+            CLOSE_GUARDS.append(deposit_close_guard)

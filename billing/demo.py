@@ -22,12 +22,14 @@ DEMO_TARIFFS: dict[str, dict[str, Any]] = {
 
 
 def seed_tariffs(start: date) -> None:
-    """The demo's tariffs, in force from `start`, and its billing rules (once per provider).
-    Its bills are issued month by month by web.demo_year, through the billing run."""
+    """The demo's tariffs, in force from `start`, its billing rules and its fee catalogue (once per
+    provider). Its bills are issued month by month by web.demo_year, through the billing run."""
+    from billing.fees import fees_seed_starter
     from billing.models import BillingSettings, Tariff
     from billing.services import tariff_create
     from clients.models import Category
 
+    fees_seed_starter(actor="seed_demo")  # the starter catalogue: connection, reconnection, ... deposit
     if Tariff.objects.exists():
         return
     for category in Category.objects.filter(code__in=DEMO_TARIFFS):

@@ -275,13 +275,14 @@ CROSS JOIN LATERAL (
 GROUP BY b.id, x.part
 """
 
-# The consumption of each bill's client over its last 12 issued periods, this one included.
+# The consumption of each bill's client over its last 12 issued periods, this one included (bills
+# of a billing run: a one-off bill of charges measured no water).
 _HISTORY_SQL = """
 SELECT b.id, h.period, h.consumption, h.estimated
 FROM billing_invoice b
 CROSS JOIN LATERAL (
     SELECT h.period, h.consumption, h.estimated FROM billing_invoice h
-    WHERE h.client_id = b.client_id AND h.status = 'issued' AND h.period <= b.period
+    WHERE h.client_id = b.client_id AND h.status = 'issued' AND h.period <= b.period AND h.run_id IS NOT NULL
     ORDER BY h.period DESC LIMIT 12
 ) h
 WHERE b.id = ANY(%(ids)s)

@@ -193,10 +193,12 @@ class Invoice(models.Model):
     # Every index costs each of a run's 100,000 inserts and updates: the run and client are
     # served by the composite indexes below; category and tariff are only looked up the other
     # way when one is deleted, which a referenced one never is.
-    run = models.ForeignKey(BillingRun, on_delete=models.PROTECT, related_name="invoices", db_index=False)
+    # A one-off bill of charges (billing.fees, "bill it now") belongs to no run and no tariff.
+    run = models.ForeignKey(BillingRun, null=True, blank=True, on_delete=models.PROTECT, related_name="invoices",
+                            db_index=False)
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="invoices", db_index=False)
     category = models.ForeignKey(Category, on_delete=models.PROTECT, related_name="+", db_index=False)
-    tariff = models.ForeignKey(Tariff, on_delete=models.PROTECT, related_name="+", db_index=False)
+    tariff = models.ForeignKey(Tariff, null=True, blank=True, on_delete=models.PROTECT, related_name="+", db_index=False)
     period = models.CharField(max_length=7)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.DRAFT)
     number = models.CharField(max_length=20, unique=True, null=True, blank=True)
@@ -219,7 +221,11 @@ class Invoice(models.Model):
 
     class Meta:
         ordering = ["-period", "number", "id"]
-        constraints = [models.UniqueConstraint(fields=["client", "period"], name="one_invoice_per_client_and_period")]
+        # A period has one run, so this is one bill of a run per client and period; one-off bills of
+        # charges (no run: NULLs are distinct) come besides. Its index leads with the client, and
+        # every per-client look-up of invoices uses it.
+        constraints = [models.UniqueConstraint(fields=["client", "period", "run"],
+                                               name="one_invoice_per_client_and_period")]
         indexes = [models.Index(fields=["run", "client"]), models.Index(fields=["period", "status"]),
                    models.Index(fields=["due_date"])]
 
@@ -246,6 +252,9 @@ class InvoiceLine(models.Model):
     quantity = models.DecimalField(max_digits=14, decimal_places=4)
     unit_price = models.DecimalField(max_digits=14, decimal_places=4)
     amount = models.DecimalField(**KES)
+    # A fee or deposit line: the charge it bills (already in the ledger on its own).
+    charge = models.ForeignKey("Charge", null=True, blank=True, on_delete=models.PROTECT, related_name="+",
+                               db_index=False)
 
     class Meta:
         ordering = ["invoice", "position"]

@@ -42,7 +42,9 @@ INVOICES = Step(table="ret_invoices", sql="""
     WHERE i.period < %(month)s
       AND NOT EXISTS (SELECT 1 FROM ret_held h WHERE h.id = i.client_id)
       AND NOT EXISTS (SELECT 1 FROM billing_ledgerentry e WHERE e.invoice_id = i.id AND e.booked_on >= %(day)s)
-      AND NOT EXISTS (SELECT 1 FROM billing_creditnote n WHERE n.invoice_id = i.id AND n.issued_on >= %(day)s)""")
+      AND NOT EXISTS (SELECT 1 FROM billing_creditnote n WHERE n.invoice_id = i.id AND n.issued_on >= %(day)s)
+      AND NOT EXISTS (SELECT 1 FROM billing_charge c JOIN billing_ledgerentry e ON e.id = c.ledger_entry_id
+                      WHERE c.invoice_id = i.id AND e.booked_on >= %(day)s)""")
 
 # A payment stays while its ledger entry (or its reversal) is booked on or after the cutoff.
 PAYMENTS_BOOKED_SINCE = Step("""
@@ -58,6 +60,13 @@ LEDGER = Step(table="ret_ledger", sql="""
       AND (e.invoice_id IS NULL OR EXISTS (SELECT 1 FROM ret_invoices r WHERE r.id = e.invoice_id))""")
 
 LEDGER_NARROW = [
+    # A fee or deposit's entry goes with its charge, and the charge only with the bills that
+    # carry it (its one-off or next bill, or a draft's line).
+    Step("""DELETE FROM ret_ledger r WHERE EXISTS (
+               SELECT 1 FROM billing_charge c WHERE c.ledger_entry_id = r.id
+                  AND ((c.invoice_id IS NOT NULL AND NOT EXISTS (SELECT 1 FROM ret_invoices i WHERE i.id = c.invoice_id))
+                       OR EXISTS (SELECT 1 FROM billing_invoiceline l WHERE l.charge_id = c.id
+                                  AND NOT EXISTS (SELECT 1 FROM ret_invoices i WHERE i.id = l.invoice_id))))"""),
     # An entry and its reversal go together or not at all (a reversal outlives its original
     # only if the original is still referred to: then both stay).
     Step("""DELETE FROM ret_ledger r WHERE (r.reverses_id IS NOT NULL
@@ -93,6 +102,9 @@ CLOSED_WITH_RECORDS = Step("""
 # In dependency order, after payments let go of what goes (payments.retention.DELETE).
 DELETE = [
     Step("DELETE FROM billing_creditnote WHERE id IN (SELECT id FROM ret_credit_notes)"),
+    # Charges before their ledger entries; the bill lines naming them before the charges.
+    Step("DELETE FROM billing_invoiceline WHERE charge_id IS NOT NULL AND id IN (SELECT id FROM ret_lines)"),
+    Step("DELETE FROM billing_charge WHERE ledger_entry_id IN (SELECT id FROM ret_ledger)"),
     Step("DELETE FROM billing_ledgerentry WHERE id IN (SELECT id FROM ret_ledger)"),
     # After the delete: the client's old balance brought forward (if any) has just gone, and a
     # client has one opening balance.

@@ -113,24 +113,26 @@ FROM ({CLIENTS}) c
 LEFT JOIN tariffs t ON t.category_id = c.category_id
 LEFT JOIN LATERAL (
     SELECT i.period FROM billing_invoice i WHERE i.client_id = c.id AND i.status = 'issued' AND i.period < %(period)s
+      AND i.run_id IS NOT NULL
     ORDER BY i.period LIMIT 1
 ) fi ON true
 LEFT JOIN LATERAL (
     SELECT i.period FROM billing_invoice i
     WHERE i.client_id = c.id AND i.status = 'issued' AND NOT i.estimated AND i.period < %(period)s
+      AND i.run_id IS NOT NULL
     ORDER BY i.period DESC LIMIT 1
 ) la ON true
 LEFT JOIN LATERAL (
     -- Volume billed on estimates since the last actual bill: what the next actual reading trues up.
     SELECT sum(i.consumption) AS volume, sum(i.volumetric) AS amount FROM billing_invoice i
     WHERE i.client_id = c.id AND i.status = 'issued' AND i.estimated AND i.period < %(period)s
-      AND i.period > coalesce(la.period, '')
+      AND i.period > coalesce(la.period, '') AND i.run_id IS NOT NULL
 ) pe ON true
 LEFT JOIN LATERAL (
     SELECT sum(h.consumption) AS volume,
            sum(extract(day FROM to_date(h.period, 'YYYY-MM') + interval '1 month - 1 day')) AS days
     FROM (SELECT i.consumption, i.period FROM billing_invoice i
-          WHERE i.client_id = c.id AND i.status = 'issued' AND i.period < %(period)s
+          WHERE i.client_id = c.id AND i.status = 'issued' AND i.period < %(period)s AND i.run_id IS NOT NULL
           ORDER BY i.period DESC LIMIT 3) h
 ) hi ON true
 """  # noqa: S608 - our fragments; values are bound parameters
@@ -192,15 +194,18 @@ ANALYZE tmp_bill;
 """
 
 # Overdue amounts, only when the provider charges a penalty: the balance less what is not yet
-# overdue (payments settle the oldest debts first, so what remains unpaid is the newest).
+# overdue (payments settle the oldest debts first, so what remains unpaid is the newest). A fee
+# or deposit on no bill yet is not overdue either: its first bill is this one.
 _OVERDUE_SQL = """
-UPDATE tmp_bill b SET overdue = greatest(x.balance - coalesce(x.not_due, 0), 0)
+UPDATE tmp_bill b SET overdue = greatest(x.balance - coalesce(x.not_due, 0) - coalesce(x.unbilled, 0), 0)
 FROM (
     SELECT l.client_id, sum(l.amount) AS balance,
            (SELECT sum(greatest(i.total - coalesce((SELECT sum(cn.amount) FROM billing_creditnote cn
                                                     WHERE cn.invoice_id = i.id), 0), 0))
             FROM billing_invoice i WHERE i.client_id = l.client_id AND i.status = 'issued'
-              AND i.due_date >= %(overdue_before)s) AS not_due
+              AND i.due_date >= %(overdue_before)s) AS not_due,
+           (SELECT sum(ch.amount) FROM billing_charge ch WHERE ch.client_id = l.client_id AND ch.invoice_id IS NULL
+              AND NOT EXISTS (SELECT 1 FROM billing_ledgerentry r WHERE r.reverses_id = ch.ledger_entry_id)) AS unbilled
     FROM billing_ledgerentry l WHERE l.booked_on <= %(as_of)s GROUP BY l.client_id
 ) x
 WHERE b.client_id = x.client_id AND b.skip IS NULL AND x.balance > 0
@@ -225,7 +230,7 @@ WITH b AS (
     SELECT w.client_id, w.position, 'water'::text AS kind,
            CASE WHEN w.up_to IS NULL THEN 'Water above ' || pg_temp.maji_num(w.lower) || ' m³'
                 ELSE 'Water ' || pg_temp.maji_num(w.lower) || '–' || pg_temp.maji_num(w.up_to) || ' m³' END AS description,
-           w.used AS quantity, w.price AS unit_price, round(w.used * w.price, 2) AS amount
+           w.used AS quantity, w.price AS unit_price, round(w.used * w.price, 2) AS amount, NULL::bigint AS charge_id
     FROM water w
 ), water_total AS (
     SELECT b.*, coalesce(ws.water, 0) AS water
@@ -234,30 +239,41 @@ WITH b AS (
 ), minimum AS (
     SELECT wt.client_id, 50 AS position, 'minimum'::text AS kind, 'Minimum charge top-up'::text AS description,
            1::numeric AS quantity, wt.minimum_charge - wt.water AS unit_price,
-           round(wt.minimum_charge - wt.water, 2) AS amount
+           round(wt.minimum_charge - wt.water, 2) AS amount, NULL::bigint AS charge_id
     FROM water_total wt WHERE wt.water < wt.minimum_charge
 ), sewerage AS (
     SELECT wt.client_id, 51 AS position, 'sewerage'::text AS kind,
            'Sewerage ' || pg_temp.maji_num(wt.sewerage_percent) || '%% of water charge' AS description,
            wt.sewerage_percent / 100 AS quantity, greatest(wt.water, wt.minimum_charge) AS unit_price,
-           round(greatest(wt.water, wt.minimum_charge) * wt.sewerage_percent / 100, 2) AS amount
+           round(greatest(wt.water, wt.minimum_charge) * wt.sewerage_percent / 100, 2) AS amount,
+           NULL::bigint AS charge_id
     FROM water_total wt WHERE wt.sewerage_percent > 0
 )
 SELECT * FROM water_lines
 UNION ALL SELECT * FROM minimum
 UNION ALL SELECT * FROM sewerage
-UNION ALL SELECT b.client_id, 52, 'fixed', 'Fixed charge', 1, b.fixed_charge, b.fixed_charge FROM b WHERE b.fixed_charge > 0
-UNION ALL SELECT b.client_id, 53, 'meter_rent', 'Meter rent', 1, b.meter_rent, b.meter_rent FROM b WHERE b.meter_rent > 0
+UNION ALL SELECT b.client_id, 52, 'fixed', 'Fixed charge', 1, b.fixed_charge, b.fixed_charge, NULL FROM b
+          WHERE b.fixed_charge > 0
+UNION ALL SELECT b.client_id, 53, 'meter_rent', 'Meter rent', 1, b.meter_rent, b.meter_rent, NULL FROM b
+          WHERE b.meter_rent > 0
 UNION ALL SELECT b.client_id, 60, 'estimate_credit',
                  'Estimate correction: ' || pg_temp.maji_num(b.credit_volume) || ' m³ estimated more than used',
                  b.credit_volume, round(b.pending_amount / b.pending_volume, 4),
-                 -round(b.credit_volume * b.pending_amount / b.pending_volume, 2)
+                 -round(b.credit_volume * b.pending_amount / b.pending_volume, 2), NULL
           FROM b WHERE b.credit_volume > 0 AND b.pending_volume > 0 AND b.pending_amount > 0
 UNION ALL SELECT b.client_id, 70, 'penalty',
                  'Late-payment penalty ' || pg_temp.maji_num(%(penalty_percent)s::numeric(5,2)) || '%% of KES '
                      || to_char(b.overdue, 'FM999,999,999,990.00') || ' overdue',
-                 %(penalty_percent)s::numeric / 100, b.overdue, round(b.overdue * %(penalty_percent)s::numeric / 100, 2)
+                 %(penalty_percent)s::numeric / 100, b.overdue, round(b.overdue * %(penalty_percent)s::numeric / 100, 2),
+                 NULL
           FROM b WHERE b.overdue > 0 AND %(penalty_percent)s::numeric > 0
+-- Fees and deposits charged since the last bill and not reversed, each its own line (their
+-- ledger entries were posted when charged: the bill's ledger entry leaves them out).
+UNION ALL SELECT ch.client_id, 100 + row_number() OVER (PARTITION BY ch.client_id ORDER BY ch.id), ch.kind,
+                 ch.description, 1, ch.amount, ch.amount, ch.id
+          FROM billing_charge ch JOIN b ON b.client_id = ch.client_id
+          WHERE ch.invoice_id IS NULL
+            AND NOT EXISTS (SELECT 1 FROM billing_ledgerentry r WHERE r.reverses_id = ch.ledger_entry_id)
 """
 
 # A number as charge_for writes it: whole numbers without decimals, others as stored.
@@ -289,14 +305,14 @@ INSERT INTO billing_invoicemeter (invoice_id, meter_id, serial, from_at, to_at, 
 SELECT i.id, tm.meter_id, tm.serial, tm.from_at, tm.last_at, tm.previous_value, tm.last_value, coalesce(tm.volume, 0)
 FROM tmp_meter tm
 JOIN tmp_bill b ON b.client_id = tm.client_id AND b.skip IS NULL AND b.has_actual
-JOIN billing_invoice i ON i.client_id = tm.client_id AND i.period = %(period)s
+JOIN billing_invoice i ON i.run_id = %(run)s AND i.client_id = tm.client_id
 WHERE tm.last_at IS NOT NULL
 """
 
 _INVOICE_LINES_SQL = """
-INSERT INTO billing_invoiceline (invoice_id, position, kind, description, quantity, unit_price, amount)
-SELECT i.id, l.position, l.kind, l.description, l.quantity, l.unit_price, l.amount
-FROM tmp_line l JOIN billing_invoice i ON i.client_id = l.client_id AND i.period = %(period)s
+INSERT INTO billing_invoiceline (invoice_id, position, kind, description, quantity, unit_price, amount, charge_id)
+SELECT i.id, l.position, l.kind, l.description, l.quantity, l.unit_price, l.amount, l.charge_id
+FROM tmp_line l JOIN billing_invoice i ON i.run_id = %(run)s AND i.client_id = l.client_id
 """
 
 _SUMMARY_SQL = f"""
@@ -506,7 +522,7 @@ FROM pg_current_snapshot() s, (SELECT pg_current_xact_id()::text::bigint AS me) 
 # by its age, then tested against the snapshot (committed after it, or open when it was taken).
 _CHANGED_TABLES = {
     Reading._meta.db_table: "", Meter._meta.db_table: "", Client._meta.db_table: "", "billing_ledgerentry": "",
-    "billing_creditnote": "", "billing_tariff": "", "billing_tariffblock": "", "billing_billingsettings": "",
+    "billing_creditnote": "", "billing_charge": "", "billing_tariff": "", "billing_tariffblock": "", "billing_billingsettings": "",
     # other runs' invoices (issued since), not this run's own drafts
     "billing_invoice": "AND run_id <> %(run)s",
     "billing_invoicemeter": "AND invoice_id NOT IN (SELECT id FROM billing_invoice WHERE run_id = %(run)s)",
@@ -548,6 +564,7 @@ WHERE i.id = x.id AND i.status = 'draft'
 """  # noqa: S608 - our fragment; values are bound parameters
 
 # The ledger: the charges, the penalty and an estimate correction as entries of their own kinds.
+# Fee and deposit lines are left out: each charge was posted to the ledger when it was made.
 _LEDGER_SQL = """
 INSERT INTO billing_ledgerentry (client_id, kind, amount, booked_on, reference, description, invoice_id,
                                  created_by_id, created)
@@ -558,12 +575,20 @@ SELECT i.client_id,
             ELSE 'Water bill ' || %(label)s END,
        i.id, %(user)s, %(now)s
 FROM billing_invoice i JOIN billing_invoiceline l ON l.invoice_id = i.id
-WHERE i.run_id = %(run)s
+WHERE i.run_id = %(run)s AND l.charge_id IS NULL
 GROUP BY i.id, i.client_id, i.number,
          CASE l.kind WHEN 'penalty' THEN 'penalty' WHEN 'estimate_credit' THEN 'adjustment' ELSE 'invoice' END,
          CASE l.kind WHEN 'penalty' THEN 'Late-payment penalty' WHEN 'estimate_credit' THEN 'Estimate correction'
               ELSE 'Water bill ' || %(label)s END
 HAVING sum(l.amount) <> 0
+"""
+
+
+# Each charge billed by the run points at its bill (it is on no later one).
+_CHARGES_BILLED_SQL = """
+UPDATE billing_charge c SET invoice_id = l.invoice_id
+FROM billing_invoiceline l JOIN billing_invoice i ON i.id = l.invoice_id
+WHERE i.run_id = %(run)s AND l.charge_id = c.id AND c.invoice_id IS NULL
 """
 
 
@@ -622,6 +647,7 @@ def billing_run_finalize(*, run: BillingRun, actor: object = None, at: datetime 
                 params["first"] = sequence_take(f"INV-{today.year}", count)
                 cursor.execute(_ISSUE_SQL, params)
                 cursor.execute(_LEDGER_SQL, params)
+                cursor.execute(_CHARGES_BILLED_SQL, params)
         run.status = BillingRun.Status.FINALIZED
         run.finalized_at = now
         run.finalized_by = actor_user(actor)

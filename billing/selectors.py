@@ -29,6 +29,7 @@ from django.utils import timezone
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
 
+from billing.fees import deposit_held
 from billing.models import Invoice, LedgerEntry, Tariff
 from billing.tariffs import Band, TariffTerms
 from clients.selectors import name_matches
@@ -69,6 +70,8 @@ class Statement:
     previous_balance: Decimal
     lines: list[StatementLine]
     totals: dict[str, Decimal]
+    # A deposit paid and held (billing.fees): not part of the balance, returned at closure.
+    deposit_held: Decimal = Decimal("0.00")
 
     @property
     def balance(self) -> Decimal:
@@ -169,7 +172,7 @@ def client_statement(client_id: int, *, start: date | None = None, end: date | N
                                    e.pk, e.is_reversed,
                                    e.kind == LedgerEntry.Kind.ADJUSTMENT and e.invoice_id is None and not e.is_reversed))
         totals[e.kind] = totals.get(e.kind, Decimal("0.00")) + e.amount
-    return Statement(client_id, start, end, previous, lines, totals)
+    return Statement(client_id, start, end, previous, lines, totals, deposit_held(client_id))
 
 
 # What is still owed on an issued invoice. Payments and credits settle the oldest debts first,

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from billing.views import dashboard, portal
+from billing.views import dashboard, fees, portal
 
 urlpatterns = [
     path("dashboard/billing/", dashboard.run_list, name="run_list"),
@@ -23,6 +23,8 @@ urlpatterns = [
     path("dashboard/clients/<int:pk>/adjust/", dashboard.client_adjust, name="client_adjust"),
     path("dashboard/clients/<int:pk>/entries/<int:entry_id>/reverse/", dashboard.entry_reverse_view,
          name="entry_reverse"),
+    path("dashboard/settings/fees/", fees.fee_list, name="fee_list"),
+    path("dashboard/settings/fees/<int:pk>/", fees.fee_edit, name="fee_edit"),
     path("portal/statement/", portal.statement, name="portal_statement"),
     path("portal/statement/pdf/", portal.statement_download, name="portal_statement_pdf"),
     path("portal/bills/", portal.invoices, name="portal_invoices"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
@@ -15,6 +15,10 @@ from clients.validation import MSG_ACCOUNT_TAKEN
 from majismart.sql import AnyOf
 
 PERSONAL_FIELDS = ("full_name", "phone", "email", "national_id", "location")
+# What may stop an account being closed by an edit, filled in by the apps above in
+# AppConfig.ready (billing: a deposit held must be settled by closing the account properly):
+# each returns the reason, or None.
+CLOSE_GUARDS: list[Callable[[Client], str | None]] = []
 
 
 def account_numbers_reserve(count: int, *, skip: Iterable[str] = ()) -> list[str]:
@@ -74,6 +78,11 @@ def client_update(*, client: Client, actor: object, **fields: object) -> Client:
     account = fields.get("account_number")
     if account and account != client.account_number and Client.objects.filter(account_number=account).exists():
         raise ValidationError({"account_number": [MSG_ACCOUNT_TAKEN.format(value=account)]})
+    if fields.get("status") == Client.Status.CLOSED and client.status != Client.Status.CLOSED:
+        for guard in CLOSE_GUARDS:
+            reason = guard(client)
+            if reason:
+                raise ValidationError({"status": [reason]})
     changed = []
     for name, value in fields.items():
         if name == "account_number" and not value:

@@ -14,9 +14,12 @@ from django.db.models import Case, When
 from django.utils import timezone
 
 from accounts.services import actor_user, audit
+from billing.fees import deposit_held
 from billing.models import LedgerEntry
+from billing.selectors import client_balance
+from billing.services import sequence_take
 from clients.models import Client
-from clients.services import clients_lock
+from clients.services import client_update, clients_lock
 from majismart.badinput import MSG_NUL, NUL
 from majismart.crypto import sealed
 from majismart.tenancy import connection
@@ -183,3 +186,54 @@ def payment_reverse(*, payment: Payment, reason: str, actor: object) -> Payment:
         audit(actor=actor, action="payment.reversed", object_repr=payment.receipt, amount=str(payment.amount),
               reason=reason[:300], allocations=undone)
     return payment
+
+
+MSG_ALREADY_CLOSED = "This account is already closed."
+MSG_REFUND_METHOD = "Choose how the refund is paid out: M-Pesa, cash or bank."
+
+
+@dataclass
+class Closure:
+    client: Client
+    deposit_applied: Decimal
+    refund: Payment | None
+    balance: Decimal  # what the client still owes after closure (negative: a credit left)
+
+
+def account_close(*, client: Client, actor: object, refund_method: str = Payment.Method.CASH,
+                  refund_reference: str = "") -> Closure:
+    """Close an account and settle its deposit: the deposit held is applied to the balance (a
+    deposit_applied entry), what it leaves over is refunded to the client (a refund entry and a
+    refund payment out, status refunded), and the client is closed. All in one transaction,
+    audited. What the client still owes after the deposit stays owed (a write-off is separate)."""
+    if refund_method not in (Payment.Method.MPESA, Payment.Method.CASH, Payment.Method.BANK, Payment.Method.CHEQUE):
+        raise ValidationError({"refund_method": [MSG_REFUND_METHOD]})
+    if NUL in refund_reference:
+        raise ValidationError({"refund_reference": [MSG_NUL]})
+    with transaction.atomic():
+        clients_lock([client.pk])  # no payment lands between the balance read and the entries
+        client = Client.objects.get(pk=client.pk)
+        if client.status == Client.Status.CLOSED:
+            raise ValidationError({"client": [MSG_ALREADY_CLOSED]})
+        today, user = timezone.localdate(), actor_user(actor)
+        held = deposit_held(client.pk)
+        refund: Payment | None = None
+        if held > 0:
+            LedgerEntry.objects.create(client=client, kind=LedgerEntry.Kind.DEPOSIT_APPLIED, amount=-held,
+                                       booked_on=today, reference=client.account_number,
+                                       description="Deposit applied to the final bill", created_by=user)
+            left = min(held, -client_balance(client.pk))
+            if left > 0:
+                number = f"REF-{today.year}-{sequence_take(f'REF-{today.year}'):06d}"
+                entry = LedgerEntry.objects.create(
+                    client=client, kind=LedgerEntry.Kind.REFUND, amount=left, booked_on=today, reference=number,
+                    description="Deposit refunded at closure", created_by=user)
+                refund = Payment.objects.create(
+                    receipt=(refund_reference.strip() or number)[:64], method=refund_method, amount=left, client=client,
+                    status=Payment.Status.REFUNDED, paid_at=timezone.now(), account_reference=client.account_number,
+                    ledger_entry=entry, recorded_by=user)
+        client_update(client=client, actor=actor, status=Client.Status.CLOSED)
+        balance = client_balance(client.pk)
+        audit(actor=actor, action="client.account_closed", object_repr=client.account_number, target=client,
+              deposit_applied=str(held), refunded=str(refund.amount) if refund else "0.00", balance=str(balance))
+    return Closure(client, held, refund, balance)

@@ -72,6 +72,9 @@ def home_panel(request: HttpRequest) -> tuple[str, dict] | None:
     client = own_client(request.user)
     if client is None:
         return None
-    latest = _issued(client).order_by("-period").first()
-    return "portal/_billing_panel.html", {"client": client, "balance": client_statement(client.pk).balance,
+    # The latest water bill (a one-off bill of fees measured no water; the balance counts it).
+    latest = _issued(client).filter(run__isnull=False).order_by("-period").first()
+    statement = client_statement(client.pk)
+    return "portal/_billing_panel.html", {"client": client, "balance": statement.balance,
+                                          "deposit": statement.deposit_held,
                                           "latest": latest, "latest_state": bill_status(latest) if latest else ""}

@@ -185,6 +185,10 @@ def world(tenant, alpha):  # type: ignore[no-untyped-def]
     entry = LedgerEntry.objects.filter(client=client).first()
     payment = payment_record(method="cash", receipt="MATRIX-1", amount=D("100.00"), paid_at=timezone.now(),
                              client=client, actor="test").payment
+    from billing.fees import fee_charge, fee_create
+
+    fee = fee_create(actor="test", code="matrix-fee", name="Matrix fee", amount=D("100.00"), kind="fee")
+    charge = fee_charge(client=client, code=fee.code, actor="test")
     portal_request = PaymentRequest.objects.create(channel="stk", reference="ws_CO_matrix1", client=client,
                                                    amount=D("50.00"), source=PaymentRequest.Source.PORTAL)
     PaymentRequest.objects.create(channel="paystack", reference="matrix-card", client=client, amount=D("50.00"),
@@ -253,6 +257,8 @@ def world(tenant, alpha):  # type: ignore[no-untyped-def]
         "client_detail": client_pk, "client_edit": client_pk, "client_message": client_pk,
         "client_preferences": client_pk, "client_statement": client_pk, "client_statement_pdf": client_pk,
         "client_adjust": client_pk, "entry_reverse": {"pk": client.pk, "entry_id": entry.pk},
+        "client_charge": client_pk, "client_charge_reverse": {"pk": client.pk, "charge_id": charge.pk},
+        "client_close": client_pk, "fee_edit": {"pk": fee.pk}, "api-client-charges": client_pk,
         "broadcast_detail": {"pk": broadcast.pk}, "broadcast_status": {"pk": broadcast.pk},
         "meter_replace": {"pk": meter.pk}, "meter_detail": {"pk": meter.pk}, "meter_reading": {"pk": meter.pk},
         "review_decide": {"pk": reading.pk}, "reading_photo": {"pk": reading.pk},

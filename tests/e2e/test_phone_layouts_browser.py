@@ -139,6 +139,7 @@ NOT_PAGES = {
     "privacy_provider_export_download", "privacy_retention_preview", "reading_photo", "privacy_provider_export",
     "staff_change_role", "staff_deactivate", "staff_reactivate", "staff_hand_over", "staff_invite_resend",
     "staff_invite_revoke", "request_photo", "work_order_photo", "work_order_not_done", "work_order_assign",
+    "client_charge", "client_charge_reverse",
 }
 # Pages with arguments the demo's year has no row for (a data request, a readings upload, a
 # payment request made in the portal); tests/accounts/test_no_dead_links.py renders them with data.
@@ -213,7 +214,7 @@ def demo_provider(django_db_setup, django_db_blocker):  # type: ignore[no-untype
 def _ids(slug_provider) -> dict[str, list[object]]:  # type: ignore[no-untyped-def]
     """The arguments each page with arguments is visited with (the demo's own rows)."""
     from arrears.models import PaymentPlan
-    from billing.models import BillingRun, Invoice, Tariff
+    from billing.models import BillingRun, Fee, Invoice, Tariff
     from clients.models import Client
     from meters.models import Meter, Reading
     from notifications.models import Broadcast, Message
@@ -235,6 +236,7 @@ def _ids(slug_provider) -> dict[str, list[object]]:  # type: ignore[no-untyped-d
             "invoice_detail": first(Invoice.objects.filter(credit_notes__isnull=False)),
             "invoice_credit": first(Invoice.objects.order_by("-pk")),
             "tariff_detail": first(Tariff.objects.all()),
+            "fee_edit": first(Fee.objects.order_by("code")), "client_close": client.pk,
             "payment_detail": first(Payment.objects.filter(status="matched").order_by("-paid_at")),
             "payment_reconcile": first(Payment.objects.filter(status="unmatched")),
             "payment_reverse": first(Payment.objects.filter(status="matched").order_by("-paid_at")),

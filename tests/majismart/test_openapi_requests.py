@@ -18,6 +18,7 @@ import copy
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -189,10 +190,12 @@ class World:
 @pytest.fixture
 def world(tenant) -> World:  # type: ignore[no-untyped-def]
     from accounts.models import User
+    from billing.fees import fee_create
     from billing.models import Invoice
     from tests.billing_helpers import billed_twice, metered
 
     client = billed_twice("Schema Client")
+    fee_create(actor="test", code="reconnection", name="Reconnection fee", amount=Decimal("1000.00"), kind="fee")
     _, meter = metered("Schema Meter")
     invoice = Invoice.objects.filter(client=client, status=Invoice.Status.ISSUED).order_by("period").first()
     assert invoice is not None
@@ -253,13 +256,21 @@ def cases(w: World) -> list[Case]:
             {"reading": "45.500", "done_at": "2026-11-23T09:00:00+03:00", "note": "Valve checked"}]),
         Case("post", "/api/v1/work-orders/{id}/not-done/", f"/api/v1/work-orders/{w.other_work_order_id}/not-done/", [
             {"reason": "Gate locked"}]),
+        Case("post", "/api/v1/fees/", "/api/v1/fees/", [
+            {"code": "meter-test", "name": "Meter test fee", "amount": "500.00", "kind": "fee"},
+            {"code": "deposit", "name": "Water deposit", "amount": "2,000", "kind": "deposit"},
+            {"code": "waiver", "name": "Free visit", "amount": "0"}]),
+        Case("post", "/api/v1/clients/{id}/charges/", f"/api/v1/clients/{w.client_id}/charges/", [
+            {"fee": "reconnection"}, {"fee": "reconnection", "amount": "1,250.50", "note": "Night call-out",
+                                      "bill_now": True}, {"fee": "reconnection", "amount": None, "note": ""}]),
     ]
 
 
 CASE_NAMES = ["post clients", "patch client", "post tariffs", "post billing-runs", "post credit-notes",
               "post adjustments", "post payments", "post meters", "post readings", "post staff", "patch staff",
               "post payment-plans", "post disconnections", "post service-requests", "post work-order complete",
-              "post work-order not-done"]
+              "post work-order not-done",
+              "post fees", "post charges"]
 
 
 def _send(api: APIClient, method: str, url: str, body: object) -> Any:

@@ -3,25 +3,35 @@ messages and money — a page over clients, meters, billing and notifications, h
 
 from __future__ import annotations
 
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Prefetch
+from django.db.models import Exists, OuterRef, Prefetch
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_http_methods
 
 from accounts.audit_display import action_label
 from accounts.models import AuditCategory, AuditEvent
 from accounts.permissions import has_capability, require_capability
 from accounts.services import audit
 from arrears.selectors import client_arrears
+from billing.fees import charge_reverse, deposits_held, fee_charge
+from billing.models import Charge, Fee, LedgerEntry
 from billing.selectors import balance_of_client, client_balance, client_overdue
 from clients.models import Category, Client, Zone
 from clients.selectors import client_search
 from fieldwork.models import ServiceRequest, WorkOrder
 from majismart.charts import bar_chart
+from majismart.money import kes
 from meters.models import Meter, Reading
 from meters.selectors import monthly_consumption
 from notifications.models import CONTACT_TOPICS, Message
 from notifications.services import consent_map
+from payments.models import Payment
+from payments.services import account_close
 
 PAGE_SIZE = 25
 TIMELINE_SIZE = 30
@@ -53,6 +63,26 @@ def client_list(request: HttpRequest) -> HttpResponse:
 
 @require_capability("clients.view")
 def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    return _detail(request, pk)
+
+
+def _charges(request: HttpRequest, client: Client, can_see_money: bool) -> dict[str, Any]:
+    """The client page's fees and deposits: recent charges (with their bill or reversal), the
+    deposit held, and what the charge form offers."""
+    if not can_see_money:
+        return {}
+    deposit = deposits_held([client.pk]).get(client.pk)
+    return {
+        "charges": (Charge.objects.filter(client=client).select_related("invoice", "ledger_entry")
+                    .annotate(reversed=Exists(LedgerEntry.objects.filter(reverses_id=OuterRef("ledger_entry_id"))))
+                    .order_by("-created", "-id")[:10]),
+        "deposit": deposit,
+        "fees": Fee.objects.filter(active=True).order_by("kind", "name") if has_capability(request.user, "fees.charge") else [],
+    }
+
+
+def _detail(request: HttpRequest, pk: int, *, charge_errors: dict[str, list[str]] | None = None,
+            charge_data: object = None, status: int = 200) -> HttpResponse:
     client = get_object_or_404(
         Client.objects.select_related("category", "zone").prefetch_related(
             Prefetch("meters", queryset=Meter.objects.order_by("-status", "serial"))),
@@ -85,7 +115,71 @@ def client_detail(request: HttpRequest, pk: int) -> HttpResponse:
         if can_see_orders else [],
         **({"balance": client_balance(client.pk), "overdue": client_overdue(client.pk),
             "arrears": client_arrears(client.pk)} if can_see_money else {}),
-    })
+        **_charges(request, client, can_see_money), "charge_errors": charge_errors or {}, "charge_data": charge_data or {},
+        "can_charge": has_capability(request.user, "fees.charge") and client.status != Client.Status.CLOSED,
+        "can_reverse": has_capability(request.user, "billing.run"),
+    }, status=status)
+
+
+@require_http_methods(["POST"])
+@require_capability("fees.charge")
+def client_charge(request: HttpRequest, pk: int) -> HttpResponse:
+    """Charge a catalogue fee from the client page (now, or on a one-off bill)."""
+    client = get_object_or_404(Client, pk=pk)
+    try:
+        charge = fee_charge(client=client, code=request.POST.get("fee", ""), amount=request.POST.get("amount", ""),
+                            note=request.POST.get("note", ""), actor=request.user,
+                            bill_now=bool(request.POST.get("bill_now")))
+    except ValidationError as exc:
+        return _detail(request, pk, charge_errors=exc.message_dict, charge_data=request.POST, status=400)
+    where = f"billed on {charge.invoice.number}" if charge.invoice else "on the next bill"
+    messages.success(request, f"{charge.description} of {kes(charge.amount)} charged ({where}).")
+    return redirect("client_detail", pk=pk)
+
+
+@require_http_methods(["POST"])
+@require_capability("billing.run")
+def client_charge_reverse(request: HttpRequest, pk: int, charge_id: int) -> HttpResponse:
+    charge = get_object_or_404(Charge, pk=charge_id, client_id=pk)
+    try:
+        charge_reverse(charge=charge, reason=request.POST.get("reason", ""), actor=request.user)
+        messages.success(request, f"{charge.description} of {kes(charge.amount)} reversed"
+                                  f"{f' by a credit note on {charge.invoice.number}' if charge.invoice else ''}.")
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    return redirect("client_detail", pk=pk)
+
+
+REFUND_METHODS = [(m.value, m.label) for m in (Payment.Method.MPESA, Payment.Method.CASH, Payment.Method.BANK,
+                                               Payment.Method.CHEQUE)]
+
+
+@require_http_methods(["GET", "POST"])
+@require_capability("clients.manage")
+def client_close(request: HttpRequest, pk: int) -> HttpResponse:
+    """Close an account: the deposit held goes to the final balance and the rest is refunded."""
+    client = get_object_or_404(Client, pk=pk)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST" and client.status != Client.Status.CLOSED:
+        try:
+            closed = account_close(client=client, actor=request.user,
+                                   refund_method=request.POST.get("refund_method", ""),
+                                   refund_reference=request.POST.get("refund_reference", ""))
+        except ValidationError as exc:
+            errors = exc.message_dict
+        else:
+            refunded = f"; {kes(closed.refund.amount)} refunded" if closed.refund else ""
+            messages.success(request, f"Account {client.account_number} closed. Deposit applied: "
+                                      f"{kes(closed.deposit_applied)}{refunded}.")
+            return redirect("client_detail", pk=pk)
+    balance = client_balance(client.pk)
+    deposit = deposits_held([client.pk]).get(client.pk)
+    held = deposit.held if deposit else balance * 0
+    return render(request, "clients/close.html", {
+        "active": "clients", "client": client, "balance": balance, "held": held,
+        "after": balance - held, "refund": min(held, max(held - balance, held * 0)),
+        "methods": REFUND_METHODS, "errors": errors, "data": request.POST if errors else {}},
+        status=400 if errors else 200)
 
 
 def _timeline(client: Client) -> list[AuditEvent]:
