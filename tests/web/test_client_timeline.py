@@ -30,7 +30,7 @@ def test_the_timeline_lists_each_step_newest_first_for_those_who_see_money(tenan
     order = work_order_open(client=client, kind=WorkOrder.Kind.SERVICE, due_on=timezone.localdate(), actor="test",
                             service_request_id=request.pk)
 
-    page = _page("anne@alpha.test", client.pk)  # the accountant
+    page = _page("alice@alpha.test", client.pk)  # the owner
     timeline = page.split('data-testid="client-timeline"')[1]
     labels = [action_label(a) for a in ("work_order.opened", "service_request.created", "adjustment.posted")]
     positions = [timeline.index(label) for label in labels]
@@ -38,6 +38,10 @@ def test_the_timeline_lists_each_step_newest_first_for_those_who_see_money(tenan
     assert order.reference in timeline and request.reference in timeline
     # Looking at the page is in the audit log, not on the timeline.
     assert action_label("client.viewed") not in timeline
+
+    # The accountant sees the money and the requests, not the field work (nor, here, its orders).
+    accountant = _page("anne@alpha.test", client.pk).split('data-testid="client-timeline"')[1]
+    assert request.reference in accountant and order.reference not in accountant
 
     # The meter reader sees the client's meters, not its money nor its history.
     assert 'data-testid="client-timeline"' not in _page("ari@alpha.test", client.pk)

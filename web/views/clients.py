@@ -106,7 +106,7 @@ def _detail(request: HttpRequest, pk: int, *, charge_errors: dict[str, list[str]
         "can_see_identity": has_capability(request.user, "clients.view_sensitive"),
         "can_record": has_capability(request.user, "readings.record"),
         "can_see_statement": can_see_money,
-        "timeline": _timeline(client) if can_see_money else None,
+        "timeline": _timeline(request, client) if can_see_money else None,
         "can_see_requests": can_see_requests, "can_see_orders": can_see_orders,
         "can_record_request": has_capability(request.user, "service_requests.manage"),
         "service_requests": list(ServiceRequest.objects.filter(client=client).order_by("-created", "-id")[:10])
@@ -182,13 +182,19 @@ def client_close(request: HttpRequest, pk: int) -> HttpResponse:
         status=400 if errors else 200)
 
 
-def _timeline(client: Client) -> list[AuditEvent]:
+# Events of work the viewer's role does not see elsewhere stay off its timeline too.
+TIMELINE_NEEDS = {"work_order.": "work_orders.view", "service_request.": "service_requests.view"}
+
+
+def _timeline(request: HttpRequest, client: Client) -> list[AuditEvent]:
     """What happened to this account, newest first: every change audited against it (fees, plans,
     disconnection and reconnection, work orders, requests, payments recorded, edits), not who
     looked at it. One query on the audit log's target index."""
-    events = list(AuditEvent.objects.filter(target_type="client", target_id=client.pk)
-                  .exclude(category=AuditCategory.ACCESS)
-                  .only("action", "actor", "object_repr", "created")[:TIMELINE_SIZE])
-    for event in events:
+    events = AuditEvent.objects.filter(target_type="client", target_id=client.pk).exclude(category=AuditCategory.ACCESS)
+    for prefix, capability in TIMELINE_NEEDS.items():
+        if not has_capability(request.user, capability):
+            events = events.exclude(action__startswith=prefix)
+    shown = list(events.only("action", "actor", "object_repr", "created")[:TIMELINE_SIZE])
+    for event in shown:
         event.label = action_label(event.action)  # type: ignore[attr-defined]
-    return events
+    return shown
