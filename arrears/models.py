@@ -14,8 +14,8 @@ from fieldwork.models import WorkOrder
 
 
 class ArrearsSettings(models.Model):
-    """One row per provider: its disconnection rule, notice and plan grace, and what a
-    disconnected client is billed (the billing run reads `fixed_charges_when_disconnected`)."""
+    """One row per provider: its disconnection rule, notice and plan grace. (What a disconnected
+    client is billed is billing's: BillingSettings.disconnected_fixed_charges, set on the same page.)"""
 
     # A client is put up for disconnection when it owes more than `disconnect_above` and its
     # oldest unpaid bill has been due for more than `disconnect_after_days` days.
@@ -23,7 +23,6 @@ class ArrearsSettings(models.Model):
     disconnect_above = models.DecimalField(**KES, default=Decimal("500.00"))
     notice_days = models.PositiveSmallIntegerField(default=7)  # from the notice to the disconnection date
     plan_grace_days = models.PositiveSmallIntegerField(default=7)  # an instalment unpaid this long breaks the plan
-    fixed_charges_when_disconnected = models.BooleanField(default=False)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:

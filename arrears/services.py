@@ -20,6 +20,7 @@ from arrears.selectors import UNDER_WAY, under_the_rule
 from billing.fees import fee_charge
 from billing.models import Fee
 from billing.selectors import client_balance
+from billing.services import disconnected_billing_set
 from billing.write_offs import write_off_post
 from clients.models import Client
 from clients.services import clients_lock
@@ -313,8 +314,7 @@ def plans_break_missed(*, today: date | None = None) -> int:
 
 
 # --- settings --------------------------------------------------------------------------------------
-SETTINGS_FIELDS = ("disconnect_after_days", "disconnect_above", "notice_days", "plan_grace_days",
-                   "fixed_charges_when_disconnected")
+SETTINGS_FIELDS = ("disconnect_after_days", "disconnect_above", "notice_days", "plan_grace_days")
 
 
 def clean_settings(data: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -340,7 +340,9 @@ def clean_settings(data: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
 
 
 @transaction.atomic
-def settings_update(*, actor: object, **values: Any) -> ArrearsSettings:
+def settings_update(*, actor: object, fixed_charges_when_disconnected: bool, **values: Any) -> ArrearsSettings:
+    """The rule and the plans' grace; what a disconnected client is billed goes to billing's rules."""
+    disconnected_billing_set(value=fixed_charges_when_disconnected, actor=actor)
     cfg = ArrearsSettings.load()
     before = {name: str(getattr(cfg, name)) for name in SETTINGS_FIELDS}
     for name in SETTINGS_FIELDS:

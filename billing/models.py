@@ -140,6 +140,9 @@ class BillingSettings(models.Model):
     penalty_percent = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("0.00"),
                                           help_text="Charged on the overdue amount at each billing run; 0 for none.")
     penalty_grace_days = models.PositiveSmallIntegerField(default=0, help_text="Days after the due date before a penalty.")
+    # What a disconnected client is billed: nothing after its final bill (default), or its fixed
+    # charge and meter rent each period while the connection stays (the provider's choice).
+    disconnected_fixed_charges = models.BooleanField(default=False, db_default=False)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:

@@ -101,6 +101,8 @@ WITH tariffs AS (
     WHERE effective_from <= %(end)s ORDER BY category_id, effective_from DESC
 )
 SELECT c.id AS client_id, c.category_id, c.active, t.id AS tariff_id,
+       -- Disconnected, billed its fixed charges every period (the provider's rule).
+       (c.disconnected AND %(disconnected_fixed)s) AS standing,
        CASE WHEN NOT EXISTS (SELECT 1 FROM ({METERS}) m WHERE m.client_id = c.id) THEN 'no_meter'
             WHEN NOT EXISTS (SELECT 1 FROM ({METERS}) m WHERE m.client_id = c.id AND m.installed_on <= %(end)s
                              AND (m.removed_on IS NULL OR m.removed_on >= %(start)s)) THEN 'no_meter_in_period'
@@ -174,7 +176,10 @@ DROP TABLE IF EXISTS tmp_bill;
 CREATE TEMP TABLE tmp_bill ON COMMIT DROP AS
 SELECT b.client_id, b.category_id, b.tariff_id, b.pending_volume, b.pending_amount, b.skip,
        x.has_actual, a.actual, a.closing_meter, a.last_at AS closing_at, a.from_at,
+       -- Billed only its fixed charges: disconnected, nothing read since (no estimate, no minimum).
+       (b.standing AND NOT x.has_actual) AS standing_only,
        CASE WHEN x.has_actual THEN greatest(coalesce(a.actual, 0) - b.pending_volume, 0)
+            WHEN NOT b.active THEN 0
             ELSE round(coalesce(b.history_volume / nullif(b.history_days, 0), 0) * %(days)s, 3) END::numeric(12,3)
            AS volume,
        CASE WHEN x.has_actual THEN greatest(b.pending_volume - coalesce(a.actual, 0), 0) ELSE 0 END::numeric(12,3)
@@ -189,7 +194,7 @@ LEFT JOIN (
 ) a ON a.client_id = b.client_id
 CROSS JOIN LATERAL (SELECT CASE WHEN b.active THEN coalesce(a.in_period, false)
                                 ELSE a.last_at IS NOT NULL END AS has_actual) x
-WHERE b.active OR a.last_at IS NOT NULL;
+WHERE b.active OR a.last_at IS NOT NULL OR b.standing;
 ANALYZE tmp_bill;
 """
 
@@ -216,7 +221,7 @@ DROP TABLE IF EXISTS tmp_line;
 CREATE TEMP TABLE tmp_line ON COMMIT DROP AS
 WITH b AS (
     SELECT b.client_id, b.tariff_id, b.volume, b.credit_volume, b.pending_volume, b.pending_amount, b.overdue,
-           t.minimum_charge, t.sewerage_percent, t.fixed_charge, t.meter_rent
+           b.standing_only, t.minimum_charge, t.sewerage_percent, t.fixed_charge, t.meter_rent
     FROM tmp_bill b JOIN billing_tariff t ON t.id = b.tariff_id WHERE b.skip IS NULL
 ), bands AS (
     SELECT tb.tariff_id, tb.position, tb.up_to, tb.price,
@@ -240,14 +245,14 @@ WITH b AS (
     SELECT wt.client_id, 50 AS position, 'minimum'::text AS kind, 'Minimum charge top-up'::text AS description,
            1::numeric AS quantity, wt.minimum_charge - wt.water AS unit_price,
            round(wt.minimum_charge - wt.water, 2) AS amount, NULL::bigint AS charge_id
-    FROM water_total wt WHERE wt.water < wt.minimum_charge
+    FROM water_total wt WHERE wt.water < wt.minimum_charge AND NOT wt.standing_only
 ), sewerage AS (
     SELECT wt.client_id, 51 AS position, 'sewerage'::text AS kind,
            'Sewerage ' || pg_temp.maji_num(wt.sewerage_percent) || '%% of water charge' AS description,
            wt.sewerage_percent / 100 AS quantity, greatest(wt.water, wt.minimum_charge) AS unit_price,
            round(greatest(wt.water, wt.minimum_charge) * wt.sewerage_percent / 100, 2) AS amount,
            NULL::bigint AS charge_id
-    FROM water_total wt WHERE wt.sewerage_percent > 0
+    FROM water_total wt WHERE wt.sewerage_percent > 0 AND NOT wt.standing_only
 )
 SELECT * FROM water_lines
 UNION ALL SELECT * FROM minimum
@@ -286,7 +291,8 @@ _INVOICES_SQL = """
 INSERT INTO billing_invoice (run_id, client_id, category_id, tariff_id, period, status, consumption, estimated,
                              volumetric, total, reading_from, reading_to, meter_serial, previous_reading,
                              current_reading, created)
-SELECT %(run)s, b.client_id, b.category_id, b.tariff_id, %(period)s, 'draft', b.volume, NOT b.has_actual,
+SELECT %(run)s, b.client_id, b.category_id, b.tariff_id, %(period)s, 'draft', b.volume,
+       NOT b.has_actual AND NOT b.standing_only,
        coalesce(l.water, 0) + coalesce(l.sewerage, 0), coalesce(l.total, 0),
        b.from_at, CASE WHEN b.has_actual THEN b.closing_at END, coalesce(tm.serial, ''),
        CASE WHEN b.has_actual THEN tm.previous_value END, CASE WHEN b.has_actual THEN tm.last_value END, %(now)s
@@ -416,7 +422,8 @@ def _compute(run: BillingRun, at: datetime | None = None) -> None:
     rules = BillingSettings.load()
     params: dict[str, Any] = {"period": period.code, "start": period.start, "end": period.end, "lo": period.lo, "hi": period.hi,
               "days": period.days, "as_of": as_of, "overdue_before": as_of - timedelta(days=rules.penalty_grace_days),
-              "penalty_percent": rules.penalty_percent, "run": run.pk, "now": now}
+              "penalty_percent": rules.penalty_percent, "run": run.pk, "now": now,
+              "disconnected_fixed": rules.disconnected_fixed_charges}
     with connection.cursor() as cursor:
         cursor.execute("SET LOCAL jit = off")
         # Per-client grouping of 100,000 clients and the ledger's sort stay in memory.

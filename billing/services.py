@@ -253,6 +253,19 @@ def billing_rules_update(*, actor: object, due_days: int, penalty_percent: Decim
     return rules
 
 
+@transaction.atomic
+def disconnected_billing_set(*, value: bool, actor: object) -> BillingSettings:
+    """Whether a disconnected client is billed its fixed charge and meter rent each period (the
+    arrears settings page asks it next to the disconnection rule)."""
+    rules = BillingSettings.load()
+    if rules.disconnected_fixed_charges != value:
+        rules.disconnected_fixed_charges = value
+        rules.save(update_fields=["disconnected_fixed_charges", "updated"])
+        audit(actor=actor, action="billing_rules.updated", object_repr=str(rules),
+              before={"disconnected_fixed_charges": not value}, after={"disconnected_fixed_charges": value})
+    return rules
+
+
 MSG_REVERSE_KIND = ("Only a manual adjustment can be reversed; an invoice (and its estimate correction) "
                     "is corrected by a credit note.")
 MSG_REVERSED_ALREADY = "This entry has already been reversed."

@@ -24,7 +24,7 @@ from arrears.services import (
     settings_update,
     write_off,
 )
-from billing.models import LedgerEntry
+from billing.models import BillingSettings, LedgerEntry
 from billing.selectors import balance_of_client, client_balance
 from clients.models import Client
 
@@ -148,6 +148,7 @@ def arrears_settings(request: HttpRequest) -> HttpResponse:
             return redirect("arrears_settings")
     return render(request, "arrears/settings.html", {
         "active": "arrears", "tab": "settings", "cfg": cfg, "errors": errors,
+        "fixed_charges_when_disconnected": BillingSettings.load().disconnected_fixed_charges,
         "data": request.POST if errors else None, "can_manage": can_manage}, status=400 if errors else 200)
 
 

@@ -528,6 +528,39 @@ def test_a_disconnected_client_gets_a_final_bill_and_no_estimates(tenant) -> Non
     assert run.summary["final_bills"] == 1 and any("final bill" in w for w in run.summary["warnings"])
 
 
+def test_a_disconnected_client_is_billed_its_fixed_charges_when_the_provider_says_so(tenant) -> None:  # type: ignore[no-untyped-def]
+    """Domestic: fixed charge 100.00 (the tenant's tariff) — a minimum charge of 250.00 and 20%
+    sewerage here must not reach a client billed only its standing charges."""
+    from billing.services import disconnected_billing_set
+    from tests.billing_helpers import domestic_tariff
+
+    domestic_tariff(code="dom-min", effective_from=date(2026, 1, 2), minimum_charge=D("250.00"),
+                    sewerage_percent=D("20"), meter_rent=D("50.00"))
+    leaving, meter = metered("Leaving Client")
+    gone, gone_meter = metered("Long Gone")
+    read(meter, "0", "2026-09-30")
+    read(gone_meter, "0", "2026-09-30")
+    read(meter, "9", "2026-10-20")  # the final reading
+    Client.objects.filter(pk__in=[leaving.pk, gone.pk]).update(status="disconnected")
+    disconnected_billing_set(value=True, actor="test")
+    run, _ = billing_run_start(period="2026-10")
+    # Gone (nothing read since): fixed charge 100.00 + meter rent 50.00 = 150.00, no water, no
+    # minimum top-up, no sewerage, not an estimate.
+    standing = invoice_of(gone, "2026-10")
+    assert [(ln.kind, ln.amount) for ln in standing.lines.all()] == [("fixed", D("100.00")), ("meter_rent", D("50.00"))]
+    assert (standing.total, standing.consumption, standing.estimated) == (D("150.00"), D("0.000"), False)
+    # Leaving (read 9 m³ before it left): its final bill as before: 9 × 40 = 360.00 water (above
+    # the minimum), sewerage 20% = 72.00, fixed 100.00, rent 50.00.
+    final = invoice_of(leaving, "2026-10")
+    assert (final.total, final.estimated) == (D("582.00"), False)
+
+    # The provider's default: a disconnected client's charges stop (only the final bill).
+    disconnected_billing_set(value=False, actor="test")
+    billing_run_recompute(run=run)
+    assert not Invoice.objects.filter(client=gone).exists()
+    assert invoice_of(leaving, "2026-10").total == D("582.00")
+
+
 def test_a_late_run_judges_overdue_invoices_at_its_periods_end(tenant) -> None:  # type: ignore[no-untyped-def]
     rules = BillingSettings.load()
     rules.penalty_percent, rules.penalty_grace_days, rules.due_days = D("10"), 0, 14
