@@ -153,7 +153,9 @@ def celery_worker(log: Path) -> Iterator[tuple[str, object, object]]:
 
     queue = f"test-{uuid.uuid4().hex[:8]}"  # never consume another run's leftovers
     with redis_url() as url:
-        env = child_env(REDIS_URL=url, CELERY_TASK_ALWAYS_EAGER="false", CELERY_RESULT_BACKEND=url)
+        # Tasks the worker sends itself (a drain's follow-ups) go to this queue too, so it runs them.
+        env = child_env(REDIS_URL=url, CELERY_TASK_ALWAYS_EAGER="false", CELERY_RESULT_BACKEND=url,
+                        CELERY_TASK_DEFAULT_QUEUE=queue)
         args = [PYTHON, "-m", "celery", "-A", "majismart", "worker", "--pool=solo", "-Q", queue,
                 "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel=WARNING"]
         # The test process was configured eager (and maybe without Redis): send and read results
