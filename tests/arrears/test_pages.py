@@ -143,3 +143,16 @@ def test_another_providers_plan_is_404(tenant, alpha, beta) -> None:  # type: ig
         bob = as_("bob@beta.test", "beta")
         assert bob.get(f"/dashboard/arrears/plans/{plan.pk}/").status_code == 404
         assert plan.client.account_number not in bob.get("/dashboard/arrears/plans/").content.decode()
+
+
+def test_the_disconnection_list_links_its_work_orders_for_those_who_see_them(tenant) -> None:  # type: ignore[no-untyped-def]
+    (late,) = lates("Ordered Late")
+    item = services.disconnection_start(client=late, actor="test")
+    services.disconnections_due(today=item.notice_date)
+    order = Disconnection.objects.get(pk=item.pk).disconnect_order
+    link = f'href="/dashboard/work-orders/{order.pk}/"'
+    listed = as_("amos@alpha.test").get("/dashboard/arrears/disconnections/").content.decode()
+    assert link in listed and order.reference in listed and 'class="badge badge-warn">Work order open<' in listed
+    # An accountant sees the list, not the field's orders: the reference, no link to a 403.
+    seen = as_("anne@alpha.test").get("/dashboard/arrears/disconnections/").content.decode()
+    assert order.reference in seen and link not in seen
