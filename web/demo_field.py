@@ -126,6 +126,8 @@ def _requests() -> None:
     _shift_request(asked, timedelta(days=4, hours=3))
     since = timezone.now()
     with transaction.atomic():
+        if not isinstance(accountant, str):
+            service_request_assign(request=asked, assignee=accountant, actor=accountant)
         service_request_progress(request=asked, actor=accountant, note="Compared the last three readings with the meter photo.")
         service_request_resolve(request=asked, actor=accountant,
                                 resolution="The reading is right: the tank's float valve was running. Explained the "
