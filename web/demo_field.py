@@ -10,6 +10,7 @@ the lists read like a working week (restamp, as web.demo_year does; audit rows k
   by its missed first instalment, then a disconnection notice;
 - the client owing most of the others the rule puts up: disconnected by the field officer;
 - the next one: a plan in good standing, its down payment paid at the counter;
+- two accounts closed while owing: one written off by the owner, one waiting on the write-offs page;
 - the exempt school and hospital are made with the register (web.demo.seed_register).
 No fees: the provider's fee catalogue is billing's demo; a disconnection with no reconnection
 fee in the catalogue charges none.
@@ -189,9 +190,11 @@ def _arrears() -> None:
         plans_break_missed,
         settings_update,
         work_order_finished,
+        write_off,
     )
     from billing.selectors import balance_of_client, client_balance
     from clients.models import Client
+    from clients.services import client_update
     from fieldwork.models import WorkOrder
     from fieldwork.services import work_order_assign, work_order_complete
     from payments.demo import cash_at_counter
@@ -268,3 +271,15 @@ def _arrears() -> None:
         # Counted now, as the payments' task counts them after the commit (again: no change).
         payments_settled(list(Payment.objects.filter(client=kept, receipt__startswith="CASH-PLAN-")
                               .values_list("pk", flat=True)))
+    # Two accounts closed while owing (the tenants moved away): one written off by the owner, the
+    # other waiting for the owner's decision on the write-offs page.
+    used = {pk for pk in taken if pk} | {clients[0].pk} | ({owing[0].pk} if owing else set())
+    gone = list(Client.objects.filter(status=Client.Status.ACTIVE, disconnection_exempt=False)
+                .exclude(pk__in=used).annotate(balance=balance_of_client()).filter(balance__gt=0)
+                .order_by("-account_number")[:2])
+    for n, leaving in enumerate(gone):
+        with transaction.atomic():
+            closed = client_update(client=leaving, actor=manager, status=Client.Status.CLOSED)
+            if n == 1:
+                write_off(client=closed, actor=owner,
+                          reason="Tenant moved away without a forwarding address; not worth pursuing.")

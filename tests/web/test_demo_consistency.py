@@ -194,6 +194,12 @@ def test_arrears_and_field_work_tell_their_story(seeded) -> None:  # type: ignor
     cut = Disconnection.objects.get(status="disconnected")
     assert cut.client.status == "disconnected" and cut.disconnected_at and cut.notice_date < cut.disconnected_at.date()
     assert not Disconnection.objects.filter(client__disconnection_exempt=True).exists()
+    # Accounts closed while owing: one written off (to 0), one left for the owner's decision.
+    closed = Client.objects.filter(status="closed")
+    written = LedgerEntry.objects.filter(kind="write_off")
+    assert closed.count() == 2 and written.count() == 1
+    assert client_balance(written.get().client_id) == 0
+    assert [c for c in closed if client_balance(c.pk) > 0]
     # Every client's bills and statement still agree: the ledger was written in time order.
     for client in register:
         days = list(LedgerEntry.objects.filter(client=client).order_by("pk").values_list("booked_on", flat=True))
