@@ -194,6 +194,11 @@ def test_arrears_and_field_work_tell_their_story(seeded) -> None:  # type: ignor
     cut = Disconnection.objects.get(status="disconnected")
     assert cut.client.status == "disconnected" and cut.disconnected_at and cut.notice_date < cut.disconnected_at.date()
     assert not Disconnection.objects.filter(client__disconnection_exempt=True).exists()
+    manager = staff("amos@alpha.test")  # the client page's cards say it in words
+    assert "Disconnected on " in manager.get(f"/dashboard/clients/{cut.client_id}/").content.decode()
+    noticed = manager.get(f"/dashboard/clients/{stopped.pk}/").content.decode()
+    assert "Disconnection notice sent: supply to be cut from " in noticed and "Broken" in noticed
+    assert 'data-testid="client-exempt"' in manager.get(f"/dashboard/clients/{exempt[0].pk}/").content.decode()
     # Accounts closed while owing: one written off (to 0), one left for the owner's decision.
     closed = Client.objects.filter(status="closed")
     written = LedgerEntry.objects.filter(kind="write_off")
