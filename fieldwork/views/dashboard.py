@@ -128,6 +128,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "fieldwork/request_detail.html", {
         "active": "requests", "sr": sr, "errors": errors, "post": request.POST, "now": timezone.now(),
         "open": sr.status in (ServiceRequest.Status.OPEN, ServiceRequest.Status.IN_PROGRESS),
+        "visit_open": any(wo.status == WorkOrder.Status.OPEN for wo in sr.work_orders.all()),
         "staff": _staff("dashboard.view"), "can_manage": has_capability(request.user, "service_requests.manage")},
         status=400 if errors else 200)
 
