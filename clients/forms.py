@@ -20,6 +20,10 @@ class ClientForm(forms.Form):
     status = forms.ChoiceField(choices=Client.Status.choices)
     opening_balance = forms.CharField(required=False, initial="0.00", label="Opening balance (KES)",
                                       help_text="Arrears carried over from a previous system (negative for credit).")
+    disconnection_exempt = forms.BooleanField(
+        required=False, label="Exempt from disconnection",
+        help_text="A hospital, school or other client whose supply may not be cut for arrears: it is never put "
+                  "up for disconnection.")
 
     def __init__(self, *args: object, editing: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -33,20 +37,23 @@ class ClientForm(forms.Form):
 
     def clean(self) -> dict[str, Any] | None:
         data = super().clean()
-        cleaned, errors = clean_client({k: v for k, v in self.data.items() if k in self.fields}, References.load(),
+        cleaned, errors = clean_client({k: v for k, v in self.data.items()
+                                        if k in self.fields and k != "disconnection_exempt"}, References.load(),
                                        partial=False)
         for name, messages in errors.items():
             if name in self.fields:
                 for message in messages:
                     self.add_error(name, message)
         self.cleaned = {k: v for k, v in cleaned.items() if k in self.fields}
+        self.cleaned["disconnection_exempt"] = bool((data or {}).get("disconnection_exempt"))
         return data
 
     @classmethod
     def initial_for(cls, client: Client) -> dict[str, object]:
         return {"full_name": client.full_name, "account_number": client.account_number, "phone": client.phone,
                 "email": client.email, "national_id": client.national_id, "category": client.category.code,
-                "zone": client.zone.code if client.zone else "", "location": client.location, "status": client.status}
+                "zone": client.zone.code if client.zone else "", "location": client.location, "status": client.status,
+                "disconnection_exempt": client.disconnection_exempt}
 
 
 class ImportForm(forms.Form):

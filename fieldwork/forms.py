@@ -9,6 +9,7 @@ from django import forms
 from django.utils import timezone
 
 from fieldwork.models import ServiceRequest
+from fieldwork.services import MSG_READING_NEEDED
 from fieldwork.validation import MAX_DESCRIPTION, MAX_NOTE
 from meters.views.portal import checked_photo
 
@@ -50,9 +51,13 @@ class CompleteForm(PhotoForm):
 
     field_order = ["reading", "done_at", "note", "photo"]
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, needs_reading: bool = False, **kwargs: Any) -> None:
+        """`needs_reading`: the order has a meter, whose reading completing it records (required)."""
         super().__init__(*args, **kwargs)
         self.fields["done_at"].initial = timezone.localtime().replace(second=0, microsecond=0)
+        if needs_reading:
+            self.fields["reading"].required = True
+            self.fields["reading"].error_messages["required"] = MSG_READING_NEEDED
 
 
 class NotDoneForm(forms.Form):

@@ -92,6 +92,9 @@ def seed_provider(slug: str, *, clients: int = 30) -> list[tuple[str, str]]:
     simulate()
     seed_notifications(register=False)  # switched on during the year; here only if it was not
     register_delivery_reports()
+    from web.demo_field import seed_field
+
+    seed_field()  # arrears and field work, once the year is lived
     return logins
 
 
@@ -127,6 +130,8 @@ FIRST = ["Wanjiru", "Otieno", "Achieng", "Kamau", "Njeri", "Mutua", "Chebet", "K
          "Wambui", "Omondi", "Nyambura", "Kibet", "Akinyi", "Karanja", "Jepchirchir", "Ochieng", "Muthoni", "Barasa"]
 LAST = ["Kariuki", "Odhiambo", "Wafula", "Njoroge", "Korir", "Macharia", "Onyango", "Mugo", "Rotich", "Nduta"]
 ZONES = [("north", "North route"), ("market", "Market route"), ("river", "Riverside route")]
+# Institutions the provider may not disconnect (by position in the register): a school and a hospital.
+EXEMPT = {7: "Bondeni Primary School", 10: "Tudor Sub-County Hospital"}
 
 
 def seed_register(slug: str, start: date, clients: int = 30) -> None:
@@ -148,9 +153,10 @@ def seed_register(slug: str, start: date, clients: int = 30) -> None:
     numbers = account_numbers_reserve(clients)
     made = []
     for i in range(clients):
-        category = categories["commercial" if i % 7 == 3 else "kiosk" if i % 11 == 5 else "domestic"]
+        category = categories["institutional" if i in EXEMPT else "commercial" if i % 7 == 3 else "kiosk" if i % 11 == 5 else "domestic"]
         client = Client.objects.create(
-            account_number=numbers[i], full_name=f"{FIRST[i % len(FIRST)]} {LAST[(i * 3) % len(LAST)]}",
+            account_number=numbers[i], full_name=EXEMPT.get(i) or f"{FIRST[i % len(FIRST)]} {LAST[(i * 3) % len(LAST)]}",
+            disconnection_exempt=i in EXEMPT,
             phone=f"+2547{(11000000 + i * 7919) % 100000000:08d}", category=category, zone=zones[i % len(zones)],
             location=f"Plot {100 + i}", opening_balance=Decimal(i % 4 * 250))
         made.append(client)

@@ -94,8 +94,17 @@ def plan_new(request: HttpRequest) -> HttpResponse:
     client = None
     if str(raw.get("client", "")).isdigit():
         client = Client.objects.filter(pk=int(raw["client"])).first()
+    account = str(raw.get("account", "")).strip()
+    if client is None and account:  # staff know clients by account number, not by id
+        client = Client.objects.filter(account_number__iexact=account).first()
     if request.method == "POST":
-        cleaned, errors = clean_plan(request.POST)
+        data = request.POST.copy()
+        if client is not None:
+            data["client"] = str(client.pk)
+        cleaned, errors = clean_plan(data)
+        if "client" in errors and "client" not in request.POST:
+            errors["account"] = [MSG_NO_ACCOUNT] if client is None else errors.pop("client")
+            errors.pop("client", None)
         if not errors:
             try:
                 plan = plan_create(actor=request.user, **cleaned)
@@ -108,6 +117,9 @@ def plan_new(request: HttpRequest) -> HttpResponse:
         "active": "arrears", "tab": "plans", "client": client, "errors": errors,
         "data": request.POST if request.method == "POST" else {},
         "balance": client_balance(client.pk) if client else None}, status=400 if errors else 200)
+
+
+MSG_NO_ACCOUNT = "Enter the account number of a client of this provider."
 
 
 @require_http_methods(["GET", "POST"])

@@ -128,6 +128,7 @@ def request_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "fieldwork/request_detail.html", {
         "active": "requests", "sr": sr, "errors": errors, "post": request.POST, "now": timezone.now(),
         "open": sr.status in (ServiceRequest.Status.OPEN, ServiceRequest.Status.IN_PROGRESS),
+        "visit_open": any(wo.status == WorkOrder.Status.OPEN for wo in sr.work_orders.all()),
         "staff": _staff("dashboard.view"), "can_manage": has_capability(request.user, "service_requests.manage")},
         status=400 if errors else 200)
 
@@ -194,7 +195,7 @@ def field_list(request: HttpRequest) -> HttpResponse:
 @require_capability("work_orders.view", POST="work_orders.complete")
 def work_order_detail(request: HttpRequest, pk: int) -> HttpResponse:
     order = get_object_or_404(work_orders().select_related("service_request", "reading", "completed_by"), pk=pk)
-    form = CompleteForm(request.POST or None, request.FILES or None)
+    form = CompleteForm(request.POST or None, request.FILES or None, needs_reading=order.meter_id is not None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
@@ -229,7 +230,7 @@ def work_order_not_done_view(request: HttpRequest, pk: int) -> HttpResponse:
         else:
             messages.success(request, f"Work order {order.reference} marked as not done.")
             return redirect("field_list")
-    return _order_page(request, order, CompleteForm(), form)
+    return _order_page(request, order, CompleteForm(needs_reading=order.meter_id is not None), form)
 
 
 @require_capability("work_orders.view")

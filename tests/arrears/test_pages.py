@@ -148,3 +148,31 @@ def test_another_providers_plan_is_404(tenant, alpha, beta) -> None:  # type: ig
         bob = as_("bob@beta.test", "beta")
         assert bob.get(f"/dashboard/arrears/plans/{plan.pk}/").status_code == 404
         assert plan.client.account_number not in bob.get("/dashboard/arrears/plans/").content.decode()
+
+
+def test_the_disconnection_list_links_its_work_orders_for_those_who_see_them(tenant) -> None:  # type: ignore[no-untyped-def]
+    (late,) = lates("Ordered Late")
+    item = services.disconnection_start(client=late, actor="test")
+    services.disconnections_due(today=item.notice_date)
+    order = Disconnection.objects.get(pk=item.pk).disconnect_order
+    link = f'href="/dashboard/work-orders/{order.pk}/"'
+    listed = as_("amos@alpha.test").get("/dashboard/arrears/disconnections/").content.decode()
+    assert link in listed and order.reference in listed and 'class="badge badge-warn">Work order open<' in listed
+    # An accountant sees the list, not the field's orders: the reference, no link to a 403.
+    seen = as_("anne@alpha.test").get("/dashboard/arrears/disconnections/").content.decode()
+    assert order.reference in seen and link not in seen
+
+
+def test_a_plan_is_made_from_the_account_number(tenant) -> None:  # type: ignore[no-untyped-def]
+    from arrears.views.dashboard import MSG_NO_ACCOUNT
+
+    client = owing("6000.00")
+    anne = as_("anne@alpha.test")
+    assert 'name="account"' in anne.get("/dashboard/arrears/plans/new/").content.decode()
+    unknown = anne.post("/dashboard/arrears/plans/new/", {"account": "NOPE-1", "instalments": "3",
+                                                          "first_due": "2026-12-01"})
+    assert unknown.status_code == 400 and MSG_NO_ACCOUNT in unknown.content.decode()
+    assert MSG_NO_ACCOUNT in anne.post("/dashboard/arrears/plans/new/", {"instalments": "3"}).content.decode()
+    made = anne.post("/dashboard/arrears/plans/new/", {"account": f" {client.account_number.lower()} ",
+                                                       "instalments": "3", "first_due": "2026-12-01"})
+    assert made.status_code == 302 and PaymentPlan.objects.get(client=client).total == D("6000.00")

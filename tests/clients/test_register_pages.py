@@ -77,6 +77,22 @@ def test_clients_are_created_and_edited_with_field_errors(route) -> None:  # typ
     assert "Mary A. Atieno" in http.get(f"/dashboard/clients/{client.pk}/").content.decode()
 
 
+def test_a_client_is_marked_exempt_from_disconnection_on_its_edit_page(route) -> None:  # type: ignore[no-untyped-def]
+    client = route["clients"][1]
+    http = as_("amos")
+    form = {"full_name": "North Client 2", "category": "domestic", "status": "active", "phone": "+254712000002"}
+    assert "Exempt from disconnection" in http.get(f"/dashboard/clients/{client.pk}/edit/").content.decode()
+    assert http.post(f"/dashboard/clients/{client.pk}/edit/", {**form, "disconnection_exempt": "on"}).status_code == 302
+    with tenant_context(_alpha()):
+        assert Client.objects.get(pk=client.pk).disconnection_exempt
+    connection.set_schema_to_public()
+    assert 'data-testid="client-exempt"' in http.get(f"/dashboard/clients/{client.pk}/").content.decode()
+    assert http.post(f"/dashboard/clients/{client.pk}/edit/", form).status_code == 302  # unticked: no longer
+    with tenant_context(_alpha()):
+        assert not Client.objects.get(pk=client.pk).disconnection_exempt
+    connection.set_schema_to_public()
+
+
 def _alpha():  # type: ignore[no-untyped-def]
     from tenants.models import Provider
 

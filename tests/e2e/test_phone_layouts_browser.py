@@ -11,13 +11,11 @@ screen. The cookie banner takes little of the screen."""
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 
 import pytest
 from django.db import connection
 from django.urls import get_resolver
 from django.urls.resolvers import URLPattern, URLResolver
-from django.utils import timezone
 from django_tenants.utils import tenant_context
 from playwright.sync_api import Page, expect
 
@@ -143,7 +141,7 @@ NOT_PAGES = {
 }
 # Pages with arguments the demo's year has no row for (a data request, a readings upload, a
 # payment request made in the portal); tests/accounts/test_no_dead_links.py renders them with data.
-NO_DEMO_ROW = {"privacy_request", "reading_import", "portal_pay_request", "request_detail", "work_order_detail"}
+NO_DEMO_ROW = {"privacy_request", "reading_import", "portal_pay_request"}
 
 # What the layout must hold, measured in the page: its width, the list tables' amount and status
 # cells (td.num, a td holding a .badge; their first rows) inside the screen unless hidden on
@@ -182,7 +180,8 @@ def _patterns(resolver=None, prefix: str = ""):  # type: ignore[no-untyped-def]
 
 @pytest.fixture(scope="module")
 def demo_provider(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
-    """A provider with the demo's year (8 clients), a credit note and a broadcast; its demo
+    """A provider with the demo's year (8 clients) and its arrears and field work (web.demo_field),
+    a credit note and a broadcast; its demo
     logins (owner@<slug>.test from own_provider, client@<slug>.demo) on the test password."""
     from accounts.models import User
     from billing.models import Invoice
@@ -200,12 +199,6 @@ def demo_provider(django_db_setup, django_db_blocker):  # type: ignore[no-untype
             credit_note_create(invoice=invoice, amount="50.00", reason="Leak allowance on the meter", actor="test")
             Broadcast.objects.create(title="Water off on Monday for mains repairs", purpose="supply", channels=["sms"],
                                      sms_text="{provider}: no water on Monday 9am-4pm while the main is repaired.")
-            from arrears.services import plan_create
-            from billing.selectors import balance_of_client
-            from clients.models import Client
-
-            owing = Client.objects.annotate(balance=balance_of_client()).filter(balance__gt=0).order_by("-balance")[0]
-            plan_create(client=owing, instalments=3, first_due=timezone.localdate() + timedelta(days=7), actor="test")
             made.page_args = _ids(made)
         connection.set_schema_to_public()
         yield made
@@ -216,6 +209,7 @@ def _ids(slug_provider) -> dict[str, list[object]]:  # type: ignore[no-untyped-d
     from arrears.models import PaymentPlan
     from billing.models import BillingRun, Fee, Invoice, Tariff
     from clients.models import Client
+    from fieldwork.models import ServiceRequest, WorkOrder
     from meters.models import Meter, Reading
     from notifications.models import Broadcast, Message
     from payments.models import Payment
@@ -242,7 +236,9 @@ def _ids(slug_provider) -> dict[str, list[object]]:  # type: ignore[no-untyped-d
             "payment_reverse": first(Payment.objects.filter(status="matched").order_by("-paid_at")),
             "portal_invoice": first(Invoice.objects.filter(client=portal_client).order_by("-period")),
             "portal_receipt": first(Payment.objects.filter(client=portal_client).order_by("-paid_at")),
-            "plan_detail": first(PaymentPlan.objects.all()),
+            "plan_detail": first(PaymentPlan.objects.filter(status="active")),
+            "request_detail": first(ServiceRequest.objects.filter(status="resolved")),
+            "work_order_detail": first(WorkOrder.objects.filter(status="open")),
         }
     args = {name: [pk] for name, pk in pks.items() if pk is not None}
     args["template_edit"] = ["invoice_issued", "sms"]

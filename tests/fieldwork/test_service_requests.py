@@ -192,6 +192,8 @@ def test_staff_record_a_phone_request_and_act_on_it(tenant) -> None:  # type: ig
     assert spawned.status_code == 302
     order = WorkOrder.objects.get(service_request=made)
     assert str(order.due_on) == "2026-11-25" and order.instructions == "Bring a spanner"
+    ordered = anne.get(url).content.decode()  # while its visit is open, no second one is offered
+    assert 'data-testid="visit-open"' in ordered and 'data-testid="spawn-work-order"' not in ordered
     empty = anne.post(url, {"action": "resolve", "resolution": ""})
     assert empty.status_code == 400 and MSG_RESOLUTION_NEEDED in empty.content.decode()
     assert anne.post(url, {"action": "resolve", "resolution": "Fixed the joint."}).status_code == 302

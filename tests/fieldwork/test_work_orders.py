@@ -178,6 +178,17 @@ def test_a_field_officer_completes_an_order_on_its_page(tenant, finished) -> Non
     assert http.get(f"/dashboard/work-orders/{order.pk}/photo/")["Content-Type"] == "image/png"
 
 
+def test_the_reading_is_asked_as_required_when_the_order_has_a_meter(tenant) -> None:  # type: ignore[no-untyped-def]
+    order = _order()
+    http = as_user("ari@alpha.test")
+    page = http.get(f"/dashboard/work-orders/{order.pk}/").content.decode()
+    label = page[page.index('for="id_reading"'):page.index("</label>", page.index('for="id_reading"'))]
+    assert "Meter reading" in label and "optional" not in label
+    empty = http.post(f"/dashboard/work-orders/{order.pk}/", {"reading": "", "note": "Done"})
+    assert empty.status_code == 400 and "Enter the meter reading." in empty.content.decode()
+    assert WorkOrder.objects.get(pk=order.pk).status == "open"
+
+
 def test_could_not_complete_on_the_page(tenant) -> None:  # type: ignore[no-untyped-def]
     order = _order()
     http = as_user("ari@alpha.test")

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 from django.test import Client as Http
+from django.utils import timezone
 from django_tenants.utils import tenant_context
 
 from accounts.models import User
@@ -160,3 +161,52 @@ def test_every_figure_agrees_across_pdf_statement_invoice_page_sms_and_portal(se
     portal_pdf = flat(text_of(http.get(f"/portal/bills/{latest.pk}/pdf/").content))
     manager_pdf = flat(text_of(manager.get(f"/dashboard/billing/invoices/{latest.pk}/pdf/").content))
     assert figure(portal_pdf, "Amount due") == figure(manager_pdf, "Amount due")
+
+
+def test_arrears_and_field_work_tell_their_story(seeded) -> None:  # type: ignore[no-untyped-def]
+    """Issue 19's pages have something to show (web.demo_field), made by the services people use."""
+    from arrears.models import ArrearsSettings, Disconnection, PaymentPlan
+    from fieldwork.models import ServiceRequest, WorkOrder
+    from web.demo_field import seed_field
+
+    assert ArrearsSettings.load().disconnect_above == Decimal("1000.00")
+    register = list(Client.objects.order_by("account_number"))
+    exempt = [c for c in register if c.disconnection_exempt]
+    assert {c.full_name for c in exempt} == set(demo.EXEMPT.values())
+    assert {c.category.code for c in exempt} == {"institutional"}
+    # Service requests: open (the portal's client), overdue, in progress with an officer, resolved with history.
+    now = timezone.now()
+    requests = ServiceRequest.objects.all()
+    assert requests.filter(client=register[0], status="open", channel="portal").exists()
+    assert requests.filter(status="open", due_by__lt=now, assigned_to__isnull=True).exists()
+    assert requests.filter(status="in_progress", assigned_to__role="meter_reader", due_by__lt=now).exists()
+    resolved = requests.filter(status="resolved")
+    assert resolved.count() == 2 and all(r.events.count() >= 2 and r.resolved_at > r.created for r in resolved)
+    # Work orders: the field officer's open one, done ones (a service visit and a disconnection).
+    assert WorkOrder.objects.filter(status="open", assigned_to__role="meter_reader").exists()
+    assert set(WorkOrder.objects.filter(status="done").values_list("kind", flat=True)) == {"service", "disconnect"}
+    # Plans: the client who stopped paying broke one (and is under notice); another is in good standing.
+    stopped = register[ARREARS_CLIENT]
+    assert PaymentPlan.objects.get(client=stopped).status == "broken"
+    assert Disconnection.objects.get(client=stopped).status == "notice"
+    good = PaymentPlan.objects.get(status="active")
+    assert good.paid == good.down_payment > 0 and good.instalments.get(number=0).status == "paid"
+    cut = Disconnection.objects.get(status="disconnected")
+    assert cut.client.status == "disconnected" and cut.disconnected_at and cut.notice_date < cut.disconnected_at.date()
+    assert not Disconnection.objects.filter(client__disconnection_exempt=True).exists()
+    manager = staff("amos@alpha.test")  # the client page's cards say it in words
+    assert "Disconnected on " in manager.get(f"/dashboard/clients/{cut.client_id}/").content.decode()
+    noticed = manager.get(f"/dashboard/clients/{stopped.pk}/").content.decode()
+    assert "Disconnection notice sent: supply to be cut from " in noticed and "Broken" in noticed
+    assert 'data-testid="client-exempt"' in manager.get(f"/dashboard/clients/{exempt[0].pk}/").content.decode()
+    # Accounts closed while owing: one written off (to 0), one left for the owner's decision.
+    closed = Client.objects.filter(status="closed")
+    written = LedgerEntry.objects.filter(kind="write_off")
+    assert closed.count() == 2 and written.count() == 1
+    assert client_balance(written.get().client_id) == 0
+    assert [c for c in closed if client_balance(c.pk) > 0]
+    # Every client's bills and statement still agree: the ledger was written in time order.
+    for client in register:
+        days = list(LedgerEntry.objects.filter(client=client).order_by("pk").values_list("booked_on", flat=True))
+        assert days == sorted(days)
+    assert seed_field() is False  # once

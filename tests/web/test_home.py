@@ -190,8 +190,8 @@ def test_beta_never_sees_alphas_money(story, beta) -> None:  # type: ignore[no-u
     assert "7,777" not in alice and 'data-testid="kpi-unmatched">1<' in alice
 
 
-@pytest.mark.parametrize(("persona", "queries"), [("alice@alpha.test", 18), ("amos@alpha.test", 17),
-                                                  ("anne@alpha.test", 13), ("ari@alpha.test", 9)])
+@pytest.mark.parametrize(("persona", "queries"), [("alice@alpha.test", 20), ("amos@alpha.test", 19),
+                                                  ("anne@alpha.test", 14), ("ari@alpha.test", 10)])
 def test_the_home_page_has_a_pinned_query_count(story, persona: str, queries: int,  # type: ignore[no-untyped-def]
                                                 django_assert_num_queries) -> None:
     http = as_(persona)
@@ -345,3 +345,12 @@ def test_the_staff_step_ticks_with_an_invitation_and_links_to_the_team(alpha) ->
         assert {s.key: s.done for s in onboarding_checklist().steps}["staff"]
         staff_invite_revoke(actor=alice, invite=invite)
         assert not {s.key: s.done for s in onboarding_checklist().steps}["staff"]
+
+
+def test_field_work_and_service_requests_on_the_home_page_by_role(story) -> None:  # type: ignore[no-untyped-def]
+    ari = as_("ari@alpha.test").get("/dashboard/").content.decode()  # the field officer: orders, no queue
+    assert 'data-testid="home-orders">0<' in ari and "home-requests-overdue" not in ari
+    anne = as_("anne@alpha.test").get("/dashboard/").content.decode()  # the accountant answers requests
+    assert 'data-testid="home-requests-overdue">0<' in anne and "home-orders" not in anne
+    amos = as_("amos@alpha.test").get("/dashboard/").content.decode()
+    assert "home-orders" in amos and "home-requests-open" in amos
