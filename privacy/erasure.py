@@ -23,7 +23,8 @@ from django.db.models.functions import Cast
 
 from accounts.models import User
 from accounts.services import audit, audit_actors_replace
-from billing.models import Invoice
+from arrears.models import PaymentPlan
+from billing.models import Charge, Invoice
 from clients.models import Client
 from fieldwork.models import ServiceRequest, ServiceRequestEvent, WorkOrder
 from majismart.crypto import PREFIX, blind_index, decrypt, word_tokens
@@ -130,6 +131,11 @@ def clients_pseudonymise(*, client_ids: list[int], actor: object, reason: str = 
     counts["service_requests"] = requests.update(description="", resolution="", photo="")
     ServiceRequestEvent.objects.filter(request__client_id__in=ids).update(note="")
     counts["work_orders"] = orders.update(instructions="", note="", not_done_reason="", photo="")
+
+    # Fees, plans and disconnections stay as records of the account; the words about the person
+    # (a charge's note, what the client wrote asking for a plan, why it was declined) go.
+    counts["charges"] = Charge.objects.filter(client_id__in=ids).exclude(note="").update(note="")
+    counts["payment_plans"] = PaymentPlan.objects.filter(client_id__in=ids).update(note="", decline_reason="")
 
     # Stored bills carry the name: removed, rendered again under the pseudonym when asked for.
     issued = Invoice.objects.filter(client_id__in=ids, status=Invoice.Status.ISSUED).exclude(number=None)

@@ -27,7 +27,8 @@ from django.utils import timezone
 
 from accounts.models import User
 from accounts.services import audit
-from billing.models import CreditNote, Invoice, InvoiceLine, LedgerEntry
+from arrears.models import Disconnection, Instalment, PaymentPlan
+from billing.models import Charge, CreditNote, Invoice, InvoiceLine, LedgerEntry
 from clients.models import Client
 from fieldwork.models import ServiceRequest, ServiceRequestEvent, WorkOrder
 from majismart.tenancy import connection
@@ -47,7 +48,8 @@ SECRET_COLUMNS = {
                                       "paystack_secret_key"},
     ("notifications", "notificationsettings"): {"at_api_key"},
 }
-PROVIDER_APPS = ("accounts", "clients", "meters", "billing", "payments", "notifications", "privacy", "fieldwork")
+PROVIDER_APPS = ("accounts", "clients", "meters", "billing", "payments", "notifications", "privacy", "fieldwork",
+                 "arrears")
 SKIPPED_MODELS = {("privacy", "dataexport")}
 
 
@@ -112,6 +114,22 @@ def client_datasets(client: Client) -> list[Dataset]:
         Dataset("ledger", ["booked_on", "kind", "amount", "reference", "description"],
                 _values(LedgerEntry.objects.filter(client_id=cid).order_by("booked_on", "id"),
                         ["booked_on", "kind", "amount", "reference", "description"])),
+        Dataset("charges", ["created", "kind", "description", "amount", "note", "invoice"],
+                _values(Charge.objects.filter(client_id=cid).order_by("created", "id"),
+                        ["created", "kind", "description", "amount", "note", "invoice__number"])),
+        Dataset("payment_plans", ["id", "status", "total", "down_payment", "instalment_count", "first_due", "note",
+                                  "decline_reason", "paid", "created", "started"],
+                _values(PaymentPlan.objects.filter(client_id=cid).order_by("created", "id"),
+                        ["id", "status", "total", "down_payment", "instalment_count", "first_due", "note",
+                         "decline_reason", "paid", "created", "started"])),
+        Dataset("plan_instalments", ["plan", "number", "due_date", "amount", "paid", "status"],
+                _values(Instalment.objects.filter(plan__client_id=cid).order_by("plan_id", "number"),
+                        ["plan_id", "number", "due_date", "amount", "paid", "status"])),
+        Dataset("disconnections", ["status", "notice_date", "balance", "fee", "created", "disconnected_at",
+                                   "reconnected_at", "cancel_reason"],
+                _values(Disconnection.objects.filter(client_id=cid).order_by("created", "id"),
+                        ["status", "notice_date", "balance", "fee", "created", "disconnected_at", "reconnected_at",
+                         "cancel_reason"])),
         # Who paid (the payer's M-Pesa name and number) is left out: it may be someone else.
         Dataset("payments", ["receipt", "method", "amount", "paid_at", "status", "account_reference"],
                 _values(payments, ["receipt", "method", "amount", "paid_at", "status", "account_reference"])),

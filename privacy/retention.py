@@ -39,6 +39,7 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 from accounts.services import audit, audit_purge_before
+from arrears import retention as arrears_retention
 from billing import retention as billing_retention
 from billing.retention import BROUGHT_FORWARD_REFERENCE, BROUGHT_FORWARD_TEXT
 from clients import retention as clients_retention
@@ -78,6 +79,8 @@ RULE_LABELS: dict[str, str] = {
     "readings": "Meter readings",
     "work_orders": "Finished work orders",
     "service_requests": "Closed service requests",
+    "payment_plans": "Ended payment plans",
+    "disconnections": "Finished disconnections",
     "clients_pseudonymised": "Closed clients pseudonymised",
 }
 
@@ -240,6 +243,8 @@ _BILLING_SELECT: list[Step] = [
     payments_retention.REQUESTS,
     meters_retention.READINGS,
     fieldwork_retention.WORK_ORDERS,
+    arrears_retention.PLANS,
+    *arrears_retention.DISCONNECTIONS,
     fieldwork_retention.REQUESTS,
     # Closed clients with no billing record left once the above goes: their identity is replaced
     # by a pseudonym (not twice).
@@ -253,6 +258,7 @@ _BILLING_COUNTS = {
     "ledger_entries": "ret_ledger", "balances_brought_forward": "ret_forward", "billing_runs": "ret_runs",
     "payments": "ret_payments", "allocations": "ret_allocations", "payment_requests": "ret_requests",
     "readings": "ret_readings", "work_orders": "ret_work_orders", "service_requests": "ret_service_requests",
+    "payment_plans": "ret_plans", "disconnections": "ret_disconnections",
 }
 
 
@@ -284,6 +290,7 @@ def purge_billing(ctx: Context) -> dict[str, int]:
         # What refers to a row goes (or lets go of it) before the row.
         steps_run(cursor, payments_retention.DELETE, params)
         billing_retention.billing_purge(cursor, params)
+        steps_run(cursor, arrears_retention.DELETE, params)
         steps_run(cursor, fieldwork_retention.DELETE, params)
         steps_run(cursor, meters_retention.DELETE, params)
     _files_delete_on_commit(files)
