@@ -15,7 +15,7 @@ from accounts.authentication import APIKeyPrincipal
 from accounts.models import STAFF_ROLES, Role, User
 from accounts.selectors import staff_list, staff_status
 from accounts.staff import staff_change_role, staff_deactivate, staff_invite, staff_reactivate
-from majismart.api import CleanedInput, Pagination
+from majismart.api import CleanedInput, Pagination, paginated
 from majismart.tenancy import connection
 
 STAFF_ROLE_CHOICES = [r.value for r in Role if r in STAFF_ROLES]
@@ -116,9 +116,7 @@ class StaffListCreateApi(APIView):
 
     @extend_schema(responses=StaffOutput(many=True))
     def get(self, request: Request) -> Response:
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(staff_list(), request, view=self)
-        return paginator.get_paginated_response(StaffOutput(page, many=True).data)
+        return paginated(self, request, staff_list(), StaffOutput)
 
     @extend_schema(request=StaffInviteInput, responses={201: StaffOutput})
     def post(self, request: Request) -> Response:

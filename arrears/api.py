@@ -17,7 +17,7 @@ from arrears.models import Disconnection, PaymentPlan
 from arrears.selectors import candidates, disconnections_list, plans_list
 from arrears.services import clean_plan, disconnection_start, plan_create
 from clients.models import Client
-from majismart.api import CleanedInput, DecimalOrBlank, Pagination
+from majismart.api import CleanedInput, DecimalOrBlank, Pagination, paginated
 
 
 class InstalmentOutput(serializers.Serializer):
@@ -61,9 +61,7 @@ class PaymentPlanListCreateApi(APIView):
     @extend_schema(responses=PlanOutput(many=True))
     def get(self, request: Request) -> Response:
         qs = plans_list().prefetch_related("instalments")
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(PlanOutput(page, many=True).data)
+        return paginated(self, request, qs, PlanOutput)
 
     @extend_schema(request=PlanInput, responses={201: PlanOutput})
     def post(self, request: Request) -> Response:
@@ -102,9 +100,7 @@ class DisconnectionCandidatesApi(APIView):
     @extend_schema(responses=CandidateOutput(many=True))
     def get(self, request: Request) -> Response:
         today = timezone.localdate()
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(candidates(today=today), request, view=self)
-        return paginator.get_paginated_response(CandidateOutput(page, many=True, context={"today": today}).data)
+        return paginated(self, request, candidates(today=today), CandidateOutput, today=today)
 
 
 class DisconnectionOutput(serializers.Serializer):
@@ -139,9 +135,7 @@ class DisconnectionListCreateApi(APIView):
 
     @extend_schema(responses=DisconnectionOutput(many=True))
     def get(self, request: Request) -> Response:
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(disconnections_list(), request, view=self)
-        return paginator.get_paginated_response(DisconnectionOutput(page, many=True).data)
+        return paginated(self, request, disconnections_list(), DisconnectionOutput)
 
     @extend_schema(request=DisconnectionInput, responses={201: DisconnectionOutput})
     def post(self, request: Request) -> Response:

@@ -48,7 +48,14 @@ from billing.services import (
     tariff_create,
 )
 from clients.models import Client
-from majismart.api import CleanedInput, DateOrBlank, DecimalOrBlank, GroupedDecimalField, Pagination
+from majismart.api import (
+    CleanedInput,
+    DateOrBlank,
+    DecimalOrBlank,
+    GroupedDecimalField,
+    Pagination,
+    paginated,
+)
 from majismart.openapi import BAD_REQUEST
 
 
@@ -107,9 +114,7 @@ class TariffListCreateApi(APIView):
     @extend_schema(responses=TariffSerializer(many=True))
     def get(self, request: Request) -> Response:
         qs = Tariff.objects.select_related("category").prefetch_related("blocks").order_by("category__code", "-effective_from")
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(TariffSerializer(page, many=True).data)
+        return paginated(self, request, qs, TariffSerializer)
 
     @extend_schema(request=TariffInput, responses={201: TariffSerializer})
     def post(self, request: Request) -> Response:
@@ -185,9 +190,7 @@ class BillingRunListCreateApi(APIView):
 
     @extend_schema(responses=BillingRunSerializer(many=True))
     def get(self, request: Request) -> Response:
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(BillingRun.objects.order_by("-period"), request, view=self)
-        return paginator.get_paginated_response(BillingRunSerializer(page, many=True).data)
+        return paginated(self, request, BillingRun.objects.order_by("-period"), BillingRunSerializer)
 
     @extend_schema(request=PeriodInput, responses={201: BillingRunSerializer, 200: BillingRunSerializer})
     def post(self, request: Request) -> Response:
@@ -278,9 +281,7 @@ class InvoiceListApi(APIView):
             raise serializers.ValidationError(errors)
         qs = invoice_search(client=q.get("client", ""), period=q.get("period", ""), state=q.get("status", ""))
         qs = qs.select_related(None).select_related("client").prefetch_related("lines")
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(InvoiceSerializer(page, many=True).data)
+        return paginated(self, request, qs, InvoiceSerializer)
 
 
 class InvoiceDetailApi(APIView):
@@ -356,9 +357,7 @@ class CreditNoteListCreateApi(APIView):
 
     @extend_schema(responses=CreditNoteSerializer(many=True))
     def get(self, request: Request) -> Response:
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(CreditNote.objects.order_by("-id"), request, view=self)
-        return paginator.get_paginated_response(CreditNoteSerializer(page, many=True).data)
+        return paginated(self, request, CreditNote.objects.order_by("-id"), CreditNoteSerializer)
 
     @extend_schema(request=CreditNoteInput, responses={201: CreditNoteSerializer})
     def post(self, request: Request) -> Response:
@@ -426,9 +425,7 @@ class FeeListCreateApi(APIView):
 
     @extend_schema(responses=FeeSerializer(many=True))
     def get(self, request: Request) -> Response:
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(Fee.objects.filter(active=True).order_by("code"), request, view=self)
-        return paginator.get_paginated_response(FeeSerializer(page, many=True).data)
+        return paginated(self, request, Fee.objects.filter(active=True).order_by("code"), FeeSerializer)
 
     @extend_schema(request=FeeInput, responses={201: FeeSerializer})
     def post(self, request: Request) -> Response:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import serializers, status
@@ -21,19 +20,13 @@ from fieldwork.services import (
     work_order_not_done,
 )
 from fieldwork.validation import MAX_DESCRIPTION, MAX_NOTE, clean_completion, clean_request
-from majismart.api import CleanedInput, DateTimeOrBlank, DecimalOrBlank, Pagination
+from majismart.api import CleanedInput, DateTimeOrBlank, DecimalOrBlank, Pagination, paginated
 
 
 def _validated(serializer: type[CleanedInput], request: Request) -> dict[str, Any]:
     body = serializer(data=request.data)
     body.is_valid(raise_exception=True)
     return body.validated_data
-
-
-def _paginated(view: APIView, request: Request, qs: QuerySet[Any], output: type[serializers.Serializer]) -> Response:
-    paginator = Pagination()
-    page = paginator.paginate_queryset(qs, request, view=view)
-    return paginator.get_paginated_response(output(page, many=True).data)
 
 
 class ServiceRequestOutput(serializers.Serializer):
@@ -78,7 +71,7 @@ class ServiceRequestListCreateApi(APIView):
         q = request.query_params
         qs = request_queue(status=q.get("status", ""), kind=q.get("kind", ""), assignee=q.get("assigned_to", ""),
                            user=request.user)
-        return _paginated(self, request, qs, ServiceRequestOutput)
+        return paginated(self, request, qs, ServiceRequestOutput)
 
     @extend_schema(request=ServiceRequestInput, responses={201: ServiceRequestOutput})
     def post(self, request: Request) -> Response:
@@ -143,7 +136,7 @@ class WorkOrderListApi(APIView):
         q = request.query_params
         qs = work_orders(status=q.get("status", ""), kind=q.get("kind", ""), assigned_to=q.get("assigned_to", ""),
                          user=request.user)
-        return _paginated(self, request, qs, WorkOrderOutput)
+        return paginated(self, request, qs, WorkOrderOutput)
 
 
 def _order_out(order: WorkOrder) -> dict:

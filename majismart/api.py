@@ -9,7 +9,9 @@ from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from rest_framework import exceptions, pagination, serializers
+from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from majismart.errors import ApplicationError
@@ -109,6 +111,16 @@ class CleanedInput(serializers.Serializer):
 class Pagination(pagination.PageNumberPagination):
     page_size_query_param = "page_size"
     max_page_size = 500
+
+
+def paginated(view: APIView, request: Request, items: Any, output: type[serializers.Serializer],
+              **context: Any) -> Response:
+    """A list endpoint's answer (`{"count", "next", "previous", "results"}`): the page the request
+    asks for of `items`, each as `output` represents it (with `context`), by the view's
+    `pagination_class`."""
+    paginator: Pagination = getattr(view, "pagination_class", Pagination)()
+    page = paginator.paginate_queryset(items, request, view=view)
+    return paginator.get_paginated_response(output(page, many=True, context=context).data)
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

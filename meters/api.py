@@ -12,7 +12,13 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clients.models import Client
-from majismart.api import AnyCaseChoiceField, CleanedInput, GroupedDecimalField, Pagination
+from majismart.api import (
+    AnyCaseChoiceField,
+    CleanedInput,
+    GroupedDecimalField,
+    Pagination,
+    paginated,
+)
 from majismart.badinput import NUL
 from meters.models import Meter, Reading
 from meters.services import RecordResult, meter_create, readings_record
@@ -49,9 +55,7 @@ class MeterListCreateApi(APIView):
         qs = Meter.objects.order_by("serial")
         if client := request.query_params.get("client"):
             qs = qs.filter(client_id=client) if client.isdigit() else qs.none()
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(MeterSerializer(page, many=True).data)
+        return paginated(self, request, qs, MeterSerializer)
 
     @extend_schema(request=MeterSerializer, responses={201: MeterSerializer})
     def post(self, request: Request) -> Response:

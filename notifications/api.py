@@ -9,7 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from majismart.api import Pagination
+from majismart.api import Pagination, paginated
 from notifications.selectors import message_search
 from notifications.text import mask_recipient
 
@@ -39,6 +39,4 @@ class MessageListApi(APIView):
     @extend_schema(responses=MessageSerializer(many=True), parameters=[
         OpenApiParameter(name, str, required=False) for name in ("client", "status", "channel", "event", "from", "to")])
     def get(self, request: Request) -> Response:
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(message_search(request.query_params), request, view=self)
-        return paginator.get_paginated_response(MessageSerializer(page, many=True).data)
+        return paginated(self, request, message_search(request.query_params), MessageSerializer)

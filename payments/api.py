@@ -10,7 +10,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from clients.models import Client
-from majismart.api import CleanedInput, DateTimeOrBlank, GroupedDecimalField, Pagination
+from majismart.api import CleanedInput, DateTimeOrBlank, GroupedDecimalField, Pagination, paginated
 from payments.models import Payment
 from payments.office import MANUAL_METHODS, manual_payment_clean
 from payments.services import payment_record
@@ -58,9 +58,7 @@ class PaymentListCreateApi(APIView):
     @extend_schema(responses=PaymentSerializer(many=True))
     def get(self, request: Request) -> Response:
         qs = Payment.objects.prefetch_related("allocations__invoice").order_by("-paid_at", "-id")
-        paginator = self.pagination_class()
-        page = paginator.paginate_queryset(qs, request, view=self)
-        return paginator.get_paginated_response(PaymentSerializer(page, many=True).data)
+        return paginated(self, request, qs, PaymentSerializer)
 
     @extend_schema(request=ManualPaymentInput, responses={201: PaymentSerializer, 200: PaymentSerializer})
     def post(self, request: Request) -> Response:
