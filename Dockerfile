@@ -20,6 +20,7 @@ COPY billing ./billing
 COPY payments ./payments
 COPY fieldwork ./fieldwork
 COPY arrears ./arrears
+COPY reports ./reports
 COPY privacy ./privacy
 COPY web ./web
 RUN pip install .

@@ -6,7 +6,6 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, TypedDict, cast
 from urllib.parse import urlencode
 
-from django.db import connection
 from django.db.models import (
     Case,
     CharField,
@@ -114,35 +113,6 @@ def client_overdue(client_id: int, *, today: date | None = None) -> Decimal:
     return sum((i.balance_due for i in invoices_with_dues(
         Invoice.objects.filter(client_id=client_id, status=Invoice.Status.ISSUED), today=today).filter(state="overdue")
         .only("id", "client_id", "total", "due_date", "status")), Decimal("0.00"))
-
-
-# Every client owing something, with what of it is overdue (%(today)s: the day it is judged on).
-_OWED_SQL = """
-    WITH bal AS (SELECT client_id, sum(amount) AS balance FROM billing_ledgerentry GROUP BY client_id HAVING sum(amount) > 0),
-    net AS (SELECT i.client_id,
-                   sum(CASE WHEN i.due_date < %(today)s THEN i.net ELSE 0 END) AS overdue_net,
-                   sum(CASE WHEN i.due_date < %(today)s THEN 0 ELSE i.net END) AS later_net
-            FROM (SELECT inv.client_id, inv.due_date,
-                         greatest(inv.total - coalesce((SELECT sum(cn.amount) FROM billing_creditnote cn
-                                                        WHERE cn.invoice_id = inv.id), 0), 0) AS net
-                  FROM billing_invoice inv WHERE inv.status = %(issued)s AND inv.client_id IN (SELECT client_id FROM bal)) i
-            GROUP BY i.client_id)
-    SELECT count(*), coalesce(sum(bal.balance), 0),
-           coalesce(sum(least(greatest(bal.balance - coalesce(net.later_net, 0), 0), coalesce(net.overdue_net, 0))), 0)
-    FROM bal LEFT JOIN net ON net.client_id = bal.client_id"""
-
-
-def owed_totals(*, today: date) -> tuple[int, Decimal, Decimal]:
-    """(clients who owe something, every positive balance summed, of it what is overdue), in one
-    query. A client's balance is the sum of its ledger entries; payments and credits settle the
-    oldest invoices first, so the unpaid part of a balance sits on the newest invoices: what is
-    overdue is the balance left once the invoices not yet due are counted, capped at what the
-    overdue invoices come to (after credit notes) - the sum of `balance_due` over the invoice
-    list's overdue invoices."""
-    with connection.cursor() as cursor:
-        cursor.execute(_OWED_SQL, {"today": today, "issued": Invoice.Status.ISSUED})
-        clients, total, overdue = cursor.fetchone()
-    return clients, Decimal(total), Decimal(overdue)
 
 
 class _Running(TypedDict):

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Iterator, Mapping
+from datetime import date, datetime
 from typing import Any, ClassVar
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
+from django.http.response import HttpResponseBase
 from rest_framework import exceptions, pagination, serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -15,9 +18,11 @@ from rest_framework.views import APIView
 from rest_framework.views import exception_handler as drf_exception_handler
 
 from majismart.errors import ApplicationError
+from majismart.exports import FORMATS, Column, chunked, export_response
 
 MSG_NOT_OBJECT = "Send a JSON object."
 MSG_UNKNOWN_FIELD = "Unknown field."
+EXPORT_CHUNK = 500  # rows serialized at a time in a list's download
 
 
 class BlankIsNull(serializers.Field):
@@ -117,10 +122,59 @@ def paginated(view: APIView, request: Request, items: Any, output: type[serializ
               **context: Any) -> Response:
     """A list endpoint's answer (`{"count", "next", "previous", "results"}`): the page the request
     asks for of `items`, each as `output` represents it (with `context`), by the view's
-    `pagination_class`."""
+    `pagination_class`. With `?format=csv` (or `xlsx`): every row of `items` as a download, the
+    same fields as the JSON results (shared/API.md)."""
+    fmt = request.query_params.get("format", "")
+    if fmt in FORMATS:
+        return list_export(view, fmt, items, output, **context)  # type: ignore[return-value]
     paginator: Pagination = getattr(view, "pagination_class", Pagination)()
     page = paginator.paginate_queryset(items, request, view=view)
     return paginator.get_paginated_response(output(page, many=True, context=context).data)
+
+
+def _kind(field: serializers.Field) -> str:
+    if isinstance(field, serializers.DecimalField):
+        return {2: "money", 3: "m3"}.get(field.decimal_places or 0, "text")
+    if isinstance(field, serializers.DateTimeField):
+        return "datetime"
+    if isinstance(field, serializers.DateField):
+        return "date"
+    if isinstance(field, serializers.IntegerField):
+        return "int"
+    return "text"
+
+
+def _cell(name: str, kind: str) -> Any:
+    def read(row: dict[str, Any]) -> Any:
+        value = row.get(name)
+        if isinstance(value, (list, dict)):
+            return json.dumps(value, ensure_ascii=False)
+        if isinstance(value, str) and value and kind == "datetime":
+            return datetime.fromisoformat(value)
+        if isinstance(value, str) and value and kind == "date":
+            return date.fromisoformat(value)
+        return value
+    return read
+
+
+def list_export(view: APIView, fmt: str, items: Any, output: type[serializers.Serializer],
+                **context: Any) -> HttpResponseBase:
+    """Every row of a list endpoint as CSV or XLSX, serialized `EXPORT_CHUNK` at a time."""
+    fields = output(context=context).fields
+    columns = [Column(name, _cell(name, _kind(f)), _kind(f)) for name, f in fields.items()]
+
+    def rows() -> Iterator[dict[str, Any]]:
+        batch: list[Any] = []
+        for item in chunked(items):
+            batch.append(item)
+            if len(batch) == EXPORT_CHUNK:
+                yield from output(batch, many=True, context=context).data
+                batch = []
+        if batch:
+            yield from output(batch, many=True, context=context).data
+
+    name = getattr(view, "export_name", "") or view.__class__.__name__.removesuffix("View").lower() or "export"
+    return export_response(fmt, name, columns, rows())
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:

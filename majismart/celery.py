@@ -142,6 +142,11 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "args": ["privacy.tasks.requests_remind_task"],
         "crontab": {"minute": "0", "hour": "6"},
     },
+    "Bring the report figures up to date where something changed (every provider)": {
+        "task": "tenants.tasks.fan_out",
+        "args": ["reports.tasks.refresh_if_stale"],
+        "crontab": {"minute": "*/10"},
+    },
     "Apply the retention policy: purge what is past retention (every provider)": {
         "task": "tenants.tasks.fan_out",
         "args": ["privacy.tasks.retention_apply_task"],

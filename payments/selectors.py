@@ -1,7 +1,8 @@
-"""Money at a glance: what was billed and collected, what is owed and overdue, what waits in
-reconciliation, and how far a new provider has come in setting up. The dashboard's home shows
-these; a reports page and `GET /reports/summary/` (shared/API.md) read the same functions, so a
-figure is the same wherever it is shown.
+"""Payments' part of money at a glance: the months and periods the figures are counted in, which
+payments count as collected, what waits in reconciliation, and how far a new provider has come in
+setting up. The figures themselves (billed, collected, owed and how old) are made and read by the
+reports app (reports.refresh defines them, reports.figures reads them): the dashboard's home, the
+report pages and `GET /reports/summary/` (shared/API.md) all show the same ones.
 
 Definitions (as in shared/API.md):
 - billed for a period `YYYY-MM`: the total of that period's issued invoices (drafts are not bills);
@@ -9,11 +10,8 @@ Definitions (as in shared/API.md):
   and those still waiting in reconciliation (the money is in the provider's account either way);
   not those reversed (recorded in error) or refunded (given back);
 - collection efficiency: collected / billed, 4 decimals (None when nothing was billed);
-- owed: every client's positive ledger balance today (billing.selectors.client_balance, summed);
-- overdue: of that, what is still unpaid on invoices past their due date, as the invoice list
-  counts it (billing.selectors.invoices_with_dues: payments settle the oldest invoices first).
-
-Payments is the top of the money chain (billing and meters below it), so these live here."""
+- arrears: every client's positive ledger balance today, split by how long past due the oldest
+  unpaid bill of each is (billing.sql.CLIENT_POSITIONS; reports.figures.aging)."""
 
 from __future__ import annotations
 
@@ -24,11 +22,8 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection
 from django.db.models import Count, Sum
-from django.db.models.functions import TruncMonth
-from django.utils import timezone
 
-from billing.models import BillingRun, Invoice
-from billing.selectors import owed_totals
+from billing.models import BillingRun
 from payments.models import Payment
 
 NAIROBI = ZoneInfo("Africa/Nairobi")
@@ -78,23 +73,7 @@ def as_percent(ratio: Decimal | None) -> Decimal | None:
     return None if ratio is None else (ratio * 100).quantize(Decimal("0.1"))
 
 
-# --- billed and collected ------------------------------------------------------------------------
-def billed_by_period(periods: list[str]) -> dict[str, Decimal]:
-    rows = (Invoice.objects.filter(status=Invoice.Status.ISSUED, period__in=periods)
-            .values("period").annotate(total=Sum("total")).order_by())
-    return {r["period"]: r["total"] for r in rows}
-
-
-def collected_by_month(start: date, end: date) -> dict[str, Decimal]:
-    """Payments received from the month starting `start` up to (not including) the month
-    starting `end`, per calendar month (Nairobi) as `YYYY-MM`."""
-    rows = (Payment.objects.filter(status__in=COLLECTED_STATUSES, paid_at__gte=month_bounds(start)[0],
-                                   paid_at__lt=month_bounds(end)[0])
-            .annotate(month=TruncMonth("paid_at", tzinfo=NAIROBI)).values("month")
-            .annotate(total=Sum("amount")).order_by())
-    return {period_of(r["month"].date() if isinstance(r["month"], datetime) else r["month"]): r["total"] for r in rows}
-
-
+# --- a month's figures (reports.figures reads them from its tables) ---------------------------
 @dataclass
 class MonthFigures:
     """A month's billed and collected (see period_summary for the definitions)."""
@@ -117,23 +96,6 @@ class MonthFigures:
         return as_percent(self.efficiency)
 
 
-def billed_vs_collected(months: int = 12, *, today: date | None = None) -> list[MonthFigures]:
-    """The last `months` calendar months up to this one, oldest first (two queries)."""
-    last = month_first(today or timezone.localdate())
-    first = add_months(last, -(months - 1))
-    periods = [period_of(add_months(first, i)) for i in range(months)]
-    billed = billed_by_period(periods)
-    collected = collected_by_month(first, add_months(last, 1))
-    return [MonthFigures(p, billed.get(p, ZERO), collected.get(p, ZERO)) for p in periods]
-
-
-def latest_billing_period(*, today: date | None = None) -> str:
-    """The period of the latest finalised billing run; this month when nothing was billed yet."""
-    period = (BillingRun.objects.filter(status=BillingRun.Status.FINALIZED).order_by("-period")
-              .values_list("period", flat=True).first())
-    return period or period_of(month_first(today or timezone.localdate()))
-
-
 @dataclass
 class PeriodSummary(MonthFigures):
     @property
@@ -142,32 +104,7 @@ class PeriodSummary(MonthFigures):
         return period_label(self.period)
 
 
-def period_summary(period: str, *, months: list[MonthFigures] | None = None) -> PeriodSummary:
-    """Billed for `period` and collected in that calendar month; read from `months` (the chart's
-    figures) when the period is among them, otherwise two queries."""
-    for m in months or []:
-        if m.period == period:
-            return PeriodSummary(period, m.billed, m.collected)
-    first = period_first(period)
-    return PeriodSummary(period, billed_by_period([period]).get(period, ZERO),
-                         collected_by_month(first, add_months(first, 1)).get(period, ZERO))
-
-
-# --- owed, overdue, unmatched -------------------------------------------------------------------
-@dataclass
-class Owed:
-    total: Decimal  # every positive client balance, summed
-    overdue: Decimal  # of it, unpaid on invoices past their due date
-    clients: int  # clients who owe something
-
-
-def amounts_owed(*, today: date | None = None) -> Owed:
-    """One query (billing.selectors.owed_totals): every positive client balance and, of it, what
-    is overdue - the sum of `balance_due` over the invoice list's overdue invoices."""
-    clients, total, overdue = owed_totals(today=today or timezone.localdate())
-    return Owed(total=total.quantize(ZERO), overdue=overdue.quantize(ZERO), clients=clients)
-
-
+# --- unmatched ---------------------------------------------------------------------------------
 @dataclass
 class Unmatched:
     count: int
@@ -180,26 +117,7 @@ def unmatched_payments() -> Unmatched:
     return Unmatched(count=row["n"], amount=row["s"] or ZERO)
 
 
-# --- the home page's money panel ------------------------------------------------------------------
-@dataclass
-class MoneyAtAGlance:
-    summary: PeriodSummary  # the latest billing period
-    this_month: MonthFigures  # the calendar month so far
-    months: list[MonthFigures]  # the last 12 months, oldest first
-    owed: Owed
-    unmatched: Unmatched
-
-
-def money_at_a_glance(*, today: date | None = None) -> MoneyAtAGlance:
-    """Everything the home page shows about money, in five queries."""
-    today = today or timezone.localdate()
-    months = billed_vs_collected(12, today=today)
-    return MoneyAtAGlance(summary=period_summary(latest_billing_period(today=today), months=months),
-                          this_month=months[-1], months=months, owed=amounts_owed(today=today),
-                          unmatched=unmatched_payments())
-
-
-# --- onboarding -------------------------------------------------------------------------------------
+# --- the set-up checklist --------------------------------------------------------------------------
 @dataclass
 class Step:
     key: str

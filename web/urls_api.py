@@ -14,6 +14,7 @@ from fieldwork import api as fieldwork_api
 from meters import api as meters_api
 from notifications import api as notifications_api
 from payments import api as payments_api
+from reports import api as reports_api
 from tenants import api as tenants_api
 
 
@@ -45,6 +46,7 @@ urlpatterns = [
     path("invoices/<int:pk>/", billing_api.InvoiceDetailApi.as_view(), name="api-invoice"),
     path("invoices/<int:pk>/pdf/", billing_api.InvoicePdfApi.as_view(), name="api-invoice-pdf"),
     path("credit-notes/", billing_api.CreditNoteListCreateApi.as_view(), name="api-credit-notes"),
+    path("reports/summary/", reports_api.ReportSummaryApi.as_view(), name="api-reports-summary"),
     path("payments/", payments_api.PaymentListCreateApi.as_view(), name="api-payments"),
     path("payments/<int:pk>/reverse/", payments_api.PaymentReverseApi.as_view(), name="api-payment-reverse"),
     path("clients/<int:pk>/pay-link/", payments_api.PayLinkApi.as_view(), name="api-client-pay-link"),

@@ -33,6 +33,7 @@ urlpatterns = [
     path("", include("payments.urls")),
     path("", include("fieldwork.urls")),
     path("", include("arrears.urls")),
+    path("", include("reports.urls")),
     path("", include("privacy.urls")),
     path("", include("privacy.urls_retention")),
     path("", include("privacy.urls_policy")),

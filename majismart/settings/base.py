@@ -100,6 +100,7 @@ TENANT_APPS = [
     "fieldwork",
     "arrears",
     "privacy",
+    "reports",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 
@@ -418,6 +419,8 @@ REST_FRAMEWORK = {
     "DEFAULT_PARSER_CLASSES": ["majismart.badinput.NulRefusingJSONParser", "majismart.badinput.NulRefusingFormParser",
                                "majismart.badinput.NulRefusingMultiPartParser"],
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    # `?format=csv|xlsx` on a list is a download (majismart.api.paginated), not a renderer.
+    "DEFAULT_CONTENT_NEGOTIATION_CLASS": "majismart.negotiation.ExportNegotiation",
     "COERCE_DECIMAL_TO_STRING": True,
 }
 SPECTACULAR_SETTINGS = {

@@ -12,7 +12,7 @@ from django.apps import apps
 from django.db.models import Model
 
 ROOT = Path(__file__).resolve().parents[2]
-APPS = ("tenants", "accounts", "notifications", "clients", "meters", "billing", "payments", "privacy", "web")
+APPS = ("tenants", "accounts", "notifications", "clients", "meters", "billing", "payments", "privacy", "reports", "web")
 SQL = re.compile(r"\b(SELECT|INSERT|UPDATE|DELETE|FROM|JOIN|LOCK TABLE)\b")
 
 

@@ -1,6 +1,6 @@
-"""The home pages: the provider dashboard's (what the viewer's role needs first: payments' figures,
-the reading round, the set-up checklist) and the client portal's (arrears' word on a disconnection,
-billing's balance and latest bill), each drawn from the apps below."""
+"""The home pages: the provider dashboard's (what the viewer's role needs first: the money, from
+the report figures; the reading round; the set-up checklist) and the client portal's (arrears'
+word on a disconnection, billing's balance and latest bill), each drawn from the apps below."""
 
 from __future__ import annotations
 
@@ -11,8 +11,40 @@ from accounts.models import APIKey
 from accounts.permissions import has_capability, require_capability
 from arrears.views.portal import home_panel as arrears_panel
 from billing.views.portal import home_panel as billing_panel
+from clients.models import Client
 from fieldwork.selectors import request_counts, work_orders
-from payments.views.home import home_figures
+from majismart.charts import grouped_bar_chart
+from meters.models import Reading
+from meters.selectors import reading_round
+from payments.selectors import onboarding_checklist
+from reports.figures import money_at_a_glance
+
+
+def _figures(request: HttpRequest) -> dict[str, object]:
+    """Money for owner, manager and accountant (reports.view); the month's reading round, by zone,
+    for those who read meters; the set-up checklist for owner and manager until it is done."""
+    user = request.user
+    sees_money = has_capability(user, "reports.view")
+    reads = has_capability(user, "readings.record")
+    context: dict[str, object] = {
+        "sees_money": sees_money, "reads_meters": reads,
+        # "Captured by you" is for the meter reader walking the route; the others see the round.
+        "round": reading_round(user=user if reads and not sees_money else None),
+        "client_count": Client.objects.filter(status=Client.Status.ACTIVE).count(),
+    }
+    if has_capability(user, "readings.review"):
+        context["review_count"] = Reading.objects.filter(status=Reading.Status.FLAGGED).count()
+    if sees_money:
+        money = money_at_a_glance()
+        context["money"] = money
+        context["chart"] = grouped_bar_chart(
+            [m.label for m in money.months],
+            [("Billed", [m.billed for m in money.months]), ("Collected", [m.collected for m in money.months])])
+    if has_capability(user, "clients.manage"):  # owner and manager: the people setting the provider up
+        checklist = onboarding_checklist()
+        if not checklist.complete:
+            context["checklist"] = checklist
+    return context
 
 
 @require_capability("dashboard.view")
@@ -20,7 +52,7 @@ def home(request: HttpRequest) -> HttpResponse:
     """The money for owner, manager and accountant, the reading round for whoever reads meters,
     the open work orders for whoever does field work and the service requests for whoever
     answers them, the set-up checklist for owner and manager."""
-    context: dict[str, object] = {"active": "home", **home_figures(request)}
+    context: dict[str, object] = {"active": "home", **_figures(request)}
     if has_capability(request.user, "work_orders.complete"):  # theirs and nobody's, as the field list
         context["my_orders"] = work_orders(status="open", assigned_to="mine", user=request.user).count()
     if has_capability(request.user, "service_requests.view"):
