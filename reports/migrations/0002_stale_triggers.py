@@ -13,7 +13,10 @@ FORWARD = r"""
 CREATE OR REPLACE FUNCTION reports_mark_stale() RETURNS trigger
 LANGUAGE plpgsql AS $$
 BEGIN
-    INSERT INTO reports_stale (id, since) VALUES (1, now()) ON CONFLICT (id) DO NOTHING;
+    -- The schema of the table written (not search_path: an operator command may write a schema's
+    -- tables by their qualified names from another).
+    EXECUTE format('INSERT INTO %I.reports_stale (id, since) VALUES (1, now()) ON CONFLICT (id) DO NOTHING',
+                   TG_TABLE_SCHEMA);
     RETURN NULL;
 END
 $$;
