@@ -5,13 +5,18 @@ from typing import cast
 
 from django import forms
 
-from clients.models import Client
+from clients.models import Client, Zone
+from meters.models import Meter
 
 
 class MeterForm(forms.Form):
     serial = forms.CharField(max_length=40)
-    client = forms.ModelChoiceField(queryset=Client.objects.none(), to_field_name="account_number",
+    kind = forms.ChoiceField(choices=Meter.Kind.choices, initial=Meter.Kind.CLIENT, label="Kind of meter",
+                             help_text="A bulk meter measures what goes into a zone (non-revenue water); it is never billed.")
+    client = forms.ModelChoiceField(queryset=Client.objects.none(), to_field_name="account_number", required=False,
                                     widget=forms.TextInput, help_text="The client's account number.")
+    zone = forms.ModelChoiceField(queryset=Zone.objects.none(), to_field_name="code", required=False,
+                                  empty_label="Choose the zone", help_text="The zone this bulk meter feeds.")
     installed_on = forms.DateField(widget=forms.DateInput(attrs={"type": "date"}))
     initial_reading = forms.DecimalField(max_digits=12, decimal_places=3, min_value=Decimal(0), initial=Decimal(0))
     dial_capacity = forms.DecimalField(max_digits=12, decimal_places=3, min_value=Decimal("0.001"),
@@ -22,6 +27,19 @@ class MeterForm(forms.Form):
         client = cast(forms.ModelChoiceField, self.fields["client"])
         client.queryset = Client.objects.all()
         client.error_messages["invalid_choice"] = "No client with that account number."
+        cast(forms.ModelChoiceField, self.fields["zone"]).queryset = Zone.objects.all()
+
+    def clean(self) -> dict:
+        """Only the owner the kind takes: a client typed before switching to "bulk" (the page
+        hides the field) is not held against the meter. meter_create says what is missing."""
+        data = super().clean() or {}
+        if data.get("kind") == Meter.Kind.BULK:
+            data["client"] = None
+            self.errors.pop("client", None)
+        else:
+            data["zone"] = None
+            self.errors.pop("zone", None)
+        return data
 
 
 class ReplaceForm(forms.Form):
