@@ -165,6 +165,27 @@ def test_a_bulk_meters_readings_are_checked_and_flagged_like_any_other(tenant, a
             "meter": [v.MSG_INACTIVE_METER.format(serial="BZ-1", status="inactive")]}
 
 
+def test_a_csv_of_readings_takes_a_bulk_meter_by_its_serial(tenant) -> None:  # type: ignore[no-untyped-def]
+    import io
+
+    from meters.imports import readings_import
+
+    north = zone()
+    bulk(north, capacity="9999.999")
+    meter_create(actor="test", serial="BZ-C", client=client_in(north, "BZ008"), installed_on=date(2026, 1, 1))
+    csv = (b"meter,value,read_at\n"
+           b"bz-1,1120.5,2026-10-05 09:00\n"  # 120.5 m3 into the zone
+           b"BZ-C,12,2026-10-05 09:30\n"
+           b"BZ-1,1100,2026-10-20 09:00\n"  # lower than before, no reason: refused as for any meter
+           b"BZ-1,7200,2026-10-25 09:00\n")  # 6,079.5 m3: more than half the dial, flagged
+    summary = readings_import(io.BytesIO(csv))
+    assert (summary.created, summary.flagged, summary.error_count) == (3, 1, 1)
+    assert summary.errors[0]["line"] == 4 and "lower than the previous reading" in summary.errors[0]["errors"]["value"][0]
+    got = {(r.meter.serial, r.consumption, r.status) for r in Reading.objects.select_related("meter")}
+    assert got == {("BZ-1", D("120.500"), "accepted"), ("BZ-C", D("12.000"), "accepted"),
+                   ("BZ-1", D("6079.500"), "flagged")}
+
+
 def test_a_bulk_meter_is_replaced_on_its_zone(tenant) -> None:  # type: ignore[no-untyped-def]
     north = zone()
     old = bulk(north, "BZ-OLD", initial="0")
@@ -202,6 +223,8 @@ def test_system_input_is_each_zones_accepted_bulk_consumption_per_nairobi_month(
     assert got == {(north.pk, "2026-10"): D("80.000"), (north.pk, "2026-11"): D("70.000"),
                    (market.pk, "2026-10"): D("55.000"), (market.pk, "2026-11"): D("30.000")}
     assert system_input(["2026-09"]) == {(north.pk, "2026-09"): D("100.000")}
+    assert system_input(["2026-11", "2026-09"]) == {  # October, between them, was not asked for
+        (north.pk, "2026-09"): D("100.000"), (north.pk, "2026-11"): D("70.000"), (market.pk, "2026-11"): D("30.000")}
     assert system_input(["2026-08"]) == {} and system_input([]) == {}
     Meter.objects.filter(pk=m2.pk).update(status="inactive")  # an inactive meter's past input still counts
     assert system_input(["2026-11"])[(market.pk, "2026-11")] == D("30.000")
