@@ -11,7 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from clients.models import Client
+from clients.models import Client, Zone
 from majismart.api import (
     AnyCaseChoiceField,
     CleanedInput,
@@ -31,15 +31,23 @@ NOTE_MAX = 300  # characters: what a reading keeps
 class MeterSerializer(serializers.Serializer):
     id = serializers.IntegerField(read_only=True)
     serial = serializers.CharField(max_length=40)
-    client = serializers.IntegerField(source="client_id", help_text="The client's id")
+    client = serializers.IntegerField(source="client_id", required=False, allow_null=True,
+                                      help_text="The client's id; required for a client meter, null for a bulk meter")
+    kind = serializers.ChoiceField(choices=Meter.Kind.choices, default=Meter.Kind.CLIENT,
+                                   help_text="`bulk`: a zone's bulk (district) meter, read like any meter, never billed")
+    zone = serializers.SlugRelatedField(slug_field="code", queryset=Zone.objects.all(), required=False,
+                                        allow_null=True, error_messages={"does_not_exist": "No zone with code {value}."},
+                                        help_text="The zone's code: required for a bulk meter, null for a client meter")
     initial_reading = serializers.DecimalField(max_digits=12, decimal_places=3, min_value=Decimal(0), default=Decimal(0))
     dial_capacity = serializers.DecimalField(max_digits=12, decimal_places=3, min_value=Decimal("0.001"),
                                              default=Decimal("99999.999"))
     installed_on = serializers.DateField()
     status = serializers.CharField(read_only=True)
 
-    def validate_client(self, value: int) -> Client:
+    def validate_client(self, value: int | None) -> Client | None:
         """The client itself (kept under the field's source, `client_id`), of this provider."""
+        if value is None:
+            return None
         client = Client.objects.filter(pk=value).first()
         if client is None:
             raise serializers.ValidationError("No such client.")
@@ -50,11 +58,14 @@ class MeterListCreateApi(APIView):
     required_capability = {"GET": "clients.view", "POST": "meters.manage"}
     pagination_class = Pagination
 
-    @extend_schema(responses=MeterSerializer(many=True), parameters=[OpenApiParameter("client", int)])
+    @extend_schema(responses=MeterSerializer(many=True), parameters=[
+        OpenApiParameter("client", int), OpenApiParameter("kind", str, enum=Meter.Kind.values)])
     def get(self, request: Request) -> Response:
-        qs = Meter.objects.order_by("serial")
+        qs = Meter.objects.select_related("zone").order_by("serial")
         if client := request.query_params.get("client"):
             qs = qs.filter(client_id=client) if client.isdigit() else qs.none()
+        if kind := request.query_params.get("kind"):
+            qs = qs.filter(kind=kind)
         return paginated(self, request, qs, MeterSerializer)
 
     @extend_schema(request=MeterSerializer, responses={201: MeterSerializer})
@@ -62,7 +73,9 @@ class MeterListCreateApi(APIView):
         data = MeterSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         values = data.validated_data
-        meter = meter_create(actor=request.user, serial=values["serial"], client=values["client_id"],
+        # meter_create says which of client and zone a kind needs (400 on the field at fault).
+        meter = meter_create(actor=request.user, serial=values["serial"], client=values.get("client_id"),
+                             kind=values["kind"], zone=values.get("zone"),
                              installed_on=values["installed_on"], initial_reading=values["initial_reading"],
                              dial_capacity=values["dial_capacity"])
         return Response(MeterSerializer(meter).data, status=status.HTTP_201_CREATED)
@@ -73,7 +86,7 @@ class MeterDetailApi(APIView):
 
     @extend_schema(responses=MeterSerializer)
     def get(self, request: Request, pk: int) -> Response:
-        return Response(MeterSerializer(get_object_or_404(Meter, pk=pk)).data)
+        return Response(MeterSerializer(get_object_or_404(Meter.objects.select_related("zone"), pk=pk)).data)
 
 
 class ReadingIn(CleanedInput):

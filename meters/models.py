@@ -7,7 +7,7 @@ from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
 
-from clients.models import Client
+from clients.models import Client, Zone
 
 
 class _Digits(TypedDict):
@@ -24,8 +24,17 @@ class Meter(models.Model):
         INACTIVE = "inactive", "Inactive"
         REPLACED = "replaced", "Replaced"
 
+    class Kind(models.TextChoices):
+        CLIENT = "client", "Client meter"
+        # A zone's bulk (district) meter: what went into the zone, for non-revenue water. Read
+        # like any meter, never billed.
+        BULK = "bulk", "Bulk (zone) meter"
+
     serial = models.CharField(max_length=40, unique=True)
-    client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="meters")
+    # A database default too: statements that insert meters by SQL (bench) make client meters.
+    kind = models.CharField(max_length=10, choices=Kind.choices, default=Kind.CLIENT, db_default=Kind.CLIENT)
+    client = models.ForeignKey(Client, null=True, blank=True, on_delete=models.PROTECT, related_name="meters")
+    zone = models.ForeignKey(Zone, null=True, blank=True, on_delete=models.PROTECT, related_name="bulk_meters")
     installed_on = models.DateField()
     initial_reading = models.DecimalField(**M3, default=Decimal("0.000"))
     # The dial wraps to zero after this value (e.g. 99999.999 on a five-digit register).
@@ -38,9 +47,18 @@ class Meter(models.Model):
 
     class Meta:
         ordering = ["serial"]
+        constraints = [models.CheckConstraint(
+            # A client meter is its client's (its zone is the client's); a bulk meter a zone's, nobody's bill.
+            condition=models.Q(kind="client", client__isnull=False, zone__isnull=True)
+            | models.Q(kind="bulk", client__isnull=True, zone__isnull=False),
+            name="meter_belongs_to_client_or_zone")]
 
     def __str__(self) -> str:
         return self.serial
+
+    @property
+    def is_bulk(self) -> bool:
+        return self.kind == self.Kind.BULK
 
     @property
     def wrap(self) -> Decimal:

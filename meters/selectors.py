@@ -6,8 +6,8 @@ from datetime import date, datetime, time
 from decimal import Decimal
 from typing import TYPE_CHECKING, cast
 
-from django.db.models import Count, Exists, OuterRef, Q, Sum
-from django.db.models.functions import TruncMonth
+from django.db.models import Count, Exists, Min, OuterRef, Q, Sum
+from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
 
 from meters.models import Meter, Reading
@@ -68,8 +68,8 @@ class ReadingRound:
 
 
 def reading_round(*, user: object = None, today: date | None = None) -> ReadingRound:
-    """This month's reading round (Nairobi): the active meters of active clients (as the route
-    sheet lists them) by zone, and how many already have a reading this month (anyone's, not
+    """This month's reading round (Nairobi): the active meters of active clients and the zones'
+    active bulk meters (as the route sheet lists them) by zone, and how many already have a reading this month (anyone's, not
     rejected). With `user`, also the readings that user captured this month. One or two queries."""
     from clients.models import Client
 
@@ -78,13 +78,52 @@ def reading_round(*, user: object = None, today: date | None = None) -> ReadingR
     start = datetime.combine(first, time.min, tzinfo=NAIROBI)
     end = datetime.combine(date(first.year + (first.month == 12), first.month % 12 + 1, 1), time.min, tzinfo=NAIROBI)
     this_month = Reading.objects.filter(read_at__gte=start, read_at__lt=end).exclude(status=Reading.Status.REJECTED)
-    rows = (Meter.objects.filter(status=Meter.Status.ACTIVE, client__status=Client.Status.ACTIVE)
-            .annotate(done=Exists(this_month.filter(meter=OuterRef("pk"))))
-            .values("client__zone__code", "client__zone__name")
+    rows = (Meter.objects.filter(Q(client__status=Client.Status.ACTIVE) | Q(kind=Meter.Kind.BULK),
+                                 status=Meter.Status.ACTIVE)
+            .annotate(done=Exists(this_month.filter(meter=OuterRef("pk"))),
+                      zone_code=Coalesce("zone__code", "client__zone__code"),
+                      zone_name=Coalesce("zone__name", "client__zone__name"))
+            .values("zone_code", "zone_name")
             .annotate(meters=Count("pk"), read=Count("pk", filter=Q(done=True)))
-            .order_by("client__zone__name"))
-    zones = [ZoneRound(r["client__zone__code"] or "", r["client__zone__name"] or "", r["meters"], r["read"])
-             for r in rows]
+            .order_by("zone_name"))
+    zones = [ZoneRound(r["zone_code"] or "", r["zone_name"] or "", r["meters"], r["read"]) for r in rows]
     zones.sort(key=lambda z: (z.code == "", z.name.lower()))  # clients in no zone last
     captured = this_month.filter(recorded_by=cast("User", user)).count() if user is not None else None
     return ReadingRound(month=first, zones=zones, captured_by_user=captured)
+
+
+def _month_bounds(period: str) -> tuple[datetime, datetime]:
+    """A period "YYYY-MM" as billing takes it: from its first Nairobi midnight up to, not
+    including, the next month's."""
+    year, month = int(period[:4]), int(period[5:7])
+    start = datetime.combine(date(year, month, 1), time.min, tzinfo=NAIROBI)
+    end = datetime.combine(date(year + (month == 12), month % 12 + 1, 1), time.min, tzinfo=NAIROBI)
+    return start, end
+
+
+def system_input(periods: Sequence[str]) -> dict[tuple[int | None, str], Decimal]:
+    """What went into each zone per period (m³): the consumption of the accepted readings of
+    its bulk meters (active, inactive or replaced alike) read in that calendar month, Nairobi
+    time, as a bill for the period takes its readings. Keyed (zone id, "YYYY-MM"); a zone and
+    period with no accepted bulk reading is absent (input unknown, not 0). One query."""
+    if not periods:
+        return {}
+    wanted = set(periods)
+    bounds = [_month_bounds(p) for p in wanted]
+    # One range from the first period to the last (each bulk meter's readings are an index range
+    # scan on (meter, read_at)); months in between not asked for are left out below.
+    # Whatever the meter's status now: a replaced or inactive meter's past readings still count.
+    rows = (Reading.objects.filter(read_at__gte=min(b[0] for b in bounds), read_at__lt=max(b[1] for b in bounds),
+                                   status=Reading.Status.ACCEPTED, meter__kind=Meter.Kind.BULK)
+            .annotate(month=TruncMonth("read_at", tzinfo=NAIROBI)).values("meter__zone_id", "month")
+            .annotate(total=Sum("consumption")).order_by())
+    totals = {(r["meter__zone_id"], f"{r['month']:%Y-%m}"): r["total"] or Decimal("0.000") for r in rows}
+    return {key: total for key, total in totals.items() if key[1] in wanted}
+
+
+def bulk_zones() -> dict[int, date]:
+    """The zones with a bulk meter, each with the day its first bulk meter was installed: the
+    zones whose non-revenue water can be known, and from when (before: unknown, not 0)."""
+    rows = (Meter.objects.filter(kind=Meter.Kind.BULK, zone__isnull=False).values("zone_id")
+            .annotate(since=Min("installed_on")).order_by())
+    return {r["zone_id"]: r["since"] for r in rows}

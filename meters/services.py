@@ -20,7 +20,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from accounts.services import actor_user, audit
-from clients.models import Client
+from clients.models import Client, Zone
 from meters.models import Meter, Reading
 from meters.validation import (
     DATETIME_SHAPES,
@@ -48,6 +48,10 @@ MSG_UNREADABLE = "This row could not be read."
 MSG_SERIAL_TAKEN = "A meter with serial {serial} already exists."
 MSG_INITIAL_RANGE = "The initial reading must be between 0 and the dial's capacity."
 MSG_INSTALLED_FUTURE = "The installation date cannot be in the future."
+MSG_CLIENT_REQUIRED = "A client meter needs its client."
+MSG_ZONE_REQUIRED = "A bulk meter needs the zone it measures."
+MSG_BULK_NO_CLIENT = "A bulk meter measures a zone: it has no client."
+MSG_CLIENT_NO_ZONE = "A client meter is in its client's zone: give no zone."
 # Serialises reading batches within a provider: two batches for the same meter and time must
 # not both pass the "no reading at this time yet" check and then collide on insert.
 _READINGS_LOCK_SQL = "SELECT pg_advisory_xact_lock(hashtext(current_schema() || ':readings'))"
@@ -467,7 +471,7 @@ def reading_review(*, reading: Reading, accept: bool, actor: object) -> Reading:
     return reading
 
 
-def _check_meter(serial: str, installed_on: date, initial: Decimal, capacity: Decimal) -> None:
+def _check_meter(serial: str, installed_on: date, initial: Decimal, capacity: Decimal) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
     if Meter.objects.filter(serial=serial).exists():
         errors["serial"] = [MSG_SERIAL_TAKEN.format(serial=serial)]
@@ -475,18 +479,39 @@ def _check_meter(serial: str, installed_on: date, initial: Decimal, capacity: De
         errors["installed_on"] = [MSG_INSTALLED_FUTURE]
     if initial < 0 or initial > capacity:
         errors["initial_reading"] = [MSG_INITIAL_RANGE]
-    if errors:
-        raise ValidationError(errors)
+    return errors
+
+
+def _check_owner(kind: str, client: Client | None, zone: Zone | None) -> dict[str, list[str]]:
+    """A client meter is a client's, a bulk meter a zone's (the table's check says so too; this
+    says it in words, on the field at fault)."""
+    errors: dict[str, list[str]] = {}
+    if kind == Meter.Kind.BULK:
+        if zone is None:
+            errors["zone"] = [MSG_ZONE_REQUIRED]
+        if client is not None:
+            errors["client"] = [MSG_BULK_NO_CLIENT]
+    else:
+        if client is None:
+            errors["client"] = [MSG_CLIENT_REQUIRED]
+        if zone is not None:
+            errors["zone"] = [MSG_CLIENT_NO_ZONE]
+    return errors
 
 
 @transaction.atomic
-def meter_create(*, actor: object, serial: str, client: Client, installed_on: date,
-                 initial_reading: Decimal = ZERO, dial_capacity: Decimal = Decimal("99999.999")) -> Meter:
+def meter_create(*, actor: object, serial: str, client: Client | None = None, installed_on: date,
+                 initial_reading: Decimal = ZERO, dial_capacity: Decimal = Decimal("99999.999"),
+                 kind: str = Meter.Kind.CLIENT, zone: Zone | None = None) -> Meter:
+    """A client's meter, or (kind "bulk") a zone's bulk meter: read like any other, never billed."""
     serial = serial.strip().upper()
-    _check_meter(serial, installed_on, initial_reading, dial_capacity)
-    meter = Meter.objects.create(serial=serial, client=client, installed_on=installed_on,
+    errors = _check_owner(kind, client, zone) | _check_meter(serial, installed_on, initial_reading, dial_capacity)
+    if errors:
+        raise ValidationError(errors)
+    meter = Meter.objects.create(serial=serial, kind=kind, client=client, zone=zone, installed_on=installed_on,
                                  initial_reading=initial_reading, dial_capacity=dial_capacity)
-    audit(actor=actor, action="meter.created", object_repr=f"{serial} for {client.account_number}")
+    owner = f"zone {zone.code} (bulk)" if zone is not None else client.account_number if client else ""
+    audit(actor=actor, action="meter.created", object_repr=f"{serial} for {owner}")
     return meter
 
 
@@ -494,21 +519,24 @@ def meter_create(*, actor: object, serial: str, client: Client, installed_on: da
 def meter_replace(*, actor: object, meter: Meter, final_reading: Decimal, replaced_at: datetime,
                   new_serial: str, new_initial_reading: Decimal = ZERO,
                   new_dial_capacity: Decimal | None = None) -> Meter:
-    """Close `meter` with its final reading and put a new meter on the same client; the final
-    reading bills the old meter's last stretch, the new one counts on from its initial reading."""
+    """Close `meter` with its final reading and put a new meter on the same client (or, for a
+    bulk meter, the same zone); the final reading bills the old meter's last stretch, the new one
+    counts on from its initial reading."""
     # Lock: two replacements of the same meter would both see it active.
     meter = Meter.objects.select_for_update().get(pk=meter.pk)
     if meter.status != Meter.Status.ACTIVE:
         raise ValidationError({"meter": [MSG_INACTIVE_METER.format(serial=meter.serial, status=meter.status)]})
     new_serial = new_serial.strip().upper()
     capacity = new_dial_capacity if new_dial_capacity is not None else meter.dial_capacity
-    _check_meter(new_serial, timezone.localtime(replaced_at).date(), new_initial_reading, capacity)
+    if errors := _check_meter(new_serial, timezone.localtime(replaced_at).date(), new_initial_reading, capacity):
+        raise ValidationError(errors)
     final = readings_record([{"meter": meter.serial, "value": final_reading, "read_at": replaced_at,
                               "note": f"Final reading; replaced by {new_serial}"}],
                             source=Reading.Source.MANUAL, user=actor)
     if final.errors:
         raise ValidationError({"final_reading": [m for e in final.errors for ms in e["errors"].values() for m in ms]})
-    new = Meter.objects.create(serial=new_serial, client=meter.client, installed_on=timezone.localtime(replaced_at).date(),
+    new = Meter.objects.create(serial=new_serial, kind=meter.kind, client=meter.client, zone=meter.zone,
+                               installed_on=timezone.localtime(replaced_at).date(),
                                initial_reading=new_initial_reading, dial_capacity=capacity)
     meter.status = Meter.Status.REPLACED
     meter.final_reading = final_reading

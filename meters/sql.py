@@ -6,7 +6,12 @@ from __future__ import annotations
 
 from meters.models import Meter, Reading
 
-METERS = f"SELECT id, client_id, serial, installed_on, removed_on, initial_reading FROM {Meter._meta.db_table}"  # noqa: S608 - our identifiers
+# Client meters only: a bulk (zone) meter has no client and is never billed.
+METERS = (f"SELECT id, client_id, serial, installed_on, removed_on, initial_reading FROM {Meter._meta.db_table} "  # noqa: S608 - our identifiers
+          f"WHERE kind = '{Meter.Kind.CLIENT.value}'")
+# Bulk (zone) meters: what went into each zone (non-revenue water).
+BULK_METERS = (f"SELECT id, zone_id, serial, installed_on, removed_on, status FROM {Meter._meta.db_table} "  # noqa: S608 - our identifiers
+               f"WHERE kind = '{Meter.Kind.BULK.value}'")
 _READINGS = f"SELECT id, meter_id, read_at, value, consumption FROM {Reading._meta.db_table}"  # noqa: S608 - our identifiers
 # Readings a bill is worked out from.
 ACCEPTED_READINGS = f"{_READINGS} WHERE status = '{Reading.Status.ACCEPTED.value}'"

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any
 
 from django_tenants.utils import tenant_context
@@ -130,6 +131,10 @@ FIRST = ["Wanjiru", "Otieno", "Achieng", "Kamau", "Njeri", "Mutua", "Chebet", "K
          "Wambui", "Omondi", "Nyambura", "Kibet", "Akinyi", "Karanja", "Jepchirchir", "Ochieng", "Muthoni", "Barasa"]
 LAST = ["Kariuki", "Odhiambo", "Wafula", "Njoroge", "Korir", "Macharia", "Onyango", "Mugo", "Rotich", "Nduta"]
 ZONES = [("north", "North route"), ("market", "Market route"), ("river", "Riverside route")]
+# Each zone's bulk meter (what goes into it) and how much more than its clients use goes in:
+# 20–35% is lost on the way (leaks, illegal connections), as Kenyan utilities report.
+BULK_INPUT = {"north": Decimal("1.24"), "market": Decimal("1.35"), "river": Decimal("1.29")}
+BULK_INITIAL = Decimal("5000.000")
 # Institutions the provider may not disconnect (by position in the register): a school and a hospital.
 EXEMPT = {7: "Bondeni Primary School", 10: "Tudor Sub-County Hospital"}
 
@@ -161,7 +166,9 @@ def seed_register(slug: str, start: date, clients: int = 30) -> None:
             location=f"Plot {100 + i}", opening_balance=Decimal(i % 4 * 250))
         made.append(client)
     Meter.objects.bulk_create([Meter(serial=f"{slug[:3].upper()}-{10000 + i}", client=client, installed_on=start,
-                                     initial_reading=Decimal(100 + i)) for i, client in enumerate(made)])
+                                     initial_reading=Decimal(100 + i)) for i, client in enumerate(made)]
+                              + [Meter(serial=f"{slug[:3].upper()}-BULK-{zone.code.upper()}", kind=Meter.Kind.BULK,
+                                       zone=zone, installed_on=start, initial_reading=BULK_INITIAL) for zone in zones])
     # They joined on `start`: the balances they bring are booked that day, as an import books them.
     joined = datetime.combine(start, time(9), tzinfo=NAIROBI)
     Client.objects.filter(pk__in=[c.pk for c in made]).update(created=joined)

@@ -151,7 +151,8 @@ def _suggested_period() -> str:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT to_char(max(r.read_at) AT TIME ZONE 'Africa/Nairobi', 'YYYY-MM') "  # noqa: S608 - our fragment
-            f"FROM ({ACCEPTED_READINGS}) r WHERE r.read_at < %s", [period_parse(fallback).hi])
+            f"FROM ({ACCEPTED_READINGS}) r JOIN ({METERS}) m ON m.id = r.meter_id "  # a bulk meter's: never billed
+            "WHERE r.read_at < %s", [period_parse(fallback).hi])
         latest = cursor.fetchone()[0]
     return latest or fallback
 

@@ -12,7 +12,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db import transaction
-from django.db.models import OuterRef, Subquery
+from django.db.models import F, OuterRef, Q, Subquery
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -43,19 +43,25 @@ def _form_errors(form, exc: ValidationError) -> None:  # type: ignore[no-untyped
 
 @require_capability("clients.view")
 def meter_list(request: HttpRequest) -> HttpResponse:
-    meters = Meter.objects.select_related("client").order_by("serial")
+    meters = Meter.objects.select_related("client", "zone").order_by("serial")
     if q := request.GET.get("q", "").strip():
         meters = meters.filter(serial__icontains=q) | meters.filter(client__account_number__istartswith=q)
+    kind = request.GET.get("kind", "")
+    if kind in Meter.Kind.values:
+        meters = meters.filter(kind=kind)
+    else:
+        kind = ""
     page = Paginator(meters, 50).get_page(request.GET.get("page"))
-    return render(request, "meters/list.html", {"active": "meters", "page": page, "q": q,
-                                                "querystring": f"q={q}" if q else "",
+    return render(request, "meters/list.html", {"active": "meters", "page": page, "q": q, "kind": kind,
+                                                "kinds": Meter.Kind.choices,
+                                                "querystring": urlencode({k: v for k, v in (("q", q), ("kind", kind)) if v}),
                                                 "can_manage": has_capability(request.user, "meters.manage")})
 
 
 @require_capability("clients.view")
 def meter_detail(request: HttpRequest, pk: int) -> HttpResponse:
     """A meter: its facts, its readings, and (for those who record readings) a reading form."""
-    meter = get_object_or_404(Meter.objects.select_related("client", "replaced_by"), pk=pk)
+    meter = get_object_or_404(Meter.objects.select_related("client", "zone", "replaced_by"), pk=pk)
     readings = list(meter.readings.select_related("recorded_by").order_by("-read_at")[:READINGS_SHOWN])
     return render(request, "meters/detail.html", {"active": "meters", "meter": meter, "readings": readings,
                                                   "values": {}, "errors": {}})
@@ -80,7 +86,7 @@ def _entry_time(values: dict[str, str]) -> str:
 
 
 def _reading_back(meter: Meter, where: str) -> str:
-    if where == "client":
+    if where == "client" and meter.client_id is not None:
         return reverse("client_detail", args=[meter.client_id])
     return reverse("meter_detail", args=[meter.pk])
 
@@ -90,7 +96,7 @@ def _reading_back(meter: Meter, where: str) -> str:
 def meter_reading(request: HttpRequest, pk: int) -> HttpResponse:
     """One reading of one meter, from its page or its client's page, through the same pipeline
     as the route sheet (meters.services.readings_record); its errors come back on this form."""
-    meter = get_object_or_404(Meter.objects.select_related("client"), pk=pk)
+    meter = get_object_or_404(Meter.objects.select_related("client", "zone"), pk=pk)
     data = request.POST if request.method == "POST" else request.GET
     back = "client" if data.get("back") == "client" else "meter"
     values = {name: str(data.get(name, "")).strip()[:300] for name in ENTRY_FIELDS}
@@ -132,26 +138,37 @@ def meter_new(request: HttpRequest) -> HttpResponse:
         client = Client.objects.filter(pk=client_id).first() if client_id.isdigit() else None
         if client:
             initial["client"] = client.account_number
+    if request.GET.get("kind") == Meter.Kind.BULK:  # "add a bulk meter" from a zone
+        initial["kind"] = Meter.Kind.BULK
+        initial["zone"] = request.GET.get("zone", "")
     form = MeterForm(request.POST or None, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
             meter = meter_create(actor=request.user, serial=data["serial"], client=data["client"],
+                                 kind=data["kind"], zone=data["zone"],
                                  installed_on=data["installed_on"], initial_reading=data["initial_reading"],
                                  dial_capacity=data["dial_capacity"])
         except ValidationError as exc:
             _form_errors(form, exc)
         else:
             messages.success(request, f"Meter {meter.serial} added.")
-            return redirect("client_detail", pk=meter.client_id)
+            return redirect(_owner_page(meter))
     return render(request, "meters/form.html", {"active": "meters", "form": form, "title": "New meter"},
                   status=400 if form.errors else 200)
+
+
+def _owner_page(meter: Meter) -> str:
+    """Where a meter's changes are seen: its client's page, or (a bulk meter) its own."""
+    if meter.client_id is None:
+        return reverse("meter_detail", args=[meter.pk])
+    return reverse("client_detail", args=[meter.client_id])
 
 
 @require_http_methods(["GET", "POST"])
 @require_capability("meters.manage")
 def meter_replace_view(request: HttpRequest, pk: int) -> HttpResponse:
-    meter = get_object_or_404(Meter.objects.select_related("client"), pk=pk)
+    meter = get_object_or_404(Meter.objects.select_related("client", "zone"), pk=pk)
     form = ReplaceForm(request.POST or None, initial={"replaced_at": timezone.localtime().strftime("%Y-%m-%dT%H:%M")})
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
@@ -163,7 +180,7 @@ def meter_replace_view(request: HttpRequest, pk: int) -> HttpResponse:
             _form_errors(form, exc)
         else:
             messages.success(request, f"Meter {meter.serial} replaced by {new.serial}.")
-            return redirect("client_detail", pk=meter.client_id)
+            return redirect(_owner_page(meter))
     return render(request, "meters/replace.html", {"active": "meters", "form": form, "meter": meter},
                   status=400 if form.errors else 200)
 
@@ -191,18 +208,21 @@ def _route(zones: list[Zone], chosen: str) -> tuple[str, Zone | None, str]:
 @require_capability("readings.record")
 def reading_sheet(request: HttpRequest) -> HttpResponse:
     """A meter reader's route: every active meter of a zone (or of clients in no zone, or of
-    all clients), in account order, one box each; long routes in pages of SHEET_PAGE."""
+    all clients), the zone's bulk meters first, then in account order, one box each; long
+    routes in pages of SHEET_PAGE."""
     zones = list(Zone.objects.all())
     zone_code, zone, route_name = _route(zones, request.GET.get("zone", ""))
     last = Reading.objects.filter(meter=OuterRef("pk")).exclude(status=Reading.Status.REJECTED).order_by("-read_at")
-    on_route = Meter.objects.filter(status=Meter.Status.ACTIVE, client__status=Client.Status.ACTIVE)
+    bulk = Q(kind=Meter.Kind.BULK)
+    on_route = Meter.objects.filter(Q(client__status=Client.Status.ACTIVE) | bulk, status=Meter.Status.ACTIVE)
     if zone is not None:
-        on_route = on_route.filter(client__zone=zone)
+        on_route = on_route.filter(Q(client__zone=zone) | Q(zone=zone))
     elif zone_code == NO_ZONE:
-        on_route = on_route.filter(client__zone__isnull=True)
-    page = Paginator(on_route.select_related("client").order_by("client__account_number", "serial")
-                     .annotate(last_value=Subquery(last.values("value")[:1]),
-                               last_at=Subquery(last.values("read_at")[:1])), SHEET_PAGE).get_page(request.GET.get("page"))
+        on_route = on_route.filter(client__zone__isnull=True, kind=Meter.Kind.CLIENT)
+    ordered = (on_route.select_related("client", "zone")
+               .order_by(F("client__account_number").asc(nulls_first=True), "serial")  # bulk meters first
+               .annotate(last_value=Subquery(last.values("value")[:1]), last_at=Subquery(last.values("read_at")[:1])))
+    page = Paginator(ordered, SHEET_PAGE).get_page(request.GET.get("page"))
     meters = list(page.object_list)
     here = f"{request.path}?{urlencode({'zone': zone_code, **({'page': page.number} if page.number > 1 else {})})}"
     outcome: dict[str, dict[str, object]] = {}
@@ -247,7 +267,8 @@ def _sheet_time(text: str) -> datetime:
 
 @require_capability("readings.review")
 def review_queue(request: HttpRequest) -> HttpResponse:
-    flagged = (Reading.objects.filter(status=Reading.Status.FLAGGED).select_related("meter__client", "recorded_by")
+    flagged = (Reading.objects.filter(status=Reading.Status.FLAGGED)
+               .select_related("meter__client", "meter__zone", "recorded_by")
                .order_by("read_at"))
     page = Paginator(flagged, 50).get_page(request.GET.get("page"))
     return render(request, "meters/review.html", {"active": "readings", "page": page, "querystring": "",

@@ -14,6 +14,15 @@
     document.querySelectorAll("select[data-autosubmit]").forEach(function (select) {
       select.addEventListener("change", function () { select.form.submit(); });
     });
+    // Parts of a form for one choice only (data-show-when="field=value"): hidden for the others.
+    document.querySelectorAll("[data-show-when]").forEach(function (part) {
+      var rule = part.getAttribute("data-show-when").split("="), form = part.closest("form");
+      var field = form && form.querySelector("[name='" + rule[0] + "']");
+      if (!field) return;
+      var sync = function () { part.hidden = field.value !== rule[1]; };
+      field.addEventListener("change", sync);
+      sync();
+    });
     document.querySelectorAll("[data-print]").forEach(function (button) {
       button.addEventListener("click", function () { window.print(); });
     });

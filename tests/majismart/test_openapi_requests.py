@@ -185,6 +185,7 @@ class World:
     payment_id: int = 0
     work_order_id: int = 0  # one to complete
     other_work_order_id: int = 0  # one that could not be done
+    zone_code: str = "schema-zone"  # a zone, for its bulk meter
 
 
 @pytest.fixture
@@ -197,6 +198,9 @@ def world(tenant) -> World:  # type: ignore[no-untyped-def]
     client = billed_twice("Schema Client")
     fee_create(actor="test", code="reconnection", name="Reconnection fee", amount=Decimal("1000.00"), kind="fee")
     _, meter = metered("Schema Meter")
+    from clients.models import Zone
+
+    Zone.objects.create(code="schema-zone", name="Schema zone")
     invoice = Invoice.objects.filter(client=client, status=Invoice.Status.ISSUED).order_by("period").first()
     assert invoice is not None
     from django.utils import timezone
@@ -237,7 +241,10 @@ def cases(w: World) -> list[Case]:
             {"client": w.client_id, "amount": "250", "method": "bank", "reference": "BNK-1",  # the same again
              "paid_at": "2026-11-20T10:00:00+03:00"}]),
         Case("post", "/api/v1/meters/", "/api/v1/meters/", [
-            {"serial": "SCHEMA-1", "client": w.client_id, "installed_on": "2026-11-01"}]),
+            {"serial": "SCHEMA-1", "client": w.client_id, "installed_on": "2026-11-01"},
+            {"serial": "SCHEMA-2", "kind": "client", "client": w.client_id, "zone": None, "installed_on": "2026-11-01"},
+            {"serial": "SCHEMA-B", "kind": "bulk", "zone": w.zone_code, "client": None, "installed_on": "2026-11-01",
+             "initial_reading": "1000.5"}]),
         Case("post", "/api/v1/readings/", "/api/v1/readings/", [reading, reading,
                                                                {**reading, "value": "13", "reason": "",
                                                                 "read_at": "2026-11-21T08:00:00+03:00",

@@ -210,3 +210,30 @@ def test_arrears_and_field_work_tell_their_story(seeded) -> None:  # type: ignor
         days = list(LedgerEntry.objects.filter(client=client).order_by("pk").values_list("booked_on", flat=True))
         assert days == sorted(days)
     assert seed_field() is False  # once
+
+
+def test_each_zones_bulk_meter_shows_realistic_non_revenue_water(seeded) -> None:  # type: ignore[no-untyped-def]
+    """Every zone has a bulk meter whose monthly input is its clients' billed consumption and
+    20–35% more (web.demo.BULK_INPUT), read through the same pipeline; it is never billed."""
+    from django.db.models import Sum
+
+    from clients.models import Zone
+    from meters.models import Meter
+    from meters.selectors import bulk_zones, system_input
+
+    zones = {z.pk: z.code for z in Zone.objects.all()}
+    assert set(bulk_zones()) == set(zones)
+    assert not Invoice.objects.filter(client__isnull=True).exists()
+    assert Meter.objects.filter(kind="bulk", readings__status="accepted").distinct().count() == len(zones)
+    periods = sorted(set(Invoice.objects.filter(run__isnull=False).values_list("period", flat=True)))
+    middle = periods[1:-1]  # the first counts from installation; the last holds the leak's estimate
+    assert middle
+    inputs = system_input(middle)
+    for period in middle:
+        billed = dict(Invoice.objects.filter(period=period, run__isnull=False, estimated=False)
+                      .values("client__zone_id").annotate(m3=Sum("consumption")).values_list("client__zone_id", "m3"))
+        for zone_id, code in zones.items():
+            factor = demo.BULK_INPUT[code]
+            assert inputs[(zone_id, period)] == (billed[zone_id] * factor).quantize(Decimal("0.001")), (code, period)
+            lost = 1 - billed[zone_id] / inputs[(zone_id, period)]
+            assert Decimal("0.16") < lost < Decimal("0.26"), (code, period, lost)  # NRW % of input: 19–26%
