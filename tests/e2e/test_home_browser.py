@@ -7,7 +7,8 @@ this month M0), with the figures of tests/tenants/test_home.py:
 - M-2 billed on the 2nd of M-1 (due in 14 days), M-1 billed on the 1st of M0 (due in 45 days);
 - paid in M-1: Ann 500.00, Ben 100.00, 250.00 to no account; paid on the 1st of M0: Ann 400.00.
 Latest period M-1: billed 1,440.00, collected 850.00, 59.0%; owed 540 + 700 = 1,240.00, of which
-200.00 overdue (Ben's M-2 bill); 1 unmatched payment of 250.00."""
+700.00 past due (Ben's oldest unpaid bill is M-2's, past its due date: his whole balance; Ann's is
+M-1's, due in 45 days); 1 unmatched payment of 250.00."""
 
 from __future__ import annotations
 
@@ -81,7 +82,7 @@ def test_the_owners_home_shows_the_hand_computed_figures(page: Page, app_server:
     expect(page).to_have_url(app_server.url(slug, "/dashboard/"))
     expect(page.get_by_test_id("money-period")).to_have_text(m1.strftime("%B %Y"))
     for testid, text in (("kpi-billed", "KES 1,440.00"), ("kpi-collected", "KES 850.00"), ("kpi-efficiency", "59.0%"),
-                         ("kpi-owed", "KES 1,240.00"), ("kpi-overdue", "KES 200.00 overdue"), ("kpi-unmatched", "1"),
+                         ("kpi-owed", "KES 1,240.00"), ("kpi-overdue", "KES 700.00 past due"), ("kpi-unmatched", "1"),
                          ("kpi-unmatched-amount", "KES 250.00"),
                          ("kpi-this-month", f"{m0:%b %Y} so far: KES 400.00")):
         expect(page.get_by_test_id(testid)).to_have_text(text)
