@@ -577,13 +577,13 @@ def _export(browser: _Browser, server_pid: int, provider) -> Iterator[str]:  # t
     full = min((r for r in runs if r[0] == EXPORT), key=lambda r: r[1])
     with tenant_context(provider):
         copies = [_copy_seconds() for _ in range(3)]
-    yield f"export {EXPORT}: {full[1]:.2f} s for {full[2] / 2**20:.1f} MiB (best of 3, read to the last byte)"
+    yield f"export {EXPORT}: {full[1]:.2f} s for {full[2] / 2**20:.2f} MiB (best of 3, read to the last byte)"
     if copies[0] is None:
         yield "COPY baseline: missing (reports.exports.aging_copy_sql not importable)"
     else:
         copy_seconds, copy_size = min(c for c in copies if c is not None)
         ratio = full[1] / copy_seconds
-        yield (f"COPY (aging_copy_sql()) TO STDOUT WITH CSV: {copy_seconds:.2f} s for {copy_size / 2**20:.1f} MiB; "
+        yield (f"COPY (aging_copy_sql()) TO STDOUT WITH CSV: {copy_seconds:.2f} s for {copy_size / 2**20:.2f} MiB; "
                f"ratio export/COPY {ratio:.2f}x (target <= {EXPORT_TARGET:g}x: {ratio <= EXPORT_TARGET})")
     share = zone[2] / full[2] if full[2] else 0
     worst_full = max(r[3] for r in runs if r[0] == EXPORT)
