@@ -4,10 +4,11 @@ Each benchmark reports a ratio against a baseline measured in the same run."""
 
 from __future__ import annotations
 
-import importlib
+import importlib.util
 import os
 import sys
 from pathlib import Path
+from types import ModuleType
 from urllib.parse import urlsplit, urlunsplit
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -36,6 +37,17 @@ def scratch_database() -> None:
     os.environ["DATABASE_URL"] = urlunsplit(url._replace(path=f"/{bench_name}"))
 
 
+def load(name: str) -> ModuleType:
+    """bench/<name>.py as module `bench_<name>`: a bench may share its name with an app
+    (bench/reports.py, the reports app), and the app must stay importable as itself."""
+    spec = importlib.util.spec_from_file_location(f"bench_{name}", ROOT / "bench" / f"{name}.py")
+    assert spec is not None and spec.loader is not None, name
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
 def main() -> None:
     scratch_database()
     import django
@@ -46,7 +58,7 @@ def main() -> None:
     call_command("migrate_schemas", verbosity=0)
     names = sys.argv[1:] or sorted(p.stem for p in (ROOT / "bench").glob("*.py") if p.stem != "run")
     for name in names:
-        module = importlib.import_module(name)
+        module = load(name)
         print(f"== {name}: {module.__doc__.strip().splitlines()[0]}")
         for line in module.run():
             print("  " + line)
