@@ -16,7 +16,7 @@ from reports.billed import period_billing, trend
 from reports.figures import figures_fresh
 from tests.billing_helpers import metered, read, travel
 from tests.reports.money_story import STAFF, D, _run, as_, tell
-from tests.reports.test_collections import _cell, _csv, _rows, _sheets
+from tests.reports.test_collections import _as_csv, _cell, _csv, _rows, _sheets
 
 URL = "/dashboard/reports/billing/"
 
@@ -118,6 +118,13 @@ def test_the_downloads_equal_the_page(story) -> None:  # type: ignore[no-untyped
                          ("trend", "12-month trend")):
         rows = _csv(http.get(URL, {"export": "csv", "table": table}))
         assert [[_cell(v) for v in r] for r in sheets[title]] == [[_cell(v) for v in r] for r in rows], table
+    # The page's tables are the downloads' (the trend newest first on the page).
+    page = http.get(URL).content.decode()
+    assert [[_as_csv(c) for c in r[:6]] for r in _rows(page, "categories-table")] == categories[1:]
+    assert [[_as_csv(c) for c in r[:3]] for r in _rows(page, "kinds-table")] == kinds[1:]
+    assert [[_as_csv(c) for c in r] for r in _rows(page, "estimates-table")] == estimates[1:]
+    trend_csv = _csv(http.get(URL, {"export": "csv", "table": "trend"}))
+    assert [[_as_csv(c) for c in r] for r in reversed(_rows(page, "trend-table"))] == trend_csv[1:]
 
 
 @pytest.mark.parametrize("persona", STAFF)
