@@ -1,11 +1,13 @@
 """Collections: billed vs collected per month (12 or 24), collection efficiency, payments by method
 per month and by day of a chosen month, and the unmatched, reversed and refunded payments with the
-list behind them. Downloads: `?export=csv&table=months|methods|days|exceptions` (months when left
-out) or `?export=xlsx` (every table, a sheet each)."""
+list behind them. Downloads: `?export=csv&table=months|methods|days|exceptions|payments` (months
+when left out; `payments`: every unmatched, reversed or refunded payment of the months, or of the
+`?status=` asked for) or `?export=xlsx` (every table, a sheet each)."""
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +18,7 @@ from django.utils import timezone
 
 from accounts.permissions import require_capability
 from majismart.charts import grouped_bar_chart
-from majismart.exports import Column, csv_response, xlsx_response
+from majismart.exports import Column, chunked, csv_response, xlsx_response
 from payments.models import Payment
 from payments.selectors import MonthFigures, month_first, period_label, period_of
 from reports.collections import (
@@ -35,7 +37,7 @@ from reports.views.common import export_format, report_page
 
 PAGE_SIZE = 50
 MONTHS = (12, 24)
-TABLES = ("months", "methods", "days", "exceptions")
+TABLES = ("months", "methods", "days", "exceptions", "payments")
 MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
 
@@ -57,8 +59,8 @@ def _method_columns(method: str) -> tuple[Column, Column]:
             Column(f"{label} (KES)", lambda r: r.amounts[method], "money"))
 
 
-def _sheets(months: list[MonthFigures], methods: list[MethodMonth], days: list[Day],
-            flagged: list[StatusRow]) -> dict[str, tuple[str, list[Column], list[Any]]]:
+def _sheets(months: list[MonthFigures], methods: list[MethodMonth], days: list[Day], flagged: list[StatusRow],
+            payments: Iterable[Payment]) -> dict[str, tuple[str, list[Column], Iterable[Any]]]:
     """Every table of the page as (sheet title, columns, rows), by its `?table=` name."""
     method_columns = [col for m in METHODS for col in _method_columns(m)]
     return {
@@ -74,6 +76,12 @@ def _sheets(months: list[MonthFigures], methods: list[MethodMonth], days: list[D
         "exceptions": ("Unmatched and reversed", [
             Column("Status", lambda r: r.label), Column("Payments", lambda r: r.payments, "int"),
             Column("Amount (KES)", lambda r: r.amount, "money")], flagged),
+        "payments": ("The payments", [
+            Column("Receipt", lambda p: p.receipt), Column("Paid", lambda p: p.paid_at, "datetime"),
+            Column("Method", lambda p: p.get_method_display()), Column("Status", lambda p: p.get_status_display()),
+            Column("Account", lambda p: p.client.account_number if p.client else p.account_reference),
+            Column("Client", lambda p: p.client.full_name if p.client else ""),
+            Column("Amount (KES)", lambda p: p.amount, "money")], payments),
     }
 
 
@@ -96,16 +104,18 @@ def page(request: HttpRequest) -> HttpResponseBase:
     months = billed_vs_collected(n)
     periods = [m.period for m in months]
     methods, days, flagged = by_method(periods), by_day(month), exceptions(periods)
-    sheets = _sheets(months, methods, days, flagged)
+    status = request.GET.get("status", "")
+    status = status if status in EXCEPTION_STATUSES else ""
+    payments = exception_payments(periods, status)
+    sheets = _sheets(months, methods, days, flagged, chunked(payments))  # the list read only when downloaded
     if fmt := export_format(request):
         if fmt == "xlsx":
             return xlsx_response(f"collections-{n}-months", list(sheets.values()))
         table = request.GET.get("table", "")
-        _title, columns, rows = sheets[table if table in TABLES else TABLES[0]]
-        return csv_response(f"collections-{table if table in TABLES else TABLES[0]}", columns, rows)
-    status = request.GET.get("status", "")
-    status = status if status in EXCEPTION_STATUSES else ""
-    listing = Paginator(exception_payments(periods, status), PAGE_SIZE).get_page(request.GET.get("page"))
+        table = table if table in TABLES else TABLES[0]
+        _title, columns, rows = sheets[table]
+        return csv_response(f"collections-{table}", columns, rows)
+    listing = Paginator(payments, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
     return report_page(request, "reports/collections.html", "collections", {

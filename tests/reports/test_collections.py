@@ -150,10 +150,18 @@ def test_the_downloads_equal_the_page(story) -> None:  # type: ignore[no-untyped
     flagged = _csv(http.get(URL, {"export": "csv", "table": "exceptions"}))
     assert flagged == [["Status", "Payments", "Amount (KES)"], ["Unmatched (reconciliation)", "1", "250.00"],
                        ["Reversed", "1", "60.00"], ["Refunded", "1", "75.00"]]
+    listed = _csv(http.get(URL, {"export": "csv", "table": "payments"}))
+    ben = story["ben"].account_number
+    assert listed == [["Receipt", "Paid", "Method", "Status", "Account", "Client", "Amount (KES)"],
+                      ["BEN0002", "2026-11-03 10:00", "M-Pesa", "Reversed", ben, "Ben Barasa", "60.00"],
+                      ["LOST0002", "2026-10-31 22:00", "M-Pesa", "Refunded", "NOSUCH", "", "75.00"],
+                      ["LOST0001", "2026-10-20 09:00", "M-Pesa", "Unmatched (reconciliation)", "NOSUCH", "", "250.00"]]
+    assert _csv(http.get(URL, {"export": "csv", "table": "payments", "status": "refunded"}))[1:] == [listed[2]]
     response = http.get(URL, {"export": "xlsx", "month": "2026-10"})
     assert response["Content-Disposition"].startswith('attachment; filename="collections-12-months-')
     sheets = _sheets(response)
-    assert list(sheets) == ["Billed vs collected", "By method", "By day", "Unmatched and reversed"]
+    assert list(sheets) == ["Billed vs collected", "By method", "By day", "Unmatched and reversed", "The payments"]
+    assert [r[0] for r in sheets["The payments"]] == ["Receipt", "BEN0002", "LOST0002", "LOST0001"]
     assert sheets["Billed vs collected"][0] == tuple(months[0])
     assert sheets["Billed vs collected"][-2] == ("2026-10", 4276.68, 850, 19.9)
     assert sheets["Billed vs collected"][-1] == ("2026-11", 0, 400, None)
