@@ -39,6 +39,15 @@ def bar_chart(points: Sequence[tuple[str, Decimal | None]], unit: str = "m³", *
 G_WIDTH, G_HEIGHT, G_LEFT, G_RIGHT, G_TOP, G_BOTTOM = 720, 290, 78, 8, 14, 56
 
 
+def _amount(value: Decimal, unit: str) -> str:
+    """`KES 1,440.00`, `59.0%`, `28.000 m³`: the unit where people put it."""
+    if unit == "%":
+        return f"{value:,.1f}%"
+    if unit == "m³":
+        return f"{value:,.3f} m³"
+    return f"{unit} {value:,.2f}"
+
+
 def nice_step(top: Decimal, ticks: int = 4) -> Decimal:
     """A round step (1, 2, 2.5 or 5 × a power of ten) so `ticks` steps reach at least `top`."""
     if top <= 0:
@@ -91,7 +100,7 @@ def grouped_bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequenc
         for i, (label, value) in enumerate(zip(labels, vs, strict=True)):
             h = float(value / axis_top) * plot_h if axis_top else 0.0
             bars.append(GroupBar(x=G_LEFT + i * slot + slot * 0.11 + s * bar_w, y=baseline - h, width=bar_w, height=h,
-                                 series=s, title=f"{label} · {name}: {unit} {value:,.2f}"))
+                                 series=s, title=f"{label} · {name}: {_amount(value, unit)}"))
     tick_rows = [Tick(y=baseline - plot_h * k / ticks, label=f"{step * k:,.0f}") for k in range(ticks + 1)]
     return {"bars": bars, "ticks": tick_rows, "width": G_WIDTH, "height": G_HEIGHT, "left": G_LEFT,
             "right": G_WIDTH - G_RIGHT, "baseline": baseline, "top": G_TOP, "unit": unit,
