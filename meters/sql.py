@@ -7,6 +7,8 @@ from __future__ import annotations
 from meters.models import Meter, Reading
 
 METERS = f"SELECT id, client_id, serial, installed_on, removed_on, initial_reading FROM {Meter._meta.db_table}"  # noqa: S608 - our identifiers
+# Meters in service (read on the rounds).
+ACTIVE_METERS = f"{METERS} WHERE status = '{Meter.Status.ACTIVE.value}'"
 _READINGS = f"SELECT id, meter_id, read_at, value, consumption FROM {Reading._meta.db_table}"  # noqa: S608 - our identifiers
 # Readings a bill is worked out from.
 ACCEPTED_READINGS = f"{_READINGS} WHERE status = '{Reading.Status.ACCEPTED.value}'"
