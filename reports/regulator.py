@@ -114,7 +114,10 @@ class Pack:
     indicators: list[Indicator]
 
     def __getitem__(self, key: str) -> Indicator:
-        return next(i for i in self.indicators if i.key == key)
+        for i in self.indicators:
+            if i.key == key:
+                return i
+        raise KeyError(key)  # a template's `pack.indicators` tries this first, then the attribute
 
 
 def _money(year: int, periods: list[str], *, today: date) -> list[Indicator]:

@@ -25,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 from datetime import date, datetime
+from html import unescape
 from zoneinfo import ZoneInfo
 
 import openpyxl
@@ -126,7 +127,7 @@ def _cells(html: str, testid: str) -> list[list[str]]:
 
     table = html[html.index(f'data-testid="{testid}"'):]
     body = table[table.index("<tbody>"):table.index("</tbody>")]
-    return [[re.sub(r"<[^>]+>", "", c).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
+    return [[unescape(re.sub(r"<[^>]+>", "", c)).strip() for c in re.findall(r"<td[^>]*>(.*?)</td>", row, re.S)]
             for row in re.findall(r"<tr[^>]*>(.*?)</tr>", body, re.S)]
 
 
