@@ -12,6 +12,8 @@ METERS = (f"SELECT id, client_id, serial, installed_on, removed_on, initial_read
 # Bulk (zone) meters: what went into each zone (non-revenue water).
 BULK_METERS = (f"SELECT id, zone_id, serial, installed_on, removed_on, status FROM {Meter._meta.db_table} "  # noqa: S608 - our identifiers
                f"WHERE kind = '{Meter.Kind.BULK.value}'")
+# Client meters in service (read on the rounds).
+ACTIVE_METERS = f"{METERS} AND status = '{Meter.Status.ACTIVE.value}'"
 _READINGS = f"SELECT id, meter_id, read_at, value, consumption FROM {Reading._meta.db_table}"  # noqa: S608 - our identifiers
 # Readings a bill is worked out from.
 ACCEPTED_READINGS = f"{_READINGS} WHERE status = '{Reading.Status.ACCEPTED.value}'"

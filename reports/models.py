@@ -165,3 +165,79 @@ class AgingCell(models.Model):
 
     def __str__(self) -> str:
         return f"aging zone {self.zone_id} category {self.category_id} {self.oldest_due}"
+
+
+class MeterRound(models.Model):
+    """A meter of the reading round (an active meter of an active client, as the route sheet lists
+    them) and when it was last read: the day (Nairobi) of its latest accepted reading, and `since`,
+    that day or, never read, the day it was installed. The list of meters not read for a while."""
+
+    meter = models.OneToOneField("meters.Meter", primary_key=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                                 related_name="+")
+    zone = models.ForeignKey("clients.Zone", null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    last_read_on = models.DateField(null=True, blank=True)
+    since = models.DateField()
+
+    class Meta:
+        indexes = [models.Index(fields=["since", "meter"])]
+
+    def __str__(self) -> str:
+        return f"meter {self.meter_id} read {self.last_read_on}"
+
+
+class RoundCell(models.Model):
+    """The round's meters of one zone last read (or installed, never read) in one month: summed,
+    the meters to read per zone; the older months, the meters not read for two periods or more."""
+
+    zone = models.ForeignKey("clients.Zone", null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    since_period = models.CharField(max_length=7)
+    meters = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"round zone {self.zone_id} since {self.since_period}"
+
+
+class ReadCell(models.Model):
+    """A calendar month's round meters of one zone with a reading that month (anyone's, not
+    rejected): the round's completion."""
+
+    period = models.CharField(max_length=7)
+    zone = models.ForeignKey("clients.Zone", null=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    meters = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["period"])]
+
+    def __str__(self) -> str:
+        return f"read {self.period} zone {self.zone_id}"
+
+
+class ReaderCell(models.Model):
+    """A calendar month's readings captured by one user (None: no user, e.g. an import without
+    one), by what became of them."""
+
+    period = models.CharField(max_length=7)
+    user = models.ForeignKey("accounts.User", null=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                             related_name="+")
+    readings = models.PositiveIntegerField()
+    accepted = models.PositiveIntegerField()
+    flagged = models.PositiveIntegerField()
+    rejected = models.PositiveIntegerField()
+
+    class Meta:
+        indexes = [models.Index(fields=["period"])]
+
+    def __str__(self) -> str:
+        return f"readings {self.period} user {self.user_id}"
+
+
+class ConnectionCell(models.Model):
+    """The clients of one status, with an active meter or not (the regulator's connections and
+    metering ratio)."""
+
+    status = models.CharField(max_length=12)
+    metered = models.BooleanField()
+    clients = models.PositiveIntegerField()
+
+    def __str__(self) -> str:
+        return f"{self.status} metered={self.metered}: {self.clients}"

@@ -11,31 +11,47 @@ Definitions (shared/API.md's for the summary):
 - consumption read (UsageCell): accepted readings of client meters by the Nairobi month of
   `read_at`, per meter first (a meter whose month adds up to 0 m³ is a zero-consumption meter).
 - positions (Position, AgingCell): billing.sql.CLIENT_POSITIONS - every positive balance with
-  the due date of the oldest unpaid bill; its age is worked out on the day it is read."""
+  the due date of the oldest unpaid bill; its age is worked out on the day it is read.
+- the reading round (MeterRound, RoundCell): the active meters of active clients (as
+  meters.selectors.reading_round counts them), by the client's zone now, with the Nairobi day of
+  each one's latest accepted reading; `since` is that day, or the installation day when never read.
+- round completion (ReadCell): per Nairobi month of `read_at`, the round's meters with a reading
+  that month that was not rejected (anyone's: flagged ones were read, they wait for review).
+- readings captured (ReaderCell): every reading by the Nairobi month of `read_at` and the user who
+  recorded it, by status.
+- connections (ConnectionCell): clients by status and whether they have an active meter."""
 
 from __future__ import annotations
 
 import logging
+from datetime import date
 from time import monotonic
 from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
-from django.db.models import Count, F, Q, Sum, Window
-from django.db.models.functions import RowNumber, TruncDate
+from django.db.models import Count, Exists, F, OuterRef, Q, Sum, Window
+from django.db.models.functions import RowNumber, TruncDate, TruncMonth
 from django.utils import timezone
 
 from billing.models import Invoice, InvoiceLine
 from billing.sql import CLIENT_POSITIONS
+from clients.models import Client
 from clients.sql import CLIENTS
-from meters.sql import ACCEPTED_READINGS, METERS
+from meters.models import Meter, Reading
+from meters.sql import ACCEPTED_READINGS, ACTIVE_METERS, METERS
 from payments.models import Payment
 from reports.models import (
     AgingCell,
     BilledCell,
     BilledLine,
+    ConnectionCell,
+    MeterRound,
     PaymentDay,
     Position,
+    ReadCell,
+    ReaderCell,
     Refresh,
+    RoundCell,
     Stale,
     TopConsumer,
     UsageCell,
@@ -47,7 +63,8 @@ TOP = 20  # top consumers kept per period
 # Serialises refreshes of one provider (pg_advisory_xact_lock takes the schema's tables as its
 # scope: each schema has its own reports tables, the key is the same).
 LOCK_KEY = 0x7265706F  # "repo"
-TABLES = (AgingCell, Position, TopConsumer, UsageCell, PaymentDay, BilledLine, BilledCell)
+TABLES = (AgingCell, Position, TopConsumer, UsageCell, PaymentDay, BilledLine, BilledCell, RoundCell, MeterRound,
+          ReadCell, ReaderCell, ConnectionCell)
 
 _POSITIONS = f"""
     INSERT INTO {Position._meta.db_table} (client_id, balance, oldest_due)
@@ -68,6 +85,47 @@ _USAGE = f"""
           FROM ({ACCEPTED_READINGS}) r WHERE r.consumption IS NOT NULL GROUP BY 1, 2) mm
     JOIN ({METERS}) m ON m.id = mm.meter_id JOIN ({CLIENTS}) c ON c.id = m.client_id
     GROUP BY mm.period, c.category_id, c.zone_id"""  # noqa: S608 - our fragments
+
+_LOCAL_DAY = "(lr.last_at AT TIME ZONE 'Africa/Nairobi')::date"
+_ROUND = f"""
+    INSERT INTO {MeterRound._meta.db_table} (meter_id, zone_id, last_read_on, since)
+    SELECT m.id, c.zone_id, {_LOCAL_DAY}, COALESCE({_LOCAL_DAY}, m.installed_on)
+    FROM ({ACTIVE_METERS}) m JOIN ({CLIENTS}) c ON c.id = m.client_id AND c.active
+    LEFT JOIN (SELECT r.meter_id, max(r.read_at) AS last_at FROM ({ACCEPTED_READINGS}) r GROUP BY r.meter_id) lr
+           ON lr.meter_id = m.id"""  # noqa: S608 - our fragments
+
+_ROUND_CELLS = f"""
+    INSERT INTO {RoundCell._meta.db_table} (zone_id, since_period, meters)
+    SELECT zone_id, to_char(since, 'YYYY-MM'), count(*) FROM {MeterRound._meta.db_table} GROUP BY 1, 2"""  # noqa: S608 - our table
+
+
+def _period(month: date) -> str:
+    return f"{month.year:04d}-{month.month:02d}"
+
+
+def _readings() -> None:
+    """The round's completion per month and zone, and the readings each user captured per month."""
+    month = TruncMonth("read_at", tzinfo=NAIROBI)
+    read = (Reading.objects.exclude(status=Reading.Status.REJECTED)
+            .filter(meter__status=Meter.Status.ACTIVE, meter__client__status=Client.Status.ACTIVE)
+            .annotate(month=month).values("month", zone_id=F("meter__client__zone_id"))
+            .annotate(n=Count("meter_id", distinct=True)).order_by())
+    ReadCell.objects.bulk_create(ReadCell(period=_period(r["month"]), zone_id=r["zone_id"], meters=r["n"]) for r in read)
+    status = Reading.Status
+    captured = (Reading.objects.annotate(month=month).values("month", "recorded_by_id")
+                .annotate(n=Count("pk"), ok=Count("pk", filter=Q(status=status.ACCEPTED)),
+                          flagged=Count("pk", filter=Q(status=status.FLAGGED)),
+                          rejected=Count("pk", filter=Q(status=status.REJECTED))).order_by())
+    ReaderCell.objects.bulk_create(
+        ReaderCell(period=_period(r["month"]), user_id=r["recorded_by_id"], readings=r["n"], accepted=r["ok"],
+                   flagged=r["flagged"], rejected=r["rejected"]) for r in captured)
+
+
+def _connections() -> None:
+    metered = Exists(Meter.objects.filter(client=OuterRef("pk"), status=Meter.Status.ACTIVE))
+    rows = Client.objects.annotate(metered=metered).values("status", "metered").annotate(n=Count("pk")).order_by()
+    ConnectionCell.objects.bulk_create(ConnectionCell(status=r["status"], metered=r["metered"], clients=r["n"])
+                                       for r in rows)
 
 
 def _billed() -> None:
@@ -129,6 +187,10 @@ def figures_refresh(*, wait: bool = True) -> Refresh | None:
             cursor.execute(_USAGE)
             cursor.execute(_POSITIONS)
             cursor.execute(_AGING)
+            cursor.execute(_ROUND)
+            cursor.execute(_ROUND_CELLS)
+            _readings()
+            _connections()
             state = Refresh.load()
             state.refreshed_at, state.seconds, state.queued_at = timezone.now(), monotonic() - started, None
             state.save()
