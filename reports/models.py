@@ -241,3 +241,20 @@ class ConnectionCell(models.Model):
 
     def __str__(self) -> str:
         return f"{self.status} metered={self.metered}: {self.clients}"
+
+
+class InputCell(models.Model):
+    """The system input of a zone in a calendar month: what its bulk meters measured going in
+    (meters.selectors.system_input). A zone and month without an accepted bulk reading has none:
+    its non-revenue water is unknown, not 0."""
+
+    zone = models.ForeignKey("clients.Zone", null=True, on_delete=models.DO_NOTHING, db_constraint=False,
+                             related_name="+")
+    period = models.CharField(max_length=7)
+    consumption = models.DecimalField(**M3)
+
+    class Meta:
+        indexes = [models.Index(fields=["period"])]
+
+    def __str__(self) -> str:
+        return f"input {self.period} zone {self.zone_id}"

@@ -38,13 +38,16 @@ from billing.sql import CLIENT_POSITIONS
 from clients.models import Client
 from clients.sql import CLIENTS
 from meters.models import Meter, Reading
+from meters.selectors import bulk_zones, system_input
 from meters.sql import ACCEPTED_READINGS, ACTIVE_METERS, METERS
 from payments.models import Payment
+from payments.selectors import add_months, month_first, period_of
 from reports.models import (
     AgingCell,
     BilledCell,
     BilledLine,
     ConnectionCell,
+    InputCell,
     MeterRound,
     PaymentDay,
     Position,
@@ -60,11 +63,12 @@ from reports.models import (
 log = logging.getLogger(__name__)
 NAIROBI = ZoneInfo("Africa/Nairobi")
 TOP = 20  # top consumers kept per period
+INPUT_MONTHS = 120  # months of bulk-meter input kept (ten years: the regulator pack's and NRW's reach)
 # Serialises refreshes of one provider (pg_advisory_xact_lock takes the schema's tables as its
 # scope: each schema has its own reports tables, the key is the same).
 LOCK_KEY = 0x7265706F  # "repo"
 TABLES = (AgingCell, Position, TopConsumer, UsageCell, PaymentDay, BilledLine, BilledCell, RoundCell, MeterRound,
-          ReadCell, ReaderCell, ConnectionCell)
+          ReadCell, ReaderCell, ConnectionCell, InputCell)
 
 _POSITIONS = f"""
     INSERT INTO {Position._meta.db_table} (client_id, balance, oldest_due)
@@ -157,6 +161,22 @@ def _payments() -> None:
                                               amount=r["kes"]) for r in rows)
 
 
+def _inputs() -> None:
+    """Each zone's system input per month, from its first bulk meter's installation (at most
+    INPUT_MONTHS back) to this month."""
+    since = min(bulk_zones().values(), default=None)
+    if since is None:
+        return
+    this = month_first(timezone.localdate())
+    first = max(month_first(since), add_months(this, -(INPUT_MONTHS - 1)))
+    periods = []
+    while first <= this:
+        periods.append(period_of(first))
+        first = add_months(first, 1)
+    InputCell.objects.bulk_create(InputCell(zone_id=zone_id, period=period, consumption=m3)
+                                  for (zone_id, period), m3 in system_input(periods).items())
+
+
 def _outermost() -> bool:
     """Whether the refresh's transaction is a transaction of its own (not a savepoint of a caller's,
     as in a test), so it can ask for one snapshot."""
@@ -191,6 +211,7 @@ def figures_refresh(*, wait: bool = True) -> Refresh | None:
             cursor.execute(_ROUND_CELLS)
             _readings()
             _connections()
+            _inputs()
             state = Refresh.load()
             state.refreshed_at, state.seconds, state.queued_at = timezone.now(), monotonic() - started, None
             state.save()

@@ -19,7 +19,7 @@ from fieldwork.models import ServiceRequest
 from payments.selectors import ZERO, as_percent, efficiency
 from reports.figures import M3_ZERO, aging, billed_by_period, collected_by_month
 from reports.models import BilledCell, ConnectionCell
-from reports.nrw import NRWFigures, nrw_for
+from reports.nrw import NRWFigures, kept_input, nrw_for
 from reports.refresh import NAIROBI
 
 DAY = Decimal(86400)
@@ -180,7 +180,8 @@ def regulator_pack(year: int, *, today: date | None = None,
     today = today or timezone.localdate()
     periods = [f"{year:04d}-{m:02d}" for m in range(1, 13)]
     money = _money(year, periods, today=today)
-    rows = money[:1] + [_nrw(nrw_for(periods, system_input or {}))] + money[1:]
+    measured = kept_input(periods) if system_input is None else system_input
+    rows = money[:1] + [_nrw(nrw_for(periods, measured))] + money[1:]
     rows += _service(year, connections(), active_staff(), resolution(year))
     return Pack(year, rows)
 
