@@ -108,3 +108,46 @@ def grouped_bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequenc
             "label_y": baseline + 16, "year_dy": 13, "axis_title_y": G_HEIGHT - 4, "mid_x": G_LEFT + plot_w / 2,
             "unit_x": 14, "unit_y": G_TOP + plot_h / 2, "series": [name for name, _ in series],
             "empty": not any(values)}
+
+
+# --- stacked bars with labelled axes (money owed by zone, by how long past due) ----------------
+@dataclass
+class StackedColumn:
+    label: str  # shown under the x axis (shortened to fit)
+    title: str  # the whole label, in the tooltip
+    x: float
+    total: str
+
+
+def _short(label: str, size: int = 12) -> str:
+    return label if len(label) <= size else label[: size - 1] + "…"
+
+
+def stacked_bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[Decimal]]], *,
+                      unit: str = "KES", ticks: int = 4) -> dict[str, object]:
+    """One bar per label with each series stacked on the one before (e.g. the aging buckets of
+    each zone), a y axis with round ticks in `unit` and the labels (any text) under the x axis.
+    Same box as grouped_bar_chart."""
+    totals = [sum((vs[i] for _, vs in series), Decimal(0)) for i in range(len(labels))]
+    step = nice_step(max(totals, default=Decimal(0)), ticks)
+    axis_top = step * ticks
+    plot_w, plot_h = G_WIDTH - G_LEFT - G_RIGHT, G_HEIGHT - G_TOP - G_BOTTOM
+    baseline = G_TOP + plot_h
+    slot = plot_w / max(len(labels), 1)
+    bar_w = min(slot * 0.6, 90)
+    bars, columns = [], []
+    for i, label in enumerate(labels):
+        x, stacked = G_LEFT + i * slot + (slot - bar_w) / 2, 0.0
+        for s, (name, vs) in enumerate(series):
+            h = float(vs[i] / axis_top) * plot_h
+            if h > 0:
+                bars.append(GroupBar(x=x, y=baseline - stacked - h, width=bar_w, height=h, series=s,
+                                     title=f"{label} · {name}: {unit} {vs[i]:,.2f}"))
+            stacked += h
+        columns.append(StackedColumn(_short(label), label, G_LEFT + i * slot + slot / 2, f"{totals[i]:,.2f}"))
+    return {"bars": bars, "columns": columns, "width": G_WIDTH, "height": G_HEIGHT, "left": G_LEFT,
+            "right": G_WIDTH - G_RIGHT, "baseline": baseline, "top": G_TOP, "unit": unit,
+            "ticks": [Tick(y=baseline - plot_h * k / ticks, label=f"{step * k:,.0f}") for k in range(ticks + 1)],
+            "label_y": baseline + 16, "axis_title_y": G_HEIGHT - 4, "mid_x": G_LEFT + plot_w / 2,
+            "unit_x": 14, "unit_y": G_TOP + plot_h / 2, "series": [name for name, _ in series],
+            "empty": not any(totals)}

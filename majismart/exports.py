@@ -93,11 +93,39 @@ class _Line:
         return text
 
 
+def _csv_cell(kind: str) -> Callable[[Any], str]:
+    """`_csv_text(_plain(value, kind))`, with a short way for the usual type of each kind (a
+    download of 100,000 rows spends its time here)."""
+    def general(value: Any) -> str:
+        return _csv_text(_plain(value, kind))
+
+    if kind in _PLACES:
+        places = _PLACES[kind]
+        return lambda v: str(v.quantize(places)) if type(v) is Decimal else general(v)
+    if kind == "date":
+        return lambda v: v.isoformat() if type(v) is date else general(v)
+    if kind == "int":
+        return lambda v: str(v) if type(v) is int else general(v)
+    if kind == "text":
+        return lambda v: v if type(v) is str and not v.startswith(_FORMULA_START) else general(v)
+    return general
+
+
+LINES_PER_CHUNK = 200  # lines sent together: fewer, bigger pieces of the response
+
+
 def csv_lines(columns: list[Column], rows: Iterable[Any]) -> Iterator[str]:
     writer = csv.writer(_Line())
     yield "\ufeff" + writer.writerow([c.header for c in columns])  # the BOM: Excel reads UTF-8 then
+    cells = [(c.value, _csv_cell(c.kind)) for c in columns]
+    lines: list[str] = []
     for row in rows:
-        yield writer.writerow([_csv_text(_plain(c.value(row), c.kind)) for c in columns])
+        lines.append(writer.writerow([text(value(row)) for value, text in cells]))
+        if len(lines) == LINES_PER_CHUNK:
+            yield "".join(lines)
+            lines = []
+    if lines:
+        yield "".join(lines)
 
 
 def _disposition(name: str, fmt: str) -> str:

@@ -214,12 +214,14 @@ def aging_by(dimension: str, *, today: date | None = None) -> list[tuple[int | N
     return [(key, _aging_of(items, today)) for key, items in grouped.items()]
 
 
-def positions_in(bucket: str, *, today: date | None = None, zone: int | None = None,
+def positions_in(bucket: str | None, *, today: date | None = None, zone: int | None = None,
                  category: int | None = None) -> QuerySet[Position]:
-    """The clients behind a bucket (the drill-down), biggest balance first, with their client."""
+    """The clients behind a bucket (the drill-down; every client owing when `bucket` is None),
+    biggest balance first, with their client."""
     today = today or timezone.localdate()
-    qs = Position.objects.filter(bucket_filter(bucket, today)).select_related("client", "client__zone",
-                                                                              "client__category")
+    qs = Position.objects.select_related("client", "client__zone", "client__category")
+    if bucket is not None:
+        qs = qs.filter(bucket_filter(bucket, today))
     if zone is not None:
         qs = qs.filter(client__zone_id=zone) if zone else qs.filter(client__zone__isnull=True)
     if category is not None:

@@ -258,3 +258,18 @@ class InputCell(models.Model):
 
     def __str__(self) -> str:
         return f"input {self.period} zone {self.zone_id}"
+
+
+class ZeroMeter(models.Model):
+    """A client meter read in a calendar month whose month's consumption came to 0 m³: the list
+    behind UsageCell.zero_meters (the same definition, reports.refresh)."""
+
+    period = models.CharField(max_length=7)
+    meter = models.ForeignKey("meters.Meter", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+    client = models.ForeignKey("clients.Client", on_delete=models.DO_NOTHING, db_constraint=False, related_name="+")
+
+    class Meta:
+        indexes = [models.Index(fields=["period", "meter"])]
+
+    def __str__(self) -> str:
+        return f"zero {self.period} meter {self.meter_id}"

@@ -9,7 +9,8 @@ Definitions (shared/API.md's for the summary):
   their status; the figures count MATCHED and UNMATCHED ones (the money is in the provider's
   account either way), never REVERSED (recorded in error) or REFUNDED (given back).
 - consumption read (UsageCell): accepted readings of client meters by the Nairobi month of
-  `read_at`, per meter first (a meter whose month adds up to 0 m³ is a zero-consumption meter).
+  `read_at`, per meter first (a meter whose month adds up to 0 m³ is a zero-consumption meter,
+  listed in ZeroMeter).
 - positions (Position, AgingCell): billing.sql.CLIENT_POSITIONS - every positive balance with
   the due date of the oldest unpaid bill; its age is worked out on the day it is read.
 - the reading round (MeterRound, RoundCell): the active meters of active clients (as
@@ -58,6 +59,7 @@ from reports.models import (
     Stale,
     TopConsumer,
     UsageCell,
+    ZeroMeter,
 )
 
 log = logging.getLogger(__name__)
@@ -67,8 +69,8 @@ INPUT_MONTHS = 120  # months of bulk-meter input kept (ten years: the regulator 
 # Serialises refreshes of one provider (pg_advisory_xact_lock takes the schema's tables as its
 # scope: each schema has its own reports tables, the key is the same).
 LOCK_KEY = 0x7265706F  # "repo"
-TABLES = (AgingCell, Position, TopConsumer, UsageCell, PaymentDay, BilledLine, BilledCell, RoundCell, MeterRound,
-          ReadCell, ReaderCell, ConnectionCell, InputCell)
+TABLES = (ZeroMeter, AgingCell, Position, TopConsumer, UsageCell, PaymentDay, BilledLine, BilledCell, RoundCell,
+          MeterRound, ReadCell, ReaderCell, ConnectionCell, InputCell)
 
 _POSITIONS = f"""
     INSERT INTO {Position._meta.db_table} (client_id, balance, oldest_due)
@@ -80,13 +82,17 @@ _AGING = f"""
     FROM {Position._meta.db_table} p JOIN ({CLIENTS}) c ON c.id = p.client_id
     GROUP BY c.zone_id, c.category_id, p.oldest_due"""  # noqa: S608 - our fragments
 
+# Each meter's consumption of each calendar month (Nairobi) it was read in.
+_METER_MONTHS = f"""
+    SELECT r.meter_id, to_char(r.read_at AT TIME ZONE 'Africa/Nairobi', 'YYYY-MM') AS period,
+           sum(r.consumption) AS consumption
+    FROM ({ACCEPTED_READINGS}) r WHERE r.consumption IS NOT NULL GROUP BY 1, 2"""  # noqa: S608 - our fragments
+
 _USAGE = f"""
     INSERT INTO {UsageCell._meta.db_table} (period, category_id, zone_id, meters, zero_meters, consumption)
     SELECT mm.period, c.category_id, c.zone_id, count(*), count(*) FILTER (WHERE mm.consumption = 0),
            sum(mm.consumption)
-    FROM (SELECT r.meter_id, to_char(r.read_at AT TIME ZONE 'Africa/Nairobi', 'YYYY-MM') AS period,
-                 sum(r.consumption) AS consumption
-          FROM ({ACCEPTED_READINGS}) r WHERE r.consumption IS NOT NULL GROUP BY 1, 2) mm
+    FROM ({_METER_MONTHS}) mm
     JOIN ({METERS}) m ON m.id = mm.meter_id JOIN ({CLIENTS}) c ON c.id = m.client_id
     GROUP BY mm.period, c.category_id, c.zone_id"""  # noqa: S608 - our fragments
 
@@ -130,6 +136,13 @@ def _connections() -> None:
     rows = Client.objects.annotate(metered=metered).values("status", "metered").annotate(n=Count("pk")).order_by()
     ConnectionCell.objects.bulk_create(ConnectionCell(status=r["status"], metered=r["metered"], clients=r["n"])
                                        for r in rows)
+
+
+_ZERO = f"""
+    INSERT INTO {ZeroMeter._meta.db_table} (period, meter_id, client_id)
+    SELECT mm.period, mm.meter_id, m.client_id
+    FROM ({_METER_MONTHS}) mm JOIN ({METERS}) m ON m.id = mm.meter_id JOIN ({CLIENTS}) c ON c.id = m.client_id
+    WHERE mm.consumption = 0"""  # noqa: S608 - our fragments
 
 
 def _billed() -> None:
@@ -205,6 +218,7 @@ def figures_refresh(*, wait: bool = True) -> Refresh | None:
             _billed()
             _payments()
             cursor.execute(_USAGE)
+            cursor.execute(_ZERO)
             cursor.execute(_POSITIONS)
             cursor.execute(_AGING)
             cursor.execute(_ROUND)

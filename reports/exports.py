@@ -1,0 +1,95 @@
+"""The reports' big downloads, written for 100,000 rows: the full aging list.
+
+`aging_rows` reads the positions joined to their clients in one statement through a server-side
+cursor (`.iterator(chunk_size=CHUNK)`), never a query per row, and decrypts each chunk's names in
+one go (majismart.crypto.decrypt_many), so a download of every client owing streams with memory
+flat. `aging_copy_sql` is the same SELECT as SQL, for the benchmark to time PostgreSQL's own
+`COPY (...) TO STDOUT` of those rows against the download."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import date
+from decimal import Decimal
+from itertools import islice
+from typing import Any, NamedTuple
+
+from django.db.models import ExpressionWrapper, F, QuerySet, TextField
+from django.utils import timezone
+
+from majismart.crypto import decrypt_many
+from majismart.exports import Column
+from reports.figures import BUCKET_LABELS, bucket_of, positions_in
+
+CHUNK = 2000
+# The raw (encrypted) name column: read as text, without the field's one-at-a-time decryption.
+_SEALED_NAME = ExpressionWrapper(F("client__full_name"), output_field=TextField())
+_FIELDS = ("client_id", "client__account_number", "sealed_name", "client__zone__name", "client__category__name",
+           "balance", "oldest_due")
+
+
+class AgingRow(NamedTuple):
+    """A client owing, as the aging list and its download show it."""
+
+    client_id: int
+    account: str
+    name: str
+    zone: str
+    category: str
+    balance: Decimal
+    oldest_due: date | None
+    days_past_due: int | None  # None: no bill unpaid (a charge not billed yet); 0: not yet due
+    bucket: str
+
+    @property
+    def bucket_label(self) -> str:
+        return BUCKET_LABELS[self.bucket]
+
+
+AGING_COLUMNS = [
+    Column("Account", lambda r: r.account), Column("Client", lambda r: r.name), Column("Zone", lambda r: r.zone),
+    Column("Category", lambda r: r.category), Column("Balance (KES)", lambda r: r.balance, "money"),
+    Column("Oldest unpaid due", lambda r: r.oldest_due, "date"),
+    Column("Days past due", lambda r: r.days_past_due, "int"), Column("Bucket", lambda r: r.bucket_label),
+]
+
+
+def days_past_due(oldest_due: date | None, today: date) -> int | None:
+    return None if oldest_due is None else max((today - oldest_due).days, 0)
+
+
+def _aging_values(bucket: str | None, today: date, zone: int | None, category: int | None) -> QuerySet[Any]:
+    return (positions_in(bucket, today=today, zone=zone, category=category).select_related(None)
+            .annotate(sealed_name=_SEALED_NAME).values_list(*_FIELDS))
+
+
+def aging_rows(*, today: date | None = None, bucket: str | None = None, zone: int | None = None,
+               category: int | None = None) -> Iterator[AgingRow]:
+    """Every client owing (only the bucket, zone (0: none) or category given), biggest balance
+    first: one statement, read CHUNK rows at a time."""
+    today = today or timezone.localdate()
+    rows = _aging_values(bucket, today, zone, category).iterator(chunk_size=CHUNK)
+    while chunk := list(islice(rows, CHUNK)):
+        names = decrypt_many([r[2] for r in chunk])
+        for (pk, account, _, zone_name, category_name, balance, due), name in zip(chunk, names, strict=True):
+            yield AgingRow(pk, account, name, zone_name or "", category_name, balance, due,
+                           days_past_due(due, today), bucket_of(due, today))
+
+
+_PLACEHOLDER = re.compile(r"%(%|s)")
+
+
+def aging_copy_sql(*, today: date | None = None, bucket: str | None = None, zone: int | None = None,
+                   category: int | None = None) -> tuple[str, dict[str, Any]]:
+    """The SELECT behind `aging_rows` (positions with the client's account number, encrypted
+    name, zone and category names, balance and oldest unpaid due date), with named parameters:
+    `cursor.copy(f"COPY ({sql}) TO STDOUT WITH CSV", params)`. Made by the ORM from the same
+    queryset, so it names the tables through their apps' models."""
+    sql, positional = _aging_values(bucket, today or timezone.localdate(), zone, category).query.sql_with_params()
+    numbers = iter(range(len(positional)))
+
+    def named(match: re.Match[str]) -> str:
+        return "%%" if match.group(1) == "%" else f"%(p{next(numbers)})s"
+
+    return _PLACEHOLDER.sub(named, sql), {f"p{i}": value for i, value in enumerate(positional)}
