@@ -128,14 +128,14 @@ def csv_lines(columns: list[Column], rows: Iterable[Any]) -> Iterator[str]:
         yield "".join(lines)
 
 
-def _disposition(name: str, fmt: str) -> str:
+def disposition(name: str, fmt: str) -> str:
     stamp = timezone.localtime().strftime("%Y-%m-%d")
     return f'attachment; filename="{name}-{stamp}.{fmt}"'
 
 
 def csv_response(name: str, columns: list[Column], rows: Iterable[Any]) -> StreamingHttpResponse:
     response = StreamingHttpResponse(csv_lines(columns, rows), content_type=CSV_TYPE)
-    response["Content-Disposition"] = _disposition(name, "csv")
+    response["Content-Disposition"] = disposition(name, "csv")
     response["Cache-Control"] = "no-store"
     return response
 
@@ -176,7 +176,7 @@ def xlsx_response(name: str, sheets: list[tuple[str, list[Column], Iterable[Any]
     finally:
         os.unlink(path)  # the open file stays readable until the response closes it
     response = FileResponse(stream, content_type=XLSX_TYPE)
-    response["Content-Disposition"] = _disposition(name, "xlsx")
+    response["Content-Disposition"] = disposition(name, "xlsx")
     response["Cache-Control"] = "no-store"
     return response
 

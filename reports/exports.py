@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from majismart.crypto import decrypt_many
 from majismart.exports import Column
-from reports.figures import BUCKET_LABELS, bucket_of, positions_in
+from reports.figures import BUCKET_LABELS, EDGES, bucket_of, positions_in
 
 CHUNK = 2000
 # The raw (encrypted) name column: read as text, without the field's one-at-a-time decryption.
@@ -93,3 +93,87 @@ def aging_copy_sql(*, today: date | None = None, bucket: str | None = None, zone
         return "%%" if match.group(1) == "%" else f"%(p{next(numbers)})s"
 
     return _PLACEHOLDER.sub(named, sql), {f"p{i}": value for i, value in enumerate(positional)}
+
+
+# --- the aging download as CSV, written by PostgreSQL ---------------------------------------------
+# PostgreSQL writes every CSV line itself (COPY ... TO STDOUT, FORMAT csv): the numbers, dates,
+# days past due and bucket as the page shows them, text cells that a spreadsheet would take for a
+# formula behind a `'` (as majismart.exports does). Python only puts each client's name in clear
+# into its line: the name column arrives as the stored token (`enc:` and URL-safe base64: never
+# quoted, never a comma), first on the line, and is decrypted a chunk of lines at a time
+# (majismart.crypto.decrypt_many). The columns are AGING_COLUMNS'.
+_QUOTED_FIRST = re.compile(rb'"(?:[^"]|"")*"')
+_NEEDS_QUOTES = re.compile(r'[",\r\n]')
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _text(column: str) -> str:
+    return f"CASE WHEN {column} ~ '^[-=+@\\t\\r]' THEN '''' || {column} ELSE {column} END"
+
+
+def _bucket_case(today_param: str) -> str:
+    """The bucket label of `q.oldest_due` on the day given: reports.figures.bucket_of in SQL, made
+    from the same edges and labels."""
+    days = f"({today_param}::date - q.oldest_due)"
+    parts = [f"WHEN q.oldest_due IS NULL OR {days} <= 0 THEN '{BUCKET_LABELS['current']}'"]
+    parts += [f"WHEN {days} BETWEEN {low} AND {high} THEN '{BUCKET_LABELS[name]}'" for name, low, high in EDGES]
+    return "CASE " + " ".join(parts) + f" ELSE '{BUCKET_LABELS['90+']}' END"
+
+
+def aging_csv_copy(*, today: date | None = None, bucket: str | None = None, zone: int | None = None,
+                   category: int | None = None) -> tuple[str, dict[str, Any]]:
+    """The COPY statement of the aging CSV's lines (the name column first, still sealed)."""
+    today = today or timezone.localdate()
+    sql, params = aging_copy_sql(today=today, bucket=bucket, zone=zone, category=category)
+    params["today"] = today
+    columns = ("client_id", "account", "sealed", "zone", "category", "balance", "oldest_due")
+    return (f"COPY (SELECT q.sealed, {_text('q.account')}, {_text('coalesce(q.zone, %(empty)s)')}, "  # noqa: S608 - ours
+            f"{_text('q.category')}, q.balance, q.oldest_due, "
+            f"CASE WHEN q.oldest_due IS NULL THEN NULL ELSE greatest(%(today)s::date - q.oldest_due, 0) END, "
+            f"{_bucket_case('%(today)s')} FROM ({sql}) AS q({', '.join(columns)}) "
+            f"ORDER BY q.balance DESC, q.client_id) TO STDOUT (FORMAT csv)", {**params, "empty": ""})
+
+
+def _csv_name(name: str) -> bytes:
+    if name.startswith(_FORMULA):
+        name = "'" + name
+    if _NEEDS_QUOTES.search(name):
+        name = '"' + name.replace('"', '""') + '"'
+    return name.encode()
+
+
+def _with_names(lines: list[bytes]) -> bytes:
+    """`sealed,account,rest` lines as `account,name,rest`."""
+    cut = [line.index(b",") for line in lines]
+    names = decrypt_many([line[:i].decode("ascii") for line, i in zip(lines, cut, strict=True)])
+    out = []
+    for line, i, name in zip(lines, cut, names, strict=True):
+        rest = line[i + 1:]
+        if rest.startswith(b'"'):
+            end = _QUOTED_FIRST.match(rest).end()  # type: ignore[union-attr]  # COPY quotes it whole
+        else:
+            end = rest.index(b",")
+        out.append(rest[:end] + b"," + _csv_name(name) + rest[end:] + b"\n")
+    return b"".join(out)
+
+
+def aging_csv(*, today: date | None = None, bucket: str | None = None, zone: int | None = None,
+              category: int | None = None) -> Iterator[bytes]:
+    """The aging download's CSV, streamed: the BOM and headings, then PostgreSQL's lines with the
+    names put in, CHUNK lines at a time (memory flat whatever the number of rows)."""
+    from django.db import connection
+
+    sql, params = aging_csv_copy(today=today, bucket=bucket, zone=zone, category=category)
+    header = ",".join('"' + c.header.replace('"', '""') + '"' if _NEEDS_QUOTES.search(c.header) else c.header
+                      for c in AGING_COLUMNS)
+    yield ("\ufeff" + header + "\r\n").encode()
+    with connection.cursor() as cursor, cursor.cursor.copy(sql, params) as copy:
+        pending = b""
+        for data in copy:
+            pending += bytes(data)
+            if pending.count(b"\n") < CHUNK:
+                continue
+            done, _, pending = pending.rpartition(b"\n")
+            yield _with_names(done.split(b"\n"))
+        if pending.strip():
+            yield _with_names(pending.rstrip(b"\n").split(b"\n"))

@@ -123,7 +123,7 @@ def period_summary(period: str, *, months: list[MonthFigures] | None = None) -> 
 BUCKETS = ("current", "1-30", "31-60", "61-90", "90+")
 BUCKET_LABELS = {"current": "Not yet due", "1-30": "1–30 days", "31-60": "31–60 days", "61-90": "61–90 days",
                  "90+": "Over 90 days"}
-_EDGES = (("1-30", 1, 30), ("31-60", 31, 60), ("61-90", 61, 90))
+EDGES = (("1-30", 1, 30), ("31-60", 31, 60), ("61-90", 61, 90))
 
 
 def bucket_of(oldest_due: date | None, today: date) -> str:
@@ -132,7 +132,7 @@ def bucket_of(oldest_due: date | None, today: date) -> str:
     if oldest_due is None or oldest_due >= today:
         return "current"
     days = (today - oldest_due).days
-    for name, low, high in _EDGES:
+    for name, low, high in EDGES:
         if low <= days <= high:
             return name
     return "90+"
@@ -144,7 +144,7 @@ def bucket_filter(bucket: str, today: date, field: str = "oldest_due") -> Q:
         return Q(**{f"{field}__isnull": True}) | Q(**{f"{field}__gte": today})
     if bucket == "90+":
         return Q(**{f"{field}__lt": today - timedelta(days=90)})
-    low, high = next((lo, hi) for name, lo, hi in _EDGES if name == bucket)
+    low, high = next((lo, hi) for name, lo, hi in EDGES if name == bucket)
     return Q(**{f"{field}__lte": today - timedelta(days=low), f"{field}__gte": today - timedelta(days=high)})
 
 

@@ -10,15 +10,15 @@ from datetime import date
 from typing import Any
 
 from django.core.paginator import Page, Paginator
-from django.http import HttpRequest
+from django.http import HttpRequest, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
 
 from accounts.permissions import require_capability
 from clients.models import Category, Zone
 from majismart.charts import stacked_bar_chart
-from majismart.exports import export_response
-from reports.exports import AGING_COLUMNS, AgingRow, aging_rows, days_past_due
+from majismart.exports import CSV_TYPE, disposition, export_response
+from reports.exports import AGING_COLUMNS, AgingRow, aging_csv, aging_rows, days_past_due
 from reports.figures import (
     BUCKET_LABELS,
     BUCKETS,
@@ -71,6 +71,12 @@ def _drill_rows(page: Page, today: date) -> list[AgingRow]:
 
 def _export(fmt: str, today: date, bucket: str | None, zone: int | None, category: int | None) -> HttpResponseBase:
     name = "aging" + (f"-{bucket}" if bucket else "")
+    if fmt == "csv":  # PostgreSQL writes the lines, the names are put in (reports.exports.aging_csv)
+        response = StreamingHttpResponse(aging_csv(today=today, bucket=bucket, zone=zone, category=category),
+                                         content_type=CSV_TYPE)
+        response["Content-Disposition"] = disposition(name, "csv")
+        response["Cache-Control"] = "no-store"
+        return response
     return export_response(fmt, name, AGING_COLUMNS,
                            aging_rows(today=today, bucket=bucket, zone=zone, category=category), title="Aging")
 
