@@ -22,6 +22,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.permissions import has_capability, require_capability
 from clients.models import Client, Zone
 from majismart import uploads
+from majismart.exports import chunked, export_format, export_response
+from meters.exports import METER_COLUMNS, REVIEW_COLUMNS
 from meters.forms import MeterForm, ReadingsImportForm, ReplaceForm
 from meters.imports import ImportFormatError, readings_import
 from meters.models import Meter, Reading, ReadingImport
@@ -46,6 +48,8 @@ def meter_list(request: HttpRequest) -> HttpResponse:
     meters = Meter.objects.select_related("client").order_by("serial")
     if q := request.GET.get("q", "").strip():
         meters = meters.filter(serial__icontains=q) | meters.filter(client__account_number__istartswith=q)
+    if fmt := export_format(request):
+        return export_response(fmt, "meters", METER_COLUMNS, chunked(meters), title="Meters")  # type: ignore[return-value]
     page = Paginator(meters, 50).get_page(request.GET.get("page"))
     return render(request, "meters/list.html", {"active": "meters", "page": page, "q": q,
                                                 "querystring": f"q={q}" if q else "",
@@ -249,6 +253,9 @@ def _sheet_time(text: str) -> datetime:
 def review_queue(request: HttpRequest) -> HttpResponse:
     flagged = (Reading.objects.filter(status=Reading.Status.FLAGGED).select_related("meter__client", "recorded_by")
                .order_by("read_at"))
+    if fmt := export_format(request):
+        return export_response(fmt, "readings-to-review", REVIEW_COLUMNS, chunked(flagged),  # type: ignore[return-value]
+                               title="Readings to review")
     page = Paginator(flagged, 50).get_page(request.GET.get("page"))
     return render(request, "meters/review.html", {"active": "readings", "page": page, "querystring": "",
                                                   "flag_labels": dict(Reading.Flag.choices)})
