@@ -42,9 +42,10 @@ class ClientOutput(serializers.Serializer):
     opening_balance = serializers.DecimalField(max_digits=12, decimal_places=2)
 
     def get_fields(self) -> dict[str, serializers.Field]:
-        """No identity field at all for a role that may not see it (nor a column in a download)."""
+        """No identity field at all for a role that may not see it (nor a column in a download);
+        the schema (no `sensitive` in its context) lists it."""
         fields = super().get_fields()
-        if not self.context.get("sensitive"):
+        if self.context.get("sensitive") is False:
             fields.pop("national_id", None)
         return fields
 
