@@ -217,8 +217,19 @@ def _runs_page(request: HttpRequest, *, suggested: str, errors: dict | None = No
         status=400 if errors else 200)
 
 
+RUN_COLUMNS = [
+    col("Period", "period"), Column("Status", lambda r: label(BillingRun.Status.choices)(r.status)),
+    col("Invoices", "invoice_count", "int"), col("Total (KES)", "total", "money"), col("Computed", "computed_at", "datetime"),
+    col("Finalised", "finalized_at", "datetime"), col("Finalised by", "finalized_by.full_name"),
+]
+
+
 @require_capability("billing.view")
-def run_list(request: HttpRequest) -> HttpResponse:
+def run_list(request: HttpRequest) -> HttpResponseBase:
+    """The runs (the page shows the last 36; the download has every one)."""
+    if fmt := export_format(request):
+        runs = BillingRun.objects.select_related("finalized_by").order_by("-period")
+        return export_response(fmt, "billing-runs", RUN_COLUMNS, chunked(runs), title="Billing runs")
     return _runs_page(request, suggested=_suggested_period())
 
 

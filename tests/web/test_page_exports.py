@@ -133,11 +133,18 @@ def _review(q: dict[str, str]) -> list[str]:
             Reading.objects.filter(status="flagged").order_by("read_at").values_list("read_at", flat=True)]
 
 
+def _runs(q: dict[str, str]) -> list[str]:
+    from billing.models import BillingRun
+
+    return list(BillingRun.objects.order_by("-period").values_list("period", flat=True))
+
+
 # (path, the page's filter, the first column's values it should hold, in order, and its heading)
 PAGES: list[tuple[str, dict[str, str], Callable[[dict[str, str]], list[str]], str]] = [
     ("/dashboard/clients/", {"zone": "north"}, _clients, "Account"),
     ("/dashboard/meters/", {"q": "EXP-1000"}, _meters, "Serial"),
     ("/dashboard/readings/review/", {}, _review, "Read"),
+    ("/dashboard/billing/", {}, _runs, "Period"),
     ("/dashboard/billing/invoices/", {"status": "paid"}, _invoices, "Number"),
     ("/dashboard/billing/credit-notes/", {}, _credit_notes, "Number"),
     ("/dashboard/arrears/", {}, _candidates, "Account"),
