@@ -3,16 +3,7 @@ downloads its tables with `?export=csv` or `?export=xlsx` and the same filters."
 
 from django.urls import path
 
-from reports.views import (
-    aging,
-    billing,
-    collections,
-    consumption,
-    nrw,
-    overview,
-    readings,
-    regulator,
-)
+from reports.views import aging, billing, collections, consumption, nrw, overview, readings, regulator
 
 urlpatterns = [
     path("dashboard/reports/", overview.overview, name="reports"),
