@@ -111,6 +111,7 @@ def _staff_row(pk: int) -> User:
 class StaffListCreateApi(APIView):
     """The provider's staff (clients are not staff), people invited and not yet joined included."""
 
+    export_name = "staff"  # ?format=csv|xlsx: staff-<date>.csv
     required_capability = "staff.manage"
     pagination_class = Pagination
 

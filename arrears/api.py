@@ -55,6 +55,7 @@ class PlanInput(CleanedInput):
 
 
 class PaymentPlanListCreateApi(APIView):
+    export_name = "payment-plans"  # ?format=csv|xlsx: payment-plans-<date>.csv
     required_capability = "plans.manage"
     pagination_class = Pagination
 
@@ -94,6 +95,7 @@ class CandidateOutput(serializers.Serializer):
 
 
 class DisconnectionCandidatesApi(APIView):
+    export_name = "disconnection-candidates"  # ?format=csv|xlsx: disconnection-candidates-<date>.csv
     required_capability = "disconnections.view"
     pagination_class = Pagination
 
@@ -130,6 +132,7 @@ class DisconnectionInput(CleanedInput):
 
 
 class DisconnectionListCreateApi(APIView):
+    export_name = "disconnections"  # ?format=csv|xlsx: disconnections-<date>.csv
     required_capability = {"GET": "disconnections.view", "POST": "disconnections.manage"}
     pagination_class = Pagination
 

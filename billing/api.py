@@ -108,6 +108,7 @@ class TariffInput(CleanedInput):
 
 
 class TariffListCreateApi(APIView):
+    export_name = "tariffs"  # ?format=csv|xlsx: tariffs-<date>.csv
     required_capability = {"GET": "billing.view", "POST": "billing.manage_tariffs"}
     pagination_class = Pagination
 
@@ -185,6 +186,7 @@ class PeriodInput(CleanedInput):
 class BillingRunListCreateApi(APIView):
     """`POST {period}` → 201 with the new draft, or 200 with the existing run of that period."""
 
+    export_name = "billing-runs"  # ?format=csv|xlsx: billing-runs-<date>.csv
     required_capability = {"GET": "billing.view", "POST": "billing.run"}
     pagination_class = Pagination
 
@@ -261,6 +263,7 @@ def _invoices() -> QuerySet[Invoice]:
 
 
 class InvoiceListApi(APIView):
+    export_name = "invoices"  # ?format=csv|xlsx: invoices-<date>.csv
     required_capability = "billing.view"
     pagination_class = Pagination
 
@@ -352,6 +355,7 @@ class CreditNoteInput(CleanedInput):
 class CreditNoteListCreateApi(APIView):
     """Credit notes void an issued invoice in full or in part (`{invoice, amount, reason}`)."""
 
+    export_name = "credit-notes"  # ?format=csv|xlsx: credit-notes-<date>.csv
     required_capability = {"GET": "billing.view", "POST": "billing.run"}
     pagination_class = Pagination
 
@@ -420,6 +424,7 @@ class FeeInput(CleanedInput):
 class FeeListCreateApi(APIView):
     """The provider's fee catalogue (`{code, name, amount, kind: "fee"|"deposit"}`), fees in use."""
 
+    export_name = "fees"  # ?format=csv|xlsx: fees-<date>.csv
     required_capability = {"GET": "billing.view", "POST": "fees.manage"}
     pagination_class = Pagination
 

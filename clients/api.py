@@ -16,7 +16,14 @@ from clients.models import Client
 from clients.selectors import client_search
 from clients.services import client_create, client_update
 from clients.validation import ACCOUNT_PATTERN, References, clean_client
-from majismart.api import AnyCaseChoiceField, CleanedInput, GroupedDecimalField, Pagination
+from majismart.api import (
+    AnyCaseChoiceField,
+    CleanedInput,
+    GroupedDecimalField,
+    Pagination,
+    paginated,
+)
+from majismart.exports import FORMATS
 
 MSG_OPENING_BALANCE_FIXED = "The opening balance is set when the client is created and cannot be edited."
 
@@ -34,11 +41,13 @@ class ClientOutput(serializers.Serializer):
     status = serializers.CharField()
     opening_balance = serializers.DecimalField(max_digits=12, decimal_places=2)
 
-    def to_representation(self, instance: Client) -> dict:
-        data = super().to_representation(instance)
-        if not self.context.get("sensitive"):
-            data.pop("national_id", None)
-        return data
+    def get_fields(self) -> dict[str, serializers.Field]:
+        """No identity field at all for a role that may not see it (nor a column in a download);
+        the schema (no `sensitive` in its context) lists it."""
+        fields = super().get_fields()
+        if self.context.get("sensitive") is False:
+            fields.pop("national_id", None)
+        return fields
 
 
 def _optional(**kwargs: Any) -> dict[str, Any]:
@@ -77,12 +86,20 @@ def _clean(request: Request, *, partial: bool) -> dict[str, Any]:
     return body.validated_data
 
 
+def _sensitive(request: Request) -> bool:
+    return has_capability(request.user, "clients.view_sensitive")
+
+
+def _filtered(request: Request) -> bool:
+    return any(request.query_params.get(k, "").strip() for k in ("search", "status", "category", "zone"))
+
+
 def _out(request: Request, client: Client | list[Client] | QuerySet[Client], many: bool = False) -> dict:
-    sensitive = has_capability(request.user, "clients.view_sensitive")
-    return ClientOutput(client, many=many, context={"sensitive": sensitive}).data
+    return ClientOutput(client, many=many, context={"sensitive": _sensitive(request)}).data
 
 
 class ClientListCreateApi(APIView):
+    export_name = "clients"  # ?format=csv|xlsx: clients-<date>.csv
     required_capability = {"GET": "clients.view", "POST": "clients.manage"}
     pagination_class = Pagination
 
@@ -98,6 +115,12 @@ class ClientListCreateApi(APIView):
             category=request.query_params.get("category", ""),
             zone=request.query_params.get("zone", ""),
         )
+        if request.query_params.get("format", "") in FORMATS:
+            # A download of every client the filters match: one audit row saying how many, and
+            # whether a search narrowed them (the words are not kept).
+            audit(actor=request.user, action="clients.exported", object_repr=f"{qs.count()} clients exported",
+                  format=request.query_params["format"], filtered=_filtered(request))
+            return paginated(self, request, qs, ClientOutput, sensitive=_sensitive(request))
         paginator = self.pagination_class()
         page = paginator.paginate_queryset(qs, request, view=self)
         assert page is not None  # Pagination always has a page size

@@ -61,6 +61,7 @@ class ServiceRequestInput(CleanedInput):
 
 
 class ServiceRequestListCreateApi(APIView):
+    export_name = "service-requests"  # ?format=csv|xlsx: service-requests-<date>.csv
     required_capability = {"GET": "service_requests.view", "POST": "service_requests.manage"}
     pagination_class = Pagination
 
@@ -126,6 +127,7 @@ class WorkOrderNotDoneInput(CleanedInput):
 
 
 class WorkOrderListApi(APIView):
+    export_name = "work-orders"  # ?format=csv|xlsx: work-orders-<date>.csv
     required_capability = "work_orders.view"
     pagination_class = Pagination
 

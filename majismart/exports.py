@@ -195,3 +195,15 @@ def chunked(items: Any, size: int = 2000) -> Iterator[Any]:
         yield from items.iterator(chunk_size=size)
     else:
         yield from items
+
+
+def export_format(request: Any) -> str:
+    """`csv` or `xlsx` when a page's request asks for its download (`?export=`), else ''."""
+    fmt = request.GET.get("export", "")
+    return fmt if fmt in FORMATS else ""
+
+
+def label(choices: Any) -> Callable[[str], str]:
+    """A choice's label from its value (a model's TextChoices), for a readable column."""
+    labels = dict(choices)
+    return lambda value: labels.get(value, value)

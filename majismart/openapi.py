@@ -28,6 +28,9 @@ MSG_404_OBJECT = "Nothing with this id on this provider."
 MSG_404_PAGE = "No such page of this list."
 MSG_415 = "A request body in a media type this operation does not accept; send JSON."
 MSG_429 = "Too many requests: wait the seconds in `Retry-After`."
+MSG_FORMAT = ("A download of every row the other filters match (not one page): `csv` (UTF-8, a header row of the "
+              "results' field names) or `xlsx`. Amounts are plain numbers, times Africa/Nairobi.")
+DOWNLOADS = {"csv": "text/csv", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -93,7 +96,25 @@ class AutoSchema(openapi.AutoSchema):
             if str(code) not in responses:
                 responses[str(code)] = self._get_response_for_code(response, str(code))
         operation["responses"] = dict(sorted(responses.items()))
+        if self.method == "GET" and self._is_paginated_list(operation):
+            self._add_downloads(operation)
         return operation
+
+    @staticmethod
+    def _is_paginated_list(operation: dict[str, Any]) -> bool:
+        return any(p.get("in") == "query" and p.get("name") == "page" for p in operation.get("parameters", []))
+
+    @staticmethod
+    def _add_downloads(operation: dict[str, Any]) -> None:
+        """A paginated list also answers `?format=csv|xlsx` (majismart.api.paginated): every row
+        the filters match, as a file, with the JSON results' fields as its columns."""
+        operation["parameters"].append({
+            "in": "query", "name": "format", "required": False,
+            "schema": {"type": "string", "enum": list(DOWNLOADS)},
+            "description": MSG_FORMAT})
+        content = operation["responses"]["200"].setdefault("content", {})
+        for media_type in DOWNLOADS.values():
+            content[media_type] = {"schema": {"type": "string", "format": "binary"}}
 
     def _error_responses(self, operation: dict[str, Any]) -> dict[int, OpenApiResponse]:
         params = {(p["in"], p["name"]) for p in operation.get("parameters", []) if "in" in p}

@@ -55,6 +55,7 @@ class MeterSerializer(serializers.Serializer):
 
 
 class MeterListCreateApi(APIView):
+    export_name = "meters"  # ?format=csv|xlsx: meters-<date>.csv
     required_capability = {"GET": "clients.view", "POST": "meters.manage"}
     pagination_class = Pagination
 

@@ -33,6 +33,7 @@ class MessageSerializer(serializers.Serializer):
 
 
 class MessageListApi(APIView):
+    export_name = "messages"  # ?format=csv|xlsx: messages-<date>.csv
     required_capability = "messages.view"
     pagination_class = Pagination
 

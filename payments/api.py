@@ -52,6 +52,7 @@ class PaymentListCreateApi(APIView):
     """`GET, POST /payments/` (shared/API.md): cash and bank payments recorded by staff; every
     payment listed with its allocations."""
 
+    export_name = "payments"  # ?format=csv|xlsx: payments-<date>.csv
     required_capability = {"GET": "payments.view", "POST": "payments.record"}
     pagination_class = Pagination
 

@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
@@ -27,8 +28,44 @@ from arrears.services import (
 from billing.models import BillingSettings, LedgerEntry
 from billing.selectors import balance_of_client, client_balance
 from clients.models import Client
+from majismart.exports import Column, chunked, col, export_format, export_response
 
 PAGE_SIZE = 50
+
+
+def _columns(today: object = None) -> dict[str, list[Column]]:
+    """The lists' downloads (?export=csv|xlsx): every row the page's filter matches."""
+    from arrears.models import Disconnection
+
+    status_of = dict(Disconnection.Status.choices)
+    plan_status = dict(PaymentPlan.Status.choices)
+    return {
+        "candidates": [
+            col("Account", "account_number"), col("Client", "full_name"), col("Balance (KES)", "balance", "money"),
+            col("Unpaid since", "oldest_due", "date"),
+            Column("Days overdue", lambda c: (today - c.oldest_due).days, "int"),
+            col("Last payment", "last_payment", "datetime")],
+        "disconnections": [
+            col("Account", "client.account_number"), col("Client", "client.full_name"),
+            Column("Status", lambda d: status_of.get(d.status, d.status)), col("Notice date", "notice_date", "date"),
+            col("Balance when started (KES)", "balance", "money"), col("Reconnection fee (KES)", "fee", "money"),
+            col("Disconnection order", "disconnect_order.reference"), col("Reconnection order", "reconnect_order.reference"),
+            col("Started", "created", "datetime"), col("Disconnected", "disconnected_at", "datetime"),
+            col("Reconnected", "reconnected_at", "datetime")],
+        "plans": [
+            col("Plan", "pk", "int"), col("Account", "client.account_number"), col("Client", "client.full_name"),
+            Column("Status", lambda p: plan_status.get(p.status, p.status)), col("Total (KES)", "total", "money"),
+            col("Down payment (KES)", "down_payment", "money"), col("Paid (KES)", "paid", "money"),
+            col("Instalments", "instalment_count", "int"), col("First due", "first_due", "date"),
+            col("Made", "created", "datetime")],
+        "write-offs": [
+            col("Account", "account_number"), col("Client", "full_name"), col("Balance (KES)", "balance", "money")],
+    }
+
+
+def _download(fmt: str, name: str, rows: object, today: object = None) -> HttpResponseBase:
+    return export_response(fmt, name, _columns(today)[name], chunked(rows),
+                           title=name.replace("-", " ").capitalize())
 
 
 def _errors(exc: ValidationError) -> dict[str, list[str]]:
@@ -37,7 +74,7 @@ def _errors(exc: ValidationError) -> dict[str, list[str]]:
 
 @require_http_methods(["GET", "POST"])
 @require_capability("disconnections.view", POST="disconnections.manage")
-def candidate_list(request: HttpRequest) -> HttpResponse:
+def candidate_list(request: HttpRequest) -> HttpResponseBase:
     """Who the rule puts up for disconnection; starting one sends the notice."""
     if request.method == "POST":
         client = get_object_or_404(Client, pk=request.POST.get("client") if str(request.POST.get("client", "")).isdigit()
@@ -52,6 +89,8 @@ def candidate_list(request: HttpRequest) -> HttpResponse:
                                       f"{item.notice_date:%-d %b %Y} unless paid.")
         return redirect("arrears_candidates")
     today = timezone.localdate()
+    if fmt := export_format(request):
+        return _download(fmt, "candidates", candidates(today=today), today)
     page = Paginator(candidates(today=today), PAGE_SIZE).get_page(request.GET.get("page"))
     for c in page:
         c.days_overdue = (today - c.oldest_due).days  # type: ignore[attr-defined]
@@ -61,10 +100,12 @@ def candidate_list(request: HttpRequest) -> HttpResponse:
 
 
 @require_capability("disconnections.view")
-def disconnection_list(request: HttpRequest) -> HttpResponse:
+def disconnection_list(request: HttpRequest) -> HttpResponseBase:
     status = request.GET.get("status", "")
-    page = Paginator(disconnections_list(status=status if status.isidentifier() else ""), PAGE_SIZE).get_page(
-        request.GET.get("page"))
+    found = disconnections_list(status=status if status.isidentifier() else "")
+    if fmt := export_format(request):
+        return _download(fmt, "disconnections", found)
+    page = Paginator(found, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "arrears/disconnections.html", {
         "active": "arrears", "tab": "disconnections", "page": page, "querystring": f"status={status}" if status else "",
         "status": status, "statuses": _statuses()})
@@ -77,9 +118,11 @@ def _statuses() -> list[tuple[str, str]]:
 
 
 @require_capability("plans.manage")
-def plan_list(request: HttpRequest) -> HttpResponse:
+def plan_list(request: HttpRequest) -> HttpResponseBase:
     status = request.GET.get("status", "")
     qs = plans_list(status=status if status in PaymentPlan.Status.values else "")
+    if fmt := export_format(request):
+        return _download(fmt, "plans", qs)
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "arrears/plans.html", {
         "active": "arrears", "tab": "plans", "page": page, "status": status, "statuses": PaymentPlan.Status.choices,
@@ -166,7 +209,7 @@ def arrears_settings(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 @require_capability("write_offs.manage")
-def write_off_list(request: HttpRequest) -> HttpResponse:
+def write_off_list(request: HttpRequest) -> HttpResponseBase:
     """Closed accounts still owing, each with a write-off form (the owner's)."""
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
@@ -183,6 +226,8 @@ def write_off_list(request: HttpRequest) -> HttpResponse:
         return redirect("write_off_list")
     owing = (Client.objects.filter(status=Client.Status.CLOSED).annotate(balance=balance_of_client())
              .filter(balance__gt=0).order_by("account_number"))
+    if fmt := export_format(request):
+        return _download(fmt, "write-offs", owing)
     done = (LedgerEntry.objects.filter(kind=LedgerEntry.Kind.WRITE_OFF).select_related("client", "created_by")
             .order_by("-id")[:50])
     page = Paginator(owing, PAGE_SIZE).get_page(request.GET.get("page"))

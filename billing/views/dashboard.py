@@ -12,6 +12,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods
@@ -50,6 +51,7 @@ from billing.tariffs import charge_for
 from clients.models import Category, Client
 from clients.sql import CATEGORIES, CLIENTS
 from majismart.charts import bar_chart
+from majismart.exports import Column, chunked, col, export_format, export_response, label
 from majismart.money import exponent, kes
 from meters.sql import ACCEPTED_READINGS, METERS
 from notifications.models import NotificationSettings
@@ -216,8 +218,19 @@ def _runs_page(request: HttpRequest, *, suggested: str, errors: dict | None = No
         status=400 if errors else 200)
 
 
+RUN_COLUMNS = [
+    col("Period", "period"), Column("Status", lambda r: label(BillingRun.Status.choices)(r.status)),
+    col("Invoices", "invoice_count", "int"), col("Total (KES)", "total", "money"), col("Computed", "computed_at", "datetime"),
+    col("Finalised", "finalized_at", "datetime"), col("Finalised by", "finalized_by.full_name"),
+]
+
+
 @require_capability("billing.view")
-def run_list(request: HttpRequest) -> HttpResponse:
+def run_list(request: HttpRequest) -> HttpResponseBase:
+    """The runs (the page shows the last 36; the download has every one)."""
+    if fmt := export_format(request):
+        runs = BillingRun.objects.select_related("finalized_by").order_by("-period")
+        return export_response(fmt, "billing-runs", RUN_COLUMNS, chunked(runs), title="Billing runs")
     return _runs_page(request, suggested=_suggested_period())
 
 
@@ -291,11 +304,28 @@ def run_discard(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 # --- invoices and credit notes -------------------------------------------------------------------
+# The lists' downloads (?export=csv|xlsx): every row the filters match, as the page shows them.
+INVOICE_COLUMNS = [
+    col("Number", "number"), col("Account", "client.account_number"), col("Client", "client.full_name"),
+    col("Period", "period"), col("Consumption (m³)", "consumption", "m3"), col("Total (KES)", "total", "money"),
+    col("Credited (KES)", "credited", "money"), col("Balance due (KES)", "balance_due", "money"),
+    col("Issued on", "issued_on", "date"), col("Due date", "due_date", "date"),
+    Column("Status", lambda i: label(INVOICE_STATES)(i.state)),
+]
+CREDIT_NOTE_COLUMNS = [
+    col("Number", "number"), col("Date", "issued_on", "date"), col("Invoice", "invoice.number"),
+    col("Account", "client.account_number"), col("Client", "client.full_name"), col("Amount (KES)", "amount", "money"),
+    col("Reason", "reason"), Column("By", lambda n: n.created_by.full_name if n.created_by else ""),
+]
+
+
 @require_capability("billing.view")
-def invoice_list(request: HttpRequest) -> HttpResponse:
+def invoice_list(request: HttpRequest) -> HttpResponseBase:
     q = request.GET
     invoices = invoice_search(period=q.get("period", ""), state=q.get("status", ""), query=q.get("q", ""),
                               run=q.get("run", ""), client=q.get("client", ""))
+    if fmt := export_format(request):
+        return export_response(fmt, "invoices", INVOICE_COLUMNS, chunked(invoices), title="Invoices")
     page = Paginator(invoices, PAGE_SIZE).get_page(q.get("page"))
     params = q.copy()
     params.pop("page", None)
@@ -343,8 +373,10 @@ def invoice_credit(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_capability("billing.view")
-def credit_note_list(request: HttpRequest) -> HttpResponse:
+def credit_note_list(request: HttpRequest) -> HttpResponseBase:
     notes = CreditNote.objects.select_related("invoice", "client", "created_by").order_by("-id")
+    if fmt := export_format(request):
+        return export_response(fmt, "credit-notes", CREDIT_NOTE_COLUMNS, chunked(notes), title="Credit notes")
     page = Paginator(notes, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "billing/credit_notes.html", {"active": "billing", "tab": "credit_notes", "page": page,
                                                          "querystring": ""})

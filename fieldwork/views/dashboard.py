@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Prefetch
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -35,6 +36,7 @@ from fieldwork.services import (
     work_order_complete,
     work_order_not_done,
 )
+from majismart.exports import Column, chunked, col, export_format, export_response, label
 from meters.views.portal import PHOTO_TYPES
 
 PAGE_SIZE = 25
@@ -68,11 +70,33 @@ def photo_response(field: Any) -> FileResponse:
 
 
 # --- service requests --------------------------------------------------------------------------
+# The lists' downloads (?export=csv|xlsx): every row the filters match.
+REQUEST_COLUMNS = [
+    col("Reference", "reference"), col("Account", "client.account_number"), col("Client", "client.full_name"),
+    Column("Kind", lambda r: label(ServiceRequest.Kind.choices)(r.kind)),
+    Column("Channel", lambda r: label(ServiceRequest.Channel.choices)(r.channel)), col("Description", "description"),
+    Column("Status", lambda r: label(ServiceRequest.Status.choices)(r.status)), col("Due by", "due_by", "datetime"),
+    col("Assigned to", "assigned_to.full_name"), col("Received", "created", "datetime"),
+    col("Resolved", "resolved_at", "datetime"),
+]
+ORDER_COLUMNS = [
+    col("Reference", "reference"), Column("Kind", lambda o: label(WorkOrder.Kind.choices)(o.kind)),
+    col("Account", "client.account_number"), col("Client", "client.full_name"), col("Zone", "client.zone.name"),
+    col("Meter", "meter.serial"), Column("Status", lambda o: label(WorkOrder.Status.choices)(o.status)),
+    col("Due on", "due_on", "date"), col("Balance (KES)", "balance", "money"), col("Instructions", "instructions"),
+    col("Assigned to", "assigned_to.full_name"), col("Done", "done_at", "datetime"), col("Note", "note"),
+    col("Not done because", "not_done_reason"),
+]
+
+
 @require_capability("service_requests.view")
-def request_list(request: HttpRequest) -> HttpResponse:
+def request_list(request: HttpRequest) -> HttpResponseBase:
     q = request.GET
     status = q.get("status", "active")
     qs = request_queue(status=status, kind=q.get("kind", ""), assignee=q.get("assignee", ""), user=request.user)
+    if fmt := export_format(request):
+        return export_response(fmt, "service-requests", REQUEST_COLUMNS, chunked(qs),
+                               title="Service requests")
     page = Paginator(qs, PAGE_SIZE).get_page(q.get("page"))
     return render(request, "fieldwork/request_list.html", {
         "active": "requests", "page": page, "q": q, "status": status, "querystring": _querystring(request),
@@ -239,10 +263,12 @@ def work_order_photo(request: HttpRequest, pk: int) -> FileResponse:
 
 
 @require_capability("work_orders.manage")
-def work_order_list(request: HttpRequest) -> HttpResponse:
+def work_order_list(request: HttpRequest) -> HttpResponseBase:
     q = request.GET
     status = q.get("status", WorkOrder.Status.OPEN)
     qs = work_orders(status=status, kind=q.get("kind", ""), assigned_to=q.get("assigned_to", ""), user=request.user)
+    if fmt := export_format(request):
+        return export_response(fmt, "work-orders", ORDER_COLUMNS, chunked(qs), title="Work orders")
     page = Paginator(qs, PAGE_SIZE).get_page(q.get("page"))
     return render(request, "fieldwork/work_order_list.html", {
         "active": "work_orders", "page": page, "q": q, "status": status, "querystring": _querystring(request),

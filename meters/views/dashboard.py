@@ -22,6 +22,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.permissions import has_capability, require_capability
 from clients.models import Client, Zone
 from majismart import uploads
+from majismart.exports import chunked, export_format, export_response
+from meters.exports import METER_COLUMNS, REVIEW_COLUMNS
 from meters.forms import MeterForm, ReadingsImportForm, ReplaceForm
 from meters.imports import ImportFormatError, readings_import
 from meters.models import Meter, Reading, ReadingImport
@@ -51,6 +53,8 @@ def meter_list(request: HttpRequest) -> HttpResponse:
         meters = meters.filter(kind=kind)
     else:
         kind = ""
+    if fmt := export_format(request):
+        return export_response(fmt, "meters", METER_COLUMNS, chunked(meters), title="Meters")  # type: ignore[return-value]
     page = Paginator(meters, 50).get_page(request.GET.get("page"))
     return render(request, "meters/list.html", {"active": "meters", "page": page, "q": q, "kind": kind,
                                                 "kinds": Meter.Kind.choices,
@@ -270,6 +274,9 @@ def review_queue(request: HttpRequest) -> HttpResponse:
     flagged = (Reading.objects.filter(status=Reading.Status.FLAGGED)
                .select_related("meter__client", "meter__zone", "recorded_by")
                .order_by("read_at"))
+    if fmt := export_format(request):
+        return export_response(fmt, "readings-to-review", REVIEW_COLUMNS, chunked(flagged),  # type: ignore[return-value]
+                               title="Readings to review")
     page = Paginator(flagged, 50).get_page(request.GET.get("page"))
     return render(request, "meters/review.html", {"active": "readings", "page": page, "querystring": "",
                                                   "flag_labels": dict(Reading.Flag.choices)})

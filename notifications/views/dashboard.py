@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.http import Http404, HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_http_methods, require_POST
@@ -19,6 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.permissions import require_capability
 from majismart.charts import bar_chart
 from majismart.crypto import masked_secret
+from majismart.exports import Column, chunked, col, export_format, export_response, label
 from majismart.phones import normalize_phone
 from majismart.urls import domain_url
 from notifications.catalog import EVENTS
@@ -60,9 +62,24 @@ def _daily_chart() -> dict[str, object]:
                       for d in days], unit="messages")
 
 
+# The log's download (?export=csv|xlsx): every message the filters match, recipients masked as
+# on the page.
+MESSAGE_COLUMNS = [
+    col("Created", "created", "datetime"), Column("Channel", lambda m: label(Channel.choices)(m.channel)),
+    Column("Event", lambda m: EVENTS[m.event].label if m.event in EVENTS else m.event),
+    Column("To", lambda m: mask_recipient(m.recipient) if m.recipient else ""),
+    Column("Status", lambda m: label(Message.Status.choices)(m.status)), col("Note", "note"),
+    col("Segments", "segments", "int"), col("Cost", "cost", "ratio"), col("Sent", "sent_at", "datetime"),
+    col("Delivered", "delivered_at", "datetime"),
+]
+
+
 @require_capability("messages.view")
-def message_list(request: HttpRequest) -> HttpResponse:
+def message_list(request: HttpRequest) -> HttpResponseBase:
     q = request.GET
+    if fmt := export_format(request):
+        return export_response(fmt, "messages", MESSAGE_COLUMNS, chunked(message_search(q)),
+                               title="Messages")
     page = Paginator(message_search(q), PAGE_SIZE).get_page(q.get("page"))
     for m in page:
         m.shown_to = mask_recipient(m.recipient) if m.recipient else ""  # type: ignore[attr-defined]  # for the template

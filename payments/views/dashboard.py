@@ -7,6 +7,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.cache import add_never_cache_headers
 from django.utils.dateparse import parse_date
@@ -14,6 +15,7 @@ from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import has_capability, require_capability
 from majismart.crypto import masked_secret
+from majismart.exports import Column, chunked, col, export_format, export_response, label
 from payments.models import Payment, PaymentRequest, PaymentSettings
 from payments.services import payment_assign, payment_mark_refunded, payment_reverse
 from payments.settings import SECRET_FIELDS, payment_register_urls, payment_settings_update
@@ -45,8 +47,24 @@ def redacted_body(body: str) -> str:
         return body
 
 
+# The lists' downloads (?export=csv|xlsx): every row the filters match.
+PAYMENT_COLUMNS = [
+    col("Receipt", "receipt"), col("Paid", "paid_at", "datetime"),
+    Column("Method", lambda p: label(Payment.Method.choices)(p.method)),
+    Column("Account", lambda p: p.client.account_number if p.client else p.account_reference),
+    col("Payer", "payer_name"), col("Client", "client.full_name"), col("Amount (KES)", "amount", "money"),
+    Column("Status", lambda p: label(Payment.Status.choices)(p.status)),
+]
+REQUEST_COLUMNS = [
+    col("Reference", "reference"), col("Asked", "created", "datetime"),
+    Column("Channel", lambda r: label(PaymentRequest.Channel.choices)(r.channel)),
+    col("Account", "client.account_number"), col("Client", "client.full_name"), col("Amount (KES)", "amount", "money"),
+    Column("Status", lambda r: label(PaymentRequest.Status.choices)(r.status)), col("Receipt", "payment.receipt"),
+]
+
+
 @require_capability("payments.view")
-def payment_list(request: HttpRequest) -> HttpResponse:
+def payment_list(request: HttpRequest) -> HttpResponseBase:
     q = request.GET
     payments = Payment.objects.select_related("client").order_by("-paid_at", "-id")
     if q.get("method") in Payment.Method.values:
@@ -54,7 +72,7 @@ def payment_list(request: HttpRequest) -> HttpResponse:
     if q.get("status") in Payment.Status.values:
         payments = payments.filter(status=q["status"])
     ignored = []
-    for name, label, lookup in (("from", "From", "paid_at__date__gte"), ("to", "To", "paid_at__date__lte")):
+    for name, shown, lookup in (("from", "From", "paid_at__date__gte"), ("to", "To", "paid_at__date__lte")):
         raw = (q.get(name, "") or "").strip()
         try:
             day = parse_date(raw) if raw else None
@@ -63,7 +81,9 @@ def payment_list(request: HttpRequest) -> HttpResponse:
         if day:
             payments = payments.filter(**{lookup: day})
         elif raw:
-            ignored.append(label)
+            ignored.append(shown)
+    if fmt := export_format(request):
+        return export_response(fmt, "payments", PAYMENT_COLUMNS, chunked(payments), title="Payments")
     page = Paginator(payments, PAGE_SIZE).get_page(q.get("page"))
     params = q.copy()
     params.pop("page", None)
@@ -118,7 +138,7 @@ def payment_reverse_view(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @require_capability("payments.view")
-def payment_requests(request: HttpRequest) -> HttpResponse:
+def payment_requests(request: HttpRequest) -> HttpResponseBase:
     """STK pushes and card checkouts: what was asked, of whom, and what came of it."""
     q = request.GET
     requests = PaymentRequest.objects.select_related("client", "payment").order_by("-created")
@@ -126,6 +146,9 @@ def payment_requests(request: HttpRequest) -> HttpResponse:
         requests = requests.filter(status=q["status"])
     if q.get("channel") in PaymentRequest.Channel.values:
         requests = requests.filter(channel=q["channel"])
+    if fmt := export_format(request):
+        return export_response(fmt, "payment-requests", REQUEST_COLUMNS, chunked(requests),
+                               title="Payment requests")
     page = Paginator(requests, PAGE_SIZE).get_page(q.get("page"))
     params = q.copy()
     params.pop("page", None)

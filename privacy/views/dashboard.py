@@ -18,15 +18,25 @@ from django.views.decorators.http import require_http_methods, require_POST
 from accounts.permissions import require_capability
 from accounts.services import audit
 from clients.models import Client
+from majismart.exports import Column, chunked, col, export_format, export_response, label
 from privacy.exports import ExportError, export_open, export_request
 from privacy.models import DataExport, DataRequest, ErasureRecord
 from privacy.services import PURPOSES, PrivacyError, request_create, request_erase, request_resolve
 
 PAGE_SIZE = 50
+# The list's download (?export=csv|xlsx): every request the filters match (not what the person
+# wrote, nor the resolution: those stay on each request's page).
+REQUEST_COLUMNS = [
+    col("Received", "created", "datetime"), Column("Kind", lambda r: label(DataRequest.Kind.choices)(r.kind)),
+    col("Account", "client.account_number"), col("Client", "client.full_name"),
+    Column("Source", lambda r: label(DataRequest.Source.choices)(r.source)),
+    Column("Status", lambda r: label(DataRequest.Status.choices)(r.status)), col("Due", "due_at", "datetime"),
+    col("Resolved", "resolved_at", "datetime"), col("Resolved by", "resolved_by"),
+]
 
 
 @require_capability("privacy.requests")
-def request_list(request: HttpRequest) -> HttpResponse:
+def request_list(request: HttpRequest) -> HttpResponseBase:
     q = request.GET
     status = q.get("status", "open")
     rows = DataRequest.objects.select_related("client")
@@ -37,6 +47,9 @@ def request_list(request: HttpRequest) -> HttpResponse:
     # Open ones soonest due first (overdue on top); closed ones latest first.
     rows = rows.annotate(open_first=Case(When(status=DataRequest.Status.OPEN, then=Value(0)), default=Value(1),
                                          output_field=IntegerField())).order_by("open_first", "due_at", "-id")
+    if fmt := export_format(request):
+        return export_response(fmt, "privacy-requests", REQUEST_COLUMNS, chunked(rows),
+                               title="Privacy requests")
     page = Paginator(rows, PAGE_SIZE).get_page(q.get("page"))
     params = q.copy()
     params.pop("page", None)

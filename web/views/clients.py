@@ -10,6 +10,7 @@ from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Exists, OuterRef, Prefetch
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_http_methods
 
@@ -25,6 +26,7 @@ from clients.models import Category, Client, Zone
 from clients.selectors import client_search
 from fieldwork.models import ServiceRequest, WorkOrder
 from majismart.charts import bar_chart
+from majismart.exports import Column, chunked, col, export_format, export_response, label
 from majismart.money import kes
 from meters.models import Meter, Reading
 from meters.selectors import monthly_consumption
@@ -38,13 +40,15 @@ TIMELINE_SIZE = 30
 
 
 @require_capability("clients.view")
-def client_list(request: HttpRequest) -> HttpResponse:
+def client_list(request: HttpRequest) -> HttpResponseBase:
     q = request.GET
     clients = client_search(query=q.get("q", ""), status=q.get("status", ""), category=q.get("category", ""),
                             zone=q.get("zone", ""))
     sees_money = has_capability(request.user, "billing.view")
     if sees_money:  # the ledger's balance, summed in the list's own query (billing.selectors.client_balance)
         clients = clients.annotate(balance=balance_of_client())
+    if fmt := export_format(request):
+        return _client_download(request, fmt, clients, sees_money)
     page = Paginator(clients, PAGE_SIZE).get_page(q.get("page"))
     if q.get("q", "").strip():
         # A search is a look-up of people: one row per search, with the ids it showed (the words
@@ -59,6 +63,21 @@ def client_list(request: HttpRequest) -> HttpResponse:
         "categories": Category.objects.all(), "zones": Zone.objects.all(), "statuses": Client.Status.choices,
         "can_manage": has_capability(request.user, "clients.manage"), "sees_money": sees_money,
     })
+
+
+def _client_download(request: HttpRequest, fmt: str, clients: Any, sees_money: bool) -> HttpResponseBase:
+    """Every client the filters match, as the list shows them (the balance for roles that see
+    money): personal data leaving the system, so one audit row says how many and in what."""
+    q = request.GET
+    audit(actor=request.user, action="clients.exported", object_repr=f"{clients.count()} clients exported",
+          format=fmt, searched=bool(q.get("q", "").strip()),
+          filters=sorted(k for k in ("status", "category", "zone") if q.get(k)))
+    columns = [col("Account", "account_number"), col("Name", "full_name"), col("Phone", "phone"), col("Email", "email"),
+               col("Category", "category.name"), col("Zone", "zone.name"), col("Location", "location"),
+               Column("Status", lambda c: label(Client.Status.choices)(c.status)), col("Joined", "created", "date")]
+    if sees_money:
+        columns.append(col("Balance (KES)", "balance", "money"))
+    return export_response(fmt, "clients", columns, chunked(clients), title="Clients")
 
 
 @require_capability("clients.view")
