@@ -120,6 +120,8 @@ class StackedColumn:
 
 
 def _short(label: str, size: int = 12) -> str:
+    """The label cut to `size` characters (about what its slot under the axis holds, at 7 units a
+    character): "Riverside route" whole under one of three bars, cut under one of twenty."""
     return label if len(label) <= size else label[: size - 1] + "…"
 
 
@@ -142,9 +144,9 @@ def stacked_bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequenc
             h = float(vs[i] / axis_top) * plot_h
             if h > 0:
                 bars.append(GroupBar(x=x, y=baseline - stacked - h, width=bar_w, height=h, series=s,
-                                     title=f"{label} · {name}: {unit} {vs[i]:,.2f}"))
+                                     title=f"{label} · {name}: {_amount(vs[i], unit)}"))
             stacked += h
-        columns.append(StackedColumn(_short(label), label, G_LEFT + i * slot + slot / 2, f"{totals[i]:,.2f}"))
+        columns.append(StackedColumn(_short(label, max(8, int(slot / 7))), label, G_LEFT + i * slot + slot / 2, f"{totals[i]:,.2f}"))
     return {"bars": bars, "columns": columns, "width": G_WIDTH, "height": G_HEIGHT, "left": G_LEFT,
             "right": G_WIDTH - G_RIGHT, "baseline": baseline, "top": G_TOP, "unit": unit,
             "ticks": [Tick(y=baseline - plot_h * k / ticks, label=f"{step * k:,.0f}") for k in range(ticks + 1)],

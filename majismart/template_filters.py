@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from django import template
 
 from majismart import money
@@ -18,3 +20,13 @@ def get_item(mapping: object, key: object) -> object:
 def kes(amount: object) -> str:
     """`{{ invoice.total|kes }}` → `KES 1,948.75` (majismart.money.kes)."""
     return money.kes(amount)
+
+
+@register.filter
+def month_name(period: object, style: str = "long") -> str:
+    """`{{ "2026-11"|month_name }}` → `November 2026` (`|month_name:"short"` → `Nov 2026`): a
+    billing period or month as people say it, in pickers and tables; anything else as it is."""
+    text = str(period)
+    if len(text) != 7 or text[4] != "-" or not (text[:4] + text[5:]).isdigit() or not 1 <= int(text[5:]) <= 12:
+        return text
+    return date(int(text[:4]), int(text[5:]), 1).strftime("%b %Y" if style == "short" else "%B %Y")

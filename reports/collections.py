@@ -15,6 +15,7 @@ from decimal import Decimal
 
 from django.db.models import QuerySet, Sum
 from django.db.models.functions import TruncMonth
+from django.utils import timezone
 
 from payments.models import Payment
 from payments.selectors import (
@@ -89,10 +90,12 @@ class Day:
 
 
 def by_day(period: str) -> list[Day]:
-    """Collected on each day of the month `period` (every day, 0 where none; one query)."""
+    """Collected on each day of the month `period` (every day, 0 where none; one query). This
+    month's stop at today: the days to come are not days with nothing collected."""
     first = period_first(period)
-    days = {first.replace(day=d): Day(first.replace(day=d))
-            for d in range(1, calendar.monthrange(first.year, first.month)[1] + 1)}
+    last = min(calendar.monthrange(first.year, first.month)[1],
+               timezone.localdate().day if period_of(timezone.localdate()) == period else 31)
+    days = {first.replace(day=d): Day(first.replace(day=d)) for d in range(1, last + 1)}
     rows = (PaymentDay.objects.filter(status__in=COLLECTED_STATUSES, day__gte=first, day__lt=add_months(first, 1))
             .values("day").annotate(n=Sum("payments"), kes=Sum("amount")).order_by())
     for r in rows:

@@ -145,7 +145,7 @@ def _money(year: int, periods: list[str], *, today: date) -> list[Indicator]:
 def _nrw(figures: NRWFigures | None) -> Indicator:
     return Indicator("nrw", "Non-revenue water", figures.percent if figures else None, "%",
                      "(system input − billed consumption) ÷ system input, in zones with bulk meters",
-                     f"{figures.nrw} m³ of {figures.system_input} m³" if figures else
+                     f"{figures.nrw:,} m³ of {figures.system_input:,} m³" if figures else
                      "Needs bulk (zone or production) meters.", missing="not measured (no bulk meters)")
 
 

@@ -70,9 +70,10 @@ def test_the_page_shows_them(story) -> None:  # type: ignore[no-untyped-def]
                                                         ["Sep 2026", "2", "KES 800.00", "15.000"]]
     assert trend_rows[-1] == ["Nov 2025", "0", "KES 0.00", "0.000"]
     assert html.count('data-testid="money-chart"') == 2  # KES and m³, each with axes
-    assert "<title>Oct 2026 · Billed: KES 4,276.68</title>" in html and "<title>Sep 2026 · Consumption billed: m³ 15.00</title>" in html
+    assert "<title>Oct 2026 · Billed: KES 4,276.68</title>" in html and "<title>Sep 2026 · Consumption billed: 15.000 m³</title>" in html
     # The picker lists the billed periods; September on its own.
-    assert '<option value="2026-10" selected>' in html and '<option value="2026-09">' in html
+    assert '<option value="2026-10" selected>October 2026</option>' in html
+    assert '<option value="2026-09">September 2026</option>' in html
     september = as_("anne@alpha.test").get(URL, {"period": "2026-09"}).content.decode()
     assert "Billing · September 2026" in september and 'data-testid="billing-total">KES 800.00<' in september
     assert _rows(september, "trend-table")[0] == ["Sep 2026", "2", "KES 800.00", "15.000"]

@@ -70,7 +70,8 @@ def test_the_page_and_its_downloads(measured) -> None:  # type: ignore[no-untype
         rows = list(csv.reader(io.StringIO(http.get(URL, {"export": "csv"}).getvalue().decode("utf-8-sig"))))
         book = openpyxl.load_workbook(io.BytesIO(http.get(URL, {"export": "xlsx"}).getvalue()))
     assert 'data-testid="nrw-percent-2026-10">28.0%<' in html and 'data-testid="nrw-percent-2026-09">28.6%<' in html
-    assert "By zone · 2026-10" in html and 'data-testid="nrw-unmeasured"' in html and "South" in html
+    assert "By zone · October 2026" in html and '<td data-label="Month">Oct 2026</td>' in html and 'data-testid="nrw-unmeasured"' in html and "South" in html
+    assert '<option value="2026-10" selected>October 2026</option>' in html  # months as people say them
     assert "money-chart" in html  # the chart of input and billed, with its table
     assert rows[0] == ["Period", "Zone", "System input (m³)", "Billed consumption (m³)", "Non-revenue water (m³)",
                        "NRW (% of input)"]
