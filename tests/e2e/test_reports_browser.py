@@ -47,6 +47,13 @@ def test_every_report_opens_on_a_laptop_and_a_phone(page: Page, app_server: AppS
             assert box and box["x"] >= 0 and box["x"] + box["width"] <= width + 1, (path, i)
         assert page.evaluate("document.documentElement.scrollWidth") <= width, path
         page.screenshot(path=str(tmp_path / f"{path.strip('/').replace('/', '-')}-{width}.png"), full_page=True)
+    if width < 600:  # a zone chart opens on its first zone, axis in sight; the total row says what each figure is
+        page.goto(app_server.url(slug, "/dashboard/reports/aging/"))
+        first = page.locator('[data-testid="stacked-chart"]').first.get_by_test_id("chart-label").first.bounding_box()
+        assert first and 0 <= first["x"] < width, first
+        total = page.locator('[data-testid="aging-by-zone"] tfoot th[data-label="Total"]')
+        expect(total).to_have_text("KES 1,240.00")
+        assert page.evaluate("(e) => getComputedStyle(e, '::before').content", total.element_handle()).startswith('"Total"')
     # The aging drill-down: Ben's 700.00 in the bucket of his oldest unpaid bill (M-2's, due the 16th of M-1).
     bucket = bucket_of(m1.replace(day=16), timezone.localdate())
     page.goto(app_server.url(slug, f"/dashboard/reports/aging/?bucket={bucket}"))

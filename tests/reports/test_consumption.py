@@ -106,7 +106,7 @@ def test_the_page_shows_the_tables_the_chart_and_the_lists(story) -> None:  # ty
     assert ('<td data-label="Month">Oct 2026</td><td class="num" data-label="North">18.000</td>'
             '<td class="num" data-label="South">25.000</td><td class="num" data-label="No zone">0.000</td>'
             '<td class="num" data-label="Total">43.000</td>') in zone
-    assert '<th class="num">98.200</th></tr></tfoot>' in zone
+    assert '<th class="num" data-label="Total">98.200</th></tr></tfoot>' in zone
     assert '<th class="num">Commercial</th><th class="num">Domestic</th>' in html
     assert 'data-testid="meters-read">3<' in html and 'data-testid="zero-meters">1<' in html
     top = html[html.index('data-testid="top-consumers"'):html.index('id="zero-h"')]
