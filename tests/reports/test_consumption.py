@@ -115,6 +115,11 @@ def test_the_page_shows_the_tables_the_chart_and_the_lists(story) -> None:  # ty
     zero = html[html.index('data-testid="zero-list"'):]
     assert f'>{story["ben_meter"].serial}<' in zero and f'href="/dashboard/clients/{story["ben"].pk}/"' in zero
     assert "Ann Atieno" not in zero
+    # A month not billed yet: the empty lists say why, not just that they are empty.
+    november = as_("amos@alpha.test").get(URL, {"period": "2026-11"}).content.decode()
+    assert "November 2026 is not billed yet: its top consumers show here once its bills are issued." in november
+    zero = november[november.index('data-testid="zero-list"'):]
+    assert "Every meter read in November 2026 used some water." in zero
 
 
 def _csv(response) -> list[list[str]]:  # type: ignore[no-untyped-def]
