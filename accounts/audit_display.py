@@ -35,6 +35,7 @@ ACTION_LABELS = {
     "client.updated": "Changed a client",
     "client.viewed": "Viewed a client",
     "clients.category_added": "Added a client category",
+    "clients.exported": "Downloaded the client list",
     "clients.imported": "Imported clients",
     "clients.listed": "Listed clients",
     "clients.numbering_changed": "Changed account numbering",

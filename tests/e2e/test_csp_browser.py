@@ -23,8 +23,8 @@ from tests.e2e.test_billing_wizard_browser import log_in
 pytestmark = pytest.mark.e2e
 
 # Links that end the session, download a file or leave the site are not walked.
-NOT_WALKED = re.compile(r"/logout/|/pdf/|/download/|\.(pdf|csv|zip)$|/export/[^/]+/$|\?script")
-MAX_PAGES = 120
+NOT_WALKED = re.compile(r"/logout/|/pdf/|/download/|\.(pdf|csv|zip)$|/export/[^/]+/$|\?script|[?&]export=")
+MAX_PAGES = 160  # the dashboard (reports included) and the portal
 
 WATCH = """document.addEventListener("securitypolicyviolation", function (e) {
   (window.__violations = window.__violations || []).push(e.violatedDirective + " " + (e.blockedURI || "inline"));

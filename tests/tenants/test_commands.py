@@ -95,13 +95,13 @@ def test_setup_periodic_tasks_declares_the_schedule(db) -> None:  # type: ignore
 
     from majismart.celery import PERIODIC_TASKS
 
-    assert len(PERIODIC_TASKS) == 11
-    assert _run("setup_periodic_tasks") == "11 periodic task(s) scheduled."
+    assert len(PERIODIC_TASKS) == 12
+    assert _run("setup_periodic_tasks") == "12 periodic task(s) scheduled."
     task = PeriodicTask.objects.get(name="Clear expired sessions (every provider)")
     assert task.task == "tenants.tasks.fan_out"
     assert json.loads(task.args) == ["accounts.tasks.clear_expired_sessions"]
     _run("setup_periodic_tasks")
-    assert PeriodicTask.objects.count() == 11
+    assert PeriodicTask.objects.count() == 12
     daily = {json.loads(t.args)[0] for t in PeriodicTask.objects.filter(crontab__hour__in=["2", "6"])}
     assert daily == {"privacy.tasks.retention_apply_task", "privacy.tasks.requests_remind_task"}
     assert json.loads(PeriodicTask.objects.get(name__startswith="Send reminders").args) == ["payments.tasks.send_reminders"]
@@ -110,6 +110,8 @@ def test_setup_periodic_tasks_declares_the_schedule(db) -> None:  # type: ignore
     assert json.loads(PeriodicTask.objects.get(name__startswith="Process callbacks").args) == ["payments.tasks.sweep_inbox"]
     assert json.loads(PeriodicTask.objects.get(name__startswith="Break payment plans").args) == ["arrears.tasks.daily"]
     assert json.loads(PeriodicTask.objects.get(name__startswith="Ask M-Pesa").args) == ["payments.tasks.query_stale_stk"]
+    figures = PeriodicTask.objects.get(name__startswith="Bring the report figures up to date")
+    assert json.loads(figures.args) == ["reports.tasks.refresh_if_stale"] and figures.crontab.minute == "*/10"
 
 
 def test_seed_demo_refuses_in_production(db, settings) -> None:  # type: ignore[no-untyped-def]

@@ -74,22 +74,22 @@ def test_a_new_provider_has_no_pending_migrations() -> None:
 
 @pytest.mark.django_db
 def test_a_template_behind_the_code_is_migrated_before_cloning() -> None:
-    # As if the template had been made before the newest app (payments: nothing refers to it
-    # yet) existed, and by another process.
+    # As if the template had been made before the newest app (reports: no other app refers to
+    # it) existed, and by another process.
     import tenants.services
 
     tenants.services._template_checked = False
     with connection.cursor() as cursor:
-        cursor.execute('DELETE FROM "tenant_base".django_migrations WHERE app = %s', ["payments"])
+        cursor.execute('DELETE FROM "tenant_base".django_migrations WHERE app = %s', ["reports"])
         cursor.execute("SELECT table_name FROM information_schema.tables WHERE table_schema = 'tenant_base' "
-                       "AND table_name LIKE 'payments%%'")
+                       "AND table_name LIKE 'reports%%'")
         tables = ", ".join(f'"tenant_base"."{t}"' for (t,) in cursor.fetchall())
         cursor.execute(f"DROP TABLE {tables}")
     provider = _create()
     assert _pending_migrations("tenant_base") == [] and _pending_migrations(provider.schema_name) == []
     with connection.cursor() as cursor:
         cursor.execute("SELECT count(*) FROM information_schema.tables WHERE table_schema = %s "
-                       "AND table_name = 'payments_payment'", [provider.schema_name])
+                       "AND table_name = 'reports_position'", [provider.schema_name])
         assert cursor.fetchone()[0] == 1
 
 
