@@ -88,8 +88,16 @@ def reading_round(*, user: object = None, today: date | None = None) -> ReadingR
             .order_by("zone_name"))
     zones = [ZoneRound(r["zone_code"] or "", r["zone_name"] or "", r["meters"], r["read"]) for r in rows]
     zones.sort(key=lambda z: (z.code == "", z.name.lower()))  # clients in no zone last
-    captured = this_month.filter(recorded_by=cast("User", user)).count() if user is not None else None
-    return ReadingRound(month=first, zones=zones, captured_by_user=captured)
+    return ReadingRound(month=first, zones=zones, captured_by_user=captured_this_month(user, today) if user else None)
+
+
+def captured_this_month(user: object, today: date | None = None) -> int:
+    """The readings `user` captured this month (Nairobi), not rejected: one query on the user's
+    readings."""
+    today = today or timezone.localdate()
+    start, end = _month_bounds(f"{today.year:04d}-{today.month:02d}")
+    return (Reading.objects.filter(recorded_by=cast("User", user), read_at__gte=start, read_at__lt=end)
+            .exclude(status=Reading.Status.REJECTED).count())
 
 
 def _month_bounds(period: str) -> tuple[datetime, datetime]:

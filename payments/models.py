@@ -104,7 +104,9 @@ class Payment(models.Model):
     class Meta:
         ordering = ["-paid_at", "-id"]
         constraints = [models.UniqueConstraint(fields=["method", "receipt"], name="one_payment_per_receipt")]
-        indexes = [models.Index(fields=["client", "paid_at"])]
+        indexes = [models.Index(fields=["client", "paid_at"]),
+                   # The few payments that are not simply matched, by date (reports' collections list).
+                   models.Index(fields=["paid_at"], condition=~models.Q(status="matched"), name="payment_not_matched")]
 
     def __str__(self) -> str:
         return f"{self.receipt} {self.amount}"

@@ -129,9 +129,10 @@ def exceptions(periods: list[str]) -> list[StatusRow]:
 
 
 def exception_payments(periods: list[str], status: str = "") -> QuerySet[Payment]:
-    """The payments behind `exceptions` (the drill-down, newest first): read from payments by
-    their indexed status, for paging."""
+    """The payments behind `exceptions` (the drill-down, newest first): read through the partial
+    index of payments not simply matched, for paging."""
     start, end = month_bounds(period_first(periods[0]))[0], month_bounds(period_first(periods[-1]))[1]
     statuses = [status] if status in EXCEPTION_STATUSES else list(EXCEPTION_STATUSES)
-    return (Payment.objects.filter(status__in=statuses, paid_at__gte=start, paid_at__lt=end)
+    return (Payment.objects.exclude(status=Payment.Status.MATCHED)  # the partial index payment_not_matched
+            .filter(status__in=statuses, paid_at__gte=start, paid_at__lt=end)
             .select_related("client").order_by("-paid_at", "-id"))

@@ -168,12 +168,15 @@ def aging_csv(*, today: date | None = None, bucket: str | None = None, zone: int
                       for c in AGING_COLUMNS)
     yield ("\ufeff" + header + "\r\n").encode()
     with connection.cursor() as cursor, cursor.cursor.copy(sql, params) as copy:
-        pending = b""
+        partial, lines = b"", []  # COPY sends a line per message; a message could hold less or more
         for data in copy:
-            pending += bytes(data)
-            if pending.count(b"\n") < CHUNK:
-                continue
-            done, _, pending = pending.rpartition(b"\n")
-            yield _with_names(done.split(b"\n"))
-        if pending.strip():
-            yield _with_names(pending.rstrip(b"\n").split(b"\n"))
+            block = partial + bytes(data) if partial else bytes(data)
+            *whole, partial = block.split(b"\n")
+            lines += whole
+            if len(lines) >= CHUNK:
+                yield _with_names(lines)
+                lines = []
+        if partial:
+            lines.append(partial)
+        if lines:
+            yield _with_names(lines)

@@ -271,11 +271,11 @@ class MoneyAtAGlance:
     unmatched: Unmatched
 
 
-def money_at_a_glance(*, today: date | None = None) -> MoneyAtAGlance:
+def money_at_a_glance(*, today: date | None = None, fresh: Freshness | None = None) -> MoneyAtAGlance:
     """Everything the home page shows about money, from the report figures (a handful of small
-    queries, whatever the provider's size)."""
+    queries, whatever the provider's size); `fresh`: figures_fresh() when the caller had it."""
     today = today or timezone.localdate()
-    fresh = figures_fresh()
+    fresh = fresh or figures_fresh()
     months = billed_vs_collected(12, today=today)
     return MoneyAtAGlance(fresh=fresh, summary=period_summary(latest_billing_period(today=today), months=months),
                           this_month=months[-1], months=months, aging=aging(today=today),

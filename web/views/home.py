@@ -4,8 +4,12 @@ word on a disconnection, billing's balance and latest bill), each drawn from the
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import date
+
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils import timezone
 
 from accounts.models import APIKey
 from accounts.permissions import has_capability, require_capability
@@ -15,9 +19,27 @@ from clients.models import Client
 from fieldwork.selectors import request_counts, work_orders
 from majismart.charts import grouped_bar_chart
 from meters.models import Reading
-from meters.selectors import reading_round
-from payments.selectors import onboarding_checklist
-from reports.figures import money_at_a_glance
+from meters.selectors import captured_this_month
+from payments.selectors import onboarding_checklist, period_of
+from reports.figures import figures_fresh, money_at_a_glance
+from reports.readings import Completion, completion
+
+
+@dataclass
+class Round(Completion):
+    """This month's reading round as the Meter reading report counts it (the round's client
+    meters per zone and how many were read: reports.readings.completion, from the kept figures),
+    and, for the meter reader walking it, what they captured themselves (live)."""
+
+    month: date = date.min
+    captured_by_user: int | None = None
+
+
+def _round(user: object, mine: bool) -> Round:
+    today = timezone.localdate()
+    month = date(today.year, today.month, 1)
+    figures = completion(period_of(month))
+    return Round(figures.period, figures.zones, month, captured_this_month(user, today) if mine else None)
 
 
 def _figures(request: HttpRequest) -> dict[str, object]:
@@ -26,16 +48,17 @@ def _figures(request: HttpRequest) -> dict[str, object]:
     user = request.user
     sees_money = has_capability(user, "reports.view")
     reads = has_capability(user, "readings.record")
+    fresh = figures_fresh()  # the report figures brought up to date first, when that is quick
     context: dict[str, object] = {
-        "sees_money": sees_money, "reads_meters": reads,
-        # "Captured by you" is for the meter reader walking the route; the others see the round.
-        "round": reading_round(user=user if reads and not sees_money else None),
+        "sees_money": sees_money, "reads_meters": reads, "fresh": fresh,
+        # The round from the report figures; "captured by you" is for the meter reader walking it.
+        "round": _round(user, mine=reads and not sees_money),
         "client_count": Client.objects.filter(status=Client.Status.ACTIVE).count(),
     }
     if has_capability(user, "readings.review"):
         context["review_count"] = Reading.objects.filter(status=Reading.Status.FLAGGED).count()
     if sees_money:
-        money = money_at_a_glance()
+        money = money_at_a_glance(fresh=fresh)
         context["money"] = money
         context["chart"] = grouped_bar_chart(
             [m.label for m in money.months],
