@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -27,6 +28,15 @@ FORMATS = ("csv", "xlsx")
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PHONE = re.compile(r"\+\d{6,15}")  # a phone number in E.164: digits only, never a formula
+
+
+def guarded(text: str) -> str:
+    """A text cell as CSV writes it: behind a `'` when a spreadsheet would take it for a formula
+    (a phone number such as +254711000000 is left as it is)."""
+    if text.startswith(_FORMULA_START) and not _PHONE.fullmatch(text):
+        return "'" + text
+    return text
 _PLACES = {"money": Decimal("0.01"), "m3": Decimal("0.001"), "ratio": Decimal("0.0001"), "percent": Decimal("0.1")}
 _XLSX_FORMATS = {"money": "#,##0.00", "m3": "#,##0.000", "ratio": "0.0000", "percent": "0.0", "int": "0",
                  "date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm"}
@@ -80,10 +90,7 @@ def _csv_text(value: Any) -> str:
         return value.strftime("%Y-%m-%d %H:%M")
     if isinstance(value, date):
         return value.isoformat()
-    text = str(value)
-    if isinstance(value, str) and text.startswith(_FORMULA_START):
-        return "'" + text
-    return text
+    return guarded(value) if isinstance(value, str) else str(value)
 
 
 class _Line:
@@ -107,7 +114,7 @@ def _csv_cell(kind: str) -> Callable[[Any], str]:
     if kind == "int":
         return lambda v: str(v) if type(v) is int else general(v)
     if kind == "text":
-        return lambda v: v if type(v) is str and not v.startswith(_FORMULA_START) else general(v)
+        return lambda v: guarded(v) if type(v) is str else general(v)
     return general
 
 

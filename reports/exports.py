@@ -19,7 +19,7 @@ from django.db.models import ExpressionWrapper, F, QuerySet, TextField
 from django.utils import timezone
 
 from majismart.crypto import decrypt_many
-from majismart.exports import Column
+from majismart.exports import Column, guarded
 from reports.figures import BUCKET_LABELS, EDGES, bucket_of, positions_in
 
 CHUNK = 2000
@@ -104,7 +104,6 @@ def aging_copy_sql(*, today: date | None = None, bucket: str | None = None, zone
 # (majismart.crypto.decrypt_many). The columns are AGING_COLUMNS'.
 _QUOTED_FIRST = re.compile(rb'"(?:[^"]|"")*"')
 _NEEDS_QUOTES = re.compile(r'[",\r\n]')
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _text(column: str) -> str:
@@ -135,8 +134,7 @@ def aging_csv_copy(*, today: date | None = None, bucket: str | None = None, zone
 
 
 def _csv_name(name: str) -> bytes:
-    if name.startswith(_FORMULA):
-        name = "'" + name
+    name = guarded(name)
     if _NEEDS_QUOTES.search(name):
         name = '"' + name.replace('"', '""') + '"'
     return name.encode()

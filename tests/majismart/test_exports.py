@@ -7,6 +7,8 @@ import io
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
+import pytest
+
 from majismart.exports import LINES_PER_CHUNK, Column, _csv_text, _plain, csv_lines
 
 VALUES = {
@@ -29,6 +31,15 @@ def test_each_cell_is_written_as_the_general_rule_says() -> None:
     assert "".join(csv_lines([Column("d", lambda r: r, "date")], [datetime(2026, 10, 31, 21, 30, tzinfo=UTC)])
                    ).endswith("2026-11-01\r\n")  # Nairobi's day
     assert "".join(csv_lines([Column("t", lambda r: r)], ["=cmd"])).endswith("'=cmd\r\n")
+
+
+@pytest.mark.parametrize(("text", "written"), [
+    ("=HYPERLINK(\"http://x\")", "'=HYPERLINK(\"http://x\")"), ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+    ("-2+3", "'-2+3"), ("@SUM(A1)", "'@SUM(A1)"), ("+254711000000", "+254711000000"), ("+2547110000001234567", "'+2547110000001234567"),
+    ("Ann Atieno", "Ann Atieno")])
+def test_a_cell_a_spreadsheet_would_run_is_written_behind_a_quote_but_a_phone_number_is_not(text: str, written: str) -> None:
+    line = "".join(csv_lines([Column("t", lambda r: r)], [text])).splitlines()[1]
+    assert next(csv.reader([line])) == [written]
 
 
 def test_lines_are_sent_in_chunks_and_all_of_them() -> None:

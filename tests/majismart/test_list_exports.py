@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -126,8 +127,9 @@ def as_cell(value: Any) -> str:
             return value
         return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
     text = str(value)
-    if text.startswith(("=", "+", "-", "@")) and not text.lstrip("-").replace(".", "", 1).isdigit():
-        return "'" + text  # a formula-like text (a negative amount is a number)
+    if (text.startswith(("=", "+", "-", "@")) and not text.lstrip("-").replace(".", "", 1).isdigit()
+            and not re.fullmatch(r"\+\d{6,15}", text)):
+        return "'" + text  # a formula-like text (a negative amount is a number, +254... a phone number)
     return text
 
 
