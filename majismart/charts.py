@@ -69,17 +69,27 @@ class GroupBar:
     series: int
     title: str
 
+    def __post_init__(self) -> None:  # one decimal, formatted once here rather than by a template filter per use
+        self.x, self.y = round(self.x, 1), round(self.y, 1)
+        self.width, self.height = round(self.width, 1), round(self.height, 1)
+
 
 @dataclass
 class Tick:
     y: float
     label: str
 
+    def __post_init__(self) -> None:  # one decimal, formatted once here rather than by a template filter per use
+        self.y = round(self.y, 1)
+
 
 @dataclass
 class XLabel:
     x: float
     label: str
+
+    def __post_init__(self) -> None:  # one decimal, formatted once here rather than by a template filter per use
+        self.x = round(self.x, 1)
 
 
 def grouped_bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequence[Decimal]]], *,
@@ -105,8 +115,8 @@ def grouped_bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequenc
     return {"bars": bars, "ticks": tick_rows, "width": G_WIDTH, "height": G_HEIGHT, "left": G_LEFT,
             "right": G_WIDTH - G_RIGHT, "baseline": baseline, "top": G_TOP, "unit": unit,
             "x_labels": [XLabel(x=G_LEFT + i * slot + slot / 2, label=label) for i, label in enumerate(labels)],
-            "label_y": baseline + 16, "year_dy": 13, "axis_title_y": G_HEIGHT - 4, "mid_x": G_LEFT + plot_w / 2,
-            "unit_x": 14, "unit_y": G_TOP + plot_h / 2, "series": [name for name, _ in series],
+            "label_y": baseline + 16, "year_dy": 13, "axis_title_y": G_HEIGHT - 4, "mid_x": round(G_LEFT + plot_w / 2, 1),
+            "unit_x": 14, "unit_y": round(G_TOP + plot_h / 2, 1), "series": [name for name, _ in series],
             "empty": not any(values)}
 
 
@@ -117,6 +127,9 @@ class StackedColumn:
     title: str  # the whole label, in the tooltip
     x: float
     total: str
+
+    def __post_init__(self) -> None:  # one decimal, formatted once here rather than by a template filter per use
+        self.x = round(self.x, 1)
 
 
 def _short(label: str, size: int = 12) -> str:
@@ -150,6 +163,6 @@ def stacked_bar_chart(labels: Sequence[str], series: Sequence[tuple[str, Sequenc
     return {"bars": bars, "columns": columns, "width": G_WIDTH, "height": G_HEIGHT, "left": G_LEFT,
             "right": G_WIDTH - G_RIGHT, "baseline": baseline, "top": G_TOP, "unit": unit,
             "ticks": [Tick(y=baseline - plot_h * k / ticks, label=f"{step * k:,.0f}") for k in range(ticks + 1)],
-            "label_y": baseline + 16, "axis_title_y": G_HEIGHT - 4, "mid_x": G_LEFT + plot_w / 2,
-            "unit_x": 14, "unit_y": G_TOP + plot_h / 2, "series": [name for name, _ in series],
+            "label_y": baseline + 16, "axis_title_y": G_HEIGHT - 4, "mid_x": round(G_LEFT + plot_w / 2, 1),
+            "unit_x": 14, "unit_y": round(G_TOP + plot_h / 2, 1), "series": [name for name, _ in series],
             "empty": not any(totals)}

@@ -21,7 +21,6 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import connection
-from django.db.models import Count, Sum
 
 from billing.models import BillingRun
 from payments.models import Payment
@@ -109,12 +108,6 @@ class PeriodSummary(MonthFigures):
 class Unmatched:
     count: int
     amount: Decimal
-
-
-def unmatched_payments() -> Unmatched:
-    """Payments waiting in reconciliation (no client found for them), however old."""
-    row = Payment.objects.filter(status=Payment.Status.UNMATCHED).aggregate(n=Count("pk"), s=Sum("amount"))
-    return Unmatched(count=row["n"], amount=row["s"] or ZERO)
 
 
 # --- the set-up checklist --------------------------------------------------------------------------

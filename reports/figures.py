@@ -19,6 +19,7 @@ from django.db.models.functions import TruncMonth
 from django.utils import timezone
 
 from clients.models import Client
+from payments.models import Payment
 from payments.selectors import (
     COLLECTED_STATUSES,
     ZERO,
@@ -29,7 +30,6 @@ from payments.selectors import (
     month_first,
     period_first,
     period_of,
-    unmatched_payments,
 )
 from reports.models import AgingCell, BilledCell, PaymentDay, Position, Refresh, Stale
 from reports.refresh import figures_refresh
@@ -279,4 +279,11 @@ def money_at_a_glance(*, today: date | None = None, fresh: Freshness | None = No
     months = billed_vs_collected(12, today=today)
     return MoneyAtAGlance(fresh=fresh, summary=period_summary(latest_billing_period(today=today), months=months),
                           this_month=months[-1], months=months, aging=aging(today=today),
-                          unmatched=unmatched_payments())
+                          unmatched=unmatched_kept())
+
+
+def unmatched_kept() -> Unmatched:
+    """Payments waiting in reconciliation (no client found for them), however old: the kept
+    figures' count (PaymentDay, as the Collections report reads them)."""
+    row = PaymentDay.objects.filter(status=Payment.Status.UNMATCHED).aggregate(n=Sum("payments"), s=Sum("amount"))
+    return Unmatched(count=row["n"] or 0, amount=row["s"] or ZERO)

@@ -15,7 +15,6 @@ from accounts.models import APIKey
 from accounts.permissions import has_capability, require_capability
 from arrears.views.portal import home_panel as arrears_panel
 from billing.views.portal import home_panel as billing_panel
-from clients.models import Client
 from fieldwork.selectors import request_counts, work_orders
 from majismart.charts import grouped_bar_chart
 from meters.models import Reading
@@ -23,6 +22,7 @@ from meters.selectors import captured_this_month
 from payments.selectors import onboarding_checklist, period_of
 from reports.figures import figures_fresh, money_at_a_glance
 from reports.readings import Completion, completion
+from reports.regulator import connections
 
 
 @dataclass
@@ -53,7 +53,7 @@ def _figures(request: HttpRequest) -> dict[str, object]:
         "sees_money": sees_money, "reads_meters": reads, "fresh": fresh,
         # The round from the report figures; "captured by you" is for the meter reader walking it.
         "round": _round(user, mine=reads and not sees_money),
-        "client_count": Client.objects.filter(status=Client.Status.ACTIVE).count(),
+        "client_count": connections().active,  # the kept figures' count, as the regulator pack's
     }
     if has_capability(user, "readings.review"):
         context["review_count"] = Reading.objects.filter(status=Reading.Status.FLAGGED).count()
