@@ -18,8 +18,8 @@ from typing import Any, NamedTuple
 from django.db.models import ExpressionWrapper, F, QuerySet, TextField
 from django.utils import timezone
 
-from majismart.crypto import decrypt_many
-from majismart.exports import Column, guarded
+from majismart.crypto import PREFIX, decrypt_many, open_many
+from majismart.exports import Column, csv_text, csv_text_sql
 from reports.figures import BUCKET_LABELS, EDGES, bucket_of, positions_in
 
 CHUNK = 2000
@@ -96,18 +96,13 @@ def aging_copy_sql(*, today: date | None = None, bucket: str | None = None, zone
 
 
 # --- the aging download as CSV, written by PostgreSQL ---------------------------------------------
-# PostgreSQL writes every CSV line itself (COPY ... TO STDOUT, FORMAT csv): the numbers, dates,
-# days past due and bucket as the page shows them, text cells that a spreadsheet would take for a
-# formula behind a `'` (as majismart.exports does). Python only puts each client's name in clear
-# into its line: the name column arrives as the stored token (`enc:` and URL-safe base64: never
-# quoted, never a comma), first on the line, and is decrypted a chunk of lines at a time
-# (majismart.crypto.decrypt_many). The columns are AGING_COLUMNS'.
-_QUOTED_FIRST = re.compile(rb'"(?:[^"]|"")*"')
-_NEEDS_QUOTES = re.compile(r'[",\r\n]')
-
-
-def _text(column: str) -> str:
-    return f"CASE WHEN {column} ~ '^[-=+@\\t\\r]' THEN '''' || {column} ELSE {column} END"
+# PostgreSQL writes every CSV cell but the name (majismart.exports.csv_text_sql: a text cell that a
+# spreadsheet would take for a formula behind a `'`, quoted as CSV quotes; numbers, ISO dates, days
+# past due and the bucket as the page shows them) and hands them over CHUNK clients to a row, in
+# order (COPY ... FORMAT binary of arrays: one message per chunk, nothing parsed per line in Python):
+# the cells before the name, the name's Fernet token already base64-decoded, the cells after it.
+# Python opens the chunk's names in one go (majismart.crypto.open_many) and joins the lines.
+# The columns are AGING_COLUMNS'.
 
 
 def _bucket_case(today_param: str) -> str:
@@ -121,60 +116,45 @@ def _bucket_case(today_param: str) -> str:
 
 def aging_csv_copy(*, today: date | None = None, bucket: str | None = None, zone: int | None = None,
                    category: int | None = None) -> tuple[str, dict[str, Any]]:
-    """The COPY statement of the aging CSV's lines (the name column first, still sealed)."""
+    """The COPY statement of the aging CSV: a row per CHUNK clients, biggest balance first, of
+    three arrays: the cells before each name, each name's token (decoded; empty: no name; NULL:
+    not a token) and the cells after it."""
     today = today or timezone.localdate()
     sql, params = aging_copy_sql(today=today, bucket=bucket, zone=zone, category=category)
     params["today"] = today
     columns = ("client_id", "account", "sealed", "zone", "category", "balance", "oldest_due")
-    return (f"COPY (SELECT q.sealed, {_text('q.account')}, {_text('coalesce(q.zone, %(empty)s)')}, "  # noqa: S608 - ours
-            f"{_text('q.category')}, q.balance, q.oldest_due, "
-            f"CASE WHEN q.oldest_due IS NULL THEN NULL ELSE greatest(%(today)s::date - q.oldest_due, 0) END, "
-            f"{_bucket_case('%(today)s')} FROM ({sql}) AS q({', '.join(columns)}) "
-            f"ORDER BY q.balance DESC, q.client_id) TO STDOUT (FORMAT csv)", {**params, "empty": ""})
+    after = " || ',' || ".join([
+        csv_text_sql("coalesce(q.zone, '')"), csv_text_sql("q.category"), "q.balance::text",
+        "coalesce(to_char(q.oldest_due, 'YYYY-MM-DD'), '')",
+        "CASE WHEN q.oldest_due IS NULL THEN '' ELSE greatest(%(today)s::date - q.oldest_due, 0)::text END", csv_text_sql(_bucket_case("%(today)s"))])
+    token = (f"CASE WHEN q.sealed = '' THEN ''::bytea WHEN left(q.sealed, {len(PREFIX)}) = '{PREFIX}' "
+             f"AND length(q.sealed) > {len(PREFIX)} THEN decode(translate(substr(q.sealed, {len(PREFIX) + 1}), '-_', '+/'), 'base64') END")
+    return (f"COPY (SELECT array_agg(q.before ORDER BY q.at), array_agg(q.token ORDER BY q.at), "  # noqa: S608 - ours
+            f"array_agg(q.after ORDER BY q.at) FROM (SELECT row_number() OVER (ORDER BY q.balance DESC, q.client_id) "
+            f"AS at, {csv_text_sql('q.account')} AS before, {token} AS token, {after} AS after "
+            f"FROM ({sql}) AS q({', '.join(columns)})) AS q GROUP BY (q.at - 1) / {CHUNK} "
+            f"ORDER BY (q.at - 1) / {CHUNK}) TO STDOUT (FORMAT binary)", params)
 
 
-def _csv_name(name: str) -> bytes:
-    name = guarded(name)
-    if _NEEDS_QUOTES.search(name):
-        name = '"' + name.replace('"', '""') + '"'
-    return name.encode()
+_NAME_SPECIAL = re.compile(r'^[-=+@\t\r]|[",\r\n]')
 
 
-def _with_names(lines: list[bytes]) -> bytes:
-    """`sealed,account,rest` lines as `account,name,rest`."""
-    cut = [line.index(b",") for line in lines]
-    names = decrypt_many([line[:i].decode("ascii") for line, i in zip(lines, cut, strict=True)])
-    out = []
-    for line, i, name in zip(lines, cut, names, strict=True):
-        rest = line[i + 1:]
-        if rest.startswith(b'"'):
-            end = _QUOTED_FIRST.match(rest).end()  # type: ignore[union-attr]  # COPY quotes it whole
-        else:
-            end = rest.index(b",")
-        out.append(rest[:end] + b"," + _csv_name(name) + rest[end:] + b"\n")
-    return b"".join(out)
+def _lines(before: list[str], tokens: list[bytes | None], after: list[str]) -> bytes:
+    if None in tokens:
+        raise ValueError("value is not an encrypted token")
+    names = [csv_text(n) if _NAME_SPECIAL.search(n) else n for n in open_many(tokens)]  # type: ignore[arg-type]
+    return "".join([f"{b},{n},{a}\r\n" for b, n, a in zip(before, names, after, strict=True)]).encode()
 
 
 def aging_csv(*, today: date | None = None, bucket: str | None = None, zone: int | None = None,
               category: int | None = None) -> Iterator[bytes]:
-    """The aging download's CSV, streamed: the BOM and headings, then PostgreSQL's lines with the
+    """The aging download's CSV, streamed: the BOM and headings, then PostgreSQL's cells with the
     names put in, CHUNK lines at a time (memory flat whatever the number of rows)."""
     from django.db import connection
 
     sql, params = aging_csv_copy(today=today, bucket=bucket, zone=zone, category=category)
-    header = ",".join('"' + c.header.replace('"', '""') + '"' if _NEEDS_QUOTES.search(c.header) else c.header
-                      for c in AGING_COLUMNS)
-    yield ("\ufeff" + header + "\r\n").encode()
+    yield ("\ufeff" + ",".join(csv_text(c.header) for c in AGING_COLUMNS) + "\r\n").encode()
     with connection.cursor() as cursor, cursor.cursor.copy(sql, params) as copy:
-        partial, lines = b"", []  # COPY sends a line per message; a message could hold less or more
-        for data in copy:
-            block = partial + bytes(data) if partial else bytes(data)
-            *whole, partial = block.split(b"\n")
-            lines += whole
-            if len(lines) >= CHUNK:
-                yield _with_names(lines)
-                lines = []
-        if partial:
-            lines.append(partial)
-        if lines:
-            yield _with_names(lines)
+        copy.set_types(["text[]", "bytea[]", "text[]"])
+        for before, tokens, after in copy.rows():
+            yield _lines(before, tokens, after)

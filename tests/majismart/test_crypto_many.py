@@ -12,7 +12,7 @@ import pytest
 from cryptography.fernet import Fernet
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from majismart.crypto import PREFIX, Undecryptable, decrypt, decrypt_many, encrypt
+from majismart.crypto import PREFIX, Undecryptable, decrypt, decrypt_many, encrypt, open_many
 
 # Lengths either side of the 16-byte blocks (PKCS7 adds a whole block at 16, 32), multi-byte text.
 VALUES = ["", "A", "Wanjiku", "x" * 15, "y" * 16, "z" * 17, "Ann Atieno " * 3, "Ñjeri Wa-Kamau 水 ✓", "q" * 100]
@@ -31,6 +31,10 @@ def test_many_values_decrypt_as_fernet_does() -> None:
     tokens = [encrypt(v) if v else "" for v in values]
     assert decrypt_many(tokens) == [decrypt(t) if t else "" for t in tokens] == values
     assert decrypt_many([]) == []
+    # The same tokens handed over already decoded (as PostgreSQL's decode(..., 'base64') gives them).
+    assert open_many([bytes(_raw(t)) if t else b"" for t in tokens]) == values
+    with pytest.raises(Undecryptable):
+        open_many([bytes(_raw(tokens[1]))[:-1]])
 
 
 @pytest.mark.parametrize("at", [0, 3, 12, 30, -40, -1])  # version, timestamp, IV, ciphertext, last block, HMAC

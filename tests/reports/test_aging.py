@@ -38,7 +38,8 @@ from billing.runs import billing_run_finalize, billing_run_start
 from billing.selectors import balance_of_client
 from billing.services import adjustment_post, credit_note_create
 from clients.models import Category, Client, Zone
-from reports.exports import aging_copy_sql, aging_rows
+from majismart.exports import csv_lines
+from reports.exports import AGING_COLUMNS, aging_copy_sql, aging_csv, aging_rows
 from reports.figures import aging, aging_by, figures_fresh, positions_in
 from reports.models import Position
 from tests.arrears.helpers import pay
@@ -189,6 +190,42 @@ def test_the_download_is_every_client_owing_and_round_trips(story) -> None:  # t
     assert [r[1] for r in drilled[1:]] == ["D31", "D60", "Partly Paid"]
     north = _csv(http.get(URL, {"bucket": "31-60", "zone": story["north"].pk, "export": "csv"}))
     assert [r[1] for r in north[1:]] == ["D31"]
+
+
+def test_postgresql_writes_the_lines_as_the_python_writer_would(story) -> None:  # type: ignore[no-untyped-def]
+    """The aging CSV (PostgreSQL's cells, Python's names) is byte for byte the generic CSV writer's
+    output of the same rows, quoting and formula guards included, whatever the text."""
+    odd = story["D60"]
+    Client.objects.filter(pk=odd.pk).update(account_number="=CMD|1")
+    odd.refresh_from_db()
+    odd.full_name = 'Otieno, "Baba" Juma'
+    odd.save()
+    formula = story["D90"]
+    formula.full_name = "=HYPERLINK(\"http://x\")"
+    formula.save()
+    story["south"].name = "+South, upper"
+    story["south"].save()
+    Client.objects.filter(pk=story["D30"].pk).update(account_number="+254711000000")  # a phone: left as it is
+    figures_fresh()
+    for asked in ({}, {"bucket": "31-60"}, {"zone": story["south"].pk}, {"zone": 0}, {"bucket": "90+", "zone": 0}):
+        written = b"".join(aging_csv(today=TODAY, **asked)).decode("utf-8-sig")
+        expected = "".join(csv_lines(AGING_COLUMNS, aging_rows(today=TODAY, **asked))).lstrip("\ufeff")
+        assert written == expected
+    rows = list(csv.reader(io.StringIO(b"".join(aging_csv(today=TODAY)).decode("utf-8-sig"))))
+    by_name = {r[1]: r for r in rows[1:]}
+    assert by_name['Otieno, "Baba" Juma'][:3] == ["'=CMD|1", 'Otieno, "Baba" Juma', "'+South, upper"]
+    assert by_name["'=HYPERLINK(\"http://x\")"][2] == ""
+    assert by_name["D30"][0] == "+254711000000"
+
+
+def test_a_name_that_is_not_a_token_stops_the_download(story) -> None:  # type: ignore[no-untyped-def]
+    from majismart.crypto import PREFIX, Undecryptable
+
+    for stored, error in (("Grace in clear", ValueError), (PREFIX, ValueError), (PREFIX + "QUJD", Undecryptable)):
+        with connection.cursor() as cursor:
+            cursor.execute("UPDATE clients_client SET full_name = %s WHERE id = %s", [stored, story["D31"].pk])
+        with pytest.raises(error):
+            b"".join(aging_csv(today=TODAY))
 
 
 def test_the_copy_sql_selects_the_same_rows(story) -> None:  # type: ignore[no-untyped-def]
