@@ -65,9 +65,8 @@ def decrypt(token: str) -> str:
 # ciphertext (PKCS7) | HMAC-SHA256 of all before it; signing key = the key's first 16 bytes,
 # encryption key = its last 16. `decrypt_many` checks every token's HMAC exactly as Fernet does
 # (constant-time, before any decryption, every configured key tried in order as MultiFernet does),
-# then decrypts the whole batch's ciphertexts in one AES call per key: CBC decryption of block i
-# is AES-decrypt(C_i) XOR C_(i-1) (the IV for the first), so one ECB pass over every block and one
-# XOR with the blocks shifted by one give every plaintext. ttl is not checked (as in `decrypt`).
+# then decrypts the whole batch's ciphertexts in one AES-CBC call per key (_cbc_batch). ttl is
+# not checked (as in `decrypt`).
 _HEAD, _MAC = 25, 32  # version + timestamp + IV; HMAC
 _BLOCK = 16
 _URLSAFE = bytes.maketrans(b"-_", b"+/")
@@ -80,91 +79,107 @@ class _Signer:
 
     def __init__(self, key: bytes) -> None:
         padded = key.ljust(64, b"\0")  # SHA-256's block; the signing key is 16 bytes
-        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
-        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
+        self.inner = hashlib.sha256(bytes(b ^ 0x36 for b in padded))
+        self.outer = hashlib.sha256(bytes(b ^ 0x5C for b in padded))
 
-    def digest(self, message: bytes | memoryview) -> bytes:
-        inner = self._inner.copy()
+    def digest(self, message: bytes) -> bytes:
+        inner = self.inner.copy()
         inner.update(message)
-        outer = self._outer.copy()
+        outer = self.outer.copy()
         outer.update(inner.digest())
         return outer.digest()
 
 
 @lru_cache(maxsize=4)
-def _key_pairs(keys: tuple[str, ...]) -> tuple[tuple[_Signer, Cipher[modes.ECB]], ...]:
+def _key_pairs(keys: tuple[str, ...]) -> tuple[tuple[_Signer, Cipher[modes.CBC]], ...]:
     pairs = []
     for key in keys:
         raw = base64.urlsafe_b64decode(key)
-        pairs.append((_Signer(raw[:16]), Cipher(algorithms.AES(raw[16:]), modes.ECB())))  # noqa: S305 - CBC, see above
+        pairs.append((_Signer(raw[:16]), Cipher(algorithms.AES(raw[16:]), modes.CBC(bytes(_BLOCK)))))
     return tuple(pairs)
 
 
-def _decoded(token: str) -> bytes:
-    """A stored token's Fernet bytes (base64.urlsafe_b64decode as Fernet decodes, without its
-    per-call checks); ValueError when it is not a token."""
-    if not token.startswith(PREFIX):
-        raise ValueError("value is not an encrypted token")
-    try:
-        data = binascii.a2b_base64(token.encode("ascii")[len(PREFIX) :].translate(_URLSAFE))
-    except (UnicodeEncodeError, binascii.Error) as exc:
-        raise Undecryptable("cannot decrypt: not a token") from exc
-    if not data:  # empty bytes stand for an empty value in open_many
-        raise Undecryptable("cannot decrypt: not a token")
-    return data
-
-
-def _verified(data: bytes, pairs: tuple[tuple[_Signer, Any], ...]) -> int:
-    """The index of the key whose HMAC matches the token's bytes, or Undecryptable."""
-    if len(data) < _HEAD + _BLOCK + _MAC or data[0] != 0x80 or (len(data) - _HEAD - _MAC) % _BLOCK:
-        raise Undecryptable("cannot decrypt: not a token")
-    signed, mac = memoryview(data)[:-_MAC], data[-_MAC:]
-    for index, (signing, _) in enumerate(pairs):
-        if hmac.compare_digest(signing.digest(signed), mac):
-            return index
-    raise Undecryptable("cannot decrypt: no configured key matches")
-
-
 def _cbc_batch(cipher: Any, tokens: list[bytes]) -> list[bytes]:
-    """The padded plaintexts of verified tokens all under one key, with one AES pass."""
-    blocks = b"".join(t[_HEAD:-_MAC] for t in tokens)
-    chained = b"".join(t[9:-_MAC - _BLOCK] for t in tokens)  # each token's IV and its ciphertext but the last block
-    decrypted = cipher.decryptor().update(blocks)
-    size = len(blocks)
-    plain = (int.from_bytes(decrypted, "big") ^ int.from_bytes(chained, "big")).to_bytes(size, "big")
+    """The padded plaintexts of verified tokens all under one key, with one AES-CBC pass over every
+    token's IV and ciphertext in a row: CBC decrypts a block with the block before it, so each
+    token's first block is chained to its own IV, and the IVs' own (meaningless) plaintexts are
+    left out."""
+    plain = cipher.decryptor().update(b"".join([t[_HEAD - _BLOCK : -_MAC] for t in tokens]))
     out, at = [], 0
     for t in tokens:
-        n = len(t) - _HEAD - _MAC
-        out.append(plain[at : at + n])
-        at += n
+        size = len(t) - _HEAD - _MAC + _BLOCK
+        out.append(plain[at + _BLOCK : at + size])
+        at += size
     return out
 
 
-def _unpadded(padded: bytes) -> str:
-    pad = padded[-1]
-    if not 1 <= pad <= _BLOCK or padded[-pad:] != bytes([pad]) * pad:
-        raise Undecryptable("cannot decrypt: bad padding")
-    return padded[:-pad].decode()
+_PADS = [b""] + [bytes([n]) * n for n in range(1, _BLOCK + 1)]  # PKCS7: n bytes of n
 
 
 def decrypt_many(tokens: list[str]) -> list[str]:
     """Each stored value in clear (an empty one stays empty), equal to `decrypt` of each, for a
     download of many rows: about ten times quicker than one Fernet call per value."""
-    return open_many([_decoded(t) if t else b"" for t in tokens])
+    for token in tokens:
+        if token and not token.startswith(PREFIX):
+            raise ValueError("value is not an encrypted token")
+        if token == PREFIX:  # an empty body stands for an empty value
+            raise Undecryptable("cannot decrypt: not a token")
+    return open_many([t[len(PREFIX) :] for t in tokens])
 
 
-def open_many(tokens: list[bytes]) -> list[str]:
-    """`decrypt_many` of tokens already decoded from their stored text (the bytes after PREFIX,
-    base64-decoded, as PostgreSQL's `decode(..., 'base64')` gives them; empty: an empty value)."""
+def open_many(bodies: list[str]) -> list[str]:
+    """`decrypt_many` of the tokens' bodies: each stored token's text after PREFIX (Fernet's URL-safe
+    base64), as a statement can hand them over; an empty body is an empty value. Written for
+    speed, a 100,000-row download spends its time here: the bodies are made bytes and translated
+    to standard base64 in one go, then each is decoded and its HMAC checked."""
+    if not bodies:
+        return []
     pairs = _key_pairs(tuple(settings.FIELD_ENCRYPTION_KEYS))
-    keys = [-1 if not t else _verified(t, pairs) for t in tokens]
+    try:
+        raw = "\n".join(bodies).encode("ascii").translate(_URLSAFE).split(b"\n")
+    except UnicodeEncodeError as exc:
+        raise Undecryptable("cannot decrypt: not a token") from exc
+    if len(raw) != len(bodies):  # a line end in a body
+        raise Undecryptable("cannot decrypt: not a token")
+    icopy, ocopy, same, a2b = pairs[0][0].inner.copy, pairs[0][0].outer.copy, hmac.compare_digest, binascii.a2b_base64
+    shortest = _HEAD + _BLOCK + _MAC
+    tokens, keys = [], []
+    for body in raw:
+        if not body:
+            tokens.append(b"")
+            keys.append(-1)
+            continue
+        try:  # base64.urlsafe_b64decode (as Fernet decodes), without its per-call checks
+            data = a2b(body)
+        except binascii.Error as exc:
+            raise Undecryptable("cannot decrypt: not a token") from exc
+        size = len(data)
+        if size < shortest or data[0] != 0x80 or (size - _HEAD - _MAC) % _BLOCK:
+            raise Undecryptable("cannot decrypt: not a token")
+        inner = icopy()  # HMAC under the newest key (_Signer.digest, inlined)
+        inner.update(data[:-_MAC])
+        outer = ocopy()
+        outer.update(inner.digest())
+        keys.append(0 if same(outer.digest(), data[-_MAC:]) else _older_key(data, pairs))
+        tokens.append(data)
     clear = [""] * len(tokens)  # an empty value stays empty; every token is filled in below
     for index, (_, cipher) in enumerate(pairs):
         mine = [i for i, k in enumerate(keys) if k == index]
-        if mine:
-            for i, padded in zip(mine, _cbc_batch(cipher, [tokens[i] for i in mine]), strict=True):
-                clear[i] = _unpadded(padded)
+        for i, padded in zip(mine, _cbc_batch(cipher, [tokens[i] for i in mine]) if mine else [], strict=True):
+            pad = padded[-1]
+            if pad > _BLOCK or padded[-pad:] != _PADS[pad]:
+                raise Undecryptable("cannot decrypt: bad padding")
+            clear[i] = padded[:-pad].decode()
     return clear
+
+
+def _older_key(data: bytes, pairs: tuple[tuple[_Signer, Any], ...]) -> int:
+    """The index of the older key whose HMAC matches (as MultiFernet tries them), or Undecryptable."""
+    signed, mac = data[:-_MAC], data[-_MAC:]
+    for index, (signing, _) in enumerate(pairs[1:], start=1):
+        if hmac.compare_digest(signing.digest(signed), mac):
+            return index
+    raise Undecryptable("cannot decrypt: no configured key matches")
 
 
 def rotate(token: str) -> str:

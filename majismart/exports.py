@@ -48,12 +48,15 @@ def csv_text(text: str) -> str:
     return '"' + text.replace('"', '""') + '"' if _CSV_SPECIAL.search(text) else text
 
 
-def csv_text_sql(expr: str) -> str:
-    """`csv_text` of a text expression, in PostgreSQL (for a statement that writes CSV lines
-    itself): the same formula starts and phone exemption, the same quoting."""
-    kept = (rf"CASE WHEN {expr} ~ '^[-=+@\t\r]' AND {expr} !~ '^\+[0-9]{{6,15}}$' "
-            rf"THEN '''' || {expr} ELSE {expr} END")
-    return rf"""CASE WHEN {expr} ~ '[",\r\n]' THEN '"' || replace({kept}, '"', '""') || '"' ELSE {kept} END"""
+def guarded_sql(expr: str) -> str:
+    """`guarded` of a text expression, in PostgreSQL (for a statement that writes CSV itself): the
+    same formula starts and phone exemption. A test of the first character's code (a regular
+    expression only for a text starting with one): it runs for every cell of a download."""
+    starts = ", ".join(str(ord(c)) for c in _FORMULA_START)
+    return (f"CASE WHEN ascii({expr}) NOT IN ({starts}) THEN {expr} "
+            rf"WHEN {expr} ~ '^\+[0-9]{{6,15}}$' THEN {expr} ELSE '''' || {expr} END")
+
+
 _PLACES = {"money": Decimal("0.01"), "m3": Decimal("0.001"), "ratio": Decimal("0.0001"), "percent": Decimal("0.1")}
 _XLSX_FORMATS = {"money": "#,##0.00", "m3": "#,##0.000", "ratio": "0.0000", "percent": "0.0", "int": "0",
                  "date": "yyyy-mm-dd", "datetime": "yyyy-mm-dd hh:mm"}

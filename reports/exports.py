@@ -19,7 +19,7 @@ from django.db.models import ExpressionWrapper, F, QuerySet, TextField
 from django.utils import timezone
 
 from majismart.crypto import PREFIX, decrypt_many, open_many
-from majismart.exports import Column, csv_text, csv_text_sql
+from majismart.exports import Column, csv_text, guarded_sql
 from reports.figures import BUCKET_LABELS, EDGES, bucket_of, positions_in
 
 CHUNK = 2000
@@ -96,65 +96,96 @@ def aging_copy_sql(*, today: date | None = None, bucket: str | None = None, zone
 
 
 # --- the aging download as CSV, written by PostgreSQL ---------------------------------------------
-# PostgreSQL writes every CSV cell but the name (majismart.exports.csv_text_sql: a text cell that a
-# spreadsheet would take for a formula behind a `'`, quoted as CSV quotes; numbers, ISO dates, days
-# past due and the bucket as the page shows them) and hands them over CHUNK clients to a row, in
-# order (COPY ... FORMAT binary of arrays: one message per chunk, nothing parsed per line in Python):
-# the cells before the name, the name's Fernet token already base64-decoded, the cells after it.
-# Python opens the chunk's names in one go (majismart.crypto.open_many) and joins the lines.
+# PostgreSQL writes every CSV line (COPY ... TO STDOUT, FORMAT csv, streamed while Python works):
+# numbers, ISO dates, days past due and the bucket as the page shows them, text cells that a
+# spreadsheet would take for a formula behind a `'` (majismart.exports.guarded_sql), quoted by COPY
+# as Python's csv module quotes. The name column holds the stored token (`enc1:` and URL-safe
+# base64: never quoted, never a comma). Python handles a chunk of lines with a few whole-text
+# operations: one split finds every token field and the text between them, the chunk's names are
+# opened in one go (majismart.crypto.open_many), and the text is joined again with the names in.
 # The columns are AGING_COLUMNS'.
 
 
-def _bucket_case(today_param: str) -> str:
-    """The bucket label of `q.oldest_due` on the day given: reports.figures.bucket_of in SQL, made
-    from the same edges and labels."""
-    days = f"({today_param}::date - q.oldest_due)"
-    parts = [f"WHEN q.oldest_due IS NULL OR {days} <= 0 THEN '{BUCKET_LABELS['current']}'"]
+def _bucket_case(days: str) -> str:
+    """The bucket label of `days` past due: reports.figures.bucket_of in SQL, made from the same
+    edges and labels."""
+    parts = [f"WHEN {days} IS NULL OR {days} <= 0 THEN '{BUCKET_LABELS['current']}'"]
     parts += [f"WHEN {days} BETWEEN {low} AND {high} THEN '{BUCKET_LABELS[name]}'" for name, low, high in EDGES]
     return "CASE " + " ".join(parts) + f" ELSE '{BUCKET_LABELS['90+']}' END"
 
 
 def aging_csv_copy(*, today: date | None = None, bucket: str | None = None, zone: int | None = None,
-                   category: int | None = None) -> tuple[str, dict[str, Any]]:
-    """The COPY statement of the aging CSV: a row per CHUNK clients, biggest balance first, of
-    three arrays: the cells before each name, each name's token (decoded; empty: no name; NULL:
-    not a token) and the cells after it."""
+                   category: int | None = None, iso_dates: bool = False) -> tuple[str, dict[str, Any]]:
+    """The COPY statement of the aging CSV's lines, the name column as stored (a token; PREFIX
+    alone for no name, nothing for a stored PREFIX alone, which is not a token). `iso_dates`: the session writes dates as YYYY-MM-DD already (DateStyle
+    ISO), so they need no formatting."""
     today = today or timezone.localdate()
     sql, params = aging_copy_sql(today=today, bucket=bucket, zone=zone, category=category)
-    params["today"] = today
     columns = ("client_id", "account", "sealed", "zone", "category", "balance", "oldest_due")
-    after = " || ',' || ".join([
-        csv_text_sql("coalesce(q.zone, '')"), csv_text_sql("q.category"), "q.balance::text",
-        "coalesce(to_char(q.oldest_due, 'YYYY-MM-DD'), '')",
-        "CASE WHEN q.oldest_due IS NULL THEN '' ELSE greatest(%(today)s::date - q.oldest_due, 0)::text END", csv_text_sql(_bucket_case("%(today)s"))])
-    token = (f"CASE WHEN q.sealed = '' THEN ''::bytea WHEN left(q.sealed, {len(PREFIX)}) = '{PREFIX}' "
-             f"AND length(q.sealed) > {len(PREFIX)} THEN decode(translate(substr(q.sealed, {len(PREFIX) + 1}), '-_', '+/'), 'base64') END")
-    return (f"COPY (SELECT array_agg(q.before ORDER BY q.at), array_agg(q.token ORDER BY q.at), "  # noqa: S608 - ours
-            f"array_agg(q.after ORDER BY q.at) FROM (SELECT row_number() OVER (ORDER BY q.balance DESC, q.client_id) "
-            f"AS at, {csv_text_sql('q.account')} AS before, {token} AS token, {after} AS after "
-            f"FROM ({sql}) AS q({', '.join(columns)})) AS q GROUP BY (q.at - 1) / {CHUNK} "
-            f"ORDER BY (q.at - 1) / {CHUNK}) TO STDOUT (FORMAT binary)", params)
+    due = "q.oldest_due" if iso_dates else "to_char(q.oldest_due, 'YYYY-MM-DD')"
+    return (f"COPY (SELECT {guarded_sql('q.account')}, "  # noqa: S608 - ours
+            f"CASE q.sealed WHEN %(empty)s THEN %(prefix)s WHEN %(prefix)s THEN %(empty)s ELSE q.sealed END, "
+            f"{guarded_sql('nullif(q.zone, %(empty)s)')}, {guarded_sql('q.category')}, q.balance, {due}, "
+            f"CASE WHEN d.days < 0 THEN 0 ELSE d.days END, {_bucket_case('d.days')} "
+            f"FROM ({sql}) AS q({', '.join(columns)}) "
+            f"CROSS JOIN LATERAL (SELECT %(today)s::date - q.oldest_due AS days) AS d "
+            f"ORDER BY q.balance DESC, q.client_id) TO STDOUT (FORMAT csv)",
+            {**params, "today": today, "empty": "", "prefix": PREFIX})
 
 
 _NAME_SPECIAL = re.compile(r'^[-=+@\t\r]|[",\r\n]')
+_TOKEN_FIELD = re.compile(rf",{re.escape(PREFIX)}([A-Za-z0-9_=-]*),")  # the name's field, as COPY writes it
+_QUOTED_FIRST = re.compile(r'"(?:[^"]|"")*"')
 
 
-def _lines(before: list[str], tokens: list[bytes | None], after: list[str]) -> bytes:
-    if None in tokens:
-        raise ValueError("value is not an encrypted token")
-    names = [csv_text(n) if _NAME_SPECIAL.search(n) else n for n in open_many(tokens)]  # type: ignore[arg-type]
-    return "".join([f"{b},{n},{a}\r\n" for b, n, a in zip(before, names, after, strict=True)]).encode()
+def _names(bodies: list[str]) -> list[str]:
+    return [csv_text(n) if _NAME_SPECIAL.search(n) else n for n in open_many(bodies)]
+
+
+def _with_names(rows: list[bytes]) -> bytes:
+    """COPY's lines (`account,token,rest`, a line end each) as the download's (`account,name,rest`)."""
+    # NUL is never in PostgreSQL's text: it marks where each line (one message) ends, as a quoted
+    # cell may hold a line end of its own.
+    text = b"\0".join(rows).decode() + "\0"
+    parts = _TOKEN_FIELD.split(text)  # [before the 1st token field, 1st body, between, 2nd body, ...]
+    if len(parts) != 2 * len(rows) + 1:  # a name not a token, or a token-like text in another cell
+        return _line_by_line(text)
+    names = _names(parts[1::2])
+    lines = "".join([f"{between},{name}," for between, name in zip(parts[0::2], names, strict=False)]) + parts[-1]
+    return lines.replace("\n\0", "\r\n").encode()
+
+
+def _line_by_line(text: str) -> bytes:
+    """`_with_names` one line at a time: the account cell (quoted or not), then the name's field."""
+    cut = []
+    for line in text.split("\n\0")[:-1]:
+        account_end = _QUOTED_FIRST.match(line).end() if line.startswith('"') else line.index(",")  # type: ignore[union-attr]
+        name_end = line.index(",", account_end + 1)
+        token = line[account_end + 1 : name_end]
+        if not token.startswith(PREFIX):
+            raise ValueError("value is not an encrypted token")
+        cut.append((line[:account_end], token[len(PREFIX) :], line[name_end:]))
+    names = _names([body for _, body, _ in cut])
+    return "".join([f"{account},{name}{rest}\r\n" for (account, _, rest), name in zip(cut, names, strict=True)]).encode()
 
 
 def aging_csv(*, today: date | None = None, bucket: str | None = None, zone: int | None = None,
               category: int | None = None) -> Iterator[bytes]:
-    """The aging download's CSV, streamed: the BOM and headings, then PostgreSQL's cells with the
+    """The aging download's CSV, streamed: the BOM and headings, then PostgreSQL's lines with the
     names put in, CHUNK lines at a time (memory flat whatever the number of rows)."""
     from django.db import connection
 
-    sql, params = aging_csv_copy(today=today, bucket=bucket, zone=zone, category=category)
+    connection.ensure_connection()
+    iso = connection.connection.info.parameter_status("DateStyle") or ""
+    sql, params = aging_csv_copy(today=today, bucket=bucket, zone=zone, category=category,
+                                 iso_dates=iso.startswith("ISO"))
     yield ("\ufeff" + ",".join(csv_text(c.header) for c in AGING_COLUMNS) + "\r\n").encode()
     with connection.cursor() as cursor, cursor.cursor.copy(sql, params) as copy:
-        copy.set_types(["text[]", "bytea[]", "text[]"])
-        for before, tokens, after in copy.rows():
-            yield _lines(before, tokens, after)
+        rows: list[bytes] = []  # PostgreSQL sends each row of a COPY TO as one message
+        for data in copy:
+            rows.append(data)  # a memoryview; joined as bytes
+            if len(rows) == CHUNK:
+                yield _with_names(rows)
+                rows = []
+        if rows:
+            yield _with_names(rows)

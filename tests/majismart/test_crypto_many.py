@@ -31,10 +31,11 @@ def test_many_values_decrypt_as_fernet_does() -> None:
     tokens = [encrypt(v) if v else "" for v in values]
     assert decrypt_many(tokens) == [decrypt(t) if t else "" for t in tokens] == values
     assert decrypt_many([]) == []
-    # The same tokens handed over already decoded (as PostgreSQL's decode(..., 'base64') gives them).
-    assert open_many([bytes(_raw(t)) if t else b"" for t in tokens]) == values
-    with pytest.raises(Undecryptable):
-        open_many([bytes(_raw(tokens[1]))[:-1]])
+    # The same tokens handed over as their bodies (the text after PREFIX, as a statement gives them).
+    assert open_many([t[len(PREFIX):] for t in tokens]) == values
+    for bad in (tokens[1][len(PREFIX):-4], "!", "@@@@", tokens[1][len(PREFIX):] + "\n", "é"):
+        with pytest.raises(Undecryptable):
+            open_many([bad])
 
 
 @pytest.mark.parametrize("at", [0, 3, 12, 30, -40, -1])  # version, timestamp, IV, ciphertext, last block, HMAC
