@@ -30,3 +30,11 @@ def month_name(period: object, style: str = "long") -> str:
     if len(text) != 7 or text[4] != "-" or not (text[:4] + text[5:]).isdigit() or not 1 <= int(text[5:]) <= 12:
         return text
     return date(int(text[:4]), int(text[5:]), 1).strftime("%b %Y" if style == "short" else "%B %Y")
+
+
+@register.simple_tag
+def grouped_chart_svg(chart: dict, title: str, x_title: str = "") -> str:
+    """`{% grouped_chart_svg chart title x_title %}`: majismart.charts.grouped_svg."""
+    from majismart.charts import grouped_svg
+
+    return grouped_svg(chart, title, x_title)
