@@ -135,4 +135,6 @@ def exception_payments(periods: list[str], status: str = "") -> QuerySet[Payment
     statuses = [status] if status in EXCEPTION_STATUSES else list(EXCEPTION_STATUSES)
     return (Payment.objects.exclude(status=Payment.Status.MATCHED)  # the partial index payment_not_matched
             .filter(status__in=statuses, paid_at__gte=start, paid_at__lt=end)
-            .select_related("client").order_by("-paid_at", "-id"))
+            .select_related("client").order_by("-paid_at", "-id")
+            .only("receipt", "paid_at", "method", "status", "amount", "account_reference",
+                  "client__account_number", "client__full_name"))
