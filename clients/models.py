@@ -86,6 +86,10 @@ class Client(models.Model):
     opening_balance = models.DecimalField(max_digits=12, decimal_places=2, default=Decimal("0.00"))
     # Never put up for disconnection (a hospital, a school): the provider's call, per client.
     disconnection_exempt = models.BooleanField(default=False, db_default=False)  # raw COPY (bench) leaves it out
+    # The language everything sent to the client is in ("": the provider's default): set in the
+    # portal, by staff, or by the client's own choice on USSD.
+    language = models.CharField(max_length=8, blank=True, default="", db_default="",
+                                choices=[("", "Provider's default"), *settings.LANGUAGES])
     user = models.OneToOneField(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="client"
     )

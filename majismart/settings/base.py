@@ -384,6 +384,7 @@ STK_QUERY_AFTER_SECONDS = env.int("STK_QUERY_AFTER_SECONDS", default=120)
 
 # --- i18n, time -------------------------------------------------------------------------
 LANGUAGE_CODE = "en"
+LANGUAGES = [("en", "English"), ("sw", "Kiswahili")]
 TIME_ZONE = "Africa/Nairobi"  # shown in Nairobi time; stored in UTC (USE_TZ)
 USE_I18N = True
 USE_TZ = True
