@@ -234,3 +234,34 @@ def label(choices: Any) -> Callable[[str], str]:
     """A choice's label from its value (a model's TextChoices), for a readable column."""
     labels = dict(choices)
     return lambda value: labels.get(value, value)
+
+
+def copy_out(cursor: Any, sql: str, params: Any) -> Iterator[Any]:
+    """The messages (a row each) of `COPY ... TO STDOUT` on a Django cursor, as memoryviews: the
+    rows already in libpq's buffer are taken in a tight loop (PQgetCopyData, not waiting), and
+    psycopg's own wait is used only when the buffer is empty, so a download of 100,000 lines
+    spends its time on the lines rather than on one generator round per row."""
+    from psycopg.errors import error_from_result
+    from psycopg.pq import ExecStatus
+
+    raw = cursor.cursor  # psycopg's own cursor: Django's debug wrapper takes no parameters for COPY
+    with raw.copy(sql, params) as copy:
+        pgconn = raw.connection.pgconn
+        take = pgconn.get_copy_data
+        while True:
+            size, data = take(1)  # 1: never block; 0 when nothing is buffered yet
+            if size > 0:
+                yield data
+            elif size == 0:
+                data = copy.read()  # waits for the next row or the end, finishing the COPY there
+                if not data:
+                    return
+                yield data
+            else:  # -1: the end was buffered too; the statement's results follow it, all taken
+                failed = None  # before an error is raised, so the connection is ready for the next one
+                while (result := pgconn.get_result()) is not None:
+                    if result.status != ExecStatus.COMMAND_OK and failed is None:
+                        failed = error_from_result(result, encoding=raw.connection.info.encoding)
+                if failed is not None:
+                    raise failed
+                return

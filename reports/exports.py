@@ -18,8 +18,8 @@ from typing import Any, NamedTuple
 from django.db.models import ExpressionWrapper, F, QuerySet, TextField
 from django.utils import timezone
 
-from majismart.crypto import PREFIX, decrypt_many, open_many
-from majismart.exports import Column, csv_text, guarded_sql
+from majismart.crypto import PREFIX, Undecryptable, decrypt_many, open_many_bytes
+from majismart.exports import Column, copy_out, csv_text, guarded_sql
 from reports.figures import BUCKET_LABELS, EDGES, bucket_of, positions_in
 
 CHUNK = 2000
@@ -102,7 +102,7 @@ def aging_copy_sql(*, today: date | None = None, bucket: str | None = None, zone
 # as Python's csv module quotes. The name column holds the stored token (`enc1:` and URL-safe
 # base64: never quoted, never a comma). Python handles a chunk of lines with a few whole-text
 # operations: one split finds every token field and the text between them, the chunk's names are
-# opened in one go (majismart.crypto.open_many), and the text is joined again with the names in.
+# opened in one go (majismart.crypto.open_many_bytes), and the bytes are joined again with the names in.
 # The columns are AGING_COLUMNS'.
 
 
@@ -134,25 +134,35 @@ def aging_csv_copy(*, today: date | None = None, bucket: str | None = None, zone
 
 
 _NAME_SPECIAL = re.compile(r'^[-=+@\t\r]|[",\r\n]')
-_TOKEN_FIELD = re.compile(rf",{re.escape(PREFIX)}([A-Za-z0-9_=-]*),")  # the name's field, as COPY writes it
+# What makes a name need csv_text, looked for in a chunk's names joined by line ends.
+_NAMES_SPECIAL = (b'"', b",", b"\r") + tuple(b"\n" + c.encode() for c in "-=+@\t\r")
+_TOKEN_FIELD = re.compile(rb"," + re.escape(PREFIX.encode()) + rb"([A-Za-z0-9_=-]*),")  # the name's field
 _QUOTED_FIRST = re.compile(r'"(?:[^"]|"")*"')
+_FORMULA_FIRST = tuple(c.encode() for c in "-=+@\t\r")
 
 
-def _names(bodies: list[str]) -> list[str]:
-    return [csv_text(n) if _NAME_SPECIAL.search(n) else n for n in open_many(bodies)]
+def _names(bodies: list[bytes]) -> list[bytes]:
+    """The names of the tokens' bodies as CSV fields (UTF-8), each between two commas: as they
+    are, unless one needs a formula guard or quotes (a few searches over the chunk's names tell)."""
+    names = open_many_bytes(bodies)
+    joined = b"\n".join(names)
+    if (joined.count(b"\n") == len(names) - 1 and joined[:1] not in _FORMULA_FIRST
+            and not any(special in joined for special in _NAMES_SPECIAL)):
+        return (b"," + joined.replace(b"\n", b",\n,") + b",").split(b"\n")
+    return [b",%s," % (csv_text(n).encode() if _NAME_SPECIAL.search(n) else n.encode())
+            for n in (v.decode() for v in names)]
 
 
-def _with_names(rows: list[bytes]) -> bytes:
+def _with_names(rows: list[Any]) -> bytes:
     """COPY's lines (`account,token,rest`, a line end each) as the download's (`account,name,rest`)."""
     # NUL is never in PostgreSQL's text: it marks where each line (one message) ends, as a quoted
     # cell may hold a line end of its own.
-    text = b"\0".join(rows).decode() + "\0"
-    parts = _TOKEN_FIELD.split(text)  # [before the 1st token field, 1st body, between, 2nd body, ...]
+    data = b"\0".join(rows) + b"\0"
+    parts = _TOKEN_FIELD.split(data)  # [before the 1st token, 1st body, between, 2nd body, ...]
     if len(parts) != 2 * len(rows) + 1:  # a name not a token, or a token-like text in another cell
-        return _line_by_line(text)
-    names = _names(parts[1::2])
-    lines = "".join([f"{between},{name}," for between, name in zip(parts[0::2], names, strict=False)]) + parts[-1]
-    return lines.replace("\n\0", "\r\n").encode()
+        return _line_by_line(data.decode())
+    parts[1::2] = _names(parts[1::2])
+    return b"".join(parts).replace(b"\n\0", b"\r\n")
 
 
 def _line_by_line(text: str) -> bytes:
@@ -165,8 +175,12 @@ def _line_by_line(text: str) -> bytes:
         if not token.startswith(PREFIX):
             raise ValueError("value is not an encrypted token")
         cut.append((line[:account_end], token[len(PREFIX) :], line[name_end:]))
-    names = _names([body for _, body, _ in cut])
-    return "".join([f"{account},{name}{rest}\r\n" for (account, _, rest), name in zip(cut, names, strict=True)]).encode()
+    try:
+        names = _names([body.encode("ascii") for _, body, _ in cut])
+    except UnicodeEncodeError as exc:
+        raise Undecryptable("cannot decrypt: not a token") from exc
+    return b"".join([b"%s%s%s\r\n" % (account.encode(), name[:-1], rest.encode())
+                     for (account, _, rest), name in zip(cut, names, strict=True)])
 
 
 def aging_csv(*, today: date | None = None, bucket: str | None = None, zone: int | None = None,
@@ -180,9 +194,9 @@ def aging_csv(*, today: date | None = None, bucket: str | None = None, zone: int
     sql, params = aging_csv_copy(today=today, bucket=bucket, zone=zone, category=category,
                                  iso_dates=iso.startswith("ISO"))
     yield ("\ufeff" + ",".join(csv_text(c.header) for c in AGING_COLUMNS) + "\r\n").encode()
-    with connection.cursor() as cursor, cursor.cursor.copy(sql, params) as copy:
-        rows: list[bytes] = []  # PostgreSQL sends each row of a COPY TO as one message
-        for data in copy:
+    with connection.cursor() as cursor:
+        rows: list[Any] = []  # PostgreSQL sends each row of a COPY TO as one message
+        for data in copy_out(cursor, sql, params):
             rows.append(data)  # a memoryview; joined as bytes
             if len(rows) == CHUNK:
                 yield _with_names(rows)

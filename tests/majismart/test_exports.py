@@ -46,3 +46,25 @@ def test_lines_are_sent_in_chunks_and_all_of_them() -> None:
     chunks = list(csv_lines([Column("n", lambda r: r, "int")], range(LINES_PER_CHUNK * 2 + 1)))
     assert len(chunks) == 4  # the header, two full chunks, the rest
     assert "".join(chunks).count("\r\n") == LINES_PER_CHUNK * 2 + 2
+
+
+@pytest.mark.django_db
+def test_copy_out_hands_over_every_row_and_the_statements_error() -> None:
+    """copy_out takes what libpq has buffered without waiting and psycopg's wait otherwise: every
+    row arrives once and in order, a COPY failing after its first rows raises (not a short file),
+    and the connection answers the next statement either way."""
+    from django.db import connection, transaction
+    from psycopg import DatabaseError
+
+    from majismart.exports import copy_out
+
+    with connection.cursor() as cursor:
+        rows = [bytes(r) for r in copy_out(cursor, "COPY (SELECT g, repeat('x', g %% 50 + 1) FROM generate_series(1, %(n)s) g) TO STDOUT (FORMAT csv)", {"n": 20000})]
+        assert rows == [f"{g},{'x' * (g % 50 + 1)}\n".encode() for g in range(1, 20001)]
+        seen = []
+        with pytest.raises(DatabaseError, match="division by zero"), transaction.atomic():  # a savepoint: the test's transaction goes on
+            for row in copy_out(cursor, "COPY (SELECT 1 / (15000 - g) FROM generate_series(1, 20000) g) TO STDOUT", {}):
+                seen.append(row)
+        assert 0 < len(seen) < 15000
+        cursor.execute("SELECT 41 + 1")
+        assert cursor.fetchone() == (42,)
