@@ -150,7 +150,9 @@ def link_pay(request: HttpRequest, token: str) -> HttpResponse:
         "account": client.account_number, "balance": balance, "settled": balance <= 0, "credit": max(-balance, Decimal(0)), "token": token,
         "amount": collect.default_amount(client), "cfg": PaymentSettings.load(), "errors": errors,
         "data": request.POST if errors else {}}, status=400 if errors else 200)
-    response["Referrer-Policy"] = "no-referrer"  # the link is a credential: never leak it onwards
+    # The link is a credential: never sent to another site. Same-origin (not no-referrer, which makes
+    # browsers send "Origin: null" with the form's POST, refused by CSRF) keeps it on this domain.
+    response["Referrer-Policy"] = "same-origin"
     response["X-Robots-Tag"] = "noindex"
     return response
 
@@ -163,7 +165,7 @@ def link_request(request: HttpRequest, token: str, pk: int) -> HttpResponse:
     response = render(request, "payments/link_request.html", {
         "account": client.account_number, "req": payment_request, "balance": client_balance(client.pk),
         "status_url": reverse("pay_link_status", args=[token, pk]), "again_url": reverse("pay_link", args=[token])})
-    response["Referrer-Policy"] = "no-referrer"
+    response["Referrer-Policy"] = "same-origin"
     return response
 
 

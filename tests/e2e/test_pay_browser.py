@@ -80,3 +80,26 @@ def test_a_client_pays_by_mpesa_and_sees_it_land(page: Page, app_server: AppServ
     page.get_by_role("row").nth(1).get_by_role("link").click()
     expect(page.get_by_text("INV-2026-000001")).to_be_visible()
     expect(page.get_by_text("KES 610.00").first).to_be_visible()  # the amount, and the allocation
+
+
+def test_the_pay_link_from_a_bill_message_pays_without_logging_in(page: Page, app_server: AppServer, billed_provider,
+                                                                   daraja_session, django_db_blocker) -> None:  # type: ignore[no-untyped-def]
+    """The link a bill SMS carries opens the pay page with no session; its form posts (the page
+    keeps the link out of any Referer, yet the POST carries its Origin, so CSRF accepts it) and
+    the M-Pesa prompt goes out."""
+    from clients.models import Client
+    from payments.collect import pay_link_token
+
+    with django_db_blocker.unblock(), tenant_context(billed_provider):
+        token = pay_link_token(Client.objects.get(account_number="P001"))
+    connection.set_schema_to_public()
+    page.set_viewport_size({"width": 390, "height": 844})
+    response = page.goto(app_server.url(billed_provider.slug, f"/pay/{token}/"))
+    assert response is not None and response.status == 200
+    assert "same-origin" in (response.headers.get("referrer-policy") or "")
+    expect(page.get_by_label("M-Pesa phone number")).to_have_value("")  # the link shows no phone number
+    page.get_by_label("M-Pesa phone number").fill("0712 345 678")
+    page.get_by_role("button", name="Pay with M-Pesa").click()
+    expect(page.get_by_test_id("pay-message")).to_contain_text("Check your phone")
+    pushes = [r for r in daraja_session.requests if r["path"].startswith("/mpesa/stkpush/")]
+    assert pushes and pushes[-1]["json"]["AccountReference"] == "P001"

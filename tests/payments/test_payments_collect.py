@@ -271,7 +271,7 @@ def test_a_pay_link_opens_one_account_without_logging_in(carol_account, daraja, 
     token = pay_link_token(carol_account)
     http = Http(HTTP_HOST=host_of("alpha"))
     page = http.get(f"/pay/{token}/")
-    assert page.status_code == 200 and page["Referrer-Policy"] == "no-referrer"
+    assert page.status_code == 200 and page["Referrer-Policy"] == "same-origin"
     html = page.content.decode()
     assert carol_account.account_number in html and "KES 1,440.00" in html
     assert "Carol" not in html and "254712345678" not in html and "345678" not in html  # nothing else personal
