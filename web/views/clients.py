@@ -28,7 +28,8 @@ from fieldwork.models import ServiceRequest, WorkOrder
 from majismart.charts import bar_chart
 from majismart.exports import Column, chunked, col, export_format, export_response, label
 from majismart.money import kes
-from meters.models import Meter, Reading
+from meters.alerts import clients_with_open_alerts, recent_episodes
+from meters.models import LeakEpisode, Meter, Reading
 from meters.selectors import monthly_consumption
 from notifications.models import CONTACT_TOPICS, Message
 from notifications.services import consent_map
@@ -44,6 +45,8 @@ def client_list(request: HttpRequest) -> HttpResponseBase:
     q = request.GET
     clients = client_search(query=q.get("q", ""), status=q.get("status", ""), category=q.get("category", ""),
                             zone=q.get("zone", ""))
+    if q.get("alert") == "open":
+        clients = clients.filter(pk__in=clients_with_open_alerts())
     sees_money = has_capability(request.user, "billing.view")
     if sees_money:  # the ledger's balance, summed in the list's own query (billing.selectors.client_balance)
         clients = clients.annotate(balance=balance_of_client())
@@ -62,6 +65,7 @@ def client_list(request: HttpRequest) -> HttpResponseBase:
         "active": "clients", "page": page, "q": q, "querystring": params.urlencode(),
         "categories": Category.objects.all(), "zones": Zone.objects.all(), "statuses": Client.Status.choices,
         "can_manage": has_capability(request.user, "clients.manage"), "sees_money": sees_money,
+        "open_alerts": LeakEpisode.objects.filter(state=LeakEpisode.State.OPEN).count(),
     })
 
 
@@ -116,7 +120,7 @@ def _detail(request: HttpRequest, pk: int, *, charge_errors: dict[str, list[str]
     can_see_orders = has_capability(request.user, "work_orders.view")
     can_see_money = has_capability(request.user, "billing.view")
     return render(request, "clients/detail.html", {
-        "active": "clients", "client": client, "readings": readings,
+        "active": "clients", "client": client, "readings": readings, "leak_episodes": recent_episodes(client.pk),
         "can_see_messages": has_capability(request.user, "messages.view"), "can_message": can_message,
         "sent": Message.objects.filter(client_id=client.pk).order_by("-created")[:10],
         "prefs": consent_map([client.pk])[client.pk], "topics": [(t.value, t.label) for t in CONTACT_TOPICS],
