@@ -29,7 +29,7 @@ from majismart.charts import bar_chart
 from majismart.exports import Column, chunked, col, export_format, export_response, label
 from majismart.money import kes
 from meters.alerts import clients_with_open_alerts, recent_episodes
-from meters.models import LeakEpisode, Meter, Reading
+from meters.models import Meter, Reading
 from meters.selectors import monthly_consumption
 from notifications.models import CONTACT_TOPICS, Message
 from notifications.services import consent_map
@@ -65,7 +65,6 @@ def client_list(request: HttpRequest) -> HttpResponseBase:
         "active": "clients", "page": page, "q": q, "querystring": params.urlencode(),
         "categories": Category.objects.all(), "zones": Zone.objects.all(), "statuses": Client.Status.choices,
         "can_manage": has_capability(request.user, "clients.manage"), "sees_money": sees_money,
-        "open_alerts": LeakEpisode.objects.filter(state=LeakEpisode.State.OPEN).count(),
     })
 
 
