@@ -123,11 +123,13 @@ WITH cfg AS (
     UPDATE meters_leakepisode e SET last_read_at = v.read_at, m3_since = (
         SELECT coalesce(sum(r.consumption), 0) FROM meters_reading r
         WHERE r.meter_id = e.meter_id AND r.status = 'accepted' AND r.read_at > e.started AND r.read_at <= v.read_at)
-    FROM verdict v WHERE e.id = v.episode_id AND (v.continuous OR v.spike) AND v.read_at > v.ep_last
+    -- state re-checked: staff may have closed it while this waited for the row (never reopened here)
+    FROM verdict v WHERE e.id = v.episode_id AND e.state = 'open' AND (v.continuous OR v.spike) AND v.read_at > v.ep_last
     RETURNING e.id
 ), closed AS (
     UPDATE meters_leakepisode e SET state = 'closed', closed_at = %(now)s, closed_how = 'auto'
-    FROM verdict v WHERE e.id = v.episode_id AND NOT (v.continuous OR v.spike) AND v.read_at > v.ep_last
+    FROM verdict v WHERE e.id = v.episode_id AND e.state = 'open' AND NOT (v.continuous OR v.spike)
+                     AND v.read_at > v.ep_last
     RETURNING e.id
 )
 SELECT (SELECT coalesce(array_agg(id ORDER BY id), '{{}}') FROM opened), (SELECT count(*) FROM continued),
