@@ -30,5 +30,8 @@ def leak_report_view(request: HttpRequest, token: str) -> HttpResponse:
               if episode.reported_at else None)
     response = render(request, "fieldwork/leak_report.html", {
         "episode": episode, "client": episode.meter.client, "report": report})
-    response["Referrer-Policy"] = "no-referrer"
+    # Same-origin (the site's policy), not no-referrer: browsers then send "Origin: null" with the
+    # form's POST and CSRF refuses it. The page links nowhere else, so the token stays here.
+    response["Referrer-Policy"] = "same-origin"
+    response["X-Robots-Tag"] = "noindex"
     return response
