@@ -350,3 +350,13 @@ def test_another_provider_sees_nothing_of_it(tenant, beta) -> None:  # type: ign
     e.refresh_from_db()
     assert e.state == "open"
     assert host_of("beta") != host_of("alpha")
+
+
+def test_the_clients_data_export_holds_their_alerts(tenant) -> None:  # type: ignore[no-untyped-def]
+    from privacy.exports import client_datasets
+
+    client, meter, e = _spiked()
+    other, _, _ = _spiked(reachable("Other Client"))
+    [alerts] = [d for d in client_datasets(client) if d.name == "leak_alerts"]
+    rows = list(alerts.rows())
+    assert len(rows) == 1 and rows[0][0] == meter.serial and rows[0][1] == "spike" and rows[0][4] == D("25.000")
