@@ -360,3 +360,24 @@ def test_the_clients_data_export_holds_their_alerts(tenant) -> None:  # type: ig
     [alerts] = [d for d in client_datasets(client) if d.name == "leak_alerts"]
     rows = list(alerts.rows())
     assert len(rows) == 1 and rows[0][0] == meter.serial and rows[0][1] == "spike" and rows[0][4] == D("25.000")
+
+
+def test_readings_posted_through_the_api_and_the_entry_form_alert_too(tenant, alpha_api) -> None:  # type: ignore[no-untyped-def]
+    sms_ready()
+    by_api, api_meter = reachable("Api Client")
+    by_hand, form_meter = reachable("Form Client")
+    usual(api_meter)
+    usual(form_meter)
+    bulk = alpha_api.post("/api/v1/readings/bulk/", [
+        {"meter": api_meter.serial, "value": "70.001", "read_at": "2026-10-29T09:00:00+03:00"},
+        {"meter": api_meter.serial, "value": "50.000", "read_at": f"{NEXT}T09:00:00+03:00"}], format="json")
+    assert bulk.status_code == 200 and bulk.json()["created"] == 2
+    # Judged once, at its newest reading (29 Oct): 20.001 over the usual of the three before (20.000).
+    [e] = episodes(api_meter)
+    assert (e.m3_since, e.started, e.first_read_at) == (D("20.001"), on(NEXT), on("2026-10-29"))
+    amos = as_user("amos@alpha.test")
+    posted = amos.post(f"/dashboard/meters/{form_meter.pk}/reading/",
+                       {"value": "65.500", "read_on": NEXT, "read_time": "09:00", "back": "client"})
+    assert posted.status_code == 302
+    assert episodes(form_meter)[0].m3_since == D("25.500")
+    assert len(alerts_to(by_api)) == len(alerts_to(by_hand)) == 1
