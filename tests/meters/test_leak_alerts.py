@@ -318,7 +318,9 @@ def test_roles_for_closing_and_the_rules(tenant) -> None:  # type: ignore[no-unt
         assert person.get("/dashboard/readings/leak-alerts/").status_code == 200
     e.refresh_from_db()
     assert e.state == "open"
+    assert b"settings-leak-alerts" not in as_user("anne@alpha.test").get("/dashboard/settings/").content
     alice = as_user("alice@alpha.test")
+    assert b"settings-leak-alerts" in alice.get("/dashboard/settings/").content
     assert alice.post("/dashboard/readings/leak-alerts/", {**form, "factor": "1.0"}).status_code == 400
     assert alice.post("/dashboard/readings/leak-alerts/", form).status_code == 302
     from meters.models import LeakAlertSettings
