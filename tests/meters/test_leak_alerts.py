@@ -383,3 +383,24 @@ def test_readings_posted_through_the_api_and_the_entry_form_alert_too(tenant, al
     assert posted.status_code == 302
     assert episodes(form_meter)[0].m3_since == D("25.500")
     assert len(alerts_to(by_api)) == len(alerts_to(by_hand)) == 1
+
+
+# --- API ---------------------------------------------------------------------------------------
+def test_the_api_lists_and_closes_alerts(tenant, alpha_api, beta_api) -> None:  # type: ignore[no-untyped-def]
+    client, meter, e = _spiked()
+    quiet, _ = reachable("Quiet Client")
+    listed = alpha_api.get("/api/v1/leak-alerts/?state=open").json()
+    assert listed["count"] == 1 and listed["results"][0] == {
+        "id": e.pk, "client": client.pk, "account_number": client.account_number, "meter": meter.serial,
+        "rule": "spike", "started": "2026-08-30T09:00:00+03:00", "last_read_at": "2026-09-29T09:00:00+03:00",
+        "m3_since": "25.000", "threshold": "20.000", "state": "open", "closed_at": None, "closed_how": "",
+        "report_reference": ""}
+    assert alpha_api.get(f"/api/v1/leak-alerts/?client={quiet.pk}").json()["count"] == 0
+    assert beta_api.get("/api/v1/leak-alerts/").json()["count"] == 0
+    assert beta_api.post(f"/api/v1/leak-alerts/{e.pk}/close/", {}, format="json").status_code == 404
+    connection.set_tenant(tenant)
+    closed = alpha_api.post(f"/api/v1/leak-alerts/{e.pk}/close/", {"note": "False alarm"}, format="json")
+    assert closed.status_code == 200 and (closed.json()["state"], closed.json()["closed_how"]) == ("closed", "staff")
+    again = alpha_api.post(f"/api/v1/leak-alerts/{e.pk}/close/", {}, format="json")
+    assert again.status_code == 400
+    assert alpha_api.get("/api/v1/leak-alerts/?state=open").json()["count"] == 0
