@@ -404,3 +404,22 @@ def test_the_api_lists_and_closes_alerts(tenant, alpha_api, beta_api) -> None:  
     again = alpha_api.post(f"/api/v1/leak-alerts/{e.pk}/close/", {}, format="json")
     assert again.status_code == 400
     assert alpha_api.get("/api/v1/leak-alerts/?state=open").json()["count"] == 0
+
+
+def test_the_alert_lists_read_in_a_pinned_number_of_queries(tenant, alpha_api) -> None:  # type: ignore[no-untyped-def]
+    amos = as_user("amos@alpha.test")
+
+    def counted(url: str, http) -> int:  # type: ignore[no-untyped-def]
+        with CaptureQueriesContext(connection) as queries:
+            assert http.get(url).status_code == 200
+        return len(queries)
+
+    _spiked()
+    counted("/api/v1/leak-alerts/", alpha_api), counted("/dashboard/readings/leak-alerts/", amos)  # warm: key, session
+    one = (counted("/api/v1/leak-alerts/", alpha_api), counted("/dashboard/readings/leak-alerts/", amos))
+    for i in range(3):
+        _spiked(reachable(f"More Client {i}"))
+    connection.set_tenant(tenant)
+    assert alpha_api.get("/api/v1/leak-alerts/").json()["count"] == 4
+    four = (counted("/api/v1/leak-alerts/", alpha_api), counted("/dashboard/readings/leak-alerts/", amos))
+    assert one == four == (6, 8)
