@@ -4,7 +4,8 @@ Every way a reading arrives (entry sheet, CSV, API, portal) goes through `readin
 which works on a whole batch in a few statements: the parsed rows are copied into a temporary
 table, one query fetches for every row its meter, the reading at the same time, the next one,
 the last three accepted ones and the meter's recent history; the verdicts are worked out in
-Python from that one result; the accepted and flagged rows are written with COPY.
+Python from that one result; the accepted and flagged rows are written with COPY. The meters of
+the accepted ones are then judged for leaks, once per batch (meters/alerts.py).
 """
 
 from __future__ import annotations

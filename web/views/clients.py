@@ -58,7 +58,7 @@ def client_list(request: HttpRequest) -> HttpResponseBase:
         # searched for may be a name or a phone, so they are not kept).
         audit(actor=request.user, action="clients.searched", object_repr=f"{len(page)} clients shown",
               client_ids=[c.pk for c in page], page=page.number,
-              filters=sorted(k for k in ("status", "category", "zone") if q.get(k)))
+              filters=sorted(k for k in ("status", "category", "zone", "alert") if q.get(k)))
     params = q.copy()
     params.pop("page", None)
     return render(request, "clients/list.html", {
@@ -74,7 +74,7 @@ def _client_download(request: HttpRequest, fmt: str, clients: Any, sees_money: b
     q = request.GET
     audit(actor=request.user, action="clients.exported", object_repr=f"{clients.count()} clients exported",
           format=fmt, searched=bool(q.get("q", "").strip()),
-          filters=sorted(k for k in ("status", "category", "zone") if q.get(k)))
+          filters=sorted(k for k in ("status", "category", "zone", "alert") if q.get(k)))
     columns = [col("Account", "account_number"), col("Name", "full_name"), col("Phone", "phone"), col("Email", "email"),
                col("Category", "category.name"), col("Zone", "zone.name"), col("Location", "location"),
                Column("Status", lambda c: label(Client.Status.choices)(c.status)), col("Joined", "created", "date")]
