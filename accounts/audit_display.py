@@ -47,6 +47,8 @@ ACTION_LABELS = {
     "fee.reversed": "Reversed a fee",
     "fee.updated": "Changed a fee in the catalogue",
     "invoice.exported": "Downloaded a bill",
+    "leak_alert.closed": "Closed a leak alert",
+    "leak_alert.settings_changed": "Changed the leak alert rules",
     "ledger.reversed": "Reversed a ledger entry",
     "meter.created": "Added a meter",
     "meter.replaced": "Replaced a meter",

@@ -77,6 +77,9 @@ CAPABILITIES: dict[str, frozenset[str]] = {
     "service_requests.view": _FINANCE,
     "service_requests.manage": _FINANCE,
     "write_offs.manage": frozenset({Role.OWNER}),
+    # Leak alerts (issue 21): every staff member sees them on the client page; the people who run
+    # the provider set the rules and close an alert.
+    "leak_alerts.manage": _OPERATIONS,
 }
 
 

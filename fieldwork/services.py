@@ -20,7 +20,8 @@ from clients.services import client_update
 from fieldwork import notices
 from fieldwork.models import FieldSettings, ServiceRequest, ServiceRequestEvent, WorkOrder
 from fieldwork.signals import work_order_finished
-from meters.models import Meter, Reading
+from meters.alerts import leak_episode_locked, leak_episode_reported
+from meters.models import LeakEpisode, Meter, Reading
 from meters.services import readings_record
 
 MSG_ALREADY_FINISHED = "Work order {ref} is already {status} ({when}): it cannot be completed again."
@@ -297,3 +298,31 @@ def service_request_work_order(*, request: ServiceRequest, actor: Any, due_on: d
     request.save(update_fields=["status"])
     _event(request, actor, f"Work order {order.reference}")
     return order
+
+
+# --- leak alerts: the client's "report it as a leak" --------------------------------------------
+LEAK_DESCRIPTION = "Reported from the leak alert: {m3} m³ used since {since} on meter {meter}."
+LEAK_ACTOR = "client (leak alert link)"
+
+
+@transaction.atomic
+def leak_report(*, episode: LeakEpisode, note: str = "") -> tuple[ServiceRequest, bool]:
+    """The client reports an alert as a leak from its link: one leak request per episode, the
+    second click finds the first. Returns (the request, made now)."""
+    # Lock: two clicks at once must not both find the episode unreported and make two requests.
+    episode = leak_episode_locked(episode.pk)
+    if episode.reported_at:
+        existing = ServiceRequest.objects.filter(reference=episode.report_reference).first()
+        if existing is not None:
+            return existing, False
+    client = episode.meter.client
+    if client is None:
+        raise ValidationError({"detail": ["This meter has no client."]})
+    description = LEAK_DESCRIPTION.format(m3=f"{episode.m3_since:.3f}", meter=episode.meter.serial,
+                                          since=f"{timezone.localtime(episode.started):%d %b %Y}")
+    if note.strip():
+        description += f"\n\n{note.strip()[:500]}"
+    request = service_request_create(client=client, kind=ServiceRequest.Kind.LEAK, description=description,
+                                     actor=LEAK_ACTOR, channel=ServiceRequest.Channel.SMS)
+    leak_episode_reported(episode=episode, reference=request.reference)
+    return request, True

@@ -2,7 +2,7 @@
 
 from django.urls import path
 
-from fieldwork.views import dashboard, portal
+from fieldwork.views import dashboard, leak, portal
 
 urlpatterns = [
     path("dashboard/requests/", dashboard.request_list, name="request_list"),
@@ -17,4 +17,5 @@ urlpatterns = [
     path("dashboard/work-orders/<int:pk>/assign/", dashboard.work_order_assign_view, name="work_order_assign"),
     path("dashboard/work-orders/<int:pk>/photo/", dashboard.work_order_photo, name="work_order_photo"),
     path("portal/requests/", portal.portal_requests, name="portal_requests"),
+    path("leak/<str:token>/", leak.leak_report_view, name="leak_report"),
 ]

@@ -20,7 +20,8 @@ from majismart.api import (
     paginated,
 )
 from majismart.badinput import NUL
-from meters.models import Meter, Reading
+from meters.alerts import leak_episode_close
+from meters.models import LeakEpisode, Meter, Reading
 from meters.services import RecordResult, meter_create, readings_record
 from meters.validation import parse_reading
 
@@ -202,3 +203,57 @@ def _note_errors(item: dict) -> dict[str, list[str]]:
 
 def _user(request: Request) -> object:
     return request.user if getattr(request.user, "pk", None) else None
+
+
+# --- leak alerts (issue 21) --------------------------------------------------------------------
+class LeakAlertOutput(serializers.Serializer):
+    id = serializers.IntegerField()
+    client = serializers.IntegerField(source="meter.client_id")
+    account_number = serializers.CharField(source="meter.client.account_number")
+    meter = serializers.CharField(source="meter.serial")
+    rule = serializers.ChoiceField(choices=LeakEpisode.Rule.choices)
+    started = serializers.DateTimeField(help_text="The reading before the unusual use: m3_since counts from here")
+    last_read_at = serializers.DateTimeField(help_text="The latest reading that still showed it")
+    m3_since = serializers.DecimalField(max_digits=12, decimal_places=3, coerce_to_string=True)
+    threshold = serializers.DecimalField(max_digits=12, decimal_places=3, coerce_to_string=True,
+                                         help_text="What the opening reading was over (m³; per day for continuous use)")
+    state = serializers.ChoiceField(choices=LeakEpisode.State.choices)
+    closed_at = serializers.DateTimeField(allow_null=True)
+    closed_how = serializers.CharField(help_text="`auto` (use fell back) or `staff`; empty while open")
+    report_reference = serializers.CharField(help_text="The service request the client made from the alert, if any")
+
+
+class LeakAlertListApi(APIView):
+    export_name = "leak-alerts"
+    required_capability = "clients.view"
+    pagination_class = Pagination
+
+    @extend_schema(responses=LeakAlertOutput(many=True), parameters=[
+        OpenApiParameter("state", str, enum=["open", "closed"]), OpenApiParameter("client", int)])
+    def get(self, request: Request) -> Response:
+        q = request.query_params
+        alerts = LeakEpisode.objects.select_related("meter__client").order_by("-started", "-id")
+        if q.get("state") in LeakEpisode.State.values:
+            alerts = alerts.filter(state=q["state"])
+        if str(q.get("client", "")).isdigit():
+            alerts = alerts.filter(meter__client_id=int(q["client"]))
+        return paginated(self, request, alerts, LeakAlertOutput)
+
+
+class LeakAlertCloseInput(CleanedInput):
+    unknown_fields_refused = True
+
+    note = serializers.CharField(max_length=300, required=False, allow_blank=True,
+                                 help_text="Why it is closed (checked, false alarm, fixed).")
+
+
+class LeakAlertCloseApi(APIView):
+    required_capability = "leak_alerts.manage"
+
+    @extend_schema(request=LeakAlertCloseInput, responses=LeakAlertOutput)
+    def post(self, request: Request, pk: int) -> Response:
+        episode = get_object_or_404(LeakEpisode, pk=pk)
+        body = LeakAlertCloseInput(data=request.data)
+        body.is_valid(raise_exception=True)
+        closed = leak_episode_close(episode=episode, actor=request.user, note=body.validated_data.get("note", ""))
+        return Response(LeakAlertOutput(closed).data)

@@ -57,3 +57,16 @@ class ReplaceForm(forms.Form):
 
 class ReadingsImportForm(forms.Form):
     file = forms.FileField(label="CSV file", help_text="Columns: meter, value, read_at (optional: reason, note).")
+
+
+class LeakSettingsForm(forms.Form):
+    enabled = forms.BooleanField(required=False, label="Send leak alerts")
+    factor = forms.DecimalField(max_digits=5, decimal_places=2, label="Spike: times the usual use",
+                                help_text="A period's use over this many times the meter's usual (its last three "
+                                          "periods) is a spike.")
+    min_m3 = forms.DecimalField(max_digits=12, decimal_places=3, label="Spike: at least (m³)",
+                                help_text="…and at least this much water in the period, so small use never alerts.")
+    continuous_days = forms.IntegerField(min_value=0, max_value=14, label="Continuous use: days running",
+                                         help_text="For meters read daily: this many daily readings in a row each "
+                                                   "over the floor below (0: off).")
+    continuous_floor_m3 = forms.DecimalField(max_digits=12, decimal_places=3, label="Continuous use: floor per day (m³)")

@@ -148,3 +148,77 @@ class ReadingImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.file_name} ({self.status})"
+
+
+class LeakAlertSettings(models.Model):
+    """One row per provider: when an accepted reading counts as a possible leak (meters/alerts.py).
+
+    A *spike*: the period's use is over `factor` × the meter's usual use (its last three accepted
+    periods, as a daily rate, times this period's days) and at least `min_m3`. *Continuous use*:
+    on a meter read daily, each of the last `continuous_days` daily readings used more than
+    `continuous_floor_m3`."""
+
+    enabled = models.BooleanField(default=True)
+    factor = models.DecimalField(max_digits=5, decimal_places=2, default=Decimal("2.00"))
+    min_m3 = models.DecimalField(**M3, default=Decimal("10.000"))
+    continuous_days = models.PositiveSmallIntegerField(default=3)
+    continuous_floor_m3 = models.DecimalField(**M3, default=Decimal("0.500"))
+    updated = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name_plural = "leak alert settings"
+
+    def __str__(self) -> str:
+        return "Leak alerts"
+
+    @classmethod
+    def load(cls) -> LeakAlertSettings:
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj
+
+
+class LeakEpisode(models.Model):
+    """A stretch of unusual use on one meter, from the reading that showed it until use falls
+    back under the threshold (closed automatically) or staff close it. The client is told once
+    per episode. At most one open episode per meter."""
+
+    class Rule(models.TextChoices):
+        SPIKE = "spike", "Use well above usual"
+        CONTINUOUS = "continuous", "Continuous use"
+
+    class State(models.TextChoices):
+        OPEN = "open", "Open"
+        CLOSED = "closed", "Closed"
+
+    class ClosedHow(models.TextChoices):
+        AUTO = "auto", "Use fell back under the threshold"
+        STAFF = "staff", "Closed by staff"
+
+    meter = models.ForeignKey(Meter, on_delete=models.PROTECT, related_name="leak_episodes")
+    rule = models.CharField(max_length=12, choices=Rule.choices)
+    # The use counted in `m3_since` runs from `started` (the reading before the unusual use) to
+    # `last_read_at` (the latest reading that still showed it).
+    started = models.DateTimeField()
+    first_read_at = models.DateTimeField()
+    last_read_at = models.DateTimeField()
+    m3_since = models.DecimalField(**M3)
+    # What the opening reading was compared with (m³ for its period; the floor per day for continuous use).
+    threshold = models.DecimalField(**M3)
+    state = models.CharField(max_length=8, choices=State.choices, default=State.OPEN)
+    closed_at = models.DateTimeField(null=True, blank=True)
+    closed_how = models.CharField(max_length=8, choices=ClosedHow.choices, blank=True)
+    closed_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                                  related_name="+")
+    close_note = models.CharField(max_length=300, blank=True)
+    # Set once, when the client reports it from the alert's link (fieldwork makes the request).
+    reported_at = models.DateTimeField(null=True, blank=True)
+    report_reference = models.CharField(max_length=20, blank=True)
+    created = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created", "-id"]
+        constraints = [models.UniqueConstraint(fields=["meter"], condition=models.Q(state="open"),
+                                               name="one_open_leak_episode_per_meter")]
+
+    def __str__(self) -> str:
+        return f"{self.meter_id} {self.rule} since {self.started:%Y-%m-%d} ({self.state})"

@@ -4,7 +4,8 @@ Every way a reading arrives (entry sheet, CSV, API, portal) goes through `readin
 which works on a whole batch in a few statements: the parsed rows are copied into a temporary
 table, one query fetches for every row its meter, the reading at the same time, the next one,
 the last three accepted ones and the meter's recent history; the verdicts are worked out in
-Python from that one result; the accepted and flagged rows are written with COPY.
+Python from that one result; the accepted and flagged rows are written with COPY. The meters of
+the accepted ones are then judged for leaks, once per batch (meters/alerts.py).
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from django.utils import timezone
 
 from accounts.services import actor_user, audit
 from clients.models import Client, Zone
+from meters.alerts import leak_detect
 from meters.models import Meter, Reading
 from meters.validation import (
     DATETIME_SHAPES,
@@ -98,7 +100,8 @@ CREATE TEMP TABLE IF NOT EXISTS tmp_verdict (idx bigint, meter_id bigint, value 
     read_at timestamptz, reason text, note text, code text, consumption numeric(12,3), flags varchar(20)[],
     previous numeric(12,3), previous_at timestamptz, next_value numeric(12,3), next_at timestamptz,
     same_id bigint, same_value numeric(12,3), installed_on date, meter_status text) ON COMMIT DROP;
-TRUNCATE tmp_raw, tmp_eval, tmp_verdict;
+CREATE TEMP TABLE IF NOT EXISTS tmp_accepted (meter_id bigint, read_at timestamptz) ON COMMIT DROP;
+TRUNCATE tmp_raw, tmp_eval, tmp_verdict, tmp_accepted;
 """
 
 # Parsing in SQL with the same patterns as meters/validation.py. CASE evaluates its branches
@@ -229,7 +232,10 @@ WITH base AS (
         recorded_by_id = EXCLUDED.recorded_by_id, created = EXCLUDED.created, photo = '',
         reviewed_by_id = NULL, reviewed_at = NULL
         WHERE meters_reading.status = 'rejected'
-    RETURNING status
+    RETURNING meter_id, read_at, status
+), noted AS (
+    -- The accepted ones, for leak detection once the whole batch is in (meters/alerts.py).
+    INSERT INTO tmp_accepted (meter_id, read_at) SELECT s.meter_id, s.read_at FROM stored s WHERE s.status = 'accepted'
 ), kept AS (
     -- Only rows that need more work afterwards: messages, repeats, out-of-order recomputation
     -- (or every row, when the caller wants each reading's id back).
@@ -358,6 +364,7 @@ def readings_record(raw_rows: Sequence[Mapping[str, object]], *, source: str, us
         result = _process(cursor, len(raw_rows), source=source, user_id=getattr(user, "pk", None), now=now,
                           want_ids=want_ids, chunk=max(len(raw_rows), 1))
         _messages(cursor, result, lambda idxs: {i: raw_rows[i] for i in idxs}, now, max_errors)
+        leak_detect(cursor)
     return result
 
 
@@ -392,6 +399,7 @@ def readings_record_csv(stream, columns: list[str], mapping: dict[str, int], *, 
         result = _process(cursor, count, source=source, user_id=getattr(user, "pk", None), now=now,
                           want_ids=False, chunk=chunk, progress=progress)
         _messages(cursor, result, raw_of, now, max_errors)
+        leak_detect(cursor)
         cursor.execute("DROP TABLE tmp_csv")
     return result
 
@@ -466,6 +474,9 @@ def reading_review(*, reading: Reading, accept: bool, actor: object) -> Reading:
     reading.reviewed_at = timezone.now()
     reading.save(update_fields=["status", "reviewed_by", "reviewed_at"])
     consumption_recompute([reading.meter_id], reading.read_at)
+    if accept:
+        with connection.cursor() as cursor:
+            leak_detect(cursor, [(reading.meter_id, reading.read_at)])
     audit(actor=actor, action="reading.accepted" if accept else "reading.rejected",
           object_repr=f"{reading.meter.serial} {reading.value} @ {reading.read_at:%Y-%m-%d}")
     return reading

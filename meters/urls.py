@@ -1,6 +1,6 @@
 from django.urls import path
 
-from meters.views import dashboard, portal
+from meters.views import alerts, dashboard, portal
 
 urlpatterns = [
     path("dashboard/meters/", dashboard.meter_list, name="meter_list"),
@@ -14,6 +14,8 @@ urlpatterns = [
     path("dashboard/readings/<int:pk>/photo/", dashboard.reading_photo, name="reading_photo"),
     path("dashboard/readings/upload/<int:pk>/", dashboard.reading_import, name="reading_import"),
     path("dashboard/readings/upload/", dashboard.readings_upload, name="readings_upload"),
+    path("dashboard/readings/leak-alerts/", alerts.leak_alerts, name="leak_alerts"),
+    path("dashboard/readings/leak-alerts/<int:pk>/close/", alerts.leak_alert_close, name="leak_alert_close"),
     path("portal/usage/", portal.usage, name="portal_usage"),
     path("portal/reading/", portal.self_reading, name="portal_reading"),
 ]

@@ -46,7 +46,7 @@ SAMPLE = {"provider": "Mombasa Water Works", "name": "Esther Njeri", "account": 
           "role": "Meter reader", "inviter": "Alice Achieng",
           "reference": "SR-2026-000123", "kind": "leak", "due": "13 Nov 2026 09:30",
           "resolution": "The pipe at the meter was repaired.",
-          "instalment": "KES 3,333.33", "reason": "Please pay the October bill first."}
+          "instalment": "KES 3,333.33", "meter": "MW-20417", "volume": "25.000", "since": "02 Nov 2026", "reason": "Please pay the October bill first."}
 
 EVENTS: dict[str, Event] = {e.key: e for e in [
     Event("invoice_issued", "Bill issued", Purpose.BILLING,
@@ -123,6 +123,15 @@ EVENTS: dict[str, Event] = {e.key: e for e in [
           email_body="Dear {name},\n\nYour report {reference} ({kind}) on account {account} is resolved.\n\n"
                      "{resolution}\n\nIf the problem is still there, tell us: {portal_link}\n\n{provider}",
           description="Sent when staff resolve a client's service request, with what was done."),
+    # Leak and spike alerts (issue 21): once per episode, from meters.alerts.
+    Event("leak_alert", "Possible leak", Purpose.BILLING, ("meter", "volume", "since", "link"),
+          sms="{provider}: possible leak: {volume} m3 used since {since}, above usual. Report: {link}",
+          email_subject="{provider}: possible leak on account {account}",
+          email_body="Dear {name},\n\nThe readings of meter {meter} on account {account} show {volume} m³ used since "
+                     "{since}, well above your usual use. This can be a leak: please check your taps, tanks and "
+                     "pipes.\n\nIf you think it is a leak, tell us and we will send someone: {link}\n\n{provider}",
+          description="Sent once per alert when an accepted reading shows use well above the meter's usual, or "
+                      "continuous use on a meter read daily (Readings → Leak alerts)."),
     Event("password_reset", "Password reset", Purpose.ACCOUNT, ("link",),
           email_subject="Reset your {provider} password",
           email_body="Someone asked to reset the password of your {provider} account.\n\n"

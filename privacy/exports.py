@@ -32,7 +32,7 @@ from billing.models import Charge, CreditNote, Invoice, InvoiceLine, LedgerEntry
 from clients.models import Client
 from fieldwork.models import ServiceRequest, ServiceRequestEvent, WorkOrder
 from majismart.tenancy import connection
-from meters.models import Meter, Reading
+from meters.models import LeakEpisode, Meter, Reading
 from notifications.models import Consent, Message
 from payments.models import Allocation, Payment, PaymentRequest
 from privacy.models import DataExport, DataRequest, PolicyAcceptance, RetentionPolicy
@@ -101,6 +101,11 @@ def client_datasets(client: Client) -> list[Dataset]:
         Dataset("readings", ["meter", "value", "read_at", "consumption", "source", "status", "note"],
                 _values(Reading.objects.filter(meter__client_id=cid).order_by("read_at", "id"),
                         ["meter__serial", "value", "read_at", "consumption", "source", "status", "note"])),
+        Dataset("leak_alerts", ["meter", "rule", "started", "last_read_at", "m3_since", "state", "closed_at",
+                                "report_reference"],
+                _values(LeakEpisode.objects.filter(meter__client_id=cid).order_by("created", "id"),
+                        ["meter__serial", "rule", "started", "last_read_at", "m3_since", "state", "closed_at",
+                         "report_reference"])),
         Dataset("invoices", ["number", "period", "status", "issued_on", "due_date", "consumption", "estimated",
                              "total", "meter_serial", "previous_reading", "current_reading"],
                 _values(invoices, ["number", "period", "status", "issued_on", "due_date", "consumption",

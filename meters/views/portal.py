@@ -16,6 +16,7 @@ from accounts.permissions import require_capability
 from clients.models import Client
 from clients.selectors import own_client
 from majismart.charts import bar_chart
+from meters.alerts import leak_link_url, open_episodes
 from meters.models import Meter, Reading
 from meters.selectors import monthly_consumption
 from meters.services import readings_record
@@ -96,3 +97,15 @@ def self_reading(request: HttpRequest) -> HttpResponse:
             return redirect("portal_usage")
     return render(request, "portal/reading.html", {"active": "reading", "client": client, "form": form},
                   status=400 if form.errors else 200)
+
+
+def leak_panel(request: HttpRequest) -> tuple[str, dict] | None:
+    """The portal home's word on a possible leak: the client's own open alerts, each with the
+    link that reports it (the same page as the alert's SMS)."""
+    client = own_client(request.user)
+    if client is None:
+        return None
+    episodes = open_episodes(client.pk)
+    if not episodes:
+        return None
+    return "portal/_leak_panel.html", {"alerts": [(e, leak_link_url(e)) for e in episodes]}

@@ -240,6 +240,13 @@ def world(tenant, alpha):  # type: ignore[no-untyped-def]
     adjustment_post(client=plan_client, amount="900.00", reason="Arrears", actor="test")
     plan = plan_create(client=plan_client, instalments=3, first_due=timezone.localdate() + timedelta(days=7),
                        actor="test")
+    # A leak alert on the client's meter (issue 21).
+    from meters.alerts import leak_link_token
+    from meters.models import LeakEpisode
+
+    episode = LeakEpisode.objects.filter(meter=meter, state="open").first() or LeakEpisode.objects.create(
+        meter=meter, rule="spike", started=timezone.now() - timedelta(days=30), first_read_at=timezone.now(),
+        last_read_at=timezone.now(), m3_since=D("25.000"), threshold=D("20.000"))
     staff_pk = {"pk": ari.pk}
     client_pk = {"pk": client.pk}
     run_pk, invoice_pk, payment_pk = {"pk": run.pk}, {"pk": invoice.pk}, {"pk": payment.pk}
@@ -291,6 +298,7 @@ def world(tenant, alpha):  # type: ignore[no-untyped-def]
         "work_order_detail": order_pk, "work_order_not_done": order_pk, "work_order_assign": order_pk,
         "work_order_photo": order_pk, "api-work-order-complete": order_pk, "api-work-order-not-done": order_pk,
         "plan_detail": {"pk": plan.pk}, "api-payment-plan": {"pk": plan.pk},
+        "leak_alert_close": {"pk": episode.pk}, "api-leak-alert-close": {"pk": episode.pk}, "leak_report": {"token": leak_link_token(episode)},
     }
 
 

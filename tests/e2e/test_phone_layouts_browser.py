@@ -137,7 +137,7 @@ NOT_PAGES = {
     "privacy_provider_export_download", "privacy_retention_preview", "reading_photo", "privacy_provider_export",
     "staff_change_role", "staff_deactivate", "staff_reactivate", "staff_hand_over", "staff_invite_resend",
     "staff_invite_revoke", "request_photo", "work_order_photo", "work_order_not_done", "work_order_assign",
-    "client_charge", "client_charge_reverse",
+    "client_charge", "client_charge_reverse", "leak_alert_close",
 }
 # Pages with arguments the demo's year has no row for (a data request, a readings upload, a
 # payment request made in the portal); tests/accounts/test_no_dead_links.py renders them with data.

@@ -186,6 +186,7 @@ class World:
     work_order_id: int = 0  # one to complete
     other_work_order_id: int = 0  # one that could not be done
     zone_code: str = "schema-zone"  # a zone, for its bulk meter
+    leak_alert_id: int = 0  # an open leak alert, to close
 
 
 @pytest.fixture
@@ -210,9 +211,14 @@ def world(tenant) -> World:  # type: ignore[no-untyped-def]
 
     done, not_done = (work_order_open(client=meter.client, kind=WorkOrder.Kind.SERVICE, due_on=timezone.localdate(),
                                       meter=meter, actor="test") for _ in range(2))
+    from meters.models import LeakEpisode
+
+    alert = LeakEpisode.objects.create(meter=metered("Leak Client")[1], rule="spike", started=timezone.now(),
+                                       first_read_at=timezone.now(), last_read_at=timezone.now(),
+                                       m3_since=Decimal("25.000"), threshold=Decimal("20.000"))
     return World(client_id=client.pk, invoice_id=invoice.pk, meter_serial=meter.serial,
                  staff_id=User.objects.get(email="anne@alpha.test").pk, work_order_id=done.pk,
-                 other_work_order_id=not_done.pk)
+                 other_work_order_id=not_done.pk, leak_alert_id=alert.pk)
 
 
 def cases(w: World) -> list[Case]:
@@ -270,6 +276,8 @@ def cases(w: World) -> list[Case]:
         Case("post", "/api/v1/clients/{id}/charges/", f"/api/v1/clients/{w.client_id}/charges/", [
             {"fee": "reconnection"}, {"fee": "reconnection", "amount": "1,250.50", "note": "Night call-out",
                                       "bill_now": True}, {"fee": "reconnection", "amount": None, "note": ""}]),
+        Case("post", "/api/v1/leak-alerts/{id}/close/", f"/api/v1/leak-alerts/{w.leak_alert_id}/close/", [
+            {"note": "Checked: a tank was filling"}]),
     ]
 
 
@@ -277,7 +285,7 @@ CASE_NAMES = ["post clients", "patch client", "post tariffs", "post billing-runs
               "post adjustments", "post payments", "post meters", "post readings", "post staff", "patch staff",
               "post payment-plans", "post disconnections", "post service-requests", "post work-order complete",
               "post work-order not-done",
-              "post fees", "post charges"]
+              "post fees", "post charges", "post leak-alert close"]
 
 
 def _send(api: APIClient, method: str, url: str, body: object) -> Any:

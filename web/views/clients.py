@@ -28,6 +28,7 @@ from fieldwork.models import ServiceRequest, WorkOrder
 from majismart.charts import bar_chart
 from majismart.exports import Column, chunked, col, export_format, export_response, label
 from majismart.money import kes
+from meters.alerts import clients_with_open_alerts, recent_episodes
 from meters.models import Meter, Reading
 from meters.selectors import monthly_consumption
 from notifications.models import CONTACT_TOPICS, Message
@@ -44,6 +45,8 @@ def client_list(request: HttpRequest) -> HttpResponseBase:
     q = request.GET
     clients = client_search(query=q.get("q", ""), status=q.get("status", ""), category=q.get("category", ""),
                             zone=q.get("zone", ""))
+    if q.get("alert") == "open":
+        clients = clients.filter(pk__in=clients_with_open_alerts())
     sees_money = has_capability(request.user, "billing.view")
     if sees_money:  # the ledger's balance, summed in the list's own query (billing.selectors.client_balance)
         clients = clients.annotate(balance=balance_of_client())
@@ -55,7 +58,7 @@ def client_list(request: HttpRequest) -> HttpResponseBase:
         # searched for may be a name or a phone, so they are not kept).
         audit(actor=request.user, action="clients.searched", object_repr=f"{len(page)} clients shown",
               client_ids=[c.pk for c in page], page=page.number,
-              filters=sorted(k for k in ("status", "category", "zone") if q.get(k)))
+              filters=sorted(k for k in ("status", "category", "zone", "alert") if q.get(k)))
     params = q.copy()
     params.pop("page", None)
     return render(request, "clients/list.html", {
@@ -71,7 +74,7 @@ def _client_download(request: HttpRequest, fmt: str, clients: Any, sees_money: b
     q = request.GET
     audit(actor=request.user, action="clients.exported", object_repr=f"{clients.count()} clients exported",
           format=fmt, searched=bool(q.get("q", "").strip()),
-          filters=sorted(k for k in ("status", "category", "zone") if q.get(k)))
+          filters=sorted(k for k in ("status", "category", "zone", "alert") if q.get(k)))
     columns = [col("Account", "account_number"), col("Name", "full_name"), col("Phone", "phone"), col("Email", "email"),
                col("Category", "category.name"), col("Zone", "zone.name"), col("Location", "location"),
                Column("Status", lambda c: label(Client.Status.choices)(c.status)), col("Joined", "created", "date")]
@@ -116,7 +119,7 @@ def _detail(request: HttpRequest, pk: int, *, charge_errors: dict[str, list[str]
     can_see_orders = has_capability(request.user, "work_orders.view")
     can_see_money = has_capability(request.user, "billing.view")
     return render(request, "clients/detail.html", {
-        "active": "clients", "client": client, "readings": readings,
+        "active": "clients", "client": client, "readings": readings, "leak_episodes": recent_episodes(client.pk),
         "can_see_messages": has_capability(request.user, "messages.view"), "can_message": can_message,
         "sent": Message.objects.filter(client_id=client.pk).order_by("-created")[:10],
         "prefs": consent_map([client.pk])[client.pk], "topics": [(t.value, t.label) for t in CONTACT_TOPICS],

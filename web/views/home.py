@@ -19,6 +19,7 @@ from fieldwork.selectors import request_counts, work_orders
 from majismart.charts import grouped_bar_chart
 from meters.models import Reading
 from meters.selectors import captured_this_month
+from meters.views.portal import leak_panel
 from payments.selectors import onboarding_checklist, period_of
 from reports.figures import figures_fresh, money_at_a_glance
 from reports.readings import Completion, completion
@@ -88,5 +89,5 @@ def home(request: HttpRequest) -> HttpResponse:
 @require_capability("portal.use")
 def portal_home(request: HttpRequest) -> HttpResponse:
     """The client's account: what is urgent first (a disconnection under way), then the balance."""
-    panels = [p for p in (arrears_panel(request), billing_panel(request)) if p is not None]
+    panels = [p for p in (arrears_panel(request), leak_panel(request), billing_panel(request)) if p is not None]
     return render(request, "portal/home.html", {"active": "home", "panels": panels})
