@@ -94,8 +94,10 @@ def reading_submit(*, meter: Meter, value: str, source: str) -> str:
     result = readings_record([{"meter": meter.serial, "value": value, "read_at": timezone.now()}],
                              source=source)
     if result.errors:
-        messages = [m for msgs in result.errors[0]["errors"].values() for m in msgs]
-        return " ".join(str(m) for m in messages) or "invalid reading"
+        # The first sentence: what is wrong; the rest tells staff what to do about it.
+        messages = [str(m).split(". ")[0].rstrip(".") + "." for msgs in result.errors[0]["errors"].values()
+                    for m in msgs]
+        return " ".join(messages) or "invalid reading"
     return ""
 
 

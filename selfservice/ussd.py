@@ -14,6 +14,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.utils import timezone
 
 from clients.models import Client
 from majismart.crypto import blind_index
@@ -81,10 +82,12 @@ class Machine:
         if self.ended:
             return _fit("END", self.ended)
         body = self._body(self.stack[-1])
-        if self.error:
-            body = f"{self.error}\n{body}"
         if len(self.stack) > 1:
             body = f"{body}\n{self.t('footer')}"
+        if self.error:  # the error gives way first, so the menu and its footer stay whole
+            room = MAX_SCREEN - len("CON ") - len(body) - 1
+            error = self.error if len(self.error) <= room else self.error[:max(room - 3, 0)].rstrip() + "..."
+            body = f"{error}\n{body}"
         return _fit("CON", body)
 
     def _body(self, screen: dict[str, Any]) -> str:
@@ -254,7 +257,7 @@ class Machine:
         request = services.problem_report(client=client, kind=services.PROBLEM_KINDS[i], lang=self.lang,
                                           actor=services.ACTOR_USSD)
         self.ended = self.t("problem_done", reference=request.reference,
-                            due=texts.day(self.lang, request.due_by.date()))
+                            due=texts.day(self.lang, timezone.localtime(request.due_by).date()))
         return True
 
     def _on_language(self, answer: str) -> bool:
