@@ -127,6 +127,11 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "args": ["selfservice.tasks.sweep_inbound_sms"],
         "crontab": {"minute": "*"},
     },
+    "Delete USSD sessions and incoming SMS past the callbacks' retention (every provider)": {
+        "task": "tenants.tasks.fan_out",
+        "args": ["selfservice.tasks.purge_selfservice"],
+        "crontab": {"minute": "40", "hour": "2"},
+    },
     "Send reminders, overdue and disconnection notices from each provider's hour (every provider)": {
         "task": "tenants.tasks.fan_out",
         "args": ["payments.tasks.send_reminders"],

@@ -16,3 +16,11 @@ def sweep_inbound_sms() -> int:
     from selfservice.sms import inbound_sweep
 
     return inbound_sweep()
+
+
+@shared_task
+def purge_selfservice() -> dict[str, int]:
+    """Daily, per provider: USSD sessions and incoming SMS past the callbacks' retention."""
+    from selfservice.retention import selfservice_purge
+
+    return selfservice_purge()
