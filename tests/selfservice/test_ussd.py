@@ -239,3 +239,17 @@ def test_every_phone_is_rate_limited(wanjiru, alpha) -> None:  # type: ignore[no
     assert UssdSession.objects.get().steps == USSD_STEPS
     # Another phone is still answered.
     assert Caller(alpha.callback_token, phone="+254799000111", session="ATUid_other").dial().startswith("END Sorry")
+
+
+def test_the_payments_limits_and_settings_hold_on_ussd(wanjiru, alpha, daraja) -> None:  # type: ignore[no-untyped-def]
+    Caller(alpha.callback_token).press("3", "1")
+    # A second prompt to the same phone within the minute is refused by the payments flow, in words.
+    again = Caller(alpha.callback_token, session="ATUid_again")
+    again.dial()
+    assert again.press("3", "1") == ("END M-Pesa could not send the payment request: An M-Pesa prompt was just sent "
+                                     "to this phone. You can send another in about a minute.")
+    assert len(stk_bodies(daraja)) == 1
+    mpesa_ready(mpesa_passkey="")  # M-Pesa no longer set up
+    third = Caller(alpha.callback_token, session="ATUid_third")
+    third.dial()
+    assert third.press("3", "1") == "END M-Pesa payments are not set up yet. Please pay at our office."
