@@ -25,7 +25,7 @@ from payments.collect import pay_link_url, whole_amount
 from payments.models import PaymentRequest
 from payments.mpesa import stk_start
 from selfservice import texts
-from selfservice.selectors import balance, last_bill
+from selfservice.selectors import balance, last_bill, provider_name
 from tenants.selectors import current_policy_version
 
 log = logging.getLogger(__name__)
@@ -113,9 +113,41 @@ def language_set(*, client: Client, lang: str, actor: str) -> Client:
         return client_update(client=client, actor=actor, language=lang)
 
 
-def pay_start(*, client: Client, phone: str, amount: object) -> PaymentRequest:
-    """An M-Pesa prompt to this phone through the payments flow (its limits, its callback)."""
-    return stk_start(client=client, phone=phone, amount=whole_amount(amount), source=PaymentRequest.Source.USSD)
+# Seconds between the END screen and the M-Pesa prompt: a phone shows no prompt while its USSD
+# session is still open, and AT waits only a few seconds for a screen (Daraja can take longer).
+PAY_AFTER_SECONDS = 3
+
+
+def pay_queue(*, client: Client, phone: str, amount: int, lang: str) -> None:
+    """Ask for the M-Pesa prompt once the USSD screen has gone (after commit, by Celery)."""
+    from selfservice.tasks import ussd_pay
+
+    def enqueue() -> None:
+        try:
+            ussd_pay.apply_async((client.pk, phone, amount, lang), countdown=PAY_AFTER_SECONDS)
+        except Exception:  # noqa: BLE001 - the broker is down: the caller can dial again or pay by paybill
+            log.warning("USSD payment for %s could not be queued", client.account_number, exc_info=True)
+
+    transaction.on_commit(enqueue)
+
+
+def pay_start(*, client_id: int, phone: str, amount: int, lang: str) -> PaymentRequest | None:
+    """An M-Pesa prompt to this phone through the payments flow (its limits, its callback); when
+    M-Pesa refuses or a limit holds, the caller is told why by SMS."""
+    client = Client.objects.get(pk=client_id)
+    reason = ""
+    try:
+        request = stk_start(client=client, phone=phone, amount=whole_amount(amount),
+                            source=PaymentRequest.Source.USSD)
+    except ValidationError as exc:
+        request, reason = None, mpesa_problem(exc)
+    if request is not None and request.status == PaymentRequest.Status.FAILED:
+        reason = request.message
+    if reason:
+        body = texts.text(lang, "sms_pay_failed", provider=provider_name(), reason=reason)
+        reply_sms(key=f"ussd-pay:{client.pk}:{timezone.now():%Y%m%d%H%M%S%f}", phone=phone, client_id=client.pk,
+                  body=body)
+    return request
 
 
 def announcements_stop(*, client: Client, actor: str) -> int:

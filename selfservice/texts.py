@@ -33,8 +33,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "pay_menu_settled": "Pay by M-Pesa from this phone:\n1. Enter an amount",
         "pay_amount": "Enter the amount in KES (whole shillings):",
         "pay_bad_amount": "Enter a whole number of shillings from 1 to 250,000.",
-        "pay_sent": "Check your phone: enter your M-Pesa PIN to pay {amount} for {account}.",
-        "pay_failed": "M-Pesa could not send the payment request: {reason}",
+        "pay_sent": "An M-Pesa prompt to pay {amount} for {account} is coming to this phone: enter your "
+                    "M-Pesa PIN.",
+        "sms_pay_failed": "{provider}: M-Pesa could not send the payment request: {reason}",
         "pay_off": "M-Pesa payments are not set up yet. Please pay at our office.",
         "no_meter": "No meter is registered on account {account}.",
         "choose_meter": "Choose the meter:",
@@ -86,8 +87,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "pay_menu_settled": "Lipa kwa M-Pesa kutoka simu hii:\n1. Weka kiasi",
         "pay_amount": "Weka kiasi kwa KES (shilingi kamili):",
         "pay_bad_amount": "Weka shilingi kamili kuanzia 1 hadi 250,000.",
-        "pay_sent": "Angalia simu yako: weka PIN ya M-Pesa kulipa {amount} kwa {account}.",
-        "pay_failed": "M-Pesa haikuweza kutuma ombi la malipo: {reason}",
+        "pay_sent": "Ombi la M-Pesa la kulipa {amount} kwa {account} linakuja kwenye simu hii: weka PIN "
+                    "yako ya M-Pesa.",
+        "sms_pay_failed": "{provider}: M-Pesa haikuweza kutuma ombi la malipo: {reason}",
         "pay_off": "Malipo ya M-Pesa bado hayajawekwa. Tafadhali lipa ofisini kwetu.",
         "no_meter": "Hakuna mita iliyosajiliwa kwenye akaunti {account}.",
         "choose_meter": "Chagua mita:",

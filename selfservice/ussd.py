@@ -21,7 +21,7 @@ from majismart.crypto import blind_index
 from majismart.money import kes
 from meters.models import Meter, Reading
 from payments.collect import default_amount, whole_amount
-from payments.models import PaymentRequest, PaymentSettings
+from payments.models import PaymentSettings
 from selfservice import services, texts
 from selfservice.models import UssdSession
 from selfservice.selectors import (
@@ -215,14 +215,7 @@ class Machine:
         if not PaymentSettings.load().mpesa_ready:
             self.ended = self.t("pay_off")
             return
-        try:
-            request = services.pay_start(client=client, phone=self.phone, amount=amount)
-        except ValidationError as exc:
-            self.ended = self.t("pay_failed", reason=services.mpesa_problem(exc))
-            return
-        if request.status == PaymentRequest.Status.FAILED:
-            self.ended = self.t("pay_failed", reason=request.message)
-            return
+        services.pay_queue(client=client, phone=self.phone, amount=amount, lang=self.lang)
         self.ended = self.t("pay_sent", amount=kes(amount), account=client.account_number)
 
     def _on_meters(self, answer: str) -> bool:

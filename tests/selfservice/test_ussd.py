@@ -30,6 +30,7 @@ from tests.selfservice.helpers import PHONE, Caller
 
 MENU = "1. Balance\n2. Last bill\n3. Pay\n4. Submit a reading\n5. Report a problem\n6. Language"
 FOOTER = "0 Back 00 Home"
+SENT = "END An M-Pesa prompt to pay {amount} for {account} is coming to this phone: enter your M-Pesa PIN."
 
 
 @pytest.fixture
@@ -89,7 +90,9 @@ def test_paying_the_balance_reaches_daraja_and_becomes_a_payment(wanjiru, alpha,
     caller.dial()
     assert caller.press("3") == ("CON Pay by M-Pesa from this phone:\n1. Balance KES 1,440.00\n2. Another amount\n"
                                  f"{FOOTER}")
-    assert caller.press("1") == f"END Check your phone: enter your M-Pesa PIN to pay KES 1,440.00 for {acc}."
+    # The END screen first (no phone shows a prompt while its session is open), then the prompt,
+    # asked for by Celery after the step's commit.
+    assert caller.press("1") == SENT.format(amount="KES 1,440.00", account=acc)
     [sent] = stk_bodies(daraja)
     assert (sent["Amount"], sent["PhoneNumber"], sent["AccountReference"]) == ("1440", "254712345678", acc)
     request = PaymentRequest.objects.get()
@@ -101,7 +104,7 @@ def test_paying_the_balance_reaches_daraja_and_becomes_a_payment(wanjiru, alpha,
     assert (payment.client_id, payment.amount, payment.method) == (wanjiru.pk, D("1440.00"), "mpesa")
     assert client_balance(wanjiru.pk) == D("0.00")
     # AT posting the last step again (a retry) answers the same and prompts no second time.
-    assert caller.screen() == f"END Check your phone: enter your M-Pesa PIN to pay KES 1,440.00 for {acc}."
+    assert caller.screen() == SENT.format(amount="KES 1,440.00", account=acc)
     assert len(stk_bodies(daraja)) == 1 and PaymentRequest.objects.count() == 1
 
 
@@ -111,7 +114,7 @@ def test_paying_another_amount(wanjiru, alpha, daraja) -> None:  # type: ignore[
     prompt = f"Enter the amount in KES (whole shillings):\n{FOOTER}"
     assert caller.press("3", "2") == f"CON {prompt}"
     assert caller.press("12.50") == f"CON Enter a whole number of shillings from 1 to 250,000.\n{prompt}"
-    assert caller.press("700").startswith("END Check your phone: enter your M-Pesa PIN to pay KES 700.00")
+    assert caller.press("700") == SENT.format(amount="KES 700.00", account=wanjiru.account_number)
     [sent] = stk_bodies(daraja)
     assert (sent["Amount"], sent["PhoneNumber"]) == ("700", "254712345678")
 
@@ -241,14 +244,17 @@ def test_every_phone_is_rate_limited(wanjiru, alpha) -> None:  # type: ignore[no
     assert Caller(alpha.callback_token, phone="+254799000111", session="ATUid_other").dial().startswith("END Sorry")
 
 
-def test_the_payments_limits_and_settings_hold_on_ussd(wanjiru, alpha, daraja) -> None:  # type: ignore[no-untyped-def]
+def test_the_payments_limits_and_settings_hold_on_ussd(wanjiru, alpha, daraja, at) -> None:  # type: ignore[no-untyped-def]
     Caller(alpha.callback_token).press("3", "1")
-    # A second prompt to the same phone within the minute is refused by the payments flow, in words.
+    # A second prompt to the same phone within the minute is refused by the payments flow: the
+    # caller, whose session has ended, is told why by SMS.
     again = Caller(alpha.callback_token, session="ATUid_again")
     again.dial()
-    assert again.press("3", "1") == ("END M-Pesa could not send the payment request: An M-Pesa prompt was just sent "
-                                     "to this phone. You can send another in about a minute.")
-    assert len(stk_bodies(daraja)) == 1
+    assert again.press("3", "1") == SENT.format(amount="KES 1,440.00", account=wanjiru.account_number)
+    assert len(stk_bodies(daraja)) == 1 and PaymentRequest.objects.count() == 1
+    [told] = at.wait_for_messages(1)
+    assert told["message"] == ("Alpha Water: M-Pesa could not send the payment request: An M-Pesa prompt was just "
+                               "sent to this phone. You can send another in about a minute.")
     mpesa_ready(mpesa_passkey="")  # M-Pesa no longer set up
     third = Caller(alpha.callback_token, session="ATUid_third")
     third.dial()
