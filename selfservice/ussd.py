@@ -60,6 +60,11 @@ class Machine:
         self.stack: list[dict[str, Any]] = list(session.state.get("stack") or [])
         self.error = ""
         self.ended = ""
+        self.restarted = False
+        if session.client_id is not None and all(c.pk != session.client_id for c in clients):
+            # The account chosen is no longer this phone's (edited meanwhile): the first screen
+            # again, the answer typed for the old one dropped.
+            self.stack, session.client_id, self.restarted = [], None, True
         if not self.stack:
             self.stack = [{"s": "menu"}] if len(clients) == 1 else [{"s": "accounts"}]
             if len(clients) == 1:
@@ -125,7 +130,7 @@ class Machine:
 
     # -- applying one answer ---------------------------------------------------------------
     def apply(self, answer: str) -> None:
-        if self.ended:
+        if self.ended or self.restarted:
             return
         answer = answer.strip()
         self.error = ""

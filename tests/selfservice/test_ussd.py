@@ -259,3 +259,16 @@ def test_the_payments_limits_and_settings_hold_on_ussd(wanjiru, alpha, daraja, a
     third = Caller(alpha.callback_token, session="ATUid_third")
     third.dial()
     assert third.press("3", "1") == "END M-Pesa payments are not set up yet. Please pay at our office."
+
+
+def test_an_account_no_longer_on_the_phone_mid_session_starts_the_menu_again(wanjiru, alpha) -> None:  # type: ignore[no-untyped-def]
+    shop, _meter = metered("Wanjiru's Shop")  # registered after Wanjiru's: the second account
+    shop.phone = PHONE
+    shop.save()
+    caller = Caller(alpha.callback_token)
+    caller.dial()
+    assert caller.press("2").startswith(f"CON Alpha Water {shop.account_number}")
+    shop.phone = "+254700000001"  # staff change the shop's number meanwhile
+    shop.save()
+    assert caller.press("1") == menu(wanjiru.account_number)  # the first screen again, "1" dropped
+    assert caller.press("1") == f"CON Account {wanjiru.account_number}: you owe KES 1,440.00.\n{FOOTER}"
