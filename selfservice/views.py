@@ -14,6 +14,7 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import public
+from majismart.badinput import printable
 from selfservice.sms import inbound_store
 from selfservice.ussd import ussd_answer
 
@@ -31,8 +32,8 @@ def _check_token(request: HttpRequest, token: str) -> None:
 @require_POST
 def ussd(request: HttpRequest, token: str) -> HttpResponse:
     _check_token(request, token)
-    reply = ussd_answer(session_id=request.POST.get("sessionId", ""), phone=request.POST.get("phoneNumber", ""),
-                        text=request.POST.get("text", ""))
+    form = _form(request, ("sessionId", "phoneNumber", "text"))
+    reply = ussd_answer(session_id=form["sessionId"], phone=form["phoneNumber"], text=form["text"])
     return HttpResponse(reply, content_type="text/plain; charset=utf-8")
 
 
@@ -41,12 +42,17 @@ def ussd(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def sms_inbound(request: HttpRequest, token: str) -> HttpResponse:
     _check_token(request, token)
-    fields = {name: request.POST.get(name, "") for name in ("from", "to", "text", "date", "id", "linkId")}
+    fields = _form(request, ("from", "to", "text", "date", "id", "linkId"))
     with transaction.atomic():
         row, created = inbound_store(fields)
         if created:
             transaction.on_commit(lambda: _enqueue(row.pk))
     return HttpResponse("OK", content_type="text/plain")
+
+
+def _form(request: HttpRequest, names: tuple[str, ...]) -> dict[str, str]:
+    """AT's form fields, storable (a NUL, which no text column holds, made visible instead)."""
+    return {name: printable(request.POST.get(name, "")) for name in names}
 
 
 def _enqueue(inbound_id: int) -> None:

@@ -208,3 +208,11 @@ def test_one_providers_token_never_answers_for_anothers_clients(wanjiru, alpha, 
         row = InboundSms.objects.get()
         assert (row.client_id, row.note) == (None, "unknown phone")
     assert InboundSms.objects.count() == 0
+
+
+def test_a_nul_in_what_at_posts_is_stored_visibly_and_answered(wanjiru, alpha, at) -> None:  # type: ignore[no-untyped-def]
+    from tests.selfservice.helpers import Caller
+
+    assert sms_in(alpha.callback_token, "BAL\x00", at_id="ATXid_\x00nul").status_code == 200
+    assert InboundSms.objects.get().at_id == "ATXid_\ufffdnul"
+    assert Caller(alpha.callback_token, session="ATUid_\x00").dial().startswith("CON Alpha Water")
