@@ -101,10 +101,11 @@ def reading_submit(*, meter: Meter, value: str, source: str) -> str:
     return ""
 
 
-def problem_report(*, client: Client, kind: str, lang: str, actor: str,
+def problem_report(*, client: Client, kind: str, actor: str,
                    channel: str = ServiceRequest.Channel.USSD) -> ServiceRequest:
-    """A service request for the field staff, received like the portal's (the client is told)."""
-    return service_request_create(client=client, kind=kind, description=texts.text(lang, "problem_description"),
+    """A service request for the field staff, received like the portal's (the client is told).
+    Its description is for staff: in the dashboard's language, whatever the caller's."""
+    return service_request_create(client=client, kind=kind, description=texts.text(texts.ENGLISH, "problem_description"),
                                   actor=actor, channel=channel)
 
 

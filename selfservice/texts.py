@@ -131,11 +131,6 @@ MONTHS = {
     ENGLISH: ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
     KISWAHILI: ("Jan", "Feb", "Mac", "Apr", "Mei", "Jun", "Jul", "Ago", "Sep", "Okt", "Nov", "Des"),
 }
-KINDS = {  # a service request's kind as the client reads it
-    ENGLISH: {"leak": "leak", "no_water": "no water", "billing": "billing question", "meter": "meter fault"},
-    KISWAHILI: {"leak": "uvujaji", "no_water": "hakuna maji", "billing": "swali la bili",
-                "meter": "hitilafu ya mita"},
-}
 
 
 def lang_of(value: str) -> str:

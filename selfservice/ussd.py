@@ -252,7 +252,7 @@ class Machine:
         i = self._choice(answer, len(services.PROBLEM_KINDS))
         if i is None:
             return False
-        request = services.problem_report(client=client, kind=services.PROBLEM_KINDS[i], lang=self.lang,
+        request = services.problem_report(client=client, kind=services.PROBLEM_KINDS[i],
                                           actor=services.ACTOR_USSD)
         self.ended = self.t("problem_done", reference=request.reference,
                             due=texts.day(self.lang, timezone.localtime(request.due_by).date()))
