@@ -22,6 +22,7 @@ COPY fieldwork ./fieldwork
 COPY arrears ./arrears
 COPY reports ./reports
 COPY privacy ./privacy
+COPY selfservice ./selfservice
 COPY web ./web
 RUN pip install .
 # The rest (manage.py, gunicorn.conf.py, static/, templates/): .dockerignore keeps development's

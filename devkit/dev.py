@@ -80,6 +80,8 @@ def run() -> None:
     if sms_standin:
         print(f"SMS (Africa's Talking) sandbox calls go to the local stand-in on {sms_standin.base_url} "
               f"(see what was sent: {sms_standin.base_url}/__standin__/messages).")
+        print(f"USSD and incoming SMS simulator (dial a demo provider's code as a client's phone): "
+              f"{sms_standin.base_url}/__standin__/ussd")
     print(f"\nMajiSmart is starting on http://{base}:{port}/  (health: http://localhost:{port}/healthz)")
     if os.environ.get("REDIS_URL"):
         manage("setup_periodic_tasks")

@@ -53,6 +53,7 @@ class ServiceRequest(models.Model):
         OFFICE = "office", "At the office"
         API = "api", "API"
         SMS = "sms", "SMS"
+        USSD = "ussd", "USSD"
 
     class Status(models.TextChoices):
         OPEN = "open", "Open"

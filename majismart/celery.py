@@ -122,6 +122,16 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "args": ["notifications.tasks.sweep_messages"],
         "crontab": {"minute": "*"},
     },
+    "Answer incoming SMS left unanswered while the broker was down (every provider)": {
+        "task": "tenants.tasks.fan_out",
+        "args": ["selfservice.tasks.sweep_inbound_sms"],
+        "crontab": {"minute": "*"},
+    },
+    "Delete USSD sessions and incoming SMS past the callbacks' retention (every provider)": {
+        "task": "tenants.tasks.fan_out",
+        "args": ["selfservice.tasks.purge_selfservice"],
+        "crontab": {"minute": "40", "hour": "2"},
+    },
     "Send reminders, overdue and disconnection notices from each provider's hour (every provider)": {
         "task": "tenants.tasks.fan_out",
         "args": ["payments.tasks.send_reminders"],

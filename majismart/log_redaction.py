@@ -3,7 +3,7 @@ server and security loggers, gunicorn's access and error logs, and the project's
 (settings.LOGGING and majismart/gunicorn_logging.py both use it).
 
 - A credential in a path is replaced by a marker: the provider's callback token (Daraja
-  callbacks, Africa's Talking delivery reports), pay links, sign-up hand-offs, password resets
+  callbacks, Africa's Talking delivery reports, USSD and incoming SMS), pay links, sign-up hand-offs, password resets
   and privacy-export downloads; and, for a mistyped route that 404s, any path segment that looks
   like a generated token (24+ URL-safe characters with a digit or a capital).
 - Every query-string value is masked, keys kept (`?q=…&page=…`). All of them rather than a list
@@ -27,6 +27,8 @@ MARK = "…"
 _SECRET_ROUTES = (
     r"/payments/(?:mpesa/)?(?:c2b/[a-z]+|stk/callback)/",  # Daraja callbacks: the callback token
     r"/notifications/sms/delivery/",  # Africa's Talking delivery reports: the same kind of token
+    r"/ussd/",  # Africa's Talking USSD: the provider's callback token
+    r"/sms/inbound/",  # Africa's Talking incoming SMS: the same
     r"/pay/",  # pay links: whoever has one may pay and see the bill
     r"/accounts/welcome/",  # the sign-up hand-off: a signed login
     r"/accounts/reset/[^/\s\"'?#]+/(?!set-password(?:[/\s\"'?#]|$))",  # password reset: after the user's id

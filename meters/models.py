@@ -72,6 +72,8 @@ class Reading(models.Model):
         CSV = "csv", "CSV upload"
         API = "api", "API"
         PORTAL = "portal", "Client (portal)"
+        USSD = "ussd", "Client (USSD)"
+        SMS = "sms", "Client (SMS)"
 
     class Status(models.TextChoices):
         ACCEPTED = "accepted", "Accepted"

@@ -250,6 +250,10 @@ SELECT (SELECT count(*) FROM stored), (SELECT count(*) FROM stored WHERE status 
        (SELECT count(*) FROM kept)
 """
 
+# Readings the client sent in (portal, USSD, SMS): flagged "client_submitted" for review.
+CLIENT_SOURCES = frozenset({Reading.Source.PORTAL, Reading.Source.USSD, Reading.Source.SMS})
+
+
 def _stage_rows(cursor, raw_rows: Sequence[Mapping[str, object]]) -> None:  # type: ignore[no-untyped-def]
     with cursor.copy("COPY tmp_raw (idx, serial, value_raw, read_at_raw, reason_raw, note_raw) FROM STDIN") as copy:
         for i, raw in enumerate(raw_rows):
@@ -268,7 +272,7 @@ def _process(cursor, count: int, *, source: str, user_id: int | None, now: datet
     result = RecordResult()
     params = {"value_re": VALUE_RE, "datetime_shapes": sorted(DATETIME_SHAPES), "thousands_re": THOUSANDS_RE,
               "max_offset_minutes": MAX_OFFSET_HOURS * 60, "latest": now + FUTURE_TOLERANCE,
-              "history_days": HISTORY_DAYS, "high_factor": HIGH_FACTOR, "portal": source == Reading.Source.PORTAL,
+              "history_days": HISTORY_DAYS, "high_factor": HIGH_FACTOR, "portal": source in CLIENT_SOURCES,
               "source": source, "user_id": user_id, "now": now, "keep_all": want_ids}
     if count > chunk:
         cursor.execute("CREATE INDEX ON tmp_raw (idx)")

@@ -24,6 +24,9 @@ class Event:
     email_body: str = ""
     sample: dict[str, str] = field(default_factory=dict)
     description: str = ""
+    # False: an answer the client asked for just now (USSD, an incoming SMS), never held for
+    # the provider's quiet hours.
+    quiet_hours: bool = True
 
     @property
     def channels(self) -> list[str]:
@@ -162,6 +165,11 @@ EVENTS: dict[str, Event] = {e.key: e for e in [
                      "days or overdue ({overdue} overdue). The law gives 7 days to answer.\n\n"
                      "Open the request queue: {link}\n\n{provider}",
           description="Sent each morning to the provider's owners while privacy requests are due or overdue."),
+    # Self-service (issue 21): answers to a client's own USSD step or incoming SMS.
+    Event("self_service_reply", "Reply to a client's USSD or SMS", Purpose.BILLING, ("text",),
+          sms="{text}", quiet_hours=False,
+          description="The answer to a client's SMS keyword (BAL, BILL, READ, STOP, HELP) or the pay link a "
+                      "client asked for on USSD; the text is written in the client's language each time."),
     # Arrears (issue 19): payment plans, disconnection and reconnection.
     Event("plan_active", "Payment plan agreed", Purpose.BILLING, ("amount", "count", "date", "instalment"),
           sms="{provider}: your payment plan for {amount} is agreed: {count} instalments of {instalment}, "

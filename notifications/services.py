@@ -232,7 +232,7 @@ def notify(*, event: str, channel: str, outgoing: list[Outgoing], purpose: str =
     for o in outgoing:  # every message may name the provider
         o.values.setdefault("provider", provider)
     prefs = consent_map(o.client_id for o in outgoing if o.client_id is not None)
-    held = quiet_until(cfg) if channel == Channel.SMS and purpose != Purpose.ACCOUNT else None
+    held = quiet_until(cfg) if channel == Channel.SMS and purpose != Purpose.ACCOUNT and ev.quiet_hours else None
     rows = [_message(ev, channel, purpose, o, subject, body,
                      prefs.get(o.client_id) if o.client_id is not None else None, held, broadcast_id)
             for o in outgoing]
@@ -253,7 +253,7 @@ def _message(ev: Event, channel: str, purpose: str, o: Outgoing, subject: str, b
                   subject=fill(subject, o.values)[:200] if channel == Channel.EMAIL else "",
                   attachments=o.attachments if channel == Channel.EMAIL else [],
                   segments=sms_size(text).segments if channel == Channel.SMS else 0,
-                  quiet_hours=channel == Channel.SMS and purpose != Purpose.ACCOUNT,
+                  quiet_hours=channel == Channel.SMS and purpose != Purpose.ACCOUNT and ev.quiet_hours,
                   dedup_key=f"{ev.key}:{channel}:{o.key}"[:160], broadcast_id=broadcast_id)
     if note:
         msg.status, msg.note = Message.Status.SKIPPED, note

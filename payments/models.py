@@ -201,6 +201,7 @@ class PaymentRequest(models.Model):
     class Source(models.TextChoices):
         PORTAL = "portal", "Portal"
         PAY_LINK = "pay_link", "Pay link"
+        USSD = "ussd", "USSD"
 
     channel = models.CharField(max_length=10, choices=Channel.choices)
     reference = models.CharField(max_length=80, unique=True)

@@ -49,7 +49,7 @@ SECRET_COLUMNS = {
     ("notifications", "notificationsettings"): {"at_api_key"},
 }
 PROVIDER_APPS = ("accounts", "clients", "meters", "billing", "payments", "notifications", "privacy", "fieldwork",
-                 "arrears")
+                 "arrears", "selfservice")
 SKIPPED_MODELS = {("privacy", "dataexport")}
 
 

@@ -35,6 +35,9 @@ def callback_urls(provider: Provider) -> dict[str, str]:
         "c2b_confirmation": domain_url(domain, f"/payments/c2b/confirmation/{token}/"),
         "stk_callback": domain_url(domain, f"/payments/stk/callback/{token}/"),
         "paystack_webhook": domain_url(domain, "/payments/paystack/webhook/"),
+        # Africa's Talking (USSD code and incoming SMS number), behind the same token.
+        "ussd": domain_url(domain, f"/ussd/{token}/"),
+        "sms_inbound": domain_url(domain, f"/sms/inbound/{token}/"),
     }
 
 

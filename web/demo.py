@@ -93,6 +93,9 @@ def seed_provider(slug: str, *, clients: int = 30) -> list[tuple[str, str]]:
     simulate()
     seed_notifications(register=False)  # switched on during the year; here only if it was not
     register_delivery_reports()
+    from selfservice.demo import register_with_standin
+
+    register_with_standin()  # the USSD code and SMS number of the stand-in's simulator
     from web.demo_field import seed_field
 
     seed_field()  # arrears and field work, once the year is lived

@@ -19,6 +19,7 @@ urlpatterns = [
     path("", include("accounts.urls")),
     path("", include("tenants.urls_tenant")),
     path("", include("notifications.urls")),
+    path("", include("selfservice.urls")),  # Africa's Talking: USSD, incoming SMS
     path("dashboard/", home.home, name="dashboard"),
     path("portal/", home.portal_home, name="portal"),
     path("dashboard/clients/", clients.client_list, name="client_list"),

@@ -41,10 +41,29 @@ What it speaks (shapes from shared/reference/payments-apis.md, section 2)
         GET  /__standin__/dlrs       every delivery report POSTed, with our server's answer
         GET  /                       what this server is
 
+    Self-service, the other direction (AT calling the app), so `make run` can be tried offline.
+    A USSD session POSTs AT's form fields ``sessionId, serviceCode, phoneNumber, networkCode,
+    text`` (every answer so far joined by ``*``) to the code's callback URL and reads the
+    ``CON ``/``END `` screen back; an incoming SMS POSTs ``from, to, text, date, id, linkId,
+    networkCode``. In Python (``register_ussd_code``, ``register_sms_number``, ``ussd_dial``,
+    ``ussd_answer``, ``sms_inject``) and over HTTP::
+
+        POST /__standin__/ussd-code    {"code": "*384*1#", "url": "http://.../ussd/TOKEN/"}
+        POST /__standin__/sms-number   {"number": "20001", "url": "http://.../sms/inbound/TOKEN/"}
+        POST /__standin__/ussd/dial    {"phone": "+254712345678", "code": "*384*1#"}  (or "url")
+                                       -> {"session", "status", "text", "reply", "ended"}
+        POST /__standin__/ussd/answer  {"session": "ATUid_...", "input": "1"}  -> the same
+        POST /__standin__/sms/inject   {"from": "+254712345678", "text": "BAL", "to": "20001"}
+                                       (or "url"; optional "id" to repeat a delivery)
+                                       -> {"id", "status", "response"}
+        GET  /__standin__/inbound      every incoming SMS posted, with our server's answer
+        GET  /__standin__/ussd         the simulator: a page to dial a code, type answers and
+                                       send an SMS, with the SMS the phone received
+
 What it is not
     Not an emulator of every AT rule: no XML answers, no premium SMS (``keyword``, ``linkId``,
-    ``retryCount``), no balances, rate limits, fetch-messages, subscriptions, incoming messages,
-    masked numbers, or any currency but KES. ``enqueue`` does not change the answer (always 101
+    ``retryCount``), no balances, rate limits, fetch-messages, subscriptions, masked numbers, or
+    any currency but KES; USSD sessions never time out. ``enqueue`` does not change the answer (always 101
     "Success"). The HTTP status is 201 whenever the request itself was accepted, even when
     every recipient failed. It keeps everything in memory and trusts everyone who reaches it:
     never expose it beyond localhost.
@@ -84,6 +103,8 @@ DEFAULT_SENDER_ID = "AFRICASTKNG"
 PRICE_PER_SEGMENT = Decimal("0.80")  # KES, per SMS segment per recipient
 CURRENCY = "KES"
 DLR_TIMEOUT = 10.0
+USSD_TIMEOUT = 10.0  # AT waits a few seconds for a screen; the stand-in is patient
+USSD_MAX_SCREEN = 182
 
 FORM = "application/x-www-form-urlencoded"
 JSON = "application/json"
@@ -315,6 +336,13 @@ class AfricasTalkingStandIn(StandIn):
         self._changed = threading.Condition(self._lock)
         self._outcomes: deque[SmsOutcome] = deque()
 
+        # Self-service: where each USSD code and SMS number sends its callbacks, the sessions
+        # dialled and the incoming SMS posted.
+        self.ussd_codes: dict[str, str] = {}
+        self.sms_numbers: dict[str, str] = {}
+        self.ussd_sessions: dict[str, dict[str, Any]] = {}
+        self.inbound: list[dict[str, Any]] = []
+
     # -- serving (base.StandIn runs the server) -------------------------------------------
 
     name = "africastalking-standin"
@@ -393,6 +421,83 @@ class AfricasTalkingStandIn(StandIn):
         """Block until at least ``n`` delivery reports were POSTed (answered or not)."""
         return self._wait(self.dlrs_sent, n, timeout, "delivery reports")
 
+    # -- self-service: USSD sessions and incoming SMS --------------------------------------
+
+    def register_ussd_code(self, code: str, url: str) -> None:
+        """Dialling ``code`` posts the session's steps to ``url`` (the provider's /ussd/TOKEN/)."""
+        if not code.strip() or not url.startswith(("http://", "https://")):
+            raise ValueError("give a code and an http(s) URL")
+        with self._lock:
+            self.ussd_codes[code.strip()] = url
+
+    def register_sms_number(self, number: str, url: str) -> None:
+        """SMS to ``number`` are posted to ``url`` (the provider's /sms/inbound/TOKEN/)."""
+        if not number.strip() or not url.startswith(("http://", "https://")):
+            raise ValueError("give a number and an http(s) URL")
+        with self._lock:
+            self.sms_numbers[number.strip()] = url
+
+    def _target(self, table: dict[str, str], key: str | None, url: str | None, what: str) -> str:
+        with self._lock:
+            target = url or (table.get(key.strip()) if key else None)
+        if not target:
+            raise ValueError(f"no callback URL for {what} {key!r}: register one or give a url")
+        return target
+
+    def ussd_dial(self, *, phone: str, code: str | None = None, url: str | None = None) -> dict[str, Any]:
+        """Dial ``code`` from ``phone``: a new session, its first screen."""
+        if not is_valid_number(phone):
+            raise ValueError("the phone must be in international form, e.g. +254712345678")
+        target = self._target(self.ussd_codes, code, url, "USSD code")
+        session: dict[str, Any] = {"session": f"ATUid_{secrets.token_hex(16)}", "code": (code or "*384*0#").strip(),
+                   "phone": phone, "url": target, "answers": [], "screens": [], "ended": False}
+        with self._lock:
+            self.ussd_sessions[session["session"]] = session
+        return self._ussd_step(session)
+
+    def ussd_answer(self, *, session: str, input: str) -> dict[str, Any]:  # noqa: A002 - what the caller typed
+        """Type ``input`` on the session's screen and send it."""
+        with self._lock:
+            state = self.ussd_sessions.get(session)
+            if state is None:
+                raise ValueError(f"no session {session!r}")
+            if state["ended"]:
+                raise ValueError("this session has ended: dial again")
+            state["answers"].append(input.strip())
+        return self._ussd_step(state)
+
+    def _ussd_step(self, session: dict[str, Any]) -> dict[str, Any]:
+        fields = {"sessionId": session["session"], "serviceCode": session["code"], "phoneNumber": session["phone"],
+                  "networkCode": network_code(session["phone"]), "text": "*".join(session["answers"])}
+        status, answer = post_form(session["url"], fields, timeout=USSD_TIMEOUT)
+        valid = status == 200 and answer.startswith(("CON ", "END "))
+        # What the phone shows: AT ends a session whose callback failed or answered no screen.
+        ended = not valid or answer.startswith("END ")
+        step = {"session": session["session"], "status": status, "text": fields["text"], "reply": answer,
+                "ended": ended, "too_long": len(answer) > USSD_MAX_SCREEN}
+        with self._changed:
+            session["screens"].append(step)
+            session["ended"] = ended
+            self._changed.notify_all()
+        log.info("USSD %s %s -> %s", session["code"], fields["text"] or "(dial)", status)
+        return step
+
+    def sms_inject(self, *, phone: str, text: str, to: str | None = None, url: str | None = None,
+                   message_id: str | None = None) -> dict[str, Any]:
+        """An SMS from ``phone`` to ``to`` posted as AT posts incoming messages; the same
+        ``message_id`` again is AT retrying a delivery."""
+        target = self._target(self.sms_numbers, to, url, "SMS number")
+        fields = {"from": phone, "to": (to or "").strip(), "text": text,
+                  "date": time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime()),
+                  "id": message_id or f"ATXid_{secrets.token_hex(16)}", "linkId": "",
+                  "networkCode": network_code(phone)}
+        status, answer = post_form(target, fields)
+        entry = {"url": target, "payload": fields, "status": status, "response": answer}
+        with self._changed:
+            self.inbound.append(entry)
+            self._changed.notify_all()
+        return {"id": fields["id"], "status": status, "response": answer}
+
     def _wait(self, items: list[dict[str, Any]], n: int, timeout: float, what: str
               ) -> list[dict[str, Any]]:
         deadline = time.monotonic() + timeout
@@ -419,6 +524,8 @@ class AfricasTalkingStandIn(StandIn):
             if method != "GET":
                 raise _Refused(405, "Method Not Allowed")
             return _json(200, self._about())
+        if path == "/__standin__/ussd":
+            return self._simulator(method, form)
         if path.startswith("/__standin__/"):
             return self._control(method, path, parsed)
         if path not in ("/version1/messaging", "/version1/messaging/bulk"):
@@ -443,7 +550,11 @@ class AfricasTalkingStandIn(StandIn):
                 "endpoints": ["/version1/messaging", "/version1/messaging/bulk"],
                 "control": ["/__standin__/outcome", "/__standin__/dlr-url",
                             "/__standin__/blacklist", "/__standin__/requests",
-                            "/__standin__/messages", "/__standin__/dlrs"],
+                            "/__standin__/messages", "/__standin__/dlrs",
+                            *_SELF_SERVICE_CONTROLS, "/__standin__/inbound"],
+                "simulator": f"{self.base_url}/__standin__/ussd",
+                "ussd_codes": dict(self.ussd_codes),
+                "sms_numbers": dict(self.sms_numbers),
                 "sandbox_username": SANDBOX_USERNAME,
                 "sender_ids": sorted(self.sender_ids),
                 "price_per_segment": format_cost(PRICE_PER_SEGMENT),
@@ -487,12 +598,44 @@ class AfricasTalkingStandIn(StandIn):
                 self.blacklist.update(numbers)
                 return _json(200, {"blacklist": sorted(self.blacklist)})
         if method == "GET" and path in ("/__standin__/requests", "/__standin__/messages",
-                                        "/__standin__/dlrs"):
+                                        "/__standin__/dlrs", "/__standin__/inbound"):
             log_ = {"/__standin__/requests": self.requests, "/__standin__/messages": self.messages,
-                    "/__standin__/dlrs": self.dlrs_sent}[path]
+                    "/__standin__/dlrs": self.dlrs_sent, "/__standin__/inbound": self.inbound}[path]
             with self._lock:
                 return _json(200, list(log_))
+        if method == "POST" and path in _SELF_SERVICE_CONTROLS:
+            name, fields = _SELF_SERVICE_CONTROLS[path]
+            if not isinstance(parsed, dict) or not all(isinstance(v, str) for v in parsed.values()):
+                return _json(400, {"error": f"send a JSON object of strings: {fields}"})
+            try:
+                return _json(200, getattr(self, name)(**parsed) or {"ok": True})
+            except (TypeError, ValueError) as exc:
+                return _json(400, {"error": str(exc)})
         return _json(404, {"error": f"no control endpoint {method} {path}"})
+
+    def _simulator(self, method: str, form: dict[str, str] | None) -> _Reply:
+        """The USSD and SMS simulator page; its forms post back here (no script)."""
+        if method not in ("GET", "POST"):
+            raise _Refused(405, "Method Not Allowed")
+        form = form or {}
+        step: dict[str, Any] | None = None
+        problem = ""
+        try:
+            action = form.get("action")
+            if method == "POST" and action == "dial":
+                step = self.ussd_dial(phone=form.get("phone", "").strip(), code=form.get("code") or None)
+            elif method == "POST" and action == "answer":
+                step = self.ussd_answer(session=form.get("session", ""), input=form.get("input", ""))
+            elif method == "POST" and action == "sms":
+                self.sms_inject(phone=form.get("phone", "").strip(), text=form.get("text", ""),
+                                to=form.get("number") or None)
+        except ValueError as exc:
+            problem = str(exc)
+        return _Reply(200, "text/html; charset=utf-8", simulator_page(
+            codes=dict(self.ussd_codes), numbers=dict(self.sms_numbers), phone=form.get("phone", ""),
+            step=step, problem=problem,
+            received=[m for m in list(self.messages) if m["number"] == form.get("phone", "").strip()][-5:]
+        ).encode("utf-8"))
 
     def _check_key(self, username: str, api_key: str) -> None:
         if self.credentials is not None and self.credentials.get(username) != api_key:
@@ -623,6 +766,54 @@ class AfricasTalkingStandIn(StandIn):
                                        "response": answer})
                 self._changed.notify_all()
 
+
+
+_SELF_SERVICE_CONTROLS: dict[str, tuple[str, str]] = {
+    "/__standin__/ussd-code": ("register_ussd_code", '{"code", "url"}'),
+    "/__standin__/sms-number": ("register_sms_number", '{"number", "url"}'),
+    "/__standin__/ussd/dial": ("ussd_dial", '{"phone", "code" or "url"}'),
+    "/__standin__/ussd/answer": ("ussd_answer", '{"session", "input"}'),
+    "/__standin__/sms/inject": ("sms_inject", '{"phone", "text", "to" or "url", "message_id"}'),
+}
+
+
+def simulator_page(*, codes: dict[str, str], numbers: dict[str, str], phone: str,
+                   step: dict[str, Any] | None, problem: str, received: list[dict[str, Any]]) -> str:
+    """A phone on a page: dial a registered code, answer its screens, text a number."""
+    from html import escape
+
+    def options(items: dict[str, str]) -> str:
+        return "".join(f'<option value="{escape(k)}">{escape(k)} &rarr; {escape(v)}</option>'
+                       for k, v in sorted(items.items()))
+
+    screen = ""
+    if step is not None:
+        screen = f'<pre id="screen">{escape(step["reply"] or str(step["status"]))}</pre>'
+        if not step["ended"]:
+            screen += (f'<form method="post"><input type="hidden" name="action" value="answer">'
+                       f'<input type="hidden" name="session" value="{escape(step["session"])}">'
+                       f'<input type="hidden" name="phone" value="{escape(phone)}">'
+                       '<input name="input" autofocus autocomplete="off"> <button>Send</button></form>')
+    sms = "".join(f"<li>{escape(m['message'])}</li>" for m in received)
+    return f"""<!doctype html><html lang="en"><head><meta charset="utf-8">
+<title>USSD and SMS simulator (Africa's Talking stand-in)</title>
+<style>body{{font-family:sans-serif;max-width:40em;margin:2em auto}}pre{{background:#111;color:#9f9;
+padding:1em;white-space:pre-wrap;min-height:6em}}.problem{{color:#b00}}</style></head><body>
+<h1>USSD and SMS simulator</h1>
+<p>The local Africa's Talking stand-in, not Africa's Talking. Dial a provider's code as a
+client's phone (a number on a client's account) and answer its screens; or text its number.</p>
+{f'<p class="problem">{escape(problem)}</p>' if problem else ''}
+<form method="post"><input type="hidden" name="action" value="dial">
+<label>Phone <input name="phone" value="{escape(phone)}" placeholder="+254712345678"></label>
+<label>Code <select name="code">{options(codes)}</select></label> <button>Dial</button></form>
+{screen}
+<h2>Send an SMS</h2>
+<form method="post"><input type="hidden" name="action" value="sms">
+<label>Phone <input name="phone" value="{escape(phone)}" placeholder="+254712345678"></label>
+<label>To <select name="number">{options(numbers)}</select></label>
+<label>Text <input name="text" placeholder="BAL"></label> <button>Send</button></form>
+<h2>SMS this phone received</h2><ul id="received">{sms}</ul>
+</body></html>"""
 
 
 # --------------------------------------------------------------------------------------------

@@ -101,6 +101,7 @@ TENANT_APPS = [
     "arrears",
     "privacy",
     "reports",
+    "selfservice",
 ]
 INSTALLED_APPS = SHARED_APPS + [app for app in TENANT_APPS if app not in SHARED_APPS]
 

@@ -254,6 +254,7 @@ def world(tenant, alpha):  # type: ignore[no-untyped-def]
         "c2b_validation": callback, "c2b_confirmation": callback, "stk_callback": callback,
         "payments/c2b/validation/<str:token>/": callback, "payments/c2b/confirmation/<str:token>/": callback,
         "payments/stk/callback/<str:token>/": callback,
+        "ussd_callback": callback, "sms_inbound": callback,
         "password_reset_confirm": {"uidb64": urlsafe_base64_encode(force_bytes(ari.pk)),
                                    "token": default_token_generator.make_token(ari)},
         "handoff": {"token": "expired-link"},

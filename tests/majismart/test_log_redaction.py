@@ -36,6 +36,8 @@ NATIONAL_ID = "31415926"
     (f"/payments/c2b/validation/{TOKEN}/", f"/payments/c2b/validation/{MARK}/"),
     (f"/payments/stk/callback/{TOKEN}/?x=1", f"/payments/stk/callback/{MARK}/?x={MARK}"),
     (f"/notifications/sms/delivery/{TOKEN}/", f"/notifications/sms/delivery/{MARK}/"),
+    ("/ussd/short-token/", f"/ussd/{MARK}/"),
+    ("/sms/inbound/short-token/", f"/sms/inbound/{MARK}/"),
     ("/pay/12-ACC1.abc.def/3/status/", f"/pay/{MARK}/3/status/"),
     ("/accounts/welcome/abc:def:ghi/", f"/accounts/welcome/{MARK}/"),
     ("/accounts/reset/MQ/cf3x9y-0a1b2c3d/", f"/accounts/reset/MQ/{MARK}/"),

@@ -13,7 +13,7 @@ from django.urls import resolve
 from tenants.selectors import callback_urls
 from tests.tenants.test_dashboard import _as
 
-URL = re.compile(r"https?://alpha\.majismart\.localhost[^\s<\"']*/payments/[^\s<\"']*")
+URL = re.compile(r"https?://alpha\.majismart\.localhost[^\s<\"']*/(?:payments|ussd|sms)/[^\s<\"']*")
 
 
 def _shown(path: str) -> list[str]:
@@ -26,7 +26,7 @@ def test_it_shows_the_same_urls_on_settings_and_on_mpesa_settings(alpha) -> None
     settings_page = _shown("/dashboard/settings/")
     mpesa_page = _shown("/dashboard/payments/settings/")
     assert settings_page == mpesa_page == list(callback_urls(alpha).values())
-    assert len(settings_page) == 4 and sum(alpha.callback_token in url for url in settings_page) == 3
+    assert len(settings_page) == 6 and sum(alpha.callback_token in url for url in settings_page) == 5
 
 
 def test_it_shows_only_urls_safaricom_accepts_and_that_answer(alpha) -> None:  # type: ignore[no-untyped-def]

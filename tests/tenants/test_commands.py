@@ -45,6 +45,8 @@ def test_provider_info_json(alpha) -> None:  # type: ignore[no-untyped-def]
         "c2b_confirmation": f"https://alpha.majismart.localhost/payments/c2b/confirmation/{token}/",
         "stk_callback": f"https://alpha.majismart.localhost/payments/stk/callback/{token}/",
         "paystack_webhook": "https://alpha.majismart.localhost/payments/paystack/webhook/",
+        "ussd": f"https://alpha.majismart.localhost/ussd/{token}/",
+        "sms_inbound": f"https://alpha.majismart.localhost/sms/inbound/{token}/",
     }
     with pytest.raises(CommandError):
         _run("provider_info", "tenant-base", "--json")
@@ -95,15 +97,16 @@ def test_setup_periodic_tasks_declares_the_schedule(db) -> None:  # type: ignore
 
     from majismart.celery import PERIODIC_TASKS
 
-    assert len(PERIODIC_TASKS) == 12
-    assert _run("setup_periodic_tasks") == "12 periodic task(s) scheduled."
+    assert len(PERIODIC_TASKS) == 14
+    assert _run("setup_periodic_tasks") == "14 periodic task(s) scheduled."
     task = PeriodicTask.objects.get(name="Clear expired sessions (every provider)")
     assert task.task == "tenants.tasks.fan_out"
     assert json.loads(task.args) == ["accounts.tasks.clear_expired_sessions"]
     _run("setup_periodic_tasks")
-    assert PeriodicTask.objects.count() == 12
+    assert PeriodicTask.objects.count() == 14
     daily = {json.loads(t.args)[0] for t in PeriodicTask.objects.filter(crontab__hour__in=["2", "6"])}
-    assert daily == {"privacy.tasks.retention_apply_task", "privacy.tasks.requests_remind_task"}
+    assert daily == {"privacy.tasks.retention_apply_task", "privacy.tasks.requests_remind_task",
+                     "selfservice.tasks.purge_selfservice"}
     assert json.loads(PeriodicTask.objects.get(name__startswith="Send reminders").args) == ["payments.tasks.send_reminders"]
     assert json.loads(PeriodicTask.objects.get(name__startswith="Send messages").args) == ["notifications.tasks.sweep_messages"]
     assert json.loads(PeriodicTask.objects.get(name__startswith="Delete abandoned").args) == ["meters.tasks.purge_stale_uploads"]

@@ -3,8 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django_tenants.utils import tenant_context
 
 from majismart.urls import domain_url
+from selfservice.demo import demo_line
 from web import demo
 
 
@@ -29,3 +31,5 @@ class Command(BaseCommand):
             self.stdout.write(f"{item.provider.name} ({state}): {domain_url(item.provider.domain)}")
             for role, email in item.logins:
                 self.stdout.write(f"  {role:<13} {email} / {demo.DEMO_PASSWORD}")
+            with tenant_context(item.provider):
+                self.stdout.write(f"  {demo_line()}")
