@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('meters', '0003_bulk_meters'),
+        ('meters', '0004_leak_alerts'),
     ]
 
     operations = [
