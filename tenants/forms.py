@@ -4,6 +4,7 @@ import re
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
 
@@ -110,12 +111,15 @@ class BrandingForm(forms.Form):
     brand_color = forms.CharField(label="Brand colour", max_length=7,
                                   widget=forms.TextInput(attrs={"type": "color"}))
     logo = forms.FileField(required=False, help_text="PNG or JPEG, at most 1 MB.")
+    language = forms.ChoiceField(label="Default language", choices=settings.LANGUAGES, required=False,
+                                 help_text="For clients and staff who have not chosen one: the portal, SMS, "
+                                           "emails and bills.")
     remove_logo = forms.BooleanField(label="Remove the logo", required=False)
 
     @classmethod
     def for_provider(cls, provider: Provider) -> BrandingForm:
         return cls(initial={name: getattr(provider, name) for name in (
-            "address", "kra_pin", "contact_email", "contact_phone", "website", "brand_color")})
+            "address", "kra_pin", "contact_email", "contact_phone", "website", "brand_color", "language")})
 
     def clean_kra_pin(self) -> str:
         pin = "".join(self.cleaned_data["kra_pin"].split()).upper()
