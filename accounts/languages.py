@@ -69,3 +69,8 @@ class LanguageMiddleware:
             translation.activate(language)
             request.LANGUAGE_CODE = language
         return self.get_response(request)
+
+
+def chosen_or_default(code: str | None) -> str:
+    """A stored choice (a client's `language`, "" for none) made good: the provider's default when blank."""
+    return supported(code) or provider_default()
