@@ -11,6 +11,7 @@ import secrets
 from datetime import time
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
 
 from majismart.crypto import EncryptedTextField
@@ -109,17 +110,20 @@ class MessageTemplate(models.Model):
 
     event = models.CharField(max_length=40)
     channel = models.CharField(max_length=10, choices=Channel.choices)
+    # Each language has its own wording; a client gets the one in their language.
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en", db_default="en")
     subject = models.CharField(max_length=200, blank=True)
     body = models.TextField()
     updated_by = models.CharField(max_length=254, blank=True)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["event", "channel"]
-        constraints = [models.UniqueConstraint(fields=["event", "channel"], name="one_template_per_event_channel")]
+        ordering = ["event", "channel", "language"]
+        constraints = [models.UniqueConstraint(fields=["event", "channel", "language"],
+                                               name="one_template_per_event_channel_language")]
 
     def __str__(self) -> str:
-        return f"{self.event} ({self.channel})"
+        return f"{self.event} ({self.channel}, {self.language})"
 
 
 class Broadcast(models.Model):
