@@ -125,7 +125,7 @@ def marked_strings(paths: Iterable[Path] | None = None) -> dict[tuple[str, str],
         text = path.read_text(encoding="utf-8")
         ids = python_msgids(text) if path.suffix == ".py" else template_msgids(text)
         for key in ids:
-            found.setdefault(key, []).append(str(path.relative_to(ROOT)))
+            found.setdefault(key, []).append(str(path.relative_to(ROOT) if path.is_relative_to(ROOT) else path))
     return found
 
 
