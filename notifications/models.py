@@ -13,6 +13,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 from majismart.crypto import EncryptedTextField
 
@@ -39,7 +40,7 @@ def default_days_after() -> list[int]:
 
 class Channel(models.TextChoices):
     SMS = "sms", "SMS"
-    EMAIL = "email", "Email"
+    EMAIL = "email", gettext_lazy("Email")
 
 
 class Purpose(models.TextChoices):
@@ -238,11 +239,11 @@ class Consent(models.Model):
     holds). Without a row: SMS and email about their account go out, other announcements don't."""
 
     class Topic(models.TextChoices):
-        SMS = "sms", "SMS about my account and supply"
-        EMAIL = "email", "Email about my account and supply"
-        MARKETING = "marketing", "Other announcements and offers"
+        SMS = "sms", gettext_lazy("SMS about my account and supply")
+        EMAIL = "email", gettext_lazy("Email about my account and supply")
+        MARKETING = "marketing", gettext_lazy("Other announcements and offers")
         # Set by the cookie banner and the privacy centre, not by the message preferences.
-        ANALYTICS = "analytics", "Analytics cookies and usage measurement"
+        ANALYTICS = "analytics", gettext_lazy("Analytics cookies and usage measurement")
 
     client_id = models.BigIntegerField()
     topic = models.CharField(max_length=12, choices=Topic.choices)
