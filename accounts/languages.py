@@ -36,7 +36,9 @@ def user_language(user: object) -> str:
     """The language a signed-in person reads: a client's account language, a staff member's own,
     else the provider's default."""
     chosen = ""
-    if getattr(user, "role", "") == Role.CLIENT:
+    # Clients are a provider's (the public schema, the platform's, has none: its users' role
+    # field keeps its default).
+    if getattr(user, "role", "") == Role.CLIENT and connection.schema_name != "public":
         try:
             chosen = user.client.language  # type: ignore[attr-defined]  # clients.Client, one to one
         except ObjectDoesNotExist:

@@ -291,6 +291,7 @@ def world(tenant, alpha):  # type: ignore[no-untyped-def]
         "work_order_detail": order_pk, "work_order_not_done": order_pk, "work_order_assign": order_pk,
         "work_order_photo": order_pk, "api-work-order-complete": order_pk, "api-work-order-not-done": order_pk,
         "plan_detail": {"pk": plan.pk}, "api-payment-plan": {"pk": plan.pk},
+        "language_switch": {"code": "sw"},
     }
 
 

@@ -16,6 +16,7 @@ from accounts.models import Role
 from accounts.permissions import public
 from accounts.services import user_language_set
 from clients.services import client_update
+from majismart.tenancy import connection
 
 
 @public
@@ -33,7 +34,7 @@ def language_switch(request: HttpRequest, code: str) -> HttpResponse:
     # Stored only on a POST (the footer's form, with its CSRF token): a link elsewhere cannot
     # change what a signed-in person's messages are written in.
     if request.method == "POST" and user.is_authenticated:
-        if user.role == Role.CLIENT:
+        if user.role == Role.CLIENT and connection.schema_name != "public":  # platform users are no clients
             try:
                 client = user.client
             except ObjectDoesNotExist:
