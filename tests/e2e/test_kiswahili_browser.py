@@ -1,7 +1,7 @@
 """The portal in Kiswahili on a phone (issue 21): a browser whose language is Kiswahili gets the
-login page in Kiswahili, the client logs in and walks the portal in Kiswahili on a 390 px
-screen (nothing wider than the screen), then switches to English from the footer, which is
-stored on their account."""
+login page in Kiswahili; the client, who has chosen no language, logs in to a provider whose
+default is Kiswahili and walks the portal in Kiswahili on a 390 px screen (nothing wider than the
+screen), then switches to English from the footer, which is stored on their account."""
 
 from __future__ import annotations
 
@@ -23,8 +23,12 @@ PHONE = {"width": 390, "height": 844}
 def swahili_provider(django_db_setup, django_db_blocker):  # type: ignore[no-untyped-def]
     from accounts.models import User
     from clients.models import Category, Client
+    from tenants.models import Provider
 
     with own_provider(django_db_blocker, "swa", name="Maji Safi Kijiji") as made:
+        with django_db_blocker.unblock():
+            # A provider whose clients read Kiswahili unless they choose otherwise.
+            Provider.objects.filter(pk=made.pk).update(language="sw")
         with django_db_blocker.unblock(), tenant_context(made):
             user = User.objects.create_user(f"client@{made.slug}.test", PASSWORD, full_name="Amina Njoroge",
                                             role="client")
