@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from clients.models import Client
 from majismart.crypto import EncryptedTextField
@@ -56,7 +56,7 @@ class ServiceRequest(models.Model):
         SMS = "sms", gettext_lazy("SMS")
 
     class Status(models.TextChoices):
-        OPEN = "open", gettext_lazy("Open")
+        OPEN = "open", pgettext_lazy("status", "Open")
         IN_PROGRESS = "in_progress", gettext_lazy("In progress")
         RESOLVED = "resolved", gettext_lazy("Resolved")
         CANCELLED = "cancelled", gettext_lazy("Cancelled")

@@ -13,7 +13,7 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
-from django.utils.translation import gettext_lazy
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from majismart.crypto import EncryptedTextField
 
@@ -30,7 +30,7 @@ class DataRequest(models.Model):
         RESTRICTION = "restriction", gettext_lazy("Restriction of processing")
 
     class Status(models.TextChoices):
-        OPEN = "open", gettext_lazy("Open")
+        OPEN = "open", pgettext_lazy("status", "Open")
         DONE = "done", gettext_lazy("Done")
         REFUSED = "refused", gettext_lazy("Refused")
 
