@@ -120,9 +120,16 @@ def test_a_marked_string_without_kiswahili_is_reported(tmp_path: Path) -> None:
 
 
 def test_the_catalogue_is_compiled_by_the_projects_own_setup() -> None:
+    from io import StringIO
+
+    from django.core.management import call_command
+
     po = catalogues.LOCALE_DIR / "sw" / "LC_MESSAGES" / "django.po"
     assert po.with_suffix(".mo").exists()  # the test session compiled it (devkit/pytest_plugin.py)
     assert catalogues.compile_all() == []  # up to date: nothing to redo
+    out = StringIO()
+    call_command("compile_catalogues", "--check", stdout=out)  # what `make run` runs; fails on a gap
+    assert "catalogues up to date" in out.getvalue()
     with translation.override("sw"):
         assert translation.gettext("Balance") == "Salio" and translation.gettext("Pay") == "Lipa"
 
@@ -233,6 +240,9 @@ def test_staff_choose_their_language_on_their_profile(tenant) -> None:  # type: 
     text = dashboard.content.decode()
     assert html_lang(dashboard) == "sw" and "Wateja" in text and "Mipangilio" in text and "Toka" in text
     assert html_lang(alice.get("/dashboard/")) == "en"  # only his own
+    assert alice.post("/language/sw/", {"next": "/dashboard/"}).status_code == 302  # the sidebar's switch
+    assert User.objects.get(email="alice@alpha.test").language == "sw"
+    assert html_lang(alice.get("/dashboard/")) == "sw"
     assert amos.post("/dashboard/profile/language/", {"language": "xx"}).status_code == 400
     assert amos.post("/dashboard/profile/language/", {"language": ""}).status_code == 302  # back to the default
     assert html_lang(amos.get("/dashboard/")) == "en"
