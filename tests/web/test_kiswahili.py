@@ -378,3 +378,16 @@ def test_messages_of_one_provider_follow_its_own_default(two_clients, at, beta) 
     assert "bili ya Sep 2026" in sent[otieno.phone]  # blank: the provider's default, Kiswahili
     with tenant_context(beta):
         assert Provider.objects.get(slug="beta").language == "en"
+
+
+def test_a_report_acknowledged_in_the_clients_language(two_clients, at) -> None:  # type: ignore[no-untyped-def]
+    from fieldwork.services import service_request_create
+
+    wanjiru, otieno = two_clients
+    with travel("2026-11-23"), committed():
+        for client in (wanjiru, otieno):
+            service_request_create(client=client, kind="leak", description="Bomba limepasuka", actor="test",
+                                   channel="phone")
+    sent = {m["number"]: m["message"] for m in at.wait_for_messages(2)}
+    assert "tumepokea ripoti yako (bomba linavuja), kumb. SR-" in sent[wanjiru.phone], sent[wanjiru.phone]
+    assert "we received your report (leak), ref SR-" in sent[otieno.phone], sent[otieno.phone]
