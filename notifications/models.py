@@ -183,6 +183,8 @@ class Message(models.Model):
     text = EncryptedTextField()
     attachments = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    # The language it is written in (the recipient's): its email is laid out in it too.
+    language = models.CharField(max_length=8, blank=True, default="", db_default="")
     note = models.CharField(max_length=300, blank=True, help_text="Why it waits, failed or was not sent.")
     segments = models.PositiveSmallIntegerField(default=0)
     cost = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)

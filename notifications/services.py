@@ -20,7 +20,7 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from accounts.languages import chosen_or_default
 from accounts.services import audit
@@ -257,7 +257,7 @@ def notify(*, event: str, channel: str, outgoing: list[Outgoing], purpose: str =
     prefs = consent_map(o.client_id for o in outgoing if o.client_id is not None)
     held = quiet_until(cfg) if channel == Channel.SMS and purpose != Purpose.ACCOUNT else None
     rows = [_message(ev, channel, purpose, o, *texts[language],
-                     prefs.get(o.client_id) if o.client_id is not None else None, held, broadcast_id)
+                     prefs.get(o.client_id) if o.client_id is not None else None, held, broadcast_id, language)
             for o, language in zip(outgoing, languages, strict=True)]
     Message.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
     ids = list(Message.objects.filter(dedup_key__in=[r.dedup_key for r in rows], status=Message.Status.QUEUED,
@@ -267,7 +267,8 @@ def notify(*, event: str, channel: str, outgoing: list[Outgoing], purpose: str =
 
 
 def _message(ev: Event, channel: str, purpose: str, o: Outgoing, subject: str, body: str,
-             prefs: dict[str, bool] | None, held: datetime | None, broadcast_id: int | None) -> Message:
+             prefs: dict[str, bool] | None, held: datetime | None, broadcast_id: int | None,
+             language: str = "") -> Message:
     text = fill(body, o.values)
     recipient = o.recipient.strip()
     note = _refusal(purpose, channel, prefs) or ("" if recipient else MSG_NO_PHONE if channel == Channel.SMS else MSG_NO_EMAIL)
@@ -277,7 +278,7 @@ def _message(ev: Event, channel: str, purpose: str, o: Outgoing, subject: str, b
                   attachments=o.attachments if channel == Channel.EMAIL else [],
                   segments=sms_size(text).segments if channel == Channel.SMS else 0,
                   quiet_hours=channel == Channel.SMS and purpose != Purpose.ACCOUNT,
-                  dedup_key=f"{ev.key}:{channel}:{o.key}"[:160], broadcast_id=broadcast_id)
+                  dedup_key=f"{ev.key}:{channel}:{o.key}"[:160], broadcast_id=broadcast_id, language=language)
     if note:
         msg.status, msg.note = Message.Status.SKIPPED, note
     elif held is not None:
@@ -410,16 +411,17 @@ def _sender(cfg: NotificationSettings) -> tuple[str, list[str]]:
     return formataddr((name, address)), [reply_to] if reply_to else []
 
 
-def email_html(text: str, subject: str) -> str:
-    return render_to_string("notifications/email.html", {"text": text, "subject": subject,
-                                                         "provider": connection.tenant})
+def email_html(text: str, subject: str, language: str = "") -> str:
+    with translation.override(language or settings.LANGUAGE_CODE):  # the frame in the message's language
+        return render_to_string("notifications/email.html", {"text": text, "subject": subject,
+                                                             "provider": connection.tenant})
 
 
 def _email(m: Message, sender: str, reply_to: list[str], text: str | None = None) -> EmailMultiAlternatives:
     body = m.text if text is None else text
     mail = EmailMultiAlternatives(subject=m.subject, body=body, from_email=sender, to=[m.recipient],
                                   reply_to=reply_to, headers={"X-MajiSmart-Message": str(m.pk)})
-    mail.attach_alternative(email_html(body, m.subject), "text/html")
+    mail.attach_alternative(email_html(body, m.subject, m.language), "text/html")
     for item in m.attachments:
         filename, content, mimetype = ATTACHMENTS[item["kind"]].make(int(item["id"]))
         mail.attach(filename, content, mimetype)
@@ -472,10 +474,11 @@ def send_now(*, event: str, channel: str, outgoing: Outgoing, secret_values: dic
     staff take the account)."""
     cfg = NotificationSettings.load()
     ev = EVENTS[event]
-    subject, body = template_text(ev, channel, language=recipient_languages([outgoing])[0])
+    language = recipient_languages([outgoing])[0]
+    subject, body = template_text(ev, channel, language=language)
     kept = {**outgoing.values, **{k: "[removed from the log]" for k in secret_values}}
     msg = _message(ev, channel, Purpose.ACCOUNT, Outgoing(outgoing.key, outgoing.recipient, kept, outgoing.client_id),
-                   subject, body, None, None, None)
+                   subject, body, None, None, None, language)
     msg.dedup_key = f"{msg.dedup_key}:{timezone.now().timestamp():.6f}"[:160]
     now = timezone.now()
     if channel == Channel.EMAIL:

@@ -333,6 +333,10 @@ def test_a_kiswahili_client_is_sent_the_kiswahili_bill(two_clients, at) -> None:
     emails = {e.to[0]: e for e in mail.outbox}
     assert emails[wanjiru.email].subject == "Bili yako ya maji ya Sep 2026 kutoka Alpha Water: KES 500.00 kufikia 16 Okt 2026"
     assert emails[wanjiru.email].body.startswith("Mpendwa Wanjiru Kamau,")
+    html = emails[wanjiru.email].alternatives[0][0]
+    assert '<html lang="sw">' in html and "Imetumwa na MajiSmart kwa niaba ya Alpha Water" in html
+    assert '<html lang="en">' in emails[otieno.email].alternatives[0][0]
+    assert Message.objects.get(client_id=wanjiru.pk, channel="email").language == "sw"
     assert emails[otieno.email].subject.startswith("Your Sep 2026 water bill from Alpha Water")
     assert Message.objects.get(client_id=wanjiru.pk, channel="sms").segments == sms_size(sw).segments
 
