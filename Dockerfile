@@ -32,7 +32,7 @@ COPY . .
 RUN DEBUG=false EMAIL_URL=consolemail:// \
     SECRET_KEY=build-only-not-a-secret-build-only-not-a-secret DATABASE_URL=postgres://build@localhost/build \
     FIELD_ENCRYPTION_KEYS=YnVpbGQtb25seS1rZXktbmV2ZXItdXNlZC1hdC1ydW4= BLIND_INDEX_KEY=build-only-never-used-at-run-time \
-    python manage.py collectstatic --noinput
+    sh -c "python manage.py compile_catalogues && python manage.py collectstatic --noinput"
 
 RUN useradd --create-home --uid 1000 majismart && mkdir -p /app/media && chown -R majismart /app/media
 USER majismart

@@ -15,7 +15,8 @@ $(STAMP): pyproject.toml
 	$(VENV)/bin/pip install --quiet -e ".[dev]"
 	touch $(STAMP)
 
-install: $(STAMP)  ## create .venv and install the project
+install: $(STAMP)  ## create .venv and install the project (and compile the translation catalogues)
+	@$(PY) -m majismart.catalogues
 
 run: install  ## start MajiSmart on http://majismart.localhost:8000 (embedded database if no DATABASE_URL)
 	$(PY) -m devkit.dev

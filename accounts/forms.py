@@ -4,17 +4,18 @@ from typing import cast
 
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Role
 
 
 class EmailAuthenticationForm(AuthenticationForm):
     username = forms.EmailField(
-        label="Email", widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
+        label=gettext_lazy("Email"), widget=forms.EmailInput(attrs={"autofocus": True, "autocomplete": "email"})
     )
     error_messages = {
-        "invalid_login": "That email and password do not match an account here.",
-        "inactive": "This account is inactive.",
+        "invalid_login": gettext_lazy("That email and password do not match an account here."),
+        "inactive": gettext_lazy("This account is inactive."),
     }
 
 
@@ -27,8 +28,8 @@ def role_choices(roles: list[str]) -> list[tuple[str, str]]:
 
 
 class StaffInviteForm(forms.Form):
-    email = forms.EmailField(label="Email", widget=forms.EmailInput(attrs={"autocomplete": "off"}))
-    role = forms.ChoiceField(label="Role")
+    email = forms.EmailField(label=gettext_lazy("Email"), widget=forms.EmailInput(attrs={"autocomplete": "off"}))
+    role = forms.ChoiceField(label=gettext_lazy("Role"))
 
     def __init__(self, *args: object, roles: list[str], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -38,7 +39,7 @@ class StaffInviteForm(forms.Form):
 
 
 class StaffRoleForm(forms.Form):
-    role = forms.ChoiceField(label="Role")
+    role = forms.ChoiceField(label=gettext_lazy("Role"))
 
     def __init__(self, *args: object, roles: list[str], **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -46,12 +47,12 @@ class StaffRoleForm(forms.Form):
 
 
 class InviteAcceptForm(forms.Form):
-    full_name = forms.CharField(label="Your full name", max_length=150,
+    full_name = forms.CharField(label=gettext_lazy("Your full name"), max_length=150,
                                 widget=forms.TextInput(attrs={"autocomplete": "name", "autofocus": True}))
-    password1 = forms.CharField(label="Choose a password", strip=False,
+    password1 = forms.CharField(label=gettext_lazy("Choose a password"), strip=False,
                                 widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-                                help_text="At least 10 characters, not too common, not only digits.")
-    password2 = forms.CharField(label="Type the password again", strip=False,
+                                help_text=gettext_lazy("At least 10 characters, not too common, not only digits."))
+    password2 = forms.CharField(label=gettext_lazy("Type the password again"), strip=False,
                                 widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
 
     def clean(self) -> dict:
@@ -62,5 +63,5 @@ class InviteAcceptForm(forms.Form):
 
 
 class ProfileNameForm(forms.Form):
-    full_name = forms.CharField(label="Full name", max_length=150,
+    full_name = forms.CharField(label=gettext_lazy("Full name"), max_length=150,
                                 widget=forms.TextInput(attrs={"autocomplete": "name"}))

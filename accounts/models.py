@@ -5,6 +5,7 @@ import hmac
 import secrets
 from typing import Any
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.contrib.postgres.indexes import OpClass
@@ -69,6 +70,10 @@ class User(AbstractBaseUser, PermissionsMixin):  # type: ignore[django-manager-m
     # Moved on by "sign out of my other sessions" and by deactivation: every session whose auth
     # hash was minted before ends at its next request (whatever the session engine).
     session_version = models.PositiveIntegerField(default=0, editable=False)
+    # A staff member's own language for the dashboard ("": the provider's default); chosen on
+    # their profile page. A client's is on their Client record.
+    language = models.CharField(max_length=8, blank=True, default="", db_default="",
+                                choices=[("", "Provider's default"), *settings.LANGUAGES])
 
     objects = UserManager()
 

@@ -202,3 +202,12 @@ def handoff_token_user(token: str) -> User | None:
         return None
     user.refresh_from_db(fields=["last_login"])
     return user
+
+
+def user_language_set(*, user: User, language: str) -> User:
+    """A staff member's own language ("": the provider's default), from their profile page."""
+    if language != user.language:
+        user.language = language
+        user.full_clean(exclude=[f.name for f in User._meta.fields if f.name != "language"])
+        user.save(update_fields=["language"])
+    return user

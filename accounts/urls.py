@@ -26,6 +26,7 @@ urlpatterns = [
     path("dashboard/settings/team/<int:pk>/hand-over/", team.hand_over, name="staff_hand_over"),
     path("dashboard/profile/", profile.profile, name="profile"),
     path("dashboard/profile/password/", profile.password_change, name="profile_password"),
+    path("dashboard/profile/language/", profile.language_save, name="profile_language"),
     path("dashboard/profile/sessions/", profile.sessions_end, name="profile_sessions_end"),
     path("dashboard/profile/two-factor/", two_factor.two_factor_status, name="two_factor"),
     path("dashboard/profile/two-factor/setup/", two_factor.two_factor_setup, name="two_factor_setup"),

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 from billing.models import KES
 from clients.models import Client
@@ -43,11 +44,11 @@ class PaymentPlan(models.Model):
     instalments, oldest first."""
 
     class Status(models.TextChoices):
-        REQUESTED = "requested", "Requested by the client"
-        ACTIVE = "active", "Active"
-        COMPLETED = "completed", "Completed"
-        BROKEN = "broken", "Broken (an instalment was missed)"
-        DECLINED = "declined", "Declined"
+        REQUESTED = "requested", gettext_lazy("Requested by the client")
+        ACTIVE = "active", gettext_lazy("Active")
+        COMPLETED = "completed", gettext_lazy("Completed")
+        BROKEN = "broken", gettext_lazy("Broken (an instalment was missed)")
+        DECLINED = "declined", gettext_lazy("Declined")
 
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="payment_plans")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.ACTIVE, db_index=True)
@@ -82,9 +83,9 @@ class Instalment(models.Model):
     """One amount of a plan due on a day; number 0 is the down payment (due the day the plan starts)."""
 
     class Status(models.TextChoices):
-        DUE = "due", "Due"
-        PAID = "paid", "Paid"
-        MISSED = "missed", "Missed"
+        DUE = "due", gettext_lazy("Due")
+        PAID = "paid", gettext_lazy("Paid")
+        MISSED = "missed", gettext_lazy("Missed")
 
     plan = models.ForeignKey(PaymentPlan, on_delete=models.CASCADE, related_name="instalments")
     number = models.PositiveSmallIntegerField()

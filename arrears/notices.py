@@ -3,6 +3,9 @@ notifications; each message once per dedup key)."""
 
 from __future__ import annotations
 
+from django.utils.translation import override
+
+from accounts.languages import chosen_or_default
 from clients.models import Client
 from majismart.tenancy import connection
 from notifications.models import Channel, NotificationSettings
@@ -14,7 +17,8 @@ from payments.notices import how_to_pay_words
 
 def tell(client: Client, event: str, key: str, values: dict[str, str], *, email: bool = True) -> int:
     """One message to the client's phone (and email) with the common values added."""
-    words, number = how_to_pay_words(documents.how_to_pay(), client.account_number)
+    with override(chosen_or_default(client.language)):
+        words, number = how_to_pay_words(documents.how_to_pay(), client.account_number)
     values = {"provider": connection.tenant.name, "name": client.full_name, "account": client.account_number,
               "how_to_pay": words, "paybill": number, "pay_link": pay_link_url(client), **values}
     cfg = NotificationSettings.load()

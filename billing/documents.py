@@ -32,7 +32,6 @@ autoescaping, so a name with markup in it stays text.
 
 from __future__ import annotations
 
-import calendar
 import copy
 import gc
 import logging
@@ -53,11 +52,14 @@ from django.core.files.storage import default_storage
 from django.http import HttpResponse
 from django.template.loader import render_to_string
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext, override
 from weasyprint import HTML
 from weasyprint.document import Document
 from weasyprint.urls import URLFetcher, URLFetcherResponse
 
+from accounts.languages import chosen_or_default
 from billing import invoice_form
 from billing.models import Invoice
 from billing.selectors import client_statement
@@ -305,7 +307,7 @@ def _consumption_chart(history: list[tuple[str, Decimal, bool]], current: str) -
     """The client's last periods as bars (majismart.charts geometry), drawn with few SVG
     elements: one path for the actual periods, one for estimates, the current bar in the
     provider's colour; labels on the first and the current bar only."""
-    chart = bar_chart([(f"{calendar.month_abbr[int(p[5:])]} {p[:4]}", used) for p, used, _ in history],
+    chart = bar_chart([(date_format(date(int(p[:4]), int(p[5:]), 1), "M Y"), used) for p, used, _est in history],
                       height=CHART_HEIGHT)
     paths: dict[str, list[str]] = {"actual": [], "estimated": []}
     for bar, (period, _, estimated) in zip(chart["bars"], history, strict=True):  # type: ignore[call-overload]
@@ -331,7 +333,7 @@ def invoice_histories(ids: Sequence[int]) -> dict[int, list[tuple[str, Decimal, 
 
 
 def _period_label(period: str) -> str:
-    return f"{calendar.month_name[int(period[5:])]} {period[:4]}"
+    return date_format(date(int(period[:4]), int(period[5:]), 1), "F Y")  # in the active (the client's) language
 
 
 @dataclass
@@ -370,6 +372,11 @@ def invoice_sections(ids: Sequence[int], head: Letterhead) -> list[tuple[Invoice
 
 
 def _flowing_section(b: Bill, head: Letterhead) -> SafeString:
+    with override(chosen_or_default(b.client.language)):  # each bill in its client's language
+        return _flowing_html(b, head)
+
+
+def _flowing_html(b: Bill, head: Letterhead) -> SafeString:
     return render_to_string("pdf/invoice.html", {
         "invoice": b.invoice, "client": b.client, "head": head, "key": b.invoice.pk, "kind": "invoice",
         "lines": b.lines, "meter_rows": b.meter_rows, "period_label": _period_label(b.invoice.period),
@@ -397,7 +404,7 @@ def _stamped(bills: list[Bill], head: Letterhead, fetcher: DocumentFetcher) -> I
     frame = pdfstamp.Frame.of(HTML(string=html, base_url=BASE_URL, url_fetcher=fetcher).write_pdf(uncompressed_pdf=True),
                               fonts)
     for b, items in zip(bills, layers, strict=True):
-        yield b, frame.document(pdfstamp.draw(items, fonts, frame.page_height), title=f"Invoice {b.invoice.number}",
+        yield b, frame.document(pdfstamp.draw(items, fonts, frame.page_height), title=gettext("Invoice %(number)s") % {"number": b.invoice.number},
                                 author=head.name)
 
 
@@ -445,10 +452,13 @@ def invoices_render(invoice_ids: Iterable[int]) -> int:
         groups: dict[tuple, list[Bill]] = {}
         for b in bills:
             if invoice_form.fits(b.meter_rows, b.lines):
-                groups.setdefault((b.invoice.period, b.invoice.issued_on, b.invoice.due_date), []).append(b)
-        for group in groups.values():
+                # One frame per language too: its labels are in the clients' language.
+                groups.setdefault((b.invoice.period, b.invoice.issued_on, b.invoice.due_date,
+                                   chosen_or_default(b.client.language)), []).append(b)
+        for (*_dates, language), group in groups.items():
             try:
-                made = list(_stamped(group, head, fetcher))
+                with override(language):
+                    made = list(_stamped(group, head, fetcher))
             except pdfstamp.StampUnavailable as exc:
                 log.warning("bills rendered without stamping: %s", exc)
                 flowing += group
@@ -498,11 +508,17 @@ def invoice_pdf_ready(invoice_id: int) -> bool:
 
 # --- statements --------------------------------------------------------------------------------
 def statement_pdf(client: Client, start: date | None = None, end: date | None = None) -> bytes:
-    """The client's statement for [start, end] (everything by default), as the page shows it."""
+    """The client's statement for [start, end] (everything by default), as the page shows it, in
+    the client's language."""
+    with override(chosen_or_default(client.language)):
+        return _statement_pdf(client, start, end)
+
+
+def _statement_pdf(client: Client, start: date | None, end: date | None) -> bytes:
     return single_document_pdf("pdf/statement.html", {
         "client": client, "statement": client_statement(client.pk, start=start, end=end),
         "key": f"statement-{client.pk}", "kind": "statement", "printed_on": timezone.localdate(),
-    }, title=f"Statement {client.account_number}")
+    }, title=gettext("Statement %(account)s") % {"account": client.account_number})
 
 
 def single_document_pdf(template: str, context: dict[str, object], *, title: str) -> bytes:

@@ -11,14 +11,16 @@ meters or charge lines than the form has rows for is rendered by the flowing tem
 
 from __future__ import annotations
 
-import calendar
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 
 from django.template.loader import render_to_string
+from django.utils.dateformat import format as date_format
 from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from majismart.money import kes
 from majismart.pdfstamp import Box, Text, fit
@@ -32,9 +34,10 @@ SLOT = (RIGHT - LEFT) / SLOTS
 # DejaVu Sans: ascent 928, descent 236 per 1000; with line-height 1 the baseline sits this many
 # ems below the top of an HTML line box (half the leading, which is negative, plus the ascent).
 BASELINE_EM = (1 - (0.928 + 0.236)) / 2 + 0.928
-NOTE_TRUE_UP = "The meters show {used} m³ since the last reading; {billed} m³ of it was billed before, as estimates."
-NOTE_ESTIMATED = ("No reading was taken this period: the consumption is estimated from your recent use "
-                  "and corrected on your next actual reading.")
+NOTE_TRUE_UP = gettext_noop("The meters show %(used)s m³ since the last reading; %(billed)s m³ of it was billed before, "
+                            "as estimates.")
+NOTE_ESTIMATED = gettext_noop("No reading was taken this period: the consumption is estimated from your recent use "
+                              "and corrected on your next actual reading.")
 
 
 @dataclass
@@ -47,7 +50,7 @@ class Facts:
 
     @property
     def period_label(self) -> str:
-        return f"{calendar.month_name[int(self.period[5:])]} {self.period[:4]}"
+        return date_format(date(int(self.period[:4]), int(self.period[5:]), 1), "F Y")  # in the bill's language
 
     def months(self) -> list[tuple[str, float]]:
         """The chart's slots, oldest first: (label, middle x), the bill's own period last."""
@@ -55,7 +58,7 @@ class Facts:
         slots = []
         for back in range(SLOTS - 1, -1, -1):
             y, m = divmod(year * 12 + month - 1 - back, 12)
-            slots.append((f"{calendar.month_abbr[m + 1]}{'' if m else ' ' + str(y)[2:]}", _slot_middle(SLOTS - 1 - back)))
+            slots.append((f"{date_format(date(y, m + 1, 1), 'M')}{'' if m else ' ' + str(y)[2:]}", _slot_middle(SLOTS - 1 - back)))
         return slots
 
 
@@ -91,7 +94,7 @@ def _num(value: Decimal | None, places: int = 3) -> str:
 
 
 def _day(value: date | None) -> str:
-    return f"{value.day} {value:%b %Y}" if value else "—"
+    return date_format(value, "j M Y") if value else "—"
 
 
 def layer(*, invoice: object, client: object, lines: list, meter_rows: list, figures: object,
@@ -100,7 +103,7 @@ def layer(*, invoice: object, client: object, lines: list, meter_rows: list, fig
     items: list[Text | Box] = [
         Text(RIGHT, 24.0, invoice.number or "", size=9, bold=True, align="right"),  # type: ignore[attr-defined]
         fitted(LEFT, 58.0, client.full_name, 108, size=11, min_size=7.5, bold=True),  # type: ignore[attr-defined]
-        Text(LEFT, 63.5, f"Account {client.account_number}", size=9),  # type: ignore[attr-defined]
+        Text(LEFT, 63.5, _("Account %(account)s") % {"account": client.account_number}, size=9),  # type: ignore[attr-defined]
         Text(192.0, 64.0, kes(figures.amount_due), size=16, bold=True, align="right"),  # type: ignore[attr-defined]
     ]
     place = " · ".join(p for p in (client.location, getattr(client.zone, "name", "") if client.zone else "") if p)  # type: ignore[attr-defined]
@@ -114,25 +117,25 @@ def layer(*, invoice: object, client: object, lines: list, meter_rows: list, fig
         if m is None:  # an estimate, or a bill without meter rows: the invoice's own figures
             items += [Text(LEFT, y, invoice.meter_serial or "—"),  # type: ignore[attr-defined]
                       Text(100, y, _num(invoice.previous_reading), align="right"),  # type: ignore[attr-defined]
-                      Text(150, y, "not read" if invoice.estimated else _num(invoice.current_reading), align="right"),  # type: ignore[attr-defined]
+                      Text(150, y, _("not read") if invoice.estimated else _num(invoice.current_reading), align="right"),  # type: ignore[attr-defined]
                       Text(RIGHT, y, _num(invoice.consumption), align="right")]  # type: ignore[attr-defined]
         else:
             items += [fitted(LEFT, y, m.serial, 40, min_size=7),
-                      Text(100, y, f"{_num(m.previous_reading)} on {_day(m.from_at.date())}", align="right"),
-                      Text(150, y, f"{_num(m.current_reading)} on {_day(m.to_at.date())}", align="right"),
+                      Text(100, y, _("%(reading)s on %(day)s") % {"reading": _num(m.previous_reading), "day": _day(m.from_at.date())}, align="right"),
+                      Text(150, y, _("%(reading)s on %(day)s") % {"reading": _num(m.current_reading), "day": _day(m.to_at.date())}, align="right"),
                       Text(RIGHT, y, _num(m.consumption), align="right")]
     total = METER_Y + (len(rows) - 1) * ROW + 7.5  # the total follows the last row
     items += [Box(LEFT, total - 5.3, RIGHT - LEFT, 0.3, fill="#9aa7b4"),
-              Text(LEFT, total, "Consumption billed", bold=True),
+              Text(LEFT, total, _("Consumption billed"), bold=True),
               Text(RIGHT, total, _num(invoice.consumption), bold=True, align="right")]  # type: ignore[attr-defined]
     read = sum((m.consumption for m in meter_rows), Decimal(0))
     if meter_rows and not invoice.estimated and read != invoice.consumption:  # type: ignore[attr-defined]
-        items.append(fitted(LEFT, total + 5.5, NOTE_TRUE_UP.format(used=_num(read), billed=_num(read - invoice.consumption)),  # type: ignore[attr-defined]
+        items.append(fitted(LEFT, total + 5.5, _(NOTE_TRUE_UP) % {"used": _num(read), "billed": _num(read - invoice.consumption)},  # type: ignore[attr-defined]
                             RIGHT - LEFT, size=7.5, min_size=6, color=MUTED))
     if invoice.estimated:  # type: ignore[attr-defined]
         items += [Box(50.5, total - 3.4, 21.5, 4.6, stroke="#9a6400", line_width=0.3),
-                  Text(61.25, total, "ESTIMATED", size=7.5, color="#9a6400", align="center"),
-                  fitted(LEFT, total + 5.5, NOTE_ESTIMATED, RIGHT - LEFT, size=7.5, min_size=6, color=MUTED)]
+                  Text(61.25, total, _("ESTIMATED"), size=7.5, color="#9a6400", align="center"),
+                  fitted(LEFT, total + 5.5, _(NOTE_ESTIMATED), RIGHT - LEFT, size=7.5, min_size=6, color=MUTED)]
     for i, ln in enumerate(lines):
         y = CHARGE_Y + i * ROW
         items += [fitted(LEFT, y, ln.description, 92, min_size=7),
@@ -140,9 +143,9 @@ def layer(*, invoice: object, client: object, lines: list, meter_rows: list, fig
                   Text(160, y, f"{ln.unit_price:,.2f}", align="right"),
                   Text(RIGHT, y, kes(ln.amount), align="right")]
     if not lines:
-        items.append(Text(LEFT, CHARGE_Y, "No charges.", color=MUTED))
+        items.append(Text(LEFT, CHARGE_Y, _("No charges."), color=MUTED))
     total = CHARGE_Y + (max(len(lines), 1) - 1) * ROW + 7.5
-    items += [Box(LEFT, total - 5.3, RIGHT - LEFT, 0.3, fill="#9aa7b4"), Text(LEFT, total, "This bill", bold=True),
+    items += [Box(LEFT, total - 5.3, RIGHT - LEFT, 0.3, fill="#9aa7b4"), Text(LEFT, total, _("This bill"), bold=True),
               Text(RIGHT, total, kes(invoice.total), bold=True, align="right")]  # type: ignore[attr-defined]
     for y, value, bold in ((216.0, figures.previous_balance, False), (221.5, figures.payments, False),  # type: ignore[attr-defined]
                            (227.0, figures.other, False), (232.5, figures.this_bill, False),  # type: ignore[attr-defined]
@@ -168,7 +171,7 @@ def _bars(period: str, history: list[tuple[str, Decimal, bool]], color: str) -> 
         elif height:
             items.append(Box(x, CHART_BASE - height, 9.0, height, fill=fill))
         if current:
-            label = f"{used:,.1f} m³" + (" (est.)" if estimated else "")
+            label = f"{used:,.1f} m³" + ((" " + _("(est.)")) if estimated else "")
             items.append(Text(_slot_middle(index), max(CHART_BASE - height - 1.2, CHART_TOP - 2.5), label, size=7.5,
                               align="center"))
     return items
@@ -187,31 +190,34 @@ def frame_items(head: object, facts: Facts) -> list[Text | Box]:
         return Text(x, y, text, size=10, bold=True, color=color)
 
     items: list[Text | Box] = [
-        Text(RIGHT, 17.0, "Water bill", size=16, bold=True, align="right"),
-        label(140, 24.0, "Invoice"), label(140, 29.0, "Period"), label(140, 34.0, "Issued"), label(140, 39.0, "Due"),
+        Text(RIGHT, 17.0, _("Water bill"), size=16, bold=True, align="right"),
+        label(140, 24.0, _("Invoice")), label(140, 29.0, _("Period")), label(140, 34.0, _("Issued")),
+        label(140, 39.0, _("Due")),
         Text(RIGHT, 29.0, facts.period_label, bold=True, align="right"),
         Text(RIGHT, 34.0, _day(facts.issued_on), bold=True, align="right"),
         Text(RIGHT, 39.0, due, bold=True, align="right"),
         Box(LEFT, 45.0, RIGHT - LEFT, 0.8, fill=color),
-        label(LEFT, 52.5, "BILL TO"),
+        label(LEFT, 52.5, _("BILL TO")),
         Box(128.0, 49.0, 68.0, 24.0, fill=_tint(color, 0.10), stroke=color, line_width=0.4),
-        Text(132.0, 55.0, "Amount due", size=8, color=MUTED), Text(132.0, 70.0, f"by {due}", size=8, color=MUTED),
-        heading(82.0, "Meter readings"),
-        label(LEFT, 88.0, "Meter"), label(100, 88.0, "Previous reading", align="right"),
-        label(150, 88.0, "Current reading", align="right"), label(RIGHT, 88.0, "Used (m³)", align="right"),
+        Text(132.0, 55.0, _("Amount due"), size=8, color=MUTED),
+        Text(132.0, 70.0, _("by %(due_date)s") % {"due_date": due}, size=8, color=MUTED),
+        heading(82.0, _("Meter readings")),
+        label(LEFT, 88.0, _("Meter")), label(100, 88.0, _("Previous reading"), align="right"),
+        label(150, 88.0, _("Current reading"), align="right"), label(RIGHT, 88.0, _("Used (m³)"), align="right"),
         Box(LEFT, 89.5, RIGHT - LEFT, 0.3, fill="#9aa7b4"),
-        heading(128.5, "Charges"),
-        label(LEFT, 134.5, "Item"), label(130, 134.5, "Quantity", align="right"), label(160, 134.5, "Rate", align="right"),
-        label(RIGHT, 134.5, "Amount", align="right"), Box(LEFT, 136.0, RIGHT - LEFT, 0.3, fill="#9aa7b4"),
-        heading(210.0, "Your account"),
-        Text(LEFT, 216.0, "Previous balance"), Text(LEFT, 221.5, "Payments since"),
-        Text(LEFT, 227.0, "Other credits and charges"), Text(LEFT, 232.5, "This bill"),
-        Box(LEFT, 234.6, 100 - LEFT, 0.3, fill="#9aa7b4"), Text(LEFT, 238.5, "Amount due", size=10.5, bold=True),
-        Text(LEFT, 244.0, "Due date"), Text(100, 244.0, due, align="right"),
+        heading(128.5, _("Charges")),
+        label(LEFT, 134.5, _("Item")), label(130, 134.5, _("Quantity"), align="right"),
+        label(160, 134.5, _("Rate"), align="right"),
+        label(RIGHT, 134.5, _("Amount"), align="right"), Box(LEFT, 136.0, RIGHT - LEFT, 0.3, fill="#9aa7b4"),
+        heading(210.0, _("Your account")),
+        Text(LEFT, 216.0, _("Previous balance")), Text(LEFT, 221.5, _("Payments since")),
+        Text(LEFT, 227.0, _("Other credits and charges")), Text(LEFT, 232.5, _("This bill")),
+        Box(LEFT, 234.6, 100 - LEFT, 0.3, fill="#9aa7b4"), Text(LEFT, 238.5, _("Amount due"), size=10.5, bold=True),
+        Text(LEFT, 244.0, _("Due date")), Text(100, 244.0, due, align="right"),
         Box(108.0, 204.0, 88.0, 43.0, fill="#f2f8fd"), Box(108.0, 204.0, 1.2, 43.0, fill=color),
-        heading(210.5, "How to pay", x=112.0),
-        heading(254.0, f"Your consumption, last {SLOTS} months (m³)"),
-        label(RIGHT, 254.0, "this period in colour; estimates dashed", align="right"),
+        heading(210.5, _("How to pay"), x=112.0),
+        heading(254.0, _("Your consumption, last %(months)s months (m³)") % {"months": SLOTS}),
+        label(RIGHT, 254.0, _("this period in colour; estimates dashed"), align="right"),
         Box(LEFT, CHART_BASE, RIGHT - LEFT, 0.25, fill="#9aa7b4"),
     ]
     ways = head.how_to_pay  # type: ignore[attr-defined]
@@ -219,13 +225,13 @@ def frame_items(head: object, facts: Facts) -> list[Text | Box]:
         way = ways[0]
         items.append(Text(112.0, 217.5, f"{way['method']} {way['number']}", size=10, bold=True))
         if way.get("account"):
-            items.append(Text(112.0, 224.0, "Account", size=10))
+            items.append(Text(112.0, 224.0, _("Account"), size=10))
         for n, more in enumerate(ways[1:2]):
-            items.append(Text(112.0, 230.5 + n * 5, f"or {more['method']} {more['number']}", size=9))
+            items.append(Text(112.0, 230.5 + n * 5, _("or %(method)s %(number)s") % {"method": more["method"], "number": more["number"]}, size=9))
     else:
-        items.append(fitted(112.0, 217.5, f"At the office of {head.name}, quoting account", 80, min_size=7))  # type: ignore[attr-defined]
+        items.append(fitted(112.0, 217.5, _("At the office of %(name)s, quoting account") % {"name": head.name}, 80, min_size=7))  # type: ignore[attr-defined]
     if head.portal_url:  # type: ignore[attr-defined]
-        items += [Text(112.0, 238.0, "Or pay online, and see your usage:", size=7.5, color=MUTED),
+        items += [Text(112.0, 238.0, _("Or pay online, and see your usage:"), size=7.5, color=MUTED),
                   fitted(112.0, 242.0, head.portal_url, 80, size=7.5, min_size=6)]  # type: ignore[attr-defined]
     items += [label(middle, 280.5, month, align="center") for month, middle in facts.months()]
     return items

@@ -24,6 +24,8 @@ from django.db.models import (
 from django.db.models.expressions import RawSQL, RowRange
 from django.db.models.functions import Coalesce
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
+from django.utils.translation import gettext
 
 if TYPE_CHECKING:
     from django_stubs_ext import WithAnnotations
@@ -193,7 +195,7 @@ def invoices_with_dues(qs: QuerySet[Invoice] | None = None, *,
 
 
 def _day(day: date | None) -> str:
-    return f"{day.day} {day:%b %Y}" if day else ""
+    return date_format(day, "j M Y") if day else ""  # in the reader's language
 
 
 def bill_status(invoice: Invoice) -> str:
@@ -206,17 +208,19 @@ def bill_status(invoice: Invoice) -> str:
     payable = max(invoice.total - invoice.credited, Decimal("0.00"))  # type: ignore[attr-defined]
     paid = payable - invoice.balance_due  # type: ignore[attr-defined]
     if state == "void":
-        return "Cancelled (credit note)"
+        return gettext("Cancelled (credit note)")
     if state == "paid":
-        return "Paid"
+        return gettext("Paid")
+    due = {"paid": kes(paid), "payable": kes(payable), "due": _day(invoice.due_date)}
     if state == "overdue":
-        part = f" ({kes(paid)} of {kes(payable)} paid)" if paid > 0 else ""
-        return f"Overdue since {_day(invoice.due_date)}{part}"
+        if paid > 0:
+            return gettext("Overdue since %(due)s (%(paid)s of %(payable)s paid)") % due
+        return gettext("Overdue since %(due)s") % due
     if state == "partial":
-        return f"Partly paid ({kes(paid)} of {kes(payable)}) · due {_day(invoice.due_date)}"
+        return gettext("Partly paid (%(paid)s of %(payable)s) · due %(due)s") % due
     if state == "draft":
-        return "Draft"
-    return f"Due {_day(invoice.due_date)}"
+        return gettext("Draft")
+    return gettext("Due %(due)s") % due
 
 
 def invoice_search(*, client: object = "", period: str = "", state: str = "", query: str = "",

@@ -15,3 +15,13 @@ class ClientsConfig(AppConfig):
 
         # The audit log viewer finds a client's events by its account number.
         AUDIT_TARGETS["client"] = AuditTarget(label="client", resolve=by_account_number, url_name="client_detail")
+
+        from notifications.services import CLIENT_LANGUAGES
+
+        def languages(ids: list[int]) -> dict[int, str]:
+            from clients.models import Client
+
+            return dict(Client.objects.filter(pk__in=ids).values_list("pk", "language"))
+
+        # Every message about a client is written in the client's language ("": the provider's default).
+        CLIENT_LANGUAGES.append(languages)

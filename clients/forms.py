@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 
 from clients.models import Category, Client, ClientSettings, Zone
 from clients.validation import References, clean_client
@@ -24,6 +25,8 @@ class ClientForm(forms.Form):
         required=False, label="Exempt from disconnection",
         help_text="A hospital, school or other client whose supply may not be cut for arrears: it is never put "
                   "up for disconnection.")
+    language = forms.ChoiceField(required=False, choices=[("", "Provider's default"), *settings.LANGUAGES],
+                                 help_text="Bills, messages and the portal are in this language.")
 
     def __init__(self, *args: object, editing: bool = False, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -38,7 +41,8 @@ class ClientForm(forms.Form):
     def clean(self) -> dict[str, Any] | None:
         data = super().clean()
         cleaned, errors = clean_client({k: v for k, v in self.data.items()
-                                        if k in self.fields and k != "disconnection_exempt"}, References.load(),
+                                        if k in self.fields and k not in ("disconnection_exempt", "language")},
+                                       References.load(),
                                        partial=False)
         for name, messages in errors.items():
             if name in self.fields:
@@ -46,6 +50,7 @@ class ClientForm(forms.Form):
                     self.add_error(name, message)
         self.cleaned = {k: v for k, v in cleaned.items() if k in self.fields}
         self.cleaned["disconnection_exempt"] = bool((data or {}).get("disconnection_exempt"))
+        self.cleaned["language"] = (data or {}).get("language") or ""
         return data
 
     @classmethod
@@ -53,7 +58,7 @@ class ClientForm(forms.Form):
         return {"full_name": client.full_name, "account_number": client.account_number, "phone": client.phone,
                 "email": client.email, "national_id": client.national_id, "category": client.category.code,
                 "zone": client.zone.code if client.zone else "", "location": client.location, "status": client.status,
-                "disconnection_exempt": client.disconnection_exempt}
+                "disconnection_exempt": client.disconnection_exempt, "language": client.language}
 
 
 class ImportForm(forms.Form):

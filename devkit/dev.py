@@ -71,6 +71,7 @@ def run() -> None:
         print("No DATABASE_URL: using the embedded PostgreSQL in .data/pg")
     standin = _daraja_standin()
     sms_standin = _africastalking_standin()
+    manage("compile_catalogues")  # Kiswahili: locale/*.po to .mo with polib
     manage("migrate_schemas", "--verbosity", "0")
     manage("setup_platform")
     manage("seed_demo")

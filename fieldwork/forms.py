@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 from django.utils import timezone
+from django.utils.translation import gettext_lazy
 
 from fieldwork.models import ServiceRequest
 from fieldwork.services import MSG_READING_NEEDED
@@ -18,7 +19,8 @@ STAFF_CHANNELS = [(c.value, c.label) for c in (ServiceRequest.Channel.PHONE, Ser
 
 
 class PhotoForm(forms.Form):
-    photo = forms.FileField(required=False, help_text="Optional: JPEG, PNG or WebP, at most 5 MB.",
+    photo = forms.FileField(label=gettext_lazy("Photo"), required=False,
+                            help_text=gettext_lazy("Optional: JPEG, PNG or WebP, at most 5 MB."),
                             widget=forms.ClearableFileInput(attrs={"accept": "image/*", "capture": "environment"}))
 
     def clean_photo(self) -> Any:
@@ -26,10 +28,10 @@ class PhotoForm(forms.Form):
 
 
 class PortalRequestForm(PhotoForm):
-    kind = forms.ChoiceField(label="What is the problem?", choices=ServiceRequest.Kind.choices)
-    description = forms.CharField(label="Tell us more", max_length=MAX_DESCRIPTION,
+    kind = forms.ChoiceField(label=gettext_lazy("What is the problem?"), choices=ServiceRequest.Kind.choices)
+    description = forms.CharField(label=gettext_lazy("Tell us more"), max_length=MAX_DESCRIPTION,
                                   widget=forms.Textarea(attrs={"rows": 4}),
-                                  help_text="Where it is, since when, anything that helps us find it.")
+                                  help_text=gettext_lazy("Where it is, since when, anything that helps us find it."))
 
     field_order = ["kind", "description", "photo"]
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from clients.models import Client
 from majismart.crypto import EncryptedTextField
@@ -41,25 +42,25 @@ class FieldSettings(models.Model):
 
 class ServiceRequest(models.Model):
     class Kind(models.TextChoices):
-        LEAK = "leak", "Leak"
-        NO_WATER = "no_water", "No water"
-        BILLING = "billing", "Billing question"
-        METER = "meter", "Meter fault"
-        OTHER = "other", "Other"
+        LEAK = "leak", gettext_lazy("Leak")
+        NO_WATER = "no_water", gettext_lazy("No water")
+        BILLING = "billing", gettext_lazy("Billing question")
+        METER = "meter", gettext_lazy("Meter fault")
+        OTHER = "other", gettext_lazy("Other")
 
     class Channel(models.TextChoices):
-        PORTAL = "portal", "Portal"
-        PHONE = "phone", "Phone call"
-        OFFICE = "office", "At the office"
-        API = "api", "API"
-        SMS = "sms", "SMS"
-        USSD = "ussd", "USSD"
+        PORTAL = "portal", gettext_lazy("Portal")
+        PHONE = "phone", gettext_lazy("Phone call")
+        OFFICE = "office", gettext_lazy("At the office")
+        API = "api", gettext_lazy("API")
+        SMS = "sms", gettext_lazy("SMS")
+        USSD = "ussd", gettext_lazy("USSD")
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        IN_PROGRESS = "in_progress", "In progress"
-        RESOLVED = "resolved", "Resolved"
-        CANCELLED = "cancelled", "Cancelled"
+        OPEN = "open", pgettext_lazy("status", "Open")
+        IN_PROGRESS = "in_progress", gettext_lazy("In progress")
+        RESOLVED = "resolved", gettext_lazy("Resolved")
+        CANCELLED = "cancelled", gettext_lazy("Cancelled")
 
     reference = models.CharField(max_length=20, unique=True)  # SR-2026-000123 (billing.services.sequence_take)
     client = models.ForeignKey(Client, on_delete=models.PROTECT, related_name="service_requests")

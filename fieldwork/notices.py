@@ -5,7 +5,10 @@ the account has an address, email, through notifications; one message per reques
 from __future__ import annotations
 
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
+from django.utils.translation import override
 
+from accounts.languages import chosen_or_default
 from fieldwork.models import ServiceRequest
 from majismart.tenancy import connection
 from majismart.urls import domain_url
@@ -15,8 +18,10 @@ from notifications.services import Outgoing, notify
 
 def _values(request: ServiceRequest) -> dict[str, str]:
     client = request.client
+    with override(chosen_or_default(client.language)):  # the kind and the date in the client's language
+        kind, due = str(request.get_kind_display()).lower(), date_format(timezone.localtime(request.due_by), "d M Y H:i")
     return {"name": client.full_name, "account": client.account_number, "reference": request.reference,
-            "kind": request.get_kind_display().lower(), "due": f"{timezone.localtime(request.due_by):%d %b %Y %H:%M}",
+            "kind": kind, "due": due,
             "resolution": request.resolution, "portal_link": domain_url(connection.tenant.domain, "/portal/requests/")}
 
 

@@ -12,6 +12,8 @@ def site(request: HttpRequest) -> dict[str, Any]:
     return {
         "BASE_DOMAIN": settings.BASE_DOMAIN,
         "provider": tenant if is_provider else None,
+        # The language switch's choices, each named in its own language.
+        "LANGUAGES_OFFERED": settings.LANGUAGES,
         "platform_url": f"{settings.SITE_SCHEME}://{settings.BASE_DOMAIN}{_port(request)}",
     }
 

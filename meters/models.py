@@ -6,6 +6,7 @@ from typing import TypedDict
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 from clients.models import Client, Zone
 
@@ -20,9 +21,9 @@ M3: _Digits = {"max_digits": 12, "decimal_places": 3}
 
 class Meter(models.Model):
     class Status(models.TextChoices):
-        ACTIVE = "active", "Active"
-        INACTIVE = "inactive", "Inactive"
-        REPLACED = "replaced", "Replaced"
+        ACTIVE = "active", gettext_lazy("Active")
+        INACTIVE = "inactive", gettext_lazy("Inactive")
+        REPLACED = "replaced", gettext_lazy("Replaced")
 
     class Kind(models.TextChoices):
         CLIENT = "client", "Client meter"

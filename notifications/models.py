@@ -11,7 +11,9 @@ import secrets
 from datetime import time
 from decimal import Decimal
 
+from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 from majismart.crypto import EncryptedTextField
 
@@ -38,7 +40,7 @@ def default_days_after() -> list[int]:
 
 class Channel(models.TextChoices):
     SMS = "sms", "SMS"
-    EMAIL = "email", "Email"
+    EMAIL = "email", gettext_lazy("Email")
 
 
 class Purpose(models.TextChoices):
@@ -109,17 +111,20 @@ class MessageTemplate(models.Model):
 
     event = models.CharField(max_length=40)
     channel = models.CharField(max_length=10, choices=Channel.choices)
+    # Each language has its own wording; a client gets the one in their language.
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en", db_default="en")
     subject = models.CharField(max_length=200, blank=True)
     body = models.TextField()
     updated_by = models.CharField(max_length=254, blank=True)
     updated = models.DateTimeField(auto_now=True)
 
     class Meta:
-        ordering = ["event", "channel"]
-        constraints = [models.UniqueConstraint(fields=["event", "channel"], name="one_template_per_event_channel")]
+        ordering = ["event", "channel", "language"]
+        constraints = [models.UniqueConstraint(fields=["event", "channel", "language"],
+                                               name="one_template_per_event_channel_language")]
 
     def __str__(self) -> str:
-        return f"{self.event} ({self.channel})"
+        return f"{self.event} ({self.channel}, {self.language})"
 
 
 class Broadcast(models.Model):
@@ -178,6 +183,8 @@ class Message(models.Model):
     text = EncryptedTextField()
     attachments = models.JSONField(default=list, blank=True)
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    # The language it is written in (the recipient's): its email is laid out in it too.
+    language = models.CharField(max_length=8, blank=True, default="", db_default="")
     note = models.CharField(max_length=300, blank=True, help_text="Why it waits, failed or was not sent.")
     segments = models.PositiveSmallIntegerField(default=0)
     cost = models.DecimalField(max_digits=10, decimal_places=4, null=True, blank=True)
@@ -234,11 +241,11 @@ class Consent(models.Model):
     holds). Without a row: SMS and email about their account go out, other announcements don't."""
 
     class Topic(models.TextChoices):
-        SMS = "sms", "SMS about my account and supply"
-        EMAIL = "email", "Email about my account and supply"
-        MARKETING = "marketing", "Other announcements and offers"
+        SMS = "sms", gettext_lazy("SMS about my account and supply")
+        EMAIL = "email", gettext_lazy("Email about my account and supply")
+        MARKETING = "marketing", gettext_lazy("Other announcements and offers")
         # Set by the cookie banner and the privacy centre, not by the message preferences.
-        ANALYTICS = "analytics", "Analytics cookies and usage measurement"
+        ANALYTICS = "analytics", gettext_lazy("Analytics cookies and usage measurement")
 
     client_id = models.BigIntegerField()
     topic = models.CharField(max_length=12, choices=Topic.choices)

@@ -20,8 +20,9 @@ from django.core.exceptions import ValidationError
 from django.core.mail import EmailMultiAlternatives, get_connection
 from django.db import transaction
 from django.template.loader import render_to_string
-from django.utils import timezone
+from django.utils import timezone, translation
 
+from accounts.languages import chosen_or_default
 from accounts.services import audit
 from majismart.crypto import blind_index
 from majismart.tenancy import connection
@@ -93,21 +94,38 @@ class Outgoing:
     values: dict[str, str]
     client_id: int | None = None
     attachments: list[dict] = field(default_factory=list)
+    # The recipient's language; "" finds it: the client's (CLIENT_LANGUAGES), else the provider's default.
+    language: str = ""
+
+
+# How this app, below clients, learns the language each client reads ("" for the provider's
+# default): registered by clients' AppConfig.ready.
+CLIENT_LANGUAGES: list[Callable[[list[int]], dict[int, str]]] = []
+
+
+def recipient_languages(outgoing: list[Outgoing]) -> list[str]:
+    """Each outgoing message's language, in order: its own, its client's, else the provider's default."""
+    ids = [o.client_id for o in outgoing if not o.language and o.client_id is not None]
+    chosen: dict[int, str] = {}
+    for resolve in CLIENT_LANGUAGES:
+        if ids:
+            chosen.update(resolve(ids))
+    return [chosen_or_default(o.language or (chosen.get(o.client_id, "") if o.client_id is not None else ""))
+            for o in outgoing]
 
 
 # --- templates ---------------------------------------------------------------------------------
-def template_text(event: Event, channel: str, overrides: dict | None = None) -> tuple[str, str]:
-    """(subject, body) of an event's message on a channel: the provider's wording, or the default."""
-    row = (overrides if overrides is not None else _overrides()).get((event.key, channel))
+def template_text(event: Event, channel: str, overrides: dict | None = None, language: str = "en") -> tuple[str, str]:
+    """(subject, body) of an event's message on a channel in a language: the provider's wording,
+    or the default (the catalogue's, translated)."""
+    row = (overrides if overrides is not None else _overrides()).get((event.key, channel, language))
     if row is not None:
         return row
-    if channel == Channel.SMS:
-        return "", event.sms
-    return event.email_subject, event.email_body
+    return event.default(channel, language)
 
 
-def _overrides() -> dict[tuple[str, str], tuple[str, str]]:
-    return {(t.event, t.channel): (t.subject, t.body) for t in MessageTemplate.objects.all()}
+def _overrides() -> dict[tuple[str, str, str], tuple[str, str]]:
+    return {(t.event, t.channel, t.language): (t.subject, t.body) for t in MessageTemplate.objects.all()}
 
 
 def _validate_template(event: Event, channel: str, subject: str, body: str) -> None:
@@ -128,21 +146,22 @@ def _validate_template(event: Event, channel: str, subject: str, body: str) -> N
         raise ValidationError(errors)
 
 
-def template_save(*, event: str, channel: str, subject: str, body: str, actor: object) -> MessageTemplate:
+def template_save(*, event: str, channel: str, subject: str, body: str, actor: object,
+                  language: str = "en") -> MessageTemplate:
     ev = EVENTS[event]
     subject, body = subject.strip(), body.replace("\r\n", "\n").strip()
     _validate_template(ev, channel, subject, body)
     row, _ = MessageTemplate.objects.update_or_create(
-        event=event, channel=channel,
+        event=event, channel=channel, language=language,
         defaults={"subject": subject if channel == Channel.EMAIL else "", "body": body,
                   "updated_by": str(getattr(actor, "email", actor) or "")})
-    audit(actor=actor, action="notifications.template_changed", object_repr=f"{event} {channel}")
+    audit(actor=actor, action="notifications.template_changed", object_repr=f"{event} {channel} {language}")
     return row
 
 
-def template_reset(*, event: str, channel: str, actor: object) -> None:
-    if MessageTemplate.objects.filter(event=event, channel=channel).delete()[0]:
-        audit(actor=actor, action="notifications.template_reset", object_repr=f"{event} {channel}")
+def template_reset(*, event: str, channel: str, actor: object, language: str = "en") -> None:
+    if MessageTemplate.objects.filter(event=event, channel=channel, language=language).delete()[0]:
+        audit(actor=actor, action="notifications.template_reset", object_repr=f"{event} {channel} {language}")
 
 
 def preview(*, event: str, channel: str, subject: str, body: str, provider_name: str) -> dict[str, object]:
@@ -225,17 +244,21 @@ def notify(*, event: str, channel: str, outgoing: list[Outgoing], purpose: str =
     purpose = purpose or ev.purpose
     if not outgoing or not channel_ready(cfg, channel):
         return []
-    default_subject, default_body = template_text(ev, channel)
-    body = default_body if body is None else body
-    subject = default_subject if subject is None else subject
+    # Each recipient's wording in their language (a broadcast's own text is the same for all).
+    overrides = _overrides()
+    texts: dict[str, tuple[str, str]] = {}
+    languages = recipient_languages(outgoing)
+    for language in set(languages):
+        default_subject, default_body = template_text(ev, channel, overrides, language)
+        texts[language] = (default_subject if subject is None else subject, default_body if body is None else body)
     provider = getattr(connection.tenant, "name", "")
     for o in outgoing:  # every message may name the provider
         o.values.setdefault("provider", provider)
     prefs = consent_map(o.client_id for o in outgoing if o.client_id is not None)
     held = quiet_until(cfg) if channel == Channel.SMS and purpose != Purpose.ACCOUNT and ev.quiet_hours else None
-    rows = [_message(ev, channel, purpose, o, subject, body,
-                     prefs.get(o.client_id) if o.client_id is not None else None, held, broadcast_id)
-            for o in outgoing]
+    rows = [_message(ev, channel, purpose, o, *texts[language],
+                     prefs.get(o.client_id) if o.client_id is not None else None, held, broadcast_id, language)
+            for o, language in zip(outgoing, languages, strict=True)]
     Message.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
     ids = list(Message.objects.filter(dedup_key__in=[r.dedup_key for r in rows], status=Message.Status.QUEUED,
                                       attempts=0, next_attempt_at__isnull=True).values_list("id", flat=True))
@@ -244,7 +267,8 @@ def notify(*, event: str, channel: str, outgoing: list[Outgoing], purpose: str =
 
 
 def _message(ev: Event, channel: str, purpose: str, o: Outgoing, subject: str, body: str,
-             prefs: dict[str, bool] | None, held: datetime | None, broadcast_id: int | None) -> Message:
+             prefs: dict[str, bool] | None, held: datetime | None, broadcast_id: int | None,
+             language: str = "") -> Message:
     text = fill(body, o.values)
     recipient = o.recipient.strip()
     note = _refusal(purpose, channel, prefs) or ("" if recipient else MSG_NO_PHONE if channel == Channel.SMS else MSG_NO_EMAIL)
@@ -254,7 +278,7 @@ def _message(ev: Event, channel: str, purpose: str, o: Outgoing, subject: str, b
                   attachments=o.attachments if channel == Channel.EMAIL else [],
                   segments=sms_size(text).segments if channel == Channel.SMS else 0,
                   quiet_hours=channel == Channel.SMS and purpose != Purpose.ACCOUNT and ev.quiet_hours,
-                  dedup_key=f"{ev.key}:{channel}:{o.key}"[:160], broadcast_id=broadcast_id)
+                  dedup_key=f"{ev.key}:{channel}:{o.key}"[:160], broadcast_id=broadcast_id, language=language)
     if note:
         msg.status, msg.note = Message.Status.SKIPPED, note
     elif held is not None:
@@ -387,16 +411,17 @@ def _sender(cfg: NotificationSettings) -> tuple[str, list[str]]:
     return formataddr((name, address)), [reply_to] if reply_to else []
 
 
-def email_html(text: str, subject: str) -> str:
-    return render_to_string("notifications/email.html", {"text": text, "subject": subject,
-                                                         "provider": connection.tenant})
+def email_html(text: str, subject: str, language: str = "") -> str:
+    with translation.override(language or settings.LANGUAGE_CODE):  # the frame in the message's language
+        return render_to_string("notifications/email.html", {"text": text, "subject": subject,
+                                                             "provider": connection.tenant})
 
 
 def _email(m: Message, sender: str, reply_to: list[str], text: str | None = None) -> EmailMultiAlternatives:
     body = m.text if text is None else text
     mail = EmailMultiAlternatives(subject=m.subject, body=body, from_email=sender, to=[m.recipient],
                                   reply_to=reply_to, headers={"X-MajiSmart-Message": str(m.pk)})
-    mail.attach_alternative(email_html(body, m.subject), "text/html")
+    mail.attach_alternative(email_html(body, m.subject, m.language), "text/html")
     for item in m.attachments:
         filename, content, mimetype = ATTACHMENTS[item["kind"]].make(int(item["id"]))
         mail.attach(filename, content, mimetype)
@@ -449,10 +474,11 @@ def send_now(*, event: str, channel: str, outgoing: Outgoing, secret_values: dic
     staff take the account)."""
     cfg = NotificationSettings.load()
     ev = EVENTS[event]
-    subject, body = template_text(ev, channel)
+    language = recipient_languages([outgoing])[0]
+    subject, body = template_text(ev, channel, language=language)
     kept = {**outgoing.values, **{k: "[removed from the log]" for k in secret_values}}
     msg = _message(ev, channel, Purpose.ACCOUNT, Outgoing(outgoing.key, outgoing.recipient, kept, outgoing.client_id),
-                   subject, body, None, None, None)
+                   subject, body, None, None, None, language)
     msg.dedup_key = f"{msg.dedup_key}:{timezone.now().timestamp():.6f}"[:160]
     now = timezone.now()
     if channel == Channel.EMAIL:

@@ -6,7 +6,9 @@ from __future__ import annotations
 from typing import cast
 
 from django.db.models import Sum
+from django.utils.translation import gettext, override
 
+from accounts.languages import chosen_or_default
 from billing.documents import single_document_pdf
 from billing.models import LedgerEntry
 from payments.models import Payment, PaymentSettings
@@ -33,10 +35,12 @@ def receipt_pdf(payment: Payment) -> bytes:
         # Posted to the ledger: matched to a client.
         balance_after = LedgerEntry.objects.filter(client_id=cast(int, payment.client_id), pk__lte=payment.ledger_entry_id
                                                    ).aggregate(s=Sum("amount"))["s"]
-    return single_document_pdf("pdf/receipt.html", {
-        "payment": payment, "client": payment.client, "key": f"receipt-{payment.pk}", "kind": "receipt",
-        "allocations": list(payment.allocations.select_related("invoice")), "balance_after": balance_after,
-    }, title=f"Receipt {payment.receipt}")
+    # In the client's language (an unmatched payment: the provider's default).
+    with override(chosen_or_default(payment.client.language if payment.client else "")):
+        return single_document_pdf("pdf/receipt.html", {
+            "payment": payment, "client": payment.client, "key": f"receipt-{payment.pk}", "kind": "receipt",
+            "allocations": list(payment.allocations.select_related("invoice")), "balance_after": balance_after,
+        }, title=gettext("Receipt %(receipt)s") % {"receipt": payment.receipt})
 
 
 def receipt_attachment(payment_id: int) -> tuple[str, bytes, str]:

@@ -5,6 +5,7 @@ from typing import TypedDict
 
 from django.conf import settings
 from django.db import models
+from django.utils.translation import gettext_lazy
 
 from billing.models import Invoice, LedgerEntry
 from clients.models import Client
@@ -64,17 +65,17 @@ class CallbackInbox(models.Model):
 
 class Payment(models.Model):
     class Method(models.TextChoices):
-        MPESA = "mpesa", "M-Pesa"
-        PAYSTACK = "paystack", "Card (Paystack)"
-        CASH = "cash", "Cash"
-        BANK = "bank", "Bank"
-        CHEQUE = "cheque", "Cheque"
+        MPESA = "mpesa", gettext_lazy("M-Pesa")
+        PAYSTACK = "paystack", gettext_lazy("Card (Paystack)")
+        CASH = "cash", gettext_lazy("Cash")
+        BANK = "bank", gettext_lazy("Bank")
+        CHEQUE = "cheque", gettext_lazy("Cheque")
 
     class Status(models.TextChoices):
-        MATCHED = "matched", "Matched"
-        UNMATCHED = "unmatched", "Unmatched (reconciliation)"
-        REVERSED = "reversed", "Reversed"
-        REFUNDED = "refunded", "Refunded"
+        MATCHED = "matched", gettext_lazy("Matched")
+        UNMATCHED = "unmatched", gettext_lazy("Unmatched (reconciliation)")
+        REVERSED = "reversed", gettext_lazy("Reversed")
+        REFUNDED = "refunded", gettext_lazy("Refunded")
 
     # The M-Pesa TransID / receipt, Paystack reference, or the bank/cash reference: unique per
     # method, so the same delivery twice can never make two payments.
@@ -189,14 +190,14 @@ class PaymentRequest(models.Model):
     the account reference, so the client and invoice are kept from the moment we ask."""
 
     class Channel(models.TextChoices):
-        STK = "stk", "M-Pesa STK push"
-        PAYSTACK = "paystack", "Card (Paystack)"
+        STK = "stk", gettext_lazy("M-Pesa STK push")
+        PAYSTACK = "paystack", gettext_lazy("Card (Paystack)")
 
     class Status(models.TextChoices):
-        PENDING = "pending", "Waiting for the payer"
-        PAID = "paid", "Paid"
-        CONFIRMED = "confirmed", "Paid, receipt awaited"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", gettext_lazy("Waiting for the payer")
+        PAID = "paid", gettext_lazy("Paid")
+        CONFIRMED = "confirmed", gettext_lazy("Paid, receipt awaited")
+        FAILED = "failed", gettext_lazy("Failed")
 
     class Source(models.TextChoices):
         PORTAL = "portal", "Portal"

@@ -11,7 +11,10 @@ from decimal import Decimal
 
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.dateformat import format as date_format
+from django.utils.translation import gettext, override
 
+from accounts.languages import chosen_or_default
 from billing.models import Invoice, LedgerEntry
 from billing.selectors import invoices_with_dues
 from clients.models import Client
@@ -29,22 +32,24 @@ CATCH_UP_DAYS = 3  # a reminder day missed (worker down) is still sent within th
 
 
 def day(d: date | datetime) -> str:
+    """"16 Oct 2026", in the active language (the client's, where a message is composed)."""
     d = timezone.localtime(d).date() if isinstance(d, datetime) else d
-    return f"{d.day} {d:%b %Y}"
+    return date_format(d, "j M Y")
 
 
 def period_label(code: str) -> str:
-    return date(int(code[:4]), int(code[5:7]), 1).strftime("%b %Y")
+    return date_format(date(int(code[:4]), int(code[5:7]), 1), "M Y")
 
 
 def how_to_pay_words(ways: dict | None, account: str) -> tuple[str, str]:
     """(how to pay, short enough for a text: "Paybill 174379 Acc ACC00012"; the paybill or till
     number) as the bill prints it (`ways` from payments.documents.how_to_pay, read once a batch)."""
     if ways is None:
-        return f"Pay at our office, acc {account}", ""
+        return gettext("Pay at our office, acc %(account)s") % {"account": account}, ""
     if ways["account"]:
-        return f"Paybill {ways['number']} Acc {account}", str(ways["number"])
-    return f"Buy Goods Till {ways['number']}", str(ways["number"])
+        return (gettext("Paybill %(number)s Acc %(account)s") % {"number": ways["number"], "account": account},
+                str(ways["number"]))
+    return gettext("Buy Goods Till %(number)s") % {"number": ways["number"]}, str(ways["number"])
 
 
 def balances(client_ids: Iterable[int | None]) -> dict[int, Decimal]:
@@ -74,7 +79,9 @@ def _values(client: Client, ways: dict | None) -> dict[str, str]:
 
 def nothing_to_pay_words(balance: Decimal) -> str:
     """What a client owing nothing (`balance` <= 0) is told instead of an amount to pay."""
-    return f"Nothing to pay; credit of {kes(-balance)}" if balance < 0 else "Nothing to pay"
+    if balance < 0:
+        return gettext("Nothing to pay; credit of %(credit)s") % {"credit": kes(-balance)}
+    return gettext("Nothing to pay")
 
 
 def invoice_notices(invoice_ids: list[int]) -> int:
@@ -87,15 +94,16 @@ def invoice_notices(invoice_ids: list[int]) -> int:
     due, settled = [], []
     for inv in invoices:
         balance = owed.get(inv.client_id) or Decimal(0)
-        values = {**_values(inv.client, ways), "period": period_label(inv.period), "invoice": inv.number or "",
-                  "amount": kes(inv.total), "portal_link": portal}
-        pair = (inv.client, f"invoice:{inv.pk}", values, [{"kind": "invoice_pdf", "id": inv.pk}])
-        if balance > 0:
-            values.update(amount_due=kes(balance), due_date=day(inv.due_date) if inv.due_date else "")
-            due.append(pair)
-        elif send_settled:
-            values["nothing_to_pay"] = nothing_to_pay_words(balance)
-            settled.append(pair)
+        with override(chosen_or_default(inv.client.language)):  # dates and words in the client's language
+            values = {**_values(inv.client, ways), "period": period_label(inv.period), "invoice": inv.number or "",
+                      "amount": kes(inv.total), "portal_link": portal}
+            pair = (inv.client, f"invoice:{inv.pk}", values, [{"kind": "invoice_pdf", "id": inv.pk}])
+            if balance > 0:
+                values.update(amount_due=kes(balance), due_date=day(inv.due_date) if inv.due_date else "")
+                due.append(pair)
+            elif send_settled:
+                values["nothing_to_pay"] = nothing_to_pay_words(balance)
+                settled.append(pair)
     return (_send("invoice_issued", due) if due else 0) + (_send("invoice_nothing_to_pay", settled) if settled else 0)
 
 
@@ -107,8 +115,9 @@ def payment_receipts(payment_ids: list[int]) -> int:
     pairs: list[tuple[Client, str, dict[str, str], list[dict]]] = []
     for p in payments:
         assert p.client is not None and p.client_id is not None  # client__isnull=False above
-        values = {**_values(p.client, ways), "amount": kes(p.amount), "receipt": p.receipt, "date": day(p.paid_at),
-                  "balance": kes(owed.get(p.client_id, Decimal(0))), "method": p.get_method_display()}
+        with override(chosen_or_default(p.client.language)):
+            values = {**_values(p.client, ways), "amount": kes(p.amount), "receipt": p.receipt, "date": day(p.paid_at),
+                      "balance": kes(owed.get(p.client_id, Decimal(0))), "method": p.get_method_display()}
         pairs.append((p.client, f"payment:{p.pk}", values, [{"kind": "receipt_pdf", "id": p.pk}]))
     return _send("payment_received", pairs)
 
@@ -168,7 +177,8 @@ def _reminders(event: str, first: int, ids: list[int], today: date) -> int:
     for inv in invoices:
         assert inv.due_date is not None  # issued bills have a due date
         offset = (today - inv.due_date).days
-        values = {**_values(inv.client, ways), "amount_due": kes(owed.get(inv.client_id, Decimal(0))),
-                  "due_date": day(inv.due_date), "days": str(abs(offset))}
+        with override(chosen_or_default(inv.client.language)):
+            values = {**_values(inv.client, ways), "amount_due": kes(owed.get(inv.client_id, Decimal(0))),
+                      "due_date": day(inv.due_date), "days": str(abs(offset))}
         pairs.append((inv.client, f"invoice:{inv.pk}:{first}", values, []))
     return _send(event, pairs)

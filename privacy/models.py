@@ -13,6 +13,7 @@ from datetime import timedelta
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from majismart.crypto import EncryptedTextField
 
@@ -22,19 +23,19 @@ class DataRequest(models.Model):
     2021: 7 days for access, correction, deletion, objection; 30 for portability)."""
 
     class Kind(models.TextChoices):
-        EXPORT = "export", "Copy of my data (access and portability)"
-        CORRECTION = "correction", "Correction"
-        DELETION = "deletion", "Deletion"
-        OBJECTION = "objection", "Objection to processing"
-        RESTRICTION = "restriction", "Restriction of processing"
+        EXPORT = "export", gettext_lazy("Copy of my data (access and portability)")
+        CORRECTION = "correction", gettext_lazy("Correction")
+        DELETION = "deletion", gettext_lazy("Deletion")
+        OBJECTION = "objection", gettext_lazy("Objection to processing")
+        RESTRICTION = "restriction", gettext_lazy("Restriction of processing")
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        DONE = "done", "Done"
-        REFUSED = "refused", "Refused"
+        OPEN = "open", pgettext_lazy("status", "Open")
+        DONE = "done", gettext_lazy("Done")
+        REFUSED = "refused", gettext_lazy("Refused")
 
     class Source(models.TextChoices):
-        PORTAL = "portal", "Portal"
+        PORTAL = "portal", gettext_lazy("Portal")
         STAFF = "staff", "Recorded by staff"
 
     # Days allowed to answer. A copy of one's data serves access (7 days) as well as portability

@@ -29,6 +29,7 @@ from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils.translation import gettext_lazy
 
 from accounts.models import Role, User
 from accounts.services import audit
@@ -85,9 +86,9 @@ def registration_message(template: str, channel: str) -> str:
 
 # --- forms -------------------------------------------------------------------------------------
 class StartForm(forms.Form):
-    account_number = forms.CharField(max_length=30, label="Account number",
+    account_number = forms.CharField(max_length=30, label=gettext_lazy("Account number"),
                                      widget=forms.TextInput(attrs={"autocomplete": "off", "autocapitalize": "characters"}))
-    contact = forms.CharField(max_length=254, label="Phone number or email on your account",
+    contact = forms.CharField(max_length=254, label=gettext_lazy("Phone number or email on your account"),
                               widget=forms.TextInput(attrs={"autocomplete": "tel"}))
 
     def clean_account_number(self) -> str:
@@ -113,13 +114,13 @@ class StartForm(forms.Form):
 
 class FinishForm(AdultWithPasswordMixin, forms.Form):
     msg_adult, msg_accept, msg_mismatch = MSG_ADULT, MSG_ACCEPT, MSG_PASSWORD_MISMATCH
-    code = forms.CharField(max_length=6, min_length=6, label="6-digit code",
+    code = forms.CharField(max_length=6, min_length=6, label=gettext_lazy("6-digit code"),
                            widget=forms.TextInput(attrs={"inputmode": "numeric", "autocomplete": "one-time-code"}))
-    email = forms.EmailField(label="Your email (you log in with it)")
-    password1 = forms.CharField(label="Password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
-    password2 = forms.CharField(label="Confirm password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
-    adult = forms.BooleanField(label="I am 18 or older", required=False)
-    accept = forms.BooleanField(label="I accept the terms of service and the privacy policy", required=False)
+    email = forms.EmailField(label=gettext_lazy("Your email (you log in with it)"))
+    password1 = forms.CharField(label=gettext_lazy("Password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password2 = forms.CharField(label=gettext_lazy("Confirm password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    adult = forms.BooleanField(label=gettext_lazy("I am 18 or older"), required=False)
+    accept = forms.BooleanField(label=gettext_lazy("I accept the terms of service and the privacy policy"), required=False)
 
     def clean_code(self) -> str:
         code = self.cleaned_data["code"].strip()

@@ -4,6 +4,7 @@ their resolution, consent choices per purpose, and reminders of requests falling
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from django.conf import settings
 from django.db import transaction
@@ -20,6 +21,9 @@ from privacy.erasure import client_pseudonymise
 from privacy.models import DataExport, DataRequest, ErasureRecord
 from tenants.selectors import current_policy_version
 
+if TYPE_CHECKING:
+    from django.utils.functional import _StrOrPromise as StrOrPromise
+
 MSG_DETAILS = "Tell us what is wrong and what it should say."
 MSG_PURPOSES = "Choose at least one purpose."
 MSG_OPEN_EXPORT = "Your data is already being prepared: it will appear below."
@@ -27,7 +31,7 @@ MSG_ALREADY_ERASED = "This account's personal data has already been erased."
 
 # What a client may object to or ask to restrict. The purposes that match a consent topic take
 # effect at once (the notifications app obeys consent); the rest are for staff to carry out.
-PURPOSES: dict[str, tuple[str, str | None]] = {
+PURPOSES: dict[str, tuple[StrOrPromise, str | None]] = {
     "sms": (Consent.Topic.SMS.label, Consent.Topic.SMS),
     "email": (Consent.Topic.EMAIL.label, Consent.Topic.EMAIL),
     "marketing": (Consent.Topic.MARKETING.label, Consent.Topic.MARKETING),

@@ -8,6 +8,7 @@ from decimal import Decimal
 
 from django.core.exceptions import ValidationError
 
+from accounts.languages import provider_default
 from billing.models import Invoice
 from billing.selectors import client_balance
 from clients.models import Client
@@ -15,7 +16,7 @@ from majismart.crypto import blind_index
 from majismart.phones import normalize_phone
 from majismart.tenancy import connection
 from meters.models import Meter
-from selfservice.texts import ENGLISH, lang_of
+from selfservice.texts import lang_of
 
 
 def phone_e164(raw: str) -> str:
@@ -41,8 +42,8 @@ def clients_of_phone(e164: str) -> list[Client]:
 
 
 def provider_language() -> str:
-    """The provider's default language, where one is set (blank: English)."""
-    return lang_of(str(getattr(connection.tenant, "default_language", "") or ENGLISH))
+    """The provider's default language (Settings → Provider details; accounts.languages)."""
+    return lang_of(provider_default())
 
 
 def language_of(clients: list[Client]) -> str:

@@ -4,8 +4,10 @@ import re
 from typing import Any, cast
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import password_validation
 from django.core.exceptions import ValidationError
+from django.utils.translation import gettext_lazy
 
 from accounts.models import APIKey
 from majismart.phones import normalize_phone
@@ -48,18 +50,18 @@ class AdultWithPasswordMixin:
 
 
 class SignupForm(AdultWithPasswordMixin, forms.Form):
-    business_name = forms.CharField(max_length=200, label="Business name")
+    business_name = forms.CharField(max_length=200, label=gettext_lazy("Business name"))
     subdomain = forms.CharField(
         max_length=40,
-        help_text="Your dashboard's address: <subdomain>.majismart. Lowercase letters, digits, hyphens.",
+        help_text=gettext_lazy("Your dashboard's address: <subdomain>.majismart. Lowercase letters, digits, hyphens."),
     )
-    owner_name = forms.CharField(max_length=150, label="Your full name")
-    owner_email = forms.EmailField(label="Your email")
-    owner_phone = forms.CharField(max_length=20, label="Your phone", required=False)
-    password1 = forms.CharField(label="Password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
-    password2 = forms.CharField(label="Confirm password", widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
-    adult = forms.BooleanField(label="I confirm I am 18 years of age or older", required=False)
-    accept_terms = forms.BooleanField(required=False, label="I accept the privacy policy and terms of service")
+    owner_name = forms.CharField(max_length=150, label=gettext_lazy("Your full name"))
+    owner_email = forms.EmailField(label=gettext_lazy("Your email"))
+    owner_phone = forms.CharField(max_length=20, label=gettext_lazy("Your phone"), required=False)
+    password1 = forms.CharField(label=gettext_lazy("Password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    password2 = forms.CharField(label=gettext_lazy("Confirm password"), widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}))
+    adult = forms.BooleanField(label=gettext_lazy("I confirm I am 18 years of age or older"), required=False)
+    accept_terms = forms.BooleanField(required=False, label=gettext_lazy("I accept the privacy policy and terms of service"))
 
     def clean_business_name(self) -> str:
         name = self.cleaned_data["business_name"].strip()
@@ -89,7 +91,7 @@ class SignupForm(AdultWithPasswordMixin, forms.Form):
 
 
 class FindProviderForm(forms.Form):
-    subdomain = forms.CharField(max_length=40, label="Your provider's subdomain")
+    subdomain = forms.CharField(max_length=40, label=gettext_lazy("Your provider's subdomain"))
 
 
 class APIKeyForm(forms.ModelForm):
@@ -102,20 +104,23 @@ class BrandingForm(forms.Form):
     """Provider details & branding: what bills, receipts and statements print."""
 
     address = forms.CharField(required=False, max_length=500, widget=forms.Textarea(attrs={"rows": 3}),
-                              help_text="Postal and physical address, e.g. P.O. Box 123-80100, Moi Avenue, Mombasa.")
-    kra_pin = forms.CharField(label="KRA PIN", required=False, max_length=20, help_text="e.g. P051234567X")
-    contact_email = forms.EmailField(label="Contact email", required=False)
-    contact_phone = forms.CharField(label="Contact phone", required=False, max_length=20)
+                              help_text=gettext_lazy("Postal and physical address, e.g. P.O. Box 123-80100, Moi Avenue, Mombasa."))
+    kra_pin = forms.CharField(label=gettext_lazy("KRA PIN"), required=False, max_length=20, help_text=gettext_lazy("e.g. P051234567X"))
+    contact_email = forms.EmailField(label=gettext_lazy("Contact email"), required=False)
+    contact_phone = forms.CharField(label=gettext_lazy("Contact phone"), required=False, max_length=20)
     website = forms.URLField(required=False, assume_scheme="https")
-    brand_color = forms.CharField(label="Brand colour", max_length=7,
+    brand_color = forms.CharField(label=gettext_lazy("Brand colour"), max_length=7,
                                   widget=forms.TextInput(attrs={"type": "color"}))
-    logo = forms.FileField(required=False, help_text="PNG or JPEG, at most 1 MB.")
-    remove_logo = forms.BooleanField(label="Remove the logo", required=False)
+    logo = forms.FileField(required=False, help_text=gettext_lazy("PNG or JPEG, at most 1 MB."))
+    language = forms.ChoiceField(label=gettext_lazy("Default language"), choices=settings.LANGUAGES, required=False,
+                                 help_text="For clients and staff who have not chosen one: the portal, SMS, "
+                                           "emails and bills.")
+    remove_logo = forms.BooleanField(label=gettext_lazy("Remove the logo"), required=False)
 
     @classmethod
     def for_provider(cls, provider: Provider) -> BrandingForm:
         return cls(initial={name: getattr(provider, name) for name in (
-            "address", "kra_pin", "contact_email", "contact_phone", "website", "brand_color")})
+            "address", "kra_pin", "contact_email", "contact_phone", "website", "brand_color", "language")})
 
     def clean_kra_pin(self) -> str:
         pin = "".join(self.cleaned_data["kra_pin"].split()).upper()

@@ -4,6 +4,7 @@ import re
 import secrets
 import uuid
 
+from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.core.validators import RegexValidator
 from django.db import models
@@ -76,6 +77,9 @@ class Provider(TenantMixin):
     # Staff roles whose users must use two-factor authentication (Settings → Security, by the
     # owner). Here, on the row every request loads anyway, so enforcing it costs no query.
     two_factor_roles = ArrayField(models.CharField(max_length=20), default=list, blank=True)
+    # What its clients and staff get when they have chosen no language (Settings → Provider details).
+    language = models.CharField(max_length=8, choices=settings.LANGUAGES, default="en", db_default="en",
+                                help_text="The language of clients and staff who have not chosen one.")
 
     auto_create_schema = True
     auto_drop_schema = False

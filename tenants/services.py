@@ -182,7 +182,7 @@ LOGO_MIN_SIDE, LOGO_MAX_SIDE = 32, 3000
 MSG_LOGO_TYPE = "The logo must be a PNG or JPEG image."
 MSG_LOGO_SIZE = "The logo must be at most 1 MB."
 MSG_LOGO_PIXELS = f"The logo must be between {LOGO_MIN_SIDE} and {LOGO_MAX_SIDE} pixels on each side."
-BRANDING_FIELDS = ("address", "kra_pin", "brand_color", "website", "contact_email", "contact_phone")
+BRANDING_FIELDS = ("address", "kra_pin", "brand_color", "website", "contact_email", "contact_phone", "language")
 
 
 def logo_check(upload: object) -> object:
@@ -227,6 +227,8 @@ def _clean_branding(fields: dict[str, object]) -> dict[str, object]:
                 text = text.lower()
             elif name == "contact_phone":
                 text = normalize_phone(text)
+            elif name == "language":
+                text = text or Provider._meta.get_field("language").default
         except ValidationError as exc:
             errors[name] = exc.messages
         cleaned[name] = text

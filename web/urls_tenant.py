@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 
 from accounts.permissions import public
 from web.views import clients, home
+from web.views.language import language_switch
 
 # The split view serves Swagger UI's start-up script as a file (the plain view inlines it, which
 # the Content-Security-Policy refuses); Swagger UI's own inline styles and data: icons are
@@ -20,6 +21,7 @@ urlpatterns = [
     path("", include("tenants.urls_tenant")),
     path("", include("notifications.urls")),
     path("", include("selfservice.urls")),  # Africa's Talking: USSD, incoming SMS
+    path("language/<str:code>/", language_switch, name="language_switch"),
     path("dashboard/", home.home, name="dashboard"),
     path("portal/", home.portal_home, name="portal"),
     path("dashboard/clients/", clients.client_list, name="client_list"),

@@ -53,6 +53,7 @@ class ProviderPasswordResetForm(PasswordResetForm):
         """Through notifications, like every message (its log keeps the email without the link)."""
         from django.urls import reverse
 
+        from accounts.languages import user_language
         from majismart.tenancy import connection
         from notifications.services import Outgoing, send_now
 
@@ -63,7 +64,8 @@ class ProviderPasswordResetForm(PasswordResetForm):
             "password_reset_confirm", kwargs={"uidb64": context["uid"], "token": context["token"]})
         user = context["user"]
         values = {"provider": context.get("provider_name", ""), "name": user.get_full_name(), "account": ""}
-        send_now(event="password_reset", channel="email", outgoing=Outgoing(f"user:{user.pk}", to_email, values),
+        send_now(event="password_reset", channel="email",
+                 outgoing=Outgoing(f"user:{user.pk}", to_email, values, language=user_language(user)),
                  secret_values={"link": link})
 
 

@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import update_session_auth_hash
 from django.contrib.auth.forms import PasswordChangeForm
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils import translation
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from accounts.forms import ProfileNameForm
+from accounts.languages import user_language
 from accounts.permissions import require_capability
-from accounts.services import audit
+from accounts.services import audit, user_language_set
 from accounts.staff import profile_update_name, sessions_end_others
 from accounts.two_factor import is_enrolled
 
@@ -25,6 +29,7 @@ def _page(request: HttpRequest, *, name_form: ProfileNameForm | None = None,
         "name_form": name_form or ProfileNameForm(initial={"full_name": user.full_name}),  # type: ignore[union-attr]
         "password_form": password_form or _password_form(user),
         "two_factor_on": is_enrolled(user),  # type: ignore[arg-type]
+        "language_choices": [("", _("The provider's default")), *settings.LANGUAGES],
     }, status=status)
 
 
@@ -75,3 +80,18 @@ def sessions_end(request: HttpRequest) -> HttpResponse:
     update_session_auth_hash(request, user)  # this session follows the new hash; the others do not
     messages.success(request, "You are signed out everywhere else. This session stays signed in.")
     return redirect("profile")
+
+
+@require_POST
+@require_capability("dashboard.view")
+def language_save(request: HttpRequest) -> HttpResponse:
+    """The dashboard's language for this staff member ("": the provider's default)."""
+    language = request.POST.get("language", "")
+    if language not in {code for code, _name in settings.LANGUAGES} | {""}:
+        return _page(request, status=400)
+    user_language_set(user=request.user, language=language)  # type: ignore[arg-type]
+    response = redirect("profile")
+    response.delete_cookie(settings.LANGUAGE_COOKIE_NAME)  # the stored choice decides from now on
+    with translation.override(user_language(request.user)):  # said in the language just chosen
+        messages.success(request, _("Your language is saved."))
+    return response

@@ -6,6 +6,7 @@ from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import require_capability
@@ -29,7 +30,7 @@ def portal_plan(request: HttpRequest) -> HttpResponse:
             except ValidationError as exc:
                 errors = exc.message_dict if hasattr(exc, "error_dict") else {"detail": exc.messages}
             else:
-                messages.success(request, "Thank you: we will look at your request and tell you by SMS.")
+                messages.success(request, gettext("Thank you: we will look at your request and tell you by SMS."))
                 return redirect("portal_plan")
     plan = client_plan(client.pk) if client else None
     return render(request, "portal/plan.html", {

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 
 from accounts.permissions import require_capability
 from clients.selectors import own_client
@@ -20,7 +21,7 @@ def portal_messages(request: HttpRequest) -> HttpResponse:
         choices: dict[str, bool] = {topic: request.POST.get(topic) == "on" for topic in CONTACT_TOPICS}
         if consent_record(client_id=client.pk, choices=choices, source="portal", actor=request.user,
                           policy_version=current_policy_version("privacy").version):
-            messages.success(request, "Your choices are saved.")
+            messages.success(request, gettext("Your choices are saved."))
         return redirect("portal_messages")
     prefs = consent_map([client.pk])[client.pk] if client else {}
     sent = (Message.objects.filter(client_id=client.pk).exclude(status=Message.Status.SKIPPED)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
+from django.utils.translation import gettext
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import require_capability
@@ -25,7 +26,8 @@ def portal_requests(request: HttpRequest) -> HttpResponse:
         data = form.cleaned_data
         made = service_request_create(client=client, kind=data["kind"], description=data["description"],
                                       photo=data["photo"], channel=ServiceRequest.Channel.PORTAL, actor=request.user)
-        messages.success(request, f"Thank you. Your report {made.reference} was received; we will keep you posted by SMS.")
+        messages.success(request, gettext("Thank you. Your report %(reference)s was received; we will keep you posted "
+                                          "by SMS.") % {"reference": made.reference})
         return redirect("portal_requests")
     mine = ServiceRequest.objects.filter(client=client).order_by("-created", "-id")[:50]
     return render(request, "portal/requests.html", {"active": "requests", "client": client, "form": form,

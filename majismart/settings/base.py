@@ -126,9 +126,15 @@ MIDDLEWARE = [
     "majismart.middleware.SuspendedProviderMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # Before login: the language switch's cookie, else the browser's Accept-Language (`sw` gets
+    # Kiswahili). After the tenant (the provider's default) and sessions, before CommonMiddleware.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # Signed in, a person's own stored language wins (a client's, a staff member's; blank: the
+    # provider's default); signed out, the provider's default when the browser names neither.
+    "accounts.languages.LanguageMiddleware",
     # request.user.is_verified(): Django admin's two-factor check (no query unless the session
     # names a device, which only an admin login does).
     "django_otp.middleware.OTPMiddleware",
@@ -157,7 +163,7 @@ TEMPLATES = [
                 "privacy.cookies.cookie_context",
                 "privacy.policy.policy_context",
             ],
-            "builtins": ["majismart.template_filters", "accounts.template_filters"],
+            "builtins": ["majismart.template_filters", "accounts.template_filters", "django.templatetags.i18n"],
         },
     }
 ]
@@ -388,6 +394,12 @@ LANGUAGE_CODE = "en"
 LANGUAGES = [("en", "English"), ("sw", "Kiswahili")]
 TIME_ZONE = "Africa/Nairobi"  # shown in Nairobi time; stored in UTC (USE_TZ)
 USE_I18N = True
+# The Kiswahili catalogue lives in the repository (.po) and is compiled by the project's own
+# setup (manage.py compile_catalogues, majismart/catalogues.py): no GNU gettext anywhere.
+LOCALE_PATHS = [BASE_DIR / "locale"]
+LANGUAGE_COOKIE_NAME = "majismart_language"
+LANGUAGE_COOKIE_AGE = 365 * 24 * 3600
+LANGUAGE_COOKIE_SAMESITE = "Lax"
 USE_TZ = True
 
 # --- static, media ----------------------------------------------------------------------

@@ -10,6 +10,7 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_lazy
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import require_capability
@@ -52,9 +53,10 @@ def checked_photo(photo: Any) -> Any:
 
 
 class SelfReadingForm(forms.Form):
-    meter = forms.ModelChoiceField(queryset=Meter.objects.none(), empty_label=None)
-    value = forms.CharField(label="Reading (m³)", widget=forms.TextInput(attrs={"inputmode": "decimal"}))
-    photo = forms.FileField(required=False, help_text="Optional: a photo of the meter's dial.")
+    meter = forms.ModelChoiceField(queryset=Meter.objects.none(), empty_label=None, label=gettext_lazy("Meter"))
+    value = forms.CharField(label=gettext_lazy("Reading (m³)"), widget=forms.TextInput(attrs={"inputmode": "decimal"}))
+    photo = forms.FileField(label=gettext_lazy("Photo"), required=False,
+                            help_text=gettext_lazy("Optional: a photo of the meter's dial."))
 
     def __init__(self, *args: object, client: Client, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -93,7 +95,7 @@ def self_reading(request: HttpRequest) -> HttpResponse:
                 reading = Reading.objects.get(pk=result.created[0].id)
                 reading.photo = form.cleaned_data["photo"]
                 reading.save(update_fields=["photo"])
-            messages.success(request, "Thank you! Your reading will be checked by our staff before it is used.")
+            messages.success(request, gettext("Thank you! Your reading will be checked by our staff before it is used."))
             return redirect("portal_usage")
     return render(request, "portal/reading.html", {"active": "reading", "client": client, "form": form},
                   status=400 if form.errors else 200)

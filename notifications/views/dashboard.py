@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+from django.conf import settings
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
@@ -102,15 +103,17 @@ def message_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_capability("messages.view")
 def template_list(request: HttpRequest) -> HttpResponse:
-    overrides = {(t.event, t.channel): (t.subject, t.body) for t in MessageTemplate.objects.all()}
+    overrides = {(t.event, t.channel, t.language): (t.subject, t.body) for t in MessageTemplate.objects.all()}
     cfg = NotificationSettings.load()
     rows = []
     for ev in EVENTS.values():
         versions = []
         for channel in ev.channels:
-            subject, body = template_text(ev, channel, overrides)
-            versions.append({"channel": channel, "custom": (ev.key, channel) in overrides, "preview": preview(
-                event=ev.key, channel=channel, subject=subject, body=body, provider_name=request.tenant.name)})  # type: ignore[attr-defined]  # django-tenants' middleware sets it
+            for language, language_name in settings.LANGUAGES:  # each language's wording, SMS parts and cost
+                subject, body = template_text(ev, channel, overrides, language)
+                versions.append({"channel": channel, "language": language, "language_name": language_name,
+                                 "custom": (ev.key, channel, language) in overrides, "preview": preview(
+                    event=ev.key, channel=channel, subject=subject, body=body, provider_name=request.tenant.name)})  # type: ignore[attr-defined]  # django-tenants' middleware sets it
         rows.append({"event": ev, "versions": versions})
     return render(request, "notifications/templates.html", {
         "active": "messages", "tab": "templates", "rows": rows, "cfg": cfg})
@@ -120,30 +123,34 @@ def template_list(request: HttpRequest) -> HttpResponse:
 @require_capability("messages.send")
 def template_edit(request: HttpRequest, event: str, channel: str) -> HttpResponse:
     ev = EVENTS.get(event)
-    if ev is None or channel not in ev.channels:
+    languages = dict(settings.LANGUAGES)
+    language = request.POST.get("language") or request.GET.get("language") or "en"
+    if ev is None or channel not in ev.channels or language not in languages:
         raise Http404
-    subject, body = template_text(ev, channel)
+    subject, body = template_text(ev, channel, language=language)
     errors: dict[str, list[str]] = {}
     status = 200
     if request.method == "POST":
         if "reset" in request.POST:
-            template_reset(event=event, channel=channel, actor=request.user)
-            messages.success(request, f"“{ev.label}” ({channel.upper()}) is back to the default wording.")
+            template_reset(event=event, channel=channel, actor=request.user, language=language)
+            messages.success(request, f"“{ev.label}” ({channel.upper()}, {languages[language]}) is back to the default wording.")
             return redirect("template_list")
         subject, body = request.POST.get("subject", ""), request.POST.get("body", "")
         if "save" in request.POST:
             try:
-                template_save(event=event, channel=channel, subject=subject, body=body, actor=request.user)
+                template_save(event=event, channel=channel, subject=subject, body=body, actor=request.user,
+                              language=language)
             except ValidationError as exc:
                 errors, status = exc.message_dict, 400
             else:
-                messages.success(request, f"“{ev.label}” ({channel.upper()}) saved.")
+                messages.success(request, f"“{ev.label}” ({channel.upper()}, {languages[language]}) saved.")
                 return redirect("template_list")
     shown = preview(event=event, channel=channel, subject=subject, body=body, provider_name=request.tenant.name)  # type: ignore[attr-defined]  # django-tenants' middleware sets it
     return render(request, "notifications/template_edit.html", {
         "active": "messages", "tab": "templates", "event": ev, "channel": channel, "subject": subject, "body": body,
         "preview": shown, "errors": errors, "placeholders": sorted(ev.allowed()),
-        "custom": MessageTemplate.objects.filter(event=event, channel=channel).exists(),
+        "language": language, "language_name": languages[language], "languages": settings.LANGUAGES,
+        "custom": MessageTemplate.objects.filter(event=event, channel=channel, language=language).exists(),
         "cost_per_segment": NotificationSettings.load().sms_cost_per_segment}, status=status)
 
 

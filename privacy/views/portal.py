@@ -7,7 +7,10 @@ from django.contrib import messages
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, JsonResponse
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404, redirect, render
+from django.utils import timezone
 from django.utils.cache import add_never_cache_headers
+from django.utils.dateformat import format as date_format
+from django.utils.translation import gettext, gettext_noop
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import require_capability
@@ -29,13 +32,13 @@ KIND_BY_ACTION = {"export": DataRequest.Kind.EXPORT, "correction": DataRequest.K
                   "deletion": DataRequest.Kind.DELETION, "objection": DataRequest.Kind.OBJECTION,
                   "restriction": DataRequest.Kind.RESTRICTION}
 SAVED = {
-    DataRequest.Kind.EXPORT: "We are preparing your data. It appears below when ready.",
-    DataRequest.Kind.CORRECTION: "Your correction request is sent. {provider} must answer by {due}.",
-    DataRequest.Kind.DELETION: "Your deletion request is sent. {provider} must answer by {due}.",
-    DataRequest.Kind.OBJECTION: "Your objection is recorded. Messages and analytics you objected to stop now; "
-                                "{provider} must answer the rest by {due}.",
-    DataRequest.Kind.RESTRICTION: "Your restriction request is recorded. Messages and analytics you named stop "
-                                  "now; {provider} must answer the rest by {due}.",
+    DataRequest.Kind.EXPORT: gettext_noop("We are preparing your data. It appears below when ready."),
+    DataRequest.Kind.CORRECTION: gettext_noop("Your correction request is sent. {provider} must answer by {due}."),
+    DataRequest.Kind.DELETION: gettext_noop("Your deletion request is sent. {provider} must answer by {due}."),
+    DataRequest.Kind.OBJECTION: gettext_noop("Your objection is recorded. Messages and analytics you objected to stop "
+                                             "now; {provider} must answer the rest by {due}."),
+    DataRequest.Kind.RESTRICTION: gettext_noop("Your restriction request is recorded. Messages and analytics you named "
+                                               "stop now; {provider} must answer the rest by {due}."),
 }
 
 
@@ -60,7 +63,7 @@ def privacy_centre(request: HttpRequest) -> HttpResponse:
         if action == "consent":
             choices: dict[str, bool] = {t: request.POST.get(t) == "on" for t in CONSENT_TOPICS}
             changed = consent_choices_save(client=client, actor=request.user, choices=choices)
-            messages.success(request, "Your choices are saved." if changed else "Nothing changed.")
+            messages.success(request, gettext("Your choices are saved.") if changed else gettext("Nothing changed."))
             # This browser's cookie choice follows (the analytics script reads it).
             return _with_cookie_choice(redirect("privacy_centre"), request, choices[Consent.Topic.ANALYTICS])
         if action in KIND_BY_ACTION:
@@ -77,8 +80,8 @@ def privacy_centre(request: HttpRequest) -> HttpResponse:
                     errors[exc.field or "general"] = str(exc)
                 else:
                     provider = request.tenant  # type: ignore[attr-defined]  # django-tenants' middleware sets it
-                    messages.success(request, SAVED[kind].format(provider=provider.name,
-                                                                 due=f"{req.due_at.day} {req.due_at:%b %Y}"))
+                    messages.success(request, gettext(SAVED[kind]).format(
+                        provider=provider.name, due=date_format(timezone.localtime(req.due_at), "j M Y")))
                     if "analytics" in req.purposes:
                         return _with_cookie_choice(redirect("privacy_centre"), request, False)
                     return redirect("privacy_centre")

@@ -92,7 +92,7 @@ def _charts(months: list[MonthFigures], methods: list[MethodMonth], days: list[D
                                                   ("Collected", [m.collected for m in months])]),
         "efficiency_chart": grouped_bar_chart(labels, [("Collection efficiency", [
             m.efficiency_percent or Decimal(0) for m in months])], unit="%"),
-        "method_chart": grouped_bar_chart(labels, [(m.label, [r.amounts[m] for r in methods]) for m in METHODS]),
+        "method_chart": grouped_bar_chart(labels, [(str(m.label), [r.amounts[m] for r in methods]) for m in METHODS]),
         "day_chart": grouped_bar_chart([str(d.day.day) for d in days], [("Collected", [d.amount for d in days])]),
     }
 

@@ -300,6 +300,7 @@ def world(tenant, alpha):  # type: ignore[no-untyped-def]
         "work_order_photo": order_pk, "api-work-order-complete": order_pk, "api-work-order-not-done": order_pk,
         "plan_detail": {"pk": plan.pk}, "api-payment-plan": {"pk": plan.pk},
         "leak_alert_close": {"pk": episode.pk}, "api-leak-alert-close": {"pk": episode.pk}, "leak_report": {"token": leak_link_token(episode)},
+        "language_switch": {"code": "sw"},
     }
 
 

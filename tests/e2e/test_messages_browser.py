@@ -46,8 +46,8 @@ def test_an_owner_words_a_template_and_broadcasts_to_a_zone(page: Page, app_serv
     page.set_viewport_size({"width": 390, "height": 844})
     log_in(page, app_server, slug, f"owner@{slug}.test")
     page.goto(app_server.url(slug, "/dashboard/messages/templates/"))
-    expect(page.get_by_test_id("template-invoice_issued-sms")).to_contain_text("Maji Messages:")
-    page.get_by_test_id("template-invoice_issued-sms").get_by_role("link", name="Edit").click()
+    expect(page.get_by_test_id("template-invoice_issued-sms-en")).to_contain_text("Maji Messages:")
+    page.get_by_test_id("template-invoice_issued-sms-en").get_by_role("link", name="Edit").click()
 
     body = page.get_by_role("textbox", name="Message")
     body.fill("{provider}: bill {amount_due} due {due_date}. {pay_link}")
@@ -58,7 +58,7 @@ def test_an_owner_words_a_template_and_broadcasts_to_a_zone(page: Page, app_serv
     page.get_by_role("button", name="Preview").click()
     expect(page.get_by_test_id("preview-text")).to_contain_text("Habari Esther Njeri! Bill KES 2,448.75 due 16 Nov 2026.")
     page.get_by_role("button", name="Save").click()
-    expect(page.get_by_test_id("template-invoice_issued-sms")).to_contain_text("Your wording")
+    expect(page.get_by_test_id("template-invoice_issued-sms-en")).to_contain_text("Your wording")
     page.screenshot(path=str(tmp_path / "templates.png"), full_page=True)
 
     page.get_by_role("link", name="Broadcasts").click()
