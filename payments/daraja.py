@@ -23,6 +23,7 @@ from typing import Any
 from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from majismart import outbound
 from majismart.badinput import NUL, printable
@@ -170,25 +171,26 @@ def c2b_register(cfg: Config, *, confirmation_url: str, validation_url: str) -> 
 # STK result codes (§1.3.2), told the way a payer understands them. Logic keys on the code,
 # never on Daraja's text.
 STK_MESSAGES = {
-    "1": "Your M-Pesa balance is not enough for this payment.",
-    "2": "The amount is below M-Pesa's minimum.",
-    "3": "The amount is above M-Pesa's limit for one payment.",
-    "4": "This payment would pass your M-Pesa daily limit.",
-    "8": "The provider's M-Pesa account cannot take this payment now. Please try later.",
-    "17": "The same amount was just sent. Please wait two minutes before trying again.",
-    "1019": "The request expired before it was answered. Please try again.",
-    "1025": "M-Pesa could not send the prompt. Please try again.",
-    "1032": "You cancelled the payment on your phone.",
-    "1037": "Your phone could not be reached. Check it is on and has signal, then try again.",
-    "2001": "The M-Pesa PIN was wrong. Please try again.",
-    "8006": "Your M-Pesa PIN is locked. Call 100 (or 200) to unlock it.",
+    "1": gettext_noop("Your M-Pesa balance is not enough for this payment."),
+    "2": gettext_noop("The amount is below M-Pesa's minimum."),
+    "3": gettext_noop("The amount is above M-Pesa's limit for one payment."),
+    "4": gettext_noop("This payment would pass your M-Pesa daily limit."),
+    "8": gettext_noop("The provider's M-Pesa account cannot take this payment now. Please try later."),
+    "17": gettext_noop("The same amount was just sent. Please wait two minutes before trying again."),
+    "1019": gettext_noop("The request expired before it was answered. Please try again."),
+    "1025": gettext_noop("M-Pesa could not send the prompt. Please try again."),
+    "1032": gettext_noop("You cancelled the payment on your phone."),
+    "1037": gettext_noop("Your phone could not be reached. Check it is on and has signal, then try again."),
+    "2001": gettext_noop("The M-Pesa PIN was wrong. Please try again."),
+    "8006": gettext_noop("Your M-Pesa PIN is locked. Call 100 (or 200) to unlock it."),
 }
-STK_MESSAGE_OTHER = "M-Pesa could not complete the payment ({code}). Please try again."
+STK_MESSAGE_OTHER = gettext_noop("M-Pesa could not complete the payment ({code}). Please try again.")
 
 
 def stk_message(code: object) -> str:
+    """The result told to the payer, in the active language."""
     code = str(code)
-    return STK_MESSAGES.get(code, STK_MESSAGE_OTHER.format(code=code))
+    return gettext(STK_MESSAGES.get(code, STK_MESSAGE_OTHER)).format(code=code)
 
 
 # --- what Daraja posts back, read --------------------------------------------------------------

@@ -12,8 +12,10 @@ from decimal import Decimal, InvalidOperation
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.translation import gettext, gettext_noop
 
+from accounts.languages import chosen_or_default
 from billing.models import Invoice
 from clients.models import Client
 from clients.services import clients_lock
@@ -32,14 +34,32 @@ from tenants.selectors import callback_urls
 
 log = logging.getLogger(__name__)
 
-MSG_MPESA_OFF = "M-Pesa payments are not set up for this provider yet."
-MSG_PHONE_WAIT = "An M-Pesa prompt was just sent to this phone. You can send another in about a minute."
-MSG_CLIENT_LIMIT = "Too many payment requests in the last hour. Please try again later, or pay by paybill."
-MSG_SENT = "Check your phone: enter your M-Pesa PIN to pay {amount}."
-MSG_PAID = "Paid. M-Pesa receipt {receipt}. Thank you!"
-MSG_CONFIRMED = ("M-Pesa confirmed the payment. It will show on your account as soon as M-Pesa sends the "
-                 "receipt.")
-MSG_NO_ANSWER = "M-Pesa did not answer about this payment. If money left your account, it will reach us."
+# What a payer reads: form errors in the page's language, a request's stored message in the
+# client's (their own, else the provider's default: _said), as every message to a client is.
+MSG_MPESA_OFF = gettext_noop("M-Pesa payments are not set up for this provider yet.")
+MSG_PHONE_WAIT = gettext_noop("An M-Pesa prompt was just sent to this phone. You can send another in about a minute.")
+MSG_CLIENT_LIMIT = gettext_noop("Too many payment requests in the last hour. Please try again later, or pay by paybill.")
+MSG_PHONE = gettext_noop("Enter the M-Pesa phone number, e.g. 0712 345 678.")
+MSG_SENT = gettext_noop("Check your phone: enter your M-Pesa PIN to pay {amount}.")
+MSG_PAID = gettext_noop("Paid. M-Pesa receipt {receipt}. Thank you!")
+MSG_CONFIRMED = gettext_noop("M-Pesa confirmed the payment. It will show on your account as soon as M-Pesa sends the "
+                             "receipt.")
+MSG_NO_ANSWER = gettext_noop("M-Pesa did not answer about this payment. If money left your account, it will reach us.")
+MSG_UNREACHABLE = gettext_noop("If a prompt reaches your phone, enter your M-Pesa PIN. If none comes within a minute, "
+                               "try again.")
+MSG_BUSY = gettext_noop("M-Pesa is busy with another request on this phone. Wait a minute, then try again.")
+MSG_NOT_SENT = gettext_noop("M-Pesa could not send the payment request just now. Please try again shortly.")
+
+
+def _said(client: Client, text: str, **values: object) -> str:
+    """A payment request's message as stored for `client`: in their language."""
+    with translation.override(chosen_or_default(client.language)):
+        return gettext(text).format(**values)
+
+
+def _stk_said(client: Client, code: object) -> str:
+    with translation.override(chosen_or_default(client.language)):
+        return daraja.stk_message(code)
 
 
 # --- C2B confirmations ---------------------------------------------------------------------------
@@ -74,7 +94,7 @@ def stk_start(*, client: Client, phone: str, amount: object, source: str = Payme
     phone per minute (Daraja locks a subscriber meanwhile), STK_PUSHES_PER_HOUR per client."""
     cfg = PaymentSettings.load()
     if not cfg.mpesa_ready:
-        raise ValidationError({"__all__": [MSG_MPESA_OFF]})
+        raise ValidationError({"__all__": [gettext(MSG_MPESA_OFF)]})
     errors: dict[str, list[str]] = {}
     try:
         e164 = normalize_phone(phone)
@@ -82,7 +102,7 @@ def stk_start(*, client: Client, phone: str, amount: object, source: str = Payme
             raise ValidationError("")
     except ValidationError:
         e164 = ""
-        errors["phone"] = ["Enter the M-Pesa phone number, e.g. 0712 345 678."]
+        errors["phone"] = [gettext(MSG_PHONE)]
     try:
         whole = whole_amount(amount)
     except ValidationError as exc:
@@ -98,9 +118,9 @@ def stk_start(*, client: Client, phone: str, amount: object, source: str = Payme
             cursor.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"stk-phone:{index}"])
         recent = PaymentRequest.objects.filter(channel=PaymentRequest.Channel.STK)
         if recent.filter(phone_index=index, created__gt=now - timedelta(seconds=60)).exists():
-            raise ValidationError({"phone": [MSG_PHONE_WAIT]})
+            raise ValidationError({"phone": [gettext(MSG_PHONE_WAIT)]})
         if recent.filter(client=client, created__gt=now - timedelta(hours=1)).count() >= settings.STK_PUSHES_PER_HOUR:
-            raise ValidationError({"__all__": [MSG_CLIENT_LIMIT]})
+            raise ValidationError({"__all__": [gettext(MSG_CLIENT_LIMIT)]})
         # Stored before Daraja is called; the reference becomes the CheckoutRequestID after.
         request = PaymentRequest.objects.create(
             channel=PaymentRequest.Channel.STK, reference=f"new-{secrets.token_hex(12)}", client=client,
@@ -115,13 +135,10 @@ def stk_start(*, client: Client, phone: str, amount: object, source: str = Payme
             # Daraja may have sent the prompt even though its answer never reached us: keep the
             # request open; a result that arrives is matched to it by phone and amount.
             PaymentRequest.objects.filter(pk=request.pk).update(
-                message="If a prompt reaches your phone, enter your M-Pesa PIN. If none comes within a minute, "
-                        "try again.", result_desc=exc.message[:300])
+                message=_said(client, MSG_UNREACHABLE), result_desc=exc.message[:300])
             request.refresh_from_db()
             return request
-        message = ("M-Pesa is busy with another request on this phone. Wait a minute, then try again."
-                   if "lock subscriber" in exc.message.lower() else
-                   "M-Pesa could not send the payment request just now. Please try again shortly.")
+        message = _said(client, MSG_BUSY if "lock subscriber" in exc.message.lower() else MSG_NOT_SENT)
         PaymentRequest.objects.filter(pk=request.pk).update(status=PaymentRequest.Status.FAILED,
                                                             result_code=exc.code[:20], result_desc=exc.message[:300],
                                                             message=message)
@@ -129,7 +146,7 @@ def stk_start(*, client: Client, phone: str, amount: object, source: str = Payme
         return request
     PaymentRequest.objects.filter(pk=request.pk).update(
         reference=answer["CheckoutRequestID"], merchant_request_id=str(answer.get("MerchantRequestID", ""))[:80],
-        message=MSG_SENT.format(amount=kes(whole)))
+        message=_said(client, MSG_SENT, amount=kes(whole)))
     request.refresh_from_db()
     return request
 
@@ -190,7 +207,7 @@ def stk_callback_process(inbox: CallbackInbox) -> str:
             return inbox_mark(inbox.pk, CallbackInbox.Status.DUPLICATE, "Request already paid")
         PaymentRequest.objects.filter(pk=request.pk).update(
             status=PaymentRequest.Status.FAILED, result_code=code[:20],
-            result_desc=str(callback.get("ResultDesc", ""))[:300], message=daraja.stk_message(code))
+            result_desc=str(callback.get("ResultDesc", ""))[:300], message=_stk_said(request.client, code))
         return inbox_mark(inbox.pk, CallbackInbox.Status.PROCESSED, f"Failed: {code}")
     receipt, amount, paid_at, payer = paid[:4]
     recorded = payment_record(method=Payment.Method.MPESA, receipt=receipt, amount=amount, paid_at=paid_at,
@@ -203,7 +220,7 @@ def stk_callback_process(inbox: CallbackInbox) -> str:
                           note=f" (STK request {checkout})", close_request=False)
     PaymentRequest.objects.filter(pk=request.pk).update(
         status=PaymentRequest.Status.PAID, result_code="0", payment=recorded.payment,
-        result_desc=str(callback.get("ResultDesc", ""))[:300], message=MSG_PAID.format(receipt=receipt))
+        result_desc=str(callback.get("ResultDesc", ""))[:300], message=_said(request.client, MSG_PAID, receipt=receipt))
     note = "" if amount == request.amount else f"Paid {amount}, asked {request.amount}"
     return inbox_mark(inbox.pk, CallbackInbox.Status.PROCESSED if recorded.created else CallbackInbox.Status.DUPLICATE,
                        note if recorded.created else f"Already recorded: {receipt}")
@@ -233,14 +250,14 @@ def stk_query_stale(*, now: datetime | None = None) -> int:
         channel=PaymentRequest.Channel.STK, status=PaymentRequest.Status.PENDING,
         created__lt=now - timedelta(seconds=settings.STK_QUERY_AFTER_SECONDS)).exclude(reference__startswith="new-")
     asked = 0
-    for request in stale.filter(created__lt=now - timedelta(days=1)):
+    for request in stale.filter(created__lt=now - timedelta(days=1)).select_related("client"):
         PaymentRequest.objects.filter(pk=request.pk, status=PaymentRequest.Status.PENDING).update(
-            status=PaymentRequest.Status.FAILED, message=MSG_NO_ANSWER)
+            status=PaymentRequest.Status.FAILED, message=_said(request.client, MSG_NO_ANSWER))
     if not cfg.mpesa_ready:
         return 0
     config = daraja.Config.of(cfg)
     recently = now - timedelta(seconds=60)
-    for request in stale.filter(created__gte=now - timedelta(days=1)).exclude(queried_at__gt=recently)[:200]:
+    for request in stale.filter(created__gte=now - timedelta(days=1)).exclude(queried_at__gt=recently).select_related("client")[:200]:
         try:
             verdict = daraja.stk_query(config, request.reference)
         except daraja.DarajaError as exc:
@@ -253,9 +270,9 @@ def stk_query_stale(*, now: datetime | None = None) -> int:
             code = str(verdict.get("ResultCode"))
             update.update(result_code=code[:20], result_desc=str(verdict.get("ResultDesc", ""))[:300])
             if code == "0":
-                update.update(status=PaymentRequest.Status.CONFIRMED, message=MSG_CONFIRMED)
+                update.update(status=PaymentRequest.Status.CONFIRMED, message=_said(request.client, MSG_CONFIRMED))
             else:
-                update.update(status=PaymentRequest.Status.FAILED, message=daraja.stk_message(code))
+                update.update(status=PaymentRequest.Status.FAILED, message=_stk_said(request.client, code))
         # Only a still-pending request changes: a callback that landed meanwhile wins.
         PaymentRequest.objects.filter(pk=request.pk, status=PaymentRequest.Status.PENDING).update(**update)
     return asked

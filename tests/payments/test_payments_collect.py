@@ -17,6 +17,7 @@ from django_tenants.utils import tenant_context
 from accounts.models import AuditEvent, User
 from billing.models import Invoice, LedgerEntry
 from billing.selectors import client_balance, invoices_with_dues
+from clients.models import Client
 from payments.callbacks import inbox_process
 from payments.collect import _b36, pay_link_token
 from payments.inbox import inbox_store
@@ -566,3 +567,26 @@ def test_staff_see_the_callback_without_the_payers_phone(carol_account, daraja, 
     recorder.replay(Http(), recorder.wait(1)[0])
     page = as_user("anne@alpha.test").get(f"/dashboard/payments/{Payment.objects.get().pk}/").content.decode()
     assert "MpesaReceiptNumber" in page and "254712345678" not in page and "(hidden)" in page
+
+
+def test_a_kiswahili_client_reads_the_payment_in_kiswahili(carol_account, daraja, recorder) -> None:  # type: ignore[no-untyped-def]
+    """A payment request's messages are written in the client's language, from the prompt to the
+    receipt and a refusal (Daraja's result code told in the payer's words); a form error follows
+    the page's language."""
+    Client.objects.filter(pk=carol_account.pk).update(language="sw")
+    carol = as_user("carol@alpha.test")
+    assert carol.post("/portal/pay/", {"method": "mpesa", "phone": PHONE, "amount": "700"}).status_code == 302
+    request = PaymentRequest.objects.get()
+    assert request.message == "Angalia simu yako: weka PIN yako ya M-Pesa kulipa KES 700.00."
+    recorder.replay(Http(), recorder.wait(1)[0])
+    status = carol.get(f"/portal/pay/{request.pk}/status/").json()
+    assert status["status"] == "paid" and status["message"] == f"Imelipwa. Risiti ya M-Pesa {status['receipt']}. Asante!"
+
+    daraja.queue_stk_outcome(1032)
+    PaymentRequest.objects.update(created=timezone.now() - timedelta(minutes=5))  # past the one-a-minute limit
+    assert carol.post("/portal/pay/", {"method": "mpesa", "phone": PHONE, "amount": "200"}).status_code == 302
+    recorder.replay(Http(), recorder.wait(2)[1])
+    refused = PaymentRequest.objects.latest("pk")
+    assert (refused.status, refused.message) == ("failed", "Ulighairi malipo kwenye simu yako.")
+    bad = carol.post("/portal/pay/", {"method": "mpesa", "phone": "12", "amount": "200"})
+    assert bad.status_code == 400 and "Weka namba ya simu ya M-Pesa" in bad.content.decode()
