@@ -246,8 +246,9 @@ def test_an_import_detects_in_a_few_statements_whatever_the_number_of_alerts(ten
     assert LeakEpisode.objects.filter(meter__in=few).count() == 1
     assert LeakEpisode.objects.filter(meter__in=many).count() == 30
     assert Message.objects.filter(event="leak_alert", channel="sms").count() == 31
-    # The same statements for 1 alert or 30: detection, then the messages made in bulk.
-    assert small == large == 32
+    # The same statements for 1 alert or 30: detection, then the messages made in bulk (each
+    # client's language read with them, in one statement).
+    assert small == large == 34
 
 
 # --- the client's link -------------------------------------------------------------------------
