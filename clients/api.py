@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -25,6 +26,8 @@ from majismart.api import (
 )
 from majismart.exports import FORMATS
 
+LANGUAGE_CODES = tuple(code for code, _ in settings.LANGUAGES)
+MSG_LANGUAGE = "Language must be one of: en, sw (or blank for the provider's default)."
 MSG_OPENING_BALANCE_FIXED = "The opening balance is set when the client is created and cannot be edited."
 
 
@@ -40,6 +43,8 @@ class ClientOutput(serializers.Serializer):
     location = serializers.CharField()
     status = serializers.CharField()
     opening_balance = serializers.DecimalField(max_digits=12, decimal_places=2)
+    language = serializers.CharField(help_text="en or sw: the language of the client's bills, messages and "
+                                               "portal; blank: the provider's default.")
 
     def get_fields(self) -> dict[str, serializers.Field]:
         """No identity field at all for a role that may not see it (nor a column in a download);
@@ -74,10 +79,19 @@ class ClientInput(CleanedInput):
     status = AnyCaseChoiceField(choices=Client.Status.values, **_optional(help_text="Defaults to active."))
     opening_balance = GroupedDecimalField(max_digits=12, decimal_places=2, required=False, allow_null=True,
                                      help_text="KES owed when the client is created (negative: credit).")
+    language = AnyCaseChoiceField(choices=["", *LANGUAGE_CODES], **_optional(
+        help_text="en or sw (bills, messages and the portal in this language); blank: the provider's default."))
 
     def clean(self, raw: dict[str, Any]) -> tuple[dict[str, Any], dict[str, list[str]]]:
-        return clean_client({k: v for k, v in raw.items() if k in self.fields}, References.load(),
-                            partial=self.partial)
+        cleaned, errors = clean_client({k: v for k, v in raw.items() if k in self.fields and k != "language"},
+                                       References.load(), partial=self.partial)
+        if not self.partial or "language" in raw:  # the API's own field (the CSV import has none)
+            language = str(raw.get("language") or "").strip().lower()
+            if language in ("", *LANGUAGE_CODES):
+                cleaned["language"] = language
+            else:
+                errors["language"] = [MSG_LANGUAGE]
+        return cleaned, errors
 
 
 def _clean(request: Request, *, partial: bool) -> dict[str, Any]:

@@ -83,6 +83,18 @@ def test_the_api_creates_lists_and_patches_clients(alpha_api) -> None:  # type: 
     assert set(bad.json()) == {"full_name", "category", "colour"}
 
 
+def test_the_api_sets_and_shows_a_clients_language(alpha_api) -> None:  # type: ignore[no-untyped-def]
+    """`language` (en, sw; blank: the provider's default) is an API field like the client form's:
+    any case, left alone by a PATCH that does not name it, a clear message for anything else."""
+    body = alpha_api.post("/api/v1/clients/", {**GOOD, "language": "SW"}, format="json").json()
+    assert body["language"] == "sw" and Client.objects.get(pk=body["id"]).language == "sw"
+    assert alpha_api.patch(f"/api/v1/clients/{body['id']}/", {"status": "disconnected"}, format="json").json()["language"] == "sw"
+    bad = alpha_api.patch(f"/api/v1/clients/{body['id']}/", {"language": "fr"}, format="json")
+    assert bad.status_code == 400 and bad.json() == {"language": ["Language must be one of: en, sw (or blank for the provider's default)."]}
+    assert alpha_api.patch(f"/api/v1/clients/{body['id']}/", {"language": ""}, format="json").json()["language"] == ""
+    assert alpha_api.post("/api/v1/clients/", GOOD, format="json").json()["language"] == ""
+
+
 def test_another_providers_client_is_404(alpha_api, beta_api) -> None:  # type: ignore[no-untyped-def]
     body = alpha_api.post("/api/v1/clients/", GOOD, format="json").json()
     for _ in range(3):  # make sure beta has no client with that id by giving alpha a higher one
