@@ -155,7 +155,7 @@ def _plan_checks(client: Client, *, down_payment: Decimal, exclude_plan: int | N
 def _plan_told(plan: PaymentPlan) -> None:
     first = plan.instalments.filter(number=1).first()
     tell(plan.client, "plan_active", f"plan:{plan.pk}", {
-        "amount": kes(plan.total), "count": str(plan.instalment_count), "date": day(plan.first_due),
+        "amount": kes(plan.total), "count": str(plan.instalment_count), "date": plan.first_due,
         "instalment": kes(first.amount if first else 0)})
 
 
@@ -308,7 +308,7 @@ def plans_break_missed(*, today: date | None = None) -> int:
         audit(actor="system", action="payment_plan.broken", object_repr=f"plan {inst.plan_id} for {client.account_number}",
               target=client, instalment=inst.number, due_date=inst.due_date.isoformat())
         tell(client, "plan_broken", f"plan:{inst.plan_id}", {
-            "amount": kes(inst.amount - inst.paid), "date": day(inst.due_date),
+            "amount": kes(inst.amount - inst.paid), "date": inst.due_date,
             "amount_due": kes(client_balance(client.pk))}, email=False)
     return len(broken)
 
@@ -376,7 +376,7 @@ def disconnection_start(*, client: Client, actor: object) -> Disconnection:
     audit(actor=actor, action="disconnection.started", object_repr=f"disconnection {item.pk} of {client.account_number}",
           target=client, notice_date=on.isoformat(), balance=str(item.balance))
     tell(client, "disconnection_scheduled", f"disconnection:{item.pk}", {
-        "amount_due": kes(item.balance), "date": day(on)})
+        "amount_due": kes(item.balance), "date": on})
     return item
 
 

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from datetime import date
 
+from django.utils import translation
+from django.utils.formats import date_format
+
 ENGLISH, KISWAHILI = "en", "sw"
 LANGS = (ENGLISH, KISWAHILI)
 
@@ -127,12 +130,6 @@ TEXTS: dict[str, dict[str, str]] = {
     },
 }
 
-MONTHS = {
-    ENGLISH: ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"),
-    KISWAHILI: ("Jan", "Feb", "Mac", "Apr", "Mei", "Jun", "Jul", "Ago", "Sep", "Okt", "Nov", "Des"),
-}
-
-
 def lang_of(value: str) -> str:
     return value if value in TEXTS else ENGLISH
 
@@ -142,14 +139,18 @@ def text(lang: str, key: str, **values: object) -> str:
 
 
 def day(lang: str, d: date) -> str:
-    """16 Nov 2026 / 16 Nov 2026 (Kiswahili month abbreviations: Mac, Mei, Ago, Okt, Des)."""
-    return f"{d.day} {MONTHS[lang_of(lang)][d.month - 1]} {d.year}"
+    """16 Nov 2026, in `lang`'s month names as the bills and every other message write them
+    (Django's formats: 3 Dis 2026)."""
+    with translation.override(lang_of(lang)):
+        return date_format(d, "j M Y")
 
 
 def period(lang: str, value: str) -> str:
     """"2026-10" as "Oct 2026" / "Okt 2026"."""
     year, _, month = value.partition("-")
     try:
-        return f"{MONTHS[lang_of(lang)][int(month) - 1]} {year}"
-    except (ValueError, IndexError):
+        first = date(int(year), int(month), 1)
+    except ValueError:
         return value
+    with translation.override(lang_of(lang)):
+        return date_format(first, "M Y")

@@ -90,6 +90,20 @@ def test_a_plan_in_good_standing_keeps_a_client_off_the_list(tenant) -> None:  #
         assert [c.pk for c in candidates()] == [client.pk]
 
 
+def test_a_kiswahili_client_reads_the_notice_date_in_kiswahili(tenant, alpha_api) -> None:  # type: ignore[no-untyped-def]
+    """The notice (template and date) is written in the client's language: ten notice days from
+    23 Nov 2026 is 3 Dec 2026, "3 Dis 2026" in Kiswahili (Django's month abbreviations)."""
+    sms_ready()
+    cfg = ArrearsSettings.load()
+    cfg.notice_days = 10
+    cfg.save()
+    client = late()
+    Client.objects.filter(pk=client.pk).update(language="sw")
+    assert alpha_api.post(START, {"client": client.pk}, format="json").status_code == 201
+    sms = Message.objects.get(event="disconnection_scheduled", client_id=client.pk, channel="sms")
+    assert "3 Dis 2026" in sms.text and "Dec" not in sms.text
+
+
 def test_starting_a_disconnection_sends_the_notice_with_the_date_and_the_pay_link(tenant, alpha_api) -> None:  # type: ignore[no-untyped-def]
     sms_ready()
     client = late()

@@ -44,7 +44,7 @@ def test_the_longest_screens_fit_whole_with_an_error_and_the_footer() -> None:
 def test_dates_and_periods_in_kiswahili() -> None:
     from datetime import date
 
-    assert texts.day("sw", date(2026, 12, 7)) == "7 Des 2026" and texts.day("en", date(2026, 8, 1)) == "1 Aug 2026"
+    assert texts.day("sw", date(2026, 12, 7)) == "7 Dis 2026" and texts.day("en", date(2026, 8, 1)) == "1 Aug 2026"
     assert texts.period("sw", "2026-10") == "Okt 2026" and texts.period("xx", "2026-03") == "Mar 2026"
 
 
