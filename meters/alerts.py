@@ -20,7 +20,6 @@ rules, or by staff (audited). A later alert opens a new episode, which is told a
 
 from __future__ import annotations
 
-import base64
 import hmac
 from collections.abc import Sequence
 from datetime import datetime, timedelta
@@ -31,9 +30,9 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.backends.utils import CursorWrapper
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
 
 from accounts.services import actor_user, audit
+from majismart.links import b36, is_b36, short_mac
 from majismart.tenancy import connection
 from majismart.urls import domain_url
 from meters.models import LeakAlertSettings, LeakEpisode
@@ -157,28 +156,14 @@ def leak_detect(cursor: CursorWrapper, pairs: Sequence[tuple[int, datetime]] | N
 
 
 # --- telling the client ------------------------------------------------------------------------
-_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def _b36(n: int) -> str:
-    out = ""
-    while True:
-        n, r = divmod(n, 36)
-        out = _B36[r] + out
-        if not n:
-            return out
-
-
 def _link_mac(pk: int, meter_id: int) -> str:
-    digest = salted_hmac(f"majismart.leaklink:{connection.schema_name}", f"{pk}:{meter_id}",
-                         algorithm="sha256").digest()
-    return base64.urlsafe_b64encode(digest[:9]).decode()  # 72 bits: 12 characters of an SMS
+    return short_mac(f"majismart.leaklink:{connection.schema_name}", f"{pk}:{meter_id}", 9)  # 72 bits: 12 characters
 
 
 def leak_link_token(episode: LeakEpisode) -> str:
     """`<episode id>-<signature>`: short, for an SMS; salted with the provider's schema, so a
     link of one provider opens nothing on another."""
-    return f"{_b36(episode.pk)}-{_link_mac(episode.pk, episode.meter_id)}"
+    return f"{b36(episode.pk)}-{_link_mac(episode.pk, episode.meter_id)}"
 
 
 def leak_link_url(episode: LeakEpisode) -> str:
@@ -188,7 +173,7 @@ def leak_link_url(episode: LeakEpisode) -> str:
 def leak_link_episode(token: str) -> LeakEpisode | None:
     """The episode a link was made for, or None (forged, altered or older than LINK_MAX_AGE)."""
     head, _, mac = token.partition("-")  # the signature's alphabet has "-" too
-    if not head or not mac or len(head) > 12 or any(ch not in _B36 for ch in head):
+    if not head or not mac or len(head) > 12 or not is_b36(head):
         return None
     episode = LeakEpisode.objects.select_related("meter__client").filter(pk=int(head, 36)).first()
     if episode is None or not hmac.compare_digest(mac, _link_mac(episode.pk, episode.meter_id)):

@@ -4,7 +4,6 @@ one account's payment without logging in (every bill SMS and email carries one).
 
 from __future__ import annotations
 
-import base64
 import hmac
 import math
 from datetime import date, timedelta
@@ -14,10 +13,10 @@ from django.conf import settings
 from django.core import signing
 from django.core.exceptions import ValidationError
 from django.utils import timezone
-from django.utils.crypto import salted_hmac
 
 from billing.selectors import client_balance
 from clients.models import Client
+from majismart.links import b36, is_b36, short_mac
 from majismart.tenancy import connection
 from majismart.urls import domain_url
 from payments.daraja import MPESA_MAX_AMOUNT
@@ -51,22 +50,8 @@ def whole_amount(raw: object) -> int:
 # number and the day it was made, about 25 characters. Links in the older TimestampSigner form
 # (dots in them) still open until they expire.
 _EPOCH = date(2020, 1, 1)
-_B36 = "0123456789abcdefghijklmnopqrstuvwxyz"
-
-
-def _b36(n: int) -> str:
-    out = ""
-    while True:
-        n, r = divmod(n, 36)
-        out = _B36[r] + out
-        if not n:
-            return out
-
-
 def _pay_mac(pk: int, account: str, day: int) -> str:
-    digest = salted_hmac(f"majismart.paylink:{connection.schema_name}", f"{pk}:{account}:{day}",
-                         algorithm="sha256").digest()
-    return base64.urlsafe_b64encode(digest[:12]).decode()
+    return short_mac(f"majismart.paylink:{connection.schema_name}", f"{pk}:{account}:{day}", 12)
 
 
 def _pay_signer() -> signing.TimestampSigner:
@@ -76,7 +61,7 @@ def _pay_signer() -> signing.TimestampSigner:
 
 def pay_link_token(client: Client) -> str:
     day = (timezone.localdate() - _EPOCH).days
-    return f"{_b36(client.pk)}-{_b36(day)}-{_pay_mac(client.pk, client.account_number, day)}"
+    return f"{b36(client.pk)}-{b36(day)}-{_pay_mac(client.pk, client.account_number, day)}"
 
 
 def pay_link_url(client: Client) -> str:
@@ -102,7 +87,7 @@ def pay_link_client(token: str) -> Client | None:
             return None
         return Client.objects.filter(pk=found[0], account_number=found[1]).exclude(status=Client.Status.CLOSED).first()
     parts = token.split("-", 2)  # the signature's alphabet has "-" too
-    if len(parts) != 3 or not all(parts) or not all(ch in _B36 for ch in parts[0] + parts[1]) or len(parts[0]) > 12:
+    if len(parts) != 3 or not all(parts) or not (is_b36(parts[0]) and is_b36(parts[1])) or len(parts[0]) > 12:
         return None
     pk, day = int(parts[0], 36), int(parts[1], 36)
     if not 0 <= (timezone.localdate() - _EPOCH).days - day <= settings.PAY_LINK_MAX_AGE_DAYS:
