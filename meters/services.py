@@ -19,6 +19,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from accounts.services import actor_user, audit
 from clients.models import Client, Zone
@@ -46,7 +47,7 @@ from meters.validation import (
 HISTORY_DAYS = 180
 HIGH_FACTOR = Decimal("3")
 ZERO = Decimal("0.000")
-MSG_UNREADABLE = "This row could not be read."
+MSG_UNREADABLE = gettext_noop("This row could not be read.")
 MSG_SERIAL_TAKEN = "A meter with serial {serial} already exists."
 MSG_INITIAL_RANGE = "The initial reading must be between 0 and the dial's capacity."
 MSG_INSTALLED_FUTURE = "The installation date cannot be in the future."
@@ -334,17 +335,17 @@ def _messages(cursor, result: RecordResult, raw_of, now: datetime, max_errors: i
         raw = raws[idx]
         parsed = parse_reading(idx, raw, now)
         if code is None:
-            errors = parsed.errors or {"detail": [MSG_UNREADABLE]}
+            errors = parsed.errors or {"detail": [gettext(MSG_UNREADABLE)]}
         else:
             serial, value = parsed.serial, parsed.value
             errors = {
-                "unknown_meter": {"meter": [MSG_UNKNOWN_METER.format(serial=serial)]},
-                "inactive_meter": {"meter": [MSG_INACTIVE_METER.format(serial=serial, status=meter_status)]},
-                "conflict": {"value": [MSG_CONFLICT.format(serial=serial, existing=same_value)]},
-                "before_install": {"read_at": [MSG_BEFORE_INSTALL.format(installed=installed_on and installed_on.isoformat())]},
-                "below_previous": {"value": [MSG_BELOW_PREVIOUS.format(value=value, previous=previous,
+                "unknown_meter": {"meter": [gettext(MSG_UNKNOWN_METER).format(serial=serial)]},
+                "inactive_meter": {"meter": [gettext(MSG_INACTIVE_METER).format(serial=serial, status=meter_status)]},
+                "conflict": {"value": [gettext(MSG_CONFLICT).format(serial=serial, existing=same_value)]},
+                "before_install": {"read_at": [gettext(MSG_BEFORE_INSTALL).format(installed=installed_on and installed_on.isoformat())]},
+                "below_previous": {"value": [gettext(MSG_BELOW_PREVIOUS).format(value=value, previous=previous,
                                                                         when=previous_at and local_day(previous_at))]},
-                "above_later": {"value": [MSG_ABOVE_LATER.format(value=value, later=next_value,
+                "above_later": {"value": [gettext(MSG_ABOVE_LATER).format(value=value, later=next_value,
                                                                   when=next_at and local_day(next_at))]},
             }[code]
         result.errors.append({"index": idx, "errors": errors})
@@ -540,7 +541,7 @@ def meter_replace(*, actor: object, meter: Meter, final_reading: Decimal, replac
     # Lock: two replacements of the same meter would both see it active.
     meter = Meter.objects.select_for_update().get(pk=meter.pk)
     if meter.status != Meter.Status.ACTIVE:
-        raise ValidationError({"meter": [MSG_INACTIVE_METER.format(serial=meter.serial, status=meter.status)]})
+        raise ValidationError({"meter": [gettext(MSG_INACTIVE_METER).format(serial=meter.serial, status=meter.status)]})
     new_serial = new_serial.strip().upper()
     capacity = new_dial_capacity if new_dial_capacity is not None else meter.dial_capacity
     if errors := _check_meter(new_serial, timezone.localtime(replaced_at).date(), new_initial_reading, capacity):

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.translation import gettext, gettext_noop
 
 from majismart.badinput import MSG_NUL, NUL
 from majismart.money import exponent
@@ -19,26 +20,26 @@ NAIROBI = ZoneInfo("Africa/Nairobi")
 # A phone's clock a little ahead of the server's is not "the future".
 FUTURE_TOLERANCE = timedelta(minutes=5)
 
-MSG_NOT_A_NUMBER = "Enter the meter's value as a number of m³, e.g. 1234.567."
-MSG_TOO_PRECISE = "Readings have at most 3 decimals (litres)."
-MSG_NEGATIVE = "A meter reading cannot be negative."
-MSG_TOO_LARGE = "That value is larger than any meter dial."
-MSG_BAD_TIME = "Enter the reading time as a date (2026-10-31) or date and time (2026-10-31T08:30)."
-MSG_FUTURE = "This reading is dated in the future."
-MSG_BAD_REASON = "Reason must be empty, “rollover” or “replacement”."
-MSG_METER_REQUIRED = "Say which meter (its serial number)."
-MSG_UNKNOWN_METER = "No meter with serial “{serial}” here."
-MSG_INACTIVE_METER = "Meter {serial} is {status}: readings go on its replacement."
-MSG_BEFORE_INSTALL = "This reading is dated before the meter was installed ({installed})."
-MSG_BELOW_PREVIOUS = (
+MSG_NOT_A_NUMBER = gettext_noop("Enter the meter's value as a number of m³, e.g. 1234.567.")
+MSG_TOO_PRECISE = gettext_noop("Readings have at most 3 decimals (litres).")
+MSG_NEGATIVE = gettext_noop("A meter reading cannot be negative.")
+MSG_TOO_LARGE = gettext_noop("That value is larger than any meter dial.")
+MSG_BAD_TIME = gettext_noop("Enter the reading time as a date (2026-10-31) or date and time (2026-10-31T08:30).")
+MSG_FUTURE = gettext_noop("This reading is dated in the future.")
+MSG_BAD_REASON = gettext_noop("Reason must be empty, “rollover” or “replacement”.")
+MSG_METER_REQUIRED = gettext_noop("Say which meter (its serial number).")
+MSG_UNKNOWN_METER = gettext_noop("No meter with serial “{serial}” here.")
+MSG_INACTIVE_METER = gettext_noop("Meter {serial} is {status}: readings go on its replacement.")
+MSG_BEFORE_INSTALL = gettext_noop("This reading is dated before the meter was installed ({installed}).")
+MSG_BELOW_PREVIOUS = gettext_noop(
     "{value} is lower than the previous reading ({previous} on {when}). If the dial wrapped past "
     "zero, give the reason “rollover”; if the meter was replaced, “replacement”."
 )
-MSG_ABOVE_LATER = (
+MSG_ABOVE_LATER = gettext_noop(
     "{value} is higher than a later reading already stored ({later} on {when}): check the date "
     "and the value."
 )
-MSG_CONFLICT = "Meter {serial} already has a different reading ({existing}) at this exact time."
+MSG_CONFLICT = gettext_noop("Meter {serial} already has a different reading ({existing}) at this exact time.")
 
 
 # These patterns decide validity in SQL (meters/services.py) and in Python (messages, single
@@ -86,7 +87,7 @@ class ParsedReading:
 
 THOUSANDS_RE = r"^[0-9]{1,3}(,[0-9]{3})+(\.[0-9]{1,3})?$"
 _THOUSANDS = re.compile(THOUSANDS_RE)
-MSG_DECIMAL_COMMA = "Use a dot for decimals (e.g. 12.5); commas may only group thousands (1,234.5)."
+MSG_DECIMAL_COMMA = gettext_noop("Use a dot for decimals (e.g. 12.5); commas may only group thousands (1,234.5).")
 MAX_OFFSET_HOURS = 14  # the widest UTC offsets in use; PostgreSQL refuses much beyond
 
 
@@ -102,20 +103,20 @@ def parse_value(raw: object) -> Decimal:
         return Decimal(text).quantize(Decimal("0.001"))
     # Not valid: work out the most helpful message.
     if "," in text:
-        raise ValueError(MSG_DECIMAL_COMMA)
+        raise ValueError(gettext(MSG_DECIMAL_COMMA))
     try:
         value = Decimal(text)
     except InvalidOperation as exc:
-        raise ValueError(MSG_NOT_A_NUMBER) from exc
+        raise ValueError(gettext(MSG_NOT_A_NUMBER)) from exc
     if not value.is_finite() or "e" in text.lower():
-        raise ValueError(MSG_NOT_A_NUMBER)
+        raise ValueError(gettext(MSG_NOT_A_NUMBER))
     if value < 0:
-        raise ValueError(MSG_NEGATIVE)
+        raise ValueError(gettext(MSG_NEGATIVE))
     if exponent(value) < -3:
-        raise ValueError(MSG_TOO_PRECISE)
+        raise ValueError(gettext(MSG_TOO_PRECISE))
     if value >= Decimal("1000000000"):
-        raise ValueError(MSG_TOO_LARGE)
-    raise ValueError(MSG_NOT_A_NUMBER)
+        raise ValueError(gettext(MSG_TOO_LARGE))
+    raise ValueError(gettext(MSG_NOT_A_NUMBER))
 
 
 def time_text(raw: object) -> str:
@@ -129,7 +130,7 @@ def time_text(raw: object) -> str:
 def parse_time(raw: object, now: datetime) -> datetime:
     text = time_text(raw)
     if datetime_shape(text) not in DATETIME_SHAPES:
-        raise ValueError(MSG_BAD_TIME)
+        raise ValueError(gettext(MSG_BAD_TIME))
     try:
         moment = parse_datetime(text) if len(text) > 10 else None
         if moment is None:
@@ -138,14 +139,14 @@ def parse_time(raw: object, now: datetime) -> datetime:
     except ValueError:
         moment = None
     if moment is None or moment.year < 1900:
-        raise ValueError(MSG_BAD_TIME)
+        raise ValueError(gettext(MSG_BAD_TIME))
     offset = moment.utcoffset()
     if offset is not None and abs(offset) > timedelta(hours=MAX_OFFSET_HOURS):
-        raise ValueError(MSG_BAD_TIME)
+        raise ValueError(gettext(MSG_BAD_TIME))
     if timezone.is_naive(moment):
         moment = moment.replace(tzinfo=NAIROBI)  # people write local (Nairobi) times
     if moment > now + FUTURE_TOLERANCE:
-        raise ValueError(MSG_FUTURE)
+        raise ValueError(gettext(MSG_FUTURE))
     return moment
 
 
@@ -166,7 +167,7 @@ def parse_reading(index: int, raw: Mapping[str, object], now: datetime) -> Parse
                 parsed.error(name, MSG_NUL)
         return parsed
     if not serial:
-        parsed.error("meter", MSG_METER_REQUIRED)
+        parsed.error("meter", gettext(MSG_METER_REQUIRED))
     try:
         parsed.value = parse_value(raw.get("value"))
     except ValueError as exc:
@@ -177,7 +178,7 @@ def parse_reading(index: int, raw: Mapping[str, object], now: datetime) -> Parse
         parsed.error("read_at", str(exc))
     reason = str(raw.get("reason") or "").strip().lower()
     if reason not in ("", "rollover", "replacement"):
-        parsed.error("reason", MSG_BAD_REASON)
+        parsed.error("reason", gettext(MSG_BAD_REASON))
     parsed.reason = reason
     return parsed
 

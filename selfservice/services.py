@@ -10,7 +10,7 @@ from decimal import Decimal, InvalidOperation
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from clients.models import Client
 from clients.services import client_update
@@ -88,11 +88,12 @@ def reading_value(raw: str) -> str | None:
     return value if number.is_finite() and number >= 0 else None
 
 
-def reading_submit(*, meter: Meter, value: str, source: str) -> str:
+def reading_submit(*, meter: Meter, value: str, source: str, lang: str) -> str:
     """Through the readings pipeline (validated, flagged as sent by the client); "" when it was
-    kept, else the pipeline's reason."""
-    result = readings_record([{"meter": meter.serial, "value": value, "read_at": timezone.now()}],
-                             source=source)
+    kept, else the pipeline's reason, in the caller's language."""
+    with translation.override(texts.lang_of(lang)):
+        result = readings_record([{"meter": meter.serial, "value": value, "read_at": timezone.now()}],
+                                 source=source)
     if result.errors:
         # The first sentence: what is wrong; the rest tells staff what to do about it.
         messages = [str(m).split(". ")[0].rstrip(".") + "." for msgs in result.errors[0]["errors"].values()
@@ -138,8 +139,9 @@ def pay_start(*, client_id: int, phone: str, amount: int, lang: str) -> PaymentR
     client = Client.objects.get(pk=client_id)
     reason = ""
     try:
-        request = stk_start(client=client, phone=phone, amount=whole_amount(amount),
-                            source=PaymentRequest.Source.USSD)
+        with translation.override(texts.lang_of(lang)):  # a limit's words in the caller's language
+            request = stk_start(client=client, phone=phone, amount=whole_amount(amount),
+                                source=PaymentRequest.Source.USSD)
     except ValidationError as exc:
         request, reason = None, mpesa_problem(exc)
     if request is not None and request.status == PaymentRequest.Status.FAILED:

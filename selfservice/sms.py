@@ -119,7 +119,7 @@ def _read(clients: list[Client], args: list[str], lang: str) -> str:
                               meters=", ".join(m.serial for m in meters[:5]))
     else:
         meter = meters[0]
-    refused = services.reading_submit(meter=meter, value=value, source=Reading.Source.SMS)
+    refused = services.reading_submit(meter=meter, value=value, source=Reading.Source.SMS, lang=lang)
     if refused:
         return texts.text(lang, "sms_read_refused", provider=provider, value=value, meter=meter.serial,
                           reason=refused)

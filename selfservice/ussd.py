@@ -239,7 +239,7 @@ class Machine:
             self.error = self.t("reading_bad")
             return False
         meter = Meter.objects.get(pk=self.stack[-1]["meter"])
-        refused = services.reading_submit(meter=meter, value=value, source=Reading.Source.USSD)
+        refused = services.reading_submit(meter=meter, value=value, source=Reading.Source.USSD, lang=self.lang)
         if refused:
             self.error = self.t("reading_refused", reason=refused)
             return False

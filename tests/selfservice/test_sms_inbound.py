@@ -101,7 +101,8 @@ def test_read_and_soma_go_through_the_readings_pipeline(wanjiru, alpha, at) -> N
     sms_in(alpha.callback_token, "SOMA mingi", at_id="ATXid_r4")
     done, refused, done_sw, bad = replies(at, 4)
     assert done == (f"Alpha Water: thank you, reading 35.5 of meter {serial} received; our staff will check it.")
-    assert refused.startswith(f"Alpha Water: usomaji 20 wa mita {serial} haukukubaliwa: 20.000 is lower")
+    assert refused.startswith(f"Alpha Water: usomaji 20 wa mita {serial} haukukubaliwa: 20.000 ni chini ya usomaji "
+                              "uliotangulia")  # the pipeline's reason in the client's language too
     assert done_sw == (f"Alpha Water: asante, usomaji 40.25 wa mita {serial} umepokelewa; wafanyakazi wetu "
                        "watauhakiki.")
     assert bad == "Alpha Water: tuma SOMA na nambari iliyo kwenye mita, mfano SOMA 1234.5."
