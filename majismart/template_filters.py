@@ -38,3 +38,12 @@ def grouped_chart_svg(chart: dict, title: str, x_title: str = "") -> str:
     from majismart.charts import grouped_svg
 
     return grouped_svg(chart, title, x_title)
+
+
+@register.filter
+def said(text: object) -> str:
+    """A stored description our code wrote (a bill's line, a ledger entry) in the active language
+    (majismart.stored_words)."""
+    from majismart.stored_words import said as say
+
+    return say(str(text or ""))

@@ -29,8 +29,10 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.backends.utils import CursorWrapper
-from django.utils import timezone
+from django.utils import timezone, translation
+from django.utils.formats import date_format
 
+from accounts.languages import chosen_or_default
 from accounts.services import actor_user, audit
 from majismart.links import b36, is_b36, short_mac
 from majismart.tenancy import connection
@@ -183,15 +185,16 @@ def leak_link_episode(token: str) -> LeakEpisode | None:
     return episode
 
 
-def _day(moment: datetime) -> str:
-    return f"{timezone.localtime(moment):%d %b %Y}"
+def _day(moment: datetime, language: str) -> str:
+    with translation.override(language):  # the client's, as the message's words
+        return date_format(timezone.localtime(moment).date(), "j M Y")
 
 
 def alert_values(episode: LeakEpisode) -> dict[str, str]:
     client = episode.meter.client
     assert client is not None  # detection judges client meters only
     return {"name": client.full_name, "account": client.account_number, "meter": episode.meter.serial,
-            "volume": f"{episode.m3_since:.3f}", "since": _day(episode.started), "link": leak_link_url(episode)}
+            "volume": f"{episode.m3_since:.3f}", "since": _day(episode.started, chosen_or_default(client.language)), "link": leak_link_url(episode)}
 
 
 def leak_alerts_notify(episode_ids: Sequence[int]) -> int:
@@ -227,7 +230,7 @@ def leak_episode_close(*, episode: LeakEpisode, actor: object, note: str = "") -
     episode.closed_at, episode.closed_by, episode.close_note = timezone.now(), actor_user(actor), note.strip()[:300]
     episode.save(update_fields=["state", "closed_how", "closed_at", "closed_by", "close_note"])
     client = episode.meter.client
-    audit(actor=actor, action="leak_alert.closed", object_repr=f"{episode.meter.serial} since {_day(episode.started)}",
+    audit(actor=actor, action="leak_alert.closed", object_repr=f"{episode.meter.serial} since {_day(episode.started, 'en')}",
           target=("client", client.pk) if client else None, episode=episode.pk, m3_since=str(episode.m3_since))
     return episode
 

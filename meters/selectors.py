@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, cast
 from django.db.models import Count, Exists, Min, OuterRef, Q, Sum
 from django.db.models.functions import Coalesce, TruncMonth
 from django.utils import timezone
+from django.utils.formats import date_format
 
 from meters.models import Meter, Reading
 from meters.validation import NAIROBI
@@ -31,7 +32,7 @@ def monthly_consumption(meter_ids: Sequence[int], months: int = 12) -> list[tupl
     out = []
     y, m = first.year, first.month
     for _ in range(months):
-        out.append((date(y, m, 1).strftime("%b"), totals.get((y, m))))
+        out.append((date_format(date(y, m, 1), "M"), totals.get((y, m))))  # the reader's language
         y, m = (y + 1, 1) if m == 12 else (y, m + 1)
     return out
 

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 from django.utils.dateparse import parse_date, parse_datetime
+from django.utils.formats import date_format
 from django.utils.translation import gettext, gettext_noop
 
 from majismart.badinput import MSG_NUL, NUL
@@ -184,4 +185,4 @@ def parse_reading(index: int, raw: Mapping[str, object], now: datetime) -> Parse
 
 
 def local_day(moment: datetime) -> str:
-    return moment.astimezone(NAIROBI).strftime("%d %b %Y %H:%M")
+    return date_format(moment.astimezone(NAIROBI), "d M Y H:i")  # in the active language, as the message

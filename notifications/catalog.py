@@ -146,6 +146,7 @@ EVENTS: dict[str, Event] = {e.key: e for e in [
           email_body=gettext_noop("Dear {name},\n\nThe readings of meter {meter} on account {account} show {volume} m³ used "
                      "since {since}, well above your usual use. This can be a leak: please check your taps, tanks "
                      "and pipes.\n\nIf you think it is a leak, tell us and we will send someone: {link}\n\n{provider}"),
+          sample={"link": "https://mombasa-water.majismart.co.ke/leak/2k-AbCdEfGhIjKl/"},
           description="Sent once per alert when an accepted reading shows use well above the meter's usual, or "
                       "continuous use on a meter read daily (Readings → Leak alerts)."),
     Event("password_reset", "Password reset", Purpose.ACCOUNT, ("link",),

@@ -166,7 +166,8 @@ def template_reset(*, event: str, channel: str, actor: object, language: str = "
 
 def preview(*, event: str, channel: str, subject: str, body: str, provider_name: str) -> dict[str, object]:
     """What a template looks like with sample values, and for SMS its size and cost."""
-    values = {**SAMPLE, "provider": provider_name}
+    known = EVENTS.get(event)
+    values = {**SAMPLE, **(known.sample if known else {}), "provider": provider_name}  # an event's own examples first
     text = fill(body, values)
     result: dict[str, object] = {"subject": fill(subject, values), "text": text}
     if channel == Channel.SMS:

@@ -21,6 +21,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from django.db import connection
+from django.utils.formats import date_format
 
 from billing.models import BillingRun
 from payments.models import Payment
@@ -51,7 +52,7 @@ def period_first(period: str) -> date:
 
 def period_label(period: str) -> str:
     """`2026-11` → `November 2026`."""
-    return period_first(period).strftime("%B %Y")
+    return date_format(period_first(period), "F Y")  # the reader's language
 
 
 def month_bounds(first: date) -> tuple[datetime, datetime]:
@@ -84,7 +85,7 @@ class MonthFigures:
     @property
     def label(self) -> str:
         """`Nov 2026`."""
-        return period_first(self.period).strftime("%b %Y")
+        return date_format(period_first(self.period), "M Y")
 
     @property
     def efficiency(self) -> Decimal | None:
