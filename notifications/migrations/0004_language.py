@@ -14,9 +14,18 @@ class Migration(migrations.Migration):
             name='messagetemplate',
             options={'ordering': ['event', 'channel', 'language']},
         ),
-        migrations.RemoveConstraint(
-            model_name='messagetemplate',
-            name='one_template_per_event_channel',
+        # A provider's schema cloned from the template (django-tenants' clone_schema) has its unique
+        # constraints under PostgreSQL's default names (notifications_messagetemplate_event_channel_key),
+        # not the model's: the constraint is dropped under either name.
+        migrations.SeparateDatabaseAndState(
+            state_operations=[migrations.RemoveConstraint(model_name='messagetemplate',
+                                                          name='one_template_per_event_channel')],
+            database_operations=[migrations.RunSQL(
+                sql="ALTER TABLE notifications_messagetemplate DROP CONSTRAINT IF EXISTS one_template_per_event_channel; "
+                    "ALTER TABLE notifications_messagetemplate "
+                    "DROP CONSTRAINT IF EXISTS notifications_messagetemplate_event_channel_key",
+                reverse_sql="ALTER TABLE notifications_messagetemplate "
+                            "ADD CONSTRAINT one_template_per_event_channel UNIQUE (event, channel)")],
         ),
         migrations.AddField(
             model_name='message',
