@@ -27,14 +27,14 @@ from django.utils import timezone
 FORMATS = ("csv", "xlsx")
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 _PHONE = re.compile(r"\+\d{6,15}")  # a phone number in E.164: digits only, never a formula
 
 
 def guarded(text: str) -> str:
     """A text cell as CSV writes it: behind a `'` when a spreadsheet would take it for a formula
     (a phone number such as +254711000000 is left as it is)."""
-    if text.startswith(_FORMULA_START) and not _PHONE.fullmatch(text):
+    if text.startswith(FORMULA_START) and not _PHONE.fullmatch(text):
         return "'" + text
     return text
 
@@ -52,7 +52,7 @@ def guarded_sql(expr: str) -> str:
     """`guarded` of a text expression, in PostgreSQL (for a statement that writes CSV itself): the
     same formula starts and phone exemption. A test of the first character's code (a regular
     expression only for a text starting with one): it runs for every cell of a download."""
-    starts = ", ".join(str(ord(c)) for c in _FORMULA_START)
+    starts = ", ".join(str(ord(c)) for c in FORMULA_START)
     return (f"CASE WHEN ascii({expr}) NOT IN ({starts}) THEN {expr} "
             rf"WHEN {expr} ~ '^\+[0-9]{{6,15}}$' THEN {expr} ELSE '''' || {expr} END")
 

@@ -19,7 +19,7 @@ from django.db.models import ExpressionWrapper, F, QuerySet, TextField
 from django.utils import timezone
 
 from majismart.crypto import PREFIX, Undecryptable, decrypt_many, open_many_bytes
-from majismart.exports import Column, copy_out, csv_text, guarded_sql
+from majismart.exports import FORMULA_START, Column, copy_out, csv_text, guarded_sql
 from reports.figures import BUCKET_LABELS, EDGES, bucket_of, positions_in
 
 CHUNK = 2000
@@ -133,12 +133,12 @@ def aging_csv_copy(*, today: date | None = None, bucket: str | None = None, zone
             {**params, "today": today, "empty": "", "prefix": PREFIX})
 
 
-_NAME_SPECIAL = re.compile(r'^[-=+@\t\r]|[",\r\n]')
 # What makes a name need csv_text, looked for in a chunk's names joined by line ends.
-_NAMES_SPECIAL = (b'"', b",", b"\r") + tuple(b"\n" + c.encode() for c in "-=+@\t\r")
+_FORMULA_FIRST = tuple(c.encode() for c in FORMULA_START)
+# csv_text's quote characters (a line end is told by the count of them) and formula starts.
+_NAMES_SPECIAL = (b'"', b",", b"\r") + tuple(b"\n" + c for c in _FORMULA_FIRST)
 _TOKEN_FIELD = re.compile(rb"," + re.escape(PREFIX.encode()) + rb"([A-Za-z0-9_=-]*),")  # the name's field
 _QUOTED_FIRST = re.compile(r'"(?:[^"]|"")*"')
-_FORMULA_FIRST = tuple(c.encode() for c in "-=+@\t\r")
 
 
 def _names(bodies: list[bytes]) -> list[bytes]:
@@ -149,8 +149,7 @@ def _names(bodies: list[bytes]) -> list[bytes]:
     if (joined.count(b"\n") == len(names) - 1 and joined[:1] not in _FORMULA_FIRST
             and not any(special in joined for special in _NAMES_SPECIAL)):
         return (b"," + joined.replace(b"\n", b",\n,") + b",").split(b"\n")
-    return [b",%s," % (csv_text(n).encode() if _NAME_SPECIAL.search(n) else n.encode())
-            for n in (v.decode() for v in names)]
+    return [b",%s," % csv_text(v.decode()).encode() for v in names]
 
 
 def _with_names(rows: list[Any]) -> bytes:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from datetime import date
 
 from django.utils import translation
-from django.utils.formats import date_format
+
+from payments import notices
 
 ENGLISH, KISWAHILI = "en", "sw"
 LANGS = (ENGLISH, KISWAHILI)
@@ -139,18 +140,15 @@ def text(lang: str, key: str, **values: object) -> str:
 
 
 def day(lang: str, d: date) -> str:
-    """16 Nov 2026, in `lang`'s month names as the bills and every other message write them
-    (Django's formats: 3 Dis 2026)."""
+    """16 Nov 2026 in `lang`, as the bills and every other message write a date (3 Dis 2026)."""
     with translation.override(lang_of(lang)):
-        return date_format(d, "j M Y")
+        return notices.day(d)
 
 
 def period(lang: str, value: str) -> str:
-    """"2026-10" as "Oct 2026" / "Okt 2026"."""
-    year, _, month = value.partition("-")
+    """"2026-10" as "Oct 2026" / "Okt 2026", as bill messages write it; anything else as it is."""
     try:
-        first = date(int(year), int(month), 1)
+        with translation.override(lang_of(lang)):
+            return notices.period_label(value)
     except ValueError:
         return value
-    with translation.override(lang_of(lang)):
-        return date_format(first, "M Y")
