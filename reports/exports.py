@@ -23,6 +23,7 @@ from majismart.exports import FORMULA_START, Column, copy_out, csv_text, guarded
 from reports.figures import BUCKET_LABELS, EDGES, bucket_of, positions_in
 
 CHUNK = 2000
+MARK = b"\x01"  # around a name's token in the lines PostgreSQL writes: one split finds every name
 # The raw (encrypted) name column: read as text, without the field's one-at-a-time decryption.
 _SEALED_NAME = ExpressionWrapper(F("client__full_name"), output_field=TextField())
 _FIELDS = ("client_id", "client__account_number", "sealed_name", "client__zone__name", "client__category__name",
@@ -99,10 +100,12 @@ def aging_copy_sql(*, today: date | None = None, bucket: str | None = None, zone
 # PostgreSQL writes every CSV line (COPY ... TO STDOUT, FORMAT csv, streamed while Python works):
 # numbers, ISO dates, days past due and the bucket as the page shows them, text cells that a
 # spreadsheet would take for a formula behind a `'` (majismart.exports.guarded_sql), quoted by COPY
-# as Python's csv module quotes. The name column holds the stored token (`enc1:` and URL-safe
-# base64: never quoted, never a comma). Python handles a chunk of lines with a few whole-text
-# operations: one split finds every token field and the text between them, the chunk's names are
-# opened in one go (majismart.crypto.open_many_bytes), and the bytes are joined again with the names in.
+# as Python's csv module quotes. The name column holds the stored token's body (URL-safe base64:
+# never quoted, never a comma) between two MARKs. Python handles a chunk of lines with a few
+# whole-text operations: one split at the MARKs finds every body and the text between them, the
+# chunk's names are opened in one go (majismart.crypto.open_many_bytes), and the bytes are joined
+# again with the names in. A MARK in another cell (text a person typed) is told by the count of
+# them, and that chunk is taken a line at a time.
 # The columns are AGING_COLUMNS'.
 
 
@@ -116,69 +119,71 @@ def _bucket_case(days: str) -> str:
 
 def aging_csv_copy(*, today: date | None = None, bucket: str | None = None, zone: int | None = None,
                    category: int | None = None, iso_dates: bool = False) -> tuple[str, dict[str, Any]]:
-    """The COPY statement of the aging CSV's lines, the name column as stored (a token; PREFIX
-    alone for no name, nothing for a stored PREFIX alone, which is not a token). `iso_dates`: the session writes dates as YYYY-MM-DD already (DateStyle
+    """The COPY statement of the aging CSV's lines, the name column as the stored token's body
+    between two MARKs (none between them for no name; an empty cell, no MARKs, for a stored value
+    that is not a token). `iso_dates`: the session writes dates as YYYY-MM-DD already (DateStyle
     ISO), so they need no formatting."""
     today = today or timezone.localdate()
     sql, params = aging_copy_sql(today=today, bucket=bucket, zone=zone, category=category)
     columns = ("client_id", "account", "sealed", "zone", "category", "balance", "oldest_due")
     due = "q.oldest_due" if iso_dates else "to_char(q.oldest_due, 'YYYY-MM-DD')"
     return (f"COPY (SELECT {guarded_sql('q.account')}, "  # noqa: S608 - ours
-            f"CASE q.sealed WHEN %(empty)s THEN %(prefix)s WHEN %(prefix)s THEN %(empty)s ELSE q.sealed END, "
+            f"CASE WHEN q.sealed = %(empty)s THEN %(mark)s || %(mark)s WHEN left(q.sealed, %(cut)s) = %(prefix)s "
+            f"AND length(q.sealed) > %(cut)s THEN %(mark)s || substr(q.sealed, %(cut)s + 1) || %(mark)s END, "
             f"{guarded_sql('nullif(q.zone, %(empty)s)')}, {guarded_sql('q.category')}, q.balance, {due}, "
             f"CASE WHEN d.days < 0 THEN 0 ELSE d.days END, {_bucket_case('d.days')} "
             f"FROM ({sql}) AS q({', '.join(columns)}) "
             f"CROSS JOIN LATERAL (SELECT %(today)s::date - q.oldest_due AS days) AS d "
             f"ORDER BY q.balance DESC, q.client_id) TO STDOUT (FORMAT csv)",
-            {**params, "today": today, "empty": "", "prefix": PREFIX})
+            {**params, "today": today, "empty": "", "prefix": PREFIX, "cut": len(PREFIX), "mark": MARK.decode()})
 
 
 # What makes a name need csv_text, looked for in a chunk's names joined by line ends.
 _FORMULA_FIRST = tuple(c.encode() for c in FORMULA_START)
 # csv_text's quote characters (a line end is told by the count of them) and formula starts.
 _NAMES_SPECIAL = (b'"', b",", b"\r") + tuple(b"\n" + c for c in _FORMULA_FIRST)
-_TOKEN_FIELD = re.compile(rb"," + re.escape(PREFIX.encode()) + rb"([A-Za-z0-9_=-]*),")  # the name's field
 _QUOTED_FIRST = re.compile(r'"(?:[^"]|"")*"')
 
 
 def _names(bodies: list[bytes]) -> list[bytes]:
-    """The names of the tokens' bodies as CSV fields (UTF-8), each between two commas: as they
-    are, unless one needs a formula guard or quotes (a few searches over the chunk's names tell)."""
+    """The names of the tokens' bodies as CSV cells (UTF-8): as they are, unless one needs a
+    formula guard or quotes (a few searches over the chunk's names tell)."""
     names = open_many_bytes(bodies)
     joined = b"\n".join(names)
     if (joined.count(b"\n") == len(names) - 1 and joined[:1] not in _FORMULA_FIRST
             and not any(special in joined for special in _NAMES_SPECIAL)):
-        return (b"," + joined.replace(b"\n", b",\n,") + b",").split(b"\n")
-    return [b",%s," % csv_text(v.decode()).encode() for v in names]
+        return names
+    return [csv_text(v.decode()).encode() for v in names]
 
 
 def _with_names(rows: list[Any]) -> bytes:
-    """COPY's lines (`account,token,rest`, a line end each) as the download's (`account,name,rest`)."""
+    """COPY's lines (`account,MARK body MARK,rest`, a line end each) as the download's
+    (`account,name,rest`)."""
     # NUL is never in PostgreSQL's text: it marks where each line (one message) ends, as a quoted
     # cell may hold a line end of its own.
     data = b"\0".join(rows) + b"\0"
-    parts = _TOKEN_FIELD.split(data)  # [before the 1st token, 1st body, between, 2nd body, ...]
-    if len(parts) != 2 * len(rows) + 1:  # a name not a token, or a token-like text in another cell
+    parts = data.split(MARK)  # [before the 1st body, 1st body, between, 2nd body, ...]
+    if len(parts) != 2 * len(rows) + 1:  # a name not a token, or a MARK in another cell
         return _line_by_line(data.decode())
     parts[1::2] = _names(parts[1::2])
     return b"".join(parts).replace(b"\n\0", b"\r\n")
 
 
 def _line_by_line(text: str) -> bytes:
-    """`_with_names` one line at a time: the account cell (quoted or not), then the name's field."""
+    """`_with_names` one line at a time: the account cell (quoted or not), then the name's cell."""
     cut = []
+    mark = MARK.decode()
     for line in text.split("\n\0")[:-1]:
         account_end = _QUOTED_FIRST.match(line).end() if line.startswith('"') else line.index(",")  # type: ignore[union-attr]
-        name_end = line.index(",", account_end + 1)
-        token = line[account_end + 1 : name_end]
-        if not token.startswith(PREFIX):
+        if line[account_end + 1 : account_end + 2] != mark:
             raise ValueError("value is not an encrypted token")
-        cut.append((line[:account_end], token[len(PREFIX) :], line[name_end:]))
+        name_end = line.index(mark, account_end + 2)
+        cut.append((line[:account_end], line[account_end + 2 : name_end], line[name_end + 1 :]))
     try:
         names = _names([body.encode("ascii") for _, body, _ in cut])
     except UnicodeEncodeError as exc:
         raise Undecryptable("cannot decrypt: not a token") from exc
-    return b"".join([b"%s%s%s\r\n" % (account.encode(), name[:-1], rest.encode())
+    return b"".join([b"%s,%s%s\r\n" % (account.encode(), name, rest.encode())
                      for (account, _, rest), name in zip(cut, names, strict=True)])
 
 
