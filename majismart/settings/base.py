@@ -339,6 +339,11 @@ if not BLIND_INDEX_KEY:
         raise ImproperlyConfigured("BLIND_INDEX_KEY is not set (required when DEBUG is off): 32+ random characters.")
     BLIND_INDEX_KEY = "development-blind-index-key-not-for-production"
 
+# --- backups of one provider (tenants/backup.py) -------------------------------------------
+# 32 random bytes, URL-safe base64: seals backup_provider's archives. backup_provider and
+# restore_provider refuse to run without it when DEBUG is off; keep it apart from the backups.
+BACKUP_ENCRYPTION_KEY = env_secret("BACKUP_ENCRYPTION_KEY")
+
 # --- email ------------------------------------------------------------------------------
 if not env.str("EMAIL_URL", default="") and not UNSAFE_DEFAULTS_OK:
     # Password-reset links printed to a container log reach nobody (and leak to whoever reads logs).
