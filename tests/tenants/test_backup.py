@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
+import subprocess
 import uuid
 from collections.abc import Iterator
 from io import StringIO
@@ -27,6 +29,7 @@ from psycopg import sql
 from billing.documents import invoices_render
 from billing.models import Invoice
 from clients.models import Category, Client
+from devkit.testing import PYTHON
 from majismart.sealed import CHUNK, SealedError, SealedReader, SealedWriter, key_from_text
 from tenants.backup import provider_backup, schema_tables, storage_files
 from tenants.models import Domain, Provider, ProviderEvent
@@ -36,6 +39,7 @@ from tests.conftest import host_of
 from web import demo
 
 PASSWORD = "correct-horse-42"
+ROOT = Path(__file__).resolve().parents[2]
 OTHER_KEY = "b3RoZXIta2V5LW90aGVyLWtleS1vdGhlci1rZXktMzI="
 
 
@@ -303,3 +307,23 @@ def test_sealed_chunks_cannot_be_moved_dropped_or_repeated() -> None:
     # Another archive's header (another salt) opens none of these chunks.
     with pytest.raises(SealedError, match="changed"):
         _read_all(_sealed(b"x", key)[:42] + b"".join(chunks), key)
+
+
+def _production(**env: str) -> subprocess.CompletedProcess:
+    """tenants.backup.master_key() in a production (DEBUG off) process."""
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("BACKUP_ENCRYPTION_KEY", "MAJISMART_TESTING"))}
+    clean.update(DJANGO_SETTINGS_MODULE="majismart.settings.base", DEBUG="false", SECRET_KEY="k" * 50,
+                 DATABASE_URL="postgres://x@127.0.0.1:1/x", FIELD_ENCRYPTION_KEYS=OTHER_KEY, BLIND_INDEX_KEY="i" * 40,
+                 EMAIL_URL="smtp://mail.example.co.ke:25", **env)
+    return subprocess.run([PYTHON, "-c", "import django; django.setup(); from tenants.backup import master_key; "
+                           "print(master_key().hex())"], env=clean, cwd=ROOT, capture_output=True, text=True, timeout=60)
+
+
+def test_production_takes_the_key_from_a_file_and_refuses_to_run_without_one(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    key_file = tmp_path / "backup-key"
+    key_file.write_text(OTHER_KEY + "\n")
+    from_file = _production(BACKUP_ENCRYPTION_KEY_FILE=str(key_file))
+    assert from_file.returncode == 0, from_file.stderr
+    assert from_file.stdout.strip() == key_from_text(OTHER_KEY).hex()
+    missing = _production()
+    assert missing.returncode != 0 and "BACKUP_ENCRYPTION_KEY is not set (required when DEBUG is off)" in missing.stderr
