@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString, mark_safe
 from django_tenants.models import DomainMixin, TenantMixin
 
 from majismart.crypto import EncryptedTextField
+from tenants.clones import align_constraint_names
 
 PUBLIC_SLUG = "public"
 TEMPLATE_SCHEMA = "tenant_base"
@@ -83,6 +84,14 @@ class Provider(TenantMixin):
 
     auto_create_schema = True
     auto_drop_schema = False
+
+    def create_schema(self, check_if_exists: bool = False, sync_schema: bool = True, verbosity: int = 1) -> bool:
+        """django-tenants' schema creation (a clone of the template), then the clone's constraint
+        names made the template's (tenants.clones), so later migrations find them by name."""
+        created = super().create_schema(check_if_exists, sync_schema, verbosity)  # False: it existed
+        if created is not False and sync_schema and self.schema_name != TEMPLATE_SCHEMA:
+            align_constraint_names(self.schema_name, TEMPLATE_SCHEMA)
+        return created
 
     class Meta:
         ordering = ["name"]
