@@ -20,6 +20,7 @@ from datetime import date
 from pathlib import Path
 
 import psutil
+from _verdict import Verdict
 from django.db import connection
 from django_tenants.utils import tenant_context
 from psycopg import sql
@@ -92,7 +93,7 @@ def _copy_out(schema: str) -> float:
     return time.perf_counter() - started
 
 
-def run() -> Iterator[str]:
+def run() -> Iterator[str | Verdict]:
     from tenants.backup import provider_backup, provider_restore
     from tenants.services import provider_create, template_schema_ensure
 
@@ -124,5 +125,7 @@ def run() -> Iterator[str]:
                    f"plain COPY out {copy_s:.2f} s")
     small, large = figures["small"], figures["large"]
     yield f"backup / plain COPY out ({large[0]} clients): {large[2] / large[6]:.1f}x; restore / backup: {large[4] / large[2]:.1f}x"
-    yield (f"archive grew {large[1] / small[1]:.1f}x; peak allocations grew {large[3] / max(small[3], 1):.2f}x in the "
-           f"backup and {large[5] / max(small[5], 1):.2f}x in the restore (flat: about 1x whatever the size)")
+    growth = max(large[3] / max(small[3], 1), large[5] / max(small[5], 1))
+    line = (f"archive grew {large[1] / small[1]:.1f}x; peak allocations grew {large[3] / max(small[3], 1):.2f}x in the "
+            f"backup and {large[5] / max(small[5], 1):.2f}x in the restore (flat: about 1x whatever the size)")
+    yield Verdict("backup/restore memory, 10x data (worst)", f"{growth:.2f}x", "<= 1.5x", growth <= 1.5, line)
