@@ -1,0 +1,220 @@
+"""Stored files on S3-compatible object storage (majismart.storage.TenantS3Storage), against a
+real S3 server the tests start (devkit/s3.py: moto's server mode over HTTP): every file lands
+under its provider's prefix in the bucket, reaches users only through the permission-checked
+views, never crosses to another provider, and erasure and retention remove the objects
+themselves (the bucket is listed to prove it)."""
+
+from __future__ import annotations
+
+import io
+from datetime import UTC, datetime
+
+import pytest
+import time_machine
+from django.core.exceptions import SuspiciousOperation
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.test import Client as Http
+from django_tenants.utils import tenant_context
+
+from accounts.models import User
+from billing import documents
+from billing.models import Invoice
+from billing.runs import billing_run_finalize, billing_run_start
+from clients.models import Client
+from majismart.storage import TenantS3Storage
+from majismart.uploads import purge_older_than
+from meters.models import Meter, Reading
+from payments.services import payment_record
+from privacy.erasure import client_pseudonymise
+from privacy.exports import export_build, export_request
+from privacy.models import DataExport
+from privacy.retention import retention_apply
+from tests.billing_helpers import D, domestic_tariff, metered, on, read, travel
+from tests.conftest import host_of, login
+
+BRANDING = {"address": "P.O. Box 1, Mombasa", "kra_pin": "P051234567X", "contact_email": "care@alpha.test",
+            "contact_phone": "0712 345 678", "website": "https://alpha-water.example", "brand_color": "#0d7a5f"}
+
+
+def png(colour: tuple[int, int, int] = (17, 112, 173)) -> bytes:
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (240, 80), colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+def signed_in(slug: str, email: str) -> Http:
+    http = Http(HTTP_HOST=host_of(slug))
+    assert login(http, email).status_code == 302
+    return http
+
+
+def billed(name: str, user: User | None = None) -> tuple[Client, Meter]:
+    """A client billed for September (10 m³) and October (18 m³) in the current schema."""
+    client, meter = metered(name)
+    if user is not None:
+        client.user = user
+        client.save(update_fields=["user"])
+    read(meter, "0", "2026-08-31")
+    read(meter, "10", "2026-09-30")
+    read(meter, "28", "2026-10-31")
+    for period, day in (("2026-09", "2026-10-02"), ("2026-10", "2026-11-02")):
+        with travel(day):
+            billing_run_finalize(run=billing_run_start(period=period)[0])
+    return client, meter
+
+
+def body(s3_server, bucket: str, key: str) -> bytes:  # type: ignore[no-untyped-def]
+    return s3_server.client().get_object(Bucket=bucket, Key=key)["Body"].read()
+
+
+def test_the_default_storage_is_the_tenant_s3_storage_with_productions_settings(s3_bucket, tenant) -> None:  # type: ignore[no-untyped-def]
+    default_storage.exists("x")  # wraps it
+    storage = default_storage._wrapped  # noqa: SLF001
+    assert isinstance(storage, TenantS3Storage)
+    assert (storage.location, storage.default_acl, storage.file_overwrite, storage.querystring_auth) == (
+        "alpha", "private", False, True)
+    # A signed URL that expires in minutes: the one kind of URL the storage ever gives out.
+    url = default_storage.url("invoices/2026-10/x.pdf")
+    assert f"/{s3_bucket}/alpha/invoices/2026-10/x.pdf?" in url and "X-Amz-Signature=" in url
+    assert "X-Amz-Expires=300" in url
+
+
+def test_bill_pdfs_land_under_their_providers_prefix_and_only_its_people_download_them(  # type: ignore[no-untyped-def]
+        s3_bucket, s3_server, tenant, beta) -> None:
+    carol = User.objects.get(email="carol@alpha.test")
+    client, _ = billed("Mary Wanjiku", user=carol)
+    october = Invoice.objects.get(client=client, period="2026-10")
+    with tenant_context(beta):
+        domestic_tariff()
+        beta_client, _ = billed("Beta Customer")
+        beta_october = Invoice.objects.get(client=beta_client, period="2026-10")
+        beta_pdf = documents.invoice_pdf(beta_october)  # rendered and stored in beta's schema
+        beta_pks = set(Invoice.objects.values_list("pk", flat=True))
+        beta_pdfs = {documents.invoice_pdf(i) for i in Invoice.objects.all()}
+        beta_keys = [f"beta/invoices/{i.period}/{i.number}.pdf" for i in Invoice.objects.order_by("period")]
+    alpha_pks = set(Invoice.objects.values_list("pk", flat=True))
+    assert s3_server.keys(s3_bucket) == beta_keys and len(beta_pdfs) == 2
+
+    # Alpha's bill: rendered on the first download by staff, stored under alpha/, then served as stored.
+    anne = signed_in("alpha", "anne@alpha.test")
+    response = anne.get(f"/dashboard/billing/invoices/{october.pk}/pdf/")
+    assert response.status_code == 200 and response["Content-Type"] == "application/pdf"
+    assert response["Cache-Control"] == "private, no-store"
+    key = f"alpha/invoices/2026-10/{october.number}.pdf"
+    assert s3_server.keys(s3_bucket, "alpha/") == [key]
+    assert response.content == body(s3_server, s3_bucket, key) and response.content.startswith(b"%PDF")
+    portal = signed_in("alpha", "carol@alpha.test").get(f"/portal/bills/{october.pk}/pdf/")
+    assert portal.status_code == 200 and portal.content == response.content
+    # The permission checks stay where they were: the views, not the bucket.
+    assert signed_in("alpha", "ari@alpha.test").get(f"/dashboard/billing/invoices/{october.pk}/pdf/").status_code == 403
+    anonymous = Http(HTTP_HOST=host_of("alpha")).get(f"/portal/bills/{october.pk}/pdf/")
+    assert anonymous.status_code == 302 and "/accounts/login/" in anonymous.url
+
+    # Beta: the same relative name (numbering is per provider) is beta's own object; its staff
+    # get beta's bill whatever id they ask for, never alpha's bytes.
+    assert beta_october.number == october.number
+    bob = signed_in("beta", "bob@beta.test")
+    own = bob.get(f"/dashboard/billing/invoices/{beta_october.pk}/pdf/")
+    assert own.status_code == 200 and own.content == beta_pdf != response.content
+    for pk in alpha_pks:  # ids are per schema: an id of alpha's is beta's own bill or nothing
+        got = bob.get(f"/dashboard/billing/invoices/{pk}/pdf/")
+        assert got.status_code == 404 if pk not in beta_pks else got.content in beta_pdfs
+    with tenant_context(beta):
+        assert default_storage.open(f"invoices/2026-10/{october.number}.pdf").read() == beta_pdf
+        with pytest.raises(SuspiciousOperation):  # no name reaches above the provider's prefix
+            default_storage.open(f"../alpha/invoices/2026-10/{october.number}.pdf")
+    assert response.content not in beta_pdfs
+    assert s3_server.keys(s3_bucket, "alpha/") == [key]  # beta's downloads stored nothing of alpha's
+
+
+def test_a_logo_and_a_reading_photo_are_stored_and_served_under_the_providers_prefix(  # type: ignore[no-untyped-def]
+        s3_bucket, s3_server, tenant, django_capture_on_commit_callbacks) -> None:
+    alice = signed_in("alpha", "alice@alpha.test")
+    logo = png()
+    saved = alice.post("/dashboard/settings/branding/", {**BRANDING, "logo": SimpleUploadedFile("brand.png", logo, content_type="image/png")})
+    assert saved.status_code == 302
+    tenant.refresh_from_db()
+    logo_key = f"alpha/{tenant.logo.name}"
+    assert tenant.logo.name.startswith("branding/logo-") and s3_server.keys(s3_bucket) == [logo_key]
+    served = alice.get("/branding/logo/")
+    assert served.status_code == 200 and b"".join(served.streaming_content) == logo == body(s3_server, s3_bucket, logo_key)
+    assert Http(HTTP_HOST=host_of("alpha")).get("/branding/logo/").status_code == 404
+    # A new logo replaces the old object once the change commits: no orphan left in the bucket.
+    with django_capture_on_commit_callbacks(execute=True):
+        assert alice.post("/dashboard/settings/branding/", {**BRANDING, "logo": SimpleUploadedFile("new.png", png((200, 10, 10)), content_type="image/png")}).status_code == 302
+    tenant.refresh_from_db()
+    assert s3_server.keys(s3_bucket) == [f"alpha/{tenant.logo.name}"] != [logo_key]
+
+    # A client's own reading with a photo of the dial, then the reviewer's view of it.
+    client, meter = metered("Photo Client")
+    client.user = User.objects.get(email="carol@alpha.test")
+    client.save(update_fields=["user"])
+    read(meter, "5", "2026-11-01")
+    photo = png((1, 2, 3))
+    carol = signed_in("alpha", "carol@alpha.test")
+    posted = carol.post("/portal/reading/", {"meter": meter.pk, "value": "9",
+                                             "photo": SimpleUploadedFile("dial.png", photo, content_type="image/png")})
+    assert posted.status_code == 302
+    reading = Reading.objects.get(meter=meter, photo__startswith="readings/")
+    photo_key = f"alpha/{reading.photo.name}"
+    assert reading.photo.name.startswith("readings/") and photo_key in s3_server.keys(s3_bucket, "alpha/readings/")
+    amos = signed_in("alpha", "amos@alpha.test")
+    shown = amos.get(f"/dashboard/readings/{reading.pk}/photo/")
+    assert shown.status_code == 200 and shown["Content-Type"] == "image/png"
+    assert b"".join(shown.streaming_content) == photo == body(s3_server, s3_bucket, photo_key)
+    assert carol.get(f"/dashboard/readings/{reading.pk}/photo/").status_code == 403
+    bob = signed_in("beta", "bob@beta.test")
+    assert bob.get(f"/dashboard/readings/{reading.pk}/photo/").status_code == 404
+
+
+def test_erasure_removes_the_clients_objects_from_the_bucket_and_nobody_elses(  # type: ignore[no-untyped-def]
+        s3_bucket, s3_server, tenant, django_capture_on_commit_callbacks) -> None:
+    erased, erased_meter = billed("To Be Erased")
+    kept, _ = billed("Kept Client")
+    for invoice in Invoice.objects.all():
+        documents.invoice_pdf(invoice)
+    photo = Reading.objects.filter(meter=erased_meter).latest("read_at")
+    photo.photo.save("dial.png", ContentFile(png()), save=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        export = export_request(client=erased, actor="test")
+    export = export_build(export_id=export.pk) if export.status == DataExport.Status.PENDING else export
+    export.refresh_from_db()
+    assert export.status == DataExport.Status.READY
+    erased_keys = {f"alpha/invoices/{i.period}/{i.number}.pdf" for i in Invoice.objects.filter(client=erased)}
+    erased_keys |= {f"alpha/{photo.photo.name}", f"alpha/{export.path}"}
+    kept_keys = {f"alpha/invoices/{i.period}/{i.number}.pdf" for i in Invoice.objects.filter(client=kept)}
+    assert set(s3_server.keys(s3_bucket)) == erased_keys | kept_keys and len(erased_keys) == 4
+
+    with django_capture_on_commit_callbacks(execute=True):
+        record = client_pseudonymise(client=erased, actor="test")
+
+    assert set(s3_server.keys(s3_bucket)) == kept_keys
+    assert (record.counts["reading_photos"], record.counts["invoice_pdfs"], record.counts["exports"]) == (1, 2, 1)
+
+
+def test_the_retention_purge_removes_the_objects_of_what_it_purges(  # type: ignore[no-untyped-def]
+        s3_bucket, s3_server, tenant, django_capture_on_commit_callbacks) -> None:
+    client, meter = billed("Paid Up")
+    payment_record(method="cash", receipt="S3-RET-1", amount=D("500"), client=client, paid_at=on("2026-10-02", 10))
+    september = Invoice.objects.get(client=client, period="2026-09")
+    october = Invoice.objects.get(client=client, period="2026-10")
+    for invoice in (september, october):
+        documents.invoice_pdf(invoice)
+    old, latest = Reading.objects.get(meter=meter, value=D("10")), Reading.objects.get(meter=meter, value=D("28"))
+    for reading in (old, latest):
+        reading.photo.save("dial.png", ContentFile(png()), save=True)
+    default_storage.save("imports/clients-stale.csv", ContentFile(b"a,b\n"))
+    keys = {f"alpha/invoices/2026-09/{september.number}.pdf", f"alpha/invoices/2026-10/{october.number}.pdf",
+            f"alpha/{old.photo.name}", f"alpha/{latest.photo.name}", "alpha/imports/clients-stale.csv"}
+    assert set(s3_server.keys(s3_bucket)) == keys
+
+    now = datetime(2033, 10, 3, 12, 0, tzinfo=UTC)  # September 2026 is past 7 years, October not
+    with time_machine.travel(now, tick=False), django_capture_on_commit_callbacks(execute=True):
+        run = retention_apply(now=now, actor="test")
+        assert purge_older_than(hours=24) == 1  # kept uploads: listed and aged in the bucket too
+    assert run.counts["invoices"] == 1 and run.counts["readings"] >= 1
+    assert set(s3_server.keys(s3_bucket)) == {f"alpha/invoices/2026-10/{october.number}.pdf", f"alpha/{latest.photo.name}"}
