@@ -7,6 +7,8 @@ themselves (the bucket is listed to prove it)."""
 from __future__ import annotations
 
 import io
+import os
+import subprocess
 from datetime import UTC, datetime
 
 import pytest
@@ -23,6 +25,7 @@ from billing import documents
 from billing.models import Invoice
 from billing.runs import billing_run_finalize, billing_run_start
 from clients.models import Client
+from devkit.testing import PYTHON, ROOT
 from majismart.storage import TenantS3Storage
 from majismart.uploads import purge_older_than
 from meters.models import Meter, Reading
@@ -218,3 +221,48 @@ def test_the_retention_purge_removes_the_objects_of_what_it_purges(  # type: ign
         assert purge_older_than(hours=24) == 1  # kept uploads: listed and aged in the bucket too
     assert run.counts["invoices"] == 1 and run.counts["readings"] >= 1
     assert set(s3_server.keys(s3_bucket)) == {f"alpha/invoices/2026-10/{october.number}.pdf", f"alpha/{latest.photo.name}"}
+
+
+# --- configuration ------------------------------------------------------------------------------
+PROBE = """
+import django; django.setup()
+from django.core.files.base import ContentFile
+from django.core.files.storage import default_storage
+from django.db import connection
+connection.set_schema("gamma")  # no query: the storage only reads the schema's name
+default_storage.exists("none")
+print(type(default_storage._wrapped).__name__)
+print(default_storage.save("probe/hello.txt", ContentFile(b"hello")))
+"""
+
+
+def _storage_process(**env: str) -> subprocess.CompletedProcess:
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("MAJISMART_TESTING", "AWS_", "STORAGE_"))}
+    clean.update(DJANGO_SETTINGS_MODULE="majismart.settings.base", DEBUG="true", **env)
+    return subprocess.run([PYTHON, "-c", PROBE], env=clean, cwd=ROOT, capture_output=True, text=True, timeout=60)  # noqa: S603
+
+
+def test_storage_backend_s3_from_the_environment_with_file_secrets(s3_server, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from devkit.s3 import ACCESS_KEY, SECRET_KEY
+
+    bucket = "majismart-settings-probe"
+    s3_server.client().create_bucket(Bucket=bucket)
+    (tmp_path / "secret").write_text(SECRET_KEY + "\n")
+    result = _storage_process(STORAGE_BACKEND="s3", AWS_STORAGE_BUCKET_NAME=bucket, AWS_S3_ENDPOINT_URL=s3_server.endpoint_url,
+                              AWS_ACCESS_KEY_ID=ACCESS_KEY, AWS_SECRET_ACCESS_KEY_FILE=str(tmp_path / "secret"))
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["TenantS3Storage", "probe/hello.txt"]
+    assert s3_server.keys(bucket) == ["gamma/probe/hello.txt"]
+    s3_server.client().delete_object(Bucket=bucket, Key="gamma/probe/hello.txt")
+    s3_server.client().delete_bucket(Bucket=bucket)
+
+
+def test_storage_settings_fail_loudly_and_default_to_the_filesystem(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    no_bucket = _storage_process(STORAGE_BACKEND="s3")
+    assert no_bucket.returncode != 0 and "needs AWS_STORAGE_BUCKET_NAME" in no_bucket.stderr
+    unknown = _storage_process(STORAGE_BACKEND="ftp")
+    assert unknown.returncode != 0 and "use filesystem or s3" in unknown.stderr
+    local = _storage_process(MEDIA_DIR=str(tmp_path))
+    assert local.returncode == 0, local.stderr
+    assert local.stdout.split() == ["TenantFileSystemStorage", "probe/hello.txt"]
+    assert (tmp_path / "gamma" / "probe" / "hello.txt").read_bytes() == b"hello"
