@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import os
 import subprocess
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 import time_machine
@@ -266,3 +266,45 @@ def test_storage_settings_fail_loudly_and_default_to_the_filesystem(tmp_path) ->
     assert local.returncode == 0, local.stderr
     assert local.stdout.split() == ["TenantFileSystemStorage", "probe/hello.txt"]
     assert (tmp_path / "gamma" / "probe" / "hello.txt").read_bytes() == b"hello"
+
+
+def test_erasing_a_closed_provider_leaves_nothing_under_its_prefix(  # type: ignore[no-untyped-def]
+        s3_bucket, s3_server, alpha, django_capture_on_commit_callbacks) -> None:
+    from privacy.provider import provider_close, provider_erase, records_kept_until
+    from tenants.services import provider_branding_update, provider_create
+
+    closing = provider_create(name="Closing Water", slug="closing-s3", owner_email="owner@closing.test",
+                              owner_password="correct-horse-42", owner_name="Olive Owner").provider
+    with tenant_context(closing), django_capture_on_commit_callbacks(execute=True):
+        provider_branding_update(provider=closing, actor="test", logo=SimpleUploadedFile("logo.png", png()))
+        default_storage.save("imports/clients-left.csv", ContentFile(b"a,b\n"))
+    with tenant_context(alpha):
+        default_storage.save("imports/alphas-own.csv", ContentFile(b"a,b\n"))
+    assert len(s3_server.keys(s3_bucket, "closing-s3/")) == 2
+    provider_close(provider=closing, actor="root")
+    until = records_kept_until(closing)
+    with django_capture_on_commit_callbacks(execute=True):
+        provider_erase(provider=closing, actor="root", now=until + timedelta(days=1) if until else None)
+    assert s3_server.keys(s3_bucket) == ["alpha/imports/alphas-own.csv"]  # the other provider's stay
+
+
+def test_compose_runs_minio_and_the_app_stores_its_files_there() -> None:
+    import re
+
+    import yaml
+
+    text = (ROOT / "docker-compose.yml").read_text()
+    services = yaml.safe_load(text)["services"]
+    assert "healthcheck" in services["minio"] and "miniodata:/data" in services["minio"]["volumes"]
+    assert services["minio-init"]["depends_on"] == {"minio": {"condition": "service_healthy"}}
+    script = services["minio-init"]["command"][0]
+    assert "mc mb --ignore-existing" in script and "mc anonymous set none" in script
+    for name in ("migrate", "web", "worker", "beat"):
+        env = services[name]["environment"]
+        assert (env["STORAGE_BACKEND"], env["AWS_S3_ENDPOINT_URL"]) == ("s3", "http://minio:9000"), name
+        assert {"AWS_STORAGE_BUCKET_NAME", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} <= set(env), name
+    assert services["migrate"]["depends_on"]["minio-init"] == {"condition": "service_completed_successfully"}
+    # Every value compose takes from `.env` is documented in .env.example.
+    example = (ROOT / ".env.example").read_text()
+    for name in set(re.findall(r"\$\{(\w+)", text)):
+        assert re.search(rf"^#? ?{name}=", example, re.M), name
