@@ -23,7 +23,6 @@ from django_tenants.utils import tenant_context
 from accounts.models import User
 from billing import documents
 from billing.models import Invoice
-from billing.runs import billing_run_finalize, billing_run_start
 from clients.models import Client
 from devkit.testing import PYTHON, ROOT
 from majismart.storage import TenantS3Storage
@@ -34,7 +33,7 @@ from privacy.erasure import client_pseudonymise
 from privacy.exports import export_build, export_request
 from privacy.models import DataExport
 from privacy.retention import retention_apply
-from tests.billing_helpers import D, domestic_tariff, metered, on, read, travel
+from tests.billing_helpers import D, billed_twice, domestic_tariff, metered, on, read
 from tests.conftest import host_of, login
 
 BRANDING = {"address": "P.O. Box 1, Mombasa", "kra_pin": "P051234567X", "contact_email": "care@alpha.test",
@@ -56,18 +55,12 @@ def signed_in(slug: str, email: str) -> Http:
 
 
 def billed(name: str, user: User | None = None) -> tuple[Client, Meter]:
-    """A client billed for September (10 m³) and October (18 m³) in the current schema."""
-    client, meter = metered(name)
+    """billed_twice's client (September and October issued) in the current schema, with its meter."""
+    client = billed_twice(name)
     if user is not None:
         client.user = user
         client.save(update_fields=["user"])
-    read(meter, "0", "2026-08-31")
-    read(meter, "10", "2026-09-30")
-    read(meter, "28", "2026-10-31")
-    for period, day in (("2026-09", "2026-10-02"), ("2026-10", "2026-11-02")):
-        with travel(day):
-            billing_run_finalize(run=billing_run_start(period=period)[0])
-    return client, meter
+    return client, client.meters.get()
 
 
 def body(s3_server, bucket: str, key: str) -> bytes:  # type: ignore[no-untyped-def]
