@@ -14,12 +14,18 @@ them from the storage (see README "Files").
 
 from __future__ import annotations
 
+import logging
 import posixpath
+from collections.abc import Iterable
 
-from django.core.files.storage import Storage
+from django.core.files.storage import Storage, default_storage
+from django.db import transaction
+from django_tenants.utils import schema_context
 from storages.backends.s3 import S3Storage
 
 from majismart.tenancy import connection
+
+log = logging.getLogger(__name__)
 
 
 class TenantS3Storage(S3Storage):
@@ -52,3 +58,25 @@ def tenant_files_delete(storage: Storage, folder: str = "") -> int:
     for directory in directories:
         gone += tenant_files_delete(storage, posixpath.join(folder, directory))
     return gone
+
+
+def files_delete_on_commit(names: Iterable[str], storage: Storage | None = None) -> None:
+    """Delete the current provider's files `names` once the transaction commits (a rollback keeps
+    rows and files together). The schema is taken now: the commit may come after the code that
+    named the files has left the provider's schema (an admin action, closing a provider), and a
+    name resolved in another schema would miss the file and leave it behind."""
+    names = [n for n in names if n]
+    if not names:
+        return
+    schema = connection.schema_name
+    target = storage or default_storage
+
+    def delete() -> None:
+        with schema_context(schema):
+            for name in names:
+                try:
+                    target.delete(name)
+                except Exception:  # noqa: BLE001 - after the commit: logged, never raised into the request
+                    log.exception("could not delete %s in %s", name, schema)
+
+    transaction.on_commit(delete)

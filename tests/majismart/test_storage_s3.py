@@ -271,10 +271,19 @@ def test_erasing_a_closed_provider_leaves_nothing_under_its_prefix(  # type: ign
     with tenant_context(closing), django_capture_on_commit_callbacks(execute=True):
         provider_branding_update(provider=closing, actor="test", logo=SimpleUploadedFile("logo.png", png()))
         default_storage.save("imports/clients-left.csv", ContentFile(b"a,b\n"))
+        client, meter = metered("Closing Client")
+        read(meter, "3", "2026-11-01")
+        reading = Reading.objects.get(meter=meter, value=D("3"))
+        reading.photo.save("dial.png", ContentFile(png()), save=True)
     with tenant_context(alpha):
         default_storage.save("imports/alphas-own.csv", ContentFile(b"a,b\n"))
-    assert len(s3_server.keys(s3_bucket, "closing-s3/")) == 2
-    provider_close(provider=closing, actor="root")
+    photo_key = f"closing-s3/{reading.photo.name}"
+    assert len(s3_server.keys(s3_bucket, "closing-s3/")) == 3 and photo_key in s3_server.keys(s3_bucket)
+    # Closing erases every client: their files go from the provider's prefix, though the
+    # closing transaction commits after leaving the provider's schema.
+    with django_capture_on_commit_callbacks(execute=True):
+        provider_close(provider=closing, actor="root")
+    assert photo_key not in s3_server.keys(s3_bucket) and len(s3_server.keys(s3_bucket, "closing-s3/")) == 2
     until = records_kept_until(closing)
     with django_capture_on_commit_callbacks(execute=True):
         provider_erase(provider=closing, actor="root", now=until + timedelta(days=1) if until else None)
@@ -301,3 +310,17 @@ def test_compose_runs_minio_and_the_app_stores_its_files_there() -> None:
     example = (ROOT / ".env.example").read_text()
     for name in set(re.findall(r"\$\{(\w+)", text)):
         assert re.search(rf"^#? ?{name}=", example, re.M), name
+
+
+def test_a_logo_replaced_from_the_admin_goes_from_the_providers_prefix(  # type: ignore[no-untyped-def]
+        s3_bucket, s3_server, alpha, django_capture_on_commit_callbacks) -> None:
+    from tenants.services import provider_branding_update
+
+    with tenant_context(alpha), django_capture_on_commit_callbacks(execute=True):
+        first = provider_branding_update(provider=alpha, actor="test", logo=SimpleUploadedFile("a.png", png())).logo.name
+    assert s3_server.keys(s3_bucket) == [f"alpha/{first}"]
+    # web.admin saves in the provider's schema; the request's transaction commits in public.
+    with django_capture_on_commit_callbacks(execute=True):
+        with tenant_context(alpha):
+            second = provider_branding_update(provider=alpha, actor="root", logo=SimpleUploadedFile("b.png", png((9, 9, 9)))).logo.name
+    assert s3_server.keys(s3_bucket) == [f"alpha/{second}"]
