@@ -169,7 +169,7 @@ def test_a_logo_and_a_reading_photo_are_stored_and_served_under_the_providers_pr
 
 def test_erasure_removes_the_clients_objects_from_the_bucket_and_nobody_elses(  # type: ignore[no-untyped-def]
         s3_bucket, s3_server, tenant, django_capture_on_commit_callbacks) -> None:
-    erased, erased_meter = billed("To Be Erased")
+    erased, erased_meter = billed("To Be Erased", user=User.objects.get(email="carol@alpha.test"))
     kept, _ = billed("Kept Client")
     for invoice in Invoice.objects.all():
         documents.invoice_pdf(invoice)
@@ -184,6 +184,11 @@ def test_erasure_removes_the_clients_objects_from_the_bucket_and_nobody_elses(  
     erased_keys |= {f"alpha/{photo.photo.name}", f"alpha/{export.path}"}
     kept_keys = {f"alpha/invoices/{i.period}/{i.number}.pdf" for i in Invoice.objects.filter(client=kept)}
     assert set(s3_server.keys(s3_bucket)) == erased_keys | kept_keys and len(erased_keys) == 4
+    # The client's own archive, streamed from the bucket by the portal to its owner only.
+    download = signed_in("alpha", "carol@alpha.test").get(f"/portal/privacy/exports/{export.token}/")
+    assert download.status_code == 200 and download["Content-Type"] == "application/zip"
+    assert b"".join(download.streaming_content) == body(s3_server, s3_bucket, f"alpha/{export.path}")
+    assert signed_in("alpha", "anne@alpha.test").get(f"/portal/privacy/exports/{export.token}/").status_code in (403, 404)
 
     with django_capture_on_commit_callbacks(execute=True):
         record = client_pseudonymise(client=erased, actor="test")
