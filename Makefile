@@ -21,20 +21,21 @@ install: $(STAMP)  ## create .venv and install the project (and compile the tran
 run: install  ## start MajiSmart on http://majismart.localhost:8000 (embedded database if no DATABASE_URL)
 	$(PY) -m devkit.dev
 
-browser:  ## make sure Debian's chromium (browser tests) and poppler-utils (PDF checks) are installed
-	@if ! command -v chromium >/dev/null 2>&1 || ! command -v pdftotext >/dev/null 2>&1; then \
+browser:  ## make sure the Debian packages the tests use are installed: chromium (browser tests), poppler-utils (PDF checks), pgbouncer (the pooler test)
+	@if ! command -v chromium >/dev/null 2>&1 || ! command -v pdftotext >/dev/null 2>&1 \
+	    || ! { command -v pgbouncer >/dev/null 2>&1 || [ -x /usr/sbin/pgbouncer ]; }; then \
 	  if [ "$$(id -u)" = "0" ]; then \
-	    echo "Installing chromium and poppler-utils (Debian packages)..."; \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils >/dev/null; \
+	    echo "Installing chromium, poppler-utils and pgbouncer (Debian packages)..."; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium poppler-utils pgbouncer >/dev/null; \
 	  else \
-	    echo "Browser tests need Debian's chromium: sudo apt-get install -y chromium poppler-utils"; exit 1; \
+	    echo "The tests need Debian's chromium, poppler-utils and pgbouncer: sudo apt-get install -y chromium poppler-utils pgbouncer"; exit 1; \
 	  fi; \
 	fi
 
 test: install browser  ## run the whole test suite (real PostgreSQL, Redis, Celery worker, Chromium)
 	$(PY) -m pytest -q
 
-test-fast: install  ## the suite without browser tests
+test-fast: install browser  ## the suite without browser tests
 	$(PY) -m pytest -q -m "not e2e"
 
 contract: install  ## the REST API against its OpenAPI schema: schemathesis on a real server (a few minutes)

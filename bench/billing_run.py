@@ -38,6 +38,7 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 import psutil
+from _verdict import Verdict
 from django.db import DatabaseError, connection, transaction
 
 N = int(os.environ.get("BENCH_CLIENTS", "100000"))
@@ -357,8 +358,9 @@ def _report(m: dict[str, object]) -> Iterator[str]:
            f"{summary.get('changed_since_preview')})")
     yield f"COPY of the same rows into tables LIKE the real ones, with their foreign keys (baseline): {m['copy']:.3f} s"
     yield f"the same COPY without the foreign keys: {m['copy_no_fk']:.3f} s"
-    yield (f"ratio run/COPY: {ratio:.1f}x (target <= 3x: {ratio <= 3}); without the foreign keys: "
-           f"{m['total'] / m['copy_no_fk']:.1f}x")
+    yield Verdict("billing run / COPY of its rows", f"{ratio:.1f}x", "<= 3x", ratio <= 3,
+                  f"ratio run/COPY: {ratio:.1f}x (target <= 3x: {ratio <= 3}); without the foreign keys: "
+                  f"{m['total'] / m['copy_no_fk']:.1f}x")
     yield (f"memory during the run: Python allocations peak {m['python_peak'] / 2**20:.1f} MiB (tracemalloc); "
            f"resident size peak +{(m['rss_peak'] - m['rss_start']) / 2**20:.1f} MiB over "
            f"{m['rss_start'] / 2**20:.0f} MiB before (sampled)")

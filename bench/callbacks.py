@@ -53,6 +53,8 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+from _verdict import Verdict
+
 CLIENTS = int(os.environ.get("BENCH_CALLBACK_CLIENTS", "5000"))
 CONNECTIONS = int(os.environ.get("BENCH_CALLBACK_CONNECTIONS", "6"))
 ROUNDS = int(os.environ.get("BENCH_CALLBACK_ROUNDS", "3"))
@@ -327,8 +329,9 @@ def _endpoint(provider, accounts_file: str, redis: str, work: Path) -> Iterator[
 
     conf, bare = median("confirmation", "rps"), median("bare", "rps")
     ratio = conf / bare
-    yield (f"confirmation: {conf:,.0f} req/s p99 {median('confirmation', 'p99'):.1f} ms · bare view: {bare:,.0f} req/s "
-           f"p99 {median('bare', 'p99'):.1f} ms · ratio {ratio:.2f} (target ≥ 0.70: {ratio >= 0.7})")
+    yield Verdict("C2B confirmation / bare view (req/s)", f"{ratio:.2f}", ">= 0.70", ratio >= 0.7,
+                  f"confirmation: {conf:,.0f} req/s p99 {median('confirmation', 'p99'):.1f} ms · bare view: "
+                  f"{bare:,.0f} req/s p99 {median('bare', 'p99'):.1f} ms · ratio {ratio:.2f} (target ≥ 0.70: {ratio >= 0.7})")
     yield (f"  medians of {ROUNDS} alternating rounds of {SECONDS:g} s each after a {WARMUP_SECONDS:g} s warm-up; "
            f"{CONNECTIONS} connections, gunicorn {_gunicorn_shape()}, {os.cpu_count()} CPUs shared by "
            f"server, load, PostgreSQL and Redis")
@@ -465,8 +468,9 @@ def _drain(provider, accounts: list[str], redis: str | None, work: Path) -> Iter
         payments = dict(Payment.objects.values_list("status").annotate(n=Count("id")))
         allocations = Allocation.objects.count()
     total = sum(payments.values())
-    yield (f"worker drained {len(ids):,} callbacks in {elapsed:.1f} s: {total / elapsed:,.0f} payments/s "
-           f"(target ≥ 200: {total / elapsed >= 200}); {len(ids) / elapsed:,.0f} callbacks/s")
+    yield Verdict("callback drain (payments/s)", f"{total / elapsed:,.0f}", ">= 200", total / elapsed >= 200,
+                  f"worker drained {len(ids):,} callbacks in {elapsed:.1f} s: {total / elapsed:,.0f} payments/s "
+                  f"(target ≥ 200: {total / elapsed >= 200}); {len(ids) / elapsed:,.0f} callbacks/s")
     yield f"  by {how}"
     yield (f"  payments {total:,} {'=' if total == unique else '≠ (WRONG)'} unique TransIDs {unique:,} "
            f"(by status: {payments}); allocations {allocations:,}; callbacks by status: {statuses}")

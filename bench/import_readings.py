@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from datetime import date
 
 import psutil
+from _verdict import Verdict
 from django.db import connection
 from django_tenants.utils import tenant_context
 
@@ -123,7 +124,8 @@ def run() -> Iterator[str]:
     yield f"the same COPY without the foreign key check: {copy_no_fk_seconds:.3f} s"
     yield f"COPY of the raw CSV into an unindexed temp table (floor): {raw_seconds:.3f} s"
     yield f"import:          {import_seconds:.3f} s  ({N / import_seconds:,.0f} rows/s)"
-    yield (f"ratio import/COPY: {ratio:.1f}x (target <= 5x: {ratio <= 5}); without the foreign key: "
-           f"{import_seconds / copy_no_fk_seconds:.1f}x; against the raw floor: {floor_ratio:.1f}x")
+    yield Verdict("readings import / COPY", f"{ratio:.1f}x", "<= 5x", ratio <= 5,
+                  f"ratio import/COPY: {ratio:.1f}x (target <= 5x: {ratio <= 5}); without the foreign key: "
+                  f"{import_seconds / copy_no_fk_seconds:.1f}x; against the raw floor: {floor_ratio:.1f}x")
     yield (f"memory: resident {samples[0] / 2**20:.0f} MiB after the first chunk, +{growth:.1f} MiB over "
            f"the remaining {len(samples) - 1} chunks")

@@ -31,6 +31,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from _verdict import Verdict
 from django.db import connection
 
 N = int(os.environ.get("BENCH_PDF_INVOICES", "2000"))
@@ -212,7 +213,8 @@ def run() -> Iterator[str]:
                    f"{len(ids) / naive_wall:.1f} bills/s (CPU {naive_cpu:.1f} s)")
             yield (f"batched (the frame laid out once per {documents.STAMP_BATCH} bills, each bill stamped on it): "
                    f"{batched_wall:.1f} s, {len(ids) / batched_wall:.1f} bills/s (CPU {batched_cpu:.1f} s)")
-            yield f"ratio naive/batched: {ratio:.1f}x wall, {naive_cpu / batched_cpu:.1f}x CPU (target >= 4x: {ratio >= 4})"
+            yield Verdict("bill PDFs naive / batched", f"{ratio:.1f}x", ">= 4x", ratio >= 4,
+                          f"ratio naive/batched: {ratio:.1f}x wall, {naive_cpu / batched_cpu:.1f}x CPU (target >= 4x: {ratio >= 4})")
             sample = ids[:REFERENCE]
             wall, _ = _timed(_flowing_naive, sample)
             yield (f"for reference, the long (flowing) template, one WeasyPrint call per bill: {len(sample) / wall:.1f} "

@@ -54,6 +54,8 @@ from pathlib import Path
 from urllib.parse import unquote
 from zoneinfo import ZoneInfo
 
+from _verdict import Verdict
+
 N = int(os.environ.get("BENCH_REPORTS_CLIENTS", "100000"))
 REQUESTS = int(os.environ.get("BENCH_REPORTS_REQUESTS", "30"))
 WARMUP = 3
@@ -534,8 +536,11 @@ def _pages(browser: _Browser) -> Iterator[str]:
         yield (f"  {path:<24} {statistics.median(times[path]) * 1000:8.1f} {p95:8.1f} {p95 / bare95:6.1f}x  "
                f"{sizes[path] / 1024:6.0f}  {len(times[path]):3}  {verdict}")
     missing = len(paths) - len(live)
-    yield (f"pages within {PAGE_TARGET:g}x of the bare page at p95: {len(live) - 1 - failed} of {len(live) - 1} "
-           f"measured ({missing} missing): {failed == 0 and missing == 0}")
+    worst = max((_pct(times[p], 0.95) / bare95 for p in live if p != BARE), default=0.0)
+    yield Verdict("report pages p95 / bare page (worst)", f"{worst:.1f}x", f"<= {PAGE_TARGET:g}x",
+                  failed == 0 and missing == 0,
+                  f"pages within {PAGE_TARGET:g}x of the bare page at p95: {len(live) - 1 - failed} of {len(live) - 1} "
+                  f"measured ({missing} missing): {failed == 0 and missing == 0}")
 
 
 def _copy_seconds() -> tuple[float, int] | None:
@@ -590,17 +595,20 @@ def _export(browser: _Browser, server_pid: int, provider) -> Iterator[str]:  # t
     else:
         copy_seconds, copy_size = min(c for c in copies if c is not None)
         ratio = full[1] / copy_seconds
-        yield (f"COPY (aging_copy_sql()) TO STDOUT WITH CSV: {copy_seconds:.2f} s for {copy_size / 2**20:.2f} MiB; "
-               f"ratio export/COPY {ratio:.2f}x (target <= {EXPORT_TARGET:g}x: {ratio <= EXPORT_TARGET})")
+        yield Verdict("aging CSV export / COPY", f"{ratio:.2f}x", f"<= {EXPORT_TARGET:g}x", ratio <= EXPORT_TARGET,
+                      f"COPY (aging_copy_sql()) TO STDOUT WITH CSV: {copy_seconds:.2f} s for {copy_size / 2**20:.2f} MiB; "
+                      f"ratio export/COPY {ratio:.2f}x (target <= {EXPORT_TARGET:g}x: {ratio <= EXPORT_TARGET})")
     share = zone[2] / full[2] if full[2] else 0
     worst_full = max(r[3] for r in runs if r[0] == EXPORT)
     worst_zone = max(r[3] for r in runs if r[0] == one_zone)
     # Flat: ten times the rows cost at most a fixed buffer more (FLAT_SLACK), not ten times the memory.
     flat = (f"flat (full within {FLAT_SLACK >> 20} MiB of one zone): {worst_full - worst_zone <= FLAT_SLACK}"
             if 0.05 < share < 0.2 else f"the zone filter was not applied ({share:.0%} of the bytes): no comparison")
-    yield (f"server memory (peak resident size of gunicorn's processes above before, sampled every 5 ms, worst of "
-           f"3): full export +{worst_full / 2**20:.1f} MiB, one zone ({share:.0%} of the bytes) "
-           f"+{worst_zone / 2**20:.1f} MiB; {flat}")
+    yield Verdict("aging export memory: full - one zone", f"{(worst_full - worst_zone) / 2**20:+.1f} MiB",
+                  f"<= {FLAT_SLACK >> 20} MiB", 0.05 < share < 0.2 and worst_full - worst_zone <= FLAT_SLACK,
+                  f"server memory (peak resident size of gunicorn's processes above before, sampled every 5 ms, worst of "
+                  f"3): full export +{worst_full / 2**20:.1f} MiB, one zone ({share:.0%} of the bytes) "
+                  f"+{worst_zone / 2**20:.1f} MiB; {flat}")
 
 
 def _server_env(secret_key: str) -> dict[str, str]:

@@ -1,6 +1,7 @@
 """`make bench`: runs every bench/*.py (or those named) in one process against a scratch database
-(`<DATABASE_URL's name>_bench`, or the embedded server's) and prints their figures.
-Each benchmark reports a ratio against a baseline measured in the same run."""
+(`<DATABASE_URL's name>_bench`, or the embedded server's) and prints their figures, then one
+table of every figure that has a target (a bench yields a _verdict.Verdict for it): measured,
+target, pass or not. Each benchmark reports a ratio against a baseline measured in the same run."""
 
 from __future__ import annotations
 
@@ -56,12 +57,20 @@ def main() -> None:
     from django.core.management import call_command
 
     call_command("migrate_schemas", verbosity=0)
-    names = sys.argv[1:] or sorted(p.stem for p in (ROOT / "bench").glob("*.py") if p.stem != "run")
+    from _verdict import Verdict, table
+
+    names = sys.argv[1:] or sorted(p.stem for p in (ROOT / "bench").glob("*.py") if p.stem != "run" and p.stem[0] != "_")
+    verdicts: list[tuple[str, Verdict]] = []
     for name in names:
         module = load(name)
-        print(f"== {name}: {module.__doc__.strip().splitlines()[0]}")
+        print(f"== {name}: {module.__doc__.strip().splitlines()[0]}", flush=True)
         for line in module.run():
-            print("  " + line)
+            print("  " + str(line), flush=True)
+            if isinstance(line, Verdict):
+                verdicts.append((name, line))
+    print("== summary: each benchmark's figures against their targets")
+    for line in table(verdicts):
+        print("  " + line)
 
 
 if __name__ == "__main__":

@@ -181,10 +181,12 @@ class TcpProxy:
     waiting); `restore()` drops the connections that were cut (as TCP does after a long cut) and
     relays new ones again."""
 
-    def __init__(self, target_port: int) -> None:
+    def __init__(self, target_port: int = 0, target_path: str = "") -> None:
+        """Relays to 127.0.0.1:`target_port`, or to the unix socket `target_path`."""
         import threading
 
         self.target_port = target_port
+        self.target_path = target_path
         self.port = free_port()
         self._cut = threading.Event()
         self._closed = threading.Event()
@@ -209,7 +211,12 @@ class TcpProxy:
             if self._cut.is_set():
                 continue  # connected, never answered
             try:
-                upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=2)
+                if self.target_path:
+                    upstream = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                    upstream.settimeout(2)
+                    upstream.connect(self.target_path)
+                else:
+                    upstream = socket.create_connection(("127.0.0.1", self.target_port), timeout=2)
                 upstream.settimeout(None)
             except OSError:
                 client.close()  # the service itself is down: refused, as it would be
