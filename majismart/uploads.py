@@ -64,8 +64,8 @@ def purge_older_than(*, hours: int) -> int:
 
     from django.utils import timezone
 
-    if not default_storage.exists("imports"):
-        return 0
+    # No exists("imports") first: object storage has no folders, only keys under a prefix (an
+    # empty listing when none is there, on the filesystem as well).
     cutoff = timezone.now() - timedelta(hours=hours)
     gone = 0
     for name in default_storage.listdir("imports")[1]:

@@ -16,7 +16,6 @@ import secrets
 from typing import cast
 
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q, TextField
 from django.db.models.functions import Cast
@@ -28,6 +27,7 @@ from billing.models import Charge, Invoice
 from clients.models import Client
 from fieldwork.models import ServiceRequest, ServiceRequestEvent, WorkOrder
 from majismart.crypto import PREFIX, blind_index, decrypt, word_tokens
+from majismart.storage import files_delete_on_commit
 from meters.models import Reading
 from notifications.models import DeliveryReport, Message
 from payments.models import CallbackInbox, Payment, PaymentRequest
@@ -38,15 +38,6 @@ ERASED_NOTE = "Erased: personal data of the payer removed on request or after re
 
 class ErasureError(Exception):
     pass
-
-
-def _delete_files(names: list[str]) -> int:
-    gone = 0
-    for name in names:
-        if name and default_storage.exists(name):
-            default_storage.delete(name)
-            gone += 1
-    return gone
 
 
 @transaction.atomic
@@ -147,11 +138,9 @@ def clients_pseudonymise(*, client_ids: list[int], actor: object, reason: str = 
     exports.update(path="", status=DataExport.Status.EXPIRED, requested_by="")
     DataRequest.objects.filter(client_id__in=ids).update(details="", resolution="")
 
-    # Files go once the rows no longer name them (a rollback keeps both).
-    def remove_files() -> None:
-        _delete_files(photo_names + field_photos + pdf_names + export_names)
-
-    transaction.on_commit(remove_files)
+    # Files go once the rows no longer name them (a rollback keeps both), from this provider's
+    # prefix even when the commit comes after leaving its schema (closing a provider).
+    files_delete_on_commit(photo_names + field_photos + pdf_names + export_names)
     counts.update(reading_photos=len(photo_names), field_photos=len(field_photos), invoice_pdfs=len(pdf_names), exports=len(export_names))
 
     by = str(getattr(actor, "email", actor) or "")

@@ -5,13 +5,15 @@
    go, and the payment and SMS credentials are blanked. The owner's full export (their right as
    controller) should be taken before.
 2. Erase: the retention rules are applied one last time; when no record the law keeps is left,
-   the schema is dropped. Until then erasing is refused with the date the records run out.
+   the schema is dropped, and every file left under its storage prefix deleted. Until then
+   erasing is refused with the date the records run out.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
 
+from django.core.files.storage import default_storage
 from django.db import connection, transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -21,6 +23,7 @@ from accounts.models import APIKey, Role, User
 from accounts.services import audit, audit_actors_replace
 from billing.models import Invoice, LedgerEntry
 from clients.models import Client
+from majismart.storage import tenant_files_delete
 from meters.models import Reading
 from notifications.models import NotificationSettings
 from payments.models import Payment, PaymentSettings
@@ -105,3 +108,11 @@ def provider_erase(*, provider: Provider, actor: str, now: datetime | None = Non
         # made now: PostgreSQL refuses to drop tables with checks pending.
         cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
     provider.delete(force_drop=True)
+
+    def remove_files() -> None:
+        # What retention left under the schema's prefix (its logo, kept uploads, exports of the
+        # whole provider): the schema is gone, nothing may outlive it in the storage.
+        with schema_context(schema):
+            tenant_files_delete(default_storage)
+
+    transaction.on_commit(remove_files)

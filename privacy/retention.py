@@ -32,7 +32,6 @@ from datetime import time as dtime
 from typing import Any
 
 from axes.models import AccessAttempt, AccessFailureLog, AccessLog
-from django.core.files.storage import default_storage
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -46,6 +45,7 @@ from clients import retention as clients_retention
 from clients.models import Client
 from fieldwork import retention as fieldwork_retention
 from majismart.sql import Step, queryset_delete, steps_run
+from majismart.storage import files_delete_on_commit
 from majismart.tenancy import connection
 from meters import retention as meters_retention
 from notifications.models import DeliveryReport, Message
@@ -154,21 +154,6 @@ def _rule_transaction() -> Iterator[None]:
         yield
 
 
-def _files_delete_on_commit(names: list[str]) -> None:
-    names = [n for n in names if n]
-    if not names:
-        return
-
-    def delete() -> None:
-        for name in names:
-            try:
-                default_storage.delete(name)
-            except OSError:
-                log.warning("retention: could not delete %s in %s", name, connection.schema_name)
-
-    transaction.on_commit(delete)
-
-
 # --- the rules --------------------------------------------------------------------------------
 def purge_callbacks(ctx: Context) -> dict[str, int]:
     """Raw callbacks processed (or found duplicate or unreadable) before the cutoff. One still
@@ -218,7 +203,7 @@ def expire_exports(ctx: Context) -> dict[str, int]:
         return {"exports": due.count()}
     names = list(due.exclude(path="").values_list("path", flat=True))
     done = due.update(status=DataExport.Status.EXPIRED, path="")
-    _files_delete_on_commit(names)
+    files_delete_on_commit(names)
     return {"exports": done}
 
 
@@ -293,7 +278,7 @@ def purge_billing(ctx: Context) -> dict[str, int]:
         steps_run(cursor, arrears_retention.DELETE, params)
         steps_run(cursor, fieldwork_retention.DELETE, params)
         steps_run(cursor, meters_retention.DELETE, params)
-    _files_delete_on_commit(files)
+    files_delete_on_commit(files)
     return counts
 
 

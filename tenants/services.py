@@ -17,6 +17,7 @@ from django_tenants.utils import schema_context, schema_exists, tenant_context
 
 from accounts.models import Role, User
 from majismart.phones import normalize_phone
+from majismart.storage import files_delete_on_commit
 from tenants.models import TEMPLATE_SCHEMA, Domain, PolicyVersion, Provider, ProviderEvent
 from tenants.selectors import policy_cache_clear, provider_domain_name
 
@@ -270,8 +271,7 @@ def provider_branding_update(*, provider: Provider, actor: object, logo: object 
         return provider
     provider.save(update_fields=[*cleaned, "logo"])
     if "logo" in changed and old_logo:
-        storage = provider.logo.storage
-        transaction.on_commit(lambda: storage.delete(old_logo))
+        files_delete_on_commit([old_logo], provider.logo.storage)  # the admin commits outside the schema
     # Contacts may be a person's: only their names are kept.
     shown = [n for n in changed if n in cleaned and n not in ("contact_phone", "contact_email")]
     audit(actor=actor, action="provider.branding_changed", object_repr=provider.name, fields=changed,

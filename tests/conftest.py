@@ -166,6 +166,33 @@ def tenant(alpha):  # type: ignore[no-untyped-def]
         yield alpha
 
 
+@pytest.fixture(scope="session")
+def s3_server():  # type: ignore[no-untyped-def]
+    """A real S3-compatible server (moto's server mode) on a free port, for the session."""
+    from devkit.s3 import s3_server as started
+
+    with started() as server:
+        yield server
+
+
+@pytest.fixture
+def s3_bucket(s3_server, settings) -> Iterator[str]:  # type: ignore[no-untyped-def]
+    """The default storage on a fresh private bucket of that server, as production configures
+    it (majismart.storage.TenantS3Storage: keys under <schema>/); yields the bucket's name.
+    The files of this test go with its bucket, as its rolled-back rows do."""
+    import uuid
+
+    bucket = f"majismart-test-{uuid.uuid4().hex[:12]}"
+    s3_server.client().create_bucket(Bucket=bucket)
+    settings.STORAGES = {**settings.STORAGES, "default": {
+        "BACKEND": "majismart.storage.TenantS3Storage", "OPTIONS": s3_server.storage_options(bucket)}}
+    yield bucket
+    client = s3_server.client()
+    for key in s3_server.keys(bucket):
+        client.delete_object(Bucket=bucket, Key=key)
+    client.delete_bucket(Bucket=bucket)
+
+
 # The payments fixtures (Daraja stand-in, callback recorder, Paystack stand-in), for every test.
 from tests.notifications_helpers import at  # noqa: E402,F401
 from tests.payments_helpers import daraja, paystack, recorder  # noqa: E402,F401

@@ -413,8 +413,33 @@ STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(BASE_DIR / "staticfiles"))
 STATICFILES_DIRS = [BASE_DIR / "static"]
 MEDIA_ROOT = BASE_DIR / env.str("MEDIA_DIR", default="media")
 MEDIA_URL = "/media/"
+# Stored files (README "Files"): each provider's under its schema name, on the local filesystem
+# (MEDIA_ROOT/<schema>/) unless STORAGE_BACKEND=s3 puts them in an S3-compatible bucket
+# (<schema>/... keys; MinIO in docker-compose). Private either way: users fetch them only
+# through the permission-checked views, which stream them from the storage.
+STORAGE_BACKEND = env.str("STORAGE_BACKEND", default="filesystem").lower()
+if STORAGE_BACKEND not in ("filesystem", "s3"):
+    raise ImproperlyConfigured(f"STORAGE_BACKEND is {STORAGE_BACKEND!r}: use filesystem or s3.")
+DEFAULT_STORAGE: dict[str, Any] = {"BACKEND": "django_tenants.files.storage.TenantFileSystemStorage"}
+if STORAGE_BACKEND == "s3":
+    AWS_STORAGE_BUCKET_NAME = env.str("AWS_STORAGE_BUCKET_NAME", default="")
+    if not AWS_STORAGE_BUCKET_NAME:
+        raise ImproperlyConfigured("STORAGE_BACKEND=s3 needs AWS_STORAGE_BUCKET_NAME (the bucket must exist).")
+    DEFAULT_STORAGE = {"BACKEND": "majismart.storage.TenantS3Storage"}
+    AWS_S3_ENDPOINT_URL = env.str("AWS_S3_ENDPOINT_URL", default="") or None  # None: AWS itself
+    AWS_S3_REGION_NAME = env.str("AWS_S3_REGION_NAME", default="us-east-1")
+    # Empty: boto3 finds credentials itself (an instance role, ~/.aws).
+    AWS_ACCESS_KEY_ID = env_secret("AWS_ACCESS_KEY_ID") or None
+    AWS_SECRET_ACCESS_KEY = env_secret("AWS_SECRET_ACCESS_KEY") or None
+    AWS_LOCATION = env.str("AWS_LOCATION", default="").strip("/")  # a prefix before the schema's, to share a bucket
+    AWS_S3_ADDRESSING_STYLE = env.str("AWS_S3_ADDRESSING_STYLE", default="path")  # MinIO: bucket in the path
+    AWS_S3_SIGNATURE_VERSION = "s3v4"
+    AWS_DEFAULT_ACL = "private"
+    AWS_S3_FILE_OVERWRITE = False  # a second bill of the same name is noticed, never written over
+    AWS_QUERYSTRING_AUTH = True  # any URL of a stored file is signed...
+    AWS_QUERYSTRING_EXPIRE = env.int("AWS_QUERYSTRING_EXPIRE", default=300)  # ...and short-lived
 STORAGES = {
-    "default": {"BACKEND": "django_tenants.files.storage.TenantFileSystemStorage"},
+    "default": DEFAULT_STORAGE,
     "staticfiles": {
         "BACKEND": "whitenoise.storage.CompressedManifestStaticFilesStorage"
         if not (DEBUG or TESTING)

@@ -68,7 +68,7 @@ def test_docker_compose_services_and_their_commands_exist() -> None:
         assert {"DATABASE_URL", "REDIS_URL", "SECRET_KEY", "BASE_DOMAIN", "FIELD_ENCRYPTION_KEYS",
                 "BLIND_INDEX_KEY", "EMAIL_URL"} <= set(env)
         assert str(env["DEBUG"]).lower() == "false"
-    assert set(compose["volumes"]) >= {"pgdata", "media"}
+    assert set(compose["volumes"]) >= {"pgdata", "miniodata"}
     assert (ROOT / "majismart" / "wsgi.py").exists() and (ROOT / "majismart" / "celery.py").exists()
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert "collectstatic" in dockerfile and "pip install" in dockerfile
