@@ -95,3 +95,23 @@ def test_a_traceback_is_redacted_like_the_message(json_lines) -> None:  # type: 
     assert line["message"] == "Failed on /pay/…/"
     assert "ValueError" in line["exc_info"] and "0712345678" not in line["exc_info"]
     assert "12-ACC1" not in json_lines.getvalue()
+
+
+def test_a_real_workers_lines_are_json_with_the_tasks_schema(alpha, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A `celery worker` process logging as production does (LOG_FORMAT=json, INFO): the lines
+    of a task sent from alpha carry alpha's schema and the task's id and name."""
+    from celery.result import AsyncResult
+
+    from accounts.tasks import clear_expired_sessions
+    from devkit.testing import celery_worker
+
+    log = tmp_path / "worker.log"
+    with celery_worker(log, loglevel="INFO", LOG_FORMAT="json", LOG_LEVEL="INFO") as (queue, conn, backend):
+        with tenant_context(alpha):
+            sent = clear_expired_sessions.apply_async(connection=conn, queue=queue)
+        assert AsyncResult(sent.id, backend=backend).get(timeout=60)["schema"] == "alpha"
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    of_task = [line for line in lines if line.get("task_id") == sent.id]
+    assert of_task, log.read_text()
+    assert {line["schema"] for line in of_task} == {"alpha"}
+    assert {line["task_name"] for line in of_task} == {"accounts.tasks.clear_expired_sessions"}
