@@ -1,13 +1,15 @@
 from django.urls import path
 
+from accounts.ratelimit import limit_posts
 from accounts.views import auth, profile, team, two_factor
 
 urlpatterns = [
     path("", auth.home, name="home"),
-    path("accounts/login/", auth.LoginView.as_view(), name="login"),
+    path("accounts/login/", limit_posts("login", fields=("username",))(auth.LoginView.as_view()), name="login"),
     path("accounts/login/code/", two_factor.login_code, name="two_factor_login"),
     path("accounts/logout/", auth.LogoutView.as_view(), name="logout"),
-    path("accounts/password-reset/", auth.PasswordResetView.as_view(), name="password_reset"),
+    path("accounts/password-reset/", limit_posts("password_reset", fields=("email",))(auth.PasswordResetView.as_view()),
+         name="password_reset"),
     path("accounts/password-reset/sent/", auth.PasswordResetDoneView.as_view(), name="password_reset_done"),
     path(
         "accounts/reset/<uidb64>/<token>/",

@@ -140,7 +140,7 @@ def pg_dump() -> str:
 
 
 @contextmanager
-def celery_worker(log: Path) -> Iterator[tuple[str, object, object]]:
+def celery_worker(log: Path, loglevel: str = "WARNING", **env_extra: str) -> Iterator[tuple[str, object, object]]:
     """A real `celery worker` consuming a queue of its own over Redis (the configured one, or a
     throw-away embedded one); yields (queue, broker connection, result backend). Meanwhile the
     test process sends for real (not eagerly) over that connection."""
@@ -155,9 +155,9 @@ def celery_worker(log: Path) -> Iterator[tuple[str, object, object]]:
     with redis_url() as url:
         # Tasks the worker sends itself (a drain's follow-ups) go to this queue too, so it runs them.
         env = child_env(REDIS_URL=url, CELERY_TASK_ALWAYS_EAGER="false", CELERY_RESULT_BACKEND=url,
-                        CELERY_TASK_DEFAULT_QUEUE=queue)
+                        CELERY_TASK_DEFAULT_QUEUE=queue, **env_extra)
         args = [PYTHON, "-m", "celery", "-A", "majismart", "worker", "--pool=solo", "-Q", queue,
-                "--without-heartbeat", "--without-gossip", "--without-mingle", "--loglevel=WARNING"]
+                "--without-heartbeat", "--without-gossip", "--without-mingle", f"--loglevel={loglevel}"]
         # The test process was configured eager (and maybe without Redis): send and read results
         # over explicit connections to this broker rather than reconfiguring the app.
         backend_cls, backend_url = backends.by_url(url, app.loader)

@@ -8,12 +8,14 @@ from __future__ import annotations
 import hmac
 import logging
 
+from django.conf import settings
 from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
 from accounts.permissions import public
+from accounts.ratelimit import hit, parse_rate
 from majismart.badinput import printable
 from selfservice.sms import inbound_store
 from selfservice.ussd import ussd_answer
@@ -27,11 +29,29 @@ def _check_token(request: HttpRequest, token: str) -> None:
         raise Http404
 
 
+def _flooded(endpoint: str) -> HttpResponse | None:
+    """Africa's Talking calls from its own addresses for every caller, so no per-address limit
+    applies here: a phone's USSD steps have their own limit, answered in the protocol (`END` and
+    a short text, selfservice/ussd.py). This is a ceiling per provider and endpoint far above any
+    real traffic (RATE_LIMIT_CALLBACKS_PER_PROVIDER): a flood past it is answered 429 with
+    Retry-After, before anything is stored."""
+    rate = parse_rate(settings.RATE_LIMIT_CALLBACKS_PER_PROVIDER)
+    wait = hit(f"callbacks:{endpoint}", rate)
+    if wait is None:
+        return None
+    log.warning("Rate limited: %s callbacks for this provider, retry after %ss", endpoint, wait)
+    response = HttpResponse("Too many requests.", content_type="text/plain", status=429)
+    response["Retry-After"] = str(wait)
+    return response
+
+
 @public  # behind the provider's secret token
 @csrf_exempt
 @require_POST
 def ussd(request: HttpRequest, token: str) -> HttpResponse:
     _check_token(request, token)
+    if (flooded := _flooded("ussd")) is not None:
+        return flooded
     form = _form(request, ("sessionId", "phoneNumber", "text"))
     reply = ussd_answer(session_id=form["sessionId"], phone=form["phoneNumber"], text=form["text"])
     return HttpResponse(reply, content_type="text/plain; charset=utf-8")
@@ -42,6 +62,8 @@ def ussd(request: HttpRequest, token: str) -> HttpResponse:
 @require_POST
 def sms_inbound(request: HttpRequest, token: str) -> HttpResponse:
     _check_token(request, token)
+    if (flooded := _flooded("sms_inbound")) is not None:
+        return flooded
     fields = _form(request, ("from", "to", "text", "date", "id", "linkId"))
     with transaction.atomic():
         row, created = inbound_store(fields)

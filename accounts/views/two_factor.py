@@ -24,6 +24,7 @@ from accounts.forms_two_factor import (
 )
 from accounts.models import STAFF_ROLES, AuthenticatorDevice, RecoveryCodeDevice, Role, User
 from accounts.permissions import public, require_capability
+from accounts.ratelimit import limit_posts
 
 MSG_CODE_WRONG = "That code is not right, or it was used already. Use the newest code your app shows."
 MSG_WAIT = "Several wrong codes in a row: wait a few seconds, then type the newest code."
@@ -38,6 +39,7 @@ MSG_ROLE_REQUIRES = ("Your role requires two-factor authentication here, so it c
 @public
 @never_cache
 @require_http_methods(["GET", "POST"])
+@limit_posts("login_code")
 def login_code(request: HttpRequest) -> HttpResponse:
     pending = tf.pending_get(request)
     user = tf.pending_user(pending) if pending else None

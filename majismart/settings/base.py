@@ -9,6 +9,7 @@ always required: with none, `make run` and `make test` set it to an embedded Pos
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote
@@ -115,6 +116,8 @@ TENANT_BASE_SCHEMA = "tenant_base"
 TENANT_CREATION_FAKES_MIGRATIONS = env.bool("TENANT_CLONE", default=True)
 
 MIDDLEWARE = [
+    # The request's id (X-Request-ID) for every log line and the answer's header.
+    "majismart.logcontext.RequestIdMiddleware",
     # /healthz answers before the HTTPS redirect: probes talk plain HTTP to gunicorn.
     "majismart.middleware.HealthCheckMiddleware",
     # Security headers wrap every other answer (a suspended provider's page, an unknown host's 404).
@@ -132,6 +135,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "majismart.logcontext.UserIdMiddleware",  # the signed-in user's numeric id for log lines
     # Signed in, a person's own stored language wins (a client's, a staff member's; blank: the
     # provider's default); signed out, the provider's default when the browser names neither.
     "accounts.languages.LanguageMiddleware",
@@ -241,6 +245,9 @@ CELERY_TASK_TENANT_CACHE_SECONDS = 30
 CELERY_TIMEZONE = "Africa/Nairobi"
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
 CELERY_RESULT_EXPIRES = 3600
+# A worker logs through LOGGING (JSON in production, with the task's id, name and schema), not
+# through a root handler of Celery's own.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 
 # --- auth -------------------------------------------------------------------------------
 AUTH_USER_MODEL = "accounts.User"
@@ -322,6 +329,22 @@ AXES_VERBOSE = False
 # here) would record the proxy's address, and five wrong passwords from anyone would lock a user
 # out for everyone; entries further left are the caller's own words and cannot dodge a lockout.
 AXES_CLIENT_IP_CALLABLE = "accounts.middleware.client_ip"
+
+# --- rate limits ------------------------------------------------------------------------
+# Counted in the shared cache (Redis), per provider schema (accounts/ratelimit.py); written N/s,
+# N/m, N/h or N/d. The API: requests per API key. The public forms (sign-up, login, password
+# reset, portal registration, the pay link's M-Pesa prompt): POSTs per client address (generous:
+# a mobile carrier puts many phones behind one address) and per account, phone or email named.
+# Africa's Talking's callbacks (USSD, incoming SMS): a ceiling per provider far above any real
+# traffic, against a flood; each phone's USSD steps have their own limit (selfservice/ussd.py).
+RATE_LIMIT_API = env.str("RATE_LIMIT_API", default="600/m")
+RATE_LIMIT_FORMS_PER_IP = env.str("RATE_LIMIT_FORMS_PER_IP", default="60/m")
+RATE_LIMIT_FORMS_PER_ACCOUNT = env.str("RATE_LIMIT_FORMS_PER_ACCOUNT", default="10/m")
+RATE_LIMIT_CALLBACKS_PER_PROVIDER = env.str("RATE_LIMIT_CALLBACKS_PER_PROVIDER", default="3000/m")
+for _name in ("RATE_LIMIT_API", "RATE_LIMIT_FORMS_PER_IP", "RATE_LIMIT_FORMS_PER_ACCOUNT",
+              "RATE_LIMIT_CALLBACKS_PER_PROVIDER"):
+    if not re.fullmatch(r"\s*[1-9]\d*\s*/\s*[smhdSMHD][a-zA-Z]*\s*", vars()[_name]):
+        raise ImproperlyConfigured(f"{_name} is written N/s, N/m, N/h or N/d (e.g. 600/m), not {vars()[_name]!r}.")
 
 # --- encryption of personal data --------------------------------------------------------
 # Comma-separated Fernet keys; the first encrypts, all decrypt (rotate by prepending a new one).
@@ -466,6 +489,8 @@ REST_FRAMEWORK = {
     # `?format=csv|xlsx` on a list is a download (majismart.api.paginated), not a renderer.
     "DEFAULT_CONTENT_NEGOTIATION_CLASS": "majismart.negotiation.ExportNegotiation",
     "COERCE_DECIMAL_TO_STRING": True,
+    # RATE_LIMIT_API per API key: 429 with Retry-After (accounts/ratelimit.py).
+    "DEFAULT_THROTTLE_CLASSES": ["accounts.ratelimit.APIKeyThrottle"],
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "MajiSmart API",
@@ -482,17 +507,26 @@ SPECTACULAR_SETTINGS = {
 # Every handler redacts (majismart/log_redaction.py, the rule gunicorn's logs use too): no callback
 # token, pay link or other credential in a path, and no query-string value (dashboard searches by
 # phone or national ID number), reaches a log line, whichever logger wrote it.
+# LOG_FORMAT `json` (the default when DEBUG is off): one JSON object a line with time (UTC),
+# level, logger, message, request_id, schema, user_id (numeric), and in a Celery task its id and
+# name (majismart/logcontext.py); `text` (the default in development): readable lines.
+LOG_FORMAT = env.str("LOG_FORMAT", default="text" if DEBUG else "json").strip().lower()
+if LOG_FORMAT not in ("json", "text"):
+    raise ImproperlyConfigured(f"LOG_FORMAT is json or text, not {LOG_FORMAT!r}.")
 LOGGING: dict[str, Any] = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"tenant": {"()": "django_tenants.log.TenantContextFilter"},
+                "context": {"()": "majismart.logcontext.ContextFilter"},
                 "redact": {"()": "majismart.log_redaction.RedactFilter"}},
     "formatters": {
         "tenant": {"format": "%(asctime)s %(levelname)s [%(schema_name)s] %(name)s: %(message)s"},
+        "json": {"()": "majismart.logcontext.JsonFormatter"},
         "django.server": {"()": "django.utils.log.ServerFormatter", "format": "[{server_time}] {message}", "style": "{"},
     },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "filters": ["tenant", "redact"], "formatter": "tenant"},
+        "console": {"class": "logging.StreamHandler", "filters": ["tenant", "context", "redact"],
+                    "formatter": "json" if LOG_FORMAT == "json" else "tenant"},
         "django.server": {"class": "logging.StreamHandler", "filters": ["redact"], "formatter": "django.server"},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
@@ -525,3 +559,16 @@ RESERVED_SUBDOMAINS = {
     "mpesa", "login", "signup", "auth", "public", "majismart", "assets", "cdn", "test",
     "staging", "dev", "demo", "root", "system", "tenant", "tenant-base", "internal",
 }
+
+# --- error reporting (optional) ---------------------------------------------------------
+# Sentry, when SENTRY_DSN is set: unhandled errors of requests and Celery tasks, with personal
+# data scrubbed (majismart/sentry.py). SENTRY_TRACES_SAMPLE_RATE > 0 also sends that share of
+# requests' performance traces.
+SENTRY_DSN = env_secret("SENTRY_DSN")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default="development" if DEBUG else "production")
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+if SENTRY_DSN and not TESTING:  # the suite reports nowhere (its own test starts a child process)
+    from majismart.sentry import sentry_init
+
+    sentry_init(dsn=SENTRY_DSN, environment=SENTRY_ENVIRONMENT, traces_sample_rate=SENTRY_TRACES_SAMPLE_RATE,
+                release=env.str("SENTRY_RELEASE", default=""))

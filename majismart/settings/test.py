@@ -31,3 +31,8 @@ import tempfile  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 MEDIA_ROOT = Path(tempfile.gettempdir()) / "majismart-test-media"  # uploads never land in the checkout
+# The browser tests' server (these settings, one process for the whole session, its cache never
+# cleared) sees every persona log in from one address again and again: limits well above that.
+# Still counted everywhere; tests/accounts/test_ratelimit.py sets small limits to see them bite.
+RATE_LIMIT_FORMS_PER_IP = "600/m"
+RATE_LIMIT_FORMS_PER_ACCOUNT = "100/m"

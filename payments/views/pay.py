@@ -15,6 +15,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import public, require_capability
+from accounts.ratelimit import limit_posts
 from billing.selectors import client_balance
 from clients.models import Client
 from clients.selectors import own_client
@@ -131,6 +132,7 @@ def _link_client(token: str) -> Client:
 @public  # the link's token is the credential
 @never_cache
 @require_http_methods(["GET", "POST"])
+@limit_posts("pay_link", fields=("phone",))
 def link_pay(request: HttpRequest, token: str) -> HttpResponse:
     client = _link_client(token)
     balance = client_balance(client.pk)

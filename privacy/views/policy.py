@@ -10,6 +10,7 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
 from accounts.permissions import public, signed_in
+from accounts.ratelimit import limit_posts
 from privacy import cookies
 from privacy.policy import policy_accept, policy_pending, remember_accepted, safe_next
 from privacy.registration import (
@@ -84,6 +85,7 @@ def cookie_settings(request: HttpRequest) -> HttpResponse:
 # --- portal registration -----------------------------------------------------------------------
 @public
 @require_http_methods(["GET", "POST"])
+@limit_posts("register", fields=("account_number",))
 def register_start(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")
@@ -105,6 +107,7 @@ def register_start(request: HttpRequest) -> HttpResponse:
 
 @public
 @require_http_methods(["GET", "POST"])
+@limit_posts("register_code")
 def register_finish(request: HttpRequest) -> HttpResponse:
     if request.user.is_authenticated:
         return redirect("home")

@@ -6,6 +6,7 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.views.decorators.http import require_http_methods
 
+from accounts.ratelimit import limit_posts
 from majismart.urls import domain_url
 from tenants.forms import FindProviderForm
 from tenants.models import Domain, PolicyVersion
@@ -17,6 +18,7 @@ def landing(request: HttpRequest) -> HttpResponse:
 
 
 @require_http_methods(["GET", "POST"])
+@limit_posts("find_provider")
 def find_provider(request: HttpRequest) -> HttpResponse:
     form = FindProviderForm(request.POST or None)
     if request.method == "POST" and form.is_valid():

@@ -12,6 +12,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_http_methods
 from django_tenants.utils import tenant_context
 
+from accounts.ratelimit import limit_posts
 from accounts.services import handoff_token_make
 from majismart.urls import domain_url
 from privacy.policy import policy_accept
@@ -39,6 +40,7 @@ def _signup_counted(request: HttpRequest) -> None:
 
 
 @require_http_methods(["GET", "POST"])
+@limit_posts("signup", fields=("owner_email",))
 def signup(request: HttpRequest) -> HttpResponse:
     form = SignupForm(request.POST or None)
     if request.method == "POST" and not _signup_allowed(request):
