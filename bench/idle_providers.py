@@ -60,6 +60,7 @@ def run() -> Iterator[str]:
     from tenants.tasks import fan_out
 
     app.conf.task_always_eager = True  # the jobs due run here; nothing is left in a broker
+    app.loader.import_default_modules()  # every app's tasks, as a worker has them
     template_schema_ensure()
     settings.TENANT_CREATION_FAKES_MIGRATIONS = True  # cloned from the template, as shipped
     started = time.perf_counter()

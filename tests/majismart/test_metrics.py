@@ -196,3 +196,42 @@ def test_healthz_reports_callbacks_left_waiting(alpha, settings) -> None:  # typ
     assert report.status_code == 200
     assert report.json()["status"] == "degraded"
     assert report.json()["checks"]["callbacks"].startswith("backlog: 1 waiting, the oldest for ")
+
+
+def test_gunicorns_workers_are_summed_in_one_scrape(django_db_setup, django_db_blocker, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """gunicorn as shipped (gunicorn.conf.py), three worker processes sharing
+    PROMETHEUS_MULTIPROC_DIR: whichever worker answers the scrape counts every worker's requests."""
+    import http.client
+
+    from devkit.testing import PYTHON, child_env, free_port, process
+    from tests.billing_helpers import own_provider
+
+    def get(path: str, host: str, **headers: str) -> tuple[int, str]:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)  # a connection each: any worker
+        try:
+            conn.request("GET", path, headers={"Host": host, **headers})
+            answer = conn.getresponse()
+            return answer.status, answer.read().decode()
+        finally:
+            conn.close()
+
+    with own_provider(django_db_blocker, "prom") as provider:
+        port = free_port()
+        multiproc = tmp_path / "prometheus"
+        multiproc.mkdir()
+        (multiproc / "histogram_999999.db").write_bytes(b"left by the last run")  # emptied at start
+        env = child_env(GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY="3", GUNICORN_THREADS="1",
+                        PROMETHEUS_MULTIPROC_DIR=str(multiproc), METRICS_TOKEN=TOKEN)
+        env.pop("REDIS_URL", None)
+        with process([PYTHON, "-m", "gunicorn", "majismart.wsgi:application"], env, port=port, log=tmp_path / "web.log"):
+            for _ in range(12):
+                assert get("/accounts/login/", provider.domain)[0] == 200
+            assert get("/metrics", "127.0.0.1")[0] == 401
+            for _ in range(3):  # each scrape may be answered by another worker: the same sum
+                status, text = get("/metrics", "127.0.0.1", Authorization=f"Bearer {TOKEN}")
+                assert status == 200
+                samples = {(s.name, tuple(sorted(s.labels.items()))): s.value
+                           for family in text_string_to_metric_families(text) for s in family.samples}
+                assert value(samples, "majismart_http_request_duration_seconds_count", view="login", method="GET") == 12
+                assert ("majismart_callback_inbox_backlog", ()) in samples
+        assert not (multiproc / "histogram_999999.db").exists()
