@@ -17,3 +17,23 @@ accesslog = "-"
 # The access and error logs mask credentials in paths (callback tokens, pay links...) and every
 # query-string value (dashboard searches): majismart/log_redaction.py, the rule Django's logs use too.
 logger_class = "majismart.gunicorn_logging.RedactingLogger"
+
+
+# Prometheus (majismart/metrics.py): with PROMETHEUS_MULTIPROC_DIR set, every worker keeps its
+# samples in files there and a scrape adds them up. Last run's files are removed before the
+# workers start (prometheus_client's multiprocess mode asks for that); an exited worker's live
+# files are tidied.
+def on_starting(server):  # type: ignore[no-untyped-def]
+    path = os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+    if path:
+        os.makedirs(path, exist_ok=True)
+        for name in os.listdir(path):
+            if name.endswith(".db"):
+                os.remove(os.path.join(path, name))
+
+
+def child_exit(server, worker):  # type: ignore[no-untyped-def]
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        from prometheus_client import multiprocess
+
+        multiprocess.mark_process_dead(worker.pid)

@@ -25,6 +25,7 @@ import re
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
+from time import perf_counter
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -38,6 +39,7 @@ from billing.models import BillingRun, BillingSettings
 from billing.services import sequence_take
 from clients.models import Client
 from clients.sql import CATEGORIES, CLIENTS
+from majismart.metrics import BILLING_RUN_SECONDS
 from meters.models import Meter, Reading
 from meters.sql import ACCEPTED_READINGS, FLAGGED_READINGS, METERS
 
@@ -472,6 +474,7 @@ def _latest_finalized_after(period: Period) -> str | None:
 def billing_run_start(*, period: object, actor: object = None, at: datetime | None = None) -> tuple[BillingRun, bool]:
     """The run for `period`: created and computed as a draft, or the existing one (never a
     second). Returns (run, created). `at`: the moment it happens (default now)."""
+    started = perf_counter()
     parsed = period_parse(period)
     today = timezone.localdate(_now(at))
     if parsed.start > today:
@@ -496,11 +499,13 @@ def billing_run_start(*, period: object, actor: object = None, at: datetime | No
     except IntegrityError:
         # Another request created the same period between our check and insert.
         return BillingRun.objects.get(period=parsed.code), False
+    BILLING_RUN_SECONDS.labels("start").observe(perf_counter() - started)
     return run, True
 
 
 @transaction.atomic
 def billing_run_recompute(*, run: BillingRun, actor: object = None) -> BillingRun:
+    started = perf_counter()
     _lock()
     run = BillingRun.objects.select_for_update().get(pk=run.pk)
     if run.status != BillingRun.Status.DRAFT:
@@ -511,6 +516,7 @@ def billing_run_recompute(*, run: BillingRun, actor: object = None) -> BillingRu
     _compute(run)
     audit(actor=actor, action="billing_run.recomputed", object_repr=str(run), invoices=run.invoice_count,
           total=str(run.total))
+    BILLING_RUN_SECONDS.labels("recompute").observe(perf_counter() - started)
     return run
 
 
@@ -622,6 +628,7 @@ def billing_run_finalize(*, run: BillingRun, actor: object = None, at: datetime 
     `at`: the moment it happens (default now): the issue day, due dates and numbering year."""
     from billing.signals import run_finalized_queue
 
+    started = perf_counter()
     with transaction.atomic():
         _lock()
         run = BillingRun.objects.select_for_update().get(pk=run.pk)
@@ -666,4 +673,5 @@ def billing_run_finalize(*, run: BillingRun, actor: object = None, at: datetime 
         run.save(update_fields=["status", "finalized_at", "finalized_by", "summary"])
         audit(actor=actor, action="billing_run.finalized", object_repr=str(run), invoices=count, total=str(run.total))
         transaction.on_commit(lambda: run_finalized_queue(run.pk))
+    BILLING_RUN_SECONDS.labels("finalize").observe(perf_counter() - started)
     return run

@@ -140,29 +140,39 @@ def pg_dump() -> str:
 
 
 @contextmanager
-def celery_worker(log: Path, loglevel: str = "WARNING", **env_extra: str) -> Iterator[tuple[str, object, object]]:
-    """A real `celery worker` consuming a queue of its own over Redis (the configured one, or a
+def celery_worker(log: Path, groups: list[str] | None = None, loglevel: str = "WARNING",
+                  **env_extra: str) -> Iterator[tuple[str, object, object]]:
+    """A real `celery worker` consuming queues of its own over Redis (the configured one, or a
     throw-away embedded one); yields (queue, broker connection, result backend). Meanwhile the
-    test process sends for real (not eagerly) over that connection."""
+    test process sends for real (not eagerly) over that connection.
+
+    Its queues are this test's: the default `queue` and every group's queue under the prefix
+    `<queue>-` (majismart/queues.py), which the test process routes to as well while the worker
+    runs; `groups` (e.g. ["payments"]) makes it consume only those groups' queues."""
     import uuid
 
     from celery.app import backends
     from celery.result import allow_join_result
 
     from majismart.celery import app
+    from majismart.queues import queue_name
 
     queue = f"test-{uuid.uuid4().hex[:8]}"  # never consume another run's leftovers
+    prefix = f"{queue}-"
     with redis_url() as url:
-        # Tasks the worker sends itself (a drain's follow-ups) go to this queue too, so it runs them.
+        # Tasks the worker sends itself (a drain's follow-ups) go to this test's queues too.
         env = child_env(REDIS_URL=url, CELERY_TASK_ALWAYS_EAGER="false", CELERY_RESULT_BACKEND=url,
-                        CELERY_TASK_DEFAULT_QUEUE=queue, **env_extra)
-        args = [PYTHON, "-m", "celery", "-A", "majismart", "worker", "--pool=solo", "-Q", queue,
+                        CELERY_TASK_DEFAULT_QUEUE=queue, CELERY_QUEUE_PREFIX=prefix, **env_extra)
+        args = [PYTHON, "-m", "celery", "-A", "majismart", "worker", "--pool=solo",
                 "--without-heartbeat", "--without-gossip", "--without-mingle", f"--loglevel={loglevel}"]
+        if groups is not None:
+            args += ["-Q", ",".join(queue_name(group, prefix) for group in groups)]
         # The test process was configured eager (and maybe without Redis): send and read results
         # over explicit connections to this broker rather than reconfiguring the app.
         backend_cls, backend_url = backends.by_url(url, app.loader)
         backend = backend_cls(app=app, url=backend_url)
         app.conf.task_always_eager = False
+        was_prefix, app.conf.queue_prefix = app.conf.get("queue_prefix"), prefix
         try:
             # Celery keeps "inside a task: never block on a result" in one process-wide flag that
             # eager tasks raise and lower around themselves; eager tasks run by several threads at
@@ -172,6 +182,7 @@ def celery_worker(log: Path, loglevel: str = "WARNING", **env_extra: str) -> Ite
                 yield queue, conn, backend
         finally:
             app.conf.task_always_eager = True
+            app.conf.queue_prefix = was_prefix
 
 
 class TcpProxy:

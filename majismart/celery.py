@@ -20,6 +20,7 @@ from tenant_schemas_celery.app import CeleryApp as TenantAwareCeleryApp
 from tenant_schemas_celery.task import TenantTask, headers_with_schema
 
 from majismart.breaker import Breaker
+from majismart.queues import GROUPS
 from majismart.tenancy import connection
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "majismart.settings.base")
@@ -88,6 +89,12 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 # The apps' tasks modules (fan_out and send_unsent are the tenants app's).
 app.autodiscover_tasks()
 
+# Every queue's worker proves it is taking messages: beat sends this to each group's queue
+# (PERIODIC_TASKS below, `queue_group`), and the worker that takes it writes the time to Redis;
+# /healthz reports each queue's last heartbeat and calls a stale one degraded.
+HEARTBEAT_EVERY = 30  # seconds between heartbeats
+HEARTBEAT_STALE_AFTER = 3 * HEARTBEAT_EVERY + 30  # three missed, and a little slack for beat
+
 # Periodic jobs, declared in code and written to django-celery-beat's tables by
 # `manage.py setup_periodic_tasks`: a `crontab`, or `every` N seconds. Provider jobs go through
 # `fan_out`, which runs in public and re-sends the job once per active provider, inside that
@@ -98,6 +105,9 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "task": "tenants.tasks.send_unsent",
         "every": 10,
     },
+    **{f"Worker heartbeat: {group} queue (platform)": {
+        "task": "majismart.celery.worker_heartbeat", "args": [group], "queue_group": group, "every": HEARTBEAT_EVERY,
+    } for group in GROUPS},
     "Restart stalled drains of M-Pesa confirmations, sweep callbacks left waiting (platform)": {
         "task": "payments.tasks.watch_callbacks",
         "every": 10,
@@ -163,3 +173,23 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
         "crontab": {"minute": "30", "hour": "2"},
     },
 }
+
+
+
+def heartbeat_key(queue: str) -> str:
+    return f"majismart:heartbeat:{queue}"
+
+
+@app.task(platform_task=True, ignore_result=True)
+def worker_heartbeat(group: str) -> None:
+    """Sent to `group`'s queue: whichever worker took it is alive and consuming that queue."""
+    import time
+
+    import redis
+    from django.conf import settings
+
+    from majismart.queues import queue_name
+
+    if settings.REDIS_URL:
+        redis.Redis.from_url(settings.REDIS_URL, socket_timeout=2, socket_connect_timeout=2).set(
+            heartbeat_key(queue_name(group)), str(time.time()), ex=24 * 3600)

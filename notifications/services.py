@@ -49,6 +49,13 @@ MAX_ATTEMPTS = 5
 BACKOFF_MINUTES = (1, 5, 15, 60)  # after the 1st, 2nd, 3rd and 4th failed attempt
 STUCK_AFTER = timedelta(minutes=15)  # a message claimed this long ago by a worker that died
 LOST_AFTER = timedelta(minutes=10)  # queued this long ago and never claimed: its task was lost
+# When sweep() has something to do, as a condition on one schema's tables ({q}): what
+# tenants.tasks.fan_out asks of every provider at once before sending the every-minute sweep.
+SWEEP_DUE_SQL = (
+    "EXISTS (SELECT 1 FROM {q}.notifications_message m WHERE m.status = 'queued' AND (m.next_attempt_at <= now() "  # noqa: S608
+    f"OR (m.next_attempt_at IS NULL AND m.updated < now() - make_interval(secs => {LOST_AFTER.total_seconds()})))) "
+    "OR EXISTS (SELECT 1 FROM {q}.notifications_message m WHERE m.status = 'sending' "
+    f"AND m.updated < now() - make_interval(secs => {STUCK_AFTER.total_seconds()}))")
 
 MSG_NO_PHONE = "No phone number on the account."
 MSG_NO_EMAIL = "No email address on the account."

@@ -16,3 +16,10 @@ class PaymentsConfig(AppConfig):
         from payments.documents import receipt_attachment
 
         ATTACHMENTS["receipt_pdf"] = Attachment(make=receipt_attachment)
+        from majismart.health import CHECKS
+        from majismart.metrics import SCRAPE_COLLECTORS
+        from payments.monitoring import callback_health, callback_metrics
+
+        CHECKS["callbacks"] = callback_health
+        if callback_metrics not in SCRAPE_COLLECTORS:
+            SCRAPE_COLLECTORS.append(callback_metrics)

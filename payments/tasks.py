@@ -126,7 +126,10 @@ def sweep_inbox() -> int:
     return done
 
 
-@shared_task
+@shared_task(due_sql=(  # tenants.tasks.fan_out sends it only where a push waits past the delay
+    "EXISTS (SELECT 1 FROM {q}.payments_paymentrequest r WHERE r.status = 'pending' AND r.channel = 'stk' "
+    "AND r.created < now() - make_interval(secs => {settings.STK_QUERY_AFTER_SECONDS}) "
+    "AND NOT starts_with(r.reference, 'new-'))"))
 def query_stale_stk() -> int:
     """STK pushes with no callback after a few minutes: ask Daraja's STK query."""
     from payments.mpesa import stk_query_stale

@@ -140,6 +140,10 @@ _KEYWORD_ANSWERS = {"balance": _balance, "bill": _bill, "read": _read, "stop": _
 
 
 SWEEP_AFTER_SECONDS = 60
+# When inbound_sweep() has something to do, as a condition on one schema's tables ({q}): what
+# tenants.tasks.fan_out asks of every provider at once before sending the every-minute sweep.
+SWEEP_DUE_SQL = ("EXISTS (SELECT 1 FROM {q}.selfservice_inboundsms s WHERE s.status = 'received' "  # noqa: S608
+                 f"AND s.received < now() - make_interval(secs => {SWEEP_AFTER_SECONDS}))")
 
 
 def inbound_sweep() -> int:

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from selfservice.sms import SWEEP_DUE_SQL
+
 
 @shared_task(acks_late=True)
 def process_inbound_sms(inbound_id: int) -> str:
@@ -19,7 +21,7 @@ def ussd_pay(client_id: int, phone: str, amount: int, lang: str) -> str:
     return request.status if request is not None else "refused"
 
 
-@shared_task
+@shared_task(due_sql=SWEEP_DUE_SQL)  # tenants.tasks.fan_out sends it only where it has work
 def sweep_inbound_sms() -> int:
     """Every minute, per provider: incoming SMS stored while the broker was down, answered now."""
     from selfservice.sms import inbound_sweep

@@ -17,6 +17,7 @@ from urllib.parse import unquote
 import environ
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+from kombu.entity import Queue
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
 TESTING = os.environ.get("MAJISMART_TESTING") == "1"
@@ -120,6 +121,8 @@ MIDDLEWARE = [
     "majismart.logcontext.RequestIdMiddleware",
     # /healthz answers before the HTTPS redirect: probes talk plain HTTP to gunicorn.
     "majismart.middleware.HealthCheckMiddleware",
+    # Times every other request by view; answers /metrics (bearer METRICS_TOKEN) for any Host.
+    "majismart.metrics.MetricsMiddleware",
     # Security headers wrap every other answer (a suspended provider's page, an unknown host's 404).
     "django.middleware.security.SecurityMiddleware",
     "majismart.middleware.ContentSecurityPolicyMiddleware",  # django-csp's, with the admin's styles
@@ -239,6 +242,16 @@ CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
 CELERY_ACCEPT_CONTENT = ["json"]
 CELERY_TASK_DEFAULT_QUEUE = env.str("CELERY_TASK_DEFAULT_QUEUE", default="celery")
+# One queue per group of work (majismart/queues.py): payments, messages, documents, reports,
+# maintenance, each `<CELERY_QUEUE_PREFIX><group>`. A worker started without -Q consumes all of
+# them and the default queue; `-Q payments` makes a worker of one group.
+CELERY_QUEUE_PREFIX = env.str("CELERY_QUEUE_PREFIX", default="")
+# Each bound by its own name (left out, Celery binds them all by the default queue's name, and a
+# message sent to one would land in every one).
+CELERY_TASK_QUEUES = [Queue(name, routing_key=name) for name in (
+    CELERY_TASK_DEFAULT_QUEUE,
+    *(f"{CELERY_QUEUE_PREFIX}{group}" for group in ("payments", "messages", "documents", "reports", "maintenance")))]
+CELERY_TASK_ROUTES = ("majismart.queues.route",)
 CELERY_TASK_TIME_LIMIT = 300
 CELERY_TASK_SOFT_TIME_LIMIT = 240
 CELERY_TASK_TENANT_CACHE_SECONDS = 30
@@ -502,6 +515,14 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     "SCHEMA_PATH_PREFIX": "/api/v1",
 }
+
+# --- metrics, health -------------------------------------------------------------------
+# /metrics (majismart/metrics.py) answers only `Authorization: Bearer <METRICS_TOKEN>`; unset, it
+# is off. (Or METRICS_TOKEN_FILE.) PROMETHEUS_MULTIPROC_DIR (read by prometheus_client itself):
+# a directory where gunicorn's workers keep their samples, so a scrape sums every worker.
+METRICS_TOKEN = env_secret("METRICS_TOKEN")
+# /healthz calls the callback inbox degraded when its oldest waiting callback is older than this.
+HEALTH_CALLBACK_BACKLOG_SECONDS = env.int("HEALTH_CALLBACK_BACKLOG_SECONDS", default=300)
 
 # --- logging ----------------------------------------------------------------------------
 # Every handler redacts (majismart/log_redaction.py, the rule gunicorn's logs use too): no callback

@@ -56,12 +56,13 @@ def test_healthz_answers_for_any_host(db) -> None:  # type: ignore[no-untyped-de
 def test_docker_compose_services_and_their_commands_exist() -> None:
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())
     services = compose["services"]
-    assert {"postgres", "redis", "web", "worker", "beat"} <= set(services)
-    for name in ("postgres", "redis", "web", "worker", "beat"):
+    workers = ["worker-payments", "worker-messages", "worker-documents", "worker-reports", "worker-maintenance"]
+    assert {"postgres", "redis", "web", *workers, "beat"} <= set(services)
+    for name in ("postgres", "redis", "web", *workers, "beat"):
         assert "healthcheck" in services[name], name
     assert "gunicorn majismart.wsgi:application" in " ".join(services["web"]["command"])
-    assert "worker" in services["worker"]["command"] and "beat" in services["beat"]["command"]
-    for name in ("web", "worker", "beat"):
+    assert all("worker" in services[name]["command"] for name in workers) and "beat" in services["beat"]["command"]
+    for name in ("web", *workers, "beat"):
         assert services[name]["build"]["context"] == "."
         assert (ROOT / services[name]["build"].get("dockerfile", "Dockerfile")).exists()
         env = services[name]["environment"]

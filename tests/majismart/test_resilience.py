@@ -86,10 +86,11 @@ def _redis() -> Iterator[tuple[int, Callable[[], None], Callable[[], None]]]:
 
 
 def _env(redis_port: int, queue: str, **extra: str) -> dict[str, str]:
-    """Production-like: DEBUG off, a real secret key, not eager; the queue is the test's own."""
+    """Production-like: DEBUG off, a real secret key, not eager; the queues are the test's own
+    (its default queue, and every group's queue under its prefix)."""
     return child_env(**{"DEBUG": "false", "SECRET_KEY": secrets.token_urlsafe(50), "EMAIL_URL": "consolemail://",
                         "CELERY_TASK_ALWAYS_EAGER": "false", "REDIS_URL": f"redis://127.0.0.1:{redis_port}/0",
-                        "CELERY_TASK_DEFAULT_QUEUE": queue, **extra})
+                        "CELERY_TASK_DEFAULT_QUEUE": queue, "CELERY_QUEUE_PREFIX": f"{queue}-", **extra})
 
 
 @contextmanager

@@ -97,13 +97,14 @@ def test_setup_periodic_tasks_declares_the_schedule(db) -> None:  # type: ignore
 
     from majismart.celery import PERIODIC_TASKS
 
-    assert len(PERIODIC_TASKS) == 14
-    assert _run("setup_periodic_tasks") == "14 periodic task(s) scheduled."
+    assert len(PERIODIC_TASKS) == 19
+    assert _run("setup_periodic_tasks") == "19 periodic task(s) scheduled."
     task = PeriodicTask.objects.get(name="Clear expired sessions (every provider)")
     assert task.task == "tenants.tasks.fan_out"
     assert json.loads(task.args) == ["accounts.tasks.clear_expired_sessions"]
     _run("setup_periodic_tasks")
-    assert PeriodicTask.objects.count() == 14
+    assert PeriodicTask.objects.count() == 19
+    assert PeriodicTask.objects.filter(task="majismart.celery.worker_heartbeat").count() == 5  # one per queue
     daily = {json.loads(t.args)[0] for t in PeriodicTask.objects.filter(crontab__hour__in=["2", "6"])}
     assert daily == {"privacy.tasks.retention_apply_task", "privacy.tasks.requests_remind_task",
                      "selfservice.tasks.purge_selfservice"}

@@ -8,6 +8,7 @@ from django.db import transaction
 from django_celery_beat.models import CrontabSchedule, IntervalSchedule, PeriodicTask
 
 from majismart.celery import PERIODIC_TASKS
+from majismart.queues import queue_name
 
 
 def _schedule(spec: dict[str, Any]) -> dict[str, Any]:
@@ -30,6 +31,8 @@ class Command(BaseCommand):
             PeriodicTask.objects.update_or_create(
                 name=name,
                 defaults={"task": spec["task"], "args": json.dumps(spec.get("args", [])), "enabled": True,
+                          # `queue_group`: sent to that group's queue (a heartbeat per queue), not routed.
+                          "queue": queue_name(spec["queue_group"]) if "queue_group" in spec else None,
                           **_schedule(spec)},
             )
             names.append(name)
