@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from datetime import timedelta
 
+from _verdict import Verdict
 from django.conf import settings
 from django.db import connection
 from django.utils import timezone
@@ -83,6 +84,10 @@ def run() -> Iterator[str]:
     yield f"every-minute jobs: {', '.join(jobs)}"
     yield f"messages in one minute: baseline (one per provider) {baseline}, shipped (only where due) {shipped}"
     yield f"ratio baseline/shipped: {baseline / shipped:.1f}x (shipped = {len(jobs)} fan-outs + {shipped - len(jobs)} due)"
+    # The busy providers have something due for every job; whatever else was sent went to idle ones.
+    idle = max(0, shipped - len(jobs) * (1 + BUSY))
+    yield Verdict(f"beat messages a minute to {len(providers) - BUSY:,} idle providers", f"{idle}", "near 0 (<= 1)",
+                  idle <= 1, f"messages to idle providers in one minute: {idle}")
     from notifications.services import SWEEP_DUE_SQL
 
     schemas = [provider.schema_name for provider in providers]

@@ -71,8 +71,9 @@ def test_two_web_processes_and_two_workers_lose_nothing_and_double_nothing(djang
         connection.set_schema_to_public()
         host, token = provider.domain, provider.callback_token
         queue = f"test-{uuid.uuid4().hex[:8]}"
+        # This test's own queues: the default one and every group's under its prefix (majismart/queues.py).
         env = child_env(REDIS_URL=redis, CELERY_TASK_ALWAYS_EAGER="false", CELERY_TASK_DEFAULT_QUEUE=queue,
-                        WEB_CONCURRENCY="1", GUNICORN_THREADS="4")
+                        CELERY_QUEUE_PREFIX=f"{queue}-", WEB_CONCURRENCY="1", GUNICORN_THREADS="4")
         webs = [free_port(), free_port()]
         with ExitStack() as stack:
             for n, port in enumerate(webs):
@@ -80,8 +81,10 @@ def test_two_web_processes_and_two_workers_lose_nothing_and_double_nothing(djang
                                             {**env, "GUNICORN_BIND": f"127.0.0.1:{port}"}, port=port,
                                             log=tmp_path / f"web{n}.log"))
             for n in range(2):
+                # Without -Q: every queue (payments, messages, documents, reports, maintenance), as one
+                # host's all-round worker takes them.
                 stack.enter_context(process([PYTHON, "-m", "celery", "-A", "majismart", "worker", "--pool=solo",
-                                             "-Q", queue, "-n", f"host{n}@%h", "--without-gossip", "--without-mingle",
+                                             "-n", f"host{n}@%h", "--without-gossip", "--without-mingle",
                                              "--loglevel=WARNING"], env, log=tmp_path / f"worker{n}.log"))
             confirm = f"/payments/mpesa/c2b/confirmation/{token}/"
             with ThreadPoolExecutor(max_workers=8) as pool:
