@@ -38,7 +38,7 @@ user_id_var: ContextVar[int | None] = ContextVar("majismart_user_id", default=No
 
 # The fields of a JSON log line, in this order; anything else on a record is left out.
 FIELDS = ("time", "level", "logger", "message", "request_id", "schema", "user_id", "task_id", "task_name",
-          "status_code", "exc_info")
+          "status_code", "duration_ms", "exc_info")
 
 
 def request_id_for(incoming: str) -> str:

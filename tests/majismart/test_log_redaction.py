@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import http.client
 import io
+import json
 import logging
 import secrets
 import subprocess
@@ -247,12 +248,22 @@ def test_a_production_gunicorn_logs_no_token_phone_or_id(django_db_setup, django
     assert statuses == {"wrong token": 404, "real token, GET": 405, "stk, wrong token": 404, "delivery report": 404,
                         "no such provider": 404, "dashboard search": 302, "API search": 200,
                         "search as referer": 200, "reset link": 200}, output
-    # The lines were written (Django's warnings and gunicorn's access lines), redacted.
-    assert f"Not Found: /payments/mpesa/c2b/confirmation/{MARK}/" in output
-    assert f"Method Not Allowed (GET): /payments/c2b/confirmation/{MARK}/" in output
-    assert f'"POST /payments/stk/callback/{MARK}/?q={MARK} HTTP/1.1" 404' in output
-    assert f'"GET /dashboard/clients/?q={MARK}&id_number={MARK} HTTP/1.1" 302' in output
-    assert f'"GET /api/v1/clients/?search={MARK} HTTP/1.1" 200' in output
-    assert f'"http://{host}/dashboard/clients/?q={MARK}&id_number={MARK}"' in output
+    # Every line is JSON (DEBUG off: LOG_FORMAT json), gunicorn's own included, and was redacted.
+    lines = [json.loads(line) for line in output.splitlines() if line.strip()]
+    messages = [line["message"] for line in lines]
+    assert f"Not Found: /payments/mpesa/c2b/confirmation/{MARK}/" in messages
+    assert f"Method Not Allowed (GET): /payments/c2b/confirmation/{MARK}/" in messages
+    assert f'"POST /payments/stk/callback/{MARK}/?q={MARK} HTTP/1.1" 404' in messages
+    assert f'"GET /dashboard/clients/?q={MARK}&id_number={MARK} HTTP/1.1" 302' in messages
+    assert f'"GET /api/v1/clients/?search={MARK} HTTP/1.1" 200' in messages
+    assert any(line["logger"] == "gunicorn.error" and "Booting worker" in line["message"] for line in lines)
+    access = [line for line in lines if line["logger"] == "gunicorn.access"]
+    assert len(access) == len(statuses)
+    assert sorted(line["status_code"] for line in access) == sorted(statuses.values())
+    assert all(line["duration_ms"] >= 0 and line["request_id"] for line in access)
+    # An access line carries the request id the application's own lines for that request carry.
+    [not_found] = [line for line in lines if line["message"] == f"Not Found: /payments/mpesa/c2b/confirmation/{MARK}/"]
+    [answered] = [line for line in access if line["message"].startswith('"POST /payments/mpesa/c2b/confirmation/')]
+    assert answered["request_id"] == not_found["request_id"] and answered["status_code"] == 404
     for secret in (TOKEN, real, PHONE, NATIONAL_ID, key):
         assert secret not in output, (secret, output)
