@@ -15,6 +15,7 @@ from typing import Any
 
 import kombu.exceptions
 import redis.exceptions
+from celery import signals
 from celery.utils import uuid
 from tenant_schemas_celery.app import CeleryApp as TenantAwareCeleryApp
 from tenant_schemas_celery.task import TenantTask, headers_with_schema
@@ -174,6 +175,17 @@ PERIODIC_TASKS: dict[str, dict[str, Any]] = {
     },
 }
 
+
+
+@signals.worker_init.connect
+def _lower_priority(**kwargs: Any) -> None:
+    """settings.WORKER_NICENESS, taken by the worker's main process before its pool starts, so
+    every pool process has it too."""
+    from django.conf import settings
+
+    if settings.WORKER_NICENESS:
+        os.nice(settings.WORKER_NICENESS)
+        logging.getLogger(__name__).info("worker running at niceness %d", os.nice(0))
 
 
 def heartbeat_key(queue: str) -> str:

@@ -161,3 +161,40 @@ def test_procfiles_and_compose_run_workers_for_every_queue() -> None:
         queues = [consumed(shlex.split(command)) for name, command in lines.items() if name.startswith("worker")]
         assert set().union(*queues) == everything, procfile
     assert "-Q" not in (root / "Procfile.dev").read_text()  # `make run`: one worker takes every queue
+
+
+def _niceness_of_workers_consuming(queue: str) -> list[int]:
+    """The niceness (from /proc) of every process whose command line names `queue`."""
+    from pathlib import Path
+
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            if entry.name.isdigit() and queue.encode() in (entry / "cmdline").read_bytes():
+                stat = (entry / "stat").read_text()
+                found.append(int(stat[stat.rindex(")") + 2:].split()[16]))  # field 19: nice
+        except OSError:
+            continue
+    return found
+
+
+@pytest.mark.worker
+def test_a_worker_given_a_niceness_runs_at_it_and_compose_lowers_documents_and_reports(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """WORKER_NICENESS: the worker (and so its pool) yields the CPU; docker-compose gives it to
+    the documents and reports workers, never to payments."""
+    import time
+    from pathlib import Path
+
+    import yaml
+
+    with celery_worker(tmp_path / "worker.log", groups=["documents"], WORKER_NICENESS="7") as (queue, _conn, _backend):
+        deadline = time.monotonic() + 60
+        while _niceness_of_workers_consuming(f"{queue}-documents") != [7]:  # from 0 once its start-up is done
+            assert time.monotonic() < deadline, (_niceness_of_workers_consuming(f"{queue}-documents"),
+                                                 (tmp_path / "worker.log").read_text())
+            time.sleep(0.2)
+    services = yaml.safe_load((Path(__file__).resolve().parents[2] / "docker-compose.yml").read_text())["services"]
+    niceness = {name: int(spec["environment"].get("WORKER_NICENESS", 0)) for name, spec in services.items()
+                if name.startswith("worker")}
+    assert niceness == {"worker-payments": 0, "worker-messages": 0, "worker-documents": 10, "worker-reports": 10,
+                        "worker-maintenance": 0}
