@@ -70,13 +70,21 @@ def queryset_delete(qs: QuerySet) -> int:
         return cursor.rowcount
 
 
+# Schemas per statement of across_schemas. A statement locks every table and index it plans over
+# until its transaction ends, and PostgreSQL's lock table holds max_locks_per_transaction (64) x
+# max_connections (100) by default for the whole server: one statement over 1,000 schemas of
+# the message sweep (a table and its 8 indexes each) ran out of it ("out of shared memory").
+SCHEMAS_PER_STATEMENT = 100
+
+
 def across_schemas(probe: str, *, params: Sequence[Any] = (), schemas: Iterable[str] | None = None) -> list[tuple[Any, ...]]:
-    """`probe` run in every schema that has its tables, in one statement (UNION ALL): each row
-    it returns comes back led by its schema's name. `{q}.table` in `probe` names a table of the
-    schema at hand (every such table must exist there: a schema still being created is left
-    out); `params` are bound in each part. `schemas`: only those (default: every schema that
-    has the tables: the providers' and the clone template's, never public's). For looking at
-    every provider at once (metrics, fan-outs), not one statement per provider."""
+    """`probe` run in every schema that has its tables, SCHEMAS_PER_STATEMENT schemas a
+    statement (UNION ALL): each row it returns comes back led by its schema's name. `{q}.table`
+    in `probe` names a table of the schema at hand (every such table must exist there: a schema
+    still being created is left out); `params` are bound in each part. `schemas`: only those
+    (default: every schema that has the tables: the providers' and the clone template's, never
+    public's). For looking at every provider at once (metrics, fan-outs), not one statement per
+    provider. Outside a transaction, each statement's locks are let go before the next."""
     import re
 
     tables = sorted(set(re.findall(r"\{q\}\.(\w+)", probe)))
@@ -92,7 +100,11 @@ def across_schemas(probe: str, *, params: Sequence[Any] = (), schemas: Iterable[
             found = [name for name in found if name in wanted]
         if not found:
             return []
-        parts = [f"(SELECT %s, probe.* FROM ({probe.format(q=quote_ident(name))}) probe)"  # noqa: S608 - quoted names
-                 for name in found]
-        cursor.execute(" UNION ALL ".join(parts), [value for name in found for value in (name, *params)])
-        return [tuple(row) for row in cursor.fetchall()]
+        rows: list[tuple[Any, ...]] = []
+        for start in range(0, len(found), SCHEMAS_PER_STATEMENT):
+            chunk = found[start:start + SCHEMAS_PER_STATEMENT]
+            parts = [f"(SELECT %s, probe.* FROM ({probe.format(q=quote_ident(name))}) probe)"  # noqa: S608 - quoted names
+                     for name in chunk]
+            cursor.execute(" UNION ALL ".join(parts), [value for name in chunk for value in (name, *params)])
+            rows += [tuple(row) for row in cursor.fetchall()]
+        return rows
