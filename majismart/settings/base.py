@@ -262,9 +262,9 @@ CELERY_RESULT_EXPIRES = 3600
 # through a root handler of Celery's own.
 CELERY_WORKER_HIJACK_ROOT_LOGGER = False
 # A worker started with WORKER_NICENESS > 0 runs at that much lower CPU priority (os.nice, its
-# pool processes with it): docker-compose gives 10 to the documents and reports workers, so a
-# billing day's PDFs and a report refresh take the CPU the payments worker leaves and never slow a
-# callback's drain (bench/drain_under_render.py). 0 (the default): the usual priority.
+# pool processes with it): docker-compose gives 10 to the documents and reports workers, so on a
+# machine short of CPU a billing day's PDFs and a report refresh give way to payments. 0 (the
+# default): the usual priority.
 WORKER_NICENESS = env.int("WORKER_NICENESS", default=0)
 if not 0 <= WORKER_NICENESS <= 19:
     raise ImproperlyConfigured(f"WORKER_NICENESS is 0 (the usual priority) to 19 (the lowest), not {WORKER_NICENESS}.")
