@@ -34,7 +34,8 @@ class AccessJsonFilter(logging.Filter):
             status = str(atoms.get("s", ""))
             record.msg, record.args = '"%s" %s', (atoms.get("r", ""), status)
             record.status_code = int(status) if status.isdigit() else None
-            record.duration_ms = round(int(atoms["D"]) / 1000, 1) if str(atoms.get("D", "")).isdigit() else None
+            took = str(atoms.get("D", ""))  # microseconds
+            record.duration_ms = round(int(took) / 1000, 1) if took.isdigit() else None
             request_id = atoms.get("{x-request-id}o")
             record.request_id = request_id if request_id and request_id != "-" else None
         return True

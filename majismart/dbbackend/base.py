@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.backends.postgresql.introspection import TableInfo
+from django.db.backends.postgresql import introspection as postgresql_introspection
 from django_tenants.postgresql_backend.base import DatabaseWrapper as TenantDatabaseWrapper
 from django_tenants.postgresql_backend.introspection import DatabaseSchemaIntrospection
 from django_tenants.utils import get_public_schema_name
@@ -32,12 +32,14 @@ WHERE d.refclassid = 'pg_catalog.pg_namespace'::regclass AND d.refobjid = to_reg
 
 
 class DatabaseIntrospection(DatabaseSchemaIntrospection):
-    def get_table_list(self, cursor: Any) -> list[TableInfo]:
-        schema = self.connection.schema_name
+    def get_table_list(self, cursor: Any) -> list[Any]:
+        schema = getattr(self.connection, "schema_name", None)
         if not schema or schema == get_public_schema_name():
-            return super().get_table_list(cursor)  # type: ignore[no-any-return]
+            return super().get_table_list(cursor)
         cursor.execute(_SCHEMA_TABLES, [self.connection.ops.quote_name(schema)])
-        return [TableInfo(*row) for row in cursor.fetchall() if row[0] not in self.ignored_tables]
+        # PostgreSQL's TableInfo (name, type, comment), which django-stubs does not declare.
+        table_info = postgresql_introspection.TableInfo  # type: ignore[attr-defined]
+        return [table_info(*row) for row in cursor.fetchall() if row[0] not in self.ignored_tables]
 
 
 class DatabaseWrapper(TenantDatabaseWrapper):

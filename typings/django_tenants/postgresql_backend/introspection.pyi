@@ -1,0 +1,3 @@
+from django.db.backends.postgresql.introspection import DatabaseIntrospection
+
+class DatabaseSchemaIntrospection(DatabaseIntrospection): ...
