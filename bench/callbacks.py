@@ -349,28 +349,48 @@ def _endpoint(provider, accounts_file: str, redis: str, work: Path) -> Iterator[
 
 # --- the worker draining the inbox -------------------------------------------------------------
 
-def _stored_callbacks(provider, accounts: list[str]) -> tuple[list[int], int]:  # type: ignore[no-untyped-def]
+def _stored_callbacks(provider, accounts: list[str], tag: str = "D", clear: bool = True  # type: ignore[no-untyped-def]
+                      ) -> tuple[list[int], int]:
     """DRAIN C2B confirmations in the inbox, as the endpoint stores them; 1% are re-deliveries
-    of an earlier TransID. Returns their ids and the number of distinct TransIDs."""
+    of an earlier TransID (TransIDs `<tag><n>`). Returns their ids and the number of distinct
+    TransIDs. `clear`: the inbox emptied first (the load's callbacks, never processed)."""
     from django_tenants.utils import tenant_context
 
     from payments.models import CallbackInbox
 
-    rnd = random.Random("drain")  # noqa: S311 - test data
+    rnd = random.Random("drain" if tag == "D" else tag)  # noqa: S311 - test data
     bodies: list[bytes] = []
     for i in range(DRAIN):
         if bodies and rnd.random() < 0.01:
             bodies.append(rnd.choice(bodies))
         else:
-            bodies.append(confirmation_body(rnd, f"D{i:09d}", accounts))
+            bodies.append(confirmation_body(rnd, f"{tag}{i:09d}", accounts))
     unique = len({json.loads(body)["TransID"] for body in bodies})
     headers = {"content-type": "application/json", "user-agent": "Apache-HttpClient/4.5.5 (Java/1.8.0_151)"}
     with tenant_context(provider):
-        CallbackInbox.objects.all().delete()  # the load's callbacks: never processed, not counted here
+        if clear:
+            CallbackInbox.objects.all().delete()
         rows = CallbackInbox.objects.bulk_create(
             [CallbackInbox(kind=CallbackInbox.Kind.C2B_CONFIRMATION, body=body.decode(), headers=headers,
                            source_ip=SAFARICOM_IP) for body in bodies], batch_size=2000)
     return [row.pk for row in rows], unique
+
+
+def wait_until_drained(ids: list[int], worker: subprocess.Popen, log: Path, patience: float = 30) -> None:
+    """Until none of the callbacks `ids` is left `received` (in the current schema); fails if
+    the worker exits or nothing moves for `patience` seconds."""
+    from payments.models import CallbackInbox
+
+    left = CallbackInbox.objects.filter(pk__gte=min(ids), pk__lte=max(ids), status=CallbackInbox.Status.RECEIVED)
+    remaining, progressed = len(ids), time.monotonic()
+    while remaining:
+        time.sleep(0.05)
+        now_left = left.count()
+        if now_left < remaining:
+            remaining, progressed = now_left, time.monotonic()
+        elif worker.poll() is not None or time.monotonic() - progressed > patience:
+            raise RuntimeError(f"the worker stopped draining with {remaining:,} callbacks left: "
+                               f"{log.read_text()[-3000:]}")
 
 
 def _drain_with_worker(provider, ids: list[int], redis: str, work: Path) -> tuple[float, str, list[str]]:  # type: ignore[no-untyped-def]
@@ -380,7 +400,6 @@ def _drain_with_worker(provider, ids: list[int], redis: str, work: Path) -> tupl
     from devkit.testing import PYTHON, process
     from majismart.celery import app
     from payments.batch import BATCH
-    from payments.models import CallbackInbox
     from payments.tasks import drain_confirmations
 
     idle, queue = f"bench-callbacks-idle-{os.getpid()}", f"bench-callbacks-drain-{os.getpid()}"
@@ -411,19 +430,10 @@ def _drain_with_worker(provider, ids: list[int], redis: str, work: Path) -> tupl
                 # which calls in a helper on the second worker process.
                 task_ids.append(drain_confirmations.apply_async(queue=queue, connection=conn).id)
             enqueue_seconds = time.perf_counter() - started
-            left = CallbackInbox.objects.filter(pk__gte=min(ids), pk__lte=max(ids), status=CallbackInbox.Status.RECEIVED)
             started = time.perf_counter()
             control.add_consumer(queue, destination=[node], reply=True)
             with tenant_context(provider):
-                remaining, progressed = len(ids), time.monotonic()
-                while remaining:
-                    time.sleep(0.05)
-                    now_left = left.count()
-                    if now_left < remaining:
-                        remaining, progressed = now_left, time.monotonic()
-                    elif worker.poll() is not None or time.monotonic() - progressed > 30:
-                        raise RuntimeError(f"the worker stopped draining with {remaining:,} callbacks left: "
-                                           f"{log.read_text()[-3000:]}")
+                wait_until_drained(ids, worker, log)
             elapsed = time.perf_counter() - started
     except Exception:
         sys.stderr.write(log.read_text()[-4000:] if log.exists() else "")

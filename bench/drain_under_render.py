@@ -12,8 +12,8 @@ A provider with BENCH_RENDER_BILLS clients (default 20,000; bench/billing_run.py
 meters, two billed months, most of them paid). The PDF batch is the latest run's bills, queued in
 chunks as billing.receivers.queue_invoice_pdfs queues them, into the documents queue.
 
-Rounds: each stores BENCH_DRAIN_CALLBACKS C2B confirmations (default 10,000; TransIDs of its own, 1%
-re-deliveries, 2% unknown accounts), untimed, then sends one `drain_confirmations` as the endpoint
+Rounds: each stores BENCH_CALLBACK_DRAIN C2B confirmations as bench/callbacks.py's drain does
+(default 10,000; TransIDs of its own, 1% re-deliveries, 2% unknown accounts), untimed, then sends one `drain_confirmations` as the endpoint
 does; the clock runs from the send until no callback of the round is left `received`.
 BENCH_DRAIN_ROUNDS rounds alone (default 2), then the documents worker starts on the batch and,
 once it has stored its first PDFs, as many rounds during the render; every round during the
@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import logging
 import os
-import random
 import shutil
 import statistics
 import sys
@@ -39,7 +38,6 @@ from pathlib import Path
 from _verdict import Verdict
 
 BILLS = int(os.environ.get("BENCH_RENDER_BILLS", "20000"))
-CALLBACKS = int(os.environ.get("BENCH_DRAIN_CALLBACKS", "10000"))
 ROUNDS = int(os.environ.get("BENCH_DRAIN_ROUNDS", "2"))
 CONCURRENCY = os.environ.get("BENCH_DRAIN_CONCURRENCY", "")
 NICENESS = os.environ.get("BENCH_DRAIN_NICENESS", "")
@@ -76,49 +74,21 @@ def _provider():  # type: ignore[no-untyped-def]
     return provider
 
 
-def _store(provider, accounts: list[str], tag: str) -> list[int]:  # type: ignore[no-untyped-def]
-    """CALLBACKS confirmations in the inbox as the endpoint stores them, TransIDs of this round."""
-    from callbacks import SAFARICOM_IP, confirmation_body
-    from django_tenants.utils import tenant_context
-
-    from payments.models import CallbackInbox
-
-    rnd = random.Random(tag)  # noqa: S311 - test data
-    bodies: list[bytes] = []
-    for i in range(CALLBACKS):
-        bodies.append(rnd.choice(bodies) if bodies and rnd.random() < 0.01
-                      else confirmation_body(rnd, f"{tag}{i:08d}", accounts))
-    headers = {"content-type": "application/json", "user-agent": "Apache-HttpClient/4.5.5 (Java/1.8.0_151)"}
-    with tenant_context(provider):
-        rows = CallbackInbox.objects.bulk_create(
-            [CallbackInbox(kind=CallbackInbox.Kind.C2B_CONFIRMATION, body=body.decode(), headers=headers,
-                           source_ip=SAFARICOM_IP) for body in bodies], batch_size=2000)
-    return [row.pk for row in rows]
-
-
 def _pdfs(media: Path) -> int:
     return sum(1 for _ in media.rglob("*.pdf"))
 
 
 def _drain(provider, ids: list[int], conn, worker, log: Path) -> float:  # type: ignore[no-untyped-def]
+    """Seconds from sending one drain, as the endpoint does, until none of `ids` is left."""
+    from callbacks import wait_until_drained
     from django_tenants.utils import tenant_context
 
-    from payments.models import CallbackInbox
     from payments.tasks import drain_confirmations
 
     with tenant_context(provider):
-        left = CallbackInbox.objects.filter(pk__gte=min(ids), pk__lte=max(ids), status=CallbackInbox.Status.RECEIVED)
         started = time.perf_counter()
         drain_confirmations.apply_async(connection=conn)  # routed to the payments queue (the prefix's)
-        remaining, progressed = len(ids), time.monotonic()
-        while remaining:
-            time.sleep(0.05)
-            now_left = left.count()
-            if now_left < remaining:
-                remaining, progressed = now_left, time.monotonic()
-            elif worker.poll() is not None or time.monotonic() - progressed > 60:
-                raise RuntimeError(f"the payments worker stopped with {remaining:,} callbacks left: "
-                                   f"{log.read_text()[-3000:]}")
+        wait_until_drained(ids, worker, log, patience=60)
         return time.perf_counter() - started
 
 
@@ -160,6 +130,7 @@ def _worker_args(group: str, prefix: str, concurrency: int) -> list[str]:
 def run() -> Iterator[str]:
     import secrets
 
+    from callbacks import _stored_callbacks
     from celery import Celery
     from django.db import connection
     from django_tenants.utils import tenant_context
@@ -205,9 +176,9 @@ def run() -> Iterator[str]:
                     _wait_for(control, f"{prefix}{PAYMENTS}@localhost", payments, payments_log)
                     alone = []
                     for i in range(ROUNDS):
-                        ids = _store(provider, accounts, f"A{i}")
+                        ids, _ = _stored_callbacks(provider, accounts, tag=f"A{i}", clear=False)
                         alone.append(_drain(provider, ids, conn, payments, payments_log))
-                    yield "drain alone: " + ", ".join(f"{s:.2f} s" for s in alone) + f" ({CALLBACKS:,} callbacks each)"
+                    yield "drain alone: " + ", ".join(f"{s:.2f} s" for s in alone) + f" ({len(ids):,} callbacks each)"
 
                     queued = _queue_batch(provider, conn)
                     during, rendered = [], []
@@ -220,7 +191,7 @@ def run() -> Iterator[str]:
                                 raise RuntimeError(f"no PDFs rendered: {documents_log.read_text()[-3000:]}")
                             time.sleep(0.1)
                         for i in range(ROUNDS):
-                            ids = _store(provider, accounts, f"R{i}")
+                            ids, _ = _stored_callbacks(provider, accounts, tag=f"R{i}", clear=False)
                             before = _pdfs(media)
                             seconds = _drain(provider, ids, conn, payments, payments_log)
                             after = _pdfs(media)

@@ -57,9 +57,10 @@ def align_constraint_names(schema: str, template: str) -> list[tuple[str, str, s
 # whenever the template's migrations change) with the template alone on search_path, so that
 # PostgreSQL prints every name inside it unqualified: the statements then run in the new schema
 # with only it on search_path. Every name is the template's own (tables, columns, constraints,
-# indexes, identity sequences, functions and triggers), and no statement reads the whole catalogue
-# when a provider is created: pg-clone-schema's `clone_schema()` did, so a creation took 2 s with
-# five schemas and 7-18 s with sixty.
+# indexes, identity sequences, functions and triggers). Reading the definitions scans the
+# catalogue a few times, once per process; a creation itself reads none of it. pg-clone-schema's
+# `clone_schema()` read it for every creation, so one took 2 s with five schemas and 7-18 s with
+# sixty.
 
 _KINDS = """
 SELECT c.relkind, count(*) FROM pg_class AS c WHERE c.relnamespace = %(ns)s GROUP BY c.relkind
@@ -148,18 +149,11 @@ def _plan(template: str) -> str:
             if set(kinds) - {"r", "i", "S"} or others:
                 raise UncloneableTemplate(f"{template} holds {kinds} relations and {others} types, statistics, "
                                           "policies or rules the clone does not make")
-            cursor.execute(_TABLES, ns)
-            tables = cursor.fetchall()
-            cursor.execute(_SEQUENCES, ns)
-            sequences = cursor.fetchall()
-            cursor.execute(_CONSTRAINTS, ns)
-            constraints = cursor.fetchall()
-            cursor.execute(_INDEXES, ns)
-            indexes = cursor.fetchall()
-            cursor.execute(_FUNCTIONS, ns)
-            functions = cursor.fetchall()
-            cursor.execute(_TRIGGERS, ns)
-            triggers = cursor.fetchall()
+            read = []
+            for query in (_TABLES, _SEQUENCES, _CONSTRAINTS, _INDEXES, _FUNCTIONS, _TRIGGERS):
+                cursor.execute(query, ns)
+                read.append(cursor.fetchall())
+            tables, sequences, constraints, indexes, functions, triggers = read
         finally:
             connection.set_schema_to_public()  # type: ignore[attr-defined]  # django-tenants' backend
     if any(deptype != "i" for _, deptype, _ in sequences):
