@@ -196,27 +196,31 @@ def _run_load(spec: dict) -> dict:
 
 # --- set-up ------------------------------------------------------------------------------------
 
-def _provider():  # type: ignore[no-untyped-def]
-    """A provider with CLIENTS clients, tariffs, meters and two billed months, 85% of them paid."""
+def billed_provider(name: str, slug: str, clients: int):  # type: ignore[no-untyped-def]
+    """A provider with `clients` clients, tariffs, meters and two billed months, 85% of them
+    paid (bench/billing_run.py's set-up). The runs' after-commit task runs here, in this process
+    (never left in a Redis queue for a schema that is dropped at the end), without their PDFs."""
     import billing_run
     from django.db import connection
     from django_tenants.utils import tenant_context
 
+    from billing.receivers import queue_invoice_pdfs
+    from billing.signals import billing_run_finalized
     from majismart.celery import app
     from tenants.services import provider_create
 
-    provider = provider_create(name="Bench Callbacks", slug=SLUG, owner_email="o@bench.test",
+    provider = provider_create(name=name, slug=slug, owner_email=f"o@{slug}.bench",
                                owner_password="bench-password-1").provider
-    # The runs' after-commit task here, in this process: never left in a Redis queue for a
-    # schema that is dropped at the end.
     eager, app.conf.task_always_eager = app.conf.task_always_eager, True
+    billing_run_finalized.disconnect(queue_invoice_pdfs)
     try:
         with tenant_context(provider):
-            billing_run._seed(CLIENTS)
+            billing_run._seed(clients)
             billing_run._bill_prior_periods()
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE")
     finally:
+        billing_run_finalized.connect(queue_invoice_pdfs)
         app.conf.task_always_eager = eager
         connection.set_schema_to_public()
     return provider
@@ -501,7 +505,7 @@ def run() -> Iterator[str]:
         logging.getLogger(name).setLevel(logging.ERROR)
     work = Path(tempfile.mkdtemp(prefix="bench-callbacks-"))  # server and worker logs; kept if it fails
     started = time.perf_counter()
-    provider = _provider()
+    provider = billed_provider("Bench Callbacks", SLUG, CLIENTS)
     try:
         from django_tenants.utils import tenant_context
 

@@ -46,34 +46,6 @@ SLUG = "bench-drain-render"
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def _provider():  # type: ignore[no-untyped-def]
-    import billing_run
-    from django.db import connection
-    from django_tenants.utils import tenant_context
-
-    from majismart.celery import app
-    from tenants.services import provider_create
-
-    provider = provider_create(name="Bench Drain Render", slug=SLUG, owner_email="o@drain.bench",
-                               owner_password="bench-password-1").provider
-    eager, app.conf.task_always_eager = app.conf.task_always_eager, True
-    from billing.receivers import queue_invoice_pdfs
-    from billing.signals import billing_run_finalized
-
-    billing_run_finalized.disconnect(queue_invoice_pdfs)  # the set-up's runs: no PDFs now
-    try:
-        with tenant_context(provider):
-            billing_run._seed(BILLS)
-            billing_run._bill_prior_periods()
-            with connection.cursor() as cursor:
-                cursor.execute("ANALYZE")
-    finally:
-        billing_run_finalized.connect(queue_invoice_pdfs)
-        app.conf.task_always_eager = eager
-        connection.set_schema_to_public()
-    return provider
-
-
 def _pdfs(media: Path) -> int:
     return sum(1 for _ in media.rglob("*.pdf"))
 
@@ -130,7 +102,7 @@ def _worker_args(group: str, prefix: str, concurrency: int) -> list[str]:
 def run() -> Iterator[str]:
     import secrets
 
-    from callbacks import _stored_callbacks
+    from callbacks import _stored_callbacks, billed_provider
     from celery import Celery
     from django.db import connection
     from django_tenants.utils import tenant_context
@@ -146,7 +118,7 @@ def run() -> Iterator[str]:
     work = Path(tempfile.mkdtemp(prefix="bench-drain-render-"))
     media = work / "media"
     started = time.perf_counter()
-    provider = _provider()
+    provider = billed_provider("Bench Drain Render", SLUG, BILLS)
     try:
         with tenant_context(provider):
             accounts = list(Client.objects.values_list("account_number", flat=True))

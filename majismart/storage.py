@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import posixpath
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from django.core.files.storage import Storage, default_storage
 from django.db import transaction
@@ -47,16 +47,24 @@ class TenantS3Storage(S3Storage):
         return posixpath.join(self.base_location, schema) if self.base_location else schema
 
 
+def tenant_files(storage: Storage, folder: str = "") -> Iterator[str]:
+    """Every file below `folder` of the current provider's storage, by its name there, whatever
+    the backend: a folder's files (sorted), then its sub-folders'. Each folder is listed before
+    any of its names is handed out, so a caller may delete them as they come."""
+    directories, files = storage.listdir(folder)
+    for name in sorted(files):
+        yield posixpath.join(folder, name)
+    for directory in sorted(directories):
+        yield from tenant_files(storage, posixpath.join(folder, directory))
+
+
 def tenant_files_delete(storage: Storage, folder: str = "") -> int:
     """Delete every file below `folder` of the current provider's storage, whatever the backend
     (a schema dropped for good leaves nothing behind); returns how many went."""
-    directories, files = storage.listdir(folder)
     gone = 0
-    for name in files:
-        storage.delete(posixpath.join(folder, name))
+    for name in tenant_files(storage, folder):
+        storage.delete(name)
         gone += 1
-    for directory in directories:
-        gone += tenant_files_delete(storage, posixpath.join(folder, directory))
     return gone
 
 

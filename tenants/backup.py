@@ -39,6 +39,7 @@ from django_tenants.utils import tenant_context
 from psycopg import sql
 
 from majismart.sealed import CHUNK, SealedError, SealedReader, SealedWriter, key_from_text
+from majismart.storage import tenant_files
 from tenants.models import Domain, Provider, ProviderEvent, new_callback_token
 from tenants.selectors import provider_domain_name
 from tenants.services import _CREATE_LOCK_ID, template_schema_ensure, validate_subdomain
@@ -100,10 +101,13 @@ def _columns(schema: str, table: str) -> list[str]:
 def schema_tables(schema: str) -> list[Table]:
     """The schema's tables, referenced ones before those that refer to them (by name where a
     cycle leaves no order: Django's foreign keys are deferred to the commit anyway)."""
-    names = [row[0] for row in _rows(
-        "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY c.relname", [schema])]
-    names = [n for n in names if n not in SKIPPED_TABLES]
+    columns = {name: list(cols) for name, cols in _rows(
+        "SELECT c.relname, ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = c.oid AND a.attnum > 0 "
+        "AND NOT a.attisdropped AND a.attgenerated = '' ORDER BY a.attnum) "
+        "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+        "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND NOT c.relispartition ORDER BY c.relname", [schema])
+        if name not in SKIPPED_TABLES}
+    names = list(columns)
     graph: dict[str, set[str]] = {name: set() for name in names}
     for child, parent in _rows(
             "SELECT c1.relname, c2.relname FROM pg_constraint con JOIN pg_class c1 ON c1.oid = con.conrelid "
@@ -115,7 +119,7 @@ def schema_tables(schema: str) -> list[Table]:
         order = list(TopologicalSorter(graph).static_order())
     except CycleError:
         order = names
-    return [Table(name, _columns(schema, name)) for name in order]
+    return [Table(name, columns[name]) for name in order]
 
 
 def migration_state(schema: str) -> list[str]:
@@ -143,15 +147,6 @@ def file_fields() -> list[tuple[str, str]]:
             if isinstance(f, models.FileField):
                 found.append((model._meta.db_table, f.column))
     return found
-
-
-def storage_files(prefix: str = "") -> Iterator[str]:
-    """Every file of the current provider in default storage, by its name there."""
-    dirs, files = default_storage.listdir(prefix)
-    for name in sorted(files):
-        yield f"{prefix}{name}"
-    for sub in sorted(dirs):
-        yield from storage_files(f"{prefix}{sub}/")
 
 
 # --- the record framing inside the sealed stream ---------------------------------------------------
@@ -248,7 +243,7 @@ def provider_backup(provider: Provider, out: BinaryIO) -> dict[str, Any]:
                 table_sums[table.name] = {"rows": cursor.rowcount, "sha256": digest.hexdigest()}
         files = []
         with tenant_context(provider):
-            for name in storage_files():
+            for name in tenant_files(default_storage):
                 digest, size = hashlib.sha256(), 0
                 records.begin("F", name)
                 with default_storage.open(name, "rb") as handle:

@@ -25,7 +25,8 @@ SELECT c.relname,
        CASE WHEN c.relispartition THEN 'p' WHEN c.relkind IN ('m', 'v') THEN 'v' ELSE 't' END,
        obj_description(c.oid, 'pg_class')
 FROM pg_catalog.pg_depend AS d JOIN pg_catalog.pg_class AS c ON c.oid = d.objid
-WHERE d.refclassid = 'pg_catalog.pg_namespace'::regclass AND d.refobjid = to_regnamespace(%s)
+WHERE d.refclassid = 'pg_catalog.pg_namespace'::regclass
+  AND d.refobjid = (SELECT n.oid FROM pg_catalog.pg_namespace AS n WHERE n.nspname = %s)
   AND d.refobjsubid = 0 AND d.classid = 'pg_catalog.pg_class'::regclass
   AND c.relkind IN ('f', 'm', 'p', 'r', 'v')
 """
@@ -36,7 +37,7 @@ class DatabaseIntrospection(DatabaseSchemaIntrospection):
         schema = getattr(self.connection, "schema_name", None)
         if not schema or schema == get_public_schema_name():
             return super().get_table_list(cursor)
-        cursor.execute(_SCHEMA_TABLES, [self.connection.ops.quote_name(schema)])
+        cursor.execute(_SCHEMA_TABLES, [schema])
         # PostgreSQL's TableInfo (name, type, comment), which django-stubs does not declare.
         table_info = postgresql_introspection.TableInfo  # type: ignore[attr-defined]
         return [table_info(*row) for row in cursor.fetchall() if row[0] not in self.ignored_tables]

@@ -31,7 +31,8 @@ from billing.models import Invoice
 from clients.models import Category, Client
 from devkit.testing import PYTHON
 from majismart.sealed import CHUNK, SealedError, SealedReader, SealedWriter, key_from_text
-from tenants.backup import provider_backup, schema_tables, storage_files
+from majismart.storage import tenant_files
+from tenants.backup import provider_backup, schema_tables
 from tenants.models import Domain, Provider, ProviderEvent
 from tenants.services import provider_create
 from tests.billing_helpers import billed_twice, domestic_tariff, travel
@@ -63,7 +64,7 @@ def rows_of(schema: str) -> dict[str, list[str]]:
 def files_of(provider: Provider) -> dict[str, str]:
     with tenant_context(provider):
         found = {}
-        for name in storage_files():
+        for name in tenant_files(default_storage):
             with default_storage.open(name, "rb") as handle:
                 found[name] = hashlib.sha256(handle.read()).hexdigest()
         return found
@@ -71,7 +72,7 @@ def files_of(provider: Provider) -> dict[str, str]:
 
 def drop_files(provider: Provider) -> None:
     with tenant_context(provider):
-        for name in list(storage_files()):
+        for name in list(tenant_files(default_storage)):
             default_storage.delete(name)
 
 
